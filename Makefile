@@ -1,0 +1,43 @@
+# agentsmcp: `make deploy STACK=dev` deploys, `make test` verifies everything.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STACK ?= dev
+STACKS := dev staging prod
+MANIFESTS ?= build/manifests
+
+.DEFAULT_GOAL := help
+.PHONY: help venv lint typecheck unit test serve token deploy smoke render validate bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt app/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(BIN)/.installed  ## Create the virtualenv with every pinned requirement
+
+lint: venv  ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv  ## mypy --strict on app/ and components/
+	$(BIN)/mypy
+
+unit: venv  ## pytest (CI=true turns any skip into a failure)
+	$(BIN)/python scripts/run-pytest.py
+
+test: lint typecheck unit  ## Lint, type-check and run every test
+
+serve: venv  ## Run the server locally with config/agentsmcp.yaml
+	AGENTSMCP_CONFIG=$${AGENTSMCP_CONFIG:-config/agentsmcp.yaml} \
+	AGENTSMCP_LOG_FORMAT=$${AGENTSMCP_LOG_FORMAT:-text} \
+	JWT_SECRET_KEY=$${JWT_SECRET_KEY:-local-development-secret-change-me} \
+	$(BIN)/python -m app
+
+clean:  ## Remove build output and the virtualenv
+	rm -rf build $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,262 @@
+"""Server configuration: a YAML file (``AGENTSMCP_CONFIG``), overridden by environment variables.
+
+Secrets never come from the file, only from the environment. Every problem is reported as one
+``key.path: message`` line through :class:`ConfigError`, so ``python -m app`` can print them and exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+CONFIG_PATH_ENV = "AGENTSMCP_CONFIG"
+
+# Environment variable -> dotted key path in the config model. Deployments may set exactly these.
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "AGENTSMCP_ENVIRONMENT": ("environment",),
+    "AGENTSMCP_HOST": ("server", "host"),
+    "AGENTSMCP_PORT": ("server", "port"),
+    "AGENTSMCP_LOG_LEVEL": ("logging", "level"),
+    "AGENTSMCP_LOG_FORMAT": ("logging", "format"),
+    "AGENTSMCP_PROMETHEUS_ENABLED": ("metrics", "enabled"),
+    "AGENTSMCP_RATE_LIMIT_ENABLED": ("rate_limit", "enabled"),
+}
+
+# Secret environment variables -> AppConfig field. They are never read from the YAML file.
+SECRET_ENV: dict[str, str] = {
+    "JWT_SECRET_KEY": "jwt_secret_key",
+    "OPENAI_API_KEY": "openai_api_key",
+    "ANTHROPIC_API_KEY": "anthropic_api_key",
+}
+
+# Every environment variable the server reads; the Pulumi program's Deployment is checked against it.
+ENV_VARS: frozenset[str] = frozenset({CONFIG_PATH_ENV, *ENV_OVERRIDES, *SECRET_ENV})
+
+MIN_PRODUCTION_SECRET_BYTES = 32
+
+Environment = Literal["development", "staging", "production"]
+ProviderName = Literal["openai", "anthropic"]
+AgentName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+PROVIDER_KEY_ENV: dict[str, str] = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(StrictModel):
+    host: str = Field("0.0.0.0", min_length=1)
+    port: int = Field(8000, ge=1, le=65535)
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    drain_seconds: float = Field(5.0, ge=0, le=300)
+    shutdown_timeout_seconds: float = Field(25.0, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _no_credentialed_wildcard(self) -> ServerSettings:
+        # CORS is configured with credentials allowed, so "*" would let any site act as the user.
+        if "*" in self.cors_origins:
+            raise ValueError("'*' is not allowed: list the allowed origins explicitly")
+        for origin in self.cors_origins:
+            if not origin.startswith(("http://", "https://")) or origin.rstrip("/") != origin:
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return self
+
+
+DEFAULT_PUBLIC_PATHS = ("/health", "/health/live", "/health/ready", "/metrics")
+
+
+class AuthSettings(StrictModel):
+    enabled: bool = True
+    issuer: str = Field("agentsmcp", min_length=1)
+    audience: str = Field("agentsmcp-api", min_length=1)
+    leeway_seconds: float = Field(10.0, ge=0, le=300)
+    public_paths: list[Annotated[str, Field(pattern=r"^/")]] = Field(
+        default_factory=lambda: list(DEFAULT_PUBLIC_PATHS)
+    )
+
+
+class RateLimitSettings(StrictModel):
+    enabled: bool = True
+    requests_per_minute: int = Field(600, ge=1, le=10_000_000)
+    burst: int = Field(100, ge=1, le=10_000_000)
+
+
+class LoggingSettings(StrictModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class MetricsSettings(StrictModel):
+    enabled: bool = True
+
+
+class ProviderSettings(StrictModel):
+    api_base: str | None = Field(None, pattern=r"^https?://")
+    max_retries: int = Field(2, ge=0, le=10)
+    timeout: float = Field(60.0, gt=0, le=3600)
+
+
+class AgentSettings(StrictModel):
+    type: str = Field("chat", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    provider: ProviderName
+    model: str = Field(min_length=1, max_length=200)
+    system_prompt: str = ""
+    timeout: float = Field(60.0, gt=0, le=3600)
+    max_tokens: int = Field(1024, ge=1, le=1_000_000)
+    temperature: float | None = Field(None, ge=0, le=2)
+    fallback: AgentName | None = None
+
+
+def _default_providers() -> dict[ProviderName, ProviderSettings]:
+    return {"openai": ProviderSettings(), "anthropic": ProviderSettings()}
+
+
+class AppConfig(StrictModel):
+    environment: Environment = "development"
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    agents: dict[AgentName, AgentSettings] = Field(default_factory=dict)
+    providers: dict[ProviderName, ProviderSettings] = Field(default_factory=_default_providers)
+
+    # Secrets: environment only (see SECRET_ENV); excluded from dumps.
+    jwt_secret_key: SecretStr | None = Field(None, exclude=True)
+    openai_api_key: SecretStr | None = Field(None, exclude=True)
+    anthropic_api_key: SecretStr | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> AppConfig:
+        problems: list[str] = []
+        for name, agent in self.agents.items():
+            if agent.fallback is None:
+                continue
+            if agent.fallback == name:
+                problems.append(f"agents.{name}.fallback: an agent cannot fall back to itself")
+            elif agent.fallback not in self.agents:
+                problems.append(f"agents.{name}.fallback: unknown agent {agent.fallback!r}")
+            elif _fallback_cycle(self.agents, name):
+                problems.append(f"agents.{name}.fallback: fallback chain loops back to {name!r}")
+        if self.environment == "production" and not self.auth.enabled:
+            problems.append("auth.enabled: authentication cannot be disabled in production")
+        if self.auth.enabled:
+            secret = self.jwt_secret_key.get_secret_value() if self.jwt_secret_key else ""
+            if not secret:
+                problems.append("JWT_SECRET_KEY: required while auth.enabled is true")
+            elif (
+                self.environment == "production"
+                and len(secret.encode()) < MIN_PRODUCTION_SECRET_BYTES
+            ):
+                problems.append(
+                    f"JWT_SECRET_KEY: must be at least {MIN_PRODUCTION_SECRET_BYTES} bytes in production"
+                )
+        if problems:
+            raise ConfigError(problems)
+        return self
+
+    def provider(self, name: ProviderName) -> ProviderSettings:
+        return self.providers.get(name) or ProviderSettings()
+
+    def provider_key(self, name: ProviderName) -> str | None:
+        secret = self.openai_api_key if name == "openai" else self.anthropic_api_key
+        return secret.get_secret_value() if secret else None
+
+
+def _fallback_cycle(agents: Mapping[str, AgentSettings], start: str) -> bool:
+    seen = {start}
+    current = agents[start].fallback
+    while current is not None and current in agents:
+        if current in seen:
+            return current == start
+        seen.add(current)
+        current = agents[current].fallback
+    return False
+
+
+class ConfigError(ValueError):
+    """Invalid configuration. ``problems`` holds one ``key.path: message`` line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> AppConfig:
+    """Build the config from ``AGENTSMCP_CONFIG`` (if set), env overrides and secrets."""
+    env = os.environ if environ is None else environ
+    data = _read_yaml(env.get(CONFIG_PATH_ENV))
+    env_paths: dict[tuple[str, ...], str] = {}
+    for var, path in ENV_OVERRIDES.items():
+        value = env.get(var)
+        if value is None or value == "":
+            continue
+        node = data
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[path[-1]] = value
+        env_paths[path] = var
+    for var, field in SECRET_ENV.items():
+        if env.get(var):
+            data[field] = env[var]
+    return parse_config(data, env_paths)
+
+
+def parse_config(
+    data: Mapping[str, Any], env_paths: Mapping[tuple[str, ...], str] | None = None
+) -> AppConfig:
+    """Validate a config mapping (the YAML's shape). Raises ConfigError listing every problem."""
+    try:
+        return AppConfig.model_validate(dict(data))
+    except ConfigError:
+        raise
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            if error["type"] == "value_error" and isinstance(
+                (ctx := error.get("ctx", {})).get("error"), ConfigError
+            ):
+                problems.extend(ctx["error"].problems)
+                continue
+            path = tuple(str(part) for part in error["loc"])
+            key = ".".join(path) or "(root)"
+            if env_paths and path in env_paths:
+                key = f"{env_paths[path]} ({key})"
+            message = error["msg"]
+            if error["type"] == "extra_forbidden":
+                message = "unknown key"
+            problems.append(f"{key}: {message}")
+        raise ConfigError(problems) from None
+
+
+def _read_yaml(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{CONFIG_PATH_ENV}: cannot read {path}: {exc.strerror}"]) from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError([f"{CONFIG_PATH_ENV}: {path} is not valid YAML{where}"]) from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError([f"{CONFIG_PATH_ENV}: {path} must hold a mapping at the top level"])
+    for field in SECRET_ENV.values():
+        if field in loaded:
+            raise ConfigError([f"{field}: secrets come only from the environment, not the file"])
+    return loaded
