@@ -1,7 +1,8 @@
 """Server configuration: a YAML file (``AGENTSMCP_CONFIG``), overridden by environment variables.
 
 Secrets never come from the file, only from the environment. Every problem is reported as one
-``key.path: message`` line through :class:`ConfigError`, so ``python -m app`` can print them and exit 2.
+``key.path: message`` line through :class:`ConfigError`, so ``python -m app`` can print them and
+exit 2.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 CONFIG_PATH_ENV = "AGENTSMCP_CONFIG"
+# Optional build metadata shown in the agentsmcp_build_info metric; "unknown" when unset.
+COMMIT_ENV = "AGENTSMCP_COMMIT"
 
 # Environment variable -> dotted key path in the config model. Deployments may set exactly these.
 ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
@@ -34,8 +37,8 @@ SECRET_ENV: dict[str, str] = {
     "ANTHROPIC_API_KEY": "anthropic_api_key",
 }
 
-# Every environment variable the server reads; the Pulumi program's Deployment is checked against it.
-ENV_VARS: frozenset[str] = frozenset({CONFIG_PATH_ENV, *ENV_OVERRIDES, *SECRET_ENV})
+# Every environment variable the server reads; the Pulumi Deployment is checked against it.
+ENV_VARS: frozenset[str] = frozenset({CONFIG_PATH_ENV, COMMIT_ENV, *ENV_OVERRIDES, *SECRET_ENV})
 
 MIN_PRODUCTION_SECRET_BYTES = 32
 
@@ -155,7 +158,8 @@ class AppConfig(StrictModel):
                 and len(secret.encode()) < MIN_PRODUCTION_SECRET_BYTES
             ):
                 problems.append(
-                    f"JWT_SECRET_KEY: must be at least {MIN_PRODUCTION_SECRET_BYTES} bytes in production"
+                    f"JWT_SECRET_KEY: must be at least {MIN_PRODUCTION_SECRET_BYTES} bytes"
+                    " in production"
                 )
         if problems:
             raise ConfigError(problems)

@@ -1,0 +1,125 @@
+"""JWT bearer authentication: HS256 only, ``exp``/``iss``/``aud``/``sub`` required.
+
+Verified tokens are cached briefly (bounded, keyed by the raw token, never past ``exp``) so the
+hot path does not re-run HMAC and claim validation for every request of a busy client.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Final
+
+import jwt
+
+from app.config import AuthSettings
+from app.errors import AuthenticationError
+
+ALGORITHM: Final = "HS256"
+REALM: Final = "agentsmcp"
+MAX_TOKEN_LENGTH: Final = 8192
+CACHE_SIZE: Final = 10_000
+CACHE_SECONDS: Final = 60.0
+
+_CHALLENGE = f'Bearer realm="{REALM}"'
+
+
+def _invalid_token(description: str) -> AuthenticationError:
+    # The description is a fixed string chosen here, never token content (header injection).
+    return AuthenticationError(
+        f"Invalid bearer token: {description}.",
+        code="invalid_token",
+        headers={
+            "WWW-Authenticate": (
+                f'{_CHALLENGE}, error="invalid_token", error_description="{description}"'
+            )
+        },
+    )
+
+
+MISSING_TOKEN_MESSAGE = "A bearer token is required (Authorization: Bearer <JWT>)."  # noqa: S105 (a message, not a secret)
+
+
+def missing_token_error() -> AuthenticationError:
+    return AuthenticationError(
+        MISSING_TOKEN_MESSAGE, code="missing_token", headers={"WWW-Authenticate": _CHALLENGE}
+    )
+
+
+class TokenVerifier:
+    """Verifies bearer tokens against the configured secret, issuer and audience."""
+
+    def __init__(
+        self,
+        settings: AuthSettings,
+        secret: str,
+        *,
+        cache_size: int = CACHE_SIZE,
+        cache_seconds: float = CACHE_SECONDS,
+    ) -> None:
+        self._secret = secret
+        self._issuer = settings.issuer
+        self._audience = settings.audience
+        self._leeway = settings.leeway_seconds
+        self._cache_size = cache_size
+        self._cache_seconds = cache_seconds
+        # raw token -> (subject, wall-clock time after which the entry must not be used)
+        self._cache: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def subject_from_header(self, authorization: str | None) -> str:
+        """Return the subject of a valid ``Authorization: Bearer`` header or raise a 401."""
+        if not authorization:
+            raise missing_token_error()
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer":
+            raise missing_token_error()
+        return self.verify(token.strip())
+
+    def verify(self, token: str) -> str:
+        now = time.time()
+        cached = self._cache.get(token)
+        if cached is not None:
+            subject, valid_until = cached
+            if now < valid_until:
+                return subject
+            del self._cache[token]
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            raise _invalid_token("malformed token")
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                audience=self._audience,
+                leeway=self._leeway,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise _invalid_token("token has expired") from None
+        except jwt.InvalidIssuerError:
+            raise _invalid_token("wrong issuer") from None
+        except jwt.InvalidAudienceError:
+            raise _invalid_token("wrong audience") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise _invalid_token(f"missing {exc.claim} claim") from None
+        except jwt.InvalidAlgorithmError:
+            raise _invalid_token("algorithm not allowed") from None
+        except jwt.InvalidSignatureError:
+            raise _invalid_token("bad signature") from None
+        except jwt.ImmatureSignatureError:
+            raise _invalid_token("token not yet valid") from None
+        except jwt.InvalidTokenError:
+            raise _invalid_token("malformed token") from None
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject:
+            raise _invalid_token("sub claim must be a non-empty string")
+        expires_at = float(claims["exp"])
+        self._remember(token, subject, min(expires_at, now + self._cache_seconds))
+        return subject
+
+    def _remember(self, token: str, subject: str, valid_until: float) -> None:
+        cache = self._cache
+        cache[token] = (subject, valid_until)
+        if len(cache) > self._cache_size:
+            cache.popitem(last=False)

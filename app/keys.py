@@ -1,0 +1,22 @@
+"""Typed keys for state shared on the application and on requests."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from app.config import AppConfig
+from app.observability.metrics import Metrics
+from app.state import ServerState
+
+CONFIG_KEY = web.AppKey("config", AppConfig)
+METRICS_KEY = web.AppKey("metrics", Metrics)
+STATE_KEY = web.AppKey("state", ServerState)
+# Set when the shutdown timeout expires; streaming handlers should emit a final error and return.
+SHUTDOWN_DEADLINE_KEY = web.AppKey("shutdown_deadline", asyncio.Event)
+
+# The authenticated JWT subject of a request (absent on public paths).
+SUBJECT_KEY = web.RequestKey("subject", str)
+# The request ID echoed in X-Request-ID and bound to every log line of the request.
+REQUEST_ID_KEY = web.RequestKey("request_id", str)

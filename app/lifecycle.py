@@ -1,0 +1,100 @@
+"""Serve an application and shut it down the way Kubernetes expects.
+
+On SIGTERM or SIGINT:
+
+1. readiness turns 503 (reason ``draining``) at once, and the server keeps serving for
+   ``server.drain_seconds`` so the endpoint is removed from load balancers first;
+2. the listening sockets close and idle keep-alive connections are closed; in-flight requests
+   (streams included) get ``server.shutdown_timeout_seconds`` to finish;
+3. if they have not, ``SHUTDOWN_DEADLINE_KEY`` is set so streams can send a final error event,
+   and after a short grace period aiohttp cancels what is left;
+4. cleanup contexts run (provider clients close) and :func:`serve` returns; the process exits 0.
+
+A second signal skips the rest of the drain period.
+
+aiohttp's own ``AppRunner.cleanup()`` stops the sites, runs ``on_shutdown`` and then waits up to
+its ``shutdown_timeout`` per connection before cancelling handlers. We wait for in-flight
+requests ourselves first (to log it and to set the deadline event before anything is cancelled),
+so the runner's own timeout only covers the final grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+import structlog
+from aiohttp import web
+
+from app.config import AppConfig
+from app.keys import STATE_KEY
+
+# Time streams get, after the deadline event is set, to write a final event before cancellation.
+STREAM_ABORT_GRACE_SECONDS = 2.0
+
+log = structlog.get_logger("agentsmcp.lifecycle")
+
+
+async def serve(app: web.Application, config: AppConfig) -> None:
+    """Run ``app`` on the configured host and port until SIGTERM/SIGINT, then drain and stop."""
+    loop = asyncio.get_running_loop()
+    state = app[STATE_KEY]
+    stop_requested = asyncio.Event()
+    drain_cut_short = asyncio.Event()
+
+    def on_signal(signum: int) -> None:
+        name = signal.Signals(signum).name
+        if stop_requested.is_set():
+            log.info("second signal: ending the drain period now", signal=name)
+            drain_cut_short.set()
+            return
+        log.info("shutdown requested", signal=name)
+        stop_requested.set()
+
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=STREAM_ABORT_GRACE_SECONDS
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.server.host, config.server.port)
+        await site.start()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal, signum)
+        log.info(
+            "server started",
+            host=config.server.host,
+            port=config.server.port,
+            environment=config.environment,
+        )
+        await stop_requested.wait()
+
+        state.not_ready_reason = "draining"
+        drain_seconds = config.server.drain_seconds
+        log.info("draining: readiness is 503, still serving", drain_seconds=drain_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(drain_cut_short.wait(), timeout=drain_seconds)
+
+        state.not_ready_reason = "stopping"
+        for running_site in list(runner.sites):
+            await running_site.stop()
+        if runner.server is not None:
+            # Closes idle keep-alive connections; busy ones close after their current response.
+            runner.server.pre_shutdown()
+        timeout = config.server.shutdown_timeout_seconds
+        log.info("stopped accepting connections", in_flight=state.in_flight, timeout=timeout)
+        try:
+            await asyncio.wait_for(state.wait_idle(), timeout=timeout)
+            log.info("in-flight requests finished")
+        except TimeoutError:
+            log.warning(
+                "shutdown timeout expired: cancelling the remaining requests",
+                in_flight=state.in_flight,
+                grace_seconds=STREAM_ABORT_GRACE_SECONDS,
+            )
+            state.shutdown_deadline.set()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await runner.cleanup()
+    log.info("server stopped")

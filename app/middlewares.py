@@ -1,0 +1,204 @@
+"""The middleware chain, outermost first (see :func:`build_middlewares`).
+
+1. request ID: every later log line (access log included) carries it, and every response echoes it.
+2. access log + metrics: measures the whole request, including the rendered error responses.
+3. errors: turns any exception below into the OpenAI error shape, so 401/413/429 look the same.
+4. auth: deny by default; public paths pass through.
+5. rate limit: keyed by the authenticated subject, so it must come after auth.
+6. body size: rejects declared oversized bodies before a handler reads them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+
+import structlog
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler, Middleware
+
+from app.auth import TokenVerifier
+from app.config import AppConfig
+from app.errors import (
+    APIError,
+    InternalServerError,
+    PayloadTooLargeError,
+    RateLimitError,
+    from_http_exception,
+)
+from app.keys import METRICS_KEY, REQUEST_ID_KEY, STATE_KEY, SUBJECT_KEY
+from app.observability.metrics import UNMATCHED_ROUTE
+from app.ratelimit import RateLimiter
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# nginx's convention for "the client went away before the response was sent".
+CLIENT_CLOSED_REQUEST = 499
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+=/-]{1,128}")
+
+access_logger = structlog.get_logger("agentsmcp.access")
+error_logger = structlog.get_logger("agentsmcp.errors")
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = request.headers.get(REQUEST_ID_HEADER)
+    if incoming is not None and _SAFE_REQUEST_ID.fullmatch(incoming) and incoming.isascii():
+        request_id = incoming
+    else:
+        request_id = uuid.uuid4().hex
+    request[REQUEST_ID_KEY] = request_id
+    # Keep-alive connections reuse one task, so context from an earlier request must not leak.
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        # Only reached for non-error HTTPExceptions (redirects); errors are rendered below us.
+        exc.headers[REQUEST_ID_HEADER] = request_id
+        raise
+    finally:
+        structlog.contextvars.clear_contextvars()
+    if not response.prepared:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+def _route_of(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else UNMATCHED_ROUTE
+
+
+def make_access_log_middleware(enable_metrics: bool) -> Middleware:
+    @web.middleware
+    async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        app = request.app
+        metrics = app[METRICS_KEY]
+        state = app[STATE_KEY]
+        state.request_started()
+        metrics.in_flight.inc()
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        except asyncio.CancelledError:
+            status = CLIENT_CLOSED_REQUEST
+            raise
+        finally:
+            duration = time.perf_counter() - started
+            metrics.in_flight.dec()
+            state.request_finished()
+            route = _route_of(request)
+            if enable_metrics:
+                metrics.observe_request(request.method, route, status, duration)
+            access_logger.info(
+                "request",
+                method=request.method,
+                route=route,
+                path=request.path,
+                status=status,
+                duration_ms=round(duration * 1000, 3),
+                subject=request.get(SUBJECT_KEY),
+            )
+
+    return access_log_middleware
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except APIError as exc:
+        return exc.to_response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return from_http_exception(exc).to_response()
+    except Exception:
+        # The traceback goes to the log under the request ID; the client learns nothing internal.
+        error_logger.exception("unhandled error", method=request.method, path=request.path)
+        return InternalServerError().to_response()
+
+
+def _is_cors_preflight(request: web.Request) -> bool:
+    return (
+        request.method == hdrs.METH_OPTIONS
+        and hdrs.ORIGIN in request.headers
+        and hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers
+    )
+
+
+def make_auth_middleware(config: AppConfig) -> Middleware | None:
+    if not config.auth.enabled:
+        return None
+    secret = config.jwt_secret_key.get_secret_value() if config.jwt_secret_key else ""
+    verifier = TokenVerifier(config.auth, secret)
+    public_paths = frozenset(config.auth.public_paths)
+
+    @web.middleware
+    async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Browsers send CORS preflights without credentials; aiohttp-cors answers them.
+        if request.path not in public_paths and not _is_cors_preflight(request):
+            request[SUBJECT_KEY] = verifier.subject_from_header(
+                request.headers.get(hdrs.AUTHORIZATION)
+            )
+        return await handler(request)
+
+    return auth_middleware
+
+
+def make_rate_limit_middleware(config: AppConfig) -> Middleware | None:
+    if not config.rate_limit.enabled:
+        return None
+    limiter = RateLimiter(config.rate_limit)
+    public_paths = frozenset(config.auth.public_paths)
+
+    @web.middleware
+    async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        subject = request.get(SUBJECT_KEY)
+        if subject is not None:
+            key = "sub:" + subject
+        elif request.path in public_paths or not config.auth.enabled:
+            key = "ip:" + (request.remote or "unknown")
+        else:
+            # A CORS preflight: no credentials, nothing to key on; aiohttp-cors answers it cheaply.
+            return await handler(request)
+        decision = limiter.hit(key)
+        if not decision.allowed:
+            request.app[METRICS_KEY].rate_limited_total.inc()
+            raise RateLimitError(headers=decision.headers())
+        response = await handler(request)
+        if not response.prepared:
+            response.headers.update(decision.headers())
+        return response
+
+    return rate_limit_middleware
+
+
+def make_body_size_middleware(max_body_bytes: int) -> Middleware:
+    @web.middleware
+    async def body_size_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        length = request.content_length
+        if length is not None and length > max_body_bytes:
+            raise PayloadTooLargeError(f"The request body is larger than {max_body_bytes} bytes.")
+        return await handler(request)
+
+    return body_size_middleware
+
+
+def build_middlewares(config: AppConfig) -> list[Middleware]:
+    chain: list[Middleware | None] = [
+        request_id_middleware,
+        make_access_log_middleware(config.metrics.enabled),
+        error_middleware,
+        make_auth_middleware(config),
+        make_rate_limit_middleware(config),
+        make_body_size_middleware(config.server.max_body_bytes),
+    ]
+    return [middleware for middleware in chain if middleware is not None]

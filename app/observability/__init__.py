@@ -1,0 +1,1 @@
+"""Structured logging (:mod:`.logging`) and Prometheus metrics (:mod:`.metrics`)."""

@@ -1,0 +1,75 @@
+"""Core Prometheus metrics, registered on a per-application registry."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from app import __version__
+from app.config import COMMIT_ENV
+
+UNMATCHED_ROUTE = "unmatched"
+OTHER_METHOD = "OTHER"
+# Any other method is counted as OTHER, so clients cannot create label values at will.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+# Upstream LLM calls make multi-second requests normal, so the buckets reach well past 10 s.
+DURATION_BUCKETS = (
+    *(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5),
+    *(1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
+)
+
+
+class Metrics:
+    """The server's core metrics. Label children are cached so the hot path is two dict lookups."""
+
+    def __init__(self, registry: CollectorRegistry, *, commit: str | None = None) -> None:
+        self.registry = registry
+        self.requests_total = Counter(
+            "http_requests_total",
+            "HTTP requests by method, matched route pattern and status.",
+            ("method", "route", "status"),
+            registry=registry,
+        )
+        self.request_duration = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request duration by method and matched route pattern.",
+            ("method", "route"),
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "http_requests_in_flight", "HTTP requests being handled.", registry=registry
+        )
+        self.rate_limited_total = Counter(
+            "agentsmcp_rate_limited",
+            "Requests rejected with 429 by the rate limiter.",
+            registry=registry,
+        )
+        self.build_info = Gauge(
+            "agentsmcp_build_info",
+            "Build of the running server (always 1).",
+            ("version", "commit"),
+            registry=registry,
+        )
+        resolved_commit = commit if commit is not None else os.environ.get(COMMIT_ENV) or "unknown"
+        self.build_info.labels(version=__version__, commit=resolved_commit).set(1)
+        self._counters: dict[tuple[str, str, int], Counter] = {}
+        self._histograms: dict[tuple[str, str], Histogram] = {}
+
+    def observe_request(self, method: str, route: str, status: int, duration: float) -> None:
+        if method not in KNOWN_METHODS:
+            method = OTHER_METHOD
+        counter_key = (method, route, status)
+        counter = self._counters.get(counter_key)
+        if counter is None:
+            counter = self.requests_total.labels(method, route, str(status))
+            self._counters[counter_key] = counter
+        counter.inc()
+        histogram_key = (method, route)
+        histogram = self._histograms.get(histogram_key)
+        if histogram is None:
+            histogram = self.request_duration.labels(method, route)
+            self._histograms[histogram_key] = histogram
+        histogram.observe(duration)

@@ -1,0 +1,23 @@
+"""URL table. Feature modules add their routes here, each with one ``setup_*_routes`` call."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from app import health
+from app.config import AppConfig
+
+
+def setup_core_routes(app: web.Application, config: AppConfig) -> None:
+    app.router.add_get("/health", health.health, allow_head=True)
+    app.router.add_get("/health/live", health.live, allow_head=True)
+    app.router.add_get("/health/ready", health.ready, allow_head=True)
+    # With metrics disabled the route does not exist, so /metrics answers 404.
+    if config.metrics.enabled:
+        app.router.add_get("/metrics", health.metrics)
+
+
+def setup_routes(app: web.Application, config: AppConfig) -> None:
+    setup_core_routes(app, config)
+    # Agent API routes (/v1/...) are registered here:
+    # setup_agent_routes(app, config)

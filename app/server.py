@@ -1,0 +1,65 @@
+"""The async application factory: everything an app needs is wired here."""
+
+from __future__ import annotations
+
+import aiohttp_cors
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from app.config import AppConfig
+from app.keys import CONFIG_KEY, METRICS_KEY, SHUTDOWN_DEADLINE_KEY, STATE_KEY
+from app.middlewares import REQUEST_ID_HEADER, build_middlewares
+from app.observability.metrics import Metrics
+from app.routes import setup_routes
+from app.state import ServerState
+
+# Response headers a browser script may read on a cross-origin response.
+CORS_EXPOSED_HEADERS = (
+    REQUEST_ID_HEADER,
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+)
+CORS_MAX_AGE_SECONDS = 600
+
+
+def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) -> web.Application:
+    """Build the application for ``config``. Each app gets its own metrics registry by default."""
+    app = web.Application(
+        middlewares=build_middlewares(config),
+        client_max_size=config.server.max_body_bytes,
+    )
+    state = ServerState()
+    app[CONFIG_KEY] = config
+    app[STATE_KEY] = state
+    app[METRICS_KEY] = Metrics(registry if registry is not None else CollectorRegistry())
+    app[SHUTDOWN_DEADLINE_KEY] = state.shutdown_deadline
+
+    setup_routes(app, config)
+    # Provider clients (opened on startup, closed on cleanup) are appended here:
+    # app.cleanup_ctx.append(provider_clients)
+    app.on_startup.append(_mark_started)
+    _setup_cors(app, config)
+    return app
+
+
+async def _mark_started(app: web.Application) -> None:
+    state = app[STATE_KEY]
+    if state.not_ready_reason == "starting":
+        state.not_ready_reason = None
+
+
+def _setup_cors(app: web.Application, config: AppConfig) -> None:
+    # Without allowed origins there is nothing to answer; skip the per-response CORS signal.
+    if not config.server.cors_origins:
+        return
+    options = aiohttp_cors.ResourceOptions(  # type: ignore[no-untyped-call]
+        allow_credentials=True,
+        expose_headers=CORS_EXPOSED_HEADERS,
+        allow_headers=("Authorization", "Content-Type", REQUEST_ID_HEADER),
+        max_age=CORS_MAX_AGE_SECONDS,
+    )
+    cors = aiohttp_cors.setup(app, defaults=dict.fromkeys(config.server.cors_origins, options))
+    for route in list(app.router.routes()):
+        cors.add(route)
