@@ -48,5 +48,8 @@ serve: venv  ## Run the server locally with config/agentsmcp.yaml
 	JWT_SECRET_KEY=$${JWT_SECRET_KEY:-local-development-secret-change-me} \
 	$(BIN)/python -m app
 
+bench: venv  ## Gateway benchmark, not part of test (BENCH_ARGS="--quick" for a smoke run)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:  ## Remove build output and the virtualenv
 	rm -rf build $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""The gateway benchmark: ``make bench`` or ``python -m bench --help``."""

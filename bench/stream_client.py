@@ -1,0 +1,158 @@
+"""Streaming load generator: time to first byte and total time of server-sent event responses.
+
+``concurrency`` workers share one keep-alive ClientSession and POST the same body back to back
+for ``duration`` seconds. Each response must be 200 and end with the stream's terminator (for
+example ``data: [DONE]``), otherwise it counts as an error. Prints one JSON object on stdout.
+
+Time to first byte is measured from just before the request is sent to the first body chunk,
+so it includes the upstream's first event travelling through the target.
+
+    python -m bench.stream_client --url URL --body-file F --terminator '[DONE]' \
+        --concurrency 16 --duration 5 [--header 'Authorization: Bearer ...']
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+
+# Bytes kept from the end of a stream to look for its terminator.
+TAIL_BYTES = 256
+# Both the OpenAI-style final error chunk and Anthropic's error event carry this.
+ERROR_MARKER = b'"error"'
+
+
+@dataclass
+class StreamSamples:
+    ttfb_seconds: list[float] = field(default_factory=list)
+    total_seconds: list[float] = field(default_factory=list)
+    errors: int = 0
+    first_error: str | None = None
+
+    def fail(self, reason: str) -> None:
+        self.errors += 1
+        if self.first_error is None:
+            self.first_error = reason
+
+
+async def stream_once(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    terminator: bytes,
+    samples: StreamSamples,
+) -> None:
+    started = time.perf_counter()
+    first_byte: float | None = None
+    tail = b""
+    try:
+        async with session.post(url, data=body, headers=headers) as response:
+            async for chunk in response.content.iter_any():
+                if first_byte is None:
+                    first_byte = time.perf_counter()
+                tail = (tail + chunk)[-TAIL_BYTES:]
+            finished = time.perf_counter()
+            if response.status != 200:
+                samples.fail(f"HTTP {response.status}: {tail.decode(errors='replace')[:200]}")
+                return
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        samples.fail(f"{type(exc).__name__}: {exc}")
+        return
+    if first_byte is None or terminator not in tail or ERROR_MARKER in tail:
+        samples.fail(
+            f"stream did not end cleanly with {terminator!r}: ...{tail.decode(errors='replace')}"
+        )
+        return
+    samples.ttfb_seconds.append(first_byte - started)
+    samples.total_seconds.append(finished - started)
+
+
+async def run_load(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    terminator: bytes,
+    concurrency: int,
+    duration: float,
+) -> dict[str, object]:
+    samples = StreamSamples()
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        deadline = time.perf_counter() + duration
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                await stream_once(session, url, body, headers, terminator, samples)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return summarize(samples, elapsed)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def summarize(samples: StreamSamples, elapsed: float) -> dict[str, object]:
+    completed = len(samples.total_seconds)
+    result: dict[str, object] = {
+        "requests": completed,
+        "errors": samples.errors,
+        "first_error": samples.first_error,
+        "elapsed_s": elapsed,
+        "rps": completed / elapsed if elapsed else 0.0,
+    }
+    if completed:
+        for name, values in (("ttfb", samples.ttfb_seconds), ("total", samples.total_seconds)):
+            result[f"{name}_p50_ms"] = statistics.median(values) * 1000
+            result[f"{name}_p99_ms"] = percentile(values, 0.99) * 1000
+    return result
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    name, separator, value = text.partition(":")
+    if not separator or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected 'Name: value', got {text!r}")
+    return name.strip(), value.strip()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--body-file", required=True)
+    parser.add_argument("--terminator", required=True, help="text the stream must end with")
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--header", type=parse_header, action="append", default=[])
+    args = parser.parse_args(argv)
+    with open(args.body_file, "rb") as body_file:
+        body = body_file.read()
+    headers = {"Content-Type": "application/json", **dict(args.header)}
+    result = asyncio.run(
+        run_load(
+            args.url,
+            body,
+            headers,
+            args.terminator.encode(),
+            args.concurrency,
+            args.duration,
+        )
+    )
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
