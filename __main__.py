@@ -1,0 +1,134 @@
+"""agentsmcp on Kubernetes: `pulumi up -s dev|staging|prod` (see README, section deploy)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+
+from components.addons import ClusterAddons, ClusterAddonsArgs
+from components.autoscaling import Autoscaling, AutoscalingArgs
+from components.config import StackConfigError, load_stack_config
+from components.exposure import Exposure, ExposureArgs
+from components.image import AppImage, AppImageArgs, source_revision
+from components.kube import cluster_provider, common_labels, selector_labels
+from components.monitoring import Monitoring, MonitoringArgs
+from components.namespace import NamespaceBaseline, NamespaceBaselineArgs
+from components.secrets import AppSecrets, AppSecretsArgs
+from components.workload import PORT_NAME, SERVICE_PORT, AgentServer, AgentServerArgs
+
+ROOT = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    try:
+        config, secrets = load_stack_config()
+    except StackConfigError as exc:
+        raise pulumi.RunError(str(exc)) from None
+    stack = pulumi.get_stack()
+    labels = common_labels(stack, config.image.tag or config.image.version)
+    provider = cluster_provider(stack, config.kubernetes)
+
+    addons = ClusterAddons(
+        "addons",
+        ClusterAddonsArgs(
+            settings=config.addons, ingress_class_name=config.exposure.ingress_class_name
+        ),
+        provider,
+    )
+    baseline = NamespaceBaseline(
+        "namespace",
+        NamespaceBaselineArgs(
+            name=config.namespace,
+            labels=labels,
+            quota=config.quota,
+            limit_range=config.limit_range,
+        ),
+        provider,
+    )
+    vcs_ref, build_date = source_revision(ROOT)
+    image = AppImage(
+        "image",
+        AppImageArgs(
+            settings=config.image,
+            vcs_ref=vcs_ref,
+            build_date=build_date,
+            registry_password=secrets.registry_password,
+        ),
+    )
+    app_secrets = AppSecrets(
+        "secrets",
+        AppSecretsArgs(
+            namespace=baseline.name,
+            labels=labels,
+            openai_api_key=secrets.openai_api_key,
+            anthropic_api_key=secrets.anthropic_api_key,
+            jwt_secret_key=secrets.jwt_secret_key,
+        ),
+        provider,
+    )
+    server = AgentServer(
+        "server",
+        AgentServerArgs(
+            stack=stack,
+            config=config,
+            namespace=baseline.name,
+            labels=labels,
+            image_ref=image.ref,
+            secret_name=app_secrets.name,
+            secret_keys=app_secrets.keys,
+            secret_revision=app_secrets.revision,
+        ),
+        provider,
+    )
+    if config.autoscaling.enabled or config.vpa.enabled:
+        Autoscaling(
+            "autoscaling",
+            AutoscalingArgs(
+                namespace=baseline.name,
+                labels=labels,
+                deployment=server.deployment,
+                hpa=config.autoscaling,
+                vpa=config.vpa,
+                vpa_crds=addons.vpa,
+            ),
+            provider,
+        )
+    exposure = Exposure(
+        "exposure",
+        ExposureArgs(
+            namespace=baseline.name,
+            labels=labels,
+            settings=config.exposure,
+            service_name=server.service_name,
+            service_port=SERVICE_PORT,
+            depends_on=[*addons.ingress, *addons.cert_manager],
+        ),
+        provider,
+    )
+    if config.monitoring.enabled:
+        Monitoring(
+            "monitoring",
+            MonitoringArgs(
+                namespace=config.namespace,
+                labels=labels,
+                settings=config.monitoring,
+                service_name=server.service_name,
+                port_name=PORT_NAME,
+                selector=selector_labels(stack),
+                depends_on=[baseline, *addons.monitoring],
+            ),
+            provider,
+        )
+
+    pulumi.export("namespace", baseline.name)
+    pulumi.export("serviceName", server.service_name)
+    pulumi.export(
+        "inClusterUrl",
+        f"http://{server.service_name}.{config.namespace}.svc.cluster.local:{SERVICE_PORT}",
+    )
+    pulumi.export("publicUrl", exposure.public_url)
+    pulumi.export("imageRef", image.ref)
+
+
+main()

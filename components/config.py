@@ -1,0 +1,607 @@
+"""Typed stack configuration: every ``agentsmcp:*`` key, validated before any resource exists.
+
+`load_stack_config()` reads the stack's config (``Pulumi.<stack>.yaml`` plus secrets set with
+``pulumi config set --secret``) into one :class:`StackConfig`. Every problem becomes one line
+``agentsmcp:<key.path>: <problem>`` in a :class:`StackConfigError`, which `__main__.py` turns into a
+``pulumi.RunError`` so the CLI prints the lines without a traceback.
+
+The server's own sections (``server``, ``auth``, ``rateLimit``, ``agents``, ``providers``) use the
+same camelCase keys as the rest of the stack config; they are converted to the server's snake_case
+and validated by the server's config model (`app.config.parse_config`), so there is one source of
+truth for what the server accepts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+import pulumi
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+from pydantic.alias_generators import to_camel, to_snake
+
+from app.config import ConfigError as ServerConfigError
+from app.config import parse_config
+
+NAMESPACE = "agentsmcp"
+SECRET_KEYS = ("openaiApiKey", "anthropicApiKey", "jwtSecretKey", "registryPassword")
+SERVER_SECTIONS = {
+    "server": "server",
+    "auth": "auth",
+    "rateLimit": "rate_limit",
+    "agents": "agents",
+    "providers": "providers",
+}
+# Settings the deployment owns: the pod listens on all interfaces, and secrets come from the Secret.
+DEPLOYMENT_OWNED_SERVER_KEYS = {"host": "the pod always listens on 0.0.0.0; remove this key"}
+
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_HOST_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"^(\*\.)?{_HOST_LABEL}(\.{_HOST_LABEL})*$")
+_DURATION = re.compile(r"^[1-9][0-9]*(s|m|h)$")
+_DIGEST_REF = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[\w][\w.-]{0,127})?@sha256:[0-9a-f]{64}$")
+_REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$")
+_LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+
+
+def _quantity(value: str) -> str:
+    if not _QUANTITY.match(value):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity like 250m, 0.5, 512Mi or 2Gi")
+    return value
+
+
+def _dns_label(value: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise ValueError(f"{value!r} is not a DNS label (lowercase letters, digits, '-', max 63)")
+    return value
+
+
+def _host(value: str) -> str:
+    if len(value) > 253 or not _HOST.match(value):
+        raise ValueError(f"{value!r} is not a valid host name like api.example.com")
+    return value
+
+
+def _duration(value: str) -> str:
+    if not _DURATION.match(value):
+        raise ValueError(f"{value!r} is not a duration like 30s, 5m or 1h")
+    return value
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a network in CIDR notation like 10.0.0.0/8") from None
+
+
+def _annotation_keys(value: dict[str, str]) -> dict[str, str]:
+    for key in value:
+        if not _LABEL_KEY.match(key):
+            raise ValueError(f"{key!r} is not a valid annotation key")
+    return value
+
+
+Quantity = Annotated[str, AfterValidator(_quantity)]
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+Host = Annotated[str, AfterValidator(_host)]
+Duration = Annotated[str, AfterValidator(_duration)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+Annotations = Annotated[dict[str, str], AfterValidator(_annotation_keys)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=True,
+    )
+
+
+class KubernetesSettings(Model):
+    kubeconfig: str | None = Field(None, min_length=1)
+    context: str | None = Field(None, min_length=1)
+
+
+class ComputeResources(Model):
+    cpu: Quantity
+    memory: Quantity
+
+
+class ResourceSettings(Model):
+    requests: ComputeResources = ComputeResources(cpu="100m", memory="256Mi")
+    limits: ComputeResources = ComputeResources(cpu="1", memory="512Mi")
+
+
+class QuotaSettings(Model):
+    requests_cpu: Quantity = "4"
+    requests_memory: Quantity = "8Gi"
+    limits_cpu: Quantity = "8"
+    limits_memory: Quantity = "16Gi"
+    pods: int = Field(50, ge=1, le=10_000)
+
+
+class LimitRangeSettings(Model):
+    default_request: ComputeResources = ComputeResources(cpu="100m", memory="128Mi")
+    default_limit: ComputeResources = ComputeResources(cpu="500m", memory="512Mi")
+    max: ComputeResources = ComputeResources(cpu="4", memory="8Gi")
+
+
+class RegistrySettings(Model):
+    server: str = Field(min_length=1)
+    username: str = Field(min_length=1)
+
+
+def _digest_ref(value: str) -> str:
+    if not _DIGEST_REF.match(value):
+        raise ValueError(
+            f"{value!r} is not digest-pinned like registry.example.com/agentsmcp@sha256:<64 hex>"
+        )
+    return value
+
+
+def _repository(value: str) -> str:
+    if not _REPOSITORY.match(value):
+        raise ValueError(f"{value!r} is not a repository like registry.example.com/team/agentsmcp")
+    return value
+
+
+class ImageSettings(Model):
+    ref: Annotated[str, AfterValidator(_digest_ref)] | None = None
+    repository: Annotated[str, AfterValidator(_repository)] | None = None
+    tag: str | None = Field(None, pattern=r"^[\w][\w.-]{0,127}$")
+    platform: Literal["linux/amd64", "linux/arm64"] = "linux/amd64"
+    context: str = Field(".", min_length=1)
+    dockerfile: str = Field("Dockerfile", min_length=1)
+    version: str = Field("0.1.0", pattern=r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$")
+    registry: RegistrySettings | None = None
+
+
+class ScalingPolicy(Model):
+    stabilization_seconds: int = Field(ge=0, le=3600)
+    percent: int = Field(ge=1, le=1000)
+    period_seconds: int = Field(60, ge=1, le=1800)
+
+
+class AutoscalingSettings(Model):
+    enabled: bool = False
+    min_replicas: int = Field(2, ge=1, le=1000)
+    max_replicas: int = Field(10, ge=1, le=1000)
+    cpu_utilization: int | None = Field(70, ge=1, le=100)
+    memory_utilization: int | None = Field(80, ge=1, le=100)
+    scale_up: ScalingPolicy = ScalingPolicy(stabilization_seconds=0, percent=100)
+    scale_down: ScalingPolicy = ScalingPolicy(stabilization_seconds=300, percent=20)
+
+
+class VpaSettings(Model):
+    enabled: bool = False
+    update_mode: Literal["Off", "Initial", "Recreate", "InPlaceOrRecreate", "Auto"] = "Off"
+
+
+class PdbSettings(Model):
+    enabled: bool = False
+    min_available: int = Field(1, ge=1, le=1000)
+
+
+class LoadBalancerSettings(Model):
+    enabled: bool = False
+    source_ranges: list[Cidr] = Field(default_factory=list)
+
+
+class TlsSettings(Model):
+    enabled: bool = False
+    cluster_issuer: DnsLabel | None = None
+    secret_name: DnsLabel | None = None
+
+
+class GatewaySettings(Model):
+    name: DnsLabel
+    namespace: DnsLabel
+    section_name: DnsLabel | None = None
+
+
+class ExposureSettings(Model):
+    mode: Literal["none", "ingress", "gateway"] = "none"
+    host: Host | None = None
+    ingress_class_name: DnsLabel = "nginx"
+    annotations: Annotations = Field(default_factory=dict)
+    tls: TlsSettings = TlsSettings()
+    gateway: GatewaySettings | None = None
+
+
+class NetworkPolicySettings(Model):
+    ingress_controller_namespace: DnsLabel = "ingress-nginx"
+    monitoring_namespace: DnsLabel = "monitoring"
+    dns_namespace: DnsLabel = "kube-system"
+    private_cidrs: list[Cidr] = Field(
+        default_factory=lambda: [
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "100.64.0.0/10",
+            "169.254.0.0/16",
+            "fc00::/7",
+            "fe80::/10",
+        ]
+    )
+
+
+class AlertSettings(Model):
+    enabled: bool = True
+    error_ratio: float = Field(0.05, gt=0, lt=1)
+    latency_p99_seconds: float = Field(10.0, gt=0, le=3600)
+    upstream_error_ratio: float = Field(0.2, gt=0, lt=1)
+    rate_limited_per_second: float = Field(5.0, gt=0)
+    for_duration: Duration = "10m"
+
+
+class MonitoringSettings(Model):
+    enabled: bool = True
+    interval: Duration = "30s"
+    release_label: str = Field(
+        "kube-prometheus-stack", pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+    )
+    dashboard: bool = True
+    alerts: AlertSettings = AlertSettings()
+
+
+class AddonToggle(Model):
+    enabled: bool = False
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class CertManagerAddon(AddonToggle):
+    email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    issuer_name: DnsLabel = "letsencrypt"
+    acme_server: Literal["staging", "production"] = "staging"
+
+
+class AddonSettings(Model):
+    ingress_nginx: AddonToggle = AddonToggle()
+    cert_manager: CertManagerAddon = CertManagerAddon()
+    kube_prometheus_stack: AddonToggle = AddonToggle()
+    metrics_server: AddonToggle = AddonToggle()
+    vpa: AddonToggle = AddonToggle()
+
+
+class DebugSettings(Model):
+    enabled: bool = False
+
+
+class LoggingSettings(Model):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class StackConfig(Model):
+    environment: Literal["development", "staging", "production"]
+    namespace: DnsLabel
+    kubernetes: KubernetesSettings = KubernetesSettings()
+    image: ImageSettings = ImageSettings()
+    replicas: int = Field(1, ge=0, le=1000)
+    resources: ResourceSettings = ResourceSettings()
+    quota: QuotaSettings = QuotaSettings()
+    limit_range: LimitRangeSettings = LimitRangeSettings()
+    autoscaling: AutoscalingSettings = AutoscalingSettings()
+    vpa: VpaSettings = VpaSettings()
+    pdb: PdbSettings = PdbSettings()
+    topology_spread: bool = False
+    load_balancer: LoadBalancerSettings = LoadBalancerSettings()
+    exposure: ExposureSettings = ExposureSettings()
+    network_policy: NetworkPolicySettings = NetworkPolicySettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    addons: AddonSettings = AddonSettings()
+    debug: DebugSettings = DebugSettings()
+    logging: LoggingSettings = LoggingSettings()
+    pre_stop_seconds: int = Field(5, ge=0, le=300)
+    termination_grace_period_seconds: int | None = Field(None, ge=1, le=3600)
+    # The server's own sections, validated by app.config (see module docstring).
+    server: dict[str, Any] = Field(default_factory=dict)
+    auth: dict[str, Any] = Field(default_factory=dict)
+    rate_limit: dict[str, Any] = Field(default_factory=dict)
+    agents: dict[str, Any] = Field(default_factory=dict)
+    providers: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def server_config(self) -> dict[str, Any]:
+        """The server's YAML (snake_case sections), without secrets or env-provided settings."""
+        rendered: dict[str, Any] = {}
+        for camel, snake in SERVER_SECTIONS.items():
+            section = getattr(self, to_snake(camel))
+            rendered[snake] = _snake_keys(section, keep_child_keys=snake in ("agents", "providers"))
+        rendered["server"] = {**rendered["server"], "host": "0.0.0.0"}
+        rendered["metrics"] = {"enabled": True}
+        return rendered
+
+    @property
+    def server_env(self) -> dict[str, str]:
+        """Plain (non-secret) environment the server reads; see app.config.ENV_OVERRIDES."""
+        return {
+            "AGENTSMCP_ENVIRONMENT": self.environment,
+            "AGENTSMCP_LOG_LEVEL": self.logging.level,
+            "AGENTSMCP_LOG_FORMAT": self.logging.format,
+        }
+
+    @property
+    def server_port(self) -> int:
+        port = self.server.get("port", 8000)
+        return int(port)
+
+    @property
+    def drain_seconds(self) -> float:
+        return float(self.server.get("drainSeconds", 5.0))
+
+    @property
+    def shutdown_timeout_seconds(self) -> float:
+        return float(self.server.get("shutdownTimeoutSeconds", 25.0))
+
+    @property
+    def minimum_grace_seconds(self) -> int:
+        """preStop + drain + shutdown timeout, rounded up, plus a 5 s margin for SIGKILL."""
+        total = self.pre_stop_seconds + self.drain_seconds + self.shutdown_timeout_seconds
+        return int(-(-total // 1)) + 5
+
+    @property
+    def grace_seconds(self) -> int:
+        return self.termination_grace_period_seconds or self.minimum_grace_seconds
+
+    @property
+    def hpa_scales_on_resources(self) -> bool:
+        scaling = self.autoscaling
+        return scaling.enabled and (
+            scaling.cpu_utilization is not None or scaling.memory_utilization is not None
+        )
+
+
+class StackConfigError(ValueError):
+    """Invalid stack config. ``problems`` holds one ``agentsmcp:key: problem`` line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "invalid stack configuration:\n" + "\n".join(f"  {line}" for line in problems)
+        )
+
+
+def _snake_keys(value: Any, *, keep_child_keys: bool = False) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            (key if keep_child_keys else to_snake(key)): _snake_keys(child)
+            for key, child in value.items()
+        }
+    if isinstance(value, list):
+        return [_snake_keys(item) for item in value]
+    return value
+
+
+def _key(*parts: object) -> str:
+    return f"{NAMESPACE}:" + ".".join(str(part) for part in parts)
+
+
+def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
+    """Validate ``{key: value}`` (keys without the ``agentsmcp:`` prefix, secrets excluded)."""
+    try:
+        config = StackConfig.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise StackConfigError([_describe(error) for error in exc.errors()]) from None
+    problems = _cross_checks(config)
+    if problems:
+        raise StackConfigError(problems)
+    return config
+
+
+def _describe(error: Any) -> str:
+    loc = [str(part) for part in error["loc"]]
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+        # Model-level validators prefix their message with the field they are about.
+        field, sep, rest = message.partition(": ")
+        if sep and re.fullmatch(r"[a-zA-Z]+", field):
+            loc.append(field)
+            message = rest
+    elif error["type"] == "missing":
+        message = "required"
+    return f"{_key(*loc) if loc else NAMESPACE}: {message}"
+
+
+def _cross_checks(config: StackConfig) -> list[str]:
+    problems: list[str] = []
+    scaling = config.autoscaling
+    if scaling.enabled:
+        if scaling.min_replicas > scaling.max_replicas:
+            problems.append(
+                f"{_key('autoscaling', 'maxReplicas')}: must be at least autoscaling.minReplicas "
+                f"({scaling.max_replicas} < {scaling.min_replicas})"
+            )
+        if scaling.cpu_utilization is None and scaling.memory_utilization is None:
+            problems.append(
+                f"{_key('autoscaling', 'cpuUtilization')}: set a CPU or memory target, "
+                "or disable autoscaling"
+            )
+    if (
+        config.vpa.enabled
+        and config.hpa_scales_on_resources
+        and config.vpa.update_mode
+        not in (
+            "Off",
+            "Initial",
+        )
+    ):
+        problems.append(
+            f"{_key('vpa', 'updateMode')}: {config.vpa.update_mode!r} fights the HPA scaling on "
+            "CPU/memory; use 'Off' (recommendations only) or 'Initial'"
+        )
+    if config.pdb.enabled:
+        floor = scaling.min_replicas if scaling.enabled else config.replicas
+        if config.pdb.min_available >= floor:
+            problems.append(
+                f"{_key('pdb', 'minAvailable')}: must be below the minimum replica count "
+                f"({floor}), or no pod could ever be evicted and node drains would hang"
+            )
+    exposure = config.exposure
+    if exposure.mode != "none" and exposure.host is None:
+        problems.append(
+            f"{_key('exposure', 'host')}: required when exposure.mode is {exposure.mode!r}"
+        )
+    if exposure.mode == "gateway" and exposure.gateway is None:
+        problems.append(f"{_key('exposure', 'gateway')}: required when exposure.mode is 'gateway'")
+    if exposure.mode == "ingress" and exposure.tls.enabled:
+        if exposure.tls.cluster_issuer is None:
+            problems.append(
+                f"{_key('exposure', 'tls', 'clusterIssuer')}: required when TLS is enabled"
+            )
+        if exposure.tls.secret_name is None:
+            problems.append(
+                f"{_key('exposure', 'tls', 'secretName')}: required when TLS is enabled"
+            )
+    if config.environment == "production" and (exposure.mode == "none" or not exposure.tls.enabled):
+        problems.append(
+            f"{_key('exposure', 'tls', 'enabled')}: production must be exposed with TLS "
+            "(exposure.mode ingress or gateway, and exposure.tls.enabled true)"
+        )
+    if config.environment == "production" and config.debug.enabled:
+        problems.append(
+            f"{_key('debug', 'enabled')}: debug mode turns off probes; not in production"
+        )
+    image = config.image
+    if image.ref is None and image.repository is None:
+        problems.append(
+            f"{_key('image', 'repository')}: set image.repository to build, or image.ref"
+        )
+    if image.ref is not None and image.repository is not None:
+        problems.append(
+            f"{_key('image', 'ref')}: set either image.ref or image.repository, not both"
+        )
+    cm = config.addons.cert_manager
+    if cm.enabled and cm.email is None:
+        problems.append(f"{_key('addons', 'certManager', 'email')}: required for the ACME account")
+    if config.termination_grace_period_seconds is not None and (
+        config.termination_grace_period_seconds < config.minimum_grace_seconds
+    ):
+        problems.append(
+            f"{_key('terminationGracePeriodSeconds')}: must be at least "
+            f"{config.minimum_grace_seconds} (preStopSeconds + server.drainSeconds + "
+            "server.shutdownTimeoutSeconds + 5)"
+        )
+    problems.extend(_server_problems(config))
+    return problems
+
+
+def _server_problems(config: StackConfig) -> list[str]:
+    problems: list[str] = []
+    for key, why in DEPLOYMENT_OWNED_SERVER_KEYS.items():
+        if key in config.server:
+            problems.append(f"{_key('server', key)}: {why}")
+    rendered = {
+        **config.server_config,
+        "environment": config.environment,
+        "logging": {"level": config.logging.level, "format": config.logging.format},
+    }
+    # The real secret arrives from the Kubernetes Secret; a stand-in lets the model check the rest.
+    rendered["jwt_secret_key"] = "x" * 64
+    try:
+        parse_config(rendered)
+    except ServerConfigError as exc:
+        for line in exc.problems:
+            problems.append(_server_key(line))
+    return problems
+
+
+_SNAKE_TO_CAMEL_SECTION = {snake: camel for camel, snake in SERVER_SECTIONS.items()}
+
+
+def _server_key(line: str) -> str:
+    path, sep, message = line.partition(": ")
+    if not sep:
+        return f"{NAMESPACE}: {line}"
+    parts = path.split(".")
+    section = parts[0]
+    if section in _SNAKE_TO_CAMEL_SECTION:
+        keep = 2 if section in ("agents", "providers") else 1
+        parts = [
+            _SNAKE_TO_CAMEL_SECTION[section],
+            *parts[1:keep],
+            *(to_camel(part) for part in parts[keep:]),
+        ]
+    elif section == "logging":
+        parts = ["logging", *parts[1:]]
+    return f"{_key(*parts)}: {message}"
+
+
+def read_raw_config(config: pulumi.Config | None = None) -> tuple[dict[str, Any], list[str]]:
+    """All ``agentsmcp:`` keys of the running stack (secrets excluded) and their names."""
+    settings = pulumi.runtime.config.CONFIG.get()
+    keys = set(settings) | set(pulumi.runtime.get_config_env())
+    prefix = f"{NAMESPACE}:"
+    raw: dict[str, Any] = {}
+    for full_key in sorted(keys):
+        if not full_key.startswith(prefix):
+            continue
+        key = full_key[len(prefix) :]
+        if key in SECRET_KEYS:
+            continue
+        value = pulumi.runtime.get_config(full_key)
+        raw[key] = _decode(value)
+    return raw, sorted(raw)
+
+
+def _decode(value: Any) -> Any:
+    # The CLI hands structured values over as JSON text; scalars stay text for pydantic to coerce.
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+class Secrets:
+    """Secret config values, each a secret Output (or None when unset)."""
+
+    def __init__(self, config: pulumi.Config) -> None:
+        self.openai_api_key = config.get_secret("openaiApiKey")
+        self.anthropic_api_key = config.get_secret("anthropicApiKey")
+        self.jwt_secret_key = config.get_secret("jwtSecretKey")
+        self.registry_password = config.get_secret("registryPassword")
+
+
+def load_stack_config() -> tuple[StackConfig, Secrets]:
+    """Read and validate the running stack's config. Raises StackConfigError."""
+    raw, _ = read_raw_config()
+    config = parse_stack_config(raw)
+    secrets = Secrets(pulumi.Config(NAMESPACE))
+    problems = []
+    if config.image.registry is not None and secrets.registry_password is None:
+        problems.append(
+            f"{_key('registryPassword')}: required with image.registry; set it with "
+            "`pulumi config set --secret registryPassword`"
+        )
+    for provider in {
+        agent.get("provider") for agent in config.agents.values() if isinstance(agent, dict)
+    }:
+        secret_key = {"openai": "openaiApiKey", "anthropic": "anthropicApiKey"}.get(str(provider))
+        if secret_key and getattr(secrets, to_snake(secret_key)) is None:
+            problems.append(
+                f"{_key(secret_key)}: required because an agent uses {provider}; set it with "
+                f"`pulumi config set --secret {secret_key}`"
+            )
+    if problems:
+        raise StackConfigError(problems)
+    return config, secrets

@@ -1,0 +1,290 @@
+"""Monitoring: ServiceMonitor, PrometheusRule alerts and a Grafana dashboard, all on real metrics.
+
+Metric names are the server's (see app/ metrics): http_requests_total{method,route,status},
+http_request_duration_seconds_bucket{method,route}, http_requests_in_flight,
+agentsmcp_rate_limited_total, agentsmcp_agent_runs_total{agent,provider,outcome},
+agentsmcp_llm_tokens_total{agent,provider,model,kind},
+agentsmcp_provider_requests_total{provider,outcome}, agentsmcp_inflight_runs{agent}.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import MonitoringSettings
+from components.kube import APP_NAME, child_opts
+
+# Every metric an expression below uses; the tests check this list against the server's registry.
+METRICS_USED = (
+    "up",
+    "http_requests_total",
+    "http_request_duration_seconds_bucket",
+    "http_requests_in_flight",
+    "agentsmcp_rate_limited_total",
+    "agentsmcp_agent_runs_total",
+    "agentsmcp_agent_run_duration_seconds_bucket",
+    "agentsmcp_llm_tokens_total",
+    "agentsmcp_provider_requests_total",
+    "agentsmcp_inflight_runs",
+)
+SUCCESS_OUTCOMES = "ok|success"
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    namespace: str
+    labels: dict[str, str]
+    settings: MonitoringSettings
+    service_name: str
+    port_name: str
+    selector: dict[str, str]
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+def _selector(namespace: str, job: str, extra: str = "") -> str:
+    return "{" + f'namespace="{namespace}",job="{job}"' + (f",{extra}" if extra else "") + "}"
+
+
+def _latency_quantile(quantile: float, selector: str) -> str:
+    buckets = f"rate(http_request_duration_seconds_bucket{selector}[5m])"
+    return f"histogram_quantile({quantile}, sum by (le) ({buckets}))"
+
+
+def _error_ratio(selector: str, errors: str) -> str:
+    return (
+        f"sum(rate(http_requests_total{errors}[5m])) / sum(rate(http_requests_total{selector}[5m]))"
+    )
+
+
+def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[dict[str, Any]]:
+    alerts = settings.alerts
+    sel = _selector(namespace, job)
+    errors = _selector(namespace, job, 'status=~"5.."')
+    upstream_failed = _selector(namespace, job, f'outcome!~"{SUCCESS_OUTCOMES}"')
+
+    def rule(name: str, expr: str, severity: str, summary: str) -> dict[str, Any]:
+        return {
+            "alert": name,
+            "expr": expr,
+            "for": alerts.for_duration if name != "AgentsMCPDown" else "5m",
+            "labels": {"severity": severity, "service": APP_NAME},
+            "annotations": {
+                "summary": summary,
+                "description": f"{summary} (namespace {namespace}).",
+            },
+        }
+
+    return [
+        rule(
+            "AgentsMCPDown",
+            f"sum(up{sel}) == 0 or absent(up{sel})",
+            "critical",
+            "No agentsmcp target is up",
+        ),
+        rule(
+            "HighErrorRate",
+            f"{_error_ratio(sel, errors)} > {alerts.error_ratio}",
+            "critical",
+            f"More than {alerts.error_ratio:.0%} of requests fail with 5xx",
+        ),
+        rule(
+            "HighLatencyP99",
+            f"{_latency_quantile(0.99, sel)} > {alerts.latency_p99_seconds}",
+            "warning",
+            f"p99 request latency is above {alerts.latency_p99_seconds}s",
+        ),
+        rule(
+            "UpstreamErrors",
+            f"sum by (provider) (rate(agentsmcp_provider_requests_total{upstream_failed}[5m]))"
+            f" / sum by (provider) (rate(agentsmcp_provider_requests_total{sel}[5m]))"
+            f" > {alerts.upstream_error_ratio}",
+            "warning",
+            f"More than {alerts.upstream_error_ratio:.0%} of LLM provider calls fail",
+        ),
+        rule(
+            "RateLimitSaturation",
+            f"sum(rate(agentsmcp_rate_limited_total{sel}[5m])) > {alerts.rate_limited_per_second}",
+            "warning",
+            f"More than {alerts.rate_limited_per_second} requests/s are rate limited",
+        ),
+    ]
+
+
+def dashboard(namespace: str, job: str) -> dict[str, Any]:
+    sel = _selector(namespace, job)
+    errors = _selector(namespace, job, 'status=~"5.."')
+
+    def panel(
+        panel_id: int, title: str, unit: str, targets: list[tuple[str, str]]
+    ) -> dict[str, Any]:
+        return {
+            "id": panel_id,
+            "type": "timeseries",
+            "title": title,
+            "datasource": {"type": "prometheus", "uid": "${datasource}"},
+            "gridPos": {
+                "h": 8,
+                "w": 12,
+                "x": 12 * ((panel_id - 1) % 2),
+                "y": 8 * ((panel_id - 1) // 2),
+            },
+            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+            "targets": [
+                {"refId": chr(ord("A") + index), "expr": expr, "legendFormat": legend}
+                for index, (expr, legend) in enumerate(targets)
+            ],
+        }
+
+    quantiles = [
+        (
+            _latency_quantile(q, sel),
+            f"p{round(q * 100)}",
+        )
+        for q in (0.5, 0.9, 0.99)
+    ]
+    return {
+        "title": f"agentsmcp ({namespace})",
+        "uid": f"agentsmcp-{namespace}"[:40],
+        "schemaVersion": 39,
+        "timezone": "utc",
+        "refresh": "30s",
+        "time": {"from": "now-6h", "to": "now"},
+        "tags": ["agentsmcp"],
+        "templating": {
+            "list": [
+                {
+                    "name": "datasource",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    "label": "Data source",
+                }
+            ]
+        },
+        "panels": [
+            panel(
+                1,
+                "Request rate",
+                "reqps",
+                [(f"sum by (route) (rate(http_requests_total{sel}[5m]))", "{{route}}")],
+            ),
+            panel(
+                2,
+                "Error ratio (5xx)",
+                "percentunit",
+                [
+                    (
+                        _error_ratio(sel, errors),
+                        "5xx",
+                    )
+                ],
+            ),
+            panel(3, "Latency quantiles", "s", quantiles),
+            panel(
+                4,
+                "Agent runs",
+                "ops",
+                [
+                    (
+                        f"sum by (agent, outcome) (rate(agentsmcp_agent_runs_total{sel}[5m]))",
+                        "{{agent}} {{outcome}}",
+                    )
+                ],
+            ),
+            panel(
+                5,
+                "LLM tokens",
+                "short",
+                [
+                    (
+                        f"sum by (provider, kind) (rate(agentsmcp_llm_tokens_total{sel}[5m]))",
+                        "{{provider}} {{kind}}",
+                    )
+                ],
+            ),
+            panel(
+                6,
+                "In flight",
+                "short",
+                [
+                    (f"sum(http_requests_in_flight{sel})", "HTTP requests"),
+                    (f"sum by (agent) (agentsmcp_inflight_runs{sel})", "runs {{agent}}"),
+                ],
+            ),
+        ],
+    }
+
+
+class Monitoring(pulumi.ComponentResource):
+    def __init__(
+        self,
+        resource_name: str,
+        args: MonitoringArgs,
+        provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("agentsmcp:index:Monitoring", resource_name, None, opts)
+        settings = args.settings
+        crd_opts = child_opts(self, provider, args.depends_on)
+        release = {"release": settings.release_label}
+        job = args.service_name
+        k8s.apiextensions.CustomResource(
+            f"{resource_name}-service-monitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=APP_NAME, namespace=args.namespace, labels={**args.labels, **release}
+            ),
+            spec={
+                "selector": {"matchLabels": args.selector},
+                "namespaceSelector": {"matchNames": [args.namespace]},
+                "endpoints": [
+                    {
+                        "port": args.port_name,
+                        "path": "/metrics",
+                        "interval": settings.interval,
+                        "scheme": "http",
+                    }
+                ],
+            },
+            opts=crd_opts,
+        )
+        if settings.alerts.enabled:
+            k8s.apiextensions.CustomResource(
+                f"{resource_name}-prometheus-rule",
+                api_version="monitoring.coreos.com/v1",
+                kind="PrometheusRule",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=APP_NAME, namespace=args.namespace, labels={**args.labels, **release}
+                ),
+                spec={
+                    "groups": [
+                        {
+                            "name": "agentsmcp.rules",
+                            "rules": alert_rules(args.namespace, job, settings),
+                        }
+                    ]
+                },
+                opts=crd_opts,
+            )
+        if settings.dashboard:
+            k8s.core.v1.ConfigMap(
+                f"{resource_name}-dashboard",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"{APP_NAME}-dashboard",
+                    namespace=args.namespace,
+                    labels={**args.labels, "grafana_dashboard": "1"},
+                ),
+                data={
+                    "agentsmcp.json": json.dumps(
+                        dashboard(args.namespace, job), indent=2, sort_keys=True
+                    )
+                },
+                opts=crd_opts,
+            )
+        self.register_outputs({})

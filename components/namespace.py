@@ -1,0 +1,101 @@
+"""Namespace baseline: Pod Security `restricted`, a quota, default limits, and deny-all traffic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import LimitRangeSettings, QuotaSettings
+from components.kube import child_opts
+
+POD_SECURITY_LEVEL = "restricted"
+
+
+@dataclass(frozen=True)
+class NamespaceBaselineArgs:
+    name: str
+    labels: dict[str, str]
+    quota: QuotaSettings
+    limit_range: LimitRangeSettings
+
+
+class NamespaceBaseline(pulumi.ComponentResource):
+    namespace: k8s.core.v1.Namespace
+    name: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: NamespaceBaselineArgs,
+        provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("agentsmcp:index:NamespaceBaseline", resource_name, None, opts)
+        pod_security = {
+            f"pod-security.kubernetes.io/{mode}": POD_SECURITY_LEVEL
+            for mode in ("enforce", "audit", "warn")
+        }
+        self.namespace = k8s.core.v1.Namespace(
+            f"{resource_name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args.name, labels={**args.labels, **pod_security}
+            ),
+            opts=child_opts(self, provider),
+        )
+        self.name = self.namespace.metadata.apply(lambda meta: meta.name or args.name)
+        in_namespace = child_opts(self, provider, [self.namespace])
+        quota = args.quota
+        k8s.core.v1.ResourceQuota(
+            f"{resource_name}-quota",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="agentsmcp-quota", namespace=args.name, labels=args.labels
+            ),
+            spec=k8s.core.v1.ResourceQuotaSpecArgs(
+                hard={
+                    "requests.cpu": quota.requests_cpu,
+                    "requests.memory": quota.requests_memory,
+                    "limits.cpu": quota.limits_cpu,
+                    "limits.memory": quota.limits_memory,
+                    "pods": str(quota.pods),
+                }
+            ),
+            opts=in_namespace,
+        )
+        limits = args.limit_range
+        k8s.core.v1.LimitRange(
+            f"{resource_name}-limits",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="agentsmcp-limits", namespace=args.name, labels=args.labels
+            ),
+            spec=k8s.core.v1.LimitRangeSpecArgs(
+                limits=[
+                    k8s.core.v1.LimitRangeItemArgs(
+                        type="Container",
+                        default_request={
+                            "cpu": limits.default_request.cpu,
+                            "memory": limits.default_request.memory,
+                        },
+                        default={
+                            "cpu": limits.default_limit.cpu,
+                            "memory": limits.default_limit.memory,
+                        },
+                        max={"cpu": limits.max.cpu, "memory": limits.max.memory},
+                    )
+                ]
+            ),
+            opts=in_namespace,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{resource_name}-default-deny",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="default-deny-all", namespace=args.name, labels=args.labels
+            ),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+                policy_types=["Ingress", "Egress"],
+            ),
+            opts=in_namespace,
+        )
+        self.register_outputs({"name": self.name})

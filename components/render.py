@@ -1,0 +1,271 @@
+"""Offline render: run the real ``__main__.py`` under Pulumi mocks and write what it creates.
+
+    python -m components.render --stack dev --out build/manifests/dev
+
+Output contract (``make validate`` builds on it):
+
+- ``<out>/<kind>-<namespace>-<name>.yaml``: one file per Kubernetes object, lowercase;
+  cluster-scoped objects are ``<kind>-<name>.yaml``. Each holds exactly one object (apiVersion,
+  kind, metadata, and spec/data/... as the program sets them), keys sorted.
+- ``<out>/helm/<namespace>-<release>.yaml``: one summary per Helm release (``release``, ``chart``,
+  ``repo``, ``version``, ``namespace``, ``values``); not Kubernetes objects.
+- Nothing else is written; the directory is emptied of earlier ``*.yaml`` output first.
+- Whole numbers are integers again (the mocks hand numbers over as floats), every secret value is
+  the string ``REDACTED``, and the bytes are identical from run to run for the same commit.
+
+The config comes from ``Pulumi.<stack>.yaml``; secrets get fixed placeholder values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import runpy
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi.runtime
+import yaml
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.settings import set_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from components.config import NAMESPACE, SECRET_KEYS
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "__main__.py"
+PROJECT = "agentsmcp"
+REDACTED = "REDACTED"
+# How a secret value looks in the wire format the mocks see: {SIG_KEY: SECRET_SIG, "value": ...}.
+SIG_KEY = rpc._special_sig_key
+SECRET_SIG = rpc._special_secret_sig
+PLACEHOLDER_SECRETS = {
+    key: f"placeholder-{key}-0123456789abcdef0123456789abcdef" for key in SECRET_KEYS
+}
+FAKE_DIGEST = "sha256:" + "0" * 64
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+PROVIDER_TYPE = "pulumi:providers:kubernetes"
+
+
+@dataclass
+class Registration:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    provider: str | None
+    custom: bool
+
+
+@dataclass
+class ProgramRun:
+    stack: str
+    registrations: list[Registration] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+
+    def of_type(self, type_token: str) -> list[Registration]:
+        return [reg for reg in self.registrations if reg.type == type_token]
+
+    @property
+    def kubernetes_objects(self) -> list[Registration]:
+        return [
+            reg
+            for reg in self.registrations
+            if reg.custom and reg.type.startswith("kubernetes:") and reg.type != HELM_RELEASE
+        ]
+
+
+class _RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self, run: ProgramRun) -> None:
+        self.run = run
+
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
+        self.run.registrations.append(
+            Registration(args.typ, args.name, args.inputs, args.provider, bool(args.custom))
+        )
+        outputs = dict(args.inputs)
+        if args.typ == "docker:index/image:Image":
+            outputs["repoDigest"] = (
+                f"{str(args.inputs['imageName']).rsplit(':', 1)[0]}@{FAKE_DIGEST}"
+            )
+        elif args.typ == "random:index/randomPassword:RandomPassword":
+            outputs["result"] = "generated-" + "0" * 54
+        elif args.typ == "random:index/randomId:RandomId":
+            outputs["hex"] = "0123456789abcdef"
+        return f"{args.name}-id", outputs
+
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class _RecordingMonitor(MockMonitor):
+    """Records the stack's outputs as sent on the wire, where secrets are still marked."""
+
+    def __init__(self, mocks: _RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.run = mocks.run
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        if "::pulumi:pulumi:Stack::" in request.urn:
+            wire = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
+            for key, value in wire.items():
+                if isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG:
+                    self.run.secret_outputs.add(key)
+                    value = value.get("value")
+                self.run.outputs[key] = value
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
+
+
+def stack_config(stack: str, root: Path = ROOT) -> dict[str, Any]:
+    """The ``config:`` mapping of ``Pulumi.<stack>.yaml`` (keys with their namespace)."""
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise SystemExit(f"no such stack file: {path}")
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise SystemExit(f"{path}: 'config' must be a mapping")
+    return config
+
+
+def _wire_value(value: Any) -> str:
+    # The CLI hands the program structured values as JSON and scalars as their text.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+def run_program(
+    stack: str,
+    *,
+    preview: bool = False,
+    config: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, str] | None = None,
+) -> ProgramRun:
+    """Run ``__main__.py`` for ``stack`` under mocks and return every registration.
+
+    ``config`` replaces the stack file's config (keys with the ``agentsmcp:`` prefix); ``secrets``
+    replaces the placeholder secrets (keys without prefix; a missing key stays unset).
+    """
+    settings = dict(stack_config(stack) if config is None else config)
+    secret_values = PLACEHOLDER_SECRETS if secrets is None else secrets
+    for key, value in secret_values.items():
+        settings[f"{NAMESPACE}:{key}"] = value
+    wire = {key: _wire_value(value) for key, value in settings.items()}
+    run = ProgramRun(stack)
+    mocks = _RecordingMocks(run)
+    set_root_resource(None)  # type: ignore[arg-type]
+    pulumi.runtime.set_all_config(wire, secret_keys=[f"{NAMESPACE}:{key}" for key in secret_values])
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT, stack=stack, preview=preview, monitor=_RecordingMonitor(mocks)
+    )
+    root = pulumi.runtime.get_root_resource()
+    # set_mocks registered the stack already; let our exports reach the recording monitor again.
+    root._outputs_registered = False  # type: ignore[union-attr]
+    program: Callable[[], None] = lambda: _run_and_finish(root)  # noqa: E731
+    _sync_await(run_pulumi_func(program))
+    return run
+
+
+def _run_and_finish(root: Any) -> None:
+    runpy.run_path(str(PROGRAM), run_name="__main__")
+    root._finish()
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+def clean(value: Any) -> Any:
+    """Restore integers, replace secrets by REDACTED, drop unknowns, sort nothing (yaml sorts)."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return REDACTED
+        return {key: clean(child) for key, child in value.items() if child is not None}
+    if isinstance(value, list | tuple):
+        return [clean(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _filename(kind: str, namespace: str | None, name: str) -> str:
+    parts = [kind, namespace, name] if namespace else [kind, name]
+    return "-".join(part.lower() for part in parts) + ".yaml"
+
+
+def _dump(document: Any) -> str:
+    return yaml.safe_dump(document, sort_keys=True, default_flow_style=False, width=100)
+
+
+def render_documents(run: ProgramRun) -> dict[str, str]:
+    """``{relative path: YAML text}`` for every Kubernetes object and Helm release."""
+    files: dict[str, str] = {}
+    for reg in run.registrations:
+        if reg.type == HELM_RELEASE:
+            inputs = clean(reg.inputs)
+            summary = {
+                "release": inputs.get("name"),
+                "chart": inputs.get("chart"),
+                "repo": (inputs.get("repositoryOpts") or {}).get("repo"),
+                "version": inputs.get("version"),
+                "namespace": inputs.get("namespace"),
+                "values": inputs.get("values") or {},
+            }
+            files[f"helm/{summary['namespace']}-{summary['release']}.yaml"] = _dump(summary)
+    for reg in run.kubernetes_objects:
+        if reg.type == PROVIDER_TYPE:
+            continue
+        document = clean(reg.inputs)
+        metadata = document.get("metadata") or {}
+        name = metadata.get("name")
+        if not isinstance(name, str) or "kind" not in document:
+            raise ValueError(f"{reg.type} {reg.name}: metadata.name must be set explicitly")
+        path = _filename(document["kind"], metadata.get("namespace"), name)
+        if path in files:
+            raise ValueError(f"two objects render to {path}")
+        files[path] = _dump(document)
+    return dict(sorted(files.items()))
+
+
+def render_stack(stack: str, out: Path) -> list[Path]:
+    files = render_documents(run_program(stack))
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in [*out.glob("*.yaml"), *out.glob("helm/*.yaml")]:
+        stale.unlink()
+    written = []
+    for relative, text in files.items():
+        path = out / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    options = parser.parse_args(argv)
+    try:
+        written = render_stack(options.stack, options.out)
+    except pulumi.RunError as exc:
+        print(f"render {options.stack}: {exc}", file=sys.stderr)
+        return 2
+    print(f"render {options.stack}: {len(written)} files in {options.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

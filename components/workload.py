@@ -1,0 +1,385 @@
+"""The server workload: ConfigMap, ServiceAccount, Deployment, Services, PDB, NetworkPolicy."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from components.config import StackConfig
+from components.kube import (
+    APP_NAME,
+    CONFIG_FILE_NAME,
+    CONFIG_MOUNT_DIR,
+    CONTAINER_NAME,
+    RUN_AS_ID,
+    child_opts,
+    selector_labels,
+)
+
+CONFIG_MAP_NAME = "agentsmcp-config"
+SERVICE_NAME = APP_NAME
+HEADLESS_SERVICE_NAME = f"{APP_NAME}-headless"
+LOAD_BALANCER_NAME = f"{APP_NAME}-public"
+SERVICE_PORT = 80
+PORT_NAME = "http"
+STARTUP_PATH = "/health"
+READINESS_PATH = "/health/ready"
+LIVENESS_PATH = "/health/live"
+# Debug mode keeps the container up without the server, and exits promptly on SIGTERM as PID 1.
+DEBUG_COMMAND = [
+    "python",
+    "-c",
+    "import signal, sys; signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); signal.pause()",
+]
+
+
+def render_server_yaml(config: StackConfig) -> str:
+    return yaml.safe_dump(config.server_config, sort_keys=True, default_flow_style=False)
+
+
+@dataclass(frozen=True)
+class AgentServerArgs:
+    stack: str
+    config: StackConfig
+    namespace: pulumi.Input[str]
+    labels: dict[str, str]
+    image_ref: pulumi.Input[str]
+    secret_name: str
+    secret_keys: tuple[str, ...]
+    secret_revision: pulumi.Input[str]
+
+
+class AgentServer(pulumi.ComponentResource):
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+    service_name: str
+    deployment_name: str
+    load_balancer: k8s.core.v1.Service | None
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: AgentServerArgs,
+        provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("agentsmcp:index:AgentServer", resource_name, None, opts)
+        config = args.config
+        labels = args.labels
+        selector = selector_labels(args.stack)
+        child = child_opts(self, provider)
+
+        def meta(name: str) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=labels)
+
+        server_yaml = render_server_yaml(config)
+        config_map = k8s.core.v1.ConfigMap(
+            f"{resource_name}-config",
+            metadata=meta(CONFIG_MAP_NAME),
+            data={CONFIG_FILE_NAME: server_yaml},
+            opts=child,
+        )
+        service_account = k8s.core.v1.ServiceAccount(
+            f"{resource_name}-service-account",
+            metadata=meta(APP_NAME),
+            automount_service_account_token=False,
+            opts=child,
+        )
+        self.deployment_name = APP_NAME
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{resource_name}-deployment",
+            metadata=meta(APP_NAME),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=None if config.autoscaling.enabled else config.replicas,
+                revision_history_limit=5,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                        max_surge="25%", max_unavailable=0
+                    ),
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=labels,
+                        annotations={
+                            "checksum/config": hashlib.sha256(server_yaml.encode()).hexdigest(),
+                            "checksum/secret": args.secret_revision,
+                        },
+                    ),
+                    spec=self._pod_spec(args, service_account, config_map),
+                ),
+            ),
+            opts=child,
+        )
+        self.service_name = SERVICE_NAME
+        self.service = k8s.core.v1.Service(
+            f"{resource_name}-service",
+            metadata=meta(SERVICE_NAME),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=selector,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name=PORT_NAME, port=SERVICE_PORT, target_port=PORT_NAME, protocol="TCP"
+                    )
+                ],
+            ),
+            opts=child,
+        )
+        k8s.core.v1.Service(
+            f"{resource_name}-headless",
+            metadata=meta(HEADLESS_SERVICE_NAME),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                cluster_ip="None",
+                selector=selector,
+                publish_not_ready_addresses=False,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name=PORT_NAME,
+                        port=config.server_port,
+                        target_port=PORT_NAME,
+                        protocol="TCP",
+                    )
+                ],
+            ),
+            opts=child,
+        )
+        self.load_balancer = None
+        if config.load_balancer.enabled:
+            self.load_balancer = k8s.core.v1.Service(
+                f"{resource_name}-load-balancer",
+                metadata=meta(LOAD_BALANCER_NAME),
+                spec=k8s.core.v1.ServiceSpecArgs(
+                    type="LoadBalancer",
+                    selector=selector,
+                    external_traffic_policy="Local",
+                    load_balancer_source_ranges=config.load_balancer.source_ranges or None,
+                    ports=[
+                        k8s.core.v1.ServicePortArgs(
+                            name=PORT_NAME,
+                            port=SERVICE_PORT,
+                            target_port=PORT_NAME,
+                            protocol="TCP",
+                        )
+                    ],
+                ),
+                opts=child,
+            )
+        if config.pdb.enabled:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{resource_name}-pdb",
+                metadata=meta(APP_NAME),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    min_available=config.pdb.min_available,
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                    unhealthy_pod_eviction_policy="AlwaysAllow",
+                ),
+                opts=child,
+            )
+        self._network_policy(resource_name, args, child)
+        self.register_outputs({"deployment": self.deployment_name, "service": self.service_name})
+
+    @staticmethod
+    def _pod_spec(
+        args: AgentServerArgs,
+        service_account: k8s.core.v1.ServiceAccount,
+        config_map: k8s.core.v1.ConfigMap,
+    ) -> k8s.core.v1.PodSpecArgs:
+        config = args.config
+        debug = config.debug.enabled
+        env = [
+            k8s.core.v1.EnvVarArgs(
+                name="AGENTSMCP_CONFIG", value=f"{CONFIG_MOUNT_DIR}/{CONFIG_FILE_NAME}"
+            )
+        ]
+        env += [
+            k8s.core.v1.EnvVarArgs(name=key, value=value)
+            for key, value in sorted(config.server_env.items())
+        ]
+        env += [
+            k8s.core.v1.EnvVarArgs(
+                name=key,
+                value_from=k8s.core.v1.EnvVarSourceArgs(
+                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(
+                        name=args.secret_name, key=key, optional=False
+                    )
+                ),
+            )
+            for key in args.secret_keys
+        ]
+
+        def probe(path: str, period: int, failures: int) -> k8s.core.v1.ProbeArgs | None:
+            if debug:
+                return None
+            return k8s.core.v1.ProbeArgs(
+                http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=PORT_NAME),
+                period_seconds=period,
+                timeout_seconds=2,
+                failure_threshold=failures,
+            )
+
+        topology = None
+        if config.topology_spread:
+            topology = [
+                k8s.core.v1.TopologySpreadConstraintArgs(
+                    topology_key=key,
+                    max_skew=1,
+                    when_unsatisfiable=when,
+                    label_selector=k8s.meta.v1.LabelSelectorArgs(
+                        match_labels=selector_labels(args.stack)
+                    ),
+                    match_label_keys=["pod-template-hash"],
+                )
+                for key, when in (
+                    ("kubernetes.io/hostname", "DoNotSchedule"),
+                    ("topology.kubernetes.io/zone", "ScheduleAnyway"),
+                )
+            ]
+        resources = config.resources
+        return k8s.core.v1.PodSpecArgs(
+            service_account_name=service_account.metadata.apply(lambda m: m.name or APP_NAME),
+            automount_service_account_token=False,
+            termination_grace_period_seconds=config.grace_seconds,
+            enable_service_links=False,
+            security_context=k8s.core.v1.PodSecurityContextArgs(
+                run_as_non_root=True,
+                run_as_user=RUN_AS_ID,
+                run_as_group=RUN_AS_ID,
+                fs_group=RUN_AS_ID,
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            topology_spread_constraints=topology,
+            containers=[
+                k8s.core.v1.ContainerArgs(
+                    name=CONTAINER_NAME,
+                    image=args.image_ref,
+                    image_pull_policy="IfNotPresent",
+                    command=DEBUG_COMMAND if debug else None,
+                    ports=[
+                        k8s.core.v1.ContainerPortArgs(
+                            name=PORT_NAME, container_port=config.server_port, protocol="TCP"
+                        )
+                    ],
+                    env=env,
+                    resources=k8s.core.v1.ResourceRequirementsArgs(
+                        requests={
+                            "cpu": resources.requests.cpu,
+                            "memory": resources.requests.memory,
+                        },
+                        limits={"cpu": resources.limits.cpu, "memory": resources.limits.memory},
+                    ),
+                    startup_probe=probe(STARTUP_PATH, 2, 30),
+                    readiness_probe=probe(READINESS_PATH, 5, 3),
+                    liveness_probe=probe(LIVENESS_PATH, 10, 3),
+                    lifecycle=k8s.core.v1.LifecycleArgs(
+                        pre_stop=k8s.core.v1.LifecycleHandlerArgs(
+                            sleep=k8s.core.v1.SleepActionArgs(seconds=config.pre_stop_seconds)
+                        )
+                    )
+                    if config.pre_stop_seconds > 0
+                    else None,
+                    security_context=k8s.core.v1.SecurityContextArgs(
+                        run_as_non_root=True,
+                        run_as_user=RUN_AS_ID,
+                        run_as_group=RUN_AS_ID,
+                        allow_privilege_escalation=False,
+                        read_only_root_filesystem=True,
+                        privileged=False,
+                        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                    ),
+                    volume_mounts=[
+                        k8s.core.v1.VolumeMountArgs(
+                            name="config", mount_path=CONFIG_MOUNT_DIR, read_only=True
+                        ),
+                        k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),  # noqa: S108
+                    ],
+                )
+            ],
+            volumes=[
+                k8s.core.v1.VolumeArgs(
+                    name="config",
+                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                        name=config_map.metadata.apply(lambda m: m.name or CONFIG_MAP_NAME),
+                        items=[
+                            k8s.core.v1.KeyToPathArgs(key=CONFIG_FILE_NAME, path=CONFIG_FILE_NAME)
+                        ],
+                    ),
+                ),
+                k8s.core.v1.VolumeArgs(
+                    name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")
+                ),
+            ],
+        )
+
+    @staticmethod
+    def _network_policy(
+        resource_name: str, args: AgentServerArgs, opts: pulumi.ResourceOptions
+    ) -> None:
+        config = args.config
+        policy = config.network_policy
+        sources = [policy.monitoring_namespace]
+        if config.exposure.mode == "gateway" and config.exposure.gateway is not None:
+            sources.insert(0, config.exposure.gateway.namespace)
+        elif config.exposure.mode == "ingress":
+            sources.insert(0, policy.ingress_controller_namespace)
+
+        def namespace_peer(name: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+            return k8s.networking.v1.NetworkPolicyPeerArgs(
+                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                    match_labels={"kubernetes.io/metadata.name": name}
+                )
+            )
+
+        private = [ipaddress.ip_network(cidr) for cidr in policy.private_cidrs]
+        public_blocks = []
+        for everything in ("0.0.0.0/0", "::/0"):
+            network = ipaddress.ip_network(everything)
+            excluded = [str(cidr) for cidr in private if cidr.version == network.version]
+            public_blocks.append(
+                k8s.networking.v1.NetworkPolicyPeerArgs(
+                    ip_block=k8s.networking.v1.IPBlockArgs(
+                        cidr=everything, except_=excluded or None
+                    )
+                )
+            )
+        k8s.networking.v1.NetworkPolicy(
+            f"{resource_name}-network-policy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=APP_NAME, namespace=args.namespace, labels=args.labels
+            ),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                    match_labels=selector_labels(args.stack)
+                ),
+                policy_types=["Ingress", "Egress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[namespace_peer(name) for name in sources],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=PORT_NAME, protocol="TCP")
+                        ],
+                    )
+                ],
+                egress=[
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[namespace_peer(policy.dns_namespace)],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
+                        ],
+                    ),
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=public_blocks,
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
+                    ),
+                ],
+            ),
+            opts=opts,
+        )
