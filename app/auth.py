@@ -17,7 +17,7 @@ from app.errors import AuthenticationError
 
 ALGORITHM: Final = "HS256"
 REALM: Final = "agentsmcp"
-MAX_TOKEN_LENGTH: Final = 8192
+MAX_TOKEN_LENGTH: Final = 4096
 CACHE_SIZE: Final = 10_000
 CACHE_SECONDS: Final = 60.0
 

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 CONFIG_PATH_ENV = "AGENTSMCP_CONFIG"
 # Optional build metadata shown in the agentsmcp_build_info metric; "unknown" when unset.
@@ -60,15 +68,16 @@ class ServerSettings(StrictModel):
     drain_seconds: float = Field(5.0, ge=0, le=300)
     shutdown_timeout_seconds: float = Field(25.0, ge=0, le=3600)
 
-    @model_validator(mode="after")
-    def _no_credentialed_wildcard(self) -> ServerSettings:
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_credentialed_wildcard(cls, origins: list[str]) -> list[str]:
         # CORS is configured with credentials allowed, so "*" would let any site act as the user.
-        if "*" in self.cors_origins:
+        if "*" in origins:
             raise ValueError("'*' is not allowed: list the allowed origins explicitly")
-        for origin in self.cors_origins:
+        for origin in origins:
             if not origin.startswith(("http://", "https://")) or origin.rstrip("/") != origin:
                 raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
-        return self
+        return origins
 
 
 DEFAULT_PUBLIC_PATHS = ("/health", "/health/live", "/health/ready", "/metrics")
@@ -236,7 +245,7 @@ def parse_config(
             key = ".".join(path) or "(root)"
             if env_paths and path in env_paths:
                 key = f"{env_paths[path]} ({key})"
-            message = error["msg"]
+            message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = "unknown key"
             problems.append(f"{key}: {message}")

@@ -14,7 +14,8 @@ def assert_error_shape(body: Any, *, type_: str, code: str | None = None) -> Non
     assert set(body) == {"error"}
     error = body["error"]
     assert set(error) == {"message", "type", "code"}
-    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["message"], str)
+    assert error["message"]
     assert error["type"] == type_
     if code is not None:
         assert error["code"] == code

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from app.config import RateLimitSettings
+from app.ratelimit import RateLimiter
+from tests.app.conftest import ClientFactory, bearer, make_config, make_token
+
+
+async def test_over_the_limit_is_429_with_headers(make_client: ClientFactory, token: str) -> None:
+    config = make_config(rate_limit={"enabled": True, "requests_per_minute": 60, "burst": 3})
+    client = await make_client(config)
+    for remaining in (2, 1, 0):
+        response = await client.get("/test/whoami", headers=bearer(token))
+        assert response.status == 200
+        assert response.headers["RateLimit-Limit"] == "3"
+        assert response.headers["RateLimit-Remaining"] == str(remaining)
+    response = await client.get("/test/whoami", headers=bearer(token))
+    assert response.status == 429
+    assert response.headers["Retry-After"] == "1"
+    assert response.headers["RateLimit-Limit"] == "3"
+    assert response.headers["RateLimit-Remaining"] == "0"
+    assert int(response.headers["RateLimit-Reset"]) >= 1
+    body = await response.json()
+    assert body["error"]["type"] == "rate_limit_error"
+    assert body["error"]["code"] == "rate_limit_exceeded"
+    metrics = await (await client.get("/metrics")).text()
+    assert "agentsmcp_rate_limited_total 1.0" in metrics
+    assert 'http_requests_total{method="GET",route="/test/whoami",status="429"} 1.0' in metrics
+
+
+async def test_buckets_are_per_subject(make_client: ClientFactory) -> None:
+    config = make_config(rate_limit={"enabled": True, "requests_per_minute": 1, "burst": 1})
+    client = await make_client(config)
+    alice, bob = make_token("alice"), make_token("bob")
+    assert (await client.get("/test/whoami", headers=bearer(alice))).status == 200
+    assert (await client.get("/test/whoami", headers=bearer(alice))).status == 429
+    assert (await client.get("/test/whoami", headers=bearer(bob))).status == 200
+
+
+async def test_public_paths_are_limited_per_client_ip(make_client: ClientFactory) -> None:
+    config = make_config(rate_limit={"enabled": True, "requests_per_minute": 1, "burst": 2})
+    client = await make_client(config)
+    assert (await client.get("/health/live")).status == 200
+    assert (await client.get("/health")).status == 200
+    response = await client.get("/health/live")
+    assert response.status == 429
+    assert "Retry-After" in response.headers
+
+
+async def test_disabled_rate_limit_never_429s(make_client: ClientFactory, token: str) -> None:
+    config = make_config(rate_limit={"enabled": False, "requests_per_minute": 1, "burst": 1})
+    client = await make_client(config)
+    for _ in range(5):
+        response = await client.get("/test/whoami", headers=bearer(token))
+        assert response.status == 200
+        assert "RateLimit-Limit" not in response.headers
+
+
+async def test_unauthenticated_requests_do_not_consume_a_bucket(
+    make_client: ClientFactory, token: str
+) -> None:
+    config = make_config(rate_limit={"enabled": True, "requests_per_minute": 1, "burst": 1})
+    client = await make_client(config)
+    for _ in range(3):
+        assert (await client.get("/test/whoami")).status == 401
+    assert (await client.get("/test/whoami", headers=bearer(token))).status == 200
+
+
+def test_bucket_refills_at_the_configured_rate() -> None:
+    limiter = RateLimiter(RateLimitSettings(requests_per_minute=60, burst=2))
+    assert limiter.hit("k", now=0.0).allowed
+    assert limiter.hit("k", now=0.0).allowed
+    denied = limiter.hit("k", now=0.0)
+    assert not denied.allowed
+    assert denied.retry_after_seconds == 1
+    assert not limiter.hit("k", now=0.5).allowed
+    assert limiter.hit("k", now=1.01).allowed
+    assert limiter.hit("k", now=100.0).remaining == 1
+
+
+def test_100k_distinct_subjects_stay_bounded() -> None:
+    limiter = RateLimiter(RateLimitSettings(), max_buckets=1000)
+    for index in range(100_000):
+        limiter.hit(f"sub:{index}", now=float(index))
+    assert len(limiter) == 1000
+
+
+def test_recently_used_buckets_survive_eviction() -> None:
+    limiter = RateLimiter(RateLimitSettings(requests_per_minute=1, burst=1), max_buckets=3)
+    assert limiter.hit("busy", now=0.0).allowed
+    for index in range(10):
+        limiter.hit(f"other-{index}", now=0.0)
+        # "busy" keeps hitting, so it is never the least recently used and keeps its state.
+        assert not limiter.hit("busy", now=0.0).allowed
