@@ -48,6 +48,11 @@ serve: venv  ## Run the server locally with config/agentsmcp.yaml
 	JWT_SECRET_KEY=$${JWT_SECRET_KEY:-local-development-secret-change-me} \
 	$(BIN)/python -m app
 
+token: venv  ## Print a bearer token for `make serve` (SUB=name TTL=seconds)
+	@AGENTSMCP_CONFIG=$${AGENTSMCP_CONFIG:-config/agentsmcp.yaml} \
+	JWT_SECRET_KEY=$${JWT_SECRET_KEY:-local-development-secret-change-me} \
+	$(BIN)/python -m app.token --sub "$${SUB:-operator}" --ttl "$${TTL:-3600}"
+
 bench: venv  ## Gateway benchmark, not part of test (BENCH_ARGS="--quick" for a smoke run)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
