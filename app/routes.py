@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from app import health
+from app.api import setup_agent_routes
 from app.config import AppConfig
 
 
@@ -19,5 +20,4 @@ def setup_core_routes(app: web.Application, config: AppConfig) -> None:
 
 def setup_routes(app: web.Application, config: AppConfig) -> None:
     setup_core_routes(app, config)
-    # Agent API routes (/v1/...) are registered here:
-    # setup_agent_routes(app, config)
+    setup_agent_routes(app, config)

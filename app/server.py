@@ -6,6 +6,7 @@ import aiohttp_cors
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from app.api import agent_runner_ctx
 from app.config import AppConfig
 from app.keys import CONFIG_KEY, METRICS_KEY, SHUTDOWN_DEADLINE_KEY, STATE_KEY
 from app.middlewares import REQUEST_ID_HEADER, build_middlewares
@@ -37,8 +38,8 @@ def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) 
     app[SHUTDOWN_DEADLINE_KEY] = state.shutdown_deadline
 
     setup_routes(app, config)
-    # Provider clients (opened on startup, closed on cleanup) are appended here:
-    # app.cleanup_ctx.append(provider_clients)
+    # Provider clients: opened on startup, closed on cleanup.
+    app.cleanup_ctx.append(agent_runner_ctx)
     app.on_startup.append(_mark_started)
     _setup_cors(app, config)
     return app

@@ -1,0 +1,31 @@
+"""Agents from the configuration, run over the providers with timeouts, fallback and metrics."""
+
+from .errors import (
+    AgentNotFoundError,
+    ProviderNotConfiguredError,
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamRateLimitError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from .metrics import AgentMetrics
+from .registry import Agent, AgentRegistry
+from .runner import AgentRunner, RunOptions, RunResult, RunStream
+
+__all__ = [
+    "Agent",
+    "AgentMetrics",
+    "AgentNotFoundError",
+    "AgentRegistry",
+    "AgentRunner",
+    "ProviderNotConfiguredError",
+    "RunOptions",
+    "RunResult",
+    "RunStream",
+    "UpstreamAuthError",
+    "UpstreamError",
+    "UpstreamRateLimitError",
+    "UpstreamTimeoutError",
+    "UpstreamUnavailableError",
+]

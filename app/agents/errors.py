@@ -1,0 +1,82 @@
+"""Agent failures as API errors, and the classification of provider failures into them.
+
+Messages never carry keys or provider internals: provider request errors (4xx) pass on the
+provider's own message, everything else gets a fixed description.
+"""
+
+from __future__ import annotations
+
+import math
+
+from app.errors import APIError, NotFoundError, ServiceUnavailableError
+from app.providers import ErrorKind, ProviderError
+
+
+class AgentNotFoundError(NotFoundError):
+    default_code = "agent_not_found"
+
+
+class ProviderNotConfiguredError(ServiceUnavailableError):
+    default_code = "provider_not_configured"
+
+
+class UpstreamError(APIError):
+    """A failed upstream call. ``retryable`` errors let an agent's fallback answer instead."""
+
+    status = 502
+    type = "upstream_error"
+    default_code = "upstream_error"
+    retryable = False
+
+
+class UpstreamAuthError(UpstreamError):
+    default_code = "upstream_auth_error"
+
+
+class UpstreamUnavailableError(UpstreamError):
+    default_code = "upstream_unavailable"
+    retryable = True
+
+
+class UpstreamRateLimitError(UpstreamError):
+    status = 503
+    default_code = "upstream_rate_limited"
+    retryable = True
+
+
+class UpstreamTimeoutError(UpstreamError):
+    status = 504
+    default_code = "upstream_timeout"
+    retryable = True
+
+
+def _retry_after(seconds: float | None) -> dict[str, str]:
+    if seconds is None:
+        return {}
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
+def from_provider_error(exc: ProviderError, agent: str) -> UpstreamError:
+    provider = exc.provider
+    if exc.kind is ErrorKind.AUTH:
+        return UpstreamAuthError(
+            f"Agent {agent!r}: the {provider} provider rejected the server's credentials."
+        )
+    if exc.kind is ErrorKind.REQUEST:
+        return UpstreamError(f"Agent {agent!r}: {provider} rejected the request: {exc.message}")
+    if exc.kind is ErrorKind.RATE_LIMIT:
+        return UpstreamRateLimitError(
+            f"Agent {agent!r}: the {provider} rate limit is exhausted; retry later.",
+            headers=_retry_after(exc.retry_after if exc.retry_after is not None else 1.0),
+        )
+    if exc.kind is ErrorKind.TIMEOUT:
+        return UpstreamTimeoutError(f"Agent {agent!r}: the {provider} request timed out.")
+    if exc.kind is ErrorKind.BAD_RESPONSE:
+        return UpstreamError(f"Agent {agent!r}: {provider} returned a malformed response.")
+    return UpstreamUnavailableError(
+        f"Agent {agent!r}: {exc.message}.", headers=_retry_after(exc.retry_after)
+    )
+
+
+def timeout_error(agent: str, seconds: float) -> UpstreamTimeoutError:
+    return UpstreamTimeoutError(f"Agent {agent!r} did not finish within its {seconds:g}s timeout.")

@@ -1,0 +1,318 @@
+"""Running agents: per-agent timeouts, fallback on retryable failures, metrics.
+
+There is exactly one retry layer, the SDK's own (``providers.<name>.max_retries``). A fallback is
+a different agent answering, used only once the primary failed with a retryable error and, for a
+stream, only if the primary had not sent any text yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+from typing import Self
+
+import structlog
+from prometheus_client import Counter, Gauge, Histogram
+
+from app.config import AgentSettings
+from app.providers import (
+    ChatMessage,
+    ChatParams,
+    ChatProvider,
+    FinishReason,
+    ProviderError,
+    StreamEnd,
+    Usage,
+)
+
+from .errors import (
+    ProviderNotConfiguredError,
+    UpstreamError,
+    from_provider_error,
+    timeout_error,
+)
+from .metrics import AgentMetrics
+from .registry import Agent, AgentRegistry
+
+log = structlog.get_logger("agentsmcp.agents")
+
+SUCCESS = "success"
+CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Per-request options; ``None`` falls back to the agent's configuration."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    user: str | None = None
+
+    def params_for(self, settings: AgentSettings) -> ChatParams:
+        # The agent's max_tokens is a limit: a request may ask for fewer tokens, never more.
+        max_tokens = settings.max_tokens
+        if self.max_tokens is not None:
+            max_tokens = min(self.max_tokens, max_tokens)
+        temperature = settings.temperature if self.temperature is None else self.temperature
+        return ChatParams(max_tokens, temperature, self.top_p, self.stop, self.user)
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    agent: Agent
+    text: str
+    finish_reason: FinishReason
+    usage: Usage
+    model: str
+    duration: float
+
+
+class _Instruments:
+    """Label children of one agent, bound once so the hot path does no label lookups."""
+
+    __slots__ = ("duration", "inflight", "outcomes", "runs_total", "ttft")
+
+    def __init__(self, metrics: AgentMetrics, agent: Agent) -> None:
+        self.inflight: Gauge = metrics.inflight_runs.labels(agent.name)
+        self.duration: Histogram = metrics.run_duration.labels(agent.name)
+        self.ttft: Histogram = metrics.time_to_first_token.labels(agent.name)
+        self.runs_total = metrics.runs_total
+        self.outcomes: dict[str, Counter] = {}
+
+    def outcome(self, agent: Agent, outcome: str) -> Counter:
+        counter = self.outcomes.get(outcome)
+        if counter is None:
+            counter = self.runs_total.labels(agent.name, agent.provider_name, outcome)
+            self.outcomes[outcome] = counter
+        return counter
+
+
+class AgentRunner:
+    def __init__(self, registry: AgentRegistry, metrics: AgentMetrics) -> None:
+        self.registry = registry
+        self.metrics = metrics
+        self._instruments = {agent.name: _Instruments(metrics, agent) for agent in registry}
+
+    def agent(self, name: str) -> Agent:
+        return self.registry.get(name)
+
+    async def complete(
+        self, agent: Agent, messages: Sequence[ChatMessage], options: RunOptions
+    ) -> RunResult:
+        while True:
+            try:
+                return await self._complete_once(agent, messages, options)
+            except UpstreamError as exc:
+                fallback = self._fallback(agent, exc)
+                if fallback is None:
+                    raise
+                agent = fallback
+
+    def stream(
+        self, agent: Agent, messages: Sequence[ChatMessage], options: RunOptions
+    ) -> RunStream:
+        return RunStream(self, agent, messages, options)
+
+    def _fallback(self, agent: Agent, exc: UpstreamError) -> Agent | None:
+        if not exc.retryable:
+            return None
+        fallback = self.registry.fallback_of(agent)
+        if fallback is not None:
+            log.warning(
+                "agent failed, falling back",
+                agent=agent.name,
+                fallback=fallback.name,
+                code=exc.code,
+            )
+        return fallback
+
+    def _provider(self, agent: Agent) -> ChatProvider:
+        if agent.provider is None:
+            self._instruments[agent.name].outcome(agent, "provider_not_configured").inc()
+            raise ProviderNotConfiguredError(
+                f"Agent {agent.name!r} is unavailable: its provider {agent.provider_name} "
+                f"is not configured ({agent.key_env} is not set)."
+            )
+        return agent.provider
+
+    def _provider_outcome(self, agent: Agent, outcome: str) -> None:
+        self.metrics.provider_requests_total.labels(agent.provider_name, outcome).inc()
+
+    def _record_tokens(self, agent: Agent, model: str, usage: Usage) -> None:
+        tokens = self.metrics.tokens_total
+        labels = (agent.name, agent.provider_name, model)
+        if usage.prompt_tokens:
+            tokens.labels(*labels, "prompt").inc(usage.prompt_tokens)
+        if usage.completion_tokens:
+            tokens.labels(*labels, "completion").inc(usage.completion_tokens)
+
+    async def _complete_once(
+        self, agent: Agent, messages: Sequence[ChatMessage], options: RunOptions
+    ) -> RunResult:
+        provider = self._provider(agent)
+        settings = agent.settings
+        instruments = self._instruments[agent.name]
+        instruments.inflight.inc()
+        started = time.perf_counter()
+        outcome = "internal_error"
+        try:
+            try:
+                async with asyncio.timeout(settings.timeout):
+                    completion = await provider.complete(
+                        settings.model,
+                        settings.system_prompt,
+                        messages,
+                        options.params_for(settings),
+                    )
+            except TimeoutError:
+                self._provider_outcome(agent, "timeout")
+                raise timeout_error(agent.name, settings.timeout) from None
+            except ProviderError as exc:
+                self._provider_outcome(agent, exc.kind.value)
+                raise from_provider_error(exc, agent.name) from exc
+            self._provider_outcome(agent, SUCCESS)
+            self._record_tokens(agent, completion.model, completion.usage)
+            outcome = SUCCESS
+            return RunResult(
+                agent=agent,
+                text=completion.text,
+                finish_reason=completion.finish_reason,
+                usage=completion.usage,
+                model=completion.model,
+                duration=time.perf_counter() - started,
+            )
+        except UpstreamError as exc:
+            outcome = exc.code
+            log.warning("agent run failed", agent=agent.name, code=exc.code, error=exc.message)
+            raise
+        except asyncio.CancelledError:
+            outcome = CANCELLED
+            self._provider_outcome(agent, CANCELLED)
+            raise
+        finally:
+            instruments.inflight.dec()
+            instruments.duration.observe(time.perf_counter() - started)
+            instruments.outcome(agent, outcome).inc()
+
+    async def _stream_once(
+        self,
+        agent: Agent,
+        messages: Sequence[ChatMessage],
+        options: RunOptions,
+        run: RunStream,
+    ) -> AsyncGenerator[str, None]:
+        provider = self._provider(agent)
+        settings = agent.settings
+        instruments = self._instruments[agent.name]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.timeout
+        instruments.inflight.inc()
+        started = time.perf_counter()
+        outcome = "internal_error"
+        upstream = provider.stream(
+            settings.model, settings.system_prompt, messages, options.params_for(settings)
+        )
+        first = True
+        try:
+            try:
+                while True:
+                    async with asyncio.timeout_at(deadline):
+                        item = await anext(upstream)
+                    if type(item) is str:
+                        if first:
+                            instruments.ttft.observe(time.perf_counter() - started)
+                            first = False
+                        yield item
+                    elif isinstance(item, StreamEnd):
+                        end = item
+                        break
+            except TimeoutError:
+                self._provider_outcome(agent, "timeout")
+                raise timeout_error(agent.name, settings.timeout) from None
+            except ProviderError as exc:
+                self._provider_outcome(agent, exc.kind.value)
+                raise from_provider_error(exc, agent.name) from exc
+            self._provider_outcome(agent, SUCCESS)
+            self._record_tokens(agent, end.model, end.usage)
+            outcome = SUCCESS
+            run.result = RunResult(
+                agent=agent,
+                text="",
+                finish_reason=end.finish_reason,
+                usage=end.usage,
+                model=end.model,
+                duration=time.perf_counter() - started,
+            )
+        except UpstreamError as exc:
+            outcome = exc.code
+            log.warning("agent run failed", agent=agent.name, code=exc.code, error=exc.message)
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            outcome = CANCELLED
+            self._provider_outcome(agent, CANCELLED)
+            raise
+        finally:
+            await upstream.aclose()
+            instruments.inflight.dec()
+            instruments.duration.observe(time.perf_counter() - started)
+            instruments.outcome(agent, outcome).inc()
+
+
+class RunStream:
+    """Text deltas of a streaming run. ``agent`` is the agent answering (it changes if the
+    primary fails before its first delta and a fallback takes over); ``result`` is set once the
+    stream has ended successfully (its ``text`` is empty: the deltas are the text).
+
+    Always close it (``async with`` or :meth:`aclose`): that closes the upstream request.
+    """
+
+    def __init__(
+        self,
+        runner: AgentRunner,
+        agent: Agent,
+        messages: Sequence[ChatMessage],
+        options: RunOptions,
+    ) -> None:
+        self.agent = agent
+        self.result: RunResult | None = None
+        self._runner = runner
+        self._messages = messages
+        self._options = options
+        self._deltas = self._run()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> str:
+        return await self._deltas.__anext__()
+
+    async def aclose(self) -> None:
+        await self._deltas.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _run(self) -> AsyncGenerator[str, None]:
+        runner = self._runner
+        while True:
+            delivered = False
+            attempt = runner._stream_once(self.agent, self._messages, self._options, self)
+            try:
+                async with contextlib.aclosing(attempt) as deltas:
+                    async for text in deltas:
+                        delivered = True
+                        yield text
+                return
+            except UpstreamError as exc:
+                fallback = None if delivered else runner._fallback(self.agent, exc)
+                if fallback is None:
+                    raise
+                self.agent = fallback

@@ -1,0 +1,53 @@
+"""The agent API: routes, and the cleanup context that owns the provider clients.
+
+Wiring (two lines in the core): ``setup_agent_routes(app, config)`` in ``app.routes`` and
+``app.cleanup_ctx.append(agent_runner_ctx)`` in ``app.server.create_app``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from app.agents import AgentMetrics, AgentRegistry, AgentRunner
+from app.config import AppConfig, ConfigError
+from app.keys import CONFIG_KEY, METRICS_KEY
+from app.providers import build_providers, missing_keys
+
+from . import handlers
+from .keys import AGENT_METRICS_KEY, RUNNER_KEY
+
+log = structlog.get_logger("agentsmcp.agents")
+
+__all__ = ["AGENT_METRICS_KEY", "RUNNER_KEY", "agent_runner_ctx", "setup_agent_routes"]
+
+
+def setup_agent_routes(app: web.Application, config: AppConfig) -> None:
+    """Add the agent routes and metrics. A provider that agents use without an API key is a
+    configuration error, except in development where those agents answer 503."""
+    problems = missing_keys(config)
+    if problems and config.environment != "development":
+        raise ConfigError(problems)
+    for problem in problems:
+        log.warning("provider not configured; its agents will answer 503", problem=problem)
+    app[AGENT_METRICS_KEY] = AgentMetrics(app[METRICS_KEY].registry)
+    router = app.router
+    router.add_get("/v1/models", handlers.list_models)
+    router.add_post("/v1/chat/completions", handlers.chat_completions)
+    router.add_get("/v1/agents", handlers.list_agents)
+    router.add_post("/v1/agents/{name}/runs", handlers.create_run)
+
+
+async def agent_runner_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Open one client per provider on startup and close them on cleanup."""
+    config = app[CONFIG_KEY]
+    providers = build_providers(config)
+    try:
+        registry = AgentRegistry(config.agents, providers)
+        app[RUNNER_KEY] = AgentRunner(registry, app[AGENT_METRICS_KEY])
+        yield
+    finally:
+        for provider in providers.values():
+            await provider.aclose()

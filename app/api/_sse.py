@@ -1,0 +1,78 @@
+"""Server-sent events for the two streaming routes, rendered with as little work per delta as
+possible: the constant part of every chunk is encoded once per stream."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from app.keys import REQUEST_ID_KEY
+from app.middlewares import REQUEST_ID_HEADER
+
+DONE = b"data: [DONE]\n\n"
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def dumps(value: Any) -> str:
+    return _dumps(value)
+
+
+async def open_stream(request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache",
+            # nginx and similar proxies must not buffer the stream.
+            "X-Accel-Buffering": "no",
+            REQUEST_ID_HEADER: request.get(REQUEST_ID_KEY, ""),
+            **headers,
+        }
+    )
+    await response.prepare(request)
+    return response
+
+
+def event(name: str, data: Any) -> bytes:
+    return f"event: {name}\ndata: {_dumps(data)}\n\n".encode()
+
+
+class ChunkRenderer:
+    """``chat.completion.chunk`` events of one completion."""
+
+    __slots__ = ("_base", "_prefix", "_suffix")
+
+    def __init__(self, completion_id: str, created: int, model: str) -> None:
+        self._base = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "system_fingerprint": None,
+        }
+        head = _dumps(self._base)[:-1]
+        self._prefix = f'data: {head},"choices":[{{"index":0,"delta":{{"content":'.encode()
+        self._suffix = b'},"logprobs":null,"finish_reason":null}]}\n\n'
+
+    def delta(self, text: str) -> bytes:
+        return self._prefix + _dumps(text).encode() + self._suffix
+
+    def role(self) -> bytes:
+        return self._chunk(
+            [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]
+        )
+
+    def finish(self, finish_reason: str) -> bytes:
+        return self._chunk([{"index": 0, "delta": {}, "finish_reason": finish_reason}])
+
+    def usage(self, usage: dict[str, int]) -> bytes:
+        return self._chunk([], usage=usage)
+
+    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
+        return f"data: {_dumps({**self._base, 'choices': choices, **extra})}\n\n".encode()
+
+
+def error_data(body: dict[str, Any]) -> bytes:
+    return f"data: {_dumps(body)}\n\n".encode()

@@ -1,0 +1,241 @@
+"""Views of the agent API: OpenAI-compatible ``/v1/models`` and ``/v1/chat/completions``, and
+the native ``/v1/agents`` and ``/v1/agents/{name}/runs``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from app.agents import Agent, AgentRunner, RunOptions, RunResult
+from app.errors import APIError, InternalServerError, read_json
+from app.keys import SHUTDOWN_DEADLINE_KEY
+from app.providers import ChatMessage, Usage
+
+from ._sse import DONE, ChunkRenderer, dumps, error_data, event, open_stream
+from ._watch import ConnectionWatch
+from .keys import RUNNER_KEY
+from .requests import ChatCompletionRequest, parse_chat_completion, parse_run
+
+AGENT_HEADER = "X-Agentsmcp-Agent"
+
+log = structlog.get_logger("agentsmcp.api")
+
+
+class ServerShuttingDownError(APIError):
+    status = 503
+    type = "server_error"
+    default_code = "server_shutting_down"
+    default_message = "The server is shutting down; the stream was ended. Retry the request."
+
+
+def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=dumps(data).encode(), status=status, content_type="application/json", headers=headers
+    )
+
+
+def _usage(usage: Usage) -> dict[str, int]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def _as_api_error(exc: Exception) -> APIError:
+    if isinstance(exc, APIError):
+        return exc
+    log.exception("agent stream failed", error_type=type(exc).__name__)
+    return InternalServerError()
+
+
+async def list_models(request: web.Request) -> web.Response:
+    runner = request.app[RUNNER_KEY]
+    created = runner.registry.created
+    data = [
+        {"id": agent.name, "object": "model", "created": created, "owned_by": agent.provider_name}
+        for agent in runner.registry
+    ]
+    return _json({"object": "list", "data": data})
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    runner = request.app[RUNNER_KEY]
+    return _json({"object": "list", "data": [agent.describe() for agent in runner.registry]})
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    parsed = parse_chat_completion(await read_json(request))
+    runner = request.app[RUNNER_KEY]
+    agent = runner.agent(parsed.agent)
+    with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
+        if parsed.stream:
+            return await _stream_chat_completion(request, runner, agent, parsed, watch)
+        result = await runner.complete(agent, parsed.messages, parsed.options)
+    body = {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": result.agent.name,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": result.text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": result.finish_reason,
+            }
+        ],
+        "usage": _usage(result.usage),
+        "system_fingerprint": None,
+    }
+    return _json(body, headers={AGENT_HEADER: result.agent.name})
+
+
+async def _stream_chat_completion(
+    request: web.Request,
+    runner: AgentRunner,
+    agent: Agent,
+    parsed: ChatCompletionRequest,
+    watch: ConnectionWatch,
+) -> web.StreamResponse:
+    stream = runner.stream(agent, parsed.messages, parsed.options)
+    response: web.StreamResponse | None = None
+    renderer: ChunkRenderer | None = None
+    failure: APIError | None = None
+    try:
+        async with stream:
+            async for text in stream:
+                if renderer is None or response is None:
+                    # Headers go out with the first delta, so failures before it (fallback
+                    # included) are still plain JSON errors with the right status.
+                    renderer = _renderer(stream.agent.name)
+                    response = await open_stream(request, {AGENT_HEADER: stream.agent.name})
+                    await response.write(renderer.role())
+                await response.write(renderer.delta(text))
+    except asyncio.CancelledError:
+        if not watch.absorb_shutdown():
+            raise
+        failure = ServerShuttingDownError()
+    except ConnectionError:
+        raise
+    except Exception as exc:
+        if response is None:
+            raise
+        failure = _as_api_error(exc)
+    if response is None or renderer is None:
+        if failure is not None:
+            raise failure
+        # The upstream finished without any text: still a valid stream.
+        renderer = _renderer(stream.agent.name)
+        response = await open_stream(request, {AGENT_HEADER: stream.agent.name})
+        await response.write(renderer.role())
+    if failure is not None:
+        await response.write(error_data(failure.body()))
+    else:
+        result = stream.result
+        assert result is not None
+        await response.write(renderer.finish(result.finish_reason))
+        if parsed.include_usage:
+            await response.write(renderer.usage(_usage(result.usage)))
+    await response.write(DONE)
+    await response.write_eof()
+    return response
+
+
+def _renderer(agent: str) -> ChunkRenderer:
+    return ChunkRenderer(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), agent)
+
+
+async def create_run(request: web.Request) -> web.StreamResponse:
+    runner = request.app[RUNNER_KEY]
+    agent = runner.agent(request.match_info["name"])
+    parsed = parse_run(await read_json(request))
+    run_id = f"run_{uuid.uuid4().hex}"
+    with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
+        if parsed.stream:
+            return await _stream_run(
+                request, runner, agent, parsed.messages, parsed.metadata, run_id, watch
+            )
+        result = await runner.complete(agent, parsed.messages, RunOptions())
+    return _json(
+        _run_body(run_id, result, result.text, parsed.metadata),
+        headers={AGENT_HEADER: result.agent.name},
+    )
+
+
+def _run_body(
+    run_id: str, result: RunResult, output: str, metadata: dict[str, Any]
+) -> dict[str, Any]:
+    agent = result.agent
+    return {
+        "id": run_id,
+        "object": "agent.run",
+        "agent": agent.name,
+        "status": "completed",
+        "output": output,
+        "finish_reason": result.finish_reason,
+        "usage": _usage(result.usage),
+        "provider": agent.provider_name,
+        "model": result.model,
+        "duration_ms": round(result.duration * 1000, 3),
+        "metadata": metadata,
+    }
+
+
+async def _stream_run(
+    request: web.Request,
+    runner: AgentRunner,
+    agent: Agent,
+    messages: list[ChatMessage],
+    metadata: dict[str, Any],
+    run_id: str,
+    watch: ConnectionWatch,
+) -> web.StreamResponse:
+    response = await open_stream(request, {})
+    started = {
+        "id": run_id,
+        "object": "agent.run",
+        "agent": agent.name,
+        "status": "running",
+        "metadata": metadata,
+    }
+    await response.write(event("run.started", started))
+    prefix = f'event: run.delta\ndata: {{"id":"{run_id}","delta":'.encode()
+    output: list[str] = []
+    stream = runner.stream(agent, messages, RunOptions())
+    failure: APIError | None = None
+    try:
+        async with stream:
+            async for text in stream:
+                output.append(text)
+                await response.write(prefix + dumps(text).encode() + b"}\n\n")
+    except asyncio.CancelledError:
+        if not watch.absorb_shutdown():
+            raise
+        failure = ServerShuttingDownError()
+    except ConnectionError:
+        raise
+    except Exception as exc:
+        failure = _as_api_error(exc)
+    if failure is not None:
+        failed = {
+            "id": run_id,
+            "object": "agent.run",
+            "agent": stream.agent.name,
+            "status": "failed",
+            "error": failure.body()["error"],
+            "metadata": metadata,
+        }
+        await response.write(event("run.failed", failed))
+    else:
+        result = stream.result
+        assert result is not None
+        final = _run_body(run_id, result, "".join(output), metadata)
+        await response.write(event("run.completed", final))
+    await response.write_eof()
+    return response

@@ -1,0 +1,10 @@
+"""Typed application keys of the agent API."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from app.agents import AgentMetrics, AgentRunner
+
+RUNNER_KEY = web.AppKey("agent_runner", AgentRunner)
+AGENT_METRICS_KEY = web.AppKey("agent_metrics", AgentMetrics)

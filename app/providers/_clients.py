@@ -1,0 +1,57 @@
+"""Which provider clients the configured agents need, and building them."""
+
+from __future__ import annotations
+
+import httpx2
+import openai
+
+from app.config import PROVIDER_KEY_ENV, AppConfig, ProviderName
+
+from ._anthropic import AnthropicProvider
+from ._base import ChatProvider
+from ._openai import OpenAIProvider
+
+
+def used_providers(config: AppConfig) -> dict[ProviderName, list[str]]:
+    """Provider name -> the agents that use it, in config order."""
+    used: dict[ProviderName, list[str]] = {}
+    for name, agent in config.agents.items():
+        used.setdefault(agent.provider, []).append(name)
+    return used
+
+
+def missing_keys(config: AppConfig) -> list[str]:
+    """One ``ENV_VAR: message`` line per provider that agents use but that has no API key."""
+    problems = []
+    for provider, agents in used_providers(config).items():
+        if not config.provider_key(provider):
+            problems.append(
+                f"{PROVIDER_KEY_ENV[provider]}: required by agent(s) {', '.join(agents)} "
+                f"(provider {provider}) but not set"
+            )
+    return problems
+
+
+def _http_client() -> httpx2.AsyncClient:
+    # The SDKs' default httpx2 transport with their pool limits and redirect policy;
+    # bench/transport_compare.py measured it against the aiohttp transport.
+    return openai.DefaultAsyncHttpxClient()
+
+
+def build_providers(config: AppConfig) -> dict[ProviderName, ChatProvider]:
+    """One client per provider that an agent uses and that has a key."""
+    providers: dict[ProviderName, ChatProvider] = {}
+    for provider in used_providers(config):
+        key = config.provider_key(provider)
+        if not key:
+            continue
+        settings = config.provider(provider)
+        cls = OpenAIProvider if provider == "openai" else AnthropicProvider
+        providers[provider] = cls(
+            api_key=key,
+            api_base=settings.api_base,
+            max_retries=settings.max_retries,
+            timeout=settings.timeout,
+            http_client=_http_client(),
+        )
+    return providers

@@ -1,0 +1,94 @@
+"""Fake Anthropic Messages upstream (``POST /v1/messages``)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from ._base import Behavior, FakeUpstream, StreamEvent, sse, text_events
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+_ids = itertools.count(1)
+
+
+@dataclass
+class FakeAnthropic(FakeUpstream):
+    path: str = "/v1/messages"
+
+    def complete_body(self, body: dict[str, Any], behavior: Behavior) -> dict[str, Any]:
+        return {
+            "id": f"msg_fake{next(_ids)}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", "fake"),
+            "content": [{"type": "text", "text": behavior.text}],
+            "stop_reason": behavior.finish or "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": behavior.prompt_tokens,
+                "output_tokens": behavior.output_tokens,
+            },
+        }
+
+    def stream_events(self, body: dict[str, Any], behavior: Behavior) -> list[StreamEvent]:
+        message = {
+            "id": f"msg_fake{next(_ids)}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", "fake"),
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": behavior.prompt_tokens, "output_tokens": 1},
+        }
+        events: list[StreamEvent] = [
+            sse({"type": "message_start", "message": message}, "message_start"),
+            sse(
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+                "content_block_start",
+            ),
+            sse({"type": "ping"}, "ping"),
+        ]
+        events += text_events(
+            behavior,
+            lambda text: sse(
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": text},
+                },
+                "content_block_delta",
+            ),
+            b"event: content_block_delta\ndata: {this is not json\n\n",
+        )
+        events += [
+            sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+            sse(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": behavior.finish or "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": behavior.output_tokens},
+                },
+                "message_delta",
+            ),
+            sse({"type": "message_stop"}, "message_stop"),
+        ]
+        return events
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        error_type = _ERROR_TYPES.get(status, "api_error")
+        return {"type": "error", "error": {"type": error_type, "message": message}}
