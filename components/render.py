@@ -60,6 +60,8 @@ class Registration:
     inputs: dict[str, Any]
     provider: str | None
     custom: bool
+    urn: str = ""
+    dependencies: tuple[str, ...] = ()
 
 
 @dataclass
@@ -114,6 +116,15 @@ class _RecordingMonitor(MockMonitor):
     def __init__(self, mocks: _RecordingMocks) -> None:
         super().__init__(mocks)
         self.run = mocks.run
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        for reg in reversed(self.run.registrations):
+            if reg.type == request.type and reg.name == request.name and not reg.urn:
+                reg.urn = response.urn
+                reg.dependencies = tuple(sorted(request.dependencies))
+                break
+        return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         if "::pulumi:pulumi:Stack::" in request.urn:

@@ -1,0 +1,585 @@
+"""The real Pulumi program under mocks, per stack: resources, security, wiring, secrets."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry
+
+from app.config import ENV_VARS, load_config, parse_config
+from components.render import (
+    PLACEHOLDER_SECRETS,
+    PROVIDER_TYPE,
+    SECRET_SIG,
+    SIG_KEY,
+    ProgramRun,
+    run_program,
+)
+from tests.components.conftest import config_with, one
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+SECRET = "kubernetes:core/v1:Secret"
+SERVICE = "kubernetes:core/v1:Service"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+VPA = "kubernetes:autoscaling.k8s.io/v1:VerticalPodAutoscaler"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+COMMON = {
+    "kubernetes:core/v1:Namespace": 1,
+    "kubernetes:core/v1:ResourceQuota": 1,
+    "kubernetes:core/v1:LimitRange": 1,
+    NETWORK_POLICY: 2,
+    SECRET: 1,
+    CONFIG_MAP: 2,
+    "kubernetes:core/v1:ServiceAccount": 1,
+    DEPLOYMENT: 1,
+    SERVICE: 2,
+    "kubernetes:networking.k8s.io/v1:Ingress": 1,
+    "kubernetes:monitoring.coreos.com/v1:ServiceMonitor": 1,
+    "docker:index/image:Image": 1,
+    "random:index/randomId:RandomId": 1,
+    PROVIDER_TYPE: 1,
+}
+EXPECTED: dict[str, dict[str, int]] = {
+    "dev": {**COMMON, RELEASE: 3},
+    "staging": {
+        **COMMON,
+        HPA: 1,
+        "kubernetes:policy/v1:PodDisruptionBudget": 1,
+        "kubernetes:monitoring.coreos.com/v1:PrometheusRule": 1,
+    },
+    "prod": {
+        **COMMON,
+        HPA: 1,
+        VPA: 1,
+        "kubernetes:policy/v1:PodDisruptionBudget": 1,
+        "kubernetes:monitoring.coreos.com/v1:PrometheusRule": 1,
+    },
+}
+COMPONENTS = {
+    "agentsmcp:index:NamespaceBaseline",
+    "agentsmcp:index:AppImage",
+    "agentsmcp:index:AppSecrets",
+    "agentsmcp:index:AgentServer",
+    "agentsmcp:index:Exposure",
+    "agentsmcp:index:Monitoring",
+    "agentsmcp:index:ClusterAddons",
+}
+
+
+def _counts(run: ProgramRun) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for reg in run.registrations:
+        if reg.custom:
+            counts[reg.type] = counts.get(reg.type, 0) + 1
+    return counts
+
+
+def _deployment(run: ProgramRun) -> dict[str, Any]:
+    return one(run, DEPLOYMENT).inputs
+
+
+def _container(run: ProgramRun) -> dict[str, Any]:
+    containers = _deployment(run)["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return dict(containers[0])
+
+
+def test_full_resource_set_per_stack(run: ProgramRun) -> None:
+    assert _counts(run) == EXPECTED[run.stack]
+    components = {reg.type for reg in run.registrations if not reg.custom}
+    assert components >= COMPONENTS
+    assert ("agentsmcp:index:Autoscaling" in components) == (run.stack != "dev")
+
+
+def test_every_kubernetes_resource_uses_the_explicit_provider(run: ProgramRun) -> None:
+    provider = one(run, PROVIDER_TYPE)
+    assert provider.inputs["enableServerSideApply"] == "true"
+    for reg in run.kubernetes_objects:
+        if reg.type == PROVIDER_TYPE:
+            continue
+        assert reg.provider is not None, reg.name
+        assert reg.provider.startswith(f"{provider.urn}::"), (reg.name, reg.provider)
+    for release in run.of_type(RELEASE):
+        assert release.provider is not None
+        assert release.provider.startswith(f"{provider.urn}::")
+
+
+def test_every_kubernetes_object_has_an_explicit_name(run: ProgramRun) -> None:
+    for reg in run.kubernetes_objects:
+        if reg.type == PROVIDER_TYPE:
+            continue
+        metadata = reg.inputs["metadata"]
+        assert metadata["name"], reg.name
+        if reg.inputs["kind"] not in ("Namespace", "ClusterIssuer"):
+            assert metadata["namespace"] == f"agentsmcp-{run.stack}", reg.name
+
+
+def test_namespace_baseline(run: ProgramRun) -> None:
+    labels = one(run, "kubernetes:core/v1:Namespace").inputs["metadata"]["labels"]
+    for mode in ("enforce", "audit", "warn"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
+    policies = {p.inputs["metadata"]["name"]: p.inputs["spec"] for p in run.of_type(NETWORK_POLICY)}
+    deny = policies["default-deny-all"]
+    assert deny["podSelector"] == {}
+    assert deny["policyTypes"] == ["Ingress", "Egress"]
+    assert "ingress" not in deny
+    assert "egress" not in deny
+    quota = one(run, "kubernetes:core/v1:ResourceQuota").inputs["spec"]["hard"]
+    assert set(quota) == {"requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "pods"}
+    limits = one(run, "kubernetes:core/v1:LimitRange").inputs["spec"]["limits"][0]
+    assert limits["type"] == "Container"
+    assert {"default", "defaultRequest", "max"} <= set(limits)
+
+
+def test_pod_and_container_security(run: ProgramRun) -> None:
+    pod = _deployment(run)["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 1000
+    assert pod["securityContext"]["runAsGroup"] == 1000
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = _container(run)
+    security = container["securityContext"]
+    assert security["runAsNonRoot"] is True
+    assert security["runAsUser"] == 1000
+    assert security["runAsGroup"] == 1000
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+    service_account = one(run, "kubernetes:core/v1:ServiceAccount").inputs
+    assert service_account["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == service_account["metadata"]["name"]
+
+
+def _router_paths() -> set[str]:
+    from app.server import create_app
+
+    config = parse_config({"jwt_secret_key": "x" * 64})
+    app = create_app(config, registry=CollectorRegistry())
+    return {
+        info["path"] if "path" in info else info.get("formatter", "")
+        for info in (resource.get_info() for resource in app.router.resources())
+    }
+
+
+def test_probe_paths_are_routes_of_the_real_server(run: ProgramRun) -> None:
+    container = _container(run)
+    probes = {
+        "startupProbe": "/health",
+        "readinessProbe": "/health/ready",
+        "livenessProbe": "/health/live",
+    }
+    routes = _router_paths()
+    for probe, path in probes.items():
+        assert container[probe]["httpGet"] == {"path": path, "port": "http"}
+        assert path in routes, f"{probe} {path} is not a server route: {sorted(routes)}"
+    assert "/metrics" in routes
+
+
+def test_env_names_are_what_the_server_reads(run: ProgramRun) -> None:
+    env = {item["name"]: item for item in _container(run)["env"]}
+    assert set(env) <= ENV_VARS, set(env) - ENV_VARS
+    assert env["AGENTSMCP_CONFIG"]["value"] == "/etc/agentsmcp/config.yaml"
+    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "JWT_SECRET_KEY"):
+        ref = env[key]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "agentsmcp-secrets", "key": key, "optional": False}
+        assert "value" not in env[key]
+
+
+def test_config_map_passes_the_servers_own_config_loader(run: ProgramRun, tmp_path: Path) -> None:
+    config_map = next(
+        r for r in run.of_type(CONFIG_MAP) if r.inputs["metadata"]["name"] == "agentsmcp-config"
+    )
+    text = config_map.inputs["data"]["config.yaml"]
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    environ = {item["name"]: item["value"] for item in _container(run)["env"] if "value" in item}
+    environ["AGENTSMCP_CONFIG"] = str(path)
+    environ.update(
+        dict.fromkeys(("JWT_SECRET_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"), "k" * 64)
+    )
+    loaded = load_config(environ)
+    expected_environment = {"dev": "development", "staging": "staging", "prod": "production"}
+    assert loaded.environment == expected_environment[run.stack]
+    assert loaded.server.host == "0.0.0.0"
+    assert loaded.auth.enabled is True
+    assert set(loaded.agents) == {"coding", "coding-claude"}
+    assert loaded.logging.format == ("text" if run.stack == "dev" else "json")
+    for secret in PLACEHOLDER_SECRETS.values():
+        assert secret not in text
+    port = _container(run)["ports"][0]
+    assert port == {"name": "http", "containerPort": loaded.server.port, "protocol": "TCP"}
+
+
+def test_rollout_and_shutdown(run: ProgramRun) -> None:
+    deployment = _deployment(run)
+    template = deployment["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    assert re.fullmatch(r"[0-9a-f]{64}", annotations["checksum/config"])
+    assert annotations["checksum/secret"]
+    container = _container(run)
+    pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    server = yaml.safe_load(
+        next(
+            r for r in run.of_type(CONFIG_MAP) if r.inputs["metadata"]["name"] == "agentsmcp-config"
+        ).inputs["data"]["config.yaml"]
+    )["server"]
+    grace = template["spec"]["terminationGracePeriodSeconds"]
+    assert grace > pre_stop + server["drain_seconds"] + server["shutdown_timeout_seconds"]
+    assert container["resources"]["requests"]
+    assert container["resources"]["limits"]
+    spread = template["spec"].get("topologySpreadConstraints")
+    if run.stack == "prod":
+        keys = {c["topologyKey"] for c in spread}
+        assert keys == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+    else:
+        assert spread is None
+    if run.stack == "dev":
+        assert deployment["spec"]["replicas"] == 1
+    else:
+        assert "replicas" not in deployment["spec"]
+
+
+def test_services(run: ProgramRun) -> None:
+    services = {s.inputs["metadata"]["name"]: s.inputs["spec"] for s in run.of_type(SERVICE)}
+    cluster_ip = services["agentsmcp"]
+    assert cluster_ip["type"] == "ClusterIP"
+    assert cluster_ip["ports"] == [
+        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
+    ]
+    assert services["agentsmcp-headless"]["clusterIP"] == "None"
+    selector = _deployment(run)["spec"]["selector"]["matchLabels"]
+    assert cluster_ip["selector"] == selector
+    template_labels = _deployment(run)["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= template_labels.items()
+
+
+def test_app_network_policy(run: ProgramRun) -> None:
+    policy = next(
+        p.inputs["spec"]
+        for p in run.of_type(NETWORK_POLICY)
+        if p.inputs["metadata"]["name"] == "agentsmcp"
+    )
+    sources = {
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for peer in policy["ingress"][0]["from"]
+    }
+    assert sources == {"ingress-nginx", "monitoring"}
+    dns, https = policy["egress"]
+    assert dns["to"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}
+    ]
+    assert {(p["port"], p["protocol"]) for p in dns["ports"]} == {(53, "UDP"), (53, "TCP")}
+    assert https["ports"] == [{"port": 443, "protocol": "TCP"}]
+    blocks = {peer["ipBlock"]["cidr"]: peer["ipBlock"]["except"] for peer in https["to"]}
+    assert "10.0.0.0/8" in blocks["0.0.0.0/0"]
+    assert "192.168.0.0/16" in blocks["0.0.0.0/0"]
+
+
+def test_pdb_per_stack(run: ProgramRun) -> None:
+    pdbs = run.of_type("kubernetes:policy/v1:PodDisruptionBudget")
+    expected = {"dev": None, "staging": 1, "prod": 2}[run.stack]
+    if expected is None:
+        assert pdbs == []
+    else:
+        assert pdbs[0].inputs["spec"]["minAvailable"] == expected
+
+
+def test_hpa_and_vpa_rules(run: ProgramRun) -> None:
+    hpas = run.of_type(HPA)
+    if run.stack == "dev":
+        assert hpas == []
+        assert run.of_type(VPA) == []
+        return
+    spec = hpas[0].inputs["spec"]
+    bounds = {"staging": (2, 10), "prod": (5, 50)}[run.stack]
+    assert (spec["minReplicas"], spec["maxReplicas"]) == bounds
+    assert spec["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "agentsmcp",
+    }
+    assert {m["resource"]["name"] for m in spec["metrics"]} == {"cpu", "memory"}
+    assert set(spec["behavior"]) == {"scaleUp", "scaleDown"}
+    vpas = run.of_type(VPA)
+    if run.stack == "prod":
+        assert vpas[0].inputs["spec"]["updatePolicy"]["updateMode"] in ("Off", "Initial")
+    else:
+        assert vpas == []
+
+
+def test_exposure_and_tls(run: ProgramRun) -> None:
+    ingress = one(run, "kubernetes:networking.k8s.io/v1:Ingress").inputs
+    issuer = {"dev": None, "staging": "letsencrypt-staging", "prod": "letsencrypt-prod"}[run.stack]
+    annotations = ingress["metadata"].get("annotations", {})
+    assert annotations.get("cert-manager.io/cluster-issuer") == issuer
+    assert ("tls" in ingress["spec"]) == (issuer is not None)
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "agentsmcp", "port": {"number": 80}}
+
+
+def _metric_names() -> set[str]:
+    from app.agents.metrics import AgentMetrics
+    from app.observability.metrics import Metrics
+
+    registry = CollectorRegistry()
+    Metrics(registry)
+    AgentMetrics(registry)
+    names = {"up"}
+    for family in registry.collect():
+        if family.type == "counter":
+            names.add(f"{family.name}_total")
+        elif family.type == "histogram":
+            names.update(f"{family.name}{suffix}" for suffix in ("_bucket", "_sum", "_count"))
+        else:
+            names.add(family.name)
+    return names
+
+
+_METRIC = re.compile(r"\b([a-z_:][a-z0-9_:]*)\{")
+
+
+def test_alerts_and_dashboard_use_real_metric_names(run: ProgramRun) -> None:
+    exposed = _metric_names()
+    expressions: list[str] = []
+    rules = run.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    if rules:
+        alerts = rules[0].inputs["spec"]["groups"][0]["rules"]
+        assert {a["alert"] for a in alerts} == {
+            "AgentsMCPDown",
+            "HighErrorRate",
+            "HighLatencyP99",
+            "UpstreamErrors",
+            "RateLimitSaturation",
+        }
+        expressions += [a["expr"] for a in alerts]
+    dashboard = next(
+        r.inputs
+        for r in run.of_type(CONFIG_MAP)
+        if r.inputs["metadata"]["name"] == "agentsmcp-dashboard"
+    )
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    for text in dashboard["data"].values():
+        expressions += re.findall(r'"expr": "((?:[^"\\]|\\.)*)"', text)
+    used = {name for expr in expressions for name in _METRIC.findall(expr)}
+    assert used
+    assert used <= exposed, used - exposed
+
+
+def test_alert_thresholds_are_stricter_in_prod(stack_runs: dict[str, ProgramRun]) -> None:
+    def thresholds(stack: str) -> dict[str, float]:
+        rules = one(stack_runs[stack], "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+        return {
+            rule["alert"]: float(rule["expr"].rsplit("> ", 1)[1])
+            for rule in rules.inputs["spec"]["groups"][0]["rules"]
+            if "> " in rule["expr"]
+        }
+
+    staging, prod = thresholds("staging"), thresholds("prod")
+    assert (
+        set(staging)
+        == set(prod)
+        == {
+            "HighErrorRate",
+            "HighLatencyP99",
+            "UpstreamErrors",
+            "RateLimitSaturation",
+        }
+    )
+    for alert in staging:
+        assert prod[alert] < staging[alert], alert
+
+
+def test_service_monitor(run: ProgramRun) -> None:
+    monitor = one(run, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor").inputs
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["endpoints"] == [
+        {"port": "http", "path": "/metrics", "interval": "30s", "scheme": "http"}
+    ]
+    service = next(s for s in run.of_type(SERVICE) if s.inputs["metadata"]["name"] == "agentsmcp")
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items()
+        <= service.inputs["metadata"]["labels"].items()
+    )
+
+
+def test_addons_are_pinned_releases(run: ProgramRun) -> None:
+    for release in run.of_type(RELEASE):
+        inputs = release.inputs
+        assert re.fullmatch(r"v?\d+\.\d+\.\d+", inputs["version"]), inputs["name"]
+        assert inputs["repositoryOpts"]["repo"].startswith("https://")
+        assert inputs["name"]
+    names = sorted(r.inputs["name"] for r in run.of_type(RELEASE))
+    expected = (
+        ["ingress-nginx", "kube-prometheus-stack", "metrics-server"] if run.stack == "dev" else []
+    )
+    assert names == expected
+
+
+def _walk_plain_strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return []
+        return [s for child in value.values() for s in _walk_plain_strings(child)]
+    if isinstance(value, list):
+        return [s for child in value for s in _walk_plain_strings(child)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_secrets_stay_secret(run: ProgramRun) -> None:
+    secret = one(run, SECRET).inputs
+    assert secret["stringData"].get(SIG_KEY) == SECRET_SIG
+    assert set(secret["stringData"]["value"]) == {
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "JWT_SECRET_KEY",
+    }
+    placeholders = set(PLACEHOLDER_SECRETS.values())
+    for reg in run.registrations:
+        for text in _walk_plain_strings(reg.inputs):
+            assert not any(p in text for p in placeholders), (reg.type, reg.name)
+    for key, value in run.outputs.items():
+        assert not any(p in str(value) for p in placeholders), key
+    assert run.secret_outputs == set()
+
+
+def test_stack_outputs(run: ProgramRun) -> None:
+    namespace = f"agentsmcp-{run.stack}"
+    assert run.outputs["namespace"] == namespace
+    assert run.outputs["serviceName"] == "agentsmcp"
+    assert run.outputs["inClusterUrl"] == f"http://agentsmcp.{namespace}.svc.cluster.local:80"
+    assert run.outputs["publicUrl"].startswith("http://" if run.stack == "dev" else "https://")
+    assert re.fullmatch(r".+@sha256:[0-9a-f]{64}", run.outputs["imageRef"])
+    assert _container(run)["image"] == run.outputs["imageRef"]
+
+
+def test_image_build_args(run: ProgramRun) -> None:
+    image = one(run, "docker:index/image:Image").inputs
+    build = image["build"]
+    assert set(build["args"]) == {"VERSION", "VCS_REF", "BUILD_DATE"}
+    assert build["platform"] == "linux/amd64"
+    assert build["dockerfile"] == "Dockerfile"
+    assert image["skipPush"] is False
+    if run.stack != "dev":
+        # The password makes the whole registry block secret on the wire.
+        assert image["registry"].get(SIG_KEY) == SECRET_SIG
+        assert image["registry"]["value"]["server"] == "ghcr.io"
+        assert image["registry"]["value"]["username"] == "agentsmcp-ci"
+
+
+def test_generated_jwt_key_when_absent() -> None:
+    secrets = {k: v for k, v in PLACEHOLDER_SECRETS.items() if k != "jwtSecretKey"}
+    run = run_program("staging", secrets=secrets)
+    assert len(run.of_type("random:index/randomPassword:RandomPassword")) == 1
+    assert one(run, SECRET).inputs["stringData"].get(SIG_KEY) == SECRET_SIG
+    with_key = run_program("staging")
+    assert with_key.of_type("random:index/randomPassword:RandomPassword") == []
+
+
+def test_prebuilt_image_ref_skips_the_build() -> None:
+    ref = "ghcr.io/agentsmcp/agentsmcp@sha256:" + "ab" * 32
+    config = config_with("staging", image={"ref": ref})
+    run = run_program("staging", config=config, secrets={**PLACEHOLDER_SECRETS})
+    assert run.of_type("docker:index/image:Image") == []
+    assert _container(run)["image"] == ref
+    assert run.outputs["imageRef"] == ref
+
+
+def test_debug_mode_sleeps_without_probes() -> None:
+    run = run_program("dev", config=config_with("dev", debug={"enabled": True}))
+    container = _container(run)
+    assert container["command"][0] == "python"
+    assert "signal.pause()" in container["command"][-1]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert probe not in container
+
+
+def test_gateway_exposure_uses_an_http_route() -> None:
+    exposure = {
+        "mode": "gateway",
+        "host": "agentsmcp.example.com",
+        "tls": {"enabled": True},
+        "gateway": {"name": "public", "namespace": "gateways", "sectionName": "https"},
+    }
+    run = run_program("prod", config=config_with("prod", exposure=exposure))
+    assert run.of_type("kubernetes:networking.k8s.io/v1:Ingress") == []
+    route = one(run, "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute").inputs["spec"]
+    assert route["parentRefs"] == [
+        {"name": "public", "namespace": "gateways", "sectionName": "https"}
+    ]
+    assert route["hostnames"] == ["agentsmcp.example.com"]
+    assert route["rules"][0]["backendRefs"] == [{"name": "agentsmcp", "port": 80}]
+    policy = next(
+        p.inputs["spec"]
+        for p in run.of_type(NETWORK_POLICY)
+        if p.inputs["metadata"]["name"] == "agentsmcp"
+    )
+    sources = {
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for peer in policy["ingress"][0]["from"]
+    }
+    assert sources == {"gateways", "monitoring"}
+
+
+def test_crd_users_depend_on_addons_installed_by_the_same_stack() -> None:
+    addons = {
+        "ingressNginx": {"enabled": True},
+        "certManager": {
+            "enabled": True,
+            "email": "ops@example.com",
+            "issuerName": "letsencrypt-prod",
+        },
+        "kubePrometheusStack": {"enabled": True},
+        "vpa": {"enabled": True},
+    }
+    run = run_program("prod", config=config_with("prod", addons=addons))
+    releases = {r.inputs["name"]: r.urn for r in run.of_type(RELEASE)}
+    assert set(releases) == {"ingress-nginx", "cert-manager", "kube-prometheus-stack", "vpa"}
+    issuer = one(run, "kubernetes:cert-manager.io/v1:ClusterIssuer")
+    assert issuer.inputs["spec"]["acme"]["email"] == "ops@example.com"
+    expected = {
+        "kubernetes:cert-manager.io/v1:ClusterIssuer": {"cert-manager"},
+        "kubernetes:monitoring.coreos.com/v1:ServiceMonitor": {"kube-prometheus-stack"},
+        "kubernetes:monitoring.coreos.com/v1:PrometheusRule": {"kube-prometheus-stack"},
+        VPA: {"vpa"},
+        "kubernetes:networking.k8s.io/v1:Ingress": {"ingress-nginx", "cert-manager"},
+    }
+    for type_token, needs in expected.items():
+        dependencies = set(one(run, type_token).dependencies)
+        for release in needs:
+            assert releases[release] in dependencies, (type_token, release)
+    without = run_program("prod")
+    for type_token in expected:
+        for reg in without.of_type(type_token):
+            assert not any("helm.sh" in urn for urn in reg.dependencies), type_token
+
+
+def test_preview_smoke(stack: str) -> None:
+    run = run_program(stack, preview=True)
+    assert _counts(run) == EXPECTED[stack]
+
+
+def test_invalid_config_stops_before_any_resource() -> None:
+    config = config_with(
+        "staging", autoscaling={"enabled": True, "minReplicas": 9, "maxReplicas": 3}
+    )
+    with pytest.raises(pulumi.RunError, match=r"agentsmcp:autoscaling\.maxReplicas"):
+        run_program("staging", config=config)
+
+
+def test_missing_provider_key_is_named() -> None:
+    secrets = {k: v for k, v in PLACEHOLDER_SECRETS.items() if k != "anthropicApiKey"}
+    with pytest.raises(pulumi.RunError, match=r"agentsmcp:anthropicApiKey: required"):
+        run_program("dev", secrets=secrets)
