@@ -43,7 +43,13 @@ SYSTEM_PROMPT = "You are a concise assistant."
 USER_MESSAGE = "Say hello to the benchmark."
 SOAK_CONNECTIONS = 32
 SOAK_CHUNK_SECONDS = 10.0
-PROFILED_SCENARIOS = ("openai c=32", "openai c=1", "openai stream c=1", "anthropic c=32")
+PROFILED_SCENARIOS = (
+    "openai c=32",
+    "openai c=1",
+    "openai stream c=1",
+    "anthropic c=32",
+    "health c=32",
+)
 
 
 @dataclass(frozen=True)

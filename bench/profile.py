@@ -22,7 +22,9 @@ def record(pid: int, output: Path, duration: float, cpu: int, load: Callable[[],
     output.parent.mkdir(parents=True, exist_ok=True)
     command = ["taskset", "--cpu-list", str(cpu), "py-spy", "record", "--pid", str(pid)]
     command += ["--rate", str(PY_SPY_RATE), "--duration", f"{max(1, round(duration))}"]
-    command += ["--format", "raw", "--output", str(output), "--nonblocking"]
+    # Blocking sampling pauses the server per sample but gives whole stacks; profiled runs are
+    # extra runs whose numbers are not reported.
+    command += ["--format", "raw", "--output", str(output)]
     sampler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(0.3)
     load()
@@ -51,7 +53,7 @@ def summarize(stacks_path: Path) -> str:
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [_function(frame) for frame in stack.split(";")[1:]]  # [0] is the thread
+        frames = [_function(frame) for frame in stack.split(";")]
         if not frames:
             continue
         total += count
