@@ -1,0 +1,236 @@
+"""Stack config validation: every bad value stops the program with a message naming its key."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from components.config import (
+    SECRET_KEYS,
+    StackConfig,
+    StackConfigError,
+    parse_stack_config,
+)
+from components.render import stack_config
+from tests.components.conftest import STACKS
+
+HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_HOST = re.compile(
+    r"^(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
+)
+
+
+def raw(stack: str) -> dict[str, Any]:
+    """The stack file as the program sees it: keys without prefix, secrets excluded."""
+    return {
+        key.removeprefix("agentsmcp:"): value
+        for key, value in stack_config(stack).items()
+        if key.startswith("agentsmcp:") and key.removeprefix("agentsmcp:") not in SECRET_KEYS
+    }
+
+
+def with_value(stack: str, path: str, value: Any) -> dict[str, Any]:
+    config = raw(stack)
+    parts = path.split(".")
+    node = config
+    for part in parts[:-1]:
+        child = node.get(part)
+        node[part] = dict(child) if isinstance(child, dict) else {}
+        node = node[part]
+    node[parts[-1]] = value
+    return config
+
+
+def problems(config: dict[str, Any]) -> list[str]:
+    with pytest.raises(StackConfigError) as caught:
+        parse_stack_config(config)
+    lines = caught.value.problems
+    assert lines
+    for line in lines:
+        key, sep, message = line.partition(": ")
+        assert sep, line
+        assert key.startswith("agentsmcp:"), line
+        assert message.strip(), line
+        assert "Traceback" not in message
+    return lines
+
+
+def assert_names(config: dict[str, Any], key: str) -> str:
+    lines = problems(config)
+    matching = [line for line in lines if line.startswith(f"agentsmcp:{key}: ")]
+    assert matching, f"no message names agentsmcp:{key}: {lines}"
+    return matching[0]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_files_are_valid(stack: str) -> None:
+    config = parse_stack_config(raw(stack))
+    assert isinstance(config, StackConfig)
+    assert config.namespace == f"agentsmcp-{stack}"
+    assert config.auth.get("enabled") is True
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_grace_period_covers_pre_stop_drain_and_shutdown(stack: str) -> None:
+    config = parse_stack_config(raw(stack))
+    assert config.grace_seconds > (
+        config.pre_stop_seconds + config.drain_seconds + config.shutdown_timeout_seconds
+    )
+
+
+@HYPOTHESIS
+@given(data=st.data())
+def test_min_greater_than_max(data: st.DataObject) -> None:
+    minimum = data.draw(st.integers(2, 1000))
+    maximum = data.draw(st.integers(1, minimum - 1))
+    config = with_value("staging", "autoscaling.minReplicas", minimum)
+    config["autoscaling"]["maxReplicas"] = maximum
+    message = assert_names(config, "autoscaling.maxReplicas")
+    assert str(minimum) in message
+
+
+@HYPOTHESIS
+@given(target=st.one_of(st.integers(max_value=0), st.integers(min_value=101)))
+def test_cpu_target_outside_1_to_100(target: int) -> None:
+    assert_names(
+        with_value("prod", "autoscaling.cpuUtilization", target), "autoscaling.cpuUtilization"
+    )
+
+
+@HYPOTHESIS
+@given(value=st.text(max_size=30).filter(lambda text: not _QUANTITY.match(text)))
+def test_invalid_quantity(value: str) -> None:
+    message = assert_names(
+        with_value("dev", "resources.requests.cpu", value), "resources.requests.cpu"
+    )
+    assert "quantity" in message
+
+
+def test_quantity_with_unknown_suffix() -> None:
+    message = assert_names(
+        with_value("dev", "resources.limits.memory", "500x"), "resources.limits.memory"
+    )
+    assert "'500x' is not a Kubernetes quantity" in message
+
+
+@HYPOTHESIS
+@given(host=st.text(min_size=1, max_size=80).filter(lambda text: not _HOST.match(text)))
+def test_invalid_host(host: str) -> None:
+    assert_names(with_value("staging", "exposure.host", host), "exposure.host")
+
+
+@HYPOTHESIS
+@given(mode=st.sampled_from(["Auto", "Recreate", "InPlaceOrRecreate"]))
+def test_vpa_that_acts_fights_the_hpa(mode: str) -> None:
+    config = with_value("prod", "vpa.updateMode", mode)
+    message = assert_names(config, "vpa.updateMode")
+    assert "HPA" in message
+
+
+@pytest.mark.parametrize("mode", ["Off", "Initial"])
+def test_vpa_recommendations_with_hpa_are_fine(mode: str) -> None:
+    parse_stack_config(with_value("prod", "vpa.updateMode", mode))
+
+
+def test_vpa_auto_without_resource_hpa_is_fine() -> None:
+    config = with_value("dev", "vpa", {"enabled": True, "updateMode": "Auto"})
+    assert parse_stack_config(config).vpa.update_mode == "Auto"
+
+
+@HYPOTHESIS
+@given(exposure=st.sampled_from(["no-tls", "no-exposure"]))
+def test_production_without_tls(exposure: str) -> None:
+    if exposure == "no-tls":
+        config = with_value("prod", "exposure.tls", {"enabled": False})
+    else:
+        config = with_value("prod", "exposure", {"mode": "none"})
+    assert_names(config, "exposure.tls.enabled")
+
+
+_KNOWN = {field.alias for field in StackConfig.model_fields.values()} | set(SECRET_KEYS)
+
+
+@HYPOTHESIS
+@given(
+    key=st.from_regex(r"[a-z][A-Za-z0-9]{0,20}", fullmatch=True).filter(lambda k: k not in _KNOWN)
+)
+def test_unknown_top_level_key(key: str) -> None:
+    config = raw("dev")
+    config[key] = "x"
+    message = assert_names(config, key)
+    assert message.endswith("unknown key")
+
+
+@HYPOTHESIS
+@given(key=st.from_regex(r"[a-z][A-Za-z0-9]{0,20}", fullmatch=True))
+def test_unknown_nested_key(key: str) -> None:
+    config = with_value("dev", f"autoscaling.{key}", 1)
+    if key in {
+        f.alias for f in StackConfig.model_fields["autoscaling"].annotation.model_fields.values()
+    }:  # type: ignore[union-attr]
+        return
+    assert_names(config, f"autoscaling.{key}")
+
+
+@HYPOTHESIS
+@given(tokens=st.one_of(st.integers(max_value=0), st.text(alphabet="abc", min_size=1, max_size=5)))
+def test_server_sections_are_checked_by_the_servers_model(tokens: Any) -> None:
+    config = with_value("dev", "agents.coding.maxTokens", tokens)
+    assert_names(config, "agents.coding.maxTokens")
+
+
+def test_server_section_unknown_key_is_named_in_camel_case() -> None:
+    config = with_value("dev", "rateLimit.requestsPerHour", 5)
+    assert assert_names(config, "rateLimit.requestsPerHour").endswith("unknown key")
+
+
+def test_server_host_is_owned_by_the_deployment() -> None:
+    assert_names(with_value("dev", "server.host", "127.0.0.1"), "server.host")
+
+
+def test_image_ref_must_be_digest_pinned() -> None:
+    config = with_value("dev", "image", {"ref": "ghcr.io/agentsmcp/agentsmcp:latest"})
+    assert "digest-pinned" in assert_names(config, "image.ref")
+
+
+def test_pdb_that_blocks_every_eviction() -> None:
+    assert_names(with_value("staging", "pdb.minAvailable", 2), "pdb.minAvailable")
+
+
+def test_grace_period_too_short() -> None:
+    config = with_value("prod", "terminationGracePeriodSeconds", 10)
+    assert_names(config, "terminationGracePeriodSeconds")
+
+
+@HYPOTHESIS
+@given(cidr=st.sampled_from(["10.0.0.1/8", "300.0.0.0/8", "nope", "10.0.0.0/33"]))
+def test_invalid_private_cidr(cidr: str) -> None:
+    config = with_value("dev", "networkPolicy.privateCidrs", [cidr])
+    assert_names(config, "networkPolicy.privateCidrs.0")
+
+
+def test_gateway_mode_needs_a_gateway() -> None:
+    config = with_value("prod", "exposure.mode", "gateway")
+    assert_names(config, "exposure.gateway")
+
+
+def test_cert_manager_needs_an_email() -> None:
+    config = with_value("dev", "addons.certManager", {"enabled": True})
+    assert_names(config, "addons.certManager.email")
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    config = with_value("staging", "autoscaling.cpuUtilization", 0)
+    config["exposure"] = {**config["exposure"], "host": "Not A Host"}
+    config["bogus"] = True
+    keys = {line.split(": ", 1)[0] for line in problems(config)}
+    assert {
+        "agentsmcp:autoscaling.cpuUtilization",
+        "agentsmcp:exposure.host",
+        "agentsmcp:bogus",
+    } <= keys
