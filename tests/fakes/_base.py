@@ -128,7 +128,7 @@ class FakeUpstream:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.attempts += 1
         self._inflight += 1
-        self.headers.append(dict(request.headers))
+        self.headers.append({name.lower(): value for name, value in request.headers.items()})
         behavior = self._next()
         progress = _Progress()
         try:

@@ -1,0 +1,71 @@
+"""Fixtures for the agent API: fake upstreams, and our app wired to them through the factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import openai
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from app.config import AppConfig
+from app.server import create_app
+from tests.app.conftest import bearer, make_token
+from tests.fakes import FakeServer
+from tests.fakes.appconfig import agent_config
+
+Client = TestClient[web.Request, web.Application]
+AgentClientFactory = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeServer]:
+    async with FakeServer() as server:
+        yield server
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return bearer(make_token())
+
+
+@pytest.fixture
+def make_agent_client(aiohttp_client: Any, fake: FakeServer) -> AgentClientFactory:
+    async def factory(config: AppConfig | None = None, **overrides: Any) -> Client:
+        app = create_app(config or agent_config(fake, **overrides))
+        client: Client = await aiohttp_client(app)
+        return client
+
+    return factory
+
+
+@pytest.fixture
+async def client(make_agent_client: AgentClientFactory) -> Client:
+    return await make_agent_client()
+
+
+@pytest.fixture
+async def sdk(client: Client) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The official OpenAI SDK pointed at our server."""
+    sdk = openai.AsyncOpenAI(
+        api_key=make_token(), base_url=str(client.make_url("/v1")), max_retries=0
+    )
+    yield sdk
+    await sdk.close()
+
+
+def sse_events(text: str) -> list[tuple[str | None, str]]:
+    """Parse an SSE body into (event, data) pairs."""
+    events = []
+    for block in text.strip().split("\n\n"):
+        name = None
+        data = []
+        for line in block.split("\n"):
+            if line.startswith("event: "):
+                name = line[len("event: ") :]
+            elif line.startswith("data: "):
+                data.append(line[len("data: ") :])
+        events.append((name, "\n".join(data)))
+    return events

@@ -1,0 +1,237 @@
+"""Both provider adapters, over the real SDKs, against the fake upstreams on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from app.providers import (
+    AnthropicProvider,
+    ChatMessage,
+    ChatParams,
+    ChatProvider,
+    ErrorKind,
+    OpenAIProvider,
+    ProviderError,
+    StreamEnd,
+)
+from tests.fakes import Behavior, FakeServer, FakeUpstream
+from tests.fakes.appconfig import ANTHROPIC_KEY, OPENAI_KEY
+
+MESSAGES = [ChatMessage("user", "Write hello world")]
+PARAMS = ChatParams(max_tokens=64, temperature=0.3, top_p=0.9, stop=("END",), user="u-1")
+FAST_RETRY = {"retry_after_ms": 5}
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeServer]:
+    async with FakeServer() as server:
+        yield server
+
+
+def make_provider(fake: FakeServer, name: str, max_retries: int = 2) -> ChatProvider:
+    if name == "openai":
+        return OpenAIProvider(
+            api_key=OPENAI_KEY, api_base=fake.openai_url, max_retries=max_retries, timeout=5
+        )
+    return AnthropicProvider(
+        api_key=ANTHROPIC_KEY, api_base=fake.anthropic_url, max_retries=max_retries, timeout=5
+    )
+
+
+def upstream(fake: FakeServer, name: str) -> FakeUpstream:
+    return fake.openai if name == "openai" else fake.anthropic
+
+
+@pytest.fixture(params=["openai", "anthropic"])
+async def provider(request: Any, fake: FakeServer) -> AsyncIterator[ChatProvider]:
+    client = make_provider(fake, request.param)
+    yield client
+    await client.aclose()
+
+
+async def collect(provider: ChatProvider) -> tuple[str, StreamEnd]:
+    text = []
+    end = None
+    async for item in provider.stream("model-x", "System prompt.", MESSAGES, PARAMS):
+        if isinstance(item, StreamEnd):
+            end = item
+        else:
+            text.append(item)
+    assert end is not None
+    return "".join(text), end
+
+
+async def test_complete(provider: ChatProvider, fake: FakeServer) -> None:
+    completion = await provider.complete("model-x", "System prompt.", MESSAGES, PARAMS)
+    assert completion.text == "Hello, world!"
+    assert completion.finish_reason == "stop"
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (11, 4)
+    assert completion.model == "model-x"
+
+
+async def test_stream(provider: ChatProvider) -> None:
+    text, end = await collect(provider)
+    assert text == "Hello, world!"
+    assert end.finish_reason == "stop"
+    assert (end.usage.prompt_tokens, end.usage.completion_tokens) == (11, 4)
+
+
+async def test_openai_request_translation(fake: FakeServer) -> None:
+    provider = make_provider(fake, "openai")
+    await provider.complete("gpt-x", "System prompt.", MESSAGES, PARAMS)
+    await collect(provider)
+    await provider.aclose()
+    plain, streamed = fake.openai.requests
+    assert plain["messages"] == [
+        {"role": "system", "content": "System prompt."},
+        {"role": "user", "content": "Write hello world"},
+    ]
+    assert plain["model"] == "gpt-x"
+    assert plain["max_completion_tokens"] == 64
+    assert (plain["temperature"], plain["top_p"], plain["stop"], plain["user"]) == (
+        0.3,
+        0.9,
+        ["END"],
+        "u-1",
+    )
+    assert streamed["stream"] is True
+    assert streamed["stream_options"] == {"include_usage": True}
+    assert fake.openai.headers[0]["authorization"] == f"Bearer {OPENAI_KEY}"
+
+
+async def test_anthropic_request_translation(fake: FakeServer) -> None:
+    provider = make_provider(fake, "anthropic")
+    await provider.complete("claude-x", "System prompt.", MESSAGES, PARAMS)
+    await provider.aclose()
+    (body,) = fake.anthropic.requests
+    assert body["system"] == "System prompt."
+    assert body["messages"] == [{"role": "user", "content": "Write hello world"}]
+    assert body["max_tokens"] == 64
+    assert body["stop_sequences"] == ["END"]
+    assert body["metadata"] == {"user_id": "u-1"}
+    assert (body["temperature"], body["top_p"]) == (0.3, 0.9)
+    headers = fake.anthropic.headers[0]
+    sent = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
+    assert sent == ANTHROPIC_KEY
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+async def test_anthropic_stop_reasons_and_openai_finish_reasons(
+    fake: FakeServer, name: str
+) -> None:
+    finish = "length" if name == "openai" else "max_tokens"
+    upstream(fake, name).script(Behavior(finish=finish), Behavior(finish=finish))
+    provider = make_provider(fake, name)
+    completion = await provider.complete("m", "", MESSAGES, PARAMS)
+    _, end = await collect(provider)
+    await provider.aclose()
+    assert completion.finish_reason == end.finish_reason == "length"
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+@pytest.mark.parametrize(
+    ("status", "kind", "attempts"),
+    [
+        (400, ErrorKind.REQUEST, 1),
+        (401, ErrorKind.AUTH, 1),
+        (429, ErrorKind.RATE_LIMIT, 3),
+        (500, ErrorKind.OVERLOADED, 3),
+        (502, ErrorKind.OVERLOADED, 3),
+        (503, ErrorKind.OVERLOADED, 3),
+        (529, ErrorKind.OVERLOADED, 3),
+    ],
+)
+async def test_errors_after_sdk_retries(
+    fake: FakeServer, name: str, status: int, kind: ErrorKind, attempts: int
+) -> None:
+    target = upstream(fake, name)
+    target.default = Behavior(status=status, message="model is bogus", **FAST_RETRY)
+    provider = make_provider(fake, name, max_retries=2)
+    with pytest.raises(ProviderError) as caught:
+        await provider.complete("m", "", MESSAGES, PARAMS)
+    await provider.aclose()
+    assert caught.value.kind is kind
+    # The SDK's retries are the only retry layer: max_retries + 1 upstream calls at most.
+    assert target.attempts == attempts
+    if kind is ErrorKind.REQUEST:
+        assert "model is bogus" in caught.value.message
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+async def test_rate_limit_keeps_retry_after(fake: FakeServer, name: str) -> None:
+    upstream(fake, name).default = Behavior(status=429, retry_after=0.01)
+    provider = make_provider(fake, name, max_retries=0)
+    with pytest.raises(ProviderError) as caught:
+        await provider.complete("m", "", MESSAGES, PARAMS)
+    await provider.aclose()
+    assert caught.value.retry_after == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+@pytest.mark.parametrize("mode", ["close", "reset"])
+async def test_mid_stream_drop_is_a_connection_error(
+    fake: FakeServer, name: str, mode: str
+) -> None:
+    upstream(fake, name).script(Behavior(drop_after=2, drop_mode=mode))  # type: ignore[arg-type]
+    provider = make_provider(fake, name)
+    received: list[object] = []
+
+    async def consume() -> None:
+        async for item in provider.stream("m", "", MESSAGES, PARAMS):
+            received.append(item)
+
+    with pytest.raises(ProviderError) as caught:
+        await consume()
+    await provider.aclose()
+    assert caught.value.kind is ErrorKind.CONNECTION
+    assert caught.value.retryable
+    assert received == ["Hello", ", "]
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+async def test_malformed_body(fake: FakeServer, name: str) -> None:
+    upstream(fake, name).script(Behavior(malformed_body=True))
+    provider = make_provider(fake, name)
+    with pytest.raises(ProviderError) as caught:
+        await provider.complete("m", "", MESSAGES, PARAMS)
+    await provider.aclose()
+    assert caught.value.kind is ErrorKind.BAD_RESPONSE
+    assert not caught.value.retryable
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+async def test_unparseable_stream_event(fake: FakeServer, name: str) -> None:
+    upstream(fake, name).script(Behavior(bad_sse_after=1))
+    provider = make_provider(fake, name)
+    with pytest.raises(ProviderError) as caught:
+        await collect(provider)
+    await provider.aclose()
+    assert caught.value.kind is ErrorKind.BAD_RESPONSE
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+async def test_closing_a_stream_early_closes_the_upstream_connection(
+    fake: FakeServer, name: str
+) -> None:
+    target = upstream(fake, name)
+    target.script(Behavior(chunks=("a",) * 50, chunk_delay=0.05))
+    provider = make_provider(fake, name)
+    stream = provider.stream("m", "", MESSAGES, PARAMS)
+    assert await anext(stream) == "a"
+    await stream.aclose()
+    disconnect = await target.wait_disconnect(within=1.0)
+    await provider.aclose()
+    assert disconnect.chunks_sent < 50
+
+
+async def test_connection_refused_is_a_connection_error() -> None:
+    async with FakeServer() as server:
+        url = server.openai_url
+    provider = OpenAIProvider(api_key=OPENAI_KEY, api_base=url, max_retries=0, timeout=5)
+    with pytest.raises(ProviderError) as caught:
+        await provider.complete("m", "", MESSAGES, PARAMS)
+    await provider.aclose()
+    assert caught.value.kind is ErrorKind.CONNECTION
