@@ -57,6 +57,15 @@ token: venv  ## Print a bearer token for `make serve` (SUB=name TTL=seconds)
 	JWT_SECRET_KEY=$${JWT_SECRET_KEY:-local-development-secret-change-me} \
 	$(BIN)/python -m app.token --sub "$${SUB:-operator}" --ttl "$${TTL:-3600}"
 
+deploy: venv  ## Deploy STACK=dev|staging|prod with Pulumi (checks tools, selects or creates the stack, pulumi up)
+	VENV=$(VENV) scripts/deploy.sh $(STACK)
+
+smoke: venv  ## Post-deploy connection test of STACK through kubectl port-forward
+	$(BIN)/python scripts/smoke.py --stack $(STACK)
+
+render: venv  ## Render each stack's objects offline (Pulumi mocks) into $(MANIFESTS)/<stack>/
+	for stack in $(STACKS); do $(BIN)/python -m components.render --stack $$stack --out $(MANIFESTS)/$$stack; done
+
 bench: venv  ## Gateway benchmark, not part of test (BENCH_ARGS="--quick" for a smoke run)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
