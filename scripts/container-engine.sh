@@ -83,7 +83,8 @@ else
     install -d -m 0755 "$(dirname "$SOCKET")"
     rm -f "$SOCKET"
     # --time=0: serve until stopped. setsid: survive the shell (and CI step) that started it.
-    CONTAINERS_CONF="$CONF" setsid podman system service --time=0 "unix://$SOCKET" \
+    # BUILDAH_FORMAT=docker: builds through the socket keep HEALTHCHECK, which OCI images drop.
+    CONTAINERS_CONF="$CONF" BUILDAH_FORMAT=docker setsid podman system service --time=0 "unix://$SOCKET" \
         </dev/null >>"$LOG_FILE" 2>&1 &
     echo $! >"$PID_FILE"
     for _ in $(seq 1 50); do

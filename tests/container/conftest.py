@@ -1,0 +1,330 @@
+"""Build the real Dockerfile and run it the way the Kubernetes Deployment does.
+
+The engine is whatever Docker-compatible socket is there (``DOCKER_HOST``, Docker's socket, or the
+podman service started by ``scripts/container-engine.sh``), driven through docker-py exactly as a
+Docker user would. Only the base images are overridden (``AGENTSMCP_TEST_BUILDER_IMAGE`` and
+``AGENTSMCP_TEST_RUNTIME_IMAGE``; by default the stand-ins from ``scripts/build-base-images.sh``),
+and pip installs from a wheelhouse downloaded on the host, as in an air-gapped build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import docker.models.containers
+import docker.models.images
+import pytest
+import yaml
+
+import app
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WHEELHOUSE = "build/wheelhouse"
+IMAGE_TAG = "localhost/agentsmcp:container-test"
+STANDIN_BUILDER = "localhost/agentsmcp-standin/builder:bookworm"
+STANDIN_RUNTIME = "localhost/agentsmcp-standin/python3-runtime:bookworm"
+CONFIG_MOUNT_DIR = "/etc/agentsmcp"  # where the Pulumi program mounts the ConfigMap
+CONTAINER_PORT = 8000
+JWT_SECRET = "container-test-secret-at-least-32-bytes-long"
+VCS_REF = "0123456789abcdef0123456789abcdef01234567"
+READY_TIMEOUT_SECONDS = 60.0
+
+ENGINE_HELP = (
+    'start one with `eval "$(sudo scripts/container-engine.sh)"` (podman, Debian), '
+    "or point DOCKER_HOST at a Docker daemon"
+)
+
+
+@dataclass
+class Engine:
+    client: docker.DockerClient
+    base_url: str
+    is_podman: bool
+
+    def libpod_get(self, path: str) -> dict[str, Any]:
+        """GET on podman's own API (``/libpod/...``), for what its Docker API does not show."""
+        api = self.client.api
+        response = api.get(f"{api.base_url}/v4.0.0/libpod{path}")
+        assert response.status_code == 200, (
+            f"GET /libpod{path}: {response.status_code} {response.text}"
+        )
+        return dict(response.json())
+
+    def network_options(self) -> tuple[dict[str, Any], str]:
+        """``containers.run`` options that let the container reach a server on the host's
+        loopback, and the host name the container uses for it. podman: slirp4netns maps 10.0.2.2
+        to the host's 127.0.0.1, and published ports stay on loopback. Docker: the host network."""
+        if self.is_podman:
+            return {"network_mode": "slirp4netns:allow_host_loopback=true"}, "10.0.2.2"
+        return {"network_mode": "host"}, "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    image: docker.models.images.Image
+    build_args: dict[str, str]
+    wheel_names: frozenset[str]
+    size_bytes: int
+
+
+@dataclass
+class RunningServer:
+    container: docker.models.containers.Container
+    base_url: str
+    config: dict[str, Any]
+    environment: dict[str, str]
+
+    def get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(f"{self.base_url}{path}", timeout=timeout) as response:  # noqa: S310 (http on loopback)
+                return int(response.status), response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+
+def _socket_candidates() -> list[str]:
+    if os.environ.get("DOCKER_HOST"):
+        return [os.environ["DOCKER_HOST"]]
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR", f"/run/user/{os.getuid()}")
+    paths = ["/var/run/docker.sock", "/run/podman/podman.sock", f"{runtime_dir}/podman/podman.sock"]
+    return [f"unix://{path}" for path in paths if Path(path).is_socket()]
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    candidates = _socket_candidates()
+    if not candidates:
+        pytest.skip(f"no Docker-compatible container engine socket found: {ENGINE_HELP}")
+    problems = []
+    for base_url in candidates:
+        client = docker.DockerClient(base_url=base_url, timeout=600)
+        try:
+            version = client.version()
+        except docker.errors.DockerException as exc:
+            problems.append(f"{base_url}: {exc}")
+            client.close()
+            continue
+        names = " ".join(str(c.get("Name", "")) for c in version.get("Components") or [])
+        yield Engine(client=client, base_url=base_url, is_podman="podman" in names.lower())
+        client.close()
+        return
+    pytest.skip(f"no container engine answers ({'; '.join(problems)}): {ENGINE_HELP}")
+
+
+@pytest.fixture(scope="session")
+def base_images(engine: Engine) -> dict[str, str]:
+    images = {
+        "BUILDER_IMAGE": os.environ.get("AGENTSMCP_TEST_BUILDER_IMAGE", STANDIN_BUILDER),
+        "RUNTIME_IMAGE": os.environ.get("AGENTSMCP_TEST_RUNTIME_IMAGE", STANDIN_RUNTIME),
+    }
+    for ref in images.values():
+        try:
+            engine.client.images.get(ref)
+        except docker.errors.ImageNotFound:
+            pytest.skip(
+                f"base image {ref} is not in the engine's store: run "
+                "`sudo scripts/build-base-images.sh` (Debian stand-ins), or set "
+                "AGENTSMCP_TEST_BUILDER_IMAGE / AGENTSMCP_TEST_RUNTIME_IMAGE"
+            )
+    return images
+
+
+@pytest.fixture(scope="session")
+def wheelhouse() -> frozenset[str]:
+    """``pip download`` of app/requirements.txt into the build context: the air-gapped input.
+    Returns the normalized project names of the wheels, i.e. the resolved runtime closure."""
+    target = REPO_ROOT / WHEELHOUSE
+    shutil.rmtree(target, ignore_errors=True)
+    command = [
+        sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+        "--only-binary=:all:", "--requirement", str(REPO_ROOT / "app/requirements.txt"),
+        "--dest", str(target),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
+    assert result.returncode == 0, f"pip download failed:\n{result.stderr}"
+    return frozenset(normalize(wheel.name.split("-")[0]) for wheel in target.glob("*.whl"))
+
+
+def normalize(name: str) -> str:
+    return name.replace("_", "-").replace(".", "-").lower()
+
+
+@pytest.fixture(scope="session")
+def built_image(
+    engine: Engine, base_images: dict[str, str], wheelhouse: frozenset[str]
+) -> BuiltImage:
+    build_args = {
+        **base_images,
+        "WHEELHOUSE": WHEELHOUSE,
+        "VERSION": app.__version__,
+        "VCS_REF": VCS_REF,
+        "BUILD_DATE": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    try:
+        image, _ = engine.client.images.build(
+            path=str(REPO_ROOT), tag=IMAGE_TAG, buildargs=build_args, rm=True, forcerm=True
+        )
+    except docker.errors.BuildError as exc:
+        log = "".join(
+            str(chunk.get("stream") or chunk.get("error") or "") for chunk in exc.build_log
+        )
+        pytest.fail(f"docker build failed: {exc.msg}\n{log[-6000:]}")
+    image.reload()
+    size = int(image.attrs["Size"])
+    _IMAGE_SIZES[IMAGE_TAG] = size
+    runtime = engine.client.images.get(base_images["RUNTIME_IMAGE"])
+    _IMAGE_SIZES[f"{base_images['RUNTIME_IMAGE']} (runtime base)"] = int(runtime.attrs["Size"])
+    return BuiltImage(image, build_args, wheelhouse, size)
+
+
+_IMAGE_SIZES: dict[str, int] = {}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for name, size in _IMAGE_SIZES.items():
+        terminalreporter.write_line(f"image size: {name}: {size / 1_000_000:.1f} MB")
+
+
+def kubernetes_like_options() -> dict[str, Any]:
+    """The Deployment's securityContext, as engine options (docker-py ``containers.run``)."""
+    return {
+        "read_only": True,
+        "user": "1000:1000",
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "tmpfs": {"/tmp": "rw,nosuid,nodev,size=64m"},  # the Deployment's emptyDir
+    }
+
+
+def server_config(upstream_base: str, **server: Any) -> dict[str, Any]:
+    """The ConfigMap's config.yaml as the Pulumi program renders it (no secrets, host 0.0.0.0)."""
+    return {
+        "server": {"host": "0.0.0.0", "port": CONTAINER_PORT, **server},
+        "metrics": {"enabled": True},
+        "agents": {
+            "coding": {"provider": "openai", "model": "gpt-4o", "timeout": 60},
+            "coding-claude": {"provider": "anthropic", "model": "claude-sonnet-4-5", "timeout": 60},
+        },
+        "providers": {
+            "openai": {"api_base": f"{upstream_base}/v1", "max_retries": 0},
+            "anthropic": {"api_base": upstream_base, "max_retries": 0},
+        },
+    }
+
+
+def server_environment() -> dict[str, str]:
+    """The Deployment's env: the config path, plain overrides, and the secrets."""
+    return {
+        "AGENTSMCP_CONFIG": f"{CONFIG_MOUNT_DIR}/config.yaml",
+        "AGENTSMCP_ENVIRONMENT": "production",
+        "AGENTSMCP_LOG_LEVEL": "INFO",
+        "AGENTSMCP_LOG_FORMAT": "json",
+        "JWT_SECRET_KEY": JWT_SECRET,
+        "OPENAI_API_KEY": "sk-container-test",
+        "ANTHROPIC_API_KEY": "sk-ant-container-test",
+    }
+
+
+ServerFactory = Callable[..., RunningServer]
+
+
+@pytest.fixture
+def start_server(
+    engine: Engine, built_image: BuiltImage, tmp_path: Path
+) -> Iterator[ServerFactory]:
+    """Start the image with a config directory mounted read-only at /etc/agentsmcp and wait for
+    /health/ready through the published port. Containers are removed afterwards."""
+    started: list[RunningServer] = []
+
+    def start(upstream_port: int = 9, **server: Any) -> RunningServer:
+        network, upstream_host = engine.network_options()
+        config = server_config(f"http://{upstream_host}:{upstream_port}", **server)
+        config_dir = tmp_path / f"config-{len(started)}"
+        config_dir.mkdir()
+        (config_dir / "config.yaml").write_text(yaml.safe_dump(config))
+        # The container runs as 1000:1000: like a ConfigMap volume, the files are world-readable.
+        config_dir.chmod(0o755)
+        (config_dir / "config.yaml").chmod(
+            stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH
+        )
+        environment = server_environment()
+        options: dict[str, Any] = {**kubernetes_like_options(), **network}
+        if network.get("network_mode") == "host":
+            port = _free_port()
+            environment["AGENTSMCP_PORT"] = str(port)
+        else:
+            options["ports"] = {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", None)}
+        container = engine.client.containers.run(
+            built_image.image.id,
+            detach=True,
+            environment=environment,
+            volumes={str(config_dir): {"bind": CONFIG_MOUNT_DIR, "mode": "ro"}},
+            **options,
+        )
+        if network.get("network_mode") != "host":
+            port = _published_port(container)
+        running = RunningServer(container, f"http://127.0.0.1:{port}", config, environment)
+        started.append(running)
+        _wait_ready(running)
+        return running
+
+    yield start
+    for running in started:
+        with contextlib.suppress(docker.errors.NotFound):
+            running.container.remove(force=True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _published_port(container: docker.models.containers.Container) -> int:
+    deadline = time.monotonic() + 10
+    while True:
+        container.reload()
+        bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{CONTAINER_PORT}/tcp")
+        if bindings:
+            return int(bindings[0]["HostPort"])
+        assert time.monotonic() < deadline, (
+            f"no published port: {container.attrs['NetworkSettings']}"
+        )
+        time.sleep(0.1)
+
+
+def _wait_ready(server: RunningServer) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    last = "no answer"
+    while time.monotonic() < deadline:
+        server.container.reload()
+        if server.container.status not in ("created", "running"):
+            logs = server.container.logs().decode(errors="replace")
+            pytest.fail(f"container stopped ({server.container.status}) before ready:\n{logs}")
+        try:
+            status, body = server.get("/health/ready", timeout=2)
+            if status == 200:
+                return
+            last = f"{status} {body[:200]!r}"
+        except OSError as exc:
+            last = str(exc)
+        time.sleep(0.25)
+    logs = server.container.logs().decode(errors="replace")
+    pytest.fail(f"/health/ready not 200 after {READY_TIMEOUT_SECONDS}s ({last}):\n{logs}")

@@ -1,0 +1,172 @@
+"""The image built from the real Dockerfile, run with the Deployment's security settings."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from .conftest import (
+    VCS_REF,
+    BuiltImage,
+    Engine,
+    ServerFactory,
+    kubernetes_like_options,
+    normalize,
+)
+
+pytestmark = pytest.mark.container
+
+# Runs inside the image: what Python sees, and every file on disk whose name gives away a tool
+# that must not ship (pip, Pulumi, test and lint tools, a shell, a package manager).
+INSPECT_SCRIPT = r"""
+import importlib.metadata, importlib.util, json, os, re, sys
+forbidden = re.compile(
+    r"^(pip|pip3(\.\d+)?|setuptools|_?pytest|pulumi[\w-]*|mypy|ruff|hypothesis|docker"
+    r"|sh|bash|dash|apt|apt-get|dpkg)(-[\w.+]+\.(dist-info|egg-info))?$", re.IGNORECASE)
+found = []
+for root, dirs, files in os.walk("/"):
+    if root == "/":
+        dirs[:] = [d for d in dirs if d not in ("proc", "sys", "dev", "tmp")]
+    found += [os.path.join(root, n) for n in dirs + files if forbidden.match(n)]
+print(json.dumps({
+    "executable": sys.executable,
+    "interpreter": os.path.realpath(sys.executable),
+    "distributions": sorted(d.metadata["Name"] for d in importlib.metadata.distributions()),
+    "importable": {m: importlib.util.find_spec(m) is not None
+                   for m in ("pip", "setuptools", "pulumi", "pytest", "mypy", "hypothesis")},
+    "forbidden_files": sorted(found),
+}))
+"""
+
+
+def run_once(engine: Engine, built_image: BuiltImage, *command: str) -> str:
+    """Run ``python <command>`` in a throwaway container with the Deployment's settings."""
+    container = engine.client.containers.run(
+        built_image.image.id,
+        entrypoint=["python", *command],
+        detach=True,
+        network_mode="none",
+        **kubernetes_like_options(),
+    )
+    try:
+        result = container.wait(timeout=120)
+        logs = container.logs(stdout=True, stderr=True).decode()
+        assert result["StatusCode"] == 0, logs
+        return container.logs(stdout=True, stderr=False).decode()
+    finally:
+        container.remove(force=True)
+
+
+def image_healthcheck(engine: Engine, built_image: BuiltImage) -> dict[str, Any]:
+    healthcheck = built_image.image.attrs["Config"].get("Healthcheck")
+    if healthcheck is None and engine.is_podman:
+        # podman 4's Docker-compatible image inspect leaves it out; its own API has it.
+        response = engine.libpod_get(f"/images/{built_image.image.id}/json")
+        healthcheck = response.get("Healthcheck")
+    return dict(healthcheck or {})
+
+
+def test_ready_through_published_port(start_server: ServerFactory) -> None:
+    server = start_server()
+
+    status, body = server.get("/health/ready")
+    assert status == 200
+    assert json.loads(body) == {"status": "ready"}
+    status, body = server.get("/health")
+    assert status == 200
+    assert json.loads(body)["status"] == "ok"
+
+
+def test_server_process_is_uid_1000_without_privileges(start_server: ServerFactory) -> None:
+    server = start_server()
+
+    exit_code, output = server.container.exec_run(
+        [
+            "python",
+            "-c",
+            "print(open('/proc/1/status').read()); print(open('/proc/1/cmdline').read())",
+        ]
+    )
+    assert exit_code == 0, output
+    status = output.decode()
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    assert fields["Uid"].split() == ["1000"] * 4
+    assert fields["Gid"].split() == ["1000"] * 4
+    assert int(fields["CapEff"], 16) == 0
+    assert fields["NoNewPrivs"].strip() == "1"
+    assert "app" in status.splitlines()[-1].split("\x00")  # PID 1 is `python -m app` itself
+
+    exit_code, output = server.container.exec_run(
+        ["python", "-c", "open('/opt/venv/written-at-runtime', 'w')"]
+    )
+    assert exit_code != 0
+    assert b"Read-only file system" in output
+
+
+def test_image_holds_only_the_runtime_requirements(engine: Engine, built_image: BuiltImage) -> None:
+    report = json.loads(run_once(engine, built_image, "-c", INSPECT_SCRIPT))
+
+    assert report["executable"] == "/opt/venv/bin/python"
+    assert report["interpreter"].startswith("/usr/bin/python3")
+    installed = {normalize(name) for name in report["distributions"]}
+    assert installed == built_image.wheel_names
+    assert not any(report["importable"].values()), report["importable"]
+    assert report["forbidden_files"] == []
+
+
+def test_healthcheck_passes_and_detects_a_dead_server(
+    engine: Engine, built_image: BuiltImage, start_server: ServerFactory
+) -> None:
+    healthcheck = image_healthcheck(engine, built_image)
+    assert healthcheck.get("Test", [])[:1] == ["CMD"], healthcheck  # exec form: no shell needed
+    command = healthcheck["Test"][1:]
+    assert command == ["python", "-m", "app.healthcheck"]
+    server = start_server()
+
+    exit_code, output = server.container.exec_run(command)
+    assert exit_code == 0, output
+
+    exit_code, output = server.container.exec_run([*command, "--port", "1"])
+    assert exit_code == 1
+    assert b"unhealthy: GET http://127.0.0.1:1/health/live failed" in output
+
+    if engine.is_podman:
+        # The engine's own health check run, with the image's HEALTHCHECK settings.
+        result = engine.libpod_get(f"/containers/{server.container.id}/healthcheck")
+        assert result["Status"] == "healthy", result
+
+
+def test_image_metadata(built_image: BuiltImage) -> None:
+    config = built_image.image.attrs["Config"]
+    labels = config["Labels"]
+    args = built_image.build_args
+
+    assert labels["org.opencontainers.image.created"] == args["BUILD_DATE"]
+    assert labels["org.opencontainers.image.revision"] == VCS_REF
+    assert labels["org.opencontainers.image.version"] == args["VERSION"]
+    assert labels["org.opencontainers.image.source"].startswith("https://")
+    assert labels["org.opencontainers.image.licenses"] == "Apache-2.0"
+    assert config["User"] == "1000:1000"
+    assert config["Entrypoint"] == ["python", "-m", "app"]
+    assert "8000/tcp" in config["ExposedPorts"]
+    assert config["StopSignal"] == "SIGTERM"
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert env["PYTHONUNBUFFERED"] == "1"
+    assert env["AGENTSMCP_COMMIT"] == VCS_REF
+    assert env["PATH"].startswith("/opt/venv/bin:")
+
+
+def test_build_info_metric_reports_the_commit(start_server: ServerFactory) -> None:
+    server = start_server()
+
+    status, body = server.get("/metrics")
+    assert status == 200
+    build_info = [
+        line for line in body.decode().splitlines() if line.startswith("agentsmcp_build_info{")
+    ]
+    assert len(build_info) == 1
+    assert re.search(rf'commit="{VCS_REF}"', build_info[0])
