@@ -156,7 +156,10 @@ def from_http_exception(exc: web.HTTPException) -> APIError:
         cls = BadRequestError if exc.status < 500 else InternalServerError
         return cls(exc.reason, code=f"http_{exc.status}", headers=headers, status=exc.status)
     message = None
-    if cls is MethodNotAllowedError:
+    if exc.status < 500 and exc.text and exc.text != f"{exc.status}: {exc.reason}":
+        # A message the raiser chose on purpose (5xx texts are never shown: they may leak).
+        message = exc.text
+    elif cls is MethodNotAllowedError:
         method = exc.method if isinstance(exc, web.HTTPMethodNotAllowed) else "this method"
         message = f"Method {method} is not allowed here."
     elif cls is PayloadTooLargeError:

@@ -33,6 +33,7 @@ from app.observability.metrics import UNMATCHED_ROUTE
 from app.ratelimit import RateLimiter
 
 REQUEST_ID_HEADER = "X-Request-ID"
+SERVER_NAME = "agentsmcp"
 # nginx's convention for "the client went away before the response was sent".
 CLIENT_CLOSED_REQUEST = 499
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+=/-]{1,128}")
@@ -53,16 +54,18 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        # Only reached for non-error HTTPExceptions (redirects); errors are rendered below us.
-        exc.headers[REQUEST_ID_HEADER] = request_id
-        raise
+        return await handler(request)
     finally:
         structlog.contextvars.clear_contextvars()
-    if not response.prepared:
+
+
+async def set_response_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: runs for every response, streams prepared by handlers included."""
+    request_id = request.get(REQUEST_ID_KEY)
+    if request_id is not None:
         response.headers[REQUEST_ID_HEADER] = request_id
-    return response
+    # aiohttp would announce its and Python's exact versions.
+    response.headers[hdrs.SERVER] = SERVER_NAME
 
 
 def _route_of(request: web.Request) -> str:

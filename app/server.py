@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry
 from app.api import agent_runner_ctx
 from app.config import AppConfig
 from app.keys import CONFIG_KEY, METRICS_KEY, SHUTDOWN_DEADLINE_KEY, STATE_KEY
-from app.middlewares import REQUEST_ID_HEADER, build_middlewares
+from app.middlewares import REQUEST_ID_HEADER, build_middlewares, set_response_headers
 from app.observability.metrics import Metrics
 from app.routes import setup_routes
 from app.state import ServerState
@@ -41,6 +41,7 @@ def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) 
     # Provider clients: opened on startup, closed on cleanup.
     app.cleanup_ctx.append(agent_runner_ctx)
     app.on_startup.append(_mark_started)
+    app.on_response_prepare.append(set_response_headers)
     _setup_cors(app, config)
     return app
 

@@ -168,3 +168,30 @@ async def test_every_api_error_renders_in_openai_shape(
     assert response.headers["X-Extra"] == "1"
     assert response.content_type == "application/json"
     assert_error_shape(await response.json(), type_=error_class.type, code=error_class.default_code)
+
+
+async def test_raised_aiohttp_errors_keep_a_chosen_message_but_5xx_text_never_leaks(
+    aiohttp_client: Any,
+) -> None:
+    from aiohttp import web
+
+    from app.server import create_app
+
+    async def bad(request: web.Request) -> web.Response:
+        raise web.HTTPBadRequest(text="field 'x' is required")
+
+    async def broken(request: web.Request) -> web.Response:
+        raise web.HTTPInternalServerError(text="connection to db-internal:5432 refused")
+
+    app = create_app(make_config(auth={"enabled": False}))
+    app.router.add_get("/test/bad", bad)
+    app.router.add_get("/test/broken", broken)
+    client = await aiohttp_client(app)
+    response = await client.get("/test/bad")
+    assert response.status == 400
+    assert (await response.json())["error"]["message"] == "field 'x' is required"
+    response = await client.get("/test/broken")
+    assert response.status == 500
+    text = await response.text()
+    assert "db-internal" not in text
+    assert_error_shape(json.loads(text), type_="server_error", code="internal_error")

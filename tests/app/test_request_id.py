@@ -74,3 +74,26 @@ async def _raw_connection(client: object) -> tuple[object, object]:
 
     port = client.port  # type: ignore[attr-defined]
     return await asyncio.open_connection("127.0.0.1", port)
+
+
+async def test_streams_prepared_by_handlers_carry_the_id_and_no_version_banner(
+    aiohttp_client: object,
+) -> None:
+    from aiohttp import web
+
+    from app.server import create_app
+    from tests.app.conftest import make_config
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        await response.write(b"chunk")
+        return response
+
+    app = create_app(make_config(auth={"enabled": False}))
+    app.router.add_get("/test/stream", stream)
+    client = await aiohttp_client(app)  # type: ignore[operator]
+    response = await client.get("/test/stream", headers={"X-Request-ID": "stream-1"})
+    assert await response.read() == b"chunk"
+    assert response.headers["X-Request-ID"] == "stream-1"
+    assert response.headers["Server"] == "agentsmcp"
