@@ -8,6 +8,8 @@ Handlers raise an :class:`APIError` subclass; the error middleware renders it. a
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -191,17 +193,35 @@ async def read_json(request: web.Request) -> Any:
     except UnicodeDecodeError:
         raise BadRequestError("The request body is not valid UTF-8.", code="invalid_json") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        document = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        if _ESCAPED_SURROGATE.search(text):
+            # Lone surrogates ("\ud800") parse but cannot be encoded when sent upstream.
+            json.dumps(document, ensure_ascii=False).encode("utf-8")
     except RecursionError:
         raise BadRequestError("The JSON body is nested too deeply.", code="invalid_json") from None
+    except UnicodeEncodeError:
+        raise BadRequestError(
+            "The JSON body contains an unpaired UTF-16 surrogate escape.", code="invalid_json"
+        ) from None
     except ValueError as exc:
         raise BadRequestError(
             f"The request body is not valid JSON: {_json_problem(exc)}", code="invalid_json"
         ) from None
+    return document
+
+
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"number {literal[:20]} is out of range")
+    return value
 
 
 def _json_problem(exc: ValueError) -> str:

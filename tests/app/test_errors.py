@@ -37,6 +37,10 @@ async def test_valid_json_round_trips(make_client: ClientFactory, token: str) ->
         (b'{"a": 1', "invalid_json"),
         (b"\xff\xfe{}", "invalid_json"),
         (b'{"a": NaN}', "invalid_json"),
+        (b'{"a": -Infinity}', "invalid_json"),
+        (b'{"a": 1e999999}', "invalid_json"),
+        (b'{"a": "\\ud800"}', "invalid_json"),
+        (b'{"a": "\\uDFFF x"}', "invalid_json"),
         (b"", "bad_request"),
         (b"   ", "bad_request"),
     ],
@@ -195,3 +199,35 @@ async def test_raised_aiohttp_errors_keep_a_chosen_message_but_5xx_text_never_le
     text = await response.text()
     assert "db-internal" not in text
     assert_error_shape(json.loads(text), type_="server_error", code="internal_error")
+
+
+async def test_random_bodies_never_cause_a_500(make_client: ClientFactory, token: str) -> None:
+    import random
+
+    rng = random.Random(20261124)
+    valid = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hé"}]})
+    bodies: list[bytes] = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))]
+    for _ in range(150):
+        data = bytearray(valid.encode())
+        for _ in range(rng.randrange(1, 6)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        bodies.append(bytes(data))
+        bodies.append(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64))))
+    bodies += [b"[" * 50_000, b'{"a":' * 5000, b"\x00", b'"\\ud800"', b"1e999999"]
+    client = await make_client(make_config(rate_limit={"enabled": False}))
+    for body in bodies:
+        response = await client.post("/test/echo", data=body, headers={**JSON, **bearer(token)})
+        assert response.status in {200, 400}, body
+        if response.status == 400:
+            assert_error_shape(await response.json(), type_="invalid_request_error")
+        else:
+            await response.read()
+
+
+async def test_paired_surrogate_escapes_are_fine(make_client: ClientFactory, token: str) -> None:
+    client = await make_client()
+    response = await client.post(
+        "/test/echo", data=b'{"emoji": "\\ud83d\\ude00"}', headers={**JSON, **bearer(token)}
+    )
+    assert response.status == 200
+    assert await response.json() == {"received": {"emoji": "\U0001f600"}}
