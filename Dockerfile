@@ -14,6 +14,10 @@
 # checkov:skip=CKV_DOCKER_7:base images come from build args whose defaults carry pinned tags
 ARG BUILDER_IMAGE=debian:12-slim
 ARG RUNTIME_IMAGE=gcr.io/distroless/python3-debian12:nonroot
+ARG VERSION=0.1.0
+ARG VCS_REF=unknown
+ARG BUILD_DATE=unknown
+ARG SOURCE_URL=https://github.com/agentsmcp/agentsmcp
 
 FROM ${BUILDER_IMAGE} AS builder
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -50,13 +54,24 @@ RUN site_packages="$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.
     && /opt/venv/bin/python -m compileall -q "$site_packages/app" \
     && /opt/venv/bin/python -c 'import app.__main__, app.healthcheck'
 
+ARG VERSION
+ARG VCS_REF
+ARG BUILD_DATE
+# buildah (podman) leaves ARG values out of the cache key of LABEL and ENV, but not of RUN. The
+# runtime stage copies this file before its labels, so they follow every new VCS_REF or BUILD_DATE.
+RUN python3 -c 'import json, os; print(json.dumps({k.lower(): os.environ[k] for k in ("VERSION", "VCS_REF", "BUILD_DATE")}))' \
+        >/build/build-info.json
+
 
 FROM ${RUNTIME_IMAGE}
 
-ARG VERSION=0.1.0
-ARG VCS_REF=unknown
-ARG BUILD_DATE=unknown
-ARG SOURCE_URL=https://github.com/agentsmcp/agentsmcp
+COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /build/build-info.json /usr/share/agentsmcp/build-info.json
+
+ARG VERSION
+ARG VCS_REF
+ARG BUILD_DATE
+ARG SOURCE_URL
 LABEL org.opencontainers.image.title="agentsmcp" \
       org.opencontainers.image.description="Agent server for OpenAI and Anthropic models" \
       org.opencontainers.image.created="${BUILD_DATE}" \
@@ -69,8 +84,6 @@ ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     AGENTSMCP_COMMIT="${VCS_REF}"
-
-COPY --from=builder /opt/venv /opt/venv
 
 USER 1000:1000
 EXPOSE 8000
