@@ -66,6 +66,11 @@ async def set_response_headers(request: web.Request, response: web.StreamRespons
         response.headers[REQUEST_ID_HEADER] = request_id
     # aiohttp would announce its and Python's exact versions.
     response.headers[hdrs.SERVER] = SERVER_NAME
+    if request.app[STATE_KEY].not_ready_reason is not None:
+        # Draining: send keep-alive clients elsewhere instead of reusing this connection.
+        # Headers are computed before this hook runs, so the header is set here as well.
+        response.force_close()
+        response.headers[hdrs.CONNECTION] = "close"
 
 
 def _route_of(request: web.Request) -> str:

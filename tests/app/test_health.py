@@ -25,6 +25,13 @@ async def test_live_is_always_ok_even_while_draining(make_client: ClientFactory)
     response = await client.get("/health/live")
     assert response.status == 200
     assert await response.json() == {"status": "ok"}
+    assert response.headers["Connection"] == "close"
+
+
+async def test_keep_alive_while_serving_normally(make_client: ClientFactory) -> None:
+    client = await make_client()
+    response = await client.get("/health/live")
+    assert response.headers.get("Connection", "keep-alive").lower() == "keep-alive"
 
 
 async def test_ready_is_ok_once_started(make_client: ClientFactory) -> None:

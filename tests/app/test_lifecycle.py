@@ -131,6 +131,7 @@ async def test_signal_drains_then_finishes_in_flight_requests_and_exits_0(
                 assert await response.json() == {"status": "not_ready", "reason": "draining"}
             async with fresh.get(f"{server.url}/health/live") as response:
                 assert response.status == 200
+                assert response.headers["Connection"] == "close"
 
         # Phase 2: after the drain period, no new connections are accepted...
         assert await refuses_connections_within(server, seconds=5)
