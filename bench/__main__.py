@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sys
 import time
 import urllib.request
@@ -41,6 +42,9 @@ from bench.processes import (
 
 SYSTEM_PROMPT = "You are a concise assistant."
 USER_MESSAGE = "Say hello to the benchmark."
+# The first event carrying text, in each wire format (role chunks carry "content":"").
+OPENAI_TEXT_EVENT = r'"content":"[^"]'
+ANTHROPIC_TEXT_EVENT = r'"text_delta"'
 SOAK_CONNECTIONS = 32
 SOAK_CHUNK_SECONDS = 10.0
 PROFILED_SCENARIOS = (
@@ -125,20 +129,21 @@ def requests_for(
             headers: tuple[tuple[str, str], ...] = (("Authorization", f"Bearer {token}"),)
             url = f"{base_url}/v1/chat/completions"
             body = bodies[f"{scenario.api}-agent{suffix}"]
-            terminator = "[DONE]"
+            terminator, marker = "[DONE]", OPENAI_TEXT_EVENT
         elif scenario.api == "openai":
             headers = (("Authorization", f"Bearer {OPENAI_KEY}"),)
             url = f"{base_url}/v1/chat/completions"
             body = bodies[f"openai-direct{suffix}"]
-            terminator = "[DONE]"
+            terminator, marker = "[DONE]", OPENAI_TEXT_EVENT
         else:
             headers = (("x-api-key", ANTHROPIC_KEY), ("anthropic-version", "2023-06-01"))
             url = f"{base_url}/v1/messages"
             body = bodies[f"anthropic-direct{suffix}"]
-            terminator = "message_stop"
-        requests[scenario.name] = HttpRequest(
-            "POST", url, headers, body, terminator if scenario.stream else None
-        )
+            terminator, marker = "message_stop", ANTHROPIC_TEXT_EVENT
+        if scenario.stream:
+            requests[scenario.name] = HttpRequest("POST", url, headers, body, terminator, marker)
+        else:
+            requests[scenario.name] = HttpRequest("POST", url, headers, body)
     return requests
 
 
@@ -291,6 +296,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="smoke run: 1 run of 1 s, 1 s warm-up, 5,000-request soak",
     )
+    parser.add_argument(
+        "--server-module",
+        default="app",
+        help="module run as our server (python -m MODULE), for A/B runs of a patched build",
+    )
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "bench")
@@ -318,9 +328,15 @@ def preconditions(args: argparse.Namespace) -> None:
             sys.exit("bench: --profile needs py-spy (pip install -r requirements-dev.txt)")
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # Unwinds through main's ``finally``, which stops every process the run started.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     preconditions(args)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     # The orchestrator mostly sleeps; keep it off the servers' CPU all the same.
     os.sched_setaffinity(0, {args.client_cpu})
     out: Path = args.out
@@ -331,7 +347,11 @@ def main(argv: list[str] | None = None) -> int:
 
     upstream = fake_upstream(out, args.server_cpu, args.chunk_delay)
     proxy = minimal_proxy(out, args.server_cpu, upstream)
-    server = None if args.without_server else agent_server(out, args.server_cpu, upstream)
+    server = (
+        None
+        if args.without_server
+        else agent_server(out, args.server_cpu, upstream, args.server_module)
+    )
     started: list[Process] = []
     results: dict[str, Any] = {"machine": machine, "settings": vars(args) | {"out": str(out)}}
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import urllib.error
@@ -25,8 +26,9 @@ class HttpRequest:
     url: str
     headers: tuple[tuple[str, str], ...]
     body_file: Path | None = None
-    # Streams only: text the response must end with.
+    # Streams only: text the response must end with, and a pattern of its first text event.
     terminator: str | None = None
+    token_marker: str | None = None
 
     def body(self) -> bytes | None:
         return self.body_file.read_bytes() if self.body_file else None
@@ -66,7 +68,9 @@ def check_once(request: HttpRequest) -> bytes:
 def run_wrk(request: HttpRequest, connections: int, duration: float, cpu: int) -> dict[str, Any]:
     """One wrk run; returns rps, p50/p90/p99 in ms and the error counts."""
     command = ["taskset", "--cpu-list", str(cpu), "wrk", "--threads", "1"]
-    command += ["--connections", str(connections), "--duration", f"{duration:g}s"]
+    # wrk takes whole seconds only.
+    seconds = max(1, math.ceil(duration))
+    command += ["--connections", str(connections), "--duration", f"{seconds}s"]
     command += ["--timeout", WRK_TIMEOUT, "--script", str(WRK_SCRIPT), request.url, "--"]
     command += [request.method, str(request.body_file) if request.body_file else "-"]
     command += [f"{name}: {value}" for name, value in request.headers]
@@ -95,9 +99,11 @@ def run_stream(request: HttpRequest, concurrency: int, duration: float, cpu: int
     """One streaming run; returns rps and p50/p99 of time to first byte and of total time."""
     assert request.body_file is not None
     assert request.terminator is not None
+    assert request.token_marker is not None
     command = ["taskset", "--cpu-list", str(cpu), sys.executable, "-m", "bench.stream_client"]
     command += ["--url", request.url, "--body-file", str(request.body_file)]
-    command += ["--terminator", request.terminator, "--concurrency", str(concurrency)]
+    command += ["--terminator", request.terminator, "--token-marker", request.token_marker]
+    command += ["--concurrency", str(concurrency)]
     command += ["--duration", f"{duration:g}"]
     for name, value in request.headers:
         command += ["--header", f"{name}: {value}"]

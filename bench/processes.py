@@ -140,7 +140,7 @@ class ServerSetup:
     config_path: Path
 
 
-def agent_server(out_dir: Path, cpu: int, upstream: Process) -> ServerSetup:
+def agent_server(out_dir: Path, cpu: int, upstream: Process, module: str = "app") -> ServerSetup:
     """Our server as production would run it: auth, rate limits, metrics and JSON logs on."""
     port = free_port()
     jwt_secret = secrets.token_urlsafe(48)
@@ -195,6 +195,6 @@ def agent_server(out_dir: Path, cpu: int, upstream: Process) -> ServerSetup:
         "PYTHONUNBUFFERED": "1",
     }
     process = Process(
-        "agentsmcp", [sys.executable, "-m", "app"], port, out_dir / "agentsmcp.log", cpu, env
+        "agentsmcp", [sys.executable, "-m", module], port, out_dir / "agentsmcp.log", cpu, env
     )
     return ServerSetup(process, token, config_path)

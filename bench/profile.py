@@ -54,7 +54,8 @@ def summarize(stacks_path: Path) -> str:
             continue
         count = int(count_text)
         frames = [_function(frame) for frame in stack.split(";")]
-        if not frames:
+        # Pool threads parked on a queue look busy to py-spy; the event loop is what we measure.
+        if not frames or frames[0].startswith("Thread._bootstrap"):
             continue
         total += count
         own[frames[-1]] += count
@@ -62,7 +63,7 @@ def summarize(stacks_path: Path) -> str:
             inclusive[function] += count
     if not total:
         return f"{stacks_path.name}: no samples\n"
-    lines = [f"{stacks_path.name}: {total} samples of a busy server", "", "inclusive %:"]
+    lines = [f"{stacks_path.name}: {total} samples of the main thread", "", "inclusive %:"]
     lines += [f"  {100 * n / total:5.1f}  {f}" for f, n in inclusive.most_common(TOP_FUNCTIONS)]
     lines += ["", "self %:"]
     lines += [f"  {100 * n / total:5.1f}  {f}" for f, n in own.most_common(TOP_FUNCTIONS)]

@@ -5,10 +5,13 @@ for ``duration`` seconds. Each response must be 200 and end with the stream's te
 example ``data: [DONE]``), otherwise it counts as an error. Prints one JSON object on stdout.
 
 Time to first byte is measured from just before the request is sent to the first body chunk,
-so it includes the upstream's first event travelling through the target.
+so it includes the upstream's first event travelling through the target. Time to first token is
+measured to the first chunk matching ``--token-marker`` (the first event that carries text): a
+target may send its headers and an empty role chunk earlier or later than another.
 
     python -m bench.stream_client --url URL --body-file F --terminator '[DONE]' \
-        --concurrency 16 --duration 5 [--header 'Authorization: Bearer ...']
+        --token-marker '"content":"[^"]' --concurrency 16 --duration 5 \
+        [--header 'Authorization: Bearer ...']
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import statistics
 import sys
 import time
@@ -32,6 +36,7 @@ ERROR_MARKER = b'"error"'
 @dataclass
 class StreamSamples:
     ttfb_seconds: list[float] = field(default_factory=list)
+    ttft_seconds: list[float] = field(default_factory=list)
     total_seconds: list[float] = field(default_factory=list)
     errors: int = 0
     first_error: str | None = None
@@ -48,16 +53,21 @@ async def stream_once(
     body: bytes,
     headers: dict[str, str],
     terminator: bytes,
+    token_marker: re.Pattern[bytes],
     samples: StreamSamples,
 ) -> None:
     started = time.perf_counter()
     first_byte: float | None = None
+    first_token: float | None = None
     tail = b""
     try:
         async with session.post(url, data=body, headers=headers) as response:
             async for chunk in response.content.iter_any():
                 if first_byte is None:
                     first_byte = time.perf_counter()
+                # Search the tail too: a marker may straddle two chunks.
+                if first_token is None and token_marker.search(tail[-64:] + chunk):
+                    first_token = time.perf_counter()
                 tail = (tail + chunk)[-TAIL_BYTES:]
             finished = time.perf_counter()
             if response.status != 200:
@@ -80,6 +90,7 @@ async def run_load(
     body: bytes,
     headers: dict[str, str],
     terminator: bytes,
+    token_marker: re.Pattern[bytes],
     concurrency: int,
     duration: float,
 ) -> dict[str, object]:
@@ -91,7 +102,7 @@ async def run_load(
 
         async def worker() -> None:
             while time.perf_counter() < deadline:
-                await stream_once(session, url, body, headers, terminator, samples)
+                await stream_once(session, url, body, headers, terminator, token_marker, samples)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -115,7 +126,11 @@ def summarize(samples: StreamSamples, elapsed: float) -> dict[str, object]:
         "rps": completed / elapsed if elapsed else 0.0,
     }
     if completed:
-        for name, values in (("ttfb", samples.ttfb_seconds), ("total", samples.total_seconds)):
+        for name, values in (
+            ("ttfb", samples.ttfb_seconds),
+            ("ttft", samples.ttft_seconds),
+            ("total", samples.total_seconds),
+        ):
             result[f"{name}_p50_ms"] = statistics.median(values) * 1000
             result[f"{name}_p99_ms"] = percentile(values, 0.99) * 1000
     return result
@@ -133,6 +148,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--url", required=True)
     parser.add_argument("--body-file", required=True)
     parser.add_argument("--terminator", required=True, help="text the stream must end with")
+    parser.add_argument(
+        "--token-marker", required=True, help="regular expression matching the first text event"
+    )
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--header", type=parse_header, action="append", default=[])
@@ -146,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
             body,
             headers,
             args.terminator.encode(),
+            re.compile(args.token_marker.encode()),
             args.concurrency,
             args.duration,
         )
