@@ -229,3 +229,34 @@ async def test_failure_before_the_first_token_is_a_json_error(
     )
     assert response.status == 502
     assert (await response.json())["error"]["code"] == "upstream_auth_error"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_fallback_says_which_agent_answered(
+    make_agent_client: AgentClientFactory, auth: dict[str, str], fake: FakeServer, stream: bool
+) -> None:
+    client = await make_agent_client(max_retries=1)
+    fake.openai.default = Behavior(status=529, retry_after_ms=5)
+    response = await client.post(
+        "/v1/chat/completions",
+        json={"model": "coding", "messages": MESSAGES, "stream": stream},
+        headers=auth,
+    )
+    assert response.status == 200
+    assert response.headers["X-Agentsmcp-Agent"] == "coding-claude"
+    if stream:
+        first = json.loads(sse_events(await response.text())[0][1])
+        assert first["model"] == "coding-claude"
+    else:
+        assert (await response.json())["model"] == "coding-claude"
+    assert fake.openai.attempts == 2
+    assert fake.anthropic.attempts == 1
+
+
+async def test_fallback_run_reports_the_answering_agent(
+    client: Client, auth: dict[str, str], fake: FakeServer
+) -> None:
+    fake.openai.default = Behavior(status=503, retry_after_ms=5)
+    response = await client.post("/v1/agents/coding/runs", json={"input": "hi"}, headers=auth)
+    body = await response.json()
+    assert (body["agent"], body["provider"]) == ("coding-claude", "anthropic")

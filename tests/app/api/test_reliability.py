@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -270,3 +271,29 @@ async def test_stream_error_event_is_json(
     )
     events = sse_events(await response.text())
     assert [name for name, _ in events] == ["run.started", "run.delta", "run.failed"]
+
+
+@pytest.mark.parametrize("route", ["chat", "runs"])
+async def test_shutdown_deadline_ends_streams_with_a_final_error(
+    make_agent_client: AgentClientFactory, fake: FakeServer, route: str
+) -> None:
+    from app.keys import SHUTDOWN_DEADLINE_KEY
+
+    client = await make_agent_client()
+    fake.openai.default = Behavior(chunks=("tok",) * 100, chunk_delay=0.1)
+    if route == "chat":
+        path, body = "/v1/chat/completions", {"model": "coding", "messages": MESSAGES}
+    else:
+        path, body = "/v1/agents/coding/runs", {"input": "hi"}
+    response = await client.post(path, json={**body, "stream": True}, headers=bearer(make_token()))
+    await response.content.readany()
+    client.app[SHUTDOWN_DEADLINE_KEY].set()
+    events = sse_events(await asyncio.wait_for(response.text(), timeout=2))
+    if route == "chat":
+        assert events[-1] == (None, "[DONE]")
+        error = json.loads(events[-2][1])["error"]
+    else:
+        assert events[-1][0] == "run.failed"
+        error = json.loads(events[-1][1])["error"]
+    assert error["code"] == "server_shutting_down"
+    await fake.openai.wait_disconnect(within=1.0)
