@@ -199,9 +199,13 @@ def _run_and_finish(root: Any) -> None:
 
 
 def clean(value: Any) -> Any:
-    """Restore integers, replace secrets by REDACTED, drop unknowns, sort nothing (yaml sorts)."""
+    """Restore integers, replace secret values by REDACTED, drop unset (None) fields."""
     if isinstance(value, dict):
         if value.get(SIG_KEY) == SECRET_SIG:
+            inner = value.get("value")
+            # A secret map keeps its keys (e.g. a Secret's stringData) so it stays schema-valid.
+            if isinstance(inner, dict):
+                return dict.fromkeys(inner, REDACTED)
             return REDACTED
         return {key: clean(child) for key, child in value.items() if child is not None}
     if isinstance(value, list | tuple):

@@ -14,6 +14,11 @@ from components.kube import child_opts
 SECRET_NAME = "agentsmcp-secrets"  # noqa: S105 (a name, not a value)
 
 
+def _secret(value: pulumi.Output[str]) -> pulumi.Output[str]:
+    marked: pulumi.Output[str] = pulumi.Output.secret(value)
+    return marked
+
+
 @dataclass(frozen=True)
 class AppSecretsArgs:
     namespace: pulumi.Input[str]
@@ -51,9 +56,8 @@ class AppSecrets(pulumi.ComponentResource):
         if args.anthropic_api_key is not None:
             values["ANTHROPIC_API_KEY"] = args.anthropic_api_key
         self.keys = tuple(sorted(values))
-        string_data: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
-            pulumi.Output.all(**values)
-        )
+        # Each value secret on its own, so the Secret's shape (its keys) stays visible in diffs.
+        string_data = {key: _secret(value) for key, value in sorted(values.items())}
         self.name = SECRET_NAME
         k8s.core.v1.Secret(
             f"{resource_name}-secret",
@@ -68,7 +72,7 @@ class AppSecrets(pulumi.ComponentResource):
         # would make the whole Deployment spec secret. A random revision whose keeper is that
         # (secret) hash changes exactly when the secrets do and reveals nothing about them.
         checksum: pulumi.Output[str] = pulumi.Output.secret(
-            string_data.apply(
+            pulumi.Output.all(**string_data).apply(
                 lambda data: hashlib.sha256(
                     "\n".join(f"{key}={data[key]}" for key in sorted(data)).encode()
                 ).hexdigest()

@@ -483,7 +483,9 @@ def test_generated_jwt_key_when_absent() -> None:
     secrets = {k: v for k, v in PLACEHOLDER_SECRETS.items() if k != "jwtSecretKey"}
     run = run_program("staging", secrets=secrets)
     assert len(run.of_type("random:index/randomPassword:RandomPassword")) == 1
-    assert one(run, SECRET).inputs["stringData"].get(SIG_KEY) == SECRET_SIG
+    string_data = one(run, SECRET).inputs["stringData"]
+    assert string_data.get(SIG_KEY) == SECRET_SIG
+    assert string_data["value"]["JWT_SECRET_KEY"].startswith("generated-")
     with_key = run_program("staging")
     assert with_key.of_type("random:index/randomPassword:RandomPassword") == []
 

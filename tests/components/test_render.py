@@ -76,7 +76,11 @@ def test_integers_restored_and_secrets_redacted(tmp_path: Path) -> None:
     secret_doc = yaml.safe_load(
         (tmp_path / "secret-agentsmcp-prod-agentsmcp-secrets.yaml").read_text()
     )
-    assert secret_doc["stringData"] == REDACTED
+    assert secret_doc["stringData"] == {
+        "ANTHROPIC_API_KEY": REDACTED,
+        "JWT_SECRET_KEY": REDACTED,
+        "OPENAI_API_KEY": REDACTED,
+    }
     deployment = yaml.safe_load((tmp_path / "deployment-agentsmcp-prod-agentsmcp.yaml").read_text())
     pod = deployment["spec"]["template"]["spec"]
     assert type(pod["terminationGracePeriodSeconds"]) is int
@@ -120,6 +124,8 @@ def test_clean_restores_ints_and_redacts_nested_secrets() -> None:
         "b": 2.5,
         "c": [1, REDACTED],
     }
+    secret_map = {**secret, "value": {"KEY": "s", "OTHER": "t"}}
+    assert clean({"stringData": secret_map}) == {"stringData": {"KEY": REDACTED, "OTHER": REDACTED}}
 
 
 def test_unknown_stack_is_a_clear_error(tmp_path: Path) -> None:
