@@ -69,5 +69,37 @@ render: venv  ## Render each stack's objects offline (Pulumi mocks) into $(MANIF
 bench: venv  ## Gateway benchmark, not part of test (BENCH_ARGS="--quick" for a smoke run)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# Container image. CONTAINER_CLI: docker (any Docker-compatible socket, e.g. podman's) or podman.
+CONTAINER_CLI ?= $(shell command -v docker >/dev/null 2>&1 && echo docker || echo podman)
+IMAGE ?= agentsmcp:dev
+IMAGE_VERSION ?= $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' app/__init__.py)
+# Extra build args, e.g. IMAGE_BUILD_ARGS="--build-arg WHEELHOUSE=build/wheelhouse".
+IMAGE_BUILD_ARGS ?=
+.PHONY: image wheelhouse base-images container-engine container-test
+
+image:  ## Build the container image (IMAGE=agentsmcp:dev, IMAGE_BUILD_ARGS=...) and print its size
+	$(CONTAINER_CLI) build $(if $(filter podman,$(notdir $(CONTAINER_CLI))),--format docker) \
+		--tag $(IMAGE) \
+		--build-arg VERSION=$(IMAGE_VERSION) \
+		--build-arg VCS_REF=$$(git rev-parse HEAD 2>/dev/null || echo unknown) \
+		--build-arg BUILD_DATE=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+		$(IMAGE_BUILD_ARGS) .
+	@$(CONTAINER_CLI) image inspect --format '{{.Size}}' $(IMAGE) | awk '{printf "image size: %.1f MB\n", $$1 / 1e6}'
+
+wheelhouse: venv  ## Download the image's wheels into build/wheelhouse (for WHEELHOUSE=build/wheelhouse)
+	rm -rf build/wheelhouse
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+		--requirement app/requirements.txt --dest build/wheelhouse
+
+container-engine:  ## Install podman (Debian, root) and start its Docker-compatible socket
+	scripts/container-engine.sh
+
+base-images: container-engine  ## Build the Debian 12 stand-ins for the base images (cached)
+	scripts/build-base-images.sh
+
+container-test: venv base-images  ## Build the image with the stand-ins and run the container tests
+	DOCKER_HOST=$${DOCKER_HOST:-unix:///run/podman/podman.sock} \
+	$(BIN)/python scripts/run-pytest.py tests/container
+
 clean:  ## Remove build output and the virtualenv
 	rm -rf build $(VENV) .mypy_cache .ruff_cache .pytest_cache
