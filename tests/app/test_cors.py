@@ -43,6 +43,9 @@ async def test_preflight_from_other_origin_is_refused(make_client: ClientFactory
     )
     assert response.status == 403
     assert "Access-Control-Allow-Origin" not in response.headers
+    error = (await response.json())["error"]
+    assert error["type"] == "permission_error"
+    assert "not allowed" in error["message"]
 
 
 async def test_no_origins_means_no_cors(make_client: ClientFactory, token: str) -> None:
