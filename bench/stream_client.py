@@ -81,7 +81,11 @@ async def stream_once(
             f"stream did not end cleanly with {terminator!r}: ...{tail.decode(errors='replace')}"
         )
         return
+    if first_token is None:
+        samples.fail(f"stream carried no text matching {token_marker.pattern!r}")
+        return
     samples.ttfb_seconds.append(first_byte - started)
+    samples.ttft_seconds.append(first_token - started)
     samples.total_seconds.append(finished - started)
 
 
