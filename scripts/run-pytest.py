@@ -21,7 +21,9 @@ def main() -> int:
     counter = _SkipCounter()
     code = int(pytest.main(sys.argv[1:], plugins=[counter]))
     if os.environ.get("CI", "").lower() == "true" and counter.skipped:
-        print(f"CI=true: {len(counter.skipped)} skipped test(s) count as failures:", file=sys.stderr)
+        print(
+            f"CI=true: {len(counter.skipped)} skipped test(s) count as failures:", file=sys.stderr
+        )
         for nodeid in counter.skipped:
             print(f"  {nodeid}", file=sys.stderr)
         return code or 1
