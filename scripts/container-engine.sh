@@ -77,8 +77,12 @@ PY
 if socket_answers; then
     log "podman service already answers on $SOCKET"
 else
-    if [[ -f "$PID_FILE" ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
-        kill "$(cat "$PID_FILE")" || true
+    # A service this script started that no longer answers; the PID must still be that service.
+    if [[ -f "$PID_FILE" ]]; then
+        old_pid="$(cat "$PID_FILE")"
+        if tr '\0' ' ' <"/proc/$old_pid/cmdline" 2>/dev/null | grep -q "podman system service"; then
+            kill "$old_pid" || true
+        fi
     fi
     install -d -m 0755 "$(dirname "$SOCKET")"
     rm -f "$SOCKET"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import fcntl
 import os
 import shutil
 import stat
@@ -144,8 +145,7 @@ def base_images(engine: Engine) -> dict[str, str]:
     return images
 
 
-@pytest.fixture(scope="session")
-def wheelhouse() -> frozenset[str]:
+def download_wheelhouse() -> frozenset[str]:
     """``pip download`` of app/requirements.txt into the build context: the air-gapped input.
     Returns the normalized project names of the wheels, i.e. the resolved runtime closure."""
     target = REPO_ROOT / WHEELHOUSE
@@ -160,14 +160,25 @@ def wheelhouse() -> frozenset[str]:
     return frozenset(normalize(wheel.name.split("-")[0]) for wheel in target.glob("*.whl"))
 
 
+@contextlib.contextmanager
+def build_lock() -> Iterator[None]:
+    """Serializes wheelhouse download and build between test sessions sharing this work tree."""
+    lock_path = REPO_ROOT / "build" / ".container-test.lock"
+    lock_path.parent.mkdir(exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def normalize(name: str) -> str:
     return name.replace("_", "-").replace(".", "-").lower()
 
 
 @pytest.fixture(scope="session")
-def built_image(
-    engine: Engine, base_images: dict[str, str], wheelhouse: frozenset[str]
-) -> BuiltImage:
+def built_image(engine: Engine, base_images: dict[str, str]) -> BuiltImage:
     build_args = {
         **base_images,
         "WHEELHOUSE": WHEELHOUSE,
@@ -176,9 +187,11 @@ def built_image(
         "BUILD_DATE": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     try:
-        image, _ = engine.client.images.build(
-            path=str(REPO_ROOT), tag=IMAGE_TAG, buildargs=build_args, rm=True, forcerm=True
-        )
+        with build_lock():
+            wheel_names = download_wheelhouse()
+            image, _ = engine.client.images.build(
+                path=str(REPO_ROOT), tag=IMAGE_TAG, buildargs=build_args, rm=True, forcerm=True
+            )
     except docker.errors.BuildError as exc:
         log = "".join(
             str(chunk.get("stream") or chunk.get("error") or "") for chunk in exc.build_log
@@ -189,7 +202,7 @@ def built_image(
     _IMAGE_SIZES[IMAGE_TAG] = size
     runtime = engine.client.images.get(base_images["RUNTIME_IMAGE"])
     _IMAGE_SIZES[f"{base_images['RUNTIME_IMAGE']} (runtime base)"] = int(runtime.attrs["Size"])
-    return BuiltImage(image, build_args, wheelhouse, size)
+    return BuiltImage(image, build_args, wheel_names, size)
 
 
 _IMAGE_SIZES: dict[str, int] = {}
