@@ -4,6 +4,7 @@ the native ``/v1/agents`` and ``/v1/agents/{name}/runs``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from typing import Any
@@ -122,7 +123,10 @@ async def _stream_chat_completion(
             raise
         failure = ServerShuttingDownError()
     except ConnectionError:
-        raise
+        # The client went away mid-stream; the upstream is already closed.
+        if response is None:
+            raise
+        return response
     except Exception as exc:
         if response is None:
             raise
@@ -135,15 +139,16 @@ async def _stream_chat_completion(
         response = await open_stream(request, {AGENT_HEADER: stream.agent.name})
         await response.write(renderer.role())
     if failure is not None:
-        await response.write(error_data(failure.body()))
+        tail = error_data(failure.body())
     else:
         result = stream.result
         assert result is not None
-        await response.write(renderer.finish(result.finish_reason))
+        tail = renderer.finish(result.finish_reason)
         if parsed.include_usage:
-            await response.write(renderer.usage(_usage(result.usage)))
-    await response.write(DONE)
-    await response.write_eof()
+            tail += renderer.usage(_usage(result.usage))
+    with contextlib.suppress(ConnectionError):
+        await response.write(tail + DONE)
+        await response.write_eof()
     return response
 
 
@@ -219,7 +224,7 @@ async def _stream_run(
             raise
         failure = ServerShuttingDownError()
     except ConnectionError:
-        raise
+        return response
     except Exception as exc:
         failure = _as_api_error(exc)
     if failure is not None:
@@ -231,11 +236,12 @@ async def _stream_run(
             "error": failure.body()["error"],
             "metadata": metadata,
         }
-        await response.write(event("run.failed", failed))
+        tail = event("run.failed", failed)
     else:
         result = stream.result
         assert result is not None
-        final = _run_body(run_id, result, "".join(output), metadata)
-        await response.write(event("run.completed", final))
-    await response.write_eof()
+        tail = event("run.completed", _run_body(run_id, result, "".join(output), metadata))
+    with contextlib.suppress(ConnectionError):
+        await response.write(tail)
+        await response.write_eof()
     return response

@@ -10,7 +10,7 @@ import anthropic
 import httpx2
 from anthropic.types import MessageParam
 
-from ._errors import ErrorKind, ProviderError, status_error, stream_error
+from ._errors import ErrorKind, ProviderError, is_timeout, status_error, stream_error
 from ._models import ChatMessage, ChatParams, Completion, FinishReason, StreamEnd, StreamItem, Usage
 
 DEFAULT_API_BASE = "https://api.anthropic.com"
@@ -164,7 +164,7 @@ def classify(exc: Exception, provider: str, secret: str | None) -> ProviderError
     """Map an Anthropic SDK (or transport) exception to a :class:`ProviderError`."""
     if isinstance(exc, ProviderError):
         return exc
-    if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
+    if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException) and is_timeout(exc):
         return ProviderError(ErrorKind.TIMEOUT, f"{provider} request timed out", provider=provider)
     if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
         return ProviderError(

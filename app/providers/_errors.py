@@ -9,6 +9,8 @@ import time
 from collections.abc import Mapping
 from enum import StrEnum
 
+import aiohttp
+
 
 class ErrorKind(StrEnum):
     AUTH = "auth"  # 401/403: our key is wrong or lacks access
@@ -60,6 +62,24 @@ class ProviderNotConfigured(Exception):
 
 
 _KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-]{4})[A-Za-z0-9_\-*]{4,}")
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """Whether an SDK timeout error really was a timeout.
+
+    The SDKs' aiohttp transport reports every aiohttp connection error (refused, reset before
+    the response...) as a connect timeout; the original exception in the cause chain tells.
+    """
+    cause: BaseException | None = exc
+    for _ in range(8):
+        if cause is None:
+            break
+        if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(
+            cause, aiohttp.ServerTimeoutError
+        ):
+            return False
+        cause = cause.__cause__ or cause.__context__
+    return True
 
 
 def redact(text: str, secret: str | None) -> str:

@@ -10,7 +10,7 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
-from ._errors import ErrorKind, ProviderError, redact, status_error
+from ._errors import ErrorKind, ProviderError, is_timeout, redact, status_error
 from ._models import ChatMessage, ChatParams, Completion, FinishReason, StreamEnd, StreamItem, Usage
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
@@ -132,7 +132,7 @@ def classify(exc: Exception, provider: str, secret: str | None) -> ProviderError
     """Map an OpenAI SDK (or transport) exception to a :class:`ProviderError`."""
     if isinstance(exc, ProviderError):
         return exc
-    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException) and is_timeout(exc):
         return ProviderError(ErrorKind.TIMEOUT, f"{provider} request timed out", provider=provider)
     if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
         return ProviderError(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import httpx2
+import openai
 import pytest
 
 from app.providers import (
@@ -31,13 +34,37 @@ async def fake() -> AsyncIterator[FakeServer]:
         yield server
 
 
-def make_provider(fake: FakeServer, name: str, max_retries: int = 2) -> ChatProvider:
+TRANSPORTS: dict[str, Callable[[], httpx2.AsyncClient | None]] = {
+    "httpx": lambda: None,
+    "aiohttp": openai.DefaultAioHttpClient,
+}
+transport = "httpx"
+
+
+@pytest.fixture(autouse=True, params=list(TRANSPORTS))
+def each_transport(request: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs on the SDKs' default transport and on the aiohttp one the server uses."""
+    monkeypatch.setattr(sys.modules[__name__], "transport", request.param)
+
+
+def make_provider(
+    fake: FakeServer, name: str, max_retries: int = 2, timeout: float = 5
+) -> ChatProvider:
+    client = TRANSPORTS[transport]()
     if name == "openai":
         return OpenAIProvider(
-            api_key=OPENAI_KEY, api_base=fake.openai_url, max_retries=max_retries, timeout=5
+            api_key=OPENAI_KEY,
+            api_base=fake.openai_url,
+            max_retries=max_retries,
+            timeout=timeout,
+            http_client=client,
         )
     return AnthropicProvider(
-        api_key=ANTHROPIC_KEY, api_base=fake.anthropic_url, max_retries=max_retries, timeout=5
+        api_key=ANTHROPIC_KEY,
+        api_base=fake.anthropic_url,
+        max_retries=max_retries,
+        timeout=timeout,
+        http_client=client,
     )
 
 
@@ -230,8 +257,24 @@ async def test_closing_a_stream_early_closes_the_upstream_connection(
 async def test_connection_refused_is_a_connection_error() -> None:
     async with FakeServer() as server:
         url = server.openai_url
-    provider = OpenAIProvider(api_key=OPENAI_KEY, api_base=url, max_retries=0, timeout=5)
+    provider = OpenAIProvider(
+        api_key=OPENAI_KEY,
+        api_base=url,
+        max_retries=0,
+        timeout=5,
+        http_client=TRANSPORTS[transport](),
+    )
     with pytest.raises(ProviderError) as caught:
         await provider.complete("m", "", MESSAGES, PARAMS)
     await provider.aclose()
     assert caught.value.kind is ErrorKind.CONNECTION
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+async def test_sdk_request_timeout(fake: FakeServer, name: str) -> None:
+    upstream(fake, name).default = Behavior(header_delay=3)
+    provider = make_provider(fake, name, max_retries=0, timeout=0.3)
+    with pytest.raises(ProviderError) as caught:
+        await provider.complete("m", "", MESSAGES, PARAMS)
+    await provider.aclose()
+    assert caught.value.kind is ErrorKind.TIMEOUT
