@@ -7,6 +7,7 @@ version in the schema's ``$comment``)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from functools import cache
@@ -15,8 +16,6 @@ from typing import Any
 
 import jsonschema
 import pydantic
-from cloudcoil.models.cert_manager import v1 as cert_manager_v1
-from cloudcoil.models.prometheus_operator import v1 as prometheus_operator_v1
 from referencing import Registry, Resource
 
 from ._findings import CheckResult
@@ -28,8 +27,11 @@ KUBERNETES_DEFINITIONS = "https://kubernetes.io/api/_definitions.json"
 Validator = Callable[[dict[str, Any]], list[str]]
 
 
-def _pydantic_validator(model: type[pydantic.BaseModel]) -> Validator:
+def _pydantic_validator(module: str, name: str) -> Validator:
+    """Validate with the cloudcoil model ``module.name``, imported on first use (it is slow)."""
+
     def validate(body: dict[str, Any]) -> list[str]:
+        model: type[pydantic.BaseModel] = getattr(importlib.import_module(module), name)
         try:
             model.model_validate_json(json.dumps(body), strict=True, extra="forbid")
         except pydantic.ValidationError as error:
@@ -39,7 +41,7 @@ def _pydantic_validator(model: type[pydantic.BaseModel]) -> Validator:
             ]
         return []
 
-    validate.__doc__ = f"{model.__module__}.{model.__name__} (extra keys forbidden)"
+    validate.__doc__ = f"{module}.{name} (extra keys forbidden)"
     return validate
 
 
@@ -78,23 +80,28 @@ def _json_schema_validator(schema_file: str) -> Validator:
     return validate
 
 
-CUSTOM_RESOURCES: dict[tuple[str, str], Validator] = {
-    ("monitoring.coreos.com/v1", "ServiceMonitor"): _pydantic_validator(
-        prometheus_operator_v1.ServiceMonitor
-    ),
-    ("monitoring.coreos.com/v1", "PodMonitor"): _pydantic_validator(
-        prometheus_operator_v1.PodMonitor
-    ),
-    ("monitoring.coreos.com/v1", "PrometheusRule"): _pydantic_validator(
-        prometheus_operator_v1.PrometheusRule
-    ),
-    ("cert-manager.io/v1", "ClusterIssuer"): _pydantic_validator(cert_manager_v1.ClusterIssuer),
-    ("cert-manager.io/v1", "Issuer"): _pydantic_validator(cert_manager_v1.Issuer),
-    ("cert-manager.io/v1", "Certificate"): _pydantic_validator(cert_manager_v1.Certificate),
-    ("autoscaling.k8s.io/v1", "VerticalPodAutoscaler"): _json_schema_validator(
-        "verticalpodautoscaler-autoscaling.k8s.io-v1.json"
-    ),
-}
+PROMETHEUS_OPERATOR = "cloudcoil.models.prometheus_operator.v1"
+CERT_MANAGER = "cloudcoil.models.cert_manager.v1"
+
+CUSTOM_RESOURCES: dict[tuple[str, str], Validator] = (
+    {
+        ("monitoring.coreos.com/v1", kind): _pydantic_validator(PROMETHEUS_OPERATOR, kind)
+        for kind in ("ServiceMonitor", "PodMonitor", "PrometheusRule")
+    }
+    | {
+        ("cert-manager.io/v1", kind): _pydantic_validator(CERT_MANAGER, kind)
+        for kind in ("ClusterIssuer", "Issuer", "Certificate")
+    }
+    | {
+        ("autoscaling.k8s.io/v1", "VerticalPodAutoscaler"): _json_schema_validator(
+            "verticalpodautoscaler-autoscaling.k8s.io-v1.json"
+        ),
+    }
+)
+
+
+def is_custom_resource(api_version: str, kind: str) -> bool:
+    return (api_version, kind) in CUSTOM_RESOURCES
 
 
 def validate_custom_resource(manifest: Manifest) -> list[str] | None:

@@ -22,7 +22,7 @@ def check_helm_releases(stack: Stack, result: CheckResult) -> None:
             if not isinstance(value, str) or not value.strip():
                 result.fail(subject, f"{key}: missing or empty")
         version = body.get("version")
-        if isinstance(version, str) and not EXACT_VERSION.match(version):
+        if isinstance(version, str) and version.strip() and not EXACT_VERSION.match(version):
             result.fail(subject, f"version: {version!r} is not an exact chart version (x.y.z)")
         repo = body.get("repo")
         if isinstance(repo, str) and not repo.startswith(("https://", "oci://")):

@@ -124,7 +124,8 @@ def run(options: Options) -> Outcome:
         outcome.results.append(server)
         exposed = _exposed(options, server)
 
-    for name in options.stacks:
+    stacks = options.stacks if selected & {"render", *STACK_CHECKS} else []
+    for name in stacks:
         loading = CheckResult("render", name)
         stack = load_stack(name, options.manifests / name, loading)
         outcome.results.append(loading)
