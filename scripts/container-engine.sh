@@ -10,7 +10,7 @@
 set -euo pipefail
 
 PACKAGES=(podman buildah runc conmon netavark aardvark-dns slirp4netns uidmap catatonit
-    containernetworking-plugins debootstrap)
+    containernetworking-plugins debootstrap debian-archive-keyring)
 
 log() { printf 'container-engine: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
