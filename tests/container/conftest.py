@@ -113,12 +113,11 @@ def engine() -> Iterator[Engine]:
         pytest.skip(f"no Docker-compatible container engine socket found: {ENGINE_HELP}")
     problems = []
     for base_url in candidates:
-        client = docker.DockerClient(base_url=base_url, timeout=600)
         try:
+            client = docker.DockerClient(base_url=base_url, timeout=600)
             version = client.version()
         except docker.errors.DockerException as exc:
             problems.append(f"{base_url}: {exc}")
-            client.close()
             continue
         names = " ".join(str(c.get("Name", "")) for c in version.get("Components") or [])
         yield Engine(client=client, base_url=base_url, is_podman="podman" in names.lower())
