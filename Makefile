@@ -41,10 +41,10 @@ lint: venv  ## ruff
 typecheck: venv  ## mypy --strict on app/ and components/
 	$(BIN)/mypy
 
-unit: venv  ## pytest (CI=true turns any skip into a failure)
+unit: venv tools  ## pytest (CI=true turns any skip into a failure)
 	$(BIN)/python scripts/run-pytest.py
 
-test: lint typecheck unit  ## Lint, type-check and run every test
+test: lint typecheck unit validate  ## Lint, type-check, run every test, then validate the rendered stacks
 
 serve: venv  ## Run the server locally with config/agentsmcp.yaml
 	AGENTSMCP_CONFIG=$${AGENTSMCP_CONFIG:-config/agentsmcp.yaml} \
