@@ -57,10 +57,11 @@ RUN site_packages="$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.
 ARG VERSION
 ARG VCS_REF
 ARG BUILD_DATE
+ARG SOURCE_URL
 # buildah (podman) leaves ARG values out of the cache key of LABEL and ENV, but not of RUN. The
-# runtime stage copies this file before its labels, so they follow every new VCS_REF or BUILD_DATE.
-RUN python3 -c 'import json, os; print(json.dumps({k.lower(): os.environ[k] for k in ("VERSION", "VCS_REF", "BUILD_DATE")}))' \
-        >/build/build-info.json
+# runtime stage copies this file before its labels, so they follow every change of these args.
+RUN python3 -c 'import json, os, sys; print(json.dumps({k: os.environ[k] for k in sys.argv[1:]}))' \
+        VERSION VCS_REF BUILD_DATE SOURCE_URL >/build/build-info.json
 
 
 FROM ${RUNTIME_IMAGE}

@@ -19,6 +19,8 @@ from .conftest import (
 
 pytestmark = pytest.mark.container
 
+BUILD_INFO_PATH = "/usr/share/agentsmcp/build-info.json"
+
 # Runs inside the image: what Python sees, and every file on disk whose name gives away a tool
 # that must not ship (pip, Pulumi, test and lint tools, a shell, a package manager).
 INSPECT_SCRIPT = r"""
@@ -139,7 +141,7 @@ def test_healthcheck_passes_and_detects_a_dead_server(
         assert result["Status"] == "healthy", result
 
 
-def test_image_metadata(built_image: BuiltImage) -> None:
+def test_image_metadata(engine: Engine, built_image: BuiltImage) -> None:
     config = built_image.image.attrs["Config"]
     labels = config["Labels"]
     args = built_image.build_args
@@ -158,6 +160,11 @@ def test_image_metadata(built_image: BuiltImage) -> None:
     assert env["PYTHONUNBUFFERED"] == "1"
     assert env["AGENTSMCP_COMMIT"] == VCS_REF
     assert env["PATH"].startswith("/opt/venv/bin:")
+    build_info = run_once(engine, built_image, "-c", f"print(open('{BUILD_INFO_PATH}').read())")
+    assert json.loads(build_info) == {
+        key: args[key] if key in args else labels["org.opencontainers.image.source"]
+        for key in ("VERSION", "VCS_REF", "BUILD_DATE", "SOURCE_URL")
+    }
 
 
 def test_build_info_metric_reports_the_commit(start_server: ServerFactory) -> None:
