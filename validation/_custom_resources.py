@@ -2,8 +2,8 @@
 
 prometheus-operator and cert-manager kinds use the pydantic models that cloudcoil generates from
 the projects' CRDs (``cloudcoil-models-*``). No maintained package ships the VerticalPodAutoscaler
-schema, so ``schemas/`` holds a strict JSON schema written from its published CRD (source and
-version in the schema's ``$comment``)."""
+or Gateway API HTTPRoute schema, so ``schemas/`` holds strict JSON schemas written from their
+published CRDs (source and version in each schema's ``$comment``)."""
 
 from __future__ import annotations
 
@@ -95,6 +95,9 @@ CUSTOM_RESOURCES: dict[tuple[str, str], Validator] = (
     | {
         ("autoscaling.k8s.io/v1", "VerticalPodAutoscaler"): _json_schema_validator(
             "verticalpodautoscaler-autoscaling.k8s.io-v1.json"
+        ),
+        ("gateway.networking.k8s.io/v1", "HTTPRoute"): _json_schema_validator(
+            "httproute-gateway.networking.k8s.io-v1.json"
         ),
     }
 )

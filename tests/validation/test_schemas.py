@@ -121,3 +121,35 @@ def test_cert_manager_kinds_use_the_published_models(
 
     assert result.returncode == 1
     assert "spec.acme.emailAddress: Extra inputs are not permitted" in result.output
+
+
+def test_an_httproute_is_checked_against_the_gateway_api_schema(
+    run_validator: Callable[..., ValidatorRun], manifests: Path
+) -> None:
+    route: dict[str, Any] = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "agentsmcp", "namespace": "agentsmcp-prod"},
+        "spec": {
+            "parentRefs": [{"name": "public", "namespace": "gateways", "sectionName": "https"}],
+            "hostnames": ["agents.example.com"],
+            "rules": [
+                {
+                    "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                    "backendRefs": [{"name": "agentsmcp", "port": 80}],
+                }
+            ],
+        },
+    }
+    path = manifests / STACK / "httproute-agentsmcp-prod-agentsmcp.yaml"
+    write_yaml(path, route)
+    assert run_validator("--only", "custom-resources", manifests=manifests).returncode == 0
+
+    route["spec"]["rules"][0]["backendRefs"][0]["servicePort"] = 80
+    route["spec"]["rules"][0]["matches"][0]["path"]["type"] = "Prefix"
+    write_yaml(path, route)
+    result = run_validator("--only", "custom-resources", manifests=manifests)
+
+    assert result.returncode == 1
+    assert "'servicePort' was unexpected" in result.output
+    assert "'Prefix' is not one of ['Exact', 'PathPrefix', 'RegularExpression']" in result.output
