@@ -19,6 +19,7 @@ The config comes from ``Pulumi.<stack>.yaml``; secrets get fixed placeholder val
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import runpy
 import sys
@@ -176,9 +177,29 @@ def run_program(
         settings[f"{NAMESPACE}:{key}"] = value
     wire = {key: _wire_value(value) for key, value in settings.items()}
     run = ProgramRun(stack)
+    # Each run gets its own event loop: the Pulumi runtime needs one on this thread, and callers
+    # (pytest-asyncio, for one) may have left none.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        _run_in_current_loop(run, stack, preview, wire, list(secret_values))
+    finally:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        asyncio.set_event_loop(None)
+        loop.close()
+    return run
+
+
+def _run_in_current_loop(
+    run: ProgramRun, stack: str, preview: bool, wire: dict[str, str], secret_keys: list[str]
+) -> None:
     mocks = _RecordingMocks(run)
     set_root_resource(None)  # type: ignore[arg-type]
-    pulumi.runtime.set_all_config(wire, secret_keys=[f"{NAMESPACE}:{key}" for key in secret_values])
+    pulumi.runtime.set_all_config(wire, secret_keys=[f"{NAMESPACE}:{key}" for key in secret_keys])
     pulumi.runtime.set_mocks(
         mocks, project=PROJECT, stack=stack, preview=preview, monitor=_RecordingMonitor(mocks)
     )
@@ -187,7 +208,6 @@ def run_program(
     root._outputs_registered = False  # type: ignore[union-attr]
     program: Callable[[], None] = lambda: _run_and_finish(root)  # noqa: E731
     _sync_await(run_pulumi_func(program))
-    return run
 
 
 def _run_and_finish(root: Any) -> None:
