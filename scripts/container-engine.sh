@@ -5,6 +5,7 @@
 # not answer. Prints the environment to use, e.g.
 #
 #   eval "$(scripts/container-engine.sh)"   # exports CONTAINERS_CONF and DOCKER_HOST
+#   scripts/container-engine.sh --stop      # stops the service this script started, if running
 #
 # Users with a working Docker daemon do not need this script.
 set -euo pipefail
@@ -16,6 +17,37 @@ log() { printf 'container-engine: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 [[ $(id -u) -eq 0 ]] || die "run as root: it installs packages and starts the rootful socket"
+
+SOCKET=/run/podman/podman.sock
+PID_FILE=/run/podman/agentsmcp-service.pid
+LOG_FILE=/var/log/agentsmcp-podman-service.log
+
+# The PID in PID_FILE, if that process is still the podman service this script started.
+started_service_pid() {
+    [[ -f "$PID_FILE" ]] || return 1
+    local pid
+    pid="$(cat "$PID_FILE")"
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "podman system service" || return 1
+    echo "$pid"
+}
+
+stop_service() {
+    local pid
+    if pid="$(started_service_pid)"; then
+        kill "$pid"
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        log "stopped the podman service (pid $pid)"
+    fi
+    rm -f "$PID_FILE"
+}
+
+if [[ "${1:-}" == "--stop" ]]; then
+    stop_service
+    exit 0
+fi
 
 missing=()
 for package in "${PACKAGES[@]}"; do
@@ -47,10 +79,6 @@ if [[ ! -f "$CONF" || "$(cat "$CONF")"$'\n' != "$desired_conf" ]]; then
 fi
 export CONTAINERS_CONF="$CONF"
 
-SOCKET=/run/podman/podman.sock
-PID_FILE=/run/podman/agentsmcp-service.pid
-LOG_FILE=/var/log/agentsmcp-podman-service.log
-
 socket_answers() {
     [[ -S "$SOCKET" ]] && python3 - "$SOCKET" <<'PY'
 import http.client
@@ -77,13 +105,7 @@ PY
 if socket_answers; then
     log "podman service already answers on $SOCKET"
 else
-    # A service this script started that no longer answers; the PID must still be that service.
-    if [[ -f "$PID_FILE" ]]; then
-        old_pid="$(cat "$PID_FILE")"
-        if tr '\0' ' ' <"/proc/$old_pid/cmdline" 2>/dev/null | grep -q "podman system service"; then
-            kill "$old_pid" || true
-        fi
-    fi
+    stop_service  # one this script started earlier that no longer answers
     install -d -m 0755 "$(dirname "$SOCKET")"
     rm -f "$SOCKET"
     # --time=0: serve until stopped. setsid: survive the shell (and CI step) that started it.
