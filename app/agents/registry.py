@@ -57,7 +57,9 @@ class AgentRegistry:
     def get(self, name: str) -> Agent:
         agent = self._agents.get(name)
         if agent is None:
-            raise AgentNotFoundError(f"No agent named {name!r}. GET /v1/agents lists them.")
+            # Agent names have at most 64 characters: never echo a longer one in full.
+            shown = repr(name) if len(name) <= 64 else f"{name[:64]!r}..."
+            raise AgentNotFoundError(f"No agent named {shown}. GET /v1/agents lists them.")
         return agent
 
     def fallback_of(self, agent: Agent) -> Agent | None:

@@ -75,12 +75,24 @@ class RunResult:
 class _Instruments:
     """Label children of one agent, bound once so the hot path does no label lookups."""
 
-    __slots__ = ("duration", "inflight", "outcomes", "runs_total", "ttft")
+    __slots__ = (
+        "completion_tokens",
+        "duration",
+        "inflight",
+        "outcomes",
+        "prompt_tokens",
+        "runs_total",
+        "ttft",
+    )
 
     def __init__(self, metrics: AgentMetrics, agent: Agent) -> None:
         self.inflight: Gauge = metrics.inflight_runs.labels(agent.name)
         self.duration: Histogram = metrics.run_duration.labels(agent.name)
         self.ttft: Histogram = metrics.time_to_first_token.labels(agent.name)
+        # The configured model, not the one a response names: label values stay bounded.
+        labels = (agent.name, agent.provider_name, agent.settings.model)
+        self.prompt_tokens: Counter = metrics.tokens_total.labels(*labels, "prompt")
+        self.completion_tokens: Counter = metrics.tokens_total.labels(*labels, "completion")
         self.runs_total = metrics.runs_total
         self.outcomes: dict[str, Counter] = {}
 
@@ -97,6 +109,7 @@ class AgentRunner:
         self.registry = registry
         self.metrics = metrics
         self._instruments = {agent.name: _Instruments(metrics, agent) for agent in registry}
+        self._provider_counters: dict[tuple[str, str], Counter] = {}
 
     def agent(self, name: str) -> Agent:
         return self.registry.get(name)
@@ -141,15 +154,19 @@ class AgentRunner:
         return agent.provider
 
     def _provider_outcome(self, agent: Agent, outcome: str) -> None:
-        self.metrics.provider_requests_total.labels(agent.provider_name, outcome).inc()
+        key = (agent.provider_name, outcome)
+        counter = self._provider_counters.get(key)
+        if counter is None:
+            counter = self.metrics.provider_requests_total.labels(*key)
+            self._provider_counters[key] = counter
+        counter.inc()
 
-    def _record_tokens(self, agent: Agent, model: str, usage: Usage) -> None:
-        tokens = self.metrics.tokens_total
-        labels = (agent.name, agent.provider_name, model)
+    def _record_tokens(self, agent: Agent, usage: Usage) -> None:
+        instruments = self._instruments[agent.name]
         if usage.prompt_tokens:
-            tokens.labels(*labels, "prompt").inc(usage.prompt_tokens)
+            instruments.prompt_tokens.inc(usage.prompt_tokens)
         if usage.completion_tokens:
-            tokens.labels(*labels, "completion").inc(usage.completion_tokens)
+            instruments.completion_tokens.inc(usage.completion_tokens)
 
     async def _complete_once(
         self, agent: Agent, messages: Sequence[ChatMessage], options: RunOptions
@@ -176,7 +193,7 @@ class AgentRunner:
                 self._provider_outcome(agent, exc.kind.value)
                 raise from_provider_error(exc, agent.name) from exc
             self._provider_outcome(agent, SUCCESS)
-            self._record_tokens(agent, completion.model, completion.usage)
+            self._record_tokens(agent, completion.usage)
             outcome = SUCCESS
             return RunResult(
                 agent=agent,
@@ -238,7 +255,7 @@ class AgentRunner:
                 self._provider_outcome(agent, exc.kind.value)
                 raise from_provider_error(exc, agent.name) from exc
             self._provider_outcome(agent, SUCCESS)
-            self._record_tokens(agent, end.model, end.usage)
+            self._record_tokens(agent, end.usage)
             outcome = SUCCESS
             run.result = RunResult(
                 agent=agent,

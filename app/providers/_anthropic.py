@@ -1,4 +1,9 @@
-"""Anthropic Messages over the official SDK, translated to and from the OpenAI-style model."""
+"""Anthropic Messages over the official SDK, translated to and from the OpenAI-style model.
+
+Like the OpenAI adapter, calls go through the SDK's generic ``post`` with ``cast_to=object``: the
+SDK still does auth, retries, timeouts, errors and SSE decoding, without the per-call request
+transform and response model construction (see ``_openai.py``).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from ._errors import ErrorKind, ProviderError, is_timeout, status_error, stream_
 from ._models import ChatMessage, ChatParams, Completion, FinishReason, StreamEnd, StreamItem, Usage
 
 DEFAULT_API_BASE = "https://api.anthropic.com"
+PATH = "/v1/messages"
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -28,6 +34,13 @@ FINISH_REASONS: dict[str, FinishReason] = {
 
 def finish_reason(stop_reason: str | None) -> FinishReason:
     return FINISH_REASONS.get(stop_reason or "end_turn", "stop")
+
+
+def _tokens(usage: Any, input_tokens: Any) -> tuple[int, int]:
+    prompt, completion = input_tokens or 0, usage.get("output_tokens") or 0
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        raise TypeError("token counts are not integers")
+    return prompt, completion
 
 
 def translate_messages(
@@ -75,51 +88,60 @@ class AnthropicProvider:
     async def aclose(self) -> None:
         await self._client.close()
 
-    def _arguments(
+    def _body(
         self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
     ) -> dict[str, Any]:
         system_prompt, turns = translate_messages(system, messages)
-        arguments: dict[str, Any] = {
-            "model": model,
-            "max_tokens": params.max_tokens,
-            "messages": turns,
-        }
+        body: dict[str, Any] = {"model": model, "max_tokens": params.max_tokens, "messages": turns}
         if system_prompt:
-            arguments["system"] = system_prompt
+            body["system"] = system_prompt
         if params.stop:
-            arguments["stop_sequences"] = list(params.stop)
+            body["stop_sequences"] = list(params.stop)
         if params.user:
-            arguments["metadata"] = {"user_id": params.user}
-        # Sampling options are not typed parameters of this SDK version; the API accepts them.
-        sampling = {"temperature": params.temperature, "top_p": params.top_p}
-        extra = {name: value for name, value in sampling.items() if value is not None}
-        if extra:
-            arguments["extra_body"] = extra
-        return arguments
+            body["metadata"] = {"user_id": params.user}
+        if params.temperature is not None:
+            body["temperature"] = params.temperature
+        if params.top_p is not None:
+            body["top_p"] = params.top_p
+        return body
 
     async def complete(
         self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
     ) -> Completion:
-        arguments = self._arguments(model, system, messages, params)
+        body = self._body(model, system, messages, params)
         try:
-            message = await self._client.messages.create(**arguments, stream=False)
+            data: Any = await self._client.post(PATH, body=body, cast_to=object)
+            text = "".join(
+                block["text"] for block in data["content"] if block.get("type") == "text"
+            )
+            usage = data["usage"]
+            prompt_tokens, completion_tokens = _tokens(usage, usage.get("input_tokens"))
+            answered_model = data.get("model") or model
+            finish = finish_reason(data.get("stop_reason"))
+            if not isinstance(answered_model, str):
+                raise TypeError("model is not a string")
         except Exception as exc:
             raise self._error(exc) from exc
-        text = "".join(block.text for block in message.content if block.type == "text")
-        usage = message.usage
         return Completion(
             text=text,
-            finish_reason=finish_reason(message.stop_reason),
-            usage=Usage(usage.input_tokens or 0, usage.output_tokens),
-            model=message.model or model,
+            finish_reason=finish,
+            usage=Usage(prompt_tokens, completion_tokens),
+            model=answered_model,
         )
 
     async def stream(
         self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
     ) -> AsyncGenerator[StreamItem, None]:
-        arguments = self._arguments(model, system, messages, params)
+        body = self._body(model, system, messages, params)
+        body["stream"] = True
         try:
-            upstream = await self._client.messages.create(**arguments, stream=True)
+            upstream = await self._client.post(
+                PATH,
+                body=body,
+                cast_to=object,
+                stream=True,
+                stream_cls=anthropic.AsyncStream[object],
+            )
         except Exception as exc:
             raise self._error(exc) from exc
         try:
@@ -128,20 +150,27 @@ class AnthropicProvider:
             answered_model = model
             finished = False
             try:
+                event: Any
                 async for event in upstream:
-                    if event.type == "content_block_delta":
-                        if event.delta.type == "text_delta" and event.delta.text:
-                            yield event.delta.text
-                    elif event.type == "message_start":
-                        answered_model = event.message.model or model
-                        prompt_tokens = event.message.usage.input_tokens or 0
-                        completion_tokens = event.message.usage.output_tokens
-                    elif event.type == "message_delta":
-                        stop_reason = event.delta.stop_reason or stop_reason
-                        completion_tokens = event.usage.output_tokens
-                        if event.usage.input_tokens is not None:
-                            prompt_tokens = event.usage.input_tokens
-                    elif event.type == "message_stop":
+                    kind = event["type"]
+                    if kind == "content_block_delta":
+                        delta = event["delta"]
+                        if delta.get("type") == "text_delta" and delta["text"]:
+                            if not isinstance(delta["text"], str):
+                                raise TypeError("text delta is not a string")
+                            yield delta["text"]
+                    elif kind == "message_start":
+                        message = event["message"]
+                        answered_model = message.get("model") or model
+                        usage = message.get("usage") or {}
+                        prompt_tokens, completion_tokens = _tokens(usage, usage.get("input_tokens"))
+                    elif kind == "message_delta":
+                        stop_reason = event["delta"].get("stop_reason") or stop_reason
+                        usage = event.get("usage") or {}
+                        prompt_tokens, completion_tokens = _tokens(
+                            usage, usage.get("input_tokens") or prompt_tokens
+                        )
+                    elif kind == "message_stop":
                         finished = True
             except Exception as exc:
                 raise self._error(exc) from exc
@@ -151,8 +180,8 @@ class AnthropicProvider:
                     "anthropic stream ended before the message finished",
                     provider=self.name,
                 )
-            usage = Usage(prompt_tokens, completion_tokens)
-            yield StreamEnd(finish_reason(stop_reason), usage, answered_model)
+            usage_total = Usage(prompt_tokens, completion_tokens)
+            yield StreamEnd(finish_reason(stop_reason), usage_total, answered_model)
         finally:
             await upstream.close()
 
@@ -176,7 +205,16 @@ def classify(exc: Exception, provider: str, secret: str | None) -> ProviderError
             return stream_error(provider, exc.body, secret)
         headers = exc.response.headers
         return status_error(provider, exc.status_code, exc.body, headers, secret)
-    if isinstance(exc, json.JSONDecodeError | anthropic.APIResponseValidationError | ValueError):
+    if isinstance(
+        exc,
+        json.JSONDecodeError
+        | anthropic.APIResponseValidationError
+        | ValueError
+        | KeyError
+        | IndexError
+        | TypeError
+        | AttributeError,
+    ):
         return ProviderError(
             ErrorKind.BAD_RESPONSE, f"{provider} returned a malformed response", provider=provider
         )
