@@ -29,6 +29,7 @@ from aiohttp import web
 
 from app.config import AppConfig
 from app.keys import STATE_KEY
+from app.protocol import AppRunner
 
 # Time streams get, after the deadline event is set, to write a final event before cancellation.
 STREAM_ABORT_GRACE_SECONDS = 2.0
@@ -52,7 +53,7 @@ async def serve(app: web.Application, config: AppConfig) -> None:
         log.info("shutdown requested", signal=name)
         stop_requested.set()
 
-    runner = web.AppRunner(
+    runner = AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=STREAM_ABORT_GRACE_SECONDS
     )
     await runner.setup()

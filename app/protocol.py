@@ -1,0 +1,111 @@
+"""Errors raised by aiohttp's HTTP parser, rendered in the API's JSON error shape.
+
+A request the parser rejects (a header over 8190 bytes, too many headers, a malformed request
+line or chunked body) never reaches the application or its middlewares: aiohttp answers it from
+``RequestHandler.handle_error`` with a plain-text body that echoes the first 100 bytes of the
+offending line (an ``Authorization`` header, for instance) and logs a full traceback at ERROR.
+:class:`AppRunner` serves the application through a protocol whose ``handle_error`` answers
+with the same ``{"error": {...}}`` body as every other error, echoes nothing from the request and
+logs one line without the offending bytes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+
+from app.errors import APIError, BadRequestError, InternalServerError
+from app.middlewares import REQUEST_ID_HEADER, SERVER_NAME
+
+log = structlog.get_logger("agentsmcp.protocol")
+
+
+class HeaderTooLargeError(APIError):
+    status = 431
+    type = "invalid_request_error"
+    default_code = "request_header_too_large"
+    default_message = (
+        "A request header (or the request line) is larger than the server accepts, "
+        "or there are too many headers."
+    )
+
+
+class MalformedHTTPError(BadRequestError):
+    default_code = "bad_http_request"
+    default_message = "The request is not valid HTTP/1.1."
+
+
+class GatewayTimeoutError(APIError):
+    status = 504
+    type = "server_error"
+    default_code = "handler_timeout"
+    default_message = "The server did not finish the request in time."
+
+
+def parser_error(status: int, exc: BaseException | None) -> APIError:
+    """The API error for an error that aiohttp handles below the application."""
+    if isinstance(exc, LineTooLong) or (
+        isinstance(exc, HttpProcessingError) and "too many headers" in exc.message.lower()
+    ):
+        return HeaderTooLargeError()
+    if status == 504:
+        return GatewayTimeoutError()
+    if status >= 500:
+        return InternalServerError()
+    return MalformedHTTPError()
+
+
+class JSONErrorRequestHandler(RequestHandler):
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        error = parser_error(status, exc)
+        if error.status >= 500:
+            self.log_exception("Error handling request", exc_info=exc)
+        else:
+            # The exception text holds client bytes (possibly a credential): log its type only.
+            log.info(
+                "rejected malformed HTTP request",
+                status=error.status,
+                code=error.code,
+                reason=type(exc).__name__ if exc is not None else None,
+                remote=request.remote,
+            )
+        if request.writer.output_size > 0:
+            raise ConnectionError("the response has started; cannot send an error response")
+        response = error.to_response()
+        response.headers[REQUEST_ID_HEADER] = uuid.uuid4().hex
+        response.headers[hdrs.SERVER] = SERVER_NAME
+        response.force_close()
+        return response
+
+
+class JSONErrorServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        # web.Server keeps the protocol keyword arguments (limits, access log...) in _kwargs.
+        return JSONErrorRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class AppRunner(web.AppRunner):
+    """``web.AppRunner`` whose connections answer parser-level errors in the JSON error shape."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        kwargs: dict[str, Any] = dict(server._kwargs)
+        return JSONErrorServer(
+            server.request_handler,
+            request_factory=server.request_factory,
+            handler_cancellation=server.handler_cancellation,
+            loop=server._loop,
+            **kwargs,
+        )
