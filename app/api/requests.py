@@ -19,6 +19,11 @@ from app.providers import ChatMessage, Role
 ROLES: frozenset[str] = frozenset({"system", "developer", "user", "assistant"})
 MAX_STOP_SEQUENCES = 4
 MAX_METADATA_KEYS = 16
+# The largest max_tokens an agent can be configured with (config.AgentSettings): anything above it
+# is a client bug, not a request to clamp.
+MAX_TOKENS_LIMIT = 1_000_000
+# Client-chosen names quoted in error messages are cut here, so an error never echoes a huge body.
+MAX_QUOTED_NAME = 64
 
 
 class InvalidFieldError(BadRequestError):
@@ -100,6 +105,8 @@ def _positive_int(body: Mapping[str, Any], field: str) -> int | None:
         raise InvalidFieldError(field, f"must be an integer, not {_type_name(value)}")
     if value < 1:
         raise InvalidFieldError(field, "must be at least 1")
+    if value > MAX_TOKENS_LIMIT:
+        raise InvalidFieldError(field, f"must be at most {MAX_TOKENS_LIMIT}")
     return value
 
 
@@ -214,7 +221,10 @@ def parse_run(body: Any) -> RunRequest:
     body = _object(body)
     unknown = sorted(set(body) - RUN_FIELDS)
     if unknown:
-        raise InvalidFieldError(unknown[0], "unknown field (allowed: input, stream, metadata)")
+        name = unknown[0]
+        if len(name) > MAX_QUOTED_NAME:
+            name = name[:MAX_QUOTED_NAME] + "..."
+        raise InvalidFieldError(name, "unknown field (allowed: input, stream, metadata)")
     value = body.get("input")
     if isinstance(value, str):
         if not value.strip():
