@@ -70,7 +70,10 @@ async def _script(request: web.Request) -> web.Response:
 
 async def _default(request: web.Request) -> web.Response:
     fake = _fake(request)
-    (fake.default,) = (await _behaviors(request))[:1]
+    behaviors = await _behaviors(request)
+    if len(behaviors) != 1:
+        raise web.HTTPBadRequest(text="the default is exactly one behaviour")
+    fake.default = behaviors[0]
     return web.json_response({"ok": True})
 
 
