@@ -4,7 +4,8 @@ The engine is whatever Docker-compatible socket is there (``DOCKER_HOST``, Docke
 podman service started by ``scripts/container-engine.sh``), driven through docker-py exactly as a
 Docker user would. Only the base images are overridden (``AGENTSMCP_TEST_BUILDER_IMAGE`` and
 ``AGENTSMCP_TEST_RUNTIME_IMAGE``; by default the stand-ins from ``scripts/build-base-images.sh``),
-and pip installs from a wheelhouse downloaded on the host, as in an air-gapped build.
+and pip installs from a wheelhouse downloaded on the host, as in an air-gapped build. The config
+file and environment are the prod stack's, rendered by the Pulumi program's own code.
 """
 
 from __future__ import annotations
@@ -33,15 +34,24 @@ import pytest
 import yaml
 
 import app
+from app.config import SECRET_ENV
+from components.config import parse_stack_config
+from components.kube import CONFIG_FILE_NAME, CONFIG_MOUNT_DIR
+from components.workload import render_server_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WHEELHOUSE = "build/wheelhouse"
 IMAGE_TAG = "localhost/agentsmcp:container-test"
 STANDIN_BUILDER = "localhost/agentsmcp-standin/builder:bookworm"
 STANDIN_RUNTIME = "localhost/agentsmcp-standin/python3-runtime:bookworm"
-CONFIG_MOUNT_DIR = "/etc/agentsmcp"  # where the Pulumi program mounts the ConfigMap
-CONTAINER_PORT = 8000
+STACK = "prod"
 JWT_SECRET = "container-test-secret-at-least-32-bytes-long"
+SECRETS = {  # the Deployment reads these from the stack's Secret
+    "JWT_SECRET_KEY": JWT_SECRET,
+    "OPENAI_API_KEY": "sk-container-test",
+    "ANTHROPIC_API_KEY": "sk-ant-container-test",
+}
+assert set(SECRETS) == set(SECRET_ENV)
 VCS_REF = "0123456789abcdef0123456789abcdef01234567"
 READY_TIMEOUT_SECONDS = 60.0
 
@@ -87,7 +97,6 @@ class BuiltImage:
 class RunningServer:
     container: docker.models.containers.Container
     base_url: str
-    config: dict[str, Any]
     environment: dict[str, str]
 
     def get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
@@ -223,33 +232,34 @@ def kubernetes_like_options() -> dict[str, Any]:
     }
 
 
-def server_config(upstream_base: str, **server: Any) -> dict[str, Any]:
-    """The ConfigMap's config.yaml as the Pulumi program renders it (no secrets, host 0.0.0.0)."""
-    return {
-        "server": {"host": "0.0.0.0", "port": CONTAINER_PORT, **server},
-        "metrics": {"enabled": True},
-        "agents": {
-            "coding": {"provider": "openai", "model": "gpt-4o", "timeout": 60},
-            "coding-claude": {"provider": "anthropic", "model": "claude-sonnet-4-5", "timeout": 60},
-        },
-        "providers": {
-            "openai": {"api_base": f"{upstream_base}/v1", "max_retries": 0},
-            "anthropic": {"api_base": upstream_base, "max_retries": 0},
-        },
-    }
+@dataclass(frozen=True)
+class Deployment:
+    """What the Pulumi program gives the container: config.yaml (the ConfigMap) and env."""
+
+    config_yaml: str
+    environment: dict[str, str]
+    port: int
 
 
-def server_environment() -> dict[str, str]:
-    """The Deployment's env: the config path, plain overrides, and the secrets."""
-    return {
-        "AGENTSMCP_CONFIG": f"{CONFIG_MOUNT_DIR}/config.yaml",
-        "AGENTSMCP_ENVIRONMENT": "production",
-        "AGENTSMCP_LOG_LEVEL": "INFO",
-        "AGENTSMCP_LOG_FORMAT": "json",
-        "JWT_SECRET_KEY": JWT_SECRET,
-        "OPENAI_API_KEY": "sk-container-test",
-        "ANTHROPIC_API_KEY": "sk-ant-container-test",
+def pulumi_deployment(upstream_base: str, **server: Any) -> Deployment:
+    """The prod stack's server config, rendered by the Pulumi program's own code, with the
+    providers pointed at ``upstream_base`` and ``server`` settings (camelCase) overridden."""
+    raw = yaml.safe_load((REPO_ROOT / f"Pulumi.{STACK}.yaml").read_text())["config"]
+    stack = {key.removeprefix("agentsmcp:"): value for key, value in raw.items()}
+    stack["server"] = {**stack.get("server", {}), **server}
+    stack["providers"] = {
+        "openai": {**stack["providers"]["openai"], "apiBase": f"{upstream_base}/v1"},
+        "anthropic": {**stack["providers"]["anthropic"], "apiBase": upstream_base},
     }
+    for provider in stack["providers"].values():
+        provider["maxRetries"] = 0
+    config = parse_stack_config(stack)
+    environment = {
+        "AGENTSMCP_CONFIG": f"{CONFIG_MOUNT_DIR}/{CONFIG_FILE_NAME}",
+        **config.server_env,
+        **SECRETS,
+    }
+    return Deployment(render_server_yaml(config), environment, config.server_port)
 
 
 ServerFactory = Callable[..., RunningServer]
@@ -265,22 +275,21 @@ def start_server(
 
     def start(upstream_port: int = 9, **server: Any) -> RunningServer:
         network, upstream_host = engine.network_options()
-        config = server_config(f"http://{upstream_host}:{upstream_port}", **server)
+        deployment = pulumi_deployment(f"http://{upstream_host}:{upstream_port}", **server)
         config_dir = tmp_path / f"config-{len(started)}"
         config_dir.mkdir()
-        (config_dir / "config.yaml").write_text(yaml.safe_dump(config))
+        config_file = config_dir / CONFIG_FILE_NAME
+        config_file.write_text(deployment.config_yaml)
         # The container runs as 1000:1000: like a ConfigMap volume, the files are world-readable.
         config_dir.chmod(0o755)
-        (config_dir / "config.yaml").chmod(
-            stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH
-        )
-        environment = server_environment()
+        config_file.chmod(stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH)
+        environment = dict(deployment.environment)
         options: dict[str, Any] = {**kubernetes_like_options(), **network}
         if network.get("network_mode") == "host":
             port = _free_port()
             environment["AGENTSMCP_PORT"] = str(port)
         else:
-            options["ports"] = {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", None)}
+            options["ports"] = {f"{deployment.port}/tcp": ("127.0.0.1", None)}
         container = engine.client.containers.run(
             built_image.image.id,
             detach=True,
@@ -289,8 +298,8 @@ def start_server(
             **options,
         )
         if network.get("network_mode") != "host":
-            port = _published_port(container)
-        running = RunningServer(container, f"http://127.0.0.1:{port}", config, environment)
+            port = _published_port(container, deployment.port)
+        running = RunningServer(container, f"http://127.0.0.1:{port}", environment)
         started.append(running)
         _wait_ready(running)
         return running
@@ -309,11 +318,11 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _published_port(container: docker.models.containers.Container) -> int:
+def _published_port(container: docker.models.containers.Container, container_port: int) -> int:
     deadline = time.monotonic() + 10
     while True:
         container.reload()
-        bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{CONTAINER_PORT}/tcp")
+        bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{container_port}/tcp")
         if bindings:
             return int(bindings[0]["HostPort"])
         assert time.monotonic() < deadline, (
