@@ -77,7 +77,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
         if parsed.stream:
             return await _stream_chat_completion(request, runner, agent, parsed, watch)
-        result = await runner.complete(agent, parsed.messages, parsed.options)
+        result = await _complete(runner, agent, parsed.messages, parsed.options, watch)
     body = {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
@@ -95,6 +95,21 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         "system_fingerprint": None,
     }
     return _json(body, headers={AGENT_HEADER: result.agent.name})
+
+
+async def _complete(
+    runner: AgentRunner,
+    agent: Agent,
+    messages: list[ChatMessage],
+    options: RunOptions,
+    watch: ConnectionWatch,
+) -> RunResult:
+    try:
+        return await runner.complete(agent, messages, options)
+    except asyncio.CancelledError:
+        if watch.absorb_shutdown():
+            raise ServerShuttingDownError() from None
+        raise
 
 
 async def _stream_chat_completion(
@@ -166,7 +181,7 @@ async def create_run(request: web.Request) -> web.StreamResponse:
             return await _stream_run(
                 request, runner, agent, parsed.messages, parsed.metadata, run_id, watch
             )
-        result = await runner.complete(agent, parsed.messages, RunOptions())
+        result = await _complete(runner, agent, parsed.messages, RunOptions(), watch)
     return _json(
         _run_body(run_id, result, result.text, parsed.metadata),
         headers={AGENT_HEADER: result.agent.name},

@@ -155,7 +155,7 @@ def parse_messages(value: Any, param: str = "messages") -> list[ChatMessage]:
         if not isinstance(item, dict):
             raise InvalidFieldError(where, f"must be an object, not {_type_name(item)}")
         role = item.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             allowed = ", ".join(sorted(ROLES))
             raise InvalidFieldError(f"{where}.role", f"must be one of {allowed}")
         if "content" not in item and role != "assistant":

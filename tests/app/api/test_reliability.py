@@ -297,3 +297,21 @@ async def test_shutdown_deadline_ends_streams_with_a_final_error(
         error = json.loads(events[-1][1])["error"]
     assert error["code"] == "server_shutting_down"
     await fake.openai.wait_disconnect(within=1.0)
+
+
+async def test_shutdown_deadline_ends_a_waiting_request_with_503(
+    make_agent_client: AgentClientFactory, fake: FakeServer
+) -> None:
+    from app.keys import SHUTDOWN_DEADLINE_KEY
+
+    client = await make_agent_client()
+    fake.openai.default = Behavior(header_delay=10)
+    request = asyncio.create_task(
+        client.post("/v1/agents/coding/runs", json={"input": "hi"}, headers=bearer(make_token()))
+    )
+    await asyncio.sleep(0.3)
+    client.app[SHUTDOWN_DEADLINE_KEY].set()
+    response = await asyncio.wait_for(request, timeout=2)
+    assert response.status == 503
+    assert (await response.json())["error"]["code"] == "server_shutting_down"
+    await fake.openai.wait_disconnect(within=1.0)
