@@ -593,10 +593,10 @@ def load_stack_config() -> tuple[StackConfig, Secrets]:
             f"{_key('registryPassword')}: required with image.registry; set it with "
             "`pulumi config set --secret registryPassword`"
         )
-    for provider in {
-        agent.get("provider") for agent in config.agents.values() if isinstance(agent, dict)
-    }:
-        secret_key = {"openai": "openaiApiKey", "anthropic": "anthropicApiKey"}.get(str(provider))
+    for provider in sorted(
+        {str(agent.get("provider")) for agent in config.agents.values() if isinstance(agent, dict)}
+    ):
+        secret_key = {"openai": "openaiApiKey", "anthropic": "anthropicApiKey"}.get(provider)
         if secret_key and getattr(secrets, to_snake(secret_key)) is None:
             problems.append(
                 f"{_key(secret_key)}: required because an agent uses {provider}; set it with "

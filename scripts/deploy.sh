@@ -17,6 +17,10 @@ if [[ ! -f "Pulumi.${STACK}.yaml" ]]; then
   exit 2
 fi
 
+if [[ ! -x "$VENV/bin/python" ]]; then
+  make venv VENV="$VENV"
+fi
+
 # The stack deploys a prebuilt image (agentsmcp:image.ref) or builds one, which needs an engine.
 builds_image="$("$VENV/bin/python" - "$STACK" <<'PY'
 import sys

@@ -18,6 +18,7 @@ from components.render import (
     SECRET_SIG,
     SIG_KEY,
     ProgramRun,
+    _RecordingMocks,
     run_program,
 )
 from tests.components.conftest import config_with, one
@@ -573,12 +574,23 @@ def test_preview_smoke(stack: str) -> None:
     assert _counts(run) == EXPECTED[stack]
 
 
-def test_invalid_config_stops_before_any_resource() -> None:
+def test_invalid_config_stops_before_any_resource(monkeypatch: pytest.MonkeyPatch) -> None:
+    created: list[str] = []
+    original = _RecordingMocks.new_resource
+
+    def recording(self: _RecordingMocks, args: Any) -> Any:
+        created.append(args.typ)
+        return original(self, args)
+
+    monkeypatch.setattr(_RecordingMocks, "new_resource", recording)
     config = config_with(
         "staging", autoscaling={"enabled": True, "minReplicas": 9, "maxReplicas": 3}
     )
-    with pytest.raises(pulumi.RunError, match=r"agentsmcp:autoscaling\.maxReplicas"):
+    with pytest.raises(pulumi.RunError) as caught:
         run_program("staging", config=config)
+    expected = "agentsmcp:autoscaling.maxReplicas: must be at least autoscaling.minReplicas (3 < 9)"
+    assert expected in str(caught.value)
+    assert created == []
 
 
 def test_missing_provider_key_is_named() -> None:

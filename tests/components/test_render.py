@@ -139,3 +139,19 @@ def test_unknown_stack_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "Pulumi.nope.yaml" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_program_needs_only_its_own_requirements() -> None:
+    # Pulumi builds its venv from requirements.txt alone; the server's runtime must not be needed.
+    probe = (
+        "import sys\n"
+        "from components.render import run_program\n"
+        "run_program('prod')\n"
+        "server_only = {'aiohttp', 'openai', 'anthropic', 'structlog', 'prometheus_client'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & server_only))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
