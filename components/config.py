@@ -492,15 +492,19 @@ def _cross_checks(config: StackConfig) -> list[str]:
     cm = config.addons.cert_manager
     if cm.enabled and cm.email is None:
         problems.append(f"{_key('addons', 'certManager', 'email')}: required for the ACME account")
-    if config.termination_grace_period_seconds is not None and (
-        config.termination_grace_period_seconds < config.minimum_grace_seconds
+    server_problems = _server_problems(config)
+    # The grace period is computed from server settings, so only once those are known good.
+    if (
+        not server_problems
+        and config.termination_grace_period_seconds is not None
+        and config.termination_grace_period_seconds < config.minimum_grace_seconds
     ):
         problems.append(
             f"{_key('terminationGracePeriodSeconds')}: must be at least "
             f"{config.minimum_grace_seconds} (preStopSeconds + server.drainSeconds + "
             "server.shutdownTimeoutSeconds + 5)"
         )
-    problems.extend(_server_problems(config))
+    problems.extend(server_problems)
     return problems
 
 

@@ -35,9 +35,12 @@ def raw(stack: str) -> dict[str, Any]:
 
 
 def with_value(stack: str, path: str, value: Any) -> dict[str, Any]:
-    config = raw(stack)
-    parts = path.split(".")
+    return _set(raw(stack), path, value)
+
+
+def _set(config: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     node = config
+    parts = path.split(".")
     for part in parts[:-1]:
         child = node.get(part)
         node[part] = dict(child) if isinstance(child, dict) else {}
@@ -234,3 +237,72 @@ def test_every_problem_is_reported_at_once() -> None:
         "agentsmcp:exposure.host",
         "agentsmcp:bogus",
     } <= keys
+
+
+_JUNK = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(10**6), 10**6),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=12),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(st.text(max_size=8), children, max_size=3),
+    ),
+    max_leaves=6,
+)
+_PATHS = [
+    "replicas",
+    "namespace",
+    "image",
+    "image.platform",
+    "resources.limits",
+    "autoscaling.minReplicas",
+    "autoscaling.scaleDown",
+    "vpa.updateMode",
+    "pdb.minAvailable",
+    "exposure",
+    "exposure.tls.secretName",
+    "exposure.annotations",
+    "networkPolicy.privateCidrs",
+    "monitoring.alerts.errorRatio",
+    "addons.metricsServer",
+    "preStopSeconds",
+    "terminationGracePeriodSeconds",
+    "server",
+    "server.drainSeconds",
+    "server.shutdownTimeoutSeconds",
+    "server.port",
+    "auth",
+    "rateLimit.burst",
+    "agents",
+    "agents.coding",
+    "agents.coding.fallback",
+    "providers.openai",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    stack=st.sampled_from(STACKS),
+    changes=st.lists(st.tuples(st.sampled_from(_PATHS), _JUNK), min_size=1, max_size=3),
+    grace=st.one_of(st.none(), st.integers(1, 3600)),
+)
+def test_any_values_anywhere_are_accepted_or_named_never_a_crash(
+    stack: str, changes: list[tuple[str, Any]], grace: int | None
+) -> None:
+    config = raw(stack)
+    for path, value in changes:
+        config = _set(config, path, value)
+    if grace is not None:
+        config["terminationGracePeriodSeconds"] = grace
+    try:
+        parse_stack_config(config)
+    except StackConfigError as exc:
+        for line in exc.problems:
+            key, sep, message = line.partition(": ")
+            assert sep, line
+            assert key.startswith("agentsmcp:"), line
+            assert message.strip(), line
