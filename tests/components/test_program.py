@@ -9,6 +9,8 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from app.config import ENV_VARS, load_config, parse_config
@@ -597,3 +599,53 @@ def test_missing_provider_key_is_named() -> None:
     secrets = {k: v for k, v in PLACEHOLDER_SECRETS.items() if k != "anthropicApiKey"}
     with pytest.raises(pulumi.RunError, match=r"agentsmcp:anthropicApiKey: required"):
         run_program("dev", secrets=secrets)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    stack=st.sampled_from(["dev", "staging", "prod"]),
+    exposure=st.sampled_from(["none", "ingress", "gateway"]),
+    load_balancer=st.booleans(),
+    vpa_mode=st.sampled_from(["Off", "Initial", "Auto"]),
+    addons=st.sets(
+        st.sampled_from(["ingressNginx", "kubePrometheusStack", "metricsServer", "vpa"])
+    ),
+    debug=st.booleans(),
+    pre_stop=st.integers(0, 30),
+    monitoring=st.booleans(),
+)
+def test_feature_combinations_run_or_fail_with_named_keys(
+    stack: str,
+    exposure: str,
+    load_balancer: bool,
+    vpa_mode: str,
+    addons: set[str],
+    debug: bool,
+    pre_stop: int,
+    monitoring: bool,
+) -> None:
+    exposure_config: dict[str, Any] = {"mode": exposure, "host": "agentsmcp.example.com"}
+    if exposure == "gateway":
+        exposure_config["gateway"] = {"name": "public", "namespace": "gateways"}
+    config = config_with(
+        stack,
+        exposure=exposure_config,
+        loadBalancer={"enabled": load_balancer, "sourceRanges": ["203.0.113.0/24"]},
+        vpa={"enabled": True, "updateMode": vpa_mode},
+        addons={name: {"enabled": True} for name in addons},
+        debug={"enabled": debug},
+        preStopSeconds=pre_stop,
+        monitoring={"enabled": monitoring},
+    )
+    try:
+        run = run_program(stack, config=config)
+    except pulumi.RunError as exc:
+        lines = str(exc).splitlines()[1:]
+        assert lines
+        assert all(re.match(r"\s+agentsmcp:[\w.]+: \S", line) for line in lines), lines
+        return
+    assert len(run.of_type(DEPLOYMENT)) == 1
+    assert (len(run.of_type(SERVICE)) == 3) == load_balancer
+    for reg in run.kubernetes_objects:
+        if reg.type != PROVIDER_TYPE:
+            assert reg.inputs["metadata"]["name"], reg.name
