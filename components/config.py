@@ -549,8 +549,8 @@ def _server_key(line: str) -> str:
     return f"{_key(*parts)}: {message}"
 
 
-def read_raw_config(config: pulumi.Config | None = None) -> tuple[dict[str, Any], list[str]]:
-    """All ``agentsmcp:`` keys of the running stack (secrets excluded) and their names."""
+def read_raw_config() -> dict[str, Any]:
+    """Every ``agentsmcp:`` setting of the running stack (without prefix), secrets excluded."""
     settings = pulumi.runtime.config.CONFIG.get()
     keys = set(settings) | set(pulumi.runtime.get_config_env())
     prefix = f"{NAMESPACE}:"
@@ -563,7 +563,7 @@ def read_raw_config(config: pulumi.Config | None = None) -> tuple[dict[str, Any]
             continue
         value = pulumi.runtime.get_config(full_key)
         raw[key] = _decode(value)
-    return raw, sorted(raw)
+    return raw
 
 
 def _decode(value: Any) -> Any:
@@ -588,8 +588,7 @@ class Secrets:
 
 def load_stack_config() -> tuple[StackConfig, Secrets]:
     """Read and validate the running stack's config. Raises StackConfigError."""
-    raw, _ = read_raw_config()
-    config = parse_stack_config(raw)
+    config = parse_stack_config(read_raw_config())
     secrets = Secrets(pulumi.Config(NAMESPACE))
     problems = []
     if config.image.registry is not None and secrets.registry_password is None:

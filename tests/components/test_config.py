@@ -306,3 +306,23 @@ def test_any_values_anywhere_are_accepted_or_named_never_a_crash(
             assert sep, line
             assert key.startswith("agentsmcp:"), line
             assert message.strip(), line
+
+
+def test_reads_config_the_way_the_cli_passes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import pulumi.runtime
+
+    from components.config import read_raw_config
+    from components.render import _wire_value
+
+    wire = {key: _wire_value(value) for key, value in stack_config("prod").items()}
+    wire["agentsmcp:jwtSecretKey"] = "not-read-here"
+    wire["kubernetes:context"] = "other-namespace"
+    pulumi.runtime.set_all_config({})
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(wire))
+    from_cli = read_raw_config()
+    assert set(from_cli) == set(raw("prod"))
+    assert from_cli["topologySpread"] == "true"  # scalars arrive as text
+    assert parse_stack_config(from_cli) == parse_stack_config(raw("prod"))
+    assert parse_stack_config(from_cli).autoscaling.max_replicas == 50
