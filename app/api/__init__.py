@@ -14,7 +14,7 @@ from aiohttp import web
 from app.agents import AgentMetrics, AgentRegistry, AgentRunner
 from app.config import AppConfig, ConfigError
 from app.keys import CONFIG_KEY, METRICS_KEY
-from app.providers import build_providers, missing_keys
+from app.providers import build_providers, deprecated_models, missing_keys
 
 from . import handlers
 from .keys import AGENT_METRICS_KEY, RUNNER_KEY
@@ -32,6 +32,8 @@ def setup_agent_routes(app: web.Application, config: AppConfig) -> None:
         raise ConfigError(problems)
     for problem in problems:
         log.warning("provider not configured; its agents will answer 503", problem=problem)
+    for note in deprecated_models(config):
+        log.warning("deprecated model", problem=note)
     app[AGENT_METRICS_KEY] = AgentMetrics(app[METRICS_KEY].registry)
     router = app.router
     router.add_get("/v1/models", handlers.list_models)

@@ -101,6 +101,9 @@ def _positive_int(body: Mapping[str, Any], field: str) -> int | None:
     value = body.get(field)
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():
+        # JSON has one number type: 256.0 is the integer 256 (as JSON Schema's "integer" says).
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidFieldError(field, f"must be an integer, not {_type_name(value)}")
     if value < 1:
@@ -189,9 +192,10 @@ def parse_chat_completion(body: Any) -> ChatCompletionRequest:
     n = body.get("n")
     if n is not None and n != 1:
         raise InvalidFieldError("n", "only n=1 is supported")
-    max_tokens = _positive_int(body, "max_completion_tokens")
-    if max_tokens is None:
-        max_tokens = _positive_int(body, "max_tokens")
+    # Both are checked even though max_completion_tokens wins: an invalid field never passes.
+    max_completion_tokens = _positive_int(body, "max_completion_tokens")
+    legacy_max_tokens = _positive_int(body, "max_tokens")
+    max_tokens = legacy_max_tokens if max_completion_tokens is None else max_completion_tokens
     stream = _bool(body, "stream")
     include_usage = False
     stream_options = body.get("stream_options")

@@ -6,7 +6,7 @@ Adapters translate the provider-neutral chat model (:class:`ChatMessage`, :class
 
 from ._anthropic import AnthropicProvider, translate_messages
 from ._base import ChatProvider
-from ._clients import build_providers, missing_keys, used_providers
+from ._clients import build_providers, deprecated_models, missing_keys, used_providers
 from ._errors import ErrorKind, ProviderError, ProviderNotConfigured
 from ._models import (
     ChatMessage,
@@ -36,6 +36,7 @@ __all__ = [
     "StreamItem",
     "Usage",
     "build_providers",
+    "deprecated_models",
     "missing_keys",
     "translate_messages",
     "used_providers",

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import anthropic
 import httpx2
+from anthropic.resources.messages.messages import DEPRECATED_MODELS
 from anthropic.types import MessageParam
 
 from ._errors import ErrorKind, ProviderError, is_timeout, status_error, stream_error
@@ -34,6 +35,12 @@ FINISH_REASONS: dict[str, FinishReason] = {
 
 def finish_reason(stop_reason: str | None) -> FinishReason:
     return FINISH_REASONS.get(stop_reason or "end_turn", "stop")
+
+
+def end_of_life(model: str) -> str | None:
+    """The end-of-life date the SDK announces for a deprecated model (its ``messages.create``
+    would warn on every call; calls here go through ``post``, so the server warns once)."""
+    return DEPRECATED_MODELS.get(model)
 
 
 def _tokens(usage: Any, input_tokens: Any) -> tuple[int, int]:

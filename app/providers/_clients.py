@@ -10,7 +10,7 @@ import openai
 
 from app.config import PROVIDER_KEY_ENV, AppConfig, ProviderName
 
-from ._anthropic import AnthropicProvider
+from ._anthropic import AnthropicProvider, end_of_life
 from ._base import ChatProvider
 from ._openai import OpenAIProvider
 
@@ -33,6 +33,15 @@ def missing_keys(config: AppConfig) -> list[str]:
                 f"(provider {provider}) but not set"
             )
     return problems
+
+
+def deprecated_models(config: AppConfig) -> list[str]:
+    """One line per agent whose Anthropic model the SDK lists as deprecated."""
+    notes = []
+    for name, agent in config.agents.items():
+        if agent.provider == "anthropic" and (date := end_of_life(agent.model)):
+            notes.append(f"agents.{name}.model: {agent.model} reaches end-of-life on {date}")
+    return notes
 
 
 def _http_client(provider: ProviderName) -> httpx2.AsyncClient:

@@ -105,3 +105,22 @@ def test_retry_after_http_date() -> None:
     seconds = retry_after_seconds({"retry-after": "Wed, 21 Oct 2099 07:28:00 GMT"})
     assert seconds is not None
     assert seconds > 1000
+
+
+def test_deprecated_anthropic_models_are_reported() -> None:
+    from app.config import parse_config
+    from app.providers import deprecated_models
+
+    config = parse_config(
+        {
+            "auth": {"enabled": False},
+            "agents": {
+                "old": {"provider": "anthropic", "model": "claude-3-opus-20240229"},
+                "new": {"provider": "anthropic", "model": "claude-sonnet-5-5"},
+                "gpt": {"provider": "openai", "model": "claude-3-opus-20240229"},
+            },
+        }
+    )
+    assert deprecated_models(config) == [
+        "agents.old.model: claude-3-opus-20240229 reaches end-of-life on January 5th, 2026"
+    ]
