@@ -35,6 +35,7 @@ from bench.processes import (
     REPO_ROOT,
     Process,
     agent_server,
+    cpu_seconds,
     fake_upstream,
     minimal_proxy,
     rss_bytes,
@@ -267,9 +268,9 @@ def profile_server(
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="measured runs per scenario (3)")
-    parser.add_argument("--duration", type=float, default=4.0, help="seconds per run (4)")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per run (3)")
     parser.add_argument(
-        "--warmup", type=float, default=2.0, help="warm-up seconds per scenario (2)"
+        "--warmup", type=float, default=1.0, help="warm-up seconds per scenario (1)"
     )
     parser.add_argument("--soak-requests", type=int, default=100_000, help="0 skips the soak")
     parser.add_argument(
@@ -366,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
             targets[report.SERVER] = requests_for(
                 report.SERVER, server.process.base_url, server.token, bodies
             )
+        pids = {report.UPSTREAM: upstream.pid, report.PROXY: proxy.pid}
+        if server:
+            pids[report.SERVER] = server.process.pid
         time.sleep(1.0)
         rss: dict[str, Any] = {"minimal_proxy_idle_bytes": rss_bytes(proxy.pid)}
         if server:
@@ -387,15 +391,20 @@ def main(argv: list[str] | None = None) -> int:
                 for target, requests in targets.items():
                     if scenario.name not in requests:
                         continue
+                    cpu_before = cpu_seconds(pids[target])
                     result = measure(
                         requests[scenario.name], scenario, args.duration, args.client_cpu
                     )
+                    # CPU the target itself spent per request: robust to other load on the box.
+                    spent = cpu_seconds(pids[target]) - cpu_before
+                    result["cpu_us_per_request"] = 1e6 * spent / max(1, result["requests"])
                     runs.setdefault((target, scenario.name), []).append(result)
                     reset_fake(upstream)
                     latency = result.get("p50_ms", result.get("ttfb_p50_ms"))
                     print(
                         f"  run {run + 1}/{args.runs} {target:>13} {scenario.name:<22} "
-                        f"{result['rps']:>9,.0f}/s  p50 {latency:.2f} ms",
+                        f"{result['rps']:>9,.0f}/s  p50 {latency:.2f} ms  "
+                        f"CPU {result['cpu_us_per_request']:,.0f} us/request",
                         flush=True,
                     )
 

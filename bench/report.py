@@ -36,7 +36,7 @@ def summarize(runs: list[dict[str, Any]], metrics: tuple[str, ...]) -> dict[str,
     return {metric: Spread.of([run[metric] for run in runs]) for metric in metrics}
 
 
-WRK_METRICS = ("rps", "p50_ms", "p99_ms")
+WRK_METRICS = ("rps", "p50_ms", "p99_ms", "cpu_us_per_request")
 STREAM_METRICS = (
     "rps",
     "ttfb_p50_ms",
@@ -44,6 +44,7 @@ STREAM_METRICS = (
     "ttft_p50_ms",
     "total_p50_ms",
     "total_p99_ms",
+    "cpu_us_per_request",
 )
 
 
@@ -53,6 +54,10 @@ def _rps(spread: Spread) -> str:
 
 def _ms(spread: Spread) -> str:
     return f"{spread.median:.2f} ({spread.low:.2f}-{spread.high:.2f})"
+
+
+def _us(spread: Spread) -> str:
+    return f"{spread.median:,.0f}"
 
 
 def _delta(value: float | None) -> str:
@@ -85,9 +90,9 @@ def _compare(
 
 def plain_table(summaries: Summaries, scenarios: list[str], targets: list[str]) -> str:
     lines = [
-        "| target | scenario | RPS | p50 ms | p99 ms | p50 over upstream "
+        "| target | scenario | RPS | p50 ms | p99 ms | CPU us/request | p50 over upstream "
         "| RPS vs minimal proxy | p50 over minimal proxy |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for scenario in scenarios:
         for target in targets:
@@ -97,7 +102,8 @@ def plain_table(summaries: Summaries, scenarios: list[str], targets: list[str]) 
             over_upstream, ratio, over_proxy = _compare(summaries, target, scenario, "p50_ms")
             lines.append(
                 f"| {target} | {scenario} | {_rps(own['rps'])} | {_ms(own['p50_ms'])} "
-                f"| {_ms(own['p99_ms'])} | {_delta(over_upstream)} | {_ratio(ratio)} "
+                f"| {_ms(own['p99_ms'])} | {_us(own['cpu_us_per_request'])} "
+                f"| {_delta(over_upstream)} | {_ratio(ratio)} "
                 f"| {_delta(over_proxy)} |"
             )
     return "\n".join(lines)
@@ -106,9 +112,9 @@ def plain_table(summaries: Summaries, scenarios: list[str], targets: list[str]) 
 def stream_table(summaries: Summaries, scenarios: list[str], targets: list[str]) -> str:
     lines = [
         "| target | scenario | streams/s | TTFB p50 ms | TTFB p99 ms | first token p50 ms "
-        "| total p50 ms | total p99 ms | TTFB over upstream | streams/s vs minimal proxy "
-        "| TTFB over minimal proxy |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| total p50 ms | total p99 ms | CPU us/stream | TTFB over upstream "
+        "| streams/s vs minimal proxy | TTFB over minimal proxy |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for scenario in scenarios:
         for target in targets:
@@ -120,7 +126,8 @@ def stream_table(summaries: Summaries, scenarios: list[str], targets: list[str])
                 f"| {target} | {scenario} | {_rps(own['rps'])} | {_ms(own['ttfb_p50_ms'])} "
                 f"| {_ms(own['ttfb_p99_ms'])} | {_ms(own['ttft_p50_ms'])} "
                 f"| {_ms(own['total_p50_ms'])} "
-                f"| {_ms(own['total_p99_ms'])} | {_delta(over_upstream)} | {_ratio(ratio)} "
+                f"| {_ms(own['total_p99_ms'])} | {_us(own['cpu_us_per_request'])} "
+                f"| {_delta(over_upstream)} | {_ratio(ratio)} "
                 f"| {_delta(over_proxy)} |"
             )
     return "\n".join(lines)
