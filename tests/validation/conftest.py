@@ -3,6 +3,7 @@ and a runner for ``python -m validation`` in the tools virtualenv (where its val
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -64,7 +65,11 @@ def object_file(manifests: Path, prefix: str) -> Path:
 @pytest.fixture
 def run_validator(tools_python: Path) -> Callable[..., ValidatorRun]:
     def run(
-        *args: str, manifests: Path | None = None, root: Path = REPO, metrics: bool = False
+        *args: str,
+        manifests: Path | None = None,
+        root: Path = REPO,
+        metrics: bool = False,
+        path: str | None = None,
     ) -> ValidatorRun:
         argv = [str(tools_python), "-m", "validation", "--root", str(root), "--stacks", STACK]
         if manifests is not None:
@@ -72,9 +77,11 @@ def run_validator(tools_python: Path) -> Callable[..., ValidatorRun]:
         argv += ["--alert-tests", str(FIXTURES / "alert-tests")]
         if not metrics:
             argv += ["--exposed-metrics", str(FIXTURES / "metrics.txt")]
+        env = dict(os.environ) if path is None else {**os.environ, "PATH": path}
         completed = subprocess.run(
             [*argv, *args],
             cwd=REPO,
+            env=env,
             capture_output=True,
             text=True,
             timeout=600,

@@ -60,3 +60,12 @@ def test_a_stack_that_was_not_rendered_is_a_failure(
 
     assert result.returncode == 1
     assert "does not exist: run `make render` first" in result.output
+
+
+def test_a_missing_tool_is_a_finding_never_a_skip(
+    run_validator: Callable[..., ValidatorRun], manifests: Path, tmp_path: Path
+) -> None:
+    result = run_validator("--only", "alerts", manifests=manifests, path=str(tmp_path))
+
+    assert result.returncode == 1
+    assert "promtool is not installed: install the Debian package `prometheus`" in result.output
