@@ -9,7 +9,8 @@ Output contract (``make validate`` builds on it):
   kind, metadata, and spec/data/... as the program sets them), keys sorted.
 - ``<out>/helm/<namespace>-<release>.yaml``: one summary per Helm release (``release``, ``chart``,
   ``repo``, ``version``, ``namespace``, ``values``); not Kubernetes objects.
-- Nothing else is written; the directory is emptied of earlier ``*.yaml`` output first.
+- Nothing else is written but a ``.rendered`` marker; a re-render first deletes the ``*.yaml``
+  files of the earlier one, and a non-empty directory without the marker is refused.
 - Whole numbers are integers again (the mocks hand numbers over as floats), every secret value is
   the string ``REDACTED``, and the bytes are identical from run to run for the same commit.
 
@@ -52,6 +53,8 @@ PLACEHOLDER_SECRETS = {
 FAKE_DIGEST = "sha256:" + "0" * 64
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 PROVIDER_TYPE = "pulumi:providers:kubernetes"
+# Marks a directory as render output, so a re-render may delete the YAML files it finds there.
+RENDER_MARKER = ".rendered"
 
 
 @dataclass
@@ -274,11 +277,20 @@ def render_documents(run: ProgramRun) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+class RenderError(Exception):
+    """The output directory cannot be used."""
+
+
 def render_stack(stack: str, out: Path) -> list[Path]:
+    """Render ``stack`` into ``out``, replacing an earlier render there (and nothing else)."""
     files = render_documents(run_program(stack))
+    marker = out / RENDER_MARKER
+    if out.exists() and any(out.iterdir()) and not marker.exists():
+        raise RenderError(f"{out} is not empty and holds no earlier render; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     for stale in [*out.glob("*.yaml"), *out.glob("helm/*.yaml")]:
         stale.unlink()
+    marker.write_text(f"rendered by components.render for stack {stack}\n", encoding="utf-8")
     written = []
     for relative, text in files.items():
         path = out / relative
@@ -295,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     try:
         written = render_stack(options.stack, options.out)
-    except pulumi.RunError as exc:
+    except (pulumi.RunError, RenderError) as exc:
         print(f"render {options.stack}: {exc}", file=sys.stderr)
         return 2
     print(f"render {options.stack}: {len(written)} files in {options.out}")

@@ -10,15 +10,21 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.render import PLACEHOLDER_SECRETS, REDACTED, ROOT, clean, render_stack
+from components.render import (
+    PLACEHOLDER_SECRETS,
+    REDACTED,
+    ROOT,
+    RenderError,
+    clean,
+    render_stack,
+)
 from tests.components.conftest import STACKS
 
 
 def _tree(directory: Path) -> dict[str, bytes]:
     return {
         str(path.relative_to(directory)): path.read_bytes()
-        for path in sorted(directory.rglob("*"))
-        if path.is_file()
+        for path in sorted(directory.rglob("*.yaml"))
     }
 
 
@@ -109,12 +115,22 @@ def test_helm_releases_are_summaries(tmp_path: Path) -> None:
 
 
 def test_stale_output_is_removed(tmp_path: Path) -> None:
-    (tmp_path / "helm").mkdir(parents=True)
+    render_stack("staging", tmp_path)
+    (tmp_path / "helm").mkdir(exist_ok=True)
     (tmp_path / "deployment-old-thing.yaml").write_text("stale")
     (tmp_path / "helm" / "old.yaml").write_text("stale")
     render_stack("staging", tmp_path)
     assert not (tmp_path / "deployment-old-thing.yaml").exists()
     assert not (tmp_path / "helm" / "old.yaml").exists()
+    assert (tmp_path / "deployment-agentsmcp-staging-agentsmcp.yaml").exists()
+
+
+def test_refuses_a_foreign_non_empty_directory(tmp_path: Path) -> None:
+    precious = tmp_path / "Pulumi.prod.yaml"
+    precious.write_text("config: {}")
+    with pytest.raises(RenderError, match="not empty"):
+        render_stack("prod", tmp_path)
+    assert precious.read_text() == "config: {}"
 
 
 def test_clean_restores_ints_and_redacts_nested_secrets() -> None:
