@@ -80,7 +80,7 @@ class ServerSettings(StrictModel):
         return origins
 
 
-DEFAULT_PUBLIC_PATHS = ("/health", "/health/live", "/health/ready", "/metrics")
+DEFAULT_PUBLIC_PATHS = ("/health", "/health/live", "/health/ready", "/metrics", "/openapi.json")
 
 
 class AuthSettings(StrictModel):

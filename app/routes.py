@@ -7,6 +7,7 @@ from aiohttp import web
 from app import health
 from app.api import setup_agent_routes
 from app.config import AppConfig
+from app.openapi import OPENAPI_PATH, openapi_handler
 
 
 def setup_core_routes(app: web.Application, config: AppConfig) -> None:
@@ -16,6 +17,7 @@ def setup_core_routes(app: web.Application, config: AppConfig) -> None:
     # With metrics disabled the route does not exist, so /metrics answers 404.
     if config.metrics.enabled:
         app.router.add_get("/metrics", health.metrics)
+    app.router.add_get(OPENAPI_PATH, openapi_handler(config))
 
 
 def setup_routes(app: web.Application, config: AppConfig) -> None:

@@ -22,7 +22,13 @@ def test_defaults_without_a_file() -> None:
     assert config.server.port == 8000
     assert config.auth.issuer == "agentsmcp"
     assert config.auth.audience == "agentsmcp-api"
-    assert config.auth.public_paths == ["/health", "/health/live", "/health/ready", "/metrics"]
+    assert config.auth.public_paths == [
+        "/health",
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+        "/openapi.json",
+    ]
     assert config.logging.format == "json"
 
 

@@ -1,0 +1,601 @@
+"""The OpenAPI 3.1 document served at ``GET /openapi.json``.
+
+It describes the deployment's routes (``/metrics`` only when metrics are enabled, CORS preflights
+only when origins are configured), every request body, response and error shape. It names no
+agents and holds nothing from the secrets, so it is a public path by default
+(``DEFAULT_PUBLIC_PATHS``). ``tests/reliability`` checks that it lists exactly the router's
+routes and fuzzes a live server against it with schemathesis.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from app import __version__
+from app.config import AppConfig
+
+OPENAPI_PATH = "/openapi.json"
+JSON = "application/json"
+SSE = "text/event-stream"
+
+Schema = dict[str, Any]
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error_codes(*codes: str) -> Schema:
+    return {"allOf": [_ref("Error")], "description": "Error `code`s: " + ", ".join(codes)}
+
+
+_ERROR_RESPONSES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "400": (
+        "Invalid request: malformed JSON or an invalid field.",
+        ("invalid_json", "bad_request", "invalid_field", "bad_http_request"),
+    ),
+    "401": ("Missing or invalid bearer token.", ("missing_token", "invalid_token")),
+    "403": ("CORS origin or method not allowed.", ("forbidden",)),
+    "404": ("Unknown agent or resource.", ("agent_not_found", "not_found")),
+    "405": ("Method not allowed (see the Allow header).", ("method_not_allowed",)),
+    "413": ("Body larger than server.max_body_bytes.", ("payload_too_large",)),
+    "415": ("The body is not JSON.", ("unsupported_media_type",)),
+    "429": ("Rate limit exceeded (see Retry-After).", ("rate_limit_exceeded",)),
+    "431": ("A header or the request line is too large.", ("request_header_too_large",)),
+    "500": ("A bug; details are in the log under the request ID.", ("internal_error",)),
+    "502": (
+        "The provider failed, rejected the request or answered malformed data.",
+        ("upstream_error", "upstream_auth_error", "upstream_unavailable"),
+    ),
+    "503": (
+        "The provider is rate limited or not configured, or the server is shutting down.",
+        ("upstream_rate_limited", "provider_not_configured", "server_shutting_down"),
+    ),
+    "504": ("The agent's timeout expired.", ("upstream_timeout",)),
+}
+
+_REQUEST_ID_HEADER: Schema = {
+    "description": "The request's ID (the client's if it was safe, else a generated one).",
+    "required": True,
+    "schema": {"type": "string"},
+}
+_RATE_LIMIT_HEADERS: dict[str, Schema] = {
+    "RateLimit-Limit": {"description": "Bucket size (the burst).", "schema": {"type": "string"}},
+    "RateLimit-Remaining": {"description": "Requests left now.", "schema": {"type": "string"}},
+    "RateLimit-Reset": {
+        "description": "Seconds until the bucket is full.",
+        "schema": {"type": "string"},
+    },
+}
+_RETRY_AFTER: Schema = {
+    "description": "Seconds to wait before retrying.",
+    "schema": {"type": "string"},
+}
+
+
+def _error(status: str) -> Schema:
+    description, codes = _ERROR_RESPONSES[status]
+    headers: dict[str, Schema] = {"X-Request-ID": _REQUEST_ID_HEADER}
+    if status in ("429", "503"):
+        headers["Retry-After"] = _RETRY_AFTER
+    if status == "401":
+        headers["WWW-Authenticate"] = {
+            "description": 'Bearer challenge: `Bearer realm="agentsmcp"`, with `error` and'
+            " `error_description` when a token was sent.",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    if status == "405":
+        headers["Allow"] = {"description": "Allowed methods.", "schema": {"type": "string"}}
+    return {
+        "description": description,
+        "headers": headers,
+        "content": {JSON: {"schema": _error_codes(*codes)}},
+    }
+
+
+def _ok(description: str, content: dict[str, Schema], **headers: Schema) -> Schema:
+    return {
+        "description": description,
+        "headers": {"X-Request-ID": _REQUEST_ID_HEADER, **headers},
+        "content": content,
+    }
+
+
+def _operation(
+    summary: str,
+    responses: dict[str, Schema],
+    errors: tuple[str, ...],
+    *,
+    public: bool,
+    body: Schema | None = None,
+    parameters: list[Schema] | None = None,
+    operation_id: str,
+) -> Schema:
+    operation: Schema = {"operationId": operation_id, "summary": summary}
+    if public:
+        operation["security"] = []
+    if parameters:
+        operation["parameters"] = parameters
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": body}}}
+    all_errors = set(errors) | {"400", "431", "500"}
+    if not public:
+        all_errors |= {"401"}
+    operation["responses"] = {**responses, **{code: _error(code) for code in sorted(all_errors)}}
+    return operation
+
+
+def _health_operations(
+    path: str,
+    summary: str,
+    ok: Schema,
+    errors: tuple[str, ...],
+    *,
+    public: bool,
+    ready: bool = False,
+) -> Schema:
+    responses: dict[str, Schema] = {"200": _ok(summary, {JSON: {"schema": ok}})}
+    if ready:
+        responses["503"] = {
+            "description": "Not ready: starting, draining or stopping.",
+            "headers": {"X-Request-ID": _REQUEST_ID_HEADER, "Retry-After": _RETRY_AFTER},
+            "content": {JSON: {"schema": _ref("NotReady")}},
+        }
+    name = path.strip("/").replace("/", "_")
+    return {
+        "get": _operation(summary, responses, errors, public=public, operation_id=f"get_{name}")
+    }
+
+
+def _head_of(get: Schema) -> Schema:
+    """aiohttp answers HEAD on every GET route: the same responses without a body."""
+    responses = {
+        status: {key: value for key, value in response.items() if key != "content"}
+        for status, response in get["responses"].items()
+    }
+    return {
+        **get,
+        "operationId": "head_" + get["operationId"].removeprefix("get_"),
+        "responses": responses,
+    }
+
+
+def _schemas() -> dict[str, Schema]:
+    text_part: Schema = {
+        "type": "object",
+        "required": ["type", "text"],
+        "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+    }
+    usage: Schema = {
+        "type": "object",
+        "required": ["prompt_tokens", "completion_tokens", "total_tokens"],
+        "properties": {
+            "prompt_tokens": {"type": "integer", "minimum": 0},
+            "completion_tokens": {"type": "integer", "minimum": 0},
+            "total_tokens": {"type": "integer", "minimum": 0},
+        },
+    }
+    finish_reason: Schema = {
+        "type": "string",
+        "enum": ["stop", "length", "content_filter", "tool_calls"],
+    }
+    content: Schema = {"oneOf": [{"type": "string"}, {"type": "array", "items": text_part}]}
+    max_tokens: Schema = {"type": "integer", "minimum": 1, "maximum": 1_000_000}
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["message", "type", "code"],
+                    "properties": {
+                        "message": {"type": "string"},
+                        "type": {"type": "string"},
+                        "code": {"type": "string"},
+                        "param": {"type": "string", "description": "The invalid field."},
+                    },
+                }
+            },
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status", "version", "uptime_seconds"],
+            "properties": {
+                "status": {"const": "ok"},
+                "version": {"type": "string"},
+                "uptime_seconds": {"type": "number", "minimum": 0},
+            },
+        },
+        "Live": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"const": "ok"}},
+        },
+        "Ready": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"const": "ready"}},
+        },
+        "NotReady": {
+            "type": "object",
+            "required": ["status", "reason"],
+            "properties": {
+                "status": {"const": "not_ready"},
+                "reason": {"enum": ["starting", "draining", "stopping"]},
+            },
+        },
+        "Message": {
+            "description": "A chat message. `content` may be omitted or null only for assistant"
+            " messages.",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "required": ["role", "content"],
+                    "properties": {
+                        "role": {"enum": ["system", "developer", "user"]},
+                        "content": content,
+                    },
+                },
+                {
+                    "type": "object",
+                    "required": ["role"],
+                    "properties": {
+                        "role": {"const": "assistant"},
+                        "content": {"oneOf": [*content["oneOf"], {"type": "null"}]},
+                    },
+                },
+            ],
+        },
+        "Messages": {
+            "type": "array",
+            "description": "At least one user or assistant message.",
+            "minItems": 1,
+            "items": _ref("Message"),
+            "contains": {
+                "type": "object",
+                "required": ["role"],
+                "properties": {"role": {"enum": ["user", "assistant"]}},
+            },
+        },
+        "ChatCompletionRequest": {
+            "type": "object",
+            "description": "OpenAI-compatible; `model` is an agent name. Unknown fields are"
+            " ignored. At least one user or assistant message is required.",
+            "required": ["model", "messages"],
+            "properties": {
+                "model": {"type": "string", "minLength": 1, "examples": ["coding"]},
+                "messages": _ref("Messages"),
+                "stream": {"type": ["boolean", "null"]},
+                "stream_options": {
+                    "type": ["object", "null"],
+                    "properties": {"include_usage": {"type": "boolean"}},
+                },
+                "max_tokens": {**max_tokens, "type": ["integer", "null"]},
+                "max_completion_tokens": {**max_tokens, "type": ["integer", "null"]},
+                "temperature": {"type": ["number", "null"], "minimum": 0, "maximum": 2},
+                "top_p": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+                "stop": {
+                    "oneOf": [
+                        {"type": "string"},
+                        {"type": "array", "maxItems": 4, "items": {"type": "string"}},
+                        {"type": "null"},
+                    ]
+                },
+                "user": {"type": ["string", "null"]},
+                "n": {"description": "Only 1 is supported.", "enum": [1, None]},
+            },
+        },
+        "ChatCompletion": {
+            "type": "object",
+            "required": ["id", "object", "created", "model", "choices", "usage"],
+            "properties": {
+                "id": {"type": "string"},
+                "object": {"const": "chat.completion"},
+                "created": {"type": "integer"},
+                "model": {"type": "string", "description": "The agent that answered."},
+                "choices": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["index", "message", "finish_reason"],
+                        "properties": {
+                            "index": {"type": "integer"},
+                            "message": {
+                                "type": "object",
+                                "required": ["role", "content"],
+                                "properties": {
+                                    "role": {"const": "assistant"},
+                                    "content": {"type": "string"},
+                                    "refusal": {"type": "null"},
+                                },
+                            },
+                            "logprobs": {"type": "null"},
+                            "finish_reason": finish_reason,
+                        },
+                    },
+                },
+                "usage": usage,
+                "system_fingerprint": {"type": "null"},
+            },
+        },
+        "ChatCompletionStreamEvent": {
+            "type": "object",
+            "description": "One server-sent event of a streamed completion: `data:` holds a"
+            " chat.completion.chunk, a usage chunk (`choices: []`) when"
+            " `stream_options.include_usage` is set, or `[DONE]` last. A failure after the"
+            ' first token is one `data: {"error": {...}}` event before `[DONE]`.',
+            "required": ["data"],
+            "properties": {"data": {"type": "string", "minLength": 1}},
+        },
+        "RunRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["input"],
+            "properties": {
+                "input": {
+                    "oneOf": [
+                        {"type": "string", "minLength": 1, "pattern": "\\S"},
+                        _ref("Messages"),
+                    ]
+                },
+                "stream": {"type": ["boolean", "null"]},
+                "metadata": {"type": ["object", "null"], "maxProperties": 16},
+            },
+        },
+        "Run": {
+            "type": "object",
+            "required": [
+                "id",
+                "object",
+                "agent",
+                "status",
+                "output",
+                "finish_reason",
+                "usage",
+                "provider",
+                "model",
+                "duration_ms",
+                "metadata",
+            ],
+            "properties": {
+                "id": {"type": "string"},
+                "object": {"const": "agent.run"},
+                "agent": {"type": "string", "description": "The agent that answered."},
+                "status": {"const": "completed"},
+                "output": {"type": "string"},
+                "finish_reason": finish_reason,
+                "usage": usage,
+                "provider": {"enum": ["openai", "anthropic"]},
+                "model": {"type": "string"},
+                "duration_ms": {"type": "number", "minimum": 0},
+                "metadata": {"type": "object"},
+            },
+        },
+        "RunStreamEvent": {
+            "type": "object",
+            "description": "One server-sent event of a streamed run: `run.started` (`id`,"
+            ' `agent`, `status: running`), `run.delta` (`{"id", "delta"}`), then'
+            " `run.completed` (a Run) or `run.failed` (`status: failed`,"
+            " `error: {message, type, code}`). `data` is JSON.",
+            "required": ["event", "data"],
+            "properties": {
+                "event": {"enum": ["run.started", "run.delta", "run.completed", "run.failed"]},
+                "data": {"type": "string", "contentMediaType": JSON},
+            },
+        },
+        "ModelList": {
+            "type": "object",
+            "required": ["object", "data"],
+            "properties": {
+                "object": {"const": "list"},
+                "data": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "object", "created", "owned_by"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "object": {"const": "model"},
+                            "created": {"type": "integer"},
+                            "owned_by": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+        "AgentList": {
+            "type": "object",
+            "required": ["object", "data"],
+            "properties": {
+                "object": {"const": "list"},
+                "data": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "type", "provider", "model", "available"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "type": {"type": "string"},
+                            "provider": {"enum": ["openai", "anthropic"]},
+                            "model": {"type": "string"},
+                            "timeout": {"type": "number"},
+                            "max_tokens": {"type": "integer"},
+                            "fallback": {"type": ["string", "null"]},
+                            "available": {"type": "boolean"},
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+def _preflight(path: str) -> Schema:
+    return {
+        "operationId": "preflight_"
+        + (path.strip("/").replace("/", "_").replace("{", "").replace("}", "") or "root"),
+        "summary": "CORS preflight (no token needed).",
+        "security": [],
+        "responses": {
+            "200": {"description": "Allowed: Access-Control-Allow-* headers."},
+            "403": _error("403"),
+        },
+    }
+
+
+def build_document(config: AppConfig) -> Schema:
+    """The OpenAPI 3.1 document of an app built from ``config``."""
+    public = set(config.auth.public_paths) if config.auth.enabled else None
+
+    def is_public(path: str) -> bool:
+        return public is None or path in public
+
+    rate = ("429",) if config.rate_limit.enabled else ()
+    paths: dict[str, Schema] = {
+        path: _health_operations(path, summary, ok, rate, public=is_public(path), ready=ready)
+        for path, summary, ok, ready in (
+            ("/health", "Process health and version.", _ref("Health"), False),
+            ("/health/live", "Liveness: the event loop runs.", _ref("Live"), False),
+            ("/health/ready", "Readiness: 503 while starting or draining.", _ref("Ready"), True),
+        )
+    }
+    if config.metrics.enabled:
+        paths["/metrics"] = {
+            "get": _operation(
+                "Prometheus metrics.",
+                {
+                    "200": _ok(
+                        "Prometheus text format.", {"text/plain": {"schema": {"type": "string"}}}
+                    )
+                },
+                rate,
+                public=is_public("/metrics"),
+                operation_id="get_metrics",
+            )
+        }
+    paths[OPENAPI_PATH] = {
+        "get": _operation(
+            "This document.",
+            {"200": _ok("OpenAPI 3.1.", {JSON: {"schema": {"type": "object"}}})},
+            rate,
+            public=is_public(OPENAPI_PATH),
+            operation_id="get_openapi",
+        )
+    }
+    paths["/v1/models"] = {
+        "get": _operation(
+            "Agents as OpenAI models.",
+            {
+                "200": _ok(
+                    "Model list.", {JSON: {"schema": _ref("ModelList")}}, **_RATE_LIMIT_HEADERS
+                )
+            },
+            rate,
+            public=is_public("/v1/models"),
+            operation_id="get_models",
+        )
+    }
+    agent_errors = ("404", "413", "415", "502", "503", "504", *rate)
+    agent_header = {
+        "X-Agentsmcp-Agent": {
+            "description": "The agent that answered.",
+            "schema": {"type": "string"},
+        }
+    }
+    paths["/v1/chat/completions"] = {
+        "post": _operation(
+            "OpenAI-compatible chat completion with an agent.",
+            {
+                "200": _ok(
+                    "A chat.completion, or SSE chunks with `stream: true`.",
+                    {
+                        JSON: {"schema": _ref("ChatCompletion")},
+                        SSE: {"schema": _ref("ChatCompletionStreamEvent")},
+                    },
+                    **agent_header,
+                )
+            },
+            agent_errors,
+            public=is_public("/v1/chat/completions"),
+            body=_ref("ChatCompletionRequest"),
+            operation_id="create_chat_completion",
+        )
+    }
+    paths["/v1/agents"] = {
+        "get": _operation(
+            "Configured agents (never prompts or keys).",
+            {"200": _ok("Agent list.", {JSON: {"schema": _ref("AgentList")}})},
+            rate,
+            public=is_public("/v1/agents"),
+            operation_id="get_agents",
+        )
+    }
+    paths["/v1/agents/{name}/runs"] = {
+        "post": _operation(
+            "Run an agent (native API).",
+            {
+                "200": _ok(
+                    "A completed run, or SSE run events with `stream: true`.",
+                    {JSON: {"schema": _ref("Run")}, SSE: {"schema": _ref("RunStreamEvent")}},
+                )
+            },
+            agent_errors,
+            public=is_public("/v1/agents/{name}/runs"),
+            body=_ref("RunRequest"),
+            parameters=[
+                {
+                    "name": "name",
+                    "in": "path",
+                    "required": True,
+                    "description": "Agent name (GET /v1/agents).",
+                    "schema": {"type": "string", "examples": ["coding"]},
+                }
+            ],
+            operation_id="create_run",
+        )
+    }
+    for operations in paths.values():
+        if "get" in operations:
+            operations["head"] = _head_of(operations["get"])
+    if config.server.cors_origins:
+        for path, operations in paths.items():
+            operations["options"] = _preflight(path)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "agentsmcp",
+            "version": __version__,
+            "description": "LLM agents over OpenAI and Anthropic. Every error has the shape"
+            ' `{"error": {"message", "type", "code"}}`.',
+        },
+        "servers": [{"url": "/"}],
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "HS256 JWT with exp, sub, iss and aud.",
+                }
+            },
+        },
+        "security": [{"bearer": []}] if config.auth.enabled else [],
+        "paths": paths,
+    }
+
+
+def openapi_handler(config: AppConfig) -> Handler:
+    """The view of ``GET /openapi.json``: the document is rendered once, at startup."""
+    body = json.dumps(build_document(config), separators=(",", ":")).encode()
+
+    async def openapi(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=body, content_type=JSON)
+
+    return openapi

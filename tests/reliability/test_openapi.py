@@ -1,0 +1,172 @@
+"""``GET /openapi.json``: it lists exactly the router's routes, and a live server conforms to it
+under schemathesis (bounded examples, fixed seed, a valid token, fake upstreams)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import hypothesis
+import pytest
+import schemathesis
+from aiohttp import web
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from app.config import AppConfig, parse_config
+from app.openapi import OPENAPI_PATH, build_document
+from app.server import create_app
+from tests.app.conftest import make_config, make_token
+from tests.fakes import FakeServer
+from tests.fakes.appconfig import JWT_SECRET, agent_config
+
+from ._process import ServerProcess, fake_upstreams, get, running_server, server_config
+from .conftest import serve_app
+
+FUZZ_SEED = 20261124
+FUZZ_EXAMPLES = 25
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
+
+
+def router_routes(app: web.Application) -> set[tuple[str, str]]:
+    return {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None
+    }
+
+
+def document_routes(document: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+
+
+CONFIGS = {
+    "default": {},
+    "metrics off": {"metrics": {"enabled": False}},
+    "cors on": {"server": {"cors_origins": ["https://app.example.com"]}},
+    "auth off": {"auth": {"enabled": False}},
+}
+
+
+@pytest.mark.parametrize("sections", CONFIGS.values(), ids=CONFIGS.keys())
+def test_document_lists_exactly_the_routes_of_the_router(
+    fake_config: AppConfig, sections: dict[str, Any]
+) -> None:
+    data = fake_config.model_dump(mode="json") | sections
+    data["jwt_secret_key"] = "x" * 40
+    data["openai_api_key"] = data["anthropic_api_key"] = "k"
+    config = AppConfig.model_validate(data)
+    app = create_app(config)
+    document = build_document(config)
+    assert document_routes(document) == router_routes(app)
+    assert document["openapi"] == "3.1.0"
+    operation_ids = [
+        operation["operationId"]
+        for operations in document["paths"].values()
+        for operation in operations.values()
+    ]
+    assert len(operation_ids) == len(set(operation_ids))
+
+
+@pytest.fixture
+def fake_config() -> AppConfig:
+    # Only the shape of the config matters here: nothing is started.
+    return agent_config(FakeServer(port=1))
+
+
+def test_public_and_protected_operations_follow_the_config() -> None:
+    document = build_document(make_config())
+    paths = document["paths"]
+    assert document["security"] == [{"bearer": []}]
+    for path in ("/health", "/health/ready", "/metrics", OPENAPI_PATH):
+        assert paths[path]["get"]["security"] == []
+    for path, method in (("/v1/models", "get"), ("/v1/chat/completions", "post")):
+        assert "security" not in paths[path][method]
+        assert "401" in paths[path][method]["responses"]
+
+
+def test_every_error_response_is_the_error_shape() -> None:
+    document = build_document(make_config(server={"cors_origins": ["https://a.example"]}))
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if int(status) < 400 or method == "head" or (status == "503" and "health" in path):
+                    continue
+                schema = response["content"]["application/json"]["schema"]
+                assert schema["allOf"] == [{"$ref": "#/components/schemas/Error"}], (path, status)
+
+
+async def test_the_document_is_served_without_a_token() -> None:
+    config = make_config()
+    async with serve_app(config) as server, aiohttp.ClientSession() as session:
+        response = await session.get(server.url + OPENAPI_PATH)
+        assert response.status == 200
+        assert response.content_type == "application/json"
+        assert await response.json() == build_document(config)
+
+
+# The fuzzed server's configuration; the document is built from it at import time (schemathesis
+# parametrizes at collection) and the live server must serve exactly this document.
+FUZZ_SECTIONS: dict[str, Any] = {
+    "rate_limit": {"enabled": True, "burst": 1_000_000, "requests_per_minute": 10_000_000}
+}
+FUZZ_DOCUMENT = build_document(
+    parse_config(
+        server_config("http://127.0.0.1:1", **FUZZ_SECTIONS)
+        | {"jwt_secret_key": JWT_SECRET, "openai_api_key": "k", "anthropic_api_key": "k"}
+    )
+)
+schema = schemathesis.openapi.from_dict(FUZZ_DOCUMENT)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    logs: Path = tmp_path_factory.mktemp("schemathesis")
+    with (
+        fake_upstreams(logs) as fakes,
+        running_server(server_config(fakes, **FUZZ_SECTIONS), logs) as server,
+    ):
+        status, body = get(server.url + OPENAPI_PATH)
+        assert status == 200
+        assert json.loads(body) == FUZZ_DOCUMENT
+        yield server
+
+
+@pytest.mark.slow
+@schema.parametrize()
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+@hypothesis.seed(FUZZ_SEED)
+def test_live_server_conforms_to_its_document(case: Any, live_server: ServerProcess) -> None:
+    case.call_and_validate(
+        base_url=live_server.url,
+        headers={"Authorization": f"Bearer {make_token('schemathesis')}"},
+        checks=CHECKS,
+        timeout=30,
+    )
