@@ -61,14 +61,17 @@ def scrape_server(root: Path, python: Path, config: Path) -> str:
         "ANTHROPIC_API_KEY": "sk-ant-validation-not-a-real-key",
     }
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(  # noqa: S603 - our interpreter, our module
-        [str(python), "-m", "app"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    try:
+        server = subprocess.Popen(  # noqa: S603 - our interpreter, our module
+            [str(python), "-m", "app"],
+            cwd=root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    except OSError as error:
+        raise ServerError(f"cannot start {python} -m app: {error} (run `make venv`)") from error
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:

@@ -38,12 +38,17 @@ def find_tool(name: str, hint: str) -> str:
 
 
 def run_tool(argv: list[str], cwd: Path | None = None) -> ToolRun:
-    completed = subprocess.run(  # noqa: S603 - argv is built from fixed tool names and our paths
-        argv,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=TOOL_TIMEOUT_SECONDS,
-        check=False,
-    )
+    """Run one validator; a hang becomes a failed run with the reason, not a traceback."""
+    try:
+        completed = subprocess.run(  # noqa: S603 - argv is fixed tool names and our paths
+            argv,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=TOOL_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        name = Path(argv[0]).name
+        return ToolRun(-1, "", f"{name} did not finish within {TOOL_TIMEOUT_SECONDS} s")
     return ToolRun(completed.returncode, completed.stdout, completed.stderr)

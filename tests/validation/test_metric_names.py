@@ -86,3 +86,16 @@ def test_a_dashboard_that_is_not_json_or_has_a_broken_query_is_reported(
     assert result.returncode == 1
     assert "broken.json: is not valid JSON" in result.output
     assert "does not parse" in result.output
+
+
+def test_a_server_that_cannot_start_fails_the_metrics_check(
+    run_validator: Callable[..., ValidatorRun], manifests: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-venv" / "python"
+
+    result = run_validator(
+        "--only", "metrics", "--server-python", str(missing), manifests=manifests, metrics=True
+    )
+
+    assert result.returncode == 1
+    assert f"cannot start {missing} -m app" in result.output
