@@ -102,4 +102,4 @@ container-test: venv base-images  ## Build the image with the stand-ins and run 
 	$(BIN)/python scripts/run-pytest.py tests/container
 
 clean:  ## Remove build output and the virtualenv
-	rm -rf build $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf build $(VENV) $(TOOLS_VENV) .mypy_cache .ruff_cache .pytest_cache
