@@ -188,6 +188,8 @@ CATALOGUE: list[Case] = [
     Case("messages empty", 400, BAD, body=chat(messages=[])),
     Case("message a string", 400, BAD, body=chat(messages=["hi"])),
     Case("role unknown", 400, BAD, body=chat(messages=[{"role": "root", "content": "x"}])),
+    Case("role an object", 400, BAD, body=chat(messages=[{"role": {}, "content": "x"}])),
+    Case("role an array", 400, BAD, body=chat(messages=[{"role": ["user"], "content": "x"}])),
     Case("content a number", 400, BAD, body=chat(messages=[{"role": "user", "content": 7}])),
     Case(
         "content part an image",
@@ -214,6 +216,12 @@ CATALOGUE: list[Case] = [
     Case("max_completion_tokens 2**63", 400, BAD, body=chat(max_completion_tokens=2**63)),
     Case("max_tokens a float", 400, BAD, body=chat(max_tokens=1.5)),
     Case("max_tokens a boolean", 400, BAD, body=chat(max_tokens=True)),
+    Case(
+        "bad max_tokens beside a good max_completion_tokens",
+        400,
+        BAD,
+        body=chat(max_completion_tokens=10, max_tokens=-5),
+    ),
     Case("run unknown field", 400, BAD, path=RUNS, body=_json({"input": "x", "model": "y"})),
     Case("run input a number", 400, BAD, path=RUNS, body=_json({"input": 1})),
     Case("run input blank", 400, BAD, path=RUNS, body=_json({"input": "   "})),
