@@ -66,7 +66,13 @@ if ! $force && [[ "$(image_key "$BUILDER_TAG")" == "$key" && "$(image_key "$RUNT
 else
     if $force || [[ ! -s "$builder_tar" || ! -s "$runtime_tar" ]]; then
         work="$(mktemp -d "$CACHE_DIR/work.XXXXXX")"
-        trap 'rm -rf "$work"' EXIT
+        # A failed debootstrap can leave /proc or /sys mounted inside the root: unmount first.
+        cleanup() {
+            awk -v prefix="$work/" 'index($2, prefix) == 1 { print $2 }' /proc/mounts \
+                | sort -r | xargs -r umount -l
+            rm -rf "$work"
+        }
+        trap cleanup EXIT
         builder_root="$work/builder"
         runtime_root="$work/runtime"
 
