@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
@@ -97,3 +98,60 @@ def test_an_unreachable_server_fails_every_check() -> None:
     checks = run_checks(f"http://127.0.0.1:{_free_port()}", _token(SECRET))
     assert checks
     assert not any(c.passed for c in checks)
+
+
+def test_make_smoke_flow_with_a_fake_kubectl(tmp_path: Path) -> None:
+    """The whole script: secret from "kubectl get secret", server behind "kubectl port-forward"."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    kubectl = bin_dir / "kubectl"
+    secret_b64 = base64.b64encode(SECRET.encode()).decode()
+    # port-forward LOCAL:80 becomes the real server listening on LOCAL.
+    kubectl.write_text(
+        "#!/usr/bin/env bash\n"
+        'case "$*" in\n'
+        f'  *"get secret agentsmcp-secrets"*) printf %s "{secret_b64}" ;;\n'
+        '  *port-forward*) local_port="${*: -1}"; local_port="${local_port%%:*}"\n'
+        f'    AGENTSMCP_PORT="$local_port" exec "{sys.executable}" -m app ;;\n'
+        "  *) exit 1 ;;\n"
+        "esac\n",
+        encoding="utf-8",
+    )
+    kubectl.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "AGENTSMCP_CONFIG": str(ROOT / "config" / "agentsmcp.yaml"),
+        "AGENTSMCP_LOG_FORMAT": "text",
+        "JWT_SECRET_KEY": SECRET,
+        "OPENAI_API_KEY": "sk-test",
+        "ANTHROPIC_API_KEY": "sk-ant-test",
+    }
+    result = subprocess.run(
+        [sys.executable, "scripts/smoke.py", "--stack", "dev"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("PASS  port-forward: svc/agentsmcp in agentsmcp-dev")
+    assert "PASS  GET /v1/models with a token: HTTP 200" in result.stdout
+    assert lines[-1] == "smoke dev: 6 passed, 0 failed"
+
+
+def test_smoke_reports_an_unknown_stack() -> None:
+    result = subprocess.run(
+        [sys.executable, "scripts/smoke.py", "--stack", "qa"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "FAIL" in result.stdout
+    assert "Traceback" not in result.stderr
