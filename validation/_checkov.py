@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from ._findings import CheckResult
-from ._manifests import HELM_DIR, Stack
+from ._manifests import Stack
 from ._tools import find_tool, run_tool
 
 SKIPS_FILE = Path(__file__).parent / "checkov-skips.yaml"
@@ -45,9 +45,10 @@ def _reports(output: str) -> list[dict[str, Any]]:
 
 
 def run_checkov(
-    framework: str, target: Path, result: CheckResult, *, skip_path: str | None = None
+    framework: str, target: Path, result: CheckResult, *, files: list[Path] | None = None
 ) -> None:
-    """Run checkov on ``target`` (a directory or a file); every failed check is a finding."""
+    """Run checkov on ``target`` (a directory or a file), or on exactly ``files`` when given;
+    every failed check is a finding."""
     skips = load_skips()
     argv = [
         find_tool("checkov", "run `make tools`"),
@@ -58,9 +59,13 @@ def run_checkov(
         "json",
         "--compact",
     ]
-    argv += ["--directory", str(target)] if target.is_dir() else ["--file", str(target)]
-    if skip_path:
-        argv += ["--skip-path", skip_path]
+    if files is not None:
+        for path in files:
+            argv += ["--file", str(path)]
+    elif target.is_dir():
+        argv += ["--directory", str(target)]
+    else:
+        argv += ["--file", str(target)]
     if skips:
         argv += ["--skip-check", ",".join(sorted(skips))]
     run = run_tool(argv)
@@ -110,4 +115,5 @@ def check_policy(stack: Stack, result: CheckResult) -> None:
     for manifest in stack.objects:
         for key in _inline_skips(manifest.body):
             result.fail(manifest.label, f"annotation {key}: skip checks only in {SKIPS_FILE.name}")
-    run_checkov("kubernetes", stack.directory, result, skip_path=HELM_DIR)
+    # The objects only: the helm/ summaries are not Kubernetes objects.
+    run_checkov("kubernetes", stack.directory, result, files=[m.path for m in stack.objects])
