@@ -262,6 +262,17 @@ def pulumi_deployment(upstream_base: str, **server: Any) -> Deployment:
     return Deployment(render_server_yaml(config), environment, config.server_port)
 
 
+def write_config_dir(directory: Path, config_yaml: str) -> Path:
+    """A directory to mount at /etc/agentsmcp, world-readable like a ConfigMap volume (the
+    container runs as 1000:1000)."""
+    directory.mkdir()
+    config_file = directory / CONFIG_FILE_NAME
+    config_file.write_text(config_yaml)
+    directory.chmod(0o755)
+    config_file.chmod(stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH)
+    return directory
+
+
 ServerFactory = Callable[..., RunningServer]
 
 
@@ -276,13 +287,7 @@ def start_server(
     def start(upstream_port: int = 9, **server: Any) -> RunningServer:
         network, upstream_host = engine.network_options()
         deployment = pulumi_deployment(f"http://{upstream_host}:{upstream_port}", **server)
-        config_dir = tmp_path / f"config-{len(started)}"
-        config_dir.mkdir()
-        config_file = config_dir / CONFIG_FILE_NAME
-        config_file.write_text(deployment.config_yaml)
-        # The container runs as 1000:1000: like a ConfigMap volume, the files are world-readable.
-        config_dir.chmod(0o755)
-        config_file.chmod(stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH)
+        config_dir = write_config_dir(tmp_path / f"config-{len(started)}", deployment.config_yaml)
         environment = dict(deployment.environment)
         options: dict[str, Any] = {**kubernetes_like_options(), **network}
         if network.get("network_mode") == "host":

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .conftest import (
+    CONFIG_MOUNT_DIR,
     VCS_REF,
     BuiltImage,
     Engine,
     ServerFactory,
     kubernetes_like_options,
     normalize,
+    pulumi_deployment,
+    write_config_dir,
 )
 
 pytestmark = pytest.mark.container
@@ -177,3 +181,26 @@ def test_build_info_metric_reports_the_commit(start_server: ServerFactory) -> No
     ]
     assert len(build_info) == 1
     assert re.search(rf'commit="{VCS_REF}"', build_info[0])
+
+
+def test_invalid_config_exits_2_with_a_clear_message(
+    engine: Engine, built_image: BuiltImage, tmp_path: Path
+) -> None:
+    deployment = pulumi_deployment("http://127.0.0.1:9")
+    config_dir = write_config_dir(tmp_path / "config", deployment.config_yaml + "surprise: 1\n")
+    container = engine.client.containers.run(
+        built_image.image.id,
+        detach=True,
+        environment=deployment.environment,
+        volumes={str(config_dir): {"bind": CONFIG_MOUNT_DIR, "mode": "ro"}},
+        network_mode="none",
+        **kubernetes_like_options(),
+    )
+    try:
+        result = container.wait(timeout=60)
+        logs = container.logs().decode(errors="replace")
+    finally:
+        container.remove(force=True)
+
+    assert result["StatusCode"] == 2, logs
+    assert logs.strip().splitlines() == ["config error: surprise: unknown key"]
