@@ -328,6 +328,9 @@ def test_exposure_and_tls(run: ProgramRun) -> None:
     issuer = {"dev": None, "staging": "letsencrypt-staging", "prod": "letsencrypt-prod"}[run.stack]
     annotations = ingress["metadata"].get("annotations", {})
     assert annotations.get("cert-manager.io/cluster-issuer") == issuer
+    # Streaming agent runs must not be buffered or cut at ingress-nginx's default 60 s.
+    assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 120
     assert ("tls" in ingress["spec"]) == (issuer is not None)
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend == {"name": "agentsmcp", "port": {"number": 80}}
