@@ -42,7 +42,8 @@ print(json.dumps({
     "interpreter": os.path.realpath(sys.executable),
     "distributions": sorted(d.metadata["Name"] for d in importlib.metadata.distributions()),
     "importable": {m: importlib.util.find_spec(m) is not None
-                   for m in ("pip", "setuptools", "pulumi", "pytest", "mypy", "hypothesis")},
+                   for m in ("pip", "setuptools", "pulumi", "pulumi_kubernetes", "pytest",
+                             "mypy", "hypothesis", "docker", "tests", "components", "bench")},
     "forbidden_files": sorted(found),
 }))
 """
