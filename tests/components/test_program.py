@@ -170,7 +170,7 @@ def _router_paths() -> set[str]:
     from app.server import create_app
 
     config = parse_config({"jwt_secret_key": "x" * 64})
-    app = create_app(config, registry=CollectorRegistry())
+    app = create_app(config)
     return {
         info["path"] if "path" in info else info.get("formatter", "")
         for info in (resource.get_info() for resource in app.router.resources())
