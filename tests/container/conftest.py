@@ -45,6 +45,7 @@ IMAGE_TAG = "localhost/agentsmcp:container-test"
 STANDIN_BUILDER = "localhost/agentsmcp-standin/builder:bookworm"
 STANDIN_RUNTIME = "localhost/agentsmcp-standin/python3-runtime:bookworm"
 STACK = "prod"
+DISCARD_PORT = 9
 JWT_SECRET = "container-test-secret-at-least-32-bytes-long"
 SECRETS = {  # the Deployment reads these from the stack's Secret
     "JWT_SECRET_KEY": JWT_SECRET,
@@ -76,13 +77,16 @@ class Engine:
         )
         return dict(response.json())
 
-    def network_options(self) -> tuple[dict[str, Any], str]:
-        """``containers.run`` options that let the container reach a server on the host's
-        loopback, and the host name the container uses for it. podman: slirp4netns maps 10.0.2.2
-        to the host's 127.0.0.1, and published ports stay on loopback. Docker: the host network."""
+    def network_options(self, *, reach_host_loopback: bool) -> tuple[dict[str, Any], str]:
+        """``containers.run`` network options, and the host name under which the container reaches
+        a server on the host's loopback. podman: slirp4netns maps 10.0.2.2 to the host's 127.0.0.1
+        and publishes ports on loopback only. Docker: its default network, or the host network
+        when the container must reach the host's loopback."""
         if self.is_podman:
             return {"network_mode": "slirp4netns:allow_host_loopback=true"}, "10.0.2.2"
-        return {"network_mode": "host"}, "127.0.0.1"
+        if reach_host_loopback:
+            return {"network_mode": "host"}, "127.0.0.1"
+        return {}, "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -284,9 +288,12 @@ def start_server(
     /health/ready through the published port. Containers are removed afterwards."""
     started: list[RunningServer] = []
 
-    def start(upstream_port: int = 9, **server: Any) -> RunningServer:
-        network, upstream_host = engine.network_options()
-        deployment = pulumi_deployment(f"http://{upstream_host}:{upstream_port}", **server)
+    def start(upstream_port: int | None = None, **server: Any) -> RunningServer:
+        """``upstream_port``: a fake upstream on the host's loopback; without it the providers
+        point at the discard port and are not called."""
+        network, upstream_host = engine.network_options(reach_host_loopback=bool(upstream_port))
+        upstream = f"http://{upstream_host}:{upstream_port or DISCARD_PORT}"
+        deployment = pulumi_deployment(upstream, **server)
         config_dir = write_config_dir(tmp_path / f"config-{len(started)}", deployment.config_yaml)
         environment = dict(deployment.environment)
         options: dict[str, Any] = {**kubernetes_like_options(), **network}

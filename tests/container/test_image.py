@@ -11,6 +11,7 @@ import pytest
 
 from .conftest import (
     CONFIG_MOUNT_DIR,
+    DISCARD_PORT,
     VCS_REF,
     BuiltImage,
     Engine,
@@ -187,7 +188,7 @@ def test_build_info_metric_reports_the_commit(start_server: ServerFactory) -> No
 def test_invalid_config_exits_2_with_a_clear_message(
     engine: Engine, built_image: BuiltImage, tmp_path: Path
 ) -> None:
-    deployment = pulumi_deployment("http://127.0.0.1:9")
+    deployment = pulumi_deployment(f"http://127.0.0.1:{DISCARD_PORT}")
     config_dir = write_config_dir(tmp_path / "config", deployment.config_yaml + "surprise: 1\n")
     container = engine.client.containers.run(
         built_image.image.id,
