@@ -16,7 +16,14 @@ import httpx2
 from anthropic.resources.messages.messages import DEPRECATED_MODELS
 from anthropic.types import MessageParam
 
-from ._errors import ErrorKind, ProviderError, is_timeout, status_error, stream_error
+from ._errors import (
+    ErrorKind,
+    ProviderError,
+    is_timeout,
+    status_error,
+    stream_error,
+    unfinished_stream_error,
+)
 from ._models import ChatMessage, ChatParams, Completion, FinishReason, StreamEnd, StreamItem, Usage
 
 DEFAULT_API_BASE = "https://api.anthropic.com"
@@ -182,10 +189,8 @@ class AnthropicProvider:
             except Exception as exc:
                 raise self._error(exc) from exc
             if not finished:
-                raise ProviderError(
-                    ErrorKind.CONNECTION,
-                    "anthropic stream ended before the message finished",
-                    provider=self.name,
+                raise unfinished_stream_error(
+                    self.name, upstream.response.headers.get("content-type"), "the message finished"
                 )
             usage_total = Usage(prompt_tokens, completion_tokens)
             yield StreamEnd(finish_reason(stop_reason), usage_total, answered_model)

@@ -183,3 +183,20 @@ _STREAM_ERROR_TYPES = {
 def stream_error(provider: str, body: object, secret: str | None) -> ProviderError:
     status = _STREAM_ERROR_TYPES.get(error_type(body) or "", 400)
     return status_error(provider, status, body, {}, secret)
+
+
+def unfinished_stream_error(provider: str, content_type: str | None, what: str) -> ProviderError:
+    """A stream that ended before its final event. Over server-sent events that is a connection
+    cut short (retryable); a 200 answer in another format (a JSON body, say) is a malformed
+    response, like a malformed non-streaming body."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type == "text/event-stream":
+        return ProviderError(
+            ErrorKind.CONNECTION, f"{provider} stream ended before {what}", provider=provider
+        )
+    return ProviderError(
+        ErrorKind.BAD_RESPONSE,
+        f"{provider} answered a streaming request with {media_type[:64] or 'no content type'},"
+        " not server-sent events",
+        provider=provider,
+    )

@@ -16,7 +16,14 @@ from typing import Any
 import httpx2
 import openai
 
-from ._errors import ErrorKind, ProviderError, is_timeout, redact, status_error
+from ._errors import (
+    ErrorKind,
+    ProviderError,
+    is_timeout,
+    redact,
+    status_error,
+    unfinished_stream_error,
+)
 from ._models import ChatMessage, ChatParams, Completion, FinishReason, StreamEnd, StreamItem, Usage
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
@@ -113,11 +120,8 @@ class OpenAIProvider:
             except Exception as exc:
                 raise self._error(exc) from exc
             if finish is None:
-                raise ProviderError(
-                    ErrorKind.CONNECTION,
-                    "openai stream ended before the completion finished",
-                    provider=self.name,
-                )
+                content_type = upstream.response.headers.get("content-type")
+                raise unfinished_stream_error(self.name, content_type, "the completion finished")
             yield StreamEnd(finish, usage, answered_model)
         finally:
             await upstream.close()
