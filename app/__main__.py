@@ -21,12 +21,13 @@ EXIT_START_FAILURE = 1
 def main() -> int:
     try:
         config = load_config()
+        configure_logging(config)
+        # create_app checks what needs the environment too, such as provider API keys.
+        app = create_app(config)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"config error: {problem}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
-    configure_logging(config)
-    app = create_app(config)
     try:
         asyncio.run(serve(app, config))
     except OSError as exc:

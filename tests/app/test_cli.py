@@ -104,3 +104,18 @@ def test_token_cli_rejects_bad_input(args: list[str], env: dict[str, str], expec
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_missing_provider_key_outside_development_exits_2() -> None:
+    result = run(
+        ["-m", "app"],
+        {
+            "AGENTSMCP_CONFIG": str(ROOT / "config" / "agentsmcp.yaml"),
+            "AGENTSMCP_ENVIRONMENT": "staging",
+            "JWT_SECRET_KEY": SECRET,
+            "ANTHROPIC_API_KEY": "sk-ant-test",
+        },
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "OPENAI_API_KEY" in result.stderr
