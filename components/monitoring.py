@@ -33,7 +33,8 @@ METRICS_USED = (
     "agentsmcp_provider_requests_total",
     "agentsmcp_inflight_runs",
 )
-SUCCESS_OUTCOMES = "ok|success"
+# Provider call outcomes that are not upstream failures (app/agents/runner.py records these).
+NON_FAILURE_OUTCOMES = "success|cancelled"
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
     alerts = settings.alerts
     sel = _selector(namespace, job)
     errors = _selector(namespace, job, 'status=~"5.."')
-    upstream_failed = _selector(namespace, job, f'outcome!~"{SUCCESS_OUTCOMES}"')
+    upstream_failed = _selector(namespace, job, f'outcome!~"{NON_FAILURE_OUTCOMES}"')
 
     def rule(name: str, expr: str, severity: str, summary: str) -> dict[str, Any]:
         return {
