@@ -22,12 +22,14 @@ from ._lint import check_dockerfile, check_workflows
 from ._manifests import Stack, load_stack
 from ._metric_names import check_metric_names
 from ._pod_security import check_pod_security
+from ._references import check_references
 from ._server_metrics import PROMETHEUS_SYNTHETIC, ServerError, exposed_names, scrape_server
 from ._tools import ToolMissingError
 
 STACK_CHECKS = (
     "kubernetes",
     "custom-resources",
+    "references",
     "pod-security",
     "helm",
     "policy",
@@ -105,6 +107,7 @@ def _stack_checks(
     checks: dict[str, Callable[[CheckResult], None]] = {
         "kubernetes": partial(check_core_objects, stack),
         "custom-resources": partial(check_custom_resources, stack),
+        "references": partial(check_references, stack),
         "pod-security": partial(check_pod_security, stack),
         "helm": partial(check_helm_releases, stack),
         "policy": partial(check_policy, stack),

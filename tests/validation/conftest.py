@@ -57,7 +57,8 @@ def edit(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
 
 
 def object_file(manifests: Path, prefix: str) -> Path:
-    matches = sorted((manifests / STACK).glob(f"{prefix}*.yaml"))
+    pattern = prefix if prefix.endswith(".yaml") else f"{prefix}*.yaml"
+    matches = sorted((manifests / STACK).glob(pattern))
     assert len(matches) == 1, f"expected one {prefix}* file, found {matches}"
     return matches[0]
 

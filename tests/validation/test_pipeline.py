@@ -15,6 +15,7 @@ STACK_CHECKS = (
     "render",
     "kubernetes",
     "custom-resources",
+    "references",
     "pod-security",
     "helm",
     "policy",

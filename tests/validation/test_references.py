@@ -1,0 +1,178 @@
+"""Cross-object references within a stack: selectors, named ports, targets, keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from validation._findings import CheckResult
+from validation._manifests import load_stack
+from validation._references import check_references, selector_matches
+
+from .conftest import STACK, edit, object_file
+
+
+def _check(manifests: Path) -> CheckResult:
+    stack = load_stack(STACK, manifests / STACK, CheckResult("render", STACK))
+    result = CheckResult("references", STACK)
+    check_references(stack, result)
+    return result
+
+
+def _pod(document: dict[str, Any]) -> dict[str, Any]:
+    pod: dict[str, Any] = document["spec"]["template"]["spec"]
+    return pod
+
+
+def test_the_rendered_stack_references_only_what_it_defines(manifests: Path) -> None:
+    result = _check(manifests)
+
+    assert result.passed, result.findings
+    assert result.runs >= 8
+
+
+@pytest.mark.parametrize(
+    ("prefix", "change", "subject", "expected"),
+    [
+        (
+            "service-agentsmcp-prod-agentsmcp.yaml",
+            lambda d: d["spec"]["selector"].update({"app.kubernetes.io/name": "agents"}),
+            "Service/agentsmcp ",
+            "matches no pod template",
+        ),
+        (
+            "service-agentsmcp-prod-agentsmcp.yaml",
+            lambda d: d["spec"]["ports"][0].update(targetPort="web"),
+            "Service/agentsmcp ",
+            "targetPort 'web' is not a named container port",
+        ),
+        (
+            "service-agentsmcp-prod-agentsmcp.yaml",
+            lambda d: d["spec"]["ports"][0].update(targetPort=8080),
+            "Service/agentsmcp ",
+            "targetPort 8080 is not a declared containerPort",
+        ),
+        (
+            "servicemonitor-",
+            lambda d: d["spec"]["endpoints"][0].update(port="metrics"),
+            "ServiceMonitor/agentsmcp",
+            "endpoint port 'metrics' is not a port of its Services",
+        ),
+        (
+            "servicemonitor-",
+            lambda d: d["spec"]["namespaceSelector"].update(matchNames=["default"]),
+            "ServiceMonitor/agentsmcp",
+            "selector matches no Service in the stack",
+        ),
+        (
+            "horizontalpodautoscaler-",
+            lambda d: d["spec"]["scaleTargetRef"].update(name="agentsmcp-api"),
+            "HorizontalPodAutoscaler/agentsmcp",
+            "scaleTargetRef Deployment/agentsmcp-api is not in the stack",
+        ),
+        (
+            "verticalpodautoscaler-",
+            lambda d: d["spec"]["targetRef"].update(kind="StatefulSet"),
+            "VerticalPodAutoscaler/agentsmcp",
+            "targetRef StatefulSet/agentsmcp is not in the stack",
+        ),
+        (
+            "deployment-",
+            lambda d: d["spec"].update(replicas=3),
+            "Deployment/agentsmcp",
+            "sets spec.replicas although an HPA owns it",
+        ),
+        (
+            "poddisruptionbudget-",
+            lambda d: d["spec"]["selector"]["matchLabels"].update({"tier": "api"}),
+            "PodDisruptionBudget/agentsmcp",
+            "selector matches no pod template",
+        ),
+        (
+            "ingress-",
+            lambda d: d["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"].update(
+                name="agentsmcp-api"
+            ),
+            "Ingress/agentsmcp",
+            "backend Service agentsmcp-api is missing",
+        ),
+        (
+            "ingress-",
+            lambda d: d["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"].update(
+                port={"number": 8080}
+            ),
+            "Ingress/agentsmcp",
+            "backend port {'number': 8080} is not served",
+        ),
+        (
+            "secret-",
+            lambda d: d["stringData"].pop("JWT_SECRET_KEY"),
+            "Deployment/agentsmcp",
+            "env JWT_SECRET_KEY: Secret agentsmcp-secrets has no key 'JWT_SECRET_KEY'",
+        ),
+        (
+            "deployment-",
+            lambda d: _pod(d).update(serviceAccountName="agentsmcp-runner"),
+            "Deployment/agentsmcp",
+            "serviceAccountName agentsmcp-runner is not in the stack",
+        ),
+        (
+            "deployment-",
+            lambda d: _pod(d)["volumes"][0]["configMap"]["items"][0].update(key="app.yaml"),
+            "Deployment/agentsmcp",
+            "has no key 'app.yaml'",
+        ),
+    ],
+    ids=[
+        "service-selector",
+        "service-named-port",
+        "service-port-number",
+        "monitor-port",
+        "monitor-namespace",
+        "hpa-target",
+        "vpa-target",
+        "replicas-with-hpa",
+        "pdb-selector",
+        "ingress-service",
+        "ingress-port",
+        "secret-key",
+        "service-account",
+        "configmap-key",
+    ],
+)
+def test_a_broken_reference_is_reported_on_the_object_that_holds_it(
+    manifests: Path,
+    prefix: str,
+    change: Callable[[dict[str, Any]], None],
+    subject: str,
+    expected: str,
+) -> None:
+    edit(object_file(manifests, prefix), change)
+
+    result = _check(manifests)
+
+    assert result.findings, "the broken reference went unnoticed"
+    assert any(f.subject.startswith(subject) and expected in f.message for f in result.findings), [
+        f.render() for f in result.findings
+    ]
+
+
+@pytest.mark.parametrize(
+    ("selector", "matches"),
+    [
+        ({"matchLabels": {"app": "a"}}, True),
+        ({"matchLabels": {"app": "b"}}, False),
+        ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["api"]}]}, True),
+        ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["api"]}]}, False),
+        ({"matchExpressions": [{"key": "zone", "operator": "Exists"}]}, False),
+        ({"matchExpressions": [{"key": "zone", "operator": "DoesNotExist"}]}, True),
+        ({}, True),
+    ],
+)
+def test_label_selectors_follow_kubernetes_semantics(
+    selector: dict[str, Any], matches: bool
+) -> None:
+    assert selector_matches(selector, {"app": "a", "tier": "api"}) is matches
