@@ -17,6 +17,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
+from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
 import pulumi
@@ -146,6 +147,21 @@ class RegistrySettings(Model):
     username: str = Field(min_length=1)
 
 
+# registry/path:tag or registry/path@sha256:digest, as FROM accepts it.
+_BASE_IMAGE_PATTERN = (
+    r"^[a-z0-9][a-z0-9._-]*(:[0-9]+)?(/[a-z0-9._-]+)*(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$"
+)
+
+
+def _context_relative_dir(value: str) -> str:
+    path = PurePosixPath(value)
+    if not value or path.is_absolute() or ".." in path.parts or len(value) > 200:
+        raise ValueError(
+            f"{value!r} must be a directory inside the build context, like build/wheelhouse"
+        )
+    return value
+
+
 def _digest_ref(value: str) -> str:
     if not _DIGEST_REF.match(value):
         raise ValueError(
@@ -169,6 +185,25 @@ class ImageSettings(Model):
     dockerfile: str = Field("Dockerfile", min_length=1)
     version: str = Field("0.1.0", pattern=r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$")
     registry: RegistrySettings | None = None
+    # Optional Dockerfile build args: private-registry base images and an air-gapped wheelhouse.
+    builder_image: str | None = Field(None, pattern=_BASE_IMAGE_PATTERN)
+    runtime_image: str | None = Field(None, pattern=_BASE_IMAGE_PATTERN)
+    wheelhouse: Annotated[str, AfterValidator(_context_relative_dir)] | None = None
+    source_url: str | None = Field(None, pattern=r"^https://[\w.-]+(/[\w.~-]+)*$")
+
+    def build_args(self, vcs_ref: str, build_date: str) -> dict[str, str]:
+        optional = {
+            "BUILDER_IMAGE": self.builder_image,
+            "RUNTIME_IMAGE": self.runtime_image,
+            "WHEELHOUSE": self.wheelhouse,
+            "SOURCE_URL": self.source_url,
+        }
+        return {
+            "VERSION": self.version,
+            "VCS_REF": vcs_ref,
+            "BUILD_DATE": build_date,
+            **{name: value for name, value in optional.items() if value is not None},
+        }
 
 
 class ScalingPolicy(Model):

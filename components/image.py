@@ -53,11 +53,7 @@ class AppImage(pulumi.ComponentResource):
                     dockerfile=settings.dockerfile,
                     platform=settings.platform,
                     builder_version=docker.BuilderVersion.BUILDER_BUILD_KIT,
-                    args={
-                        "VERSION": settings.version,
-                        "VCS_REF": args.vcs_ref,
-                        "BUILD_DATE": args.build_date,
-                    },
+                    args=settings.build_args(args.vcs_ref, args.build_date),
                 ),
                 registry=registry,
                 skip_push=False,

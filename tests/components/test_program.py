@@ -22,6 +22,7 @@ from components.render import (
     ProgramRun,
     _RecordingMocks,
     run_program,
+    stack_config,
 )
 from tests.components.conftest import config_with, one
 
@@ -483,6 +484,21 @@ def test_image_build_args(run: ProgramRun) -> None:
         assert image["registry"].get(SIG_KEY) == SECRET_SIG
         assert image["registry"]["value"]["server"] == "ghcr.io"
         assert image["registry"]["value"]["username"] == "agentsmcp-ci"
+
+
+def test_base_images_and_wheelhouse_become_build_args() -> None:
+    image = {
+        **stack_config("staging")["agentsmcp:image"],
+        "builderImage": "registry.example.com:5000/debian:12-slim",
+        "runtimeImage": "registry.example.com/distroless/python3-debian12:nonroot",
+        "wheelhouse": "build/wheelhouse",
+    }
+    run = run_program("staging", config=config_with("staging", image=image))
+    args = one(run, "docker:index/image:Image").inputs["build"]["args"]
+    assert args["BUILDER_IMAGE"] == "registry.example.com:5000/debian:12-slim"
+    assert args["RUNTIME_IMAGE"] == "registry.example.com/distroless/python3-debian12:nonroot"
+    assert args["WHEELHOUSE"] == "build/wheelhouse"
+    assert "SOURCE_URL" not in args
 
 
 def test_generated_jwt_key_when_absent() -> None:
