@@ -172,6 +172,22 @@ def _check_targets(index: _Index, result: CheckResult) -> None:
             result.fail(budget.label, "selector matches no pod template")
 
 
+def _check_network_policies(index: _Index, result: CheckResult) -> None:
+    for policy in index.of_kind("NetworkPolicy"):
+        result.runs += 1
+        spec = policy.body.get("spec") or {}
+        selector = spec.get("podSelector") or {}
+        pods = index.pods_for(_namespace(policy), selector)
+        if selector and not pods:
+            result.fail(policy.label, "podSelector matches no pod template")
+            continue
+        for rule in spec.get("ingress") or []:
+            for port in rule.get("ports") or []:
+                name = port.get("port")
+                if isinstance(name, str) and pods and not any(name in p.port_names for p in pods):
+                    result.fail(policy.label, f"ingress port {name!r} is no named container port")
+
+
 def _service_port_exists(service: Manifest, port: Mapping[str, Any]) -> bool:
     ports = (service.body.get("spec") or {}).get("ports") or []
     if "number" in port:
@@ -268,4 +284,5 @@ def check_references(stack: Stack, result: CheckResult) -> None:
     _check_service_monitors(index, result)
     _check_targets(index, result)
     _check_routes(index, result)
+    _check_network_policies(index, result)
     _check_pod_references(index, result)

@@ -125,6 +125,18 @@ def test_the_rendered_stack_references_only_what_it_defines(manifests: Path) -> 
             "Deployment/agentsmcp",
             "has no key 'app.yaml'",
         ),
+        (
+            "networkpolicy-agentsmcp-prod-agentsmcp.yaml",
+            lambda d: d["spec"]["ingress"][0]["ports"][0].update(port="metrics"),
+            "NetworkPolicy/agentsmcp",
+            "ingress port 'metrics' is no named container port",
+        ),
+        (
+            "networkpolicy-agentsmcp-prod-agentsmcp.yaml",
+            lambda d: d["spec"]["podSelector"].update(matchLabels={"app": "other"}),
+            "NetworkPolicy/agentsmcp",
+            "podSelector matches no pod template",
+        ),
     ],
     ids=[
         "service-selector",
@@ -141,6 +153,8 @@ def test_the_rendered_stack_references_only_what_it_defines(manifests: Path) -> 
         "secret-key",
         "service-account",
         "configmap-key",
+        "netpol-port",
+        "netpol-selector",
     ],
 )
 def test_a_broken_reference_is_reported_on_the_object_that_holds_it(
