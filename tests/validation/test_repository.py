@@ -106,3 +106,18 @@ def test_an_invalid_dependabot_file_is_reported(
     assert result.returncode == 1
     assert "check-jsonschema vendor.dependabot failed" in result.output
     assert "no `docker` updates configured" in result.output
+
+
+def test_shell_mistakes_in_run_steps_are_reported(
+    run_validator: Callable[..., ValidatorRun], repository: Path
+) -> None:
+    _replace(
+        repository / WORKFLOW,
+        'run: sudo env "PATH=${PATH}" CI=true bash .ci/run',
+        "run: ls $RUNNER_TEMP/*",
+    )
+
+    result = run_validator("--only", "workflows", root=repository)
+
+    assert result.returncode == 1
+    assert "SC2086" in result.output  # shellcheck, through actionlint
