@@ -65,6 +65,17 @@ EXPECTED_ERROR = {
     Fault.MALFORMED_JSON: (502, "upstream_error"),
     Fault.BAD_SSE_EVENT: (502, "upstream_error"),
 }
+# agentsmcp_provider_requests_total{outcome}: how the primary's provider call ended.
+PROVIDER_OUTCOME = {
+    Fault.CONNECT_REFUSED: "connection",
+    Fault.STALL_BEFORE_HEADERS: "timeout",
+    Fault.STALL_MID_STREAM: "timeout",
+    **dict.fromkeys(STATUS_FAULTS, "overloaded"),
+    Fault.HTTP_429: "rate_limit",
+    Fault.RESET_MID_STREAM: "connection",
+    Fault.MALFORMED_JSON: "bad_response",
+    Fault.BAD_SSE_EVENT: "bad_response",
+}
 RETRYABLE = {fault for fault, (_, code) in EXPECTED_ERROR.items() if code != "upstream_error"}
 # Streaming faults that strike after the first text delta reached the client.
 AFTER_FIRST_DELTA = {Fault.STALL_MID_STREAM, Fault.RESET_MID_STREAM}
@@ -284,6 +295,13 @@ async def test_fault(
     # Metrics: the primary's outcome, and the fallback's success.
     runs = "agentsmcp_agent_runs_total"
     assert metric(metrics, runs, agent=agent, provider=provider, outcome=code) == 1.0, metrics
+    provider_calls = metric(
+        metrics,
+        "agentsmcp_provider_requests_total",
+        provider=provider,
+        outcome=PROVIDER_OUTCOME[fault],
+    )
+    assert provider_calls == 1.0, metrics
     fallback_runs = metric(
         metrics, runs, agent=fallback_agent, provider=other(provider), outcome="success"
     )

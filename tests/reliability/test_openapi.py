@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 from app.config import AppConfig, parse_config
 from app.openapi import OPENAPI_PATH, build_document
@@ -87,6 +88,12 @@ def test_document_lists_exactly_the_routes_of_the_router(
         for operation in operations.values()
     ]
     assert len(operation_ids) == len(set(operation_ids))
+
+
+@pytest.mark.parametrize("sections", CONFIGS.values(), ids=CONFIGS.keys())
+def test_document_is_valid_openapi_3_1(sections: dict[str, Any]) -> None:
+    # The OpenAPI 3.1 meta-schema as schemathesis ships it (pinned in requirements-dev.txt).
+    OPENAPI_31_VALIDATOR.validate(build_document(make_config(**sections)))
 
 
 @pytest.fixture
