@@ -48,6 +48,7 @@ OPENAI_TEXT_EVENT = r'"content":"[^"]'
 ANTHROPIC_TEXT_EVENT = r'"text_delta"'
 SOAK_CONNECTIONS = 32
 SOAK_CHUNK_SECONDS = 10.0
+SOAK_FIRST_CHUNK_SECONDS = 2.0
 PROFILED_SCENARIOS = (
     "openai c=32",
     "openai c=1",
@@ -220,8 +221,9 @@ def soak(
     rate = 0.0
     while sent < total:
         remaining = total - sent
+        # The first short chunk measures the rate; later ones aim at what is left.
         chunk_seconds = (
-            SOAK_CHUNK_SECONDS if not rate else min(SOAK_CHUNK_SECONDS, remaining / rate)
+            SOAK_FIRST_CHUNK_SECONDS if not rate else min(SOAK_CHUNK_SECONDS, remaining / rate)
         )
         result = run_wrk(request, SOAK_CONNECTIONS, max(1.0, chunk_seconds), cpu)
         sent += result["requests"]
