@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -242,8 +243,16 @@ def metric(text: str, name: str, **labels: str) -> float:
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("fault", list(Fault), ids=[fault.value for fault in Fault])
 async def test_fault(
-    fakes: FaultServer, fault: Fault, provider: str, route: str, stream: bool, fallback: bool
+    fakes: FaultServer,
+    fault: Fault,
+    provider: str,
+    route: str,
+    stream: bool,
+    fallback: bool,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     refused = provider if fault is Fault.CONNECT_REFUSED else None
     inject(fakes, provider, fault, stream)
     agent = f"{provider}-fb" if fallback else f"{provider}-alone"
@@ -314,3 +323,10 @@ async def test_fault(
         status=str(outcome.status),
     )
     assert requests_total == 1.0, metrics
+
+    # No key in any log line, the SDKs' DEBUG logs included.
+    captured = capsys.readouterr()
+    for text in (caplog.text, captured.out, captured.err):
+        assert OPENAI_KEY not in text
+        assert ANTHROPIC_KEY not in text
+        assert JWT_SECRET not in text
