@@ -163,6 +163,24 @@ def measure(request: HttpRequest, scenario: Scenario, duration: float, cpu: int)
     return result
 
 
+# Prometheus counters that prove the server did the real work: every request counted, every
+# agent run recorded.
+COUNTED_METRICS = ("http_requests_total", "agentsmcp_agent_runs_total")
+
+
+def server_counters(server: Process) -> dict[str, float]:
+    """Totals of COUNTED_METRICS from the server's /metrics (summed over all label sets)."""
+    url = f"{server.base_url}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (loopback http URL)
+        text = response.read().decode()
+    totals = dict.fromkeys(COUNTED_METRICS, 0.0)
+    for line in text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in totals:
+            totals[name] += float(line.rsplit(" ", 1)[1])
+    return totals
+
+
 def reset_fake(upstream: Process) -> None:
     """The fake records every request; clear it between runs so its memory stays flat."""
     url = f"{upstream.base_url}/_fake/reset"
@@ -424,6 +442,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if server and args.profile:
             profile_server(server.process, targets[report.SERVER], scenarios, args)
+        counters = None
+        if server:
+            counters = server_counters(server.process)
     except (LoadError, RuntimeError) as exc:
         print(f"bench: FAILED: {exc}", file=sys.stderr)
         for process in started:
@@ -461,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     results["soak"] = soak_result
     results["targets"] = [check.as_dict() for check in checks]
     results["server_log_lines"] = log_lines
+    results["server_counters"] = counters
     (out / "results.json").write_text(json.dumps(results, indent=2))
 
     text = [
@@ -491,7 +513,9 @@ def main(argv: list[str] | None = None) -> int:
                 else ""
             )
             + f" (minimal proxy idle {rss['minimal_proxy_idle_bytes'] / 2**20:.1f} MB). "
-            f"{log_lines:,} JSON log lines written.",
+            f"{log_lines:,} JSON log lines written; /metrics counted "
+            + ", ".join(f"{name} {value:,.0f}" for name, value in (counters or {}).items())
+            + ".",
         )
         text += ["", report.targets_table(checks)]
     text.append(f"\nFull results: {out / 'results.json'}")
