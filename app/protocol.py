@@ -6,7 +6,8 @@ line or chunked body) never reaches the application or its middlewares: aiohttp 
 offending line (an ``Authorization`` header, for instance) and logs a full traceback at ERROR.
 :class:`AppRunner` serves the application through a protocol whose ``handle_error`` answers
 with the same ``{"error": {...}}`` body as every other error, echoes nothing from the request and
-logs one line without the offending bytes.
+logs one line without the offending bytes. The rejection is counted in
+``http_requests_total{method="OTHER", route="unmatched"}``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from app.errors import APIError, BadRequestError, InternalServerError
+from app.keys import CONFIG_KEY, METRICS_KEY
 from app.middlewares import REQUEST_ID_HEADER, SERVER_NAME
+from app.observability.metrics import OTHER_METHOD, UNMATCHED_ROUTE, Metrics
 
 log = structlog.get_logger("agentsmcp.protocol")
 
@@ -62,6 +65,8 @@ def parser_error(status: int, exc: BaseException | None) -> APIError:
 
 
 class JSONErrorRequestHandler(RequestHandler):
+    metrics: Metrics | None = None
+
     def handle_error(
         self,
         request: BaseRequest,
@@ -81,6 +86,9 @@ class JSONErrorRequestHandler(RequestHandler):
                 reason=type(exc).__name__ if exc is not None else None,
                 remote=request.remote,
             )
+        if self.metrics is not None:
+            # The request never matched a route (or was never parsed): count it as unmatched.
+            self.metrics.observe_request(OTHER_METHOD, UNMATCHED_ROUTE, error.status, 0.0)
         if request.writer.output_size > 0:
             raise ConnectionError("the response has started; cannot send an error response")
         response = error.to_response()
@@ -91,9 +99,13 @@ class JSONErrorRequestHandler(RequestHandler):
 
 
 class JSONErrorServer(web.Server):
+    metrics: Metrics | None = None
+
     def __call__(self) -> RequestHandler:
         # web.Server keeps the protocol keyword arguments (limits, access log...) in _kwargs.
-        return JSONErrorRequestHandler(self, loop=self._loop, **self._kwargs)
+        handler = JSONErrorRequestHandler(self, loop=self._loop, **self._kwargs)
+        handler.metrics = self.metrics
+        return handler
 
 
 class AppRunner(web.AppRunner):
@@ -102,10 +114,13 @@ class AppRunner(web.AppRunner):
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
         kwargs: dict[str, Any] = dict(server._kwargs)
-        return JSONErrorServer(
+        json_server = JSONErrorServer(
             server.request_handler,
             request_factory=server.request_factory,
             handler_cancellation=server.handler_cancellation,
             loop=server._loop,
             **kwargs,
         )
+        if self.app[CONFIG_KEY].metrics.enabled:
+            json_server.metrics = self.app[METRICS_KEY]
+        return json_server

@@ -65,3 +65,17 @@ async def test_the_server_keeps_serving_after_parser_errors() -> None:
             within=5,
         )
     assert ok.status == 200
+
+
+async def test_parser_errors_are_counted_in_the_request_metrics() -> None:
+    oversized = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n"
+    async with serve_app(make_config()) as server:
+        for _ in range(3):
+            assert (await exchange(server.port, oversized, within=5)).status == 431
+        assert (await exchange(server.port, b"NOT HTTP\r\n\r\n", within=5)).status == 400
+        metrics = await exchange(
+            server.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", within=5
+        )
+    text = metrics.body.decode()
+    assert 'http_requests_total{method="OTHER",route="unmatched",status="431"} 3.0' in text
+    assert 'http_requests_total{method="OTHER",route="unmatched",status="400"} 1.0' in text
