@@ -450,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
         for process in started:
             print(f"--- {process.name} log tail ---\n{process.log_tail()}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("bench: interrupted; stopping the processes it started", file=sys.stderr)
+        return 130
     finally:
         for process in reversed(started):
             process.stop()
