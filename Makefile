@@ -11,7 +11,7 @@ TOOLS_VENV ?= .venv-tools
 TOOLS_BIN := $(TOOLS_VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint typecheck unit test serve token deploy smoke render validate bench clean tools
+.PHONY: system-deps help venv lint typecheck unit test serve token deploy smoke render validate bench clean tools
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -44,7 +44,10 @@ typecheck: venv  ## mypy --strict on app/ and components/
 unit: venv tools  ## pytest (CI=true turns any skip into a failure)
 	$(BIN)/python scripts/run-pytest.py
 
-test: lint typecheck unit validate  ## Lint, type-check, run every test, then validate the rendered stacks
+test: system-deps lint typecheck unit validate  ## Lint, type-check, run every test, then validate the rendered stacks
+
+system-deps:  ## Debian packages and container engine the checks need (root installs; idempotent)
+	scripts/system-deps.sh
 
 serve: venv  ## Run the server locally with config/agentsmcp.yaml
 	AGENTSMCP_CONFIG=$${AGENTSMCP_CONFIG:-config/agentsmcp.yaml} \

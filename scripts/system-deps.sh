@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# What `make test` needs beyond the Python pins, on Debian 12: promtool (package prometheus) for
+# the alert rules, shellcheck for actionlint, and a Docker-compatible engine with the stand-in base
+# images for the container tests. Idempotent: installs and starts only what is missing.
+#
+# As root it sets everything up. Otherwise it names what is missing and how to get it, and the
+# checks that need it then report it (under CI=true, as a failure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf 'system-deps: %s\n' "$*" >&2; }
+
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+
+if [[ $(id -u) -ne 0 ]]; then
+    if ((${#missing[@]})); then
+        log "missing Debian packages: ${missing[*]} (sudo apt-get install ${missing[*]})"
+    fi
+    log "not root: the container engine is not set up here (sudo make container-engine base-images)"
+    exit 0
+fi
+
+if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# A Docker daemon the user already runs is used as it is; otherwise podman's socket.
+if [[ -z "${DOCKER_HOST:-}" && ! -S /var/run/docker.sock ]]; then
+    eval "$(bash scripts/container-engine.sh)"
+    bash scripts/build-base-images.sh >/dev/null
+fi
