@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 
 import structlog
@@ -62,6 +63,11 @@ async def serve(app: web.Application, config: AppConfig) -> None:
         await site.start()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal, signum)
+        # Everything alive now (the SDKs' ~200,000 pydantic classes and objects) lives as long as
+        # the process; freezing it keeps full collections from walking it again, which otherwise
+        # paused serving for 60-300 ms under load (bench/FINDINGS.md).
+        gc.collect()
+        gc.freeze()
         log.info(
             "server started",
             host=config.server.host,

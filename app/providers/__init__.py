@@ -4,7 +4,9 @@ Adapters translate the provider-neutral chat model (:class:`ChatMessage`, :class
 :class:`Completion`, stream items) to each provider and raise only :class:`ProviderError`.
 """
 
-from ._anthropic import AnthropicProvider, translate_messages
+import importlib
+from typing import TYPE_CHECKING
+
 from ._base import ChatProvider
 from ._clients import build_providers, deprecated_models, missing_keys, used_providers
 from ._errors import ErrorKind, ProviderError, ProviderNotConfigured
@@ -18,7 +20,26 @@ from ._models import (
     StreamItem,
     Usage,
 )
-from ._openai import OpenAIProvider
+
+if TYPE_CHECKING:
+    from ._anthropic import AnthropicProvider, translate_messages
+    from ._openai import OpenAIProvider
+
+# Each SDK is imported only when something uses its adapter: `import anthropic` alone holds ~84 MB
+# of RSS, so a deployment with only OpenAI agents should not pay for it (bench/FINDINGS.md).
+_LAZY_MODULES = {
+    "AnthropicProvider": "._anthropic",
+    "translate_messages": "._anthropic",
+    "OpenAIProvider": "._openai",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY_MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
 
 __all__ = [
     "AnthropicProvider",

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import logging
 
-import anthropic
-import httpx2
-import openai
+from app.config import PROVIDER_KEY_ENV, AppConfig, ProviderName, ProviderSettings
 
-from app.config import PROVIDER_KEY_ENV, AppConfig, ProviderName
-
-from ._anthropic import AnthropicProvider, end_of_life
 from ._base import ChatProvider
-from ._openai import OpenAIProvider
 
 
 def used_providers(config: AppConfig) -> dict[ProviderName, list[str]]:
@@ -37,20 +31,45 @@ def missing_keys(config: AppConfig) -> list[str]:
 
 def deprecated_models(config: AppConfig) -> list[str]:
     """One line per agent whose Anthropic model the SDK lists as deprecated."""
-    notes = []
+    notes: list[str] = []
+    if "anthropic" not in used_providers(config):
+        return notes
+    from ._anthropic import end_of_life
+
     for name, agent in config.agents.items():
         if agent.provider == "anthropic" and (date := end_of_life(agent.model)):
             notes.append(f"agents.{name}.model: {agent.model} reaches end-of-life on {date}")
     return notes
 
 
-def _http_client(provider: ProviderName) -> httpx2.AsyncClient:
+def _build_provider(provider: ProviderName, key: str, settings: ProviderSettings) -> ChatProvider:
     # The SDKs' aiohttp transport (with their pool limits, timeouts and redirect policy): it was
     # faster than the default httpx2 transport in every case bench/transport_compare.py measures.
     # It opens an aiohttp session, so it must be built inside the running loop (cleanup_ctx).
+    # The SDKs are imported here, only for providers in use (see app/providers/__init__.py).
     if provider == "openai":
-        return openai.DefaultAioHttpClient()
-    return anthropic.DefaultAioHttpClient()
+        import openai
+
+        from ._openai import OpenAIProvider
+
+        return OpenAIProvider(
+            api_key=key,
+            api_base=settings.api_base,
+            max_retries=settings.max_retries,
+            timeout=settings.timeout,
+            http_client=openai.DefaultAioHttpClient(),
+        )
+    import anthropic
+
+    from ._anthropic import AnthropicProvider
+
+    return AnthropicProvider(
+        api_key=key,
+        api_base=settings.api_base,
+        max_retries=settings.max_retries,
+        timeout=settings.timeout,
+        http_client=anthropic.DefaultAioHttpClient(),
+    )
 
 
 def build_providers(config: AppConfig) -> dict[ProviderName, ChatProvider]:
@@ -64,13 +83,5 @@ def build_providers(config: AppConfig) -> dict[ProviderName, ChatProvider]:
         key = config.provider_key(provider)
         if not key:
             continue
-        settings = config.provider(provider)
-        cls = OpenAIProvider if provider == "openai" else AnthropicProvider
-        providers[provider] = cls(
-            api_key=key,
-            api_base=settings.api_base,
-            max_retries=settings.max_retries,
-            timeout=settings.timeout,
-            http_client=_http_client(provider),
-        )
+        providers[provider] = _build_provider(provider, key, config.provider(provider))
     return providers
