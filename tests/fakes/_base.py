@@ -14,6 +14,9 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+# How many requests, headers and disconnects each fake remembers (the newest ones).
+RECORD_LIMIT = 10_000
+
 DropMode = Literal["close", "reset"]
 
 
@@ -80,9 +83,10 @@ class FakeUpstream:
 
     default: Behavior = field(default_factory=Behavior)
     attempts: int = 0
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    headers: list[dict[str, str]] = field(default_factory=list)
-    disconnects: list[Disconnect] = field(default_factory=list)
+    # Bounded: the benchmark runs the fake for hundreds of thousands of requests.
+    requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECORD_LIMIT))
+    headers: deque[dict[str, str]] = field(default_factory=lambda: deque(maxlen=RECORD_LIMIT))
+    disconnects: deque[Disconnect] = field(default_factory=lambda: deque(maxlen=RECORD_LIMIT))
     _queue: deque[Behavior] = field(default_factory=deque)
     _disconnected: asyncio.Event | None = None
     _inflight: int = 0
