@@ -73,6 +73,7 @@ async def serve(app: web.Application, config: AppConfig) -> None:
             host=config.server.host,
             port=config.server.port,
             environment=config.environment,
+            gc_frozen_objects=gc.get_freeze_count(),
         )
         await stop_requested.wait()
 
