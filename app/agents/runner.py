@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Self
 
@@ -153,6 +153,18 @@ class AgentRunner:
             )
         return agent.provider
 
+    @contextlib.contextmanager
+    def _upstream_errors(self, agent: Agent) -> Iterator[None]:
+        """Record a failed provider call's outcome and raise it as the API's UpstreamError."""
+        try:
+            yield
+        except TimeoutError:
+            self._provider_outcome(agent, "timeout")
+            raise timeout_error(agent.name, agent.settings.timeout) from None
+        except ProviderError as exc:
+            self._provider_outcome(agent, exc.kind.value)
+            raise from_provider_error(exc, agent.name) from exc
+
     def _provider_outcome(self, agent: Agent, outcome: str) -> None:
         key = (agent.provider_name, outcome)
         counter = self._provider_counters.get(key)
@@ -178,7 +190,7 @@ class AgentRunner:
         started = time.perf_counter()
         outcome = "internal_error"
         try:
-            try:
+            with self._upstream_errors(agent):
                 async with asyncio.timeout(settings.timeout):
                     completion = await provider.complete(
                         settings.model,
@@ -186,12 +198,6 @@ class AgentRunner:
                         messages,
                         options.params_for(settings),
                     )
-            except TimeoutError:
-                self._provider_outcome(agent, "timeout")
-                raise timeout_error(agent.name, settings.timeout) from None
-            except ProviderError as exc:
-                self._provider_outcome(agent, exc.kind.value)
-                raise from_provider_error(exc, agent.name) from exc
             self._provider_outcome(agent, SUCCESS)
             self._record_tokens(agent, completion.usage)
             outcome = SUCCESS
@@ -236,7 +242,7 @@ class AgentRunner:
         )
         first = True
         try:
-            try:
+            with self._upstream_errors(agent):
                 while True:
                     async with asyncio.timeout_at(deadline):
                         item = await anext(upstream)
@@ -248,12 +254,6 @@ class AgentRunner:
                     elif isinstance(item, StreamEnd):
                         end = item
                         break
-            except TimeoutError:
-                self._provider_outcome(agent, "timeout")
-                raise timeout_error(agent.name, settings.timeout) from None
-            except ProviderError as exc:
-                self._provider_outcome(agent, exc.kind.value)
-                raise from_provider_error(exc, agent.name) from exc
             self._provider_outcome(agent, SUCCESS)
             self._record_tokens(agent, end.usage)
             outcome = SUCCESS
