@@ -96,7 +96,7 @@ def test_sigterm_lets_the_inflight_stream_finish_then_exits_zero(
 
     assert "".join(pieces) == "".join(CHUNKS), logs
     assert finish_reasons == ["stop"], logs
-    assert fake_upstream.openai.disconnects == [], logs
+    assert list(fake_upstream.openai.disconnects) == [], logs
     assert result["StatusCode"] == 0, logs
     assert elapsed <= DRAIN_SECONDS + SHUTDOWN_TIMEOUT_SECONDS, f"exited after {elapsed:.1f}s"
     assert "shutdown requested" in logs
