@@ -21,6 +21,7 @@ import aiohttp
 import pytest
 
 from app.config import AppConfig, parse_config
+from tests.app.api.conftest import sse_events
 from tests.app.conftest import bearer, make_token
 from tests.fakes import Behavior
 from tests.fakes.appconfig import ANTHROPIC_KEY, JWT_SECRET, OPENAI_KEY
@@ -155,20 +156,6 @@ class Outcome:
     error: dict[str, Any] | None
     headers: dict[str, str]
     elapsed: float
-
-
-def sse_events(text: str) -> list[tuple[str | None, str]]:
-    events = []
-    for block in text.strip().split("\n\n"):
-        name = None
-        data = []
-        for line in block.split("\n"):
-            if line.startswith("event: "):
-                name = line[len("event: ") :]
-            elif line.startswith("data: "):
-                data.append(line[len("data: ") :])
-        events.append((name, "\n".join(data)))
-    return events
 
 
 async def call(server: LiveServer, route: str, agent: str, stream: bool) -> Outcome:
