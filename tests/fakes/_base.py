@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from ._rules import Rejected
+
 # How many requests, headers and disconnects each fake remembers (the newest ones).
 RECORD_LIMIT = 10_000
 
@@ -87,6 +89,10 @@ class FakeUpstream:
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECORD_LIMIT))
     headers: deque[dict[str, str]] = field(default_factory=lambda: deque(maxlen=RECORD_LIMIT))
     disconnects: deque[Disconnect] = field(default_factory=lambda: deque(maxlen=RECORD_LIMIT))
+    # Bodies the real API would refuse, with the error the fake answered (newest kept).
+    rejected: deque[tuple[dict[str, Any] | None, dict[str, Any]]] = field(
+        default_factory=lambda: deque(maxlen=RECORD_LIMIT)
+    )
     _queue: deque[Behavior] = field(default_factory=deque)
     _disconnected: asyncio.Event | None = None
     _inflight: int = 0
@@ -102,6 +108,7 @@ class FakeUpstream:
         self.requests.clear()
         self.headers.clear()
         self.disconnects.clear()
+        self.rejected.clear()
 
     @property
     def inflight(self) -> int:
@@ -121,6 +128,7 @@ class FakeUpstream:
         return {
             "attempts": self.attempts,
             "inflight": self._inflight,
+            "rejected": len(self.rejected),
             "disconnects": [
                 {"at": d.at, "path": d.path, "chunks_sent": d.chunks_sent} for d in self.disconnects
             ],
@@ -129,15 +137,34 @@ class FakeUpstream:
     def _next(self) -> Behavior:
         return self._queue.popleft() if self._queue else self.default
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    async def accept(self, request: web.Request) -> dict[str, Any]:
+        """Count and record a request; its body if the real API would accept it, else raise
+        :class:`Rejected` with the real API's answer."""
         self.attempts += 1
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        self.headers.append(headers)
+        raw = await request.read()
+        try:
+            body = self.check(raw, headers)
+        except Rejected as exc:
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                parsed = None
+            self.rejected.append((parsed if isinstance(parsed, dict) else None, exc.body))
+            raise
+        self.requests.append(body)
+        return body
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         self._inflight += 1
-        self.headers.append({name.lower(): value for name, value in request.headers.items()})
-        behavior = self._next()
         progress = _Progress()
         try:
-            body = await request.json()
-            self.requests.append(body)
+            try:
+                body = await self.accept(request)
+            except Rejected as exc:
+                return web.json_response(exc.body, status=exc.status)
+            behavior = self._next()
             if behavior.header_delay:
                 await asyncio.sleep(behavior.header_delay)
             if behavior.status != 200:
@@ -182,6 +209,9 @@ class FakeUpstream:
         return response
 
     # Provider formats implement these.
+    def check(self, raw: bytes, headers: dict[str, str]) -> dict[str, Any]:
+        raise NotImplementedError
+
     def complete_body(self, body: dict[str, Any], behavior: Behavior) -> dict[str, Any]:
         raise NotImplementedError
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._base import Behavior, FakeUpstream, StreamEvent, sse, text_events
+from ._rules import check_anthropic
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -24,6 +25,9 @@ _ids = itertools.count(1)
 @dataclass
 class FakeAnthropic(FakeUpstream):
     path: str = "/v1/messages"
+
+    def check(self, raw: bytes, headers: dict[str, str]) -> dict[str, Any]:
+        return check_anthropic(raw, headers)
 
     def complete_body(self, body: dict[str, Any], behavior: Behavior) -> dict[str, Any]:
         return {

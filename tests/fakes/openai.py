@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._base import Behavior, FakeUpstream, StreamEvent, sse, text_events
+from ._rules import check_openai
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -22,6 +23,9 @@ _ids = itertools.count(1)
 @dataclass
 class FakeOpenAI(FakeUpstream):
     path: str = "/v1/chat/completions"
+
+    def check(self, raw: bytes, headers: dict[str, str]) -> dict[str, Any]:
+        return check_openai(raw)
 
     def complete_body(self, body: dict[str, Any], behavior: Behavior) -> dict[str, Any]:
         return {

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from tests.fakes import Behavior, FakeAnthropic, FakeOpenAI, FakeUpstream, build_app
 from tests.fakes._base import Sleep, StreamEvent, TextChunk, _drop
+from tests.fakes._rules import Rejected
 
 BodyFault = Literal["stall", "reset", "sse"]
 # Longer than any agent timeout in the fault tests: a stall only ends when someone gives up.
@@ -40,9 +41,10 @@ def _stalled(events: list[StreamEvent]) -> list[StreamEvent]:
 async def _broken_body(
     fake: FakeUpstream, request: web.Request, fault: BodyFault
 ) -> web.StreamResponse:
-    fake.attempts += 1
-    body = await request.json()
-    fake.requests.append(body)
+    try:
+        body = await fake.accept(request)
+    except Rejected as exc:
+        return web.json_response(exc.body, status=exc.status)
     if fault == "sse":
         return web.Response(
             body=b"data: {this is not json\n\n", content_type="text/event-stream", status=200
