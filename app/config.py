@@ -54,6 +54,9 @@ Environment = Literal["development", "staging", "production"]
 ProviderName = Literal["openai", "anthropic"]
 AgentName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 PROVIDER_KEY_ENV: dict[str, str] = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+# What the pinned anthropic SDK sends as anthropic-version (anthropic._constants); a test keeps
+# them equal. That version refuses temperature, top_p and top_k.
+ANTHROPIC_API_VERSION = "2026-10-21"
 
 
 class StrictModel(BaseModel):
@@ -67,6 +70,8 @@ class ServerSettings(StrictModel):
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
     drain_seconds: float = Field(5.0, ge=0, le=300)
     shutdown_timeout_seconds: float = Field(25.0, ge=0, le=3600)
+    # Agent requests in flight per process; more get a fast 503 (app/admission.py).
+    max_inflight_runs: int = Field(256, ge=1, le=100_000)
 
     @field_validator("cors_origins")
     @classmethod
@@ -121,6 +126,7 @@ class AgentSettings(StrictModel):
     system_prompt: str = ""
     timeout: float = Field(60.0, gt=0, le=3600)
     max_tokens: int = Field(1024, ge=1, le=1_000_000)
+    # OpenAI's range; Anthropic agents take none (see AppConfig._cross_checks).
     temperature: float | None = Field(None, ge=0, le=2)
     fallback: AgentName | None = None
 
@@ -148,6 +154,11 @@ class AppConfig(StrictModel):
     def _cross_checks(self) -> AppConfig:
         problems: list[str] = []
         for name, agent in self.agents.items():
+            if agent.provider == "anthropic" and agent.temperature is not None:
+                problems.append(
+                    f"agents.{name}.temperature: the Anthropic Messages API version the server"
+                    f" uses ({ANTHROPIC_API_VERSION}) does not accept temperature; remove it"
+                )
             if agent.fallback is None:
                 continue
             if agent.fallback == name:

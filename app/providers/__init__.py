@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ._base import ChatProvider
 from ._clients import build_providers, deprecated_models, missing_keys, used_providers
-from ._errors import ErrorKind, ProviderError, ProviderNotConfigured
+from ._errors import ErrorKind, ProviderError
 from ._models import (
     ChatMessage,
     ChatParams,
@@ -51,7 +51,6 @@ __all__ = [
     "FinishReason",
     "OpenAIProvider",
     "ProviderError",
-    "ProviderNotConfigured",
     "Role",
     "StreamEnd",
     "StreamItem",

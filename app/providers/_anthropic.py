@@ -7,6 +7,7 @@ transform and response model construction (see ``_openai.py``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any, cast
@@ -28,6 +29,9 @@ from ._models import ChatMessage, ChatParams, Completion, FinishReason, StreamEn
 
 DEFAULT_API_BASE = "https://api.anthropic.com"
 PATH = "/v1/messages"
+# The API version the pinned SDK sends (anthropic._constants.ANTHROPIC_API_VERSION = 2026-10-21)
+# has no temperature, top_p or top_k: they are refused with 400, so they are never sent.
+USER_ID_MAX = 256
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -65,16 +69,31 @@ def translate_messages(
     System and developer messages join the agent's system prompt; consecutive messages of the
     same role are merged because Anthropic expects user and assistant turns to alternate.
     """
-    system_parts = [system] if system else []
+    system_parts = [system] if system.strip() else []
     turns: list[dict[str, str]] = []
     for message in messages:
+        if not message.content.strip():
+            # Anthropic refuses empty or whitespace-only text (except a final prefill); an
+            # empty OpenAI-style message carries nothing, so it is left out.
+            continue
         if message.role in ("system", "developer"):
             system_parts.append(message.content)
         elif turns and turns[-1]["role"] == message.role:
             turns[-1]["content"] += "\n\n" + message.content
         else:
             turns.append({"role": message.role, "content": message.content})
+    if turns and turns[-1]["role"] == "assistant":
+        # A final assistant turn is a prefill, which must not end with whitespace.
+        turns[-1]["content"] = turns[-1]["content"].rstrip()
     return "\n\n".join(system_parts), cast(list[MessageParam], turns)
+
+
+def user_id(user: str) -> str:
+    """``metadata.user_id`` holds at most 256 characters: a longer OpenAI ``user`` is sent as
+    its SHA-256 (still opaque and stable, as Anthropic asks for)."""
+    if len(user) <= USER_ID_MAX:
+        return user
+    return hashlib.sha256(user.encode()).hexdigest()
 
 
 class AnthropicProvider:
@@ -106,17 +125,21 @@ class AnthropicProvider:
         self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
     ) -> dict[str, Any]:
         system_prompt, turns = translate_messages(system, messages)
+        if not turns:
+            raise ProviderError(
+                ErrorKind.REQUEST,
+                "messages: at least one user or assistant message with non-empty content is"
+                " required",
+                provider=self.name,
+                status=400,
+            )
         body: dict[str, Any] = {"model": model, "max_tokens": params.max_tokens, "messages": turns}
         if system_prompt:
             body["system"] = system_prompt
         if params.stop:
             body["stop_sequences"] = list(params.stop)
         if params.user:
-            body["metadata"] = {"user_id": params.user}
-        if params.temperature is not None:
-            body["temperature"] = params.temperature
-        if params.top_p is not None:
-            body["top_p"] = params.top_p
+            body["metadata"] = {"user_id": user_id(params.user)}
         return body
 
     async def complete(

@@ -52,15 +52,6 @@ class ProviderError(Exception):
         return self.kind in RETRYABLE
 
 
-class ProviderNotConfigured(Exception):
-    """An agent uses a provider that has no API key (allowed only in development)."""
-
-    def __init__(self, provider: str, key_env: str) -> None:
-        super().__init__(f"provider {provider!r} is not configured: {key_env} is not set")
-        self.provider = provider
-        self.key_env = key_env
-
-
 _KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-]{4})[A-Za-z0-9_\-*]{4,}")
 
 

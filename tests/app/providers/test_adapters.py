@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -10,6 +11,7 @@ import httpx2
 import openai
 import pytest
 
+from app.config import ANTHROPIC_API_VERSION
 from app.providers import (
     AnthropicProvider,
     ChatMessage,
@@ -139,10 +141,49 @@ async def test_anthropic_request_translation(fake: FakeServer) -> None:
     assert body["max_tokens"] == 64
     assert body["stop_sequences"] == ["END"]
     assert body["metadata"] == {"user_id": "u-1"}
-    assert (body["temperature"], body["top_p"]) == (0.3, 0.9)
+    # The API version the SDK sends (2026-10-21) refuses any sampling parameter.
+    assert not {"temperature", "top_p", "top_k"} & set(body)
     headers = fake.anthropic.headers[0]
+    assert headers["anthropic-version"] == ANTHROPIC_API_VERSION
     sent = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
     assert sent == ANTHROPIC_KEY
+
+
+async def test_anthropic_body_follows_the_api_rules(fake: FakeServer) -> None:
+    provider = make_provider(fake, "anthropic")
+    messages = [
+        ChatMessage("user", "first"),
+        ChatMessage("assistant", ""),  # empty non-final content: refused by Anthropic
+        ChatMessage("user", "   "),
+        ChatMessage("user", "second"),
+        ChatMessage("assistant", "Prefill with trailing space "),
+    ]
+    params = ChatParams(max_tokens=8, temperature=1.7, top_p=0.2, user="u" * 300)
+    await provider.complete("claude-x", "  ", messages, params)
+    await provider.aclose()
+    assert not fake.anthropic.rejected
+    (body,) = fake.anthropic.requests
+    assert body["messages"] == [
+        {"role": "user", "content": "first\n\nsecond"},
+        {"role": "assistant", "content": "Prefill with trailing space"},
+    ]
+    assert "system" not in body
+    assert body["metadata"]["user_id"] == hashlib.sha256(b"u" * 300).hexdigest()
+
+
+async def test_anthropic_refuses_a_conversation_without_content_itself(fake: FakeServer) -> None:
+    provider = make_provider(fake, "anthropic")
+    with pytest.raises(ProviderError) as caught:
+        await provider.complete("claude-x", "", [ChatMessage("user", "")], PARAMS)
+    await provider.aclose()
+    assert caught.value.kind is ErrorKind.REQUEST
+    assert fake.anthropic.attempts == 0
+
+
+def test_config_names_the_sdks_anthropic_version() -> None:
+    from anthropic._constants import ANTHROPIC_API_VERSION as sdk_version
+
+    assert sdk_version == ANTHROPIC_API_VERSION
 
 
 @pytest.mark.parametrize("name", ["openai", "anthropic"])
