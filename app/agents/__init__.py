@@ -3,6 +3,7 @@
 from .errors import (
     AgentNotFoundError,
     ProviderNotConfiguredError,
+    ProviderRequestError,
     UpstreamAuthError,
     UpstreamError,
     UpstreamRateLimitError,
@@ -20,6 +21,7 @@ __all__ = [
     "AgentRegistry",
     "AgentRunner",
     "ProviderNotConfiguredError",
+    "ProviderRequestError",
     "RunOptions",
     "RunResult",
     "RunStream",

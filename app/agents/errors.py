@@ -7,8 +7,9 @@ provider's own message, everything else gets a fixed description.
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from app.errors import APIError, NotFoundError, ServiceUnavailableError
+from app.errors import APIError, BadRequestError, NotFoundError, ServiceUnavailableError
 from app.providers import ErrorKind, ProviderError
 
 
@@ -27,6 +28,24 @@ class UpstreamError(APIError):
     type = "upstream_error"
     default_code = "upstream_error"
     retryable = False
+
+
+class ProviderRequestError(BadRequestError):
+    """The provider refused the request as invalid (context too long, a bad parameter): the
+    client's mistake, so a 400 with the provider's message, never a fallback."""
+
+    default_code = "provider_invalid_request"
+    retryable = False
+
+    def body(self) -> dict[str, Any]:
+        body = super().body()
+        body["error"]["param"] = None
+        return body
+
+
+# Provider statuses that mean "this request is invalid" rather than "our setup is wrong"
+# (a 404 for an unknown configured model is the operator's problem: 502).
+CLIENT_REQUEST_STATUSES = frozenset({400, 413, 422})
 
 
 class UpstreamAuthError(UpstreamError):
@@ -56,8 +75,14 @@ def _retry_after(seconds: float | None) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
-def from_provider_error(exc: ProviderError, agent: str) -> UpstreamError:
+def from_provider_error(exc: ProviderError, agent: str) -> UpstreamError | ProviderRequestError:
     provider = exc.provider
+    if exc.kind is ErrorKind.REQUEST and (
+        exc.status is None or exc.status in CLIENT_REQUEST_STATUSES
+    ):
+        return ProviderRequestError(
+            f"Agent {agent!r}: {provider} rejected the request: {exc.message}"
+        )
     if exc.kind is ErrorKind.AUTH:
         return UpstreamAuthError(
             f"Agent {agent!r}: the {provider} provider rejected the server's credentials."

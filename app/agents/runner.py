@@ -30,6 +30,7 @@ from app.providers import (
 
 from .errors import (
     ProviderNotConfiguredError,
+    ProviderRequestError,
     UpstreamError,
     from_provider_error,
     timeout_error,
@@ -209,7 +210,7 @@ class AgentRunner:
                 model=completion.model,
                 duration=time.perf_counter() - started,
             )
-        except UpstreamError as exc:
+        except (UpstreamError, ProviderRequestError) as exc:
             outcome = exc.code
             log.warning("agent run failed", agent=agent.name, code=exc.code, error=exc.message)
             raise
@@ -265,7 +266,7 @@ class AgentRunner:
                 model=end.model,
                 duration=time.perf_counter() - started,
             )
-        except UpstreamError as exc:
+        except (UpstreamError, ProviderRequestError) as exc:
             outcome = exc.code
             log.warning("agent run failed", agent=agent.name, code=exc.code, error=exc.message)
             raise

@@ -15,6 +15,7 @@ from app.agents import (
     AgentRegistry,
     AgentRunner,
     ProviderNotConfiguredError,
+    ProviderRequestError,
     RunOptions,
     UpstreamAuthError,
     UpstreamError,
@@ -92,7 +93,14 @@ async def test_fallback_after_retryable_errors(
     assert fake.anthropic.attempts == 1
 
 
-@pytest.mark.parametrize(("status", "error"), [(400, UpstreamError), (401, UpstreamAuthError)])
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, ProviderRequestError),  # the client's mistake: a 400 (issue 12)
+        (404, UpstreamError),  # a configured model the provider does not know: ours, 502
+        (401, UpstreamAuthError),
+    ],
+)
 @pytest.mark.parametrize("streaming", [False, True])
 async def test_no_fallback_for_request_errors(
     harness: Harness, fake: FakeServer, status: int, error: type[Exception], streaming: bool
@@ -216,7 +224,7 @@ async def test_metrics_after_runs(harness: Harness, fake: FakeServer) -> None:
     fake.openai.default = Behavior(status=500, **FAST)
     await harness.complete("coding")  # falls back to coding-claude
     fake.anthropic.default = Behavior(status=400)
-    with pytest.raises(UpstreamError):
+    with pytest.raises(ProviderRequestError):
         await harness.complete("coding-claude")
 
     m = harness.metric
@@ -224,7 +232,10 @@ async def test_metrics_after_runs(harness: Harness, fake: FakeServer) -> None:
     assert m(runs, agent="coding", provider="openai", outcome="success") == 2
     assert m(runs, agent="coding", provider="openai", outcome="upstream_unavailable") == 1
     assert m(runs, agent="coding-claude", provider="anthropic", outcome="success") == 1
-    assert m(runs, agent="coding-claude", provider="anthropic", outcome="upstream_error") == 1
+    assert (
+        m(runs, agent="coding-claude", provider="anthropic", outcome="provider_invalid_request")
+        == 1
+    )
     requests = "agentsmcp_provider_requests_total"
     assert m(requests, provider="openai", outcome="success") == 2
     assert m(requests, provider="openai", outcome="overloaded") == 1

@@ -32,7 +32,8 @@ MESSAGES = [{"role": "user", "content": "hi"}]
     [
         (Behavior(status=401), 502, "upstream_auth_error"),
         (Behavior(status=403), 502, "upstream_auth_error"),
-        (Behavior(status=400, message="messages: too long"), 502, "upstream_error"),
+        (Behavior(status=400, message="messages: too long"), 400, "provider_invalid_request"),
+        (Behavior(status=404, message="model: not found"), 502, "upstream_error"),
         (Behavior(status=429, retry_after=7), 503, "upstream_rate_limited"),
         (Behavior(status=500), 502, "upstream_unavailable"),
         (Behavior(status=529), 502, "upstream_unavailable"),
@@ -61,14 +62,40 @@ async def test_error_mapping(
     assert response.content_type == "application/json"
     error = (await response.json())["error"]
     assert error["code"] == code
-    assert error["type"] == "upstream_error"
-    if code == "upstream_error" and behavior.message:
+    assert error["type"] == ("invalid_request_error" if status == 400 else "upstream_error")
+    if behavior.message:
         assert behavior.message in error["message"]
     if status == 503:
         assert response.headers["Retry-After"] == "7"
     text = await response.text()
     assert OPENAI_KEY not in text
     assert ANTHROPIC_KEY not in text
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_provider_request_errors_are_client_errors_in_the_metrics(
+    make_agent_client: AgentClientFactory, fake: FakeServer, stream: bool
+) -> None:
+    client = await make_agent_client(max_retries=0)
+    fake.anthropic.default = Behavior(
+        status=400, message=f"prompt is too long: 250000 tokens > 200000 maximum {ANTHROPIC_KEY}"
+    )
+    response = await client.post(
+        "/v1/chat/completions",
+        json={"model": "coding-claude", "messages": MESSAGES, "stream": stream},
+        headers=bearer(make_token()),
+    )
+    assert response.status == 400
+    body = await response.json()
+    assert body["error"]["type"] == "invalid_request_error"
+    assert "prompt is too long" in body["error"]["message"]
+    assert ANTHROPIC_KEY not in json.dumps(body)
+    metrics = await (await client.get("/metrics")).text()
+    assert (
+        'http_requests_total{method="POST",route="/v1/chat/completions",status="400"} 1.0'
+        in metrics
+    )
+    assert 'status="5' not in metrics
 
 
 async def test_timeout_is_504(make_agent_client: AgentClientFactory, fake: FakeServer) -> None:

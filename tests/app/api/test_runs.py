@@ -69,7 +69,8 @@ async def test_streaming_run_failure(
     assert [name for name, _ in events] == ["run.started", "run.failed"]
     failed = json.loads(events[-1][1])
     assert failed["status"] == "failed"
-    assert failed["error"]["code"] == "upstream_error"
+    assert failed["error"]["code"] == "provider_invalid_request"
+    assert failed["error"]["type"] == "invalid_request_error"
     assert "max_tokens: too large" in failed["error"]["message"]
 
 
