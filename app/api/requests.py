@@ -1,8 +1,8 @@
 """Request bodies of the agent API, checked field by field without building heavy models.
 
 Every problem is a 400 ``invalid_request_error`` naming the field, e.g. ``messages[1].content``.
-The OpenAI-compatible route ignores unknown fields as OpenAI does; the native runs route rejects
-them, so typos do not pass silently.
+Both routes refuse fields they do not implement: OpenAI answers 400 to an unrecognized argument,
+and silently dropping ``tools`` or ``response_format`` would hand the client free text instead.
 """
 
 from __future__ import annotations
@@ -39,6 +39,98 @@ class InvalidFieldError(BadRequestError):
         body = super().body()
         body["error"]["param"] = self.param
         return body
+
+
+class UnsupportedParameterError(InvalidFieldError):
+    """A Chat Completions argument OpenAI knows but this server does not implement (yet)."""
+
+    default_code = "unsupported_parameter"
+
+
+class UnknownParameterError(InvalidFieldError):
+    """An argument that is not part of the Chat Completions API at all (OpenAI's wording)."""
+
+    default_code = "unknown_parameter"
+
+    def __init__(self, param: str) -> None:
+        super().__init__(param, "")
+        self.message = f"Unrecognized request argument supplied: {param}"
+
+
+# Chat Completions arguments this server implements.
+CHAT_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "stream",
+        "stream_options",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "stop",
+        "user",
+        "n",
+    }
+)
+# Every other argument of openai.types.chat.CompletionCreateParams (a test keeps this equal to
+# the SDK's). Tool calling, structured output, seeds, logprobs... are refused until supported.
+OPENAI_ONLY_FIELDS = frozenset(
+    {
+        "audio",
+        "frequency_penalty",
+        "function_call",
+        "functions",
+        "logit_bias",
+        "logprobs",
+        "metadata",
+        "modalities",
+        "moderation",
+        "parallel_tool_calls",
+        "prediction",
+        "presence_penalty",
+        "prompt_cache_key",
+        "prompt_cache_options",
+        "prompt_cache_retention",
+        "reasoning_effort",
+        "response_format",
+        "safety_identifier",
+        "seed",
+        "service_tier",
+        "store",
+        "tool_choice",
+        "tools",
+        "top_logprobs",
+        "verbosity",
+        "web_search_options",
+    }
+)
+# Values that ask for exactly what the server does anyway (clients often send the defaults).
+NO_OP_VALUES: dict[str, tuple[Any, ...]] = {
+    "frequency_penalty": (0,),
+    "presence_penalty": (0,),
+    "logprobs": (False,),
+    "store": (False,),
+    "tools": ([],),
+    "functions": ([],),
+    "parallel_tool_calls": (True, False),
+}
+
+
+def _refuse_unsupported(body: Mapping[str, Any]) -> None:
+    for name in sorted(set(body) - CHAT_FIELDS):
+        value = body[name]
+        if name in OPENAI_ONLY_FIELDS:
+            if value is None or any(
+                value == no_op and type(value) is type(no_op)
+                for no_op in NO_OP_VALUES.get(name, ())
+            ):
+                continue
+            raise UnsupportedParameterError(
+                name, "is not supported by this server; remove it from the request"
+            )
+        shown = name if len(name) <= MAX_QUOTED_NAME else name[:MAX_QUOTED_NAME] + "..."
+        raise UnknownParameterError(shown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +277,7 @@ def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
 
 def parse_chat_completion(body: Any) -> ChatCompletionRequest:
     body = _object(body)
+    _refuse_unsupported(body)
     agent = body.get("model")
     if not isinstance(agent, str) or not agent:
         raise InvalidFieldError("model", "is required: the name of an agent (GET /v1/models)")

@@ -101,13 +101,18 @@ async def test_max_tokens_is_capped_by_the_agent(sdk: openai.AsyncOpenAI, fake: 
     assert fake.anthropic.requests[0]["max_tokens"] == 256
 
 
-async def test_unknown_fields_are_ignored(client: Client, auth: dict[str, str]) -> None:
+async def test_default_valued_openai_fields_are_accepted(
+    client: Client, auth: dict[str, str], fake: FakeServer
+) -> None:
+    # What many clients send by default: null, or the value that changes nothing.
+    neutral = {"frequency_penalty": 0, "presence_penalty": 0, "logprobs": False, "seed": None}
     response = await client.post(
         "/v1/chat/completions",
-        json={"model": "coding", "messages": MESSAGES, "logit_bias": {}, "frobnicate": 1},
+        json={"model": "coding", "messages": MESSAGES, **neutral, "tools": []},
         headers=auth,
     )
     assert response.status == 200
+    assert set(fake.openai.requests[-1]) == {"model", "messages", "max_completion_tokens"}
 
 
 async def test_text_content_parts(client: Client, auth: dict[str, str], fake: FakeServer) -> None:
@@ -260,3 +265,62 @@ async def test_fallback_run_reports_the_answering_agent(
     response = await client.post("/v1/agents/coding/runs", json={"input": "hi"}, headers=auth)
     body = await response.json()
     assert (body["agent"], body["provider"]) == ("coding-claude", "anthropic")
+
+
+def test_known_fields_are_exactly_the_sdks_chat_completion_arguments() -> None:
+    from openai.types.chat.completion_create_params import CompletionCreateParamsBase
+
+    from app.api.requests import CHAT_FIELDS, OPENAI_ONLY_FIELDS
+
+    sdk = set(CompletionCreateParamsBase.__annotations__) | {"stream"}
+    assert CHAT_FIELDS | OPENAI_ONLY_FIELDS == sdk
+    assert not CHAT_FIELDS & OPENAI_ONLY_FIELDS
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+        ({"tool_choice": "auto"}, "tool_choice"),
+        ({"response_format": {"type": "json_object"}}, "response_format"),
+        ({"seed": 7}, "seed"),
+        ({"logprobs": True}, "logprobs"),
+        ({"frequency_penalty": 0.5}, "frequency_penalty"),
+    ],
+)
+async def test_unsupported_openai_arguments_are_refused(
+    sdk: openai.AsyncOpenAI, fake: FakeServer, extra: dict[str, object], param: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        await sdk.chat.completions.create(
+            model="coding",
+            messages=MESSAGES,
+            extra_body=extra,
+        )
+    error = caught.value.body
+    assert isinstance(error, dict)
+    assert error == {
+        "message": f"{param}: is not supported by this server; remove it from the request",
+        "type": "invalid_request_error",
+        "code": "unsupported_parameter",
+        "param": param,
+    }
+    assert fake.openai.attempts == 0
+
+
+async def test_unknown_arguments_are_refused_in_openais_words(
+    client: Client, auth: dict[str, str], fake: FakeServer
+) -> None:
+    response = await client.post(
+        "/v1/chat/completions",
+        json={"model": "coding", "messages": MESSAGES, "frobnicate": 1},
+        headers=auth,
+    )
+    assert response.status == 400
+    assert (await response.json())["error"] == {
+        "message": "Unrecognized request argument supplied: frobnicate",
+        "type": "invalid_request_error",
+        "code": "unknown_parameter",
+        "param": "frobnicate",
+    }
+    assert fake.openai.attempts == 0
