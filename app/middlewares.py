@@ -4,7 +4,8 @@
 2. access log + metrics: measures the whole request, including the rendered error responses.
 3. errors: turns any exception below into the OpenAI error shape, so 401/413/429 look the same.
 4. auth: deny by default; public paths pass through.
-5. rate limit: keyed by the authenticated subject, so it must come after auth.
+5. rate limit: keyed by the authenticated subject, so it must come after auth. Health endpoints
+   and /metrics are never limited: a throttled probe restarts or unroutes a healthy pod.
 6. body size: rejects declared oversized bodies before a handler reads them.
 """
 
@@ -36,6 +37,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 SERVER_NAME = "agentsmcp"
 # nginx's convention for "the client went away before the response was sent".
 CLIENT_CLOSED_REQUEST = 499
+# Probes, load-balancer checks and scrapes: never rate limited, whatever the quota.
+UNLIMITED_PATHS = frozenset({"/health", "/health/live", "/health/ready", "/metrics"})
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+=/-]{1,128}")
 
 access_logger = structlog.get_logger("agentsmcp.access")
@@ -169,6 +172,8 @@ def make_rate_limit_middleware(config: AppConfig) -> Middleware | None:
 
     @web.middleware
     async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in UNLIMITED_PATHS:
+            return await handler(request)
         subject = request.get(SUBJECT_KEY)
         if subject is not None:
             key = "sub:" + subject

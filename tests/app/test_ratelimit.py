@@ -36,14 +36,47 @@ async def test_buckets_are_per_subject(make_client: ClientFactory) -> None:
     assert (await client.get("/test/whoami", headers=bearer(bob))).status == 200
 
 
-async def test_public_paths_are_limited_per_client_ip(make_client: ClientFactory) -> None:
+async def test_other_public_paths_are_limited_per_client_ip(make_client: ClientFactory) -> None:
     config = make_config(rate_limit={"enabled": True, "requests_per_minute": 1, "burst": 2})
     client = await make_client(config)
-    assert (await client.get("/health/live")).status == 200
-    assert (await client.get("/health")).status == 200
-    response = await client.get("/health/live")
+    assert (await client.get("/openapi.json")).status == 200
+    assert (await client.get("/openapi.json")).status == 200
+    response = await client.get("/openapi.json")
     assert response.status == 429
     assert "Retry-After" in response.headers
+
+
+PROBE_PATHS = ("/health", "/health/live", "/health/ready", "/metrics")
+
+
+async def test_probes_and_scrapes_are_never_rate_limited(
+    make_client: ClientFactory, token: str
+) -> None:
+    # A natural quota: the kubelet alone sends more than 10 probes a minute.
+    config = make_config(rate_limit={"enabled": True, "requests_per_minute": 10, "burst": 2})
+    client = await make_client(config)
+    statuses = [(await client.get(PROBE_PATHS[i % 4])).status for i in range(1000)]
+    assert statuses == [200] * 1000
+    response = await client.get("/health/live")
+    assert "RateLimit-Limit" not in response.headers
+    # The API, from the same address, is still limited.
+    api = [(await client.get("/test/whoami", headers=bearer(token))).status for _ in range(3)]
+    assert api == [200, 200, 429]
+    assert [(await client.get("/openapi.json")).status for _ in range(3)] == [200, 200, 429]
+    metrics = await (await client.get("/metrics")).text()
+    assert "agentsmcp_rate_limited_total 2.0" in metrics
+
+
+async def test_readiness_is_503_not_429_while_draining(make_client: ClientFactory) -> None:
+    from app.keys import STATE_KEY
+
+    config = make_config(rate_limit={"enabled": True, "requests_per_minute": 1, "burst": 1})
+    client = await make_client(config)
+    client.app[STATE_KEY].not_ready_reason = "draining"
+    for _ in range(20):
+        response = await client.get("/health/ready")
+        assert response.status == 503
+        assert (await response.json())["reason"] == "draining"
 
 
 async def test_disabled_rate_limit_never_429s(make_client: ClientFactory, token: str) -> None:
