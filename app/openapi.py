@@ -35,8 +35,17 @@ def _error_codes(*codes: str) -> Schema:
 
 _ERROR_RESPONSES: dict[str, tuple[str, tuple[str, ...]]] = {
     "400": (
-        "Invalid request: malformed JSON or an invalid field.",
-        ("invalid_json", "bad_request", "invalid_field", "bad_http_request"),
+        "Invalid request: malformed JSON, an invalid, unknown or unsupported field, or a request"
+        " the provider refused as invalid (its message, keys removed).",
+        (
+            "invalid_json",
+            "bad_request",
+            "invalid_field",
+            "bad_http_request",
+            "unsupported_parameter",
+            "unknown_parameter",
+            "provider_invalid_request",
+        ),
     ),
     "401": ("Missing or invalid bearer token.", ("missing_token", "invalid_token")),
     "403": ("CORS origin or method not allowed.", ("forbidden",)),
@@ -48,12 +57,18 @@ _ERROR_RESPONSES: dict[str, tuple[str, tuple[str, ...]]] = {
     "431": ("A header or the request line is too large.", ("request_header_too_large",)),
     "500": ("A bug; details are in the log under the request ID.", ("internal_error",)),
     "502": (
-        "The provider failed, rejected the request or answered malformed data.",
+        "The provider failed, rejected the server's key or model, or answered malformed data.",
         ("upstream_error", "upstream_auth_error", "upstream_unavailable"),
     ),
     "503": (
-        "The provider is rate limited or not configured, or the server is shutting down.",
-        ("upstream_rate_limited", "provider_not_configured", "server_shutting_down"),
+        "The provider is rate limited or not configured, the server is at its limit of agent"
+        " runs in flight (server.max_inflight_runs), or it is shutting down.",
+        (
+            "upstream_rate_limited",
+            "provider_not_configured",
+            "server_overloaded",
+            "server_shutting_down",
+        ),
     ),
     "504": ("The agent's timeout expired.", ("upstream_timeout",)),
 }
@@ -265,8 +280,11 @@ def _schemas() -> dict[str, Schema]:
         },
         "ChatCompletionRequest": {
             "type": "object",
-            "description": "OpenAI-compatible; `model` is an agent name. Unknown fields are"
-            " ignored. At least one user or assistant message is required.",
+            "description": "OpenAI-compatible; `model` is an agent name. Other Chat Completions"
+            " arguments are refused with 400 `unsupported_parameter` (null, or a value that"
+            " changes nothing, is accepted), unknown ones with `unknown_parameter`. At least one"
+            " user or assistant message is required. Anthropic agents send no `temperature`"
+            " or `top_p` upstream (their API version refuses them).",
             "required": ["model", "messages"],
             "properties": {
                 "model": {"type": "string", "minLength": 1, "examples": ["coding"]},
@@ -457,8 +475,9 @@ def build_document(config: AppConfig) -> Schema:
         return public is None or path in public
 
     rate = ("429",) if config.rate_limit.enabled else ()
+    # Probes and scrapes are never rate limited (app.middlewares.UNLIMITED_PATHS).
     paths: dict[str, Schema] = {
-        path: _health_operations(path, summary, ok, rate, public=is_public(path), ready=ready)
+        path: _health_operations(path, summary, ok, (), public=is_public(path), ready=ready)
         for path, summary, ok, ready in (
             ("/health", "Process health and version.", _ref("Health"), False),
             ("/health/live", "Liveness: the event loop runs.", _ref("Live"), False),
@@ -474,7 +493,7 @@ def build_document(config: AppConfig) -> Schema:
                         "Prometheus text format.", {"text/plain": {"schema": {"type": "string"}}}
                     )
                 },
-                rate,
+                (),
                 public=is_public("/metrics"),
                 operation_id="get_metrics",
             )

@@ -11,17 +11,24 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
+from app.admission import Admission
 from app.agents import AgentMetrics, AgentRegistry, AgentRunner
 from app.config import AppConfig, ConfigError
 from app.keys import CONFIG_KEY, METRICS_KEY
 from app.providers import build_providers, deprecated_models, missing_keys
 
 from . import handlers
-from .keys import AGENT_METRICS_KEY, RUNNER_KEY
+from .keys import ADMISSION_KEY, AGENT_METRICS_KEY, RUNNER_KEY
 
 log = structlog.get_logger("agentsmcp.agents")
 
-__all__ = ["AGENT_METRICS_KEY", "RUNNER_KEY", "agent_runner_ctx", "setup_agent_routes"]
+__all__ = [
+    "ADMISSION_KEY",
+    "AGENT_METRICS_KEY",
+    "RUNNER_KEY",
+    "agent_runner_ctx",
+    "setup_agent_routes",
+]
 
 
 def setup_agent_routes(app: web.Application, config: AppConfig) -> None:
@@ -35,6 +42,7 @@ def setup_agent_routes(app: web.Application, config: AppConfig) -> None:
     for note in deprecated_models(config):
         log.warning("deprecated model", problem=note)
     app[AGENT_METRICS_KEY] = AgentMetrics(app[METRICS_KEY].registry)
+    app[ADMISSION_KEY] = Admission(config.server.max_inflight_runs, app[METRICS_KEY].registry)
     router = app.router
     router.add_get("/v1/models", handlers.list_models)
     router.add_post("/v1/chat/completions", handlers.chat_completions)

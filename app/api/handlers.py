@@ -19,7 +19,7 @@ from app.providers import ChatMessage, Usage
 
 from ._sse import DONE, ChunkRenderer, dumps, error_data, event, open_stream
 from ._watch import ConnectionWatch
-from .keys import RUNNER_KEY
+from .keys import ADMISSION_KEY, RUNNER_KEY
 from .requests import ChatCompletionRequest, parse_chat_completion, parse_run
 
 AGENT_HEADER = "X-Agentsmcp-Agent"
@@ -71,6 +71,12 @@ async def list_agents(request: web.Request) -> web.Response:
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
+    # Admission first: under overload the refusal must cost as little as possible.
+    with request.app[ADMISSION_KEY].admit():
+        return await _chat_completions(request)
+
+
+async def _chat_completions(request: web.Request) -> web.StreamResponse:
     parsed = parse_chat_completion(await read_json(request))
     runner = request.app[RUNNER_KEY]
     agent = runner.agent(parsed.agent)
@@ -172,6 +178,11 @@ def _renderer(agent: str) -> ChunkRenderer:
 
 
 async def create_run(request: web.Request) -> web.StreamResponse:
+    with request.app[ADMISSION_KEY].admit():
+        return await _create_run(request)
+
+
+async def _create_run(request: web.Request) -> web.StreamResponse:
     runner = request.app[RUNNER_KEY]
     agent = runner.agent(request.match_info["name"])
     parsed = parse_run(await read_json(request))
