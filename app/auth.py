@@ -1,16 +1,17 @@
 """JWT bearer authentication: HS256 only, ``exp``/``iss``/``aud``/``sub`` required.
 
-Verified tokens are cached briefly (bounded, keyed by the raw token, never past ``exp``) so the
+Verified tokens are cached briefly (a ``cachetools.TLRUCache``: bounded, least recently used
+evicted first, keyed by the raw token, each entry expiring at ``min(exp, now + 60 s)``) so the
 hot path does not re-run HMAC and claim validation for every request of a busy client.
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from typing import Final
 
 import jwt
+from cachetools import TLRUCache
 
 from app.config import AuthSettings
 from app.errors import AuthenticationError
@@ -61,10 +62,11 @@ class TokenVerifier:
         self._issuer = settings.issuer
         self._audience = settings.audience
         self._leeway = settings.leeway_seconds
-        self._cache_size = cache_size
         self._cache_seconds = cache_seconds
         # raw token -> (subject, wall-clock time after which the entry must not be used)
-        self._cache: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._cache: TLRUCache[str, tuple[str, float]] = TLRUCache(
+            maxsize=cache_size, ttu=_valid_until, timer=_now
+        )
 
     def subject_from_header(self, authorization: str | None) -> str:
         """Return the subject of a valid ``Authorization: Bearer`` header or raise a 401."""
@@ -79,10 +81,7 @@ class TokenVerifier:
         now = time.time()
         cached = self._cache.get(token)
         if cached is not None:
-            subject, valid_until = cached
-            if now < valid_until:
-                return subject
-            del self._cache[token]
+            return cached[0]
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise _invalid_token("malformed token")
         try:
@@ -115,11 +114,16 @@ class TokenVerifier:
         if not isinstance(subject, str) or not subject:
             raise _invalid_token("sub claim must be a non-empty string")
         expires_at = float(claims["exp"])
-        self._remember(token, subject, min(expires_at, now + self._cache_seconds))
+        self._cache[token] = (subject, min(expires_at, now + self._cache_seconds))
         return subject
 
-    def _remember(self, token: str, subject: str, valid_until: float) -> None:
-        cache = self._cache
-        cache[token] = (subject, valid_until)
-        if len(cache) > self._cache_size:
-            cache.popitem(last=False)
+    def __len__(self) -> int:
+        return len(self._cache)
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _valid_until(token: str, entry: tuple[str, float], now: float) -> float:
+    return entry[1]

@@ -144,6 +144,22 @@ def test_cache_is_bounded() -> None:
     assert len(verifier._cache) == 50
 
 
+def test_cache_evicts_the_least_recently_used_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = TokenVerifier(AuthSettings(), SECRET, cache_size=3)
+    busy = make_token(sub="busy")
+    verifier.verify(busy)
+    for index in range(10):
+        verifier.verify(make_token(sub=f"other-{index}"))
+        verifier.verify(busy)  # used again: never the least recently used
+
+    def no_decode(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the busy token must still be cached")
+
+    monkeypatch.setattr(jwt, "decode", no_decode)
+    assert verifier.verify(busy) == "busy"
+    assert len(verifier) == 3
+
+
 def test_cached_token_skips_verification(monkeypatch: pytest.MonkeyPatch) -> None:
     verifier = TokenVerifier(AuthSettings(), SECRET)
     token = make_token()
