@@ -104,13 +104,6 @@ class UnsupportedMediaTypeError(APIError):
     default_message = "The request body must be JSON (Content-Type: application/json)."
 
 
-class UnprocessableEntityError(APIError):
-    status = 422
-    type = "invalid_request_error"
-    default_code = "invalid_parameters"
-    default_message = "The request parameters are invalid."
-
-
 class RateLimitError(APIError):
     status = 429
     type = "rate_limit_error"
@@ -139,7 +132,6 @@ _BY_STATUS: dict[int, type[APIError]] = {
         MethodNotAllowedError,
         PayloadTooLargeError,
         UnsupportedMediaTypeError,
-        UnprocessableEntityError,
         RateLimitError,
         InternalServerError,
         ServiceUnavailableError,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
 import structlog
@@ -85,13 +85,6 @@ class Redactor:
         return self._pattern.sub(REDACTED, repr(value))
 
 
-def _drop_color_message(
-    logger: WrappedLogger, method_name: str, event_dict: EventDict
-) -> EventDict:
-    event_dict.pop("color_message", None)
-    return event_dict
-
-
 def configure_logging(config: AppConfig, *, stream: TextIO | None = None) -> Redactor:
     """Configure structlog and the standard library logging for the whole process."""
     secrets = [
@@ -125,7 +118,7 @@ def configure_logging(config: AppConfig, *, stream: TextIO | None = None) -> Red
     handler = logging.StreamHandler(output)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, _drop_color_message],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 *exception_processors,
@@ -142,8 +135,3 @@ def configure_logging(config: AppConfig, *, stream: TextIO | None = None) -> Red
     # aiohttp's own access log would duplicate ours (and bypass request IDs).
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     return redactor
-
-
-def bind_request_context(values: MutableMapping[str, Any]) -> None:
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(**values)

@@ -146,7 +146,6 @@ async def test_404_is_in_error_shape(make_client: ClientFactory, token: str) -> 
         ("MethodNotAllowedError", 405),
         ("PayloadTooLargeError", 413),
         ("UnsupportedMediaTypeError", 415),
-        ("UnprocessableEntityError", 422),
         ("RateLimitError", 429),
         ("InternalServerError", 500),
     ],
