@@ -273,7 +273,7 @@ def test_known_fields_are_exactly_the_sdks_chat_completion_arguments() -> None:
     from app.api.requests import CHAT_FIELDS, OPENAI_ONLY_FIELDS
 
     sdk = set(CompletionCreateParamsBase.__annotations__) | {"stream"}
-    assert CHAT_FIELDS | OPENAI_ONLY_FIELDS == sdk
+    assert sdk == CHAT_FIELDS | OPENAI_ONLY_FIELDS
     assert not CHAT_FIELDS & OPENAI_ONLY_FIELDS
 
 
