@@ -278,9 +278,13 @@ class NetworkPolicySettings(Model):
 class AlertSettings(Model):
     enabled: bool = True
     error_ratio: float = Field(0.05, gt=0, lt=1)
-    latency_p99_seconds: float = Field(10.0, gt=0, le=3600)
+    # Routes that call no LLM (health, metrics, /v1/models, /v1/agents...).
+    latency_p99_seconds: float = Field(2.0, gt=0, le=3600)
+    # Agent routes are alerted on time to first token instead of whole-completion latency.
+    time_to_first_token_p99_seconds: float = Field(15.0, gt=0, le=3600)
     upstream_error_ratio: float = Field(0.2, gt=0, lt=1)
     rate_limited_per_second: float = Field(5.0, gt=0)
+    overload_rejected_per_second: float = Field(1.0, gt=0)
     for_duration: Duration = "10m"
 
 

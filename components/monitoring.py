@@ -4,7 +4,12 @@ Metric names are the server's (see app/ metrics): http_requests_total{method,rou
 http_request_duration_seconds_bucket{method,route}, http_requests_in_flight,
 agentsmcp_rate_limited_total, agentsmcp_agent_runs_total{agent,provider,outcome},
 agentsmcp_llm_tokens_total{agent,provider,model,kind},
-agentsmcp_provider_requests_total{provider,outcome}, agentsmcp_inflight_runs{agent}.
+agentsmcp_provider_requests_total{provider,outcome}, agentsmcp_inflight_runs{agent},
+agentsmcp_time_to_first_token_seconds_bucket{agent}, agentsmcp_agent_requests_in_flight,
+agentsmcp_agent_requests_limit, agentsmcp_overload_rejected_total.
+
+Latency is alerted per route only for routes that answer without an LLM; agent routes are alerted
+on time to first token (streams), since a healthy completion may take a minute.
 """
 
 from __future__ import annotations
@@ -32,9 +37,17 @@ METRICS_USED = (
     "agentsmcp_llm_tokens_total",
     "agentsmcp_provider_requests_total",
     "agentsmcp_inflight_runs",
+    "agentsmcp_time_to_first_token_seconds_bucket",
+    "agentsmcp_agent_requests_in_flight",
+    "agentsmcp_agent_requests_limit",
+    "agentsmcp_overload_rejected_total",
 )
-# Provider call outcomes that are not upstream failures (app/agents/runner.py records these).
-NON_FAILURE_OUTCOMES = "success|cancelled"
+# Provider call outcomes that are not upstream failures: success and cancelled
+# (app/agents/runner.py), and "request", the provider refusing a client's invalid request
+# (answered 400 provider_invalid_request: the client's mistake, not an upstream fault).
+NON_FAILURE_OUTCOMES = "success|cancelled|request"
+# Routes whose duration is an LLM's generation time (app/api/__init__.py).
+AGENT_ROUTES = ("/v1/chat/completions", "/v1/agents/{name}/runs")
 
 
 @dataclass(frozen=True)
@@ -52,15 +65,26 @@ def _selector(namespace: str, job: str, extra: str = "") -> str:
     return "{" + f'namespace="{namespace}",job="{job}"' + (f",{extra}" if extra else "") + "}"
 
 
-def _latency_quantile(quantile: float, selector: str) -> str:
+def _latency_quantile(quantile: float, selector: str, by: str = "") -> str:
     buckets = f"rate(http_request_duration_seconds_bucket{selector}[5m])"
-    return f"histogram_quantile({quantile}, sum by (le) ({buckets}))"
+    return f"histogram_quantile({quantile}, sum by ({by}le) ({buckets}))"
 
 
-def _error_ratio(selector: str, errors: str) -> str:
+def _ttft_quantile(quantile: float, selector: str) -> str:
+    buckets = f"rate(agentsmcp_time_to_first_token_seconds_bucket{selector}[5m])"
+    return f"histogram_quantile({quantile}, sum by (agent, le) ({buckets}))"
+
+
+def _error_ratio(selector: str, errors: str, by: str = "") -> str:
+    group = f" by ({by})" if by else ""
     return (
-        f"sum(rate(http_requests_total{errors}[5m])) / sum(rate(http_requests_total{selector}[5m]))"
+        f"sum{group} (rate(http_requests_total{errors}[5m]))"
+        f" / sum{group} (rate(http_requests_total{selector}[5m]))"
     )
+
+
+# The agent routes as a PromQL regex ("{name}" written as ".+": braces are RE2 syntax).
+AGENT_ROUTES_REGEX = "|".join(route.replace("{name}", ".+") for route in AGENT_ROUTES)
 
 
 def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[dict[str, Any]]:
@@ -68,6 +92,7 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
     sel = _selector(namespace, job)
     errors = _selector(namespace, job, 'status=~"5.."')
     upstream_failed = _selector(namespace, job, f'outcome!~"{NON_FAILURE_OUTCOMES}"')
+    fast_routes = _selector(namespace, job, f'route!~"{AGENT_ROUTES_REGEX}"')
 
     def rule(name: str, expr: str, severity: str, summary: str) -> dict[str, Any]:
         return {
@@ -90,15 +115,30 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
         ),
         rule(
             "HighErrorRate",
-            f"{_error_ratio(sel, errors)} > {alerts.error_ratio}",
+            f"{_error_ratio(sel, errors, 'route')} > {alerts.error_ratio}",
             "critical",
-            f"More than {alerts.error_ratio:.0%} of requests fail with 5xx",
+            f"More than {alerts.error_ratio:.0%} of a route's requests fail with 5xx",
         ),
         rule(
             "HighLatencyP99",
-            f"{_latency_quantile(0.99, sel)} > {alerts.latency_p99_seconds}",
+            f"{_latency_quantile(0.99, fast_routes, 'route, ')} > {alerts.latency_p99_seconds}",
             "warning",
-            f"p99 request latency is above {alerts.latency_p99_seconds}s",
+            f"p99 latency of a route that calls no LLM is above {alerts.latency_p99_seconds}s",
+        ),
+        rule(
+            "HighTimeToFirstToken",
+            f"{_ttft_quantile(0.99, sel)} > {alerts.time_to_first_token_p99_seconds}",
+            "warning",
+            f"p99 time to first token of an agent is above"
+            f" {alerts.time_to_first_token_p99_seconds}s",
+        ),
+        rule(
+            "AgentsMCPOverloaded",
+            f"sum(rate(agentsmcp_overload_rejected_total{sel}[5m]))"
+            f" > {alerts.overload_rejected_per_second}",
+            "warning",
+            f"More than {alerts.overload_rejected_per_second} agent requests/s are shed with 503"
+            " (server.maxInflightRuns reached; add pods)",
         ),
         rule(
             "UpstreamErrors",
@@ -142,13 +182,12 @@ def dashboard(namespace: str, job: str) -> dict[str, Any]:
             ],
         }
 
+    fast_routes = _selector(namespace, job, f'route!~"{AGENT_ROUTES_REGEX}"')
     quantiles = [
-        (
-            _latency_quantile(q, sel),
-            f"p{round(q * 100)}",
-        )
-        for q in (0.5, 0.9, 0.99)
+        (_latency_quantile(q, fast_routes, "route, "), f"p{round(q * 100)} {{{{route}}}}")
+        for q in (0.5, 0.99)
     ]
+    ttft = [(_ttft_quantile(q, sel), f"p{round(q * 100)} {{{{agent}}}}") for q in (0.5, 0.99)]
     return {
         "title": f"agentsmcp ({namespace})",
         "uid": f"agentsmcp-{namespace}"[:40],
@@ -180,12 +219,12 @@ def dashboard(namespace: str, job: str) -> dict[str, Any]:
                 "percentunit",
                 [
                     (
-                        _error_ratio(sel, errors),
-                        "5xx",
+                        _error_ratio(sel, errors, "route"),
+                        "5xx {{route}}",
                     )
                 ],
             ),
-            panel(3, "Latency quantiles", "s", quantiles),
+            panel(3, "Latency of routes without an LLM", "s", quantiles),
             panel(
                 4,
                 "Agent runs",
@@ -215,7 +254,16 @@ def dashboard(namespace: str, job: str) -> dict[str, Any]:
                 [
                     (f"sum(http_requests_in_flight{sel})", "HTTP requests"),
                     (f"sum by (agent) (agentsmcp_inflight_runs{sel})", "runs {{agent}}"),
+                    (f"sum(agentsmcp_agent_requests_in_flight{sel})", "agent requests"),
+                    (f"sum(agentsmcp_agent_requests_limit{sel})", "agent request limit"),
                 ],
+            ),
+            panel(7, "Time to first token (streams)", "s", ttft),
+            panel(
+                8,
+                "Shed with 503 (overload)",
+                "reqps",
+                [(f"sum(rate(agentsmcp_overload_rejected_total{sel}[5m]))", "shed")],
             ),
         ],
     }

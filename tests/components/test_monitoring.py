@@ -3,8 +3,34 @@
 from __future__ import annotations
 
 from app.agents import runner
-from components.monitoring import NON_FAILURE_OUTCOMES
+from app.api import setup_agent_routes
+from app.providers import ErrorKind
+from components.monitoring import AGENT_ROUTES, NON_FAILURE_OUTCOMES
 
 
-def test_non_failure_outcomes_are_the_runners_success_and_cancelled() -> None:
-    assert set(NON_FAILURE_OUTCOMES.split("|")) == {runner.SUCCESS, runner.CANCELLED}
+def test_non_failure_outcomes_are_success_cancelled_and_client_request_errors() -> None:
+    # "request": the provider refused the client's invalid request (a 400 to the client).
+    assert set(NON_FAILURE_OUTCOMES.split("|")) == {
+        runner.SUCCESS,
+        runner.CANCELLED,
+        ErrorKind.REQUEST.value,
+    }
+
+
+def test_agent_routes_are_the_servers_llm_routes() -> None:
+    from aiohttp import web
+    from prometheus_client import CollectorRegistry
+
+    from app.config import parse_config
+    from app.keys import METRICS_KEY
+    from app.observability.metrics import Metrics
+
+    app = web.Application()
+    app[METRICS_KEY] = Metrics(CollectorRegistry())
+    setup_agent_routes(app, parse_config({"jwt_secret_key": "x"}))
+    posts = {
+        route.resource.canonical
+        for route in app.router.routes()
+        if route.method == "POST" and route.resource is not None
+    }
+    assert posts == set(AGENT_ROUTES)

@@ -11,7 +11,6 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry
 
 from app.config import ENV_VARS, load_config, parse_config
 from components.render import (
@@ -338,12 +337,12 @@ def test_exposure_and_tls(run: ProgramRun) -> None:
 
 
 def _metric_names() -> set[str]:
-    from app.agents.metrics import AgentMetrics
-    from app.observability.metrics import Metrics
+    """Every metric the server's application factory registers."""
+    from app.config import parse_config
+    from app.keys import METRICS_KEY
+    from app.server import create_app
 
-    registry = CollectorRegistry()
-    Metrics(registry)
-    AgentMetrics(registry)
+    registry = create_app(parse_config({"jwt_secret_key": "x" * 40}))[METRICS_KEY].registry
     names = {"up"}
     for family in registry.collect():
         if family.type == "counter":
@@ -368,6 +367,8 @@ def test_alerts_and_dashboard_use_real_metric_names(run: ProgramRun) -> None:
             "AgentsMCPDown",
             "HighErrorRate",
             "HighLatencyP99",
+            "HighTimeToFirstToken",
+            "AgentsMCPOverloaded",
             "UpstreamErrors",
             "RateLimitSaturation",
         }
@@ -401,6 +402,8 @@ def test_alert_thresholds_are_stricter_in_prod(stack_runs: dict[str, ProgramRun]
         == {
             "HighErrorRate",
             "HighLatencyP99",
+            "HighTimeToFirstToken",
+            "AgentsMCPOverloaded",
             "UpstreamErrors",
             "RateLimitSaturation",
         }
