@@ -11,7 +11,7 @@ TOOLS_VENV ?= .venv-tools
 TOOLS_BIN := $(TOOLS_VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: system-deps help venv lint typecheck unit test serve token deploy smoke render validate bench clean tools
+.PHONY: system-deps help venv lint typecheck unit test serve token deploy smoke render validate bench bench-overload clean tools
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -69,8 +69,12 @@ smoke: venv  ## Post-deploy connection test of STACK through kubectl port-forwar
 render: venv  ## Render each stack's objects offline (Pulumi mocks) into $(MANIFESTS)/<stack>/
 	for stack in $(STACKS); do $(BIN)/python -m components.render --stack $$stack --out $(MANIFESTS)/$$stack; done
 
-bench: venv  ## Gateway benchmark, not part of test (BENCH_ARGS="--quick" for a smoke run)
+bench: venv  ## Gateway benchmark, then the overload scenario (BENCH_ARGS="--quick" for a smoke run)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.overload $(OVERLOAD_ARGS)
+
+bench-overload: venv  ## Only the overload-shedding scenario and the worker measurement (bench/overload.py)
+	$(BIN)/python -m bench.overload $(OVERLOAD_ARGS)
 
 # Container image. CONTAINER_CLI: docker (any Docker-compatible socket, e.g. podman's) or podman.
 CONTAINER_CLI ?= $(shell command -v docker >/dev/null 2>&1 && echo docker || echo podman)

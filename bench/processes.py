@@ -62,7 +62,7 @@ class Process:
     command: list[str]
     port: int
     log_path: Path
-    cpu: int
+    cpu: int | str
     env: dict[str, str] = field(default_factory=dict)
     _popen: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
@@ -149,13 +149,27 @@ class ServerSetup:
     config_path: Path
 
 
-def agent_server(out_dir: Path, cpu: int, upstream: Process, module: str = "app") -> ServerSetup:
-    """Our server as production would run it: auth, rate limits, metrics and JSON logs on."""
+def agent_server(
+    out_dir: Path,
+    cpu: int | str,
+    upstream: Process,
+    module: str = "app",
+    server_settings: dict[str, Any] | None = None,
+) -> ServerSetup:
+    """Our server as production would run it: auth, rate limits, metrics and JSON logs on.
+    ``cpu`` is a taskset CPU list; ``server_settings`` extends the ``server`` section."""
     port = free_port()
     jwt_secret = secrets.token_urlsafe(48)
     config: dict[str, Any] = {
         "environment": "production",
-        "server": {"host": "127.0.0.1", "port": port, "drain_seconds": 0},
+        "server": {
+            "host": "127.0.0.1",
+            "port": port,
+            "drain_seconds": 0,
+            # Above the largest concurrency a scenario sends, unless the caller sets it.
+            "max_inflight_runs": 1024,
+            **(server_settings or {}),
+        },
         "auth": {"enabled": True, "issuer": "agentsmcp", "audience": "agentsmcp-api"},
         # On, but far above what one load generator can reach, so every request pays for it.
         "rate_limit": {"enabled": True, "requests_per_minute": 10_000_000, "burst": 10_000_000},
