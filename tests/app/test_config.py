@@ -32,6 +32,25 @@ def test_defaults_without_a_file() -> None:
     assert config.logging.format == "json"
 
 
+@pytest.mark.parametrize(
+    ("provider", "temperature", "problem"),
+    [
+        ("anthropic", 0.2, "agents.a.temperature: the Anthropic Messages API version"),
+        ("openai", 2.5, "agents.a.temperature: Input should be less than or equal to 2"),
+    ],
+)
+def test_temperature_is_checked_per_provider(
+    provider: str, temperature: float, problem: str
+) -> None:
+    from app.config import parse_config
+
+    agent = {"provider": provider, "model": "m", "temperature": temperature}
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"jwt_secret_key": SECRET, "agents": {"a": agent}})
+    (line,) = caught.value.problems
+    assert line.startswith(problem)
+
+
 def test_shipped_config_is_valid() -> None:
     config = load_config(
         {"AGENTSMCP_CONFIG": str(ROOT / "config/agentsmcp.yaml"), "JWT_SECRET_KEY": SECRET}

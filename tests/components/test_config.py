@@ -192,6 +192,16 @@ def test_server_section_unknown_key_is_named_in_camel_case() -> None:
     assert assert_names(config, "rateLimit.requestsPerHour").endswith("unknown key")
 
 
+def test_anthropic_agent_temperature_is_named_in_camel_case() -> None:
+    config = with_value("prod", "agents.coding-claude.temperature", 0.2)
+    line = assert_names(config, "agents.coding-claude.temperature")
+    assert "2026-10-21" in line
+
+
+def test_max_inflight_runs_is_checked_by_the_servers_model() -> None:
+    assert_names(with_value("prod", "server.maxInflightRuns", 0), "server.maxInflightRuns")
+
+
 def test_server_host_is_owned_by_the_deployment() -> None:
     assert_names(with_value("dev", "server.host", "127.0.0.1"), "server.host")
 
