@@ -68,7 +68,10 @@ async def test_cli_serves_both_providers_and_obeys_scripts(fake_process: str) ->
         )
         assert completion.choices[0].message.content == "ab"
         body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
-        async with session.post(f"{fake_process}/v1/messages", json=body) as response:
+        headers = {"anthropic-version": "2026-10-21"}
+        async with session.post(
+            f"{fake_process}/v1/messages", json=body, headers=headers
+        ) as response:
             assert (await response.json())["content"][0]["text"] == "Hello, world!"
         async with session.get(f"{fake_process}/_fake/stats") as response:
             stats = await response.json()
