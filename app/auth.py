@@ -2,13 +2,18 @@
 
 Verified tokens are cached briefly (bounded, keyed by the raw token, never past ``exp``) so the
 hot path does not re-run HMAC and claim validation for every request of a busy client.
+
+The verifier accepts every key its key source returns (the current one first, then the previous
+one during a rotation); when the keys change, the cache is dropped so a retired key stops working
+at once.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
 import jwt
 
@@ -52,12 +57,18 @@ class TokenVerifier:
     def __init__(
         self,
         settings: AuthSettings,
-        secret: str,
+        secret: str | Callable[[], Sequence[str]],
         *,
         cache_size: int = CACHE_SIZE,
         cache_seconds: float = CACHE_SECONDS,
     ) -> None:
-        self._secret = secret
+        """``secret``: the key, or a callable returning the keys to accept, current first."""
+        if isinstance(secret, str):
+            fixed = (secret,)
+            self._key_source: Callable[[], Sequence[str]] = lambda: fixed
+        else:
+            self._key_source = secret
+        self._keys: tuple[str, ...] = tuple(self._key_source())
         self._issuer = settings.issuer
         self._audience = settings.audience
         self._leeway = settings.leeway_seconds
@@ -77,6 +88,10 @@ class TokenVerifier:
 
     def verify(self, token: str) -> str:
         now = time.time()
+        keys = tuple(self._key_source())
+        if keys != self._keys:
+            self._keys = keys
+            self._cache.clear()
         cached = self._cache.get(token)
         if cached is not None:
             subject, valid_until = cached
@@ -86,15 +101,7 @@ class TokenVerifier:
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise _invalid_token("malformed token")
         try:
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=[ALGORITHM],
-                issuer=self._issuer,
-                audience=self._audience,
-                leeway=self._leeway,
-                options={"require": ["exp", "iss", "aud", "sub"]},
-            )
+            claims = self._decode(token, keys)
         except jwt.ExpiredSignatureError:
             raise _invalid_token("token has expired") from None
         except jwt.InvalidIssuerError:
@@ -117,6 +124,27 @@ class TokenVerifier:
         expires_at = float(claims["exp"])
         self._remember(token, subject, min(expires_at, now + self._cache_seconds))
         return subject
+
+    def _decode(self, token: str, keys: tuple[str, ...]) -> dict[str, Any]:
+        # PyJWT checks the signature before any claim, so a wrong key fails only as a signature.
+        for key in keys[:-1]:
+            try:
+                return self._decode_with(token, key)
+            except jwt.InvalidSignatureError:
+                continue
+        return self._decode_with(token, keys[-1] if keys else "")
+
+    def _decode_with(self, token: str, key: str) -> dict[str, Any]:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            issuer=self._issuer,
+            audience=self._audience,
+            leeway=self._leeway,
+            options={"require": ["exp", "iss", "aud", "sub"]},
+        )
+        return claims
 
     def _remember(self, token: str, subject: str, valid_until: float) -> None:
         cache = self._cache

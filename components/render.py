@@ -48,7 +48,9 @@ REDACTED = "REDACTED"
 SIG_KEY = rpc._special_sig_key
 SECRET_SIG = rpc._special_secret_sig
 PLACEHOLDER_SECRETS = {
-    key: f"placeholder-{key}-0123456789abcdef0123456789abcdef" for key in SECRET_KEYS
+    key: f"placeholder-{key}-0123456789abcdef0123456789abcdef"
+    for key in SECRET_KEYS
+    if key != "jwtPreviousSecretKey"  # set only during a key rotation
 }
 FAKE_DIGEST = "sha256:" + "0" * 64
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
