@@ -7,12 +7,9 @@ real ``python -m app`` against it.
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
@@ -21,31 +18,11 @@ import yaml
 from app.config import ConfigError, load_config
 from app.secret_files import RotatingSecret
 from tests.app.conftest import make_token
+from tests.fakes.kubelet import publish
 from tests.reliability._process import Process, _env, free_port, get, wait_until
 
 KEY_A = "rotation-key-a-" + "a" * 40
 KEY_B = "rotation-key-b-" + "b" * 40
-
-
-def publish(directory: Path, values: dict[str, str]) -> None:
-    """What the kubelet's atomic writer does when a Secret changes."""
-    directory.mkdir(exist_ok=True)
-    stamp = directory / f"..{time.strftime('%Y_%m_%d_%H_%M_%S')}.{uuid.uuid4().hex[:8]}"
-    stamp.mkdir()
-    for key, value in values.items():
-        (stamp / key).write_text(value)
-    old = os.readlink(directory / "..data") if (directory / "..data").is_symlink() else None
-    temporary = directory / "..data_tmp"
-    os.symlink(stamp.name, temporary)
-    os.replace(temporary, directory / "..data")
-    for key in values:
-        if not (directory / key).is_symlink():
-            os.symlink(f"..data/{key}", directory / key)
-    for entry in directory.iterdir():
-        if entry.is_symlink() and not entry.name.startswith("..") and entry.name not in values:
-            entry.unlink()
-    if old is not None:
-        shutil.rmtree(directory / old)
 
 
 def test_values_come_from_file_variables_and_the_directory(tmp_path: Path) -> None:

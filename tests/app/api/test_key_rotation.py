@@ -11,9 +11,9 @@ import openai
 from app.config import load_config
 from app.server import create_app
 from tests.app.conftest import make_token
-from tests.app.test_secret_files import publish
 from tests.fakes import FakeServer
 from tests.fakes.appconfig import JWT_SECRET
+from tests.fakes.kubelet import publish
 
 
 async def test_rotated_openai_key_is_used_without_a_restart(
