@@ -603,11 +603,18 @@ def _server_key(line: str) -> str:
     return f"{_key(*parts)}: {message}"
 
 
+def _known_keys() -> set[str]:
+    return {field.alias or to_camel(name) for name, field in StackConfig.model_fields.items()}
+
+
 def read_raw_config() -> dict[str, Any]:
-    """Every ``agentsmcp:`` setting of the running stack (without prefix), secrets excluded."""
-    settings = pulumi.runtime.config.CONFIG.get()
-    keys = set(settings) | set(pulumi.runtime.get_config_env())
+    """Every ``agentsmcp:`` setting of the running stack (without prefix), secrets excluded.
+
+    Public APIs only: the keys the CLI passes (``get_config_env``, i.e. ``PULUMI_CONFIG``; this is
+    how unknown keys are found) plus every key the model knows, read with ``get_config`` (which
+    also sees config set through the Automation API)."""
     prefix = f"{NAMESPACE}:"
+    keys = set(pulumi.runtime.get_config_env()) | {prefix + key for key in _known_keys()}
     raw: dict[str, Any] = {}
     for full_key in sorted(keys):
         if not full_key.startswith(prefix):
@@ -616,7 +623,8 @@ def read_raw_config() -> dict[str, Any]:
         if key in SECRET_KEYS:
             continue
         value = pulumi.runtime.get_config(full_key)
-        raw[key] = _decode(value)
+        if value is not None:
+            raw[key] = _decode(value)
     return raw
 
 

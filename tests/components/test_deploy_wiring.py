@@ -155,3 +155,30 @@ def test_revision_outside_a_git_checkout_is_unknown(tmp_path: Path) -> None:
         {"environment": "development", "namespace": "x", "image": {"repository": "r.io/a/b"}}
     ).image
     assert source_revision(tmp_path, settings) == ("unknown", "1970-01-01T00:00:00Z")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "line"),
+    [
+        ("colour", "blue", "agentsmcp:colour: unknown key"),
+        (
+            "image",
+            {"repository": "localhost:5001/agentsmcp", "version": "1.2.0+build.7"},
+            "agentsmcp:image.version: '1.2.0+build.7' must be valid as a label value",
+        ),
+        (
+            "server",
+            {"port": 8000, "secretsRefreshSeconds": 0},
+            "agentsmcp:server.secretsRefreshSeconds: Input should be greater than or equal to 1",
+        ),
+        ("kubernetes", {"context": ""}, "agentsmcp:kubernetes.context: String should have"),
+    ],
+)
+def test_config_mistakes_stop_preview_with_one_line_naming_the_key(
+    key: str, value: Any, line: str
+) -> None:
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program("dev", preview=True, config=config_with("dev", **{key: value}))
+    lines = [text.strip() for text in str(caught.value).splitlines()[1:]]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(line), lines
