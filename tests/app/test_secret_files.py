@@ -137,3 +137,25 @@ def test_jwt_key_rotation_under_a_running_server(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert "ignoring an unusable JWT_SECRET_KEY" in server.output()
+
+
+def test_the_previous_jwt_key_is_redacted_from_logs(tmp_path: Path) -> None:
+    import io
+    import logging
+
+    import structlog
+
+    from app.config import parse_config
+    from app.observability.logging import configure_logging
+
+    previous = "previous-plain-value-" + "q" * 20
+    config = parse_config({"jwt_secret_key": KEY_A, "jwt_previous_secret_key": previous})
+    stream = io.StringIO()
+    try:
+        configure_logging(config, stream=stream)
+        structlog.get_logger("t").info(f"leaked {previous} here")
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    assert previous not in stream.getvalue()
+    assert "leaked" in stream.getvalue()
