@@ -312,8 +312,9 @@ class AgentServer(pulumi.ComponentResource):
                 # group-readable for fsGroup 1000, the server's group.
                 k8s.core.v1.VolumeArgs(
                     name="secrets",
+                    # optional spelled out: podman 4.3's kube play crashes without it.
                     secret=k8s.core.v1.SecretVolumeSourceArgs(
-                        secret_name=args.secret_name, default_mode=0o440
+                        secret_name=args.secret_name, default_mode=0o440, optional=False
                     ),
                 ),
                 k8s.core.v1.VolumeArgs(

@@ -202,7 +202,11 @@ def test_env_names_are_what_the_server_reads(run: ProgramRun) -> None:
     assert env["AGENTSMCP_SECRETS_DIR"]["value"] == "/var/run/secrets/agentsmcp"
     spec = _deployment(run)["spec"]["template"]["spec"]
     volumes = {volume["name"]: volume for volume in spec["volumes"]}
-    assert volumes["secrets"]["secret"] == {"secretName": "agentsmcp-secrets", "defaultMode": 0o440}
+    assert volumes["secrets"]["secret"] == {
+        "secretName": "agentsmcp-secrets",
+        "defaultMode": 0o440,
+        "optional": False,
+    }
     mounts = {mount["name"]: mount for mount in _container(run)["volumeMounts"]}
     assert mounts["secrets"] == {
         "name": "secrets",
