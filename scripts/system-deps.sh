@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What `make test` needs beyond the Python pins, on Debian 12: promtool (package prometheus) for
-# the alert rules, shellcheck for actionlint, and a Docker-compatible engine with the stand-in base
-# images for the container tests. Idempotent: installs and starts only what is missing.
+# the alert rules, shellcheck for actionlint, podman for `podman kube play`, and a Docker-compatible
+# engine with the stand-in base images for the container tests. Idempotent: installs and starts only what is missing.
 #
 # As root it sets everything up. Otherwise it names what is missing and how to get it, and the
 # checks that need it then report it (under CI=true, as a failure).
@@ -13,6 +13,8 @@ log() { printf 'system-deps: %s\n' "$*" >&2; }
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+# podman runs `podman kube play` of the rendered Deployment, also next to a Docker daemon.
+command -v podman >/dev/null 2>&1 || missing+=(podman)
 
 if [[ $(id -u) -ne 0 ]]; then
     if ((${#missing[@]})); then
