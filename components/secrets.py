@@ -49,7 +49,6 @@ class AppSecrets(pulumi.ComponentResource):
 
     name: pulumi.Output[str]
     pull_secret_name: pulumi.Output[str] | None
-    keys: tuple[str, ...]
 
     def __init__(
         self,
@@ -75,7 +74,6 @@ class AppSecrets(pulumi.ComponentResource):
             "ANTHROPIC_API_KEY": args.anthropic_api_key,
         }
         values.update({key: value for key, value in optional.items() if value is not None})
-        self.keys = tuple(sorted(values))
         # Each value secret on its own, so the Secret's shape (its keys) stays visible in diffs.
         string_data = {key: _secret(value) for key, value in sorted(values.items())}
         secret = k8s.core.v1.Secret(
