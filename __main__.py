@@ -26,7 +26,7 @@ def main() -> None:
     except StackConfigError as exc:
         raise pulumi.RunError(str(exc)) from None
     stack = pulumi.get_stack()
-    labels = common_labels(stack, config.image.tag or config.image.version)
+    labels = common_labels(stack, config.image.version)
     provider = cluster_provider(stack, config.kubernetes)
 
     addons = ClusterAddons(
@@ -46,7 +46,7 @@ def main() -> None:
         ),
         provider,
     )
-    vcs_ref, build_date = source_revision(ROOT)
+    vcs_ref, build_date = source_revision(ROOT, config.image)
     image = AppImage(
         "image",
         AppImageArgs(
@@ -64,6 +64,9 @@ def main() -> None:
             openai_api_key=secrets.openai_api_key,
             anthropic_api_key=secrets.anthropic_api_key,
             jwt_secret_key=secrets.jwt_secret_key,
+            jwt_previous_secret_key=secrets.jwt_previous_secret_key,
+            registry=config.image.registry,
+            registry_password=secrets.registry_password,
         ),
         provider,
     )
@@ -76,8 +79,7 @@ def main() -> None:
             labels=labels,
             image_ref=image.ref,
             secret_name=app_secrets.name,
-            secret_keys=app_secrets.keys,
-            secret_revision=app_secrets.revision,
+            pull_secret_name=app_secrets.pull_secret_name,
         ),
         provider,
     )

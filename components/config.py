@@ -34,7 +34,13 @@ from app.config import ConfigError as ServerConfigError
 from app.config import parse_config
 
 NAMESPACE = "agentsmcp"
-SECRET_KEYS = ("openaiApiKey", "anthropicApiKey", "jwtSecretKey", "registryPassword")
+SECRET_KEYS = (
+    "openaiApiKey",
+    "anthropicApiKey",
+    "jwtSecretKey",
+    "jwtPreviousSecretKey",
+    "registryPassword",
+)
 SERVER_SECTIONS = {
     "server": "server",
     "auth": "auth",
@@ -153,6 +159,19 @@ _BASE_IMAGE_PATTERN = (
 )
 
 
+# Valid both as a Kubernetes label value (app.kubernetes.io/version) and as an image tag.
+_VERSION = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+
+
+def _version(value: str) -> str:
+    if not _VERSION.match(value):
+        raise ValueError(
+            f"{value!r} must be valid as a label value and an image tag: at most 63 letters, "
+            "digits, '.', '_' or '-', starting and ending with a letter or digit (like v1.2.0)"
+        )
+    return value
+
+
 def _context_relative_dir(value: str) -> str:
     path = PurePosixPath(value)
     if not value or path.is_absolute() or ".." in path.parts or len(value) > 200:
@@ -183,7 +202,7 @@ class ImageSettings(Model):
     platform: Literal["linux/amd64", "linux/arm64"] = "linux/amd64"
     context: str = Field(".", min_length=1)
     dockerfile: str = Field("Dockerfile", min_length=1)
-    version: str = Field("0.1.0", pattern=r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$")
+    version: Annotated[str, AfterValidator(_version)] = "0.1.0"
     registry: RegistrySettings | None = None
     # Optional Dockerfile build args: private-registry base images and an air-gapped wheelhouse.
     builder_image: str | None = Field(None, pattern=_BASE_IMAGE_PATTERN)
@@ -588,11 +607,18 @@ def _server_key(line: str) -> str:
     return f"{_key(*parts)}: {message}"
 
 
+def _known_keys() -> set[str]:
+    return {field.alias or to_camel(name) for name, field in StackConfig.model_fields.items()}
+
+
 def read_raw_config() -> dict[str, Any]:
-    """Every ``agentsmcp:`` setting of the running stack (without prefix), secrets excluded."""
-    settings = pulumi.runtime.config.CONFIG.get()
-    keys = set(settings) | set(pulumi.runtime.get_config_env())
+    """Every ``agentsmcp:`` setting of the running stack (without prefix), secrets excluded.
+
+    Public APIs only: the keys the CLI passes (``get_config_env``, i.e. ``PULUMI_CONFIG``; this is
+    how unknown keys are found) plus every key the model knows, read with ``get_config`` (which
+    also sees config set through the Automation API)."""
     prefix = f"{NAMESPACE}:"
+    keys = set(pulumi.runtime.get_config_env()) | {prefix + key for key in _known_keys()}
     raw: dict[str, Any] = {}
     for full_key in sorted(keys):
         if not full_key.startswith(prefix):
@@ -601,7 +627,8 @@ def read_raw_config() -> dict[str, Any]:
         if key in SECRET_KEYS:
             continue
         value = pulumi.runtime.get_config(full_key)
-        raw[key] = _decode(value)
+        if value is not None:
+            raw[key] = _decode(value)
     return raw
 
 
@@ -622,6 +649,7 @@ class Secrets:
         self.openai_api_key = config.get_secret("openaiApiKey")
         self.anthropic_api_key = config.get_secret("anthropicApiKey")
         self.jwt_secret_key = config.get_secret("jwtSecretKey")
+        self.jwt_previous_secret_key = config.get_secret("jwtPreviousSecretKey")
         self.registry_password = config.get_secret("registryPassword")
 
 
@@ -635,9 +663,9 @@ def load_stack_config() -> tuple[StackConfig, Secrets]:
             f"{_key('registryPassword')}: required with image.registry; set it with "
             "`pulumi config set --secret registryPassword`"
         )
-    for provider in sorted(
-        {str(agent.get("provider")) for agent in config.agents.values() if isinstance(agent, dict)}
-    ):
+    # The server runs in development without a provider's key (its agents answer 503).
+    used = {str(a.get("provider")) for a in config.agents.values() if isinstance(a, dict)}
+    for provider in sorted(used if config.environment != "development" else ()):
         secret_key = {"openai": "openaiApiKey", "anthropic": "anthropicApiKey"}.get(provider)
         if secret_key and getattr(secrets, to_snake(secret_key)) is None:
             problems.append(

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import runpy
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,20 +37,19 @@ import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import set_root_resource
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
+from components._pulumi_wire import SECRET_SIG as SECRET_SIG
+from components._pulumi_wire import SIG_KEY as SIG_KEY
 from components.config import NAMESPACE, SECRET_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
 PROJECT = "agentsmcp"
 REDACTED = "REDACTED"
-# How a secret value looks in the wire format the mocks see: {SIG_KEY: SECRET_SIG, "value": ...}.
-SIG_KEY = rpc._special_sig_key
-SECRET_SIG = rpc._special_secret_sig
 PLACEHOLDER_SECRETS = {
-    key: f"placeholder-{key}-0123456789abcdef0123456789abcdef" for key in SECRET_KEYS
+    key: f"placeholder-{key}-0123456789abcdef0123456789abcdef"
+    for key in SECRET_KEYS
+    if key != "jwtPreviousSecretKey"  # set only during a key rotation
 }
 FAKE_DIGEST = "sha256:" + "0" * 64
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -185,7 +186,7 @@ def run_program(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        _run_in_current_loop(run, stack, preview, wire, list(secret_values))
+        _run_in_loop(loop, run, stack, preview, wire, list(secret_values))
     finally:
         pending = asyncio.all_tasks(loop)
         for task in pending:
@@ -197,25 +198,43 @@ def run_program(
     return run
 
 
-def _run_in_current_loop(
-    run: ProgramRun, stack: str, preview: bool, wire: dict[str, str], secret_keys: list[str]
+def _run_in_loop(
+    loop: asyncio.AbstractEventLoop,
+    run: ProgramRun,
+    stack: str,
+    preview: bool,
+    wire: dict[str, str],
+    secret_keys: list[str],
 ) -> None:
     mocks = _RecordingMocks(run)
-    set_root_resource(None)  # type: ignore[arg-type]
     pulumi.runtime.set_all_config(wire, secret_keys=[f"{NAMESPACE}:{key}" for key in secret_keys])
     pulumi.runtime.set_mocks(
         mocks, project=PROJECT, stack=stack, preview=preview, monitor=_RecordingMonitor(mocks)
     )
-    root = pulumi.runtime.get_root_resource()
-    # set_mocks registered the stack already; let our exports reach the recording monitor again.
-    root._outputs_registered = False  # type: ignore[union-attr]
-    program: Callable[[], None] = lambda: _run_and_finish(root)  # noqa: E731
-    _sync_await(run_pulumi_func(program))
+    # set_mocks made a root stack of its own; run_in_stack (what `pulumi up` and the Automation
+    # API use) makes the program's, which registers the stack outputs when the program ends.
+    set_root_resource(None)  # type: ignore[arg-type]
+    with _cli_config_env(wire):
+        loop.run_until_complete(pulumi.runtime.run_in_stack(_program))
 
 
-def _run_and_finish(root: Any) -> None:
+def _program() -> None:
     runpy.run_path(str(PROGRAM), run_name="__main__")
-    root._finish()
+
+
+@contextlib.contextmanager
+def _cli_config_env(wire: dict[str, str]) -> Iterator[None]:
+    """PULUMI_CONFIG as the Pulumi CLI's language host sets it, so the program reads its config
+    (unknown keys included) exactly as under `pulumi preview`."""
+    previous = os.environ.get("PULUMI_CONFIG")
+    os.environ["PULUMI_CONFIG"] = json.dumps(wire)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("PULUMI_CONFIG", None)
+        else:
+            os.environ["PULUMI_CONFIG"] = previous
 
 
 # --- rendering -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from app.secret_files import SECRETS_DIR_ENV
 from components.config import StackConfig
 from components.kube import (
     APP_NAME,
@@ -22,6 +23,8 @@ from components.kube import (
 )
 
 CONFIG_MAP_NAME = "agentsmcp-config"
+# Where the Secret's keys appear as files; the server reads them through AGENTSMCP_SECRETS_DIR.
+SECRETS_MOUNT_DIR = "/var/run/secrets/agentsmcp"
 SERVICE_NAME = APP_NAME
 HEADLESS_SERVICE_NAME = f"{APP_NAME}-headless"
 LOAD_BALANCER_NAME = f"{APP_NAME}-public"
@@ -49,9 +52,9 @@ class AgentServerArgs:
     namespace: pulumi.Input[str]
     labels: dict[str, str]
     image_ref: pulumi.Input[str]
-    secret_name: str
-    secret_keys: tuple[str, ...]
-    secret_revision: pulumi.Input[str]
+    # Outputs of the Secrets (not constant names), so the Deployment waits for them.
+    secret_name: pulumi.Input[str]
+    pull_secret_name: pulumi.Input[str] | None = None
 
 
 class AgentServer(pulumi.ComponentResource):
@@ -107,9 +110,9 @@ class AgentServer(pulumi.ComponentResource):
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         labels=labels,
+                        # No secret checksum: the server re-reads rotated secret files itself.
                         annotations={
                             "checksum/config": hashlib.sha256(server_yaml.encode()).hexdigest(),
-                            "checksum/secret": args.secret_revision,
                         },
                     ),
                     spec=self._pod_spec(args, service_account, config_map),
@@ -202,17 +205,7 @@ class AgentServer(pulumi.ComponentResource):
             k8s.core.v1.EnvVarArgs(name=key, value=value)
             for key, value in sorted(config.server_env.items())
         ]
-        env += [
-            k8s.core.v1.EnvVarArgs(
-                name=key,
-                value_from=k8s.core.v1.EnvVarSourceArgs(
-                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(
-                        name=args.secret_name, key=key, optional=False
-                    )
-                ),
-            )
-            for key in args.secret_keys
-        ]
+        env.append(k8s.core.v1.EnvVarArgs(name=SECRETS_DIR_ENV, value=SECRETS_MOUNT_DIR))
 
         def probe(path: str, period: int, failures: int) -> k8s.core.v1.ProbeArgs | None:
             if debug:
@@ -298,6 +291,9 @@ class AgentServer(pulumi.ComponentResource):
                         k8s.core.v1.VolumeMountArgs(
                             name="config", mount_path=CONFIG_MOUNT_DIR, read_only=True
                         ),
+                        k8s.core.v1.VolumeMountArgs(
+                            name="secrets", mount_path=SECRETS_MOUNT_DIR, read_only=True
+                        ),
                         k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),  # noqa: S108
                     ],
                 )
@@ -312,10 +308,22 @@ class AgentServer(pulumi.ComponentResource):
                         ],
                     ),
                 ),
+                # Every key of the Secret as a file (no subPath, so updates reach the pod);
+                # group-readable for fsGroup 1000, the server's group.
+                k8s.core.v1.VolumeArgs(
+                    name="secrets",
+                    # optional spelled out: podman 4.3's kube play crashes without it.
+                    secret=k8s.core.v1.SecretVolumeSourceArgs(
+                        secret_name=args.secret_name, default_mode=0o440, optional=False
+                    ),
+                ),
                 k8s.core.v1.VolumeArgs(
                     name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")
                 ),
             ],
+            image_pull_secrets=None
+            if args.pull_secret_name is None
+            else [k8s.core.v1.LocalObjectReferenceArgs(name=args.pull_secret_name)],
         )
 
     @staticmethod

@@ -114,11 +114,25 @@ def _run(command: Sequence[str]) -> str:
     return result.stdout
 
 
-def _jwt_secret(namespace: str, stack: str) -> str:
+def kubectl_command(kubectl: str, config: dict[str, object]) -> list[str]:
+    """kubectl aimed at the stack's cluster: ``agentsmcp:kubernetes.context`` and a kubeconfig
+    given as a file path, as the Pulumi provider uses them (else the current context)."""
+    settings = config.get(f"{NAMESPACE}:kubernetes") or {}
+    command = [kubectl]
+    if isinstance(settings, dict):
+        kubeconfig = settings.get("kubeconfig")
+        if isinstance(kubeconfig, str) and "\n" not in kubeconfig and Path(kubeconfig).is_file():
+            command += ["--kubeconfig", kubeconfig]
+        if isinstance(settings.get("context"), str):
+            command += ["--context", str(settings["context"])]
+    return command
+
+
+def _jwt_secret(kubectl: list[str], namespace: str, stack: str) -> str:
     try:
         encoded = _run(
             [
-                "kubectl",
+                *kubectl,
                 "-n",
                 namespace,
                 "get",
@@ -165,6 +179,7 @@ def _wait_for_port(port: int, forward: subprocess.Popen[str], deadline: float) -
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--stack", required=True)
+    parser.add_argument("--stack-dir", type=Path, default=ROOT, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     stack = options.stack
     kubectl = shutil.which("kubectl")
@@ -172,14 +187,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("FAIL  prerequisites: kubectl not found on PATH")
         return 1
     try:
-        config = stack_config(stack)
+        config = stack_config(stack, options.stack_dir)
     except SystemExit as exc:
         print(f"FAIL  stack: {exc}")
         return 1
     namespace = str(config.get(f"{NAMESPACE}:namespace", f"agentsmcp-{stack}"))
     auth = config.get(f"{NAMESPACE}:auth") or {}
+    command = kubectl_command(kubectl, config)
     try:
-        secret = _jwt_secret(namespace, stack)
+        secret = _jwt_secret(command, namespace, stack)
     except RuntimeError as exc:
         print(f"FAIL  JWT secret: {exc}")
         return 1
@@ -193,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     port = _free_port()
     forward = subprocess.Popen(  # noqa: S603 (fixed argv, no shell)
         [
-            kubectl,
+            *command,
             "-n",
             namespace,
             "port-forward",

@@ -241,6 +241,16 @@ def _volume_problems(index: _Index, pod: PodTemplate) -> Iterator[str]:
                     yield f"{where} has no key {item.get('key')!r}"
 
 
+def _pull_secret_problems(index: _Index, pod: PodTemplate) -> Iterator[str]:
+    for ref in pod.spec.get("imagePullSecrets") or []:
+        secret = index.get("Secret", pod.namespace, str(ref.get("name")))
+        where = f"imagePullSecrets: Secret {ref.get('name')}"
+        if secret is None:
+            yield f"{where} is missing"
+        elif secret.body.get("type") != "kubernetes.io/dockerconfigjson":
+            yield f"{where} is not of type kubernetes.io/dockerconfigjson"
+
+
 def _env_problems(index: _Index, pod: PodTemplate) -> Iterator[str]:
     for container in pod.containers:
         for env in container.get("env") or []:
@@ -274,7 +284,11 @@ def _check_pod_references(index: _Index, result: CheckResult) -> None:
             and not index.get("ServiceAccount", pod.namespace, account)
         ):
             result.fail(pod.owner.label, f"serviceAccountName {account} is not in the stack")
-        for problem in [*_volume_problems(index, pod), *_env_problems(index, pod)]:
+        for problem in [
+            *_volume_problems(index, pod),
+            *_env_problems(index, pod),
+            *_pull_secret_problems(index, pod),
+        ]:
             result.fail(pod.owner.label, problem)
 
 

@@ -62,6 +62,11 @@ class OpenAIProvider:
     async def aclose(self) -> None:
         await self._client.close()
 
+    def rotate_key(self, api_key: str) -> None:
+        # The SDK builds the auth header from client.api_key on every request.
+        self._key = api_key
+        self._client.api_key = api_key
+
     async def complete(
         self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
     ) -> Completion:

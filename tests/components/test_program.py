@@ -47,19 +47,20 @@ COMMON = {
     "kubernetes:networking.k8s.io/v1:Ingress": 1,
     "kubernetes:monitoring.coreos.com/v1:ServiceMonitor": 1,
     "docker:index/image:Image": 1,
-    "random:index/randomId:RandomId": 1,
     PROVIDER_TYPE: 1,
 }
 EXPECTED: dict[str, dict[str, int]] = {
     "dev": {**COMMON, RELEASE: 3},
     "staging": {
         **COMMON,
+        SECRET: 2,  # and the registry pull Secret
         HPA: 1,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
         "kubernetes:monitoring.coreos.com/v1:PrometheusRule": 1,
     },
     "prod": {
         **COMMON,
+        SECRET: 2,
         HPA: 1,
         VPA: 1,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
@@ -195,10 +196,22 @@ def test_env_names_are_what_the_server_reads(run: ProgramRun) -> None:
     env = {item["name"]: item for item in _container(run)["env"]}
     assert set(env) <= ENV_VARS, set(env) - ENV_VARS
     assert env["AGENTSMCP_CONFIG"]["value"] == "/etc/agentsmcp/config.yaml"
-    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "JWT_SECRET_KEY"):
-        ref = env[key]["valueFrom"]["secretKeyRef"]
-        assert ref == {"name": "agentsmcp-secrets", "key": key, "optional": False}
-        assert "value" not in env[key]
+    # Secrets arrive as files (CKV_K8S_35), never as env values or secretKeyRefs.
+    assert all("valueFrom" not in item for item in env.values())
+    assert env["AGENTSMCP_SECRETS_DIR"]["value"] == "/var/run/secrets/agentsmcp"
+    spec = _deployment(run)["spec"]["template"]["spec"]
+    volumes = {volume["name"]: volume for volume in spec["volumes"]}
+    assert volumes["secrets"]["secret"] == {
+        "secretName": "agentsmcp-secrets",
+        "defaultMode": 0o440,
+        "optional": False,
+    }
+    mounts = {mount["name"]: mount for mount in _container(run)["volumeMounts"]}
+    assert mounts["secrets"] == {
+        "name": "secrets",
+        "mountPath": "/var/run/secrets/agentsmcp",
+        "readOnly": True,
+    }
 
 
 def test_config_map_passes_the_servers_own_config_loader(run: ProgramRun, tmp_path: Path) -> None:
@@ -210,10 +223,16 @@ def test_config_map_passes_the_servers_own_config_loader(run: ProgramRun, tmp_pa
     path.write_text(text, encoding="utf-8")
     environ = {item["name"]: item["value"] for item in _container(run)["env"] if "value" in item}
     environ["AGENTSMCP_CONFIG"] = str(path)
-    environ.update(
-        dict.fromkeys(("JWT_SECRET_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"), "k" * 64)
-    )
+    # The Secret's keys as the kubelet writes them into the volume the env points at.
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    for key in _app_secret(run)["stringData"]["value"]:
+        (secrets_dir / key).write_text(f"{key.lower()}-" + "k" * 64)
+    environ["AGENTSMCP_SECRETS_DIR"] = str(secrets_dir)
     loaded = load_config(environ)
+    assert loaded.jwt_secret_key is not None
+    assert loaded.jwt_secret_key.get_secret_value() == "jwt_secret_key-" + "k" * 64
+    assert loaded.provider_key("anthropic") == "anthropic_api_key-" + "k" * 64
     expected_environment = {"dev": "development", "staging": "staging", "prod": "production"}
     assert loaded.environment == expected_environment[run.stack]
     assert loaded.server.host == "0.0.0.0"
@@ -231,7 +250,8 @@ def test_rollout_and_shutdown(run: ProgramRun) -> None:
     template = deployment["spec"]["template"]
     annotations = template["metadata"]["annotations"]
     assert re.fullmatch(r"[0-9a-f]{64}", annotations["checksum/config"])
-    assert annotations["checksum/secret"]
+    # The server re-reads rotated secret files; a secret change must not roll the pods.
+    assert "checksum/secret" not in annotations
     container = _container(run)
     pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
     server = yaml.safe_load(
@@ -448,8 +468,13 @@ def _walk_plain_strings(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
+def _app_secret(run: ProgramRun) -> dict[str, Any]:
+    (secret,) = [s for s in run.of_type(SECRET) if s.inputs["type"] == "Opaque"]
+    return secret.inputs
+
+
 def test_secrets_stay_secret(run: ProgramRun) -> None:
-    secret = one(run, SECRET).inputs
+    secret = _app_secret(run)
     assert secret["stringData"].get(SIG_KEY) == SECRET_SIG
     assert set(secret["stringData"]["value"]) == {
         "OPENAI_API_KEY",
@@ -508,7 +533,7 @@ def test_generated_jwt_key_when_absent() -> None:
     secrets = {k: v for k, v in PLACEHOLDER_SECRETS.items() if k != "jwtSecretKey"}
     run = run_program("staging", secrets=secrets)
     assert len(run.of_type("random:index/randomPassword:RandomPassword")) == 1
-    string_data = one(run, SECRET).inputs["stringData"]
+    string_data = _app_secret(run)["stringData"]
     assert string_data.get(SIG_KEY) == SECRET_SIG
     assert string_data["value"]["JWT_SECRET_KEY"].startswith("generated-")
     with_key = run_program("staging")
@@ -620,7 +645,7 @@ def test_invalid_config_stops_before_any_resource(monkeypatch: pytest.MonkeyPatc
 def test_missing_provider_key_is_named() -> None:
     secrets = {k: v for k, v in PLACEHOLDER_SECRETS.items() if k != "anthropicApiKey"}
     with pytest.raises(pulumi.RunError, match=r"agentsmcp:anthropicApiKey: required"):
-        run_program("dev", secrets=secrets)
+        run_program("staging", secrets=secrets)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
