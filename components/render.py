@@ -311,10 +311,13 @@ def render_documents(run: ProgramRun) -> dict[str, str]:
     for reg in run.registrations:
         if reg.type == HELM_RELEASE:
             inputs = clean(reg.inputs)
+            chart, repo = inputs.get("chart"), (inputs.get("repositoryOpts") or {}).get("repo")
+            if isinstance(chart, str) and chart.startswith("oci://"):
+                repo, _, chart = chart.rpartition("/")
             summary = {
                 "release": inputs.get("name"),
-                "chart": inputs.get("chart"),
-                "repo": (inputs.get("repositoryOpts") or {}).get("repo"),
+                "chart": chart,
+                "repo": repo,
                 "version": inputs.get("version"),
                 "namespace": inputs.get("namespace"),
                 "values": inputs.get("values") or {},
