@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 from components.cluster_config import GatewayClusterSettings
 from components.exposure import CLUSTER_ISSUER_ANNOTATION, HTTP_LISTENER_NAME, https_listener_name
 from components.kube import child_opts
+from components.namespace import POD_SECURITY_LEVEL
 
 GATEWAY_CLASS = "envoy"
 ENVOY_CONTROLLER = "gateway.envoyproxy.io/gatewayclass-controller"
@@ -46,7 +47,14 @@ class PublicGateway(pulumi.ComponentResource):
         after = child_opts(self, provider, depends_on)
         namespace = k8s.core.v1.Namespace(
             f"{resource_name}-namespace",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=settings.namespace),
+            # Only Gateway and HTTPRoute objects live here (Envoy's pods run in its own namespace).
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=settings.namespace,
+                labels={
+                    f"pod-security.kubernetes.io/{mode}": POD_SECURITY_LEVEL
+                    for mode in ("enforce", "audit", "warn")
+                },
+            ),
             opts=child_opts(self, provider),
         )
         gateway_class = k8s.apiextensions.CustomResource(

@@ -115,8 +115,10 @@ def test_make_smoke_flow_with_a_fake_kubectl(tmp_path: Path) -> None:
         f'  *"get secret agentsmcp-secrets"*) printf %s "{secret_b64}" ;;\n'
         '  *port-forward*) http="${*: -2:1}"; metrics="${*: -1}"\n'
         '    [ "${metrics#*:}" = 9090 ] || exit 3\n'
-        f'    {{ cat "$AGENTSMCP_CONFIG"; printf "metrics:\\n  port: %s\\n" "${{metrics%%:*}}"; }} > "{config}"\n'
-        f'    AGENTSMCP_CONFIG="{config}" AGENTSMCP_PORT="${{http%%:*}}" exec "{sys.executable}" -m app ;;\n'
+        f'    {{ cat "$AGENTSMCP_CONFIG"; printf "metrics:\\n  port: %s\\n" "${{metrics%%:*}}"; }}'
+        f' > "{config}"\n'
+        f'    AGENTSMCP_CONFIG="{config}" AGENTSMCP_PORT="${{http%%:*}}"'
+        f' exec "{sys.executable}" -m app ;;\n'
         "  *) exit 1 ;;\n"
         "esac\n",
         encoding="utf-8",
