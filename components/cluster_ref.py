@@ -39,8 +39,8 @@ DEFAULT_MONITORING_NAMESPACE = "monitoring"
 DEFAULT_RELEASE_LABEL = "kube-prometheus-stack"
 
 
-class ClusterStackError(Exception):
-    """The cluster stack lacks an output this app stack needs."""
+class ClusterStackError(pulumi.RunError):
+    """The cluster stack lacks an output this app stack needs (printed as one line)."""
 
 
 @dataclass(frozen=True)
