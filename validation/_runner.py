@@ -169,12 +169,13 @@ def print_report(outcome: Outcome, out: TextIO = sys.stdout) -> None:
         row[1] += len(result.findings)
         if result.findings:
             failing_checks.setdefault(result.stack, set()).add(result.check)
-    header = f"{'stack':<10} {'objects':>8} {'checks run':>11} {'failures':>9}  failing checks"
+    width = max([10, *(len(stack) for stack in rows)])
+    header = f"{'stack':<{width}} {'objects':>8} {'checks run':>11} {'failures':>9}  failing checks"
     print(f"\n{header}\n{'-' * len(header)}", file=out)
     for stack, (runs, failures) in rows.items():
         objects = str(outcome.objects[stack]) if stack in outcome.objects else "-"
         failing = ", ".join(sorted(failing_checks.get(stack, ()))) or "-"
-        print(f"{stack:<10} {objects:>8} {runs:>11} {failures:>9}  {failing}", file=out)
+        print(f"{stack:<{width}} {objects:>8} {runs:>11} {failures:>9}  {failing}", file=out)
     if findings:
         print(
             f"\nVALIDATION FAILED: {len(findings)} finding(s). Fix them before deploying.", file=out
