@@ -18,9 +18,7 @@ from typing import Any
 import yaml
 
 OUT = Path(__file__).resolve().parent.parent / "validation" / "schemas"
-OBJECT_META = (
-    "https://kubernetes.io/api/_definitions.json#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
-)
+OBJECT_META = "https://kubernetes.io/api/_definitions.json#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 KINDS = {"Gateway": "gateways", "GatewayClass": "gatewayclasses"}
 
 
