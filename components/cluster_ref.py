@@ -112,6 +112,6 @@ def _required(stack: str | None, output: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ClusterStackError(
             f"agentsmcp:cluster.stack: {stack} exports no {output!r}; set it up in the cluster "
-            "stack (cluster/README) or set the matching key of this stack"
+            "stack (docs/stack-config.md) or set the matching key of this stack"
         )
     return value

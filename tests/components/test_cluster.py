@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pulumi
@@ -145,3 +147,30 @@ def test_cluster_config_mistakes_name_the_key(change: dict[str, Any], line: str)
         run_program("staging", project=CLUSTER, config=config)
     assert line in str(caught.value)
     assert "Traceback" not in str(caught.value)
+
+
+def test_an_app_stack_needing_what_its_cluster_stack_lacks_gets_one_line() -> None:
+    """Gateway exposure against the k3d cluster stack (Traefik, no Gateway): a named error.
+
+    Runs in a child process: a failed program leaves Pulumi's runtime state behind.
+    """
+    code = (
+        "from components.render import run_program\n"
+        "from tests.components.conftest import config_with\n"
+        "config = config_with('dev', cluster={'stack': 'organization/agentsmcp-cluster/k3d'},\n"
+        "    exposure={'mode': 'gateway', 'host': 'agentsmcp.localtest.me'})\n"
+        "run_program('dev', config=config)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=CLUSTER.root.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert (
+        "agentsmcp:cluster.stack: organization/agentsmcp-cluster/k3d exports no 'gatewayName'"
+        in result.stderr
+    )
