@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pulumi
 
-from components.addons import ClusterAddons, ClusterAddonsArgs
 from components.autoscaling import Autoscaling, AutoscalingArgs
+from components.cluster_ref import cluster_facts
 from components.config import StackConfigError, load_stack_config
 from components.exposure import Exposure, ExposureArgs
 from components.image import AppImage, AppImageArgs, source_revision
@@ -15,7 +15,7 @@ from components.kube import cluster_provider, common_labels, selector_labels
 from components.monitoring import Monitoring, MonitoringArgs
 from components.namespace import NamespaceBaseline, NamespaceBaselineArgs
 from components.secrets import AppSecrets, AppSecretsArgs
-from components.workload import PORT_NAME, SERVICE_PORT, AgentServer, AgentServerArgs
+from components.workload import METRICS_PORT_NAME, SERVICE_PORT, AgentServer, AgentServerArgs
 
 ROOT = Path(__file__).resolve().parent
 
@@ -29,13 +29,13 @@ def main() -> None:
     labels = common_labels(stack, config.image.version)
     provider = cluster_provider(stack, config.kubernetes)
 
-    addons = ClusterAddons(
-        "addons",
-        ClusterAddonsArgs(
-            settings=config.addons, ingress_class_name=config.exposure.ingress_class_name
-        ),
-        provider,
-    )
+    # Ingress controller, Gateway, cert-manager, monitoring: the cluster stack's (cluster/).
+    facts = cluster_facts(config)
+    public_sources = {
+        "ingress": [facts.ingress_namespace],
+        "gateway": [facts.gateway_traffic_namespace] if facts.gateway_traffic_namespace else [],
+        "none": [],
+    }[config.exposure.mode]
     baseline = NamespaceBaseline(
         "namespace",
         NamespaceBaselineArgs(
@@ -80,6 +80,8 @@ def main() -> None:
             image_ref=image.ref,
             secret_name=app_secrets.name,
             pull_secret_name=app_secrets.pull_secret_name,
+            public_source_namespaces=public_sources,
+            monitoring_namespace=facts.monitoring_namespace,
         ),
         provider,
     )
@@ -92,19 +94,22 @@ def main() -> None:
                 deployment=server.deployment,
                 hpa=config.autoscaling,
                 vpa=config.vpa,
-                vpa_crds=addons.vpa,
             ),
             provider,
         )
     exposure = Exposure(
         "exposure",
         ExposureArgs(
+            config=config,
             namespace=baseline.name,
             labels=labels,
-            settings=config.exposure,
             service_name=server.service_name,
             service_port=SERVICE_PORT,
-            depends_on=[*addons.ingress, *addons.cert_manager],
+            ingress_class_name=facts.ingress_class_name,
+            gateway_name=facts.gateway_name,
+            gateway_namespace=facts.gateway_namespace,
+            public_source_namespaces=public_sources,
+            depends_on=[baseline],
         ),
         provider,
     )
@@ -116,9 +121,10 @@ def main() -> None:
                 labels=labels,
                 settings=config.monitoring,
                 service_name=server.service_name,
-                port_name=PORT_NAME,
+                port_name=METRICS_PORT_NAME,
                 selector=selector_labels(stack),
-                depends_on=[baseline, *addons.monitoring],
+                release_label=facts.release_label,
+                depends_on=[baseline],
             ),
             provider,
         )

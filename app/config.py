@@ -143,6 +143,9 @@ class LoggingSettings(StrictModel):
 
 class MetricsSettings(StrictModel):
     enabled: bool = True
+    # A separate listener for /metrics (same host), kept off the public port; unset: /metrics is
+    # served on server.port.
+    port: int | None = Field(None, ge=1, le=65535)
 
 
 class ProviderSettings(StrictModel):
@@ -203,6 +206,10 @@ class AppConfig(StrictModel):
                 problems.append(f"agents.{name}.fallback: unknown agent {agent.fallback!r}")
             elif _fallback_cycle(self.agents, name):
                 problems.append(f"agents.{name}.fallback: fallback chain loops back to {name!r}")
+        if self.metrics.port is not None and self.metrics.port == self.server.port:
+            problems.append(
+                f"metrics.port: must differ from server.port ({self.server.port}), or be unset"
+            )
         if self.environment == "production" and not self.auth.enabled:
             problems.append("auth.enabled: authentication cannot be disabled in production")
         if self.auth.enabled:

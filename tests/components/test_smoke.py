@@ -120,12 +120,18 @@ def test_make_smoke_flow_with_a_fake_kubectl(tmp_path: Path, context: str | None
             f'[[ "$1 $2" == "--context {context}" ]] || {{ echo "wrong cluster" >&2; exit 1; }}\n'
         )
     (stack_dir / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
-    # port-forward LOCAL:80 becomes the real server listening on LOCAL.
+    # port-forward LOCAL:80 METRICS:9090 becomes the real server listening on LOCAL, with its
+    # metrics listener on METRICS (as in the pod, where the Service maps 9090 to it).
+    config = tmp_path / "agentsmcp.yaml"
     kubectl.write_text(
         "#!/usr/bin/env bash\n" + guard + 'case "$*" in\n'
         f'  *"get secret agentsmcp-secrets"*) printf %s "{secret_b64}" ;;\n'
-        '  *port-forward*) local_port="${*: -1}"; local_port="${local_port%%:*}"\n'
-        f'    AGENTSMCP_PORT="$local_port" exec "{sys.executable}" -m app ;;\n'
+        '  *port-forward*) http="${*: -2:1}"; metrics="${*: -1}"\n'
+        '    [ "${metrics#*:}" = 9090 ] || exit 3\n'
+        f'    {{ cat "$AGENTSMCP_CONFIG"; printf "metrics:\\n  port: %s\\n" "${{metrics%%:*}}"; }}'
+        f' > "{config}"\n'
+        f'    AGENTSMCP_CONFIG="{config}" AGENTSMCP_PORT="${{http%%:*}}"'
+        f' exec "{sys.executable}" -m app ;;\n'
         "  *) exit 1 ;;\n"
         "esac\n",
         encoding="utf-8",

@@ -12,7 +12,7 @@ from validation._findings import CheckResult
 from validation._manifests import load_stack
 from validation._references import check_references, selector_matches
 
-from .conftest import STACK, edit, object_file
+from .conftest import STACK, edit, object_file, read_yaml, write_yaml
 
 
 def _check(manifests: Path) -> CheckResult:
@@ -197,3 +197,18 @@ def test_label_selectors_follow_kubernetes_semantics(
     selector: dict[str, Any], matches: bool
 ) -> None:
     assert selector_matches(selector, {"app": "a", "tier": "api"}) is matches
+
+
+def test_a_second_service_over_the_same_pods_is_a_double_scrape(manifests: Path) -> None:
+    service = read_yaml(object_file(manifests, "service-agentsmcp-prod-agentsmcp.yaml"))
+    service["metadata"]["name"] = "agentsmcp-headless"
+    service["spec"]["clusterIP"] = "None"
+    write_yaml(manifests / STACK / "service-agentsmcp-prod-agentsmcp-headless.yaml", service)
+
+    result = _check(manifests)
+
+    assert any(
+        f.subject.startswith("ServiceMonitor/agentsmcp ")
+        and "scraped through 2 Services (agentsmcp, agentsmcp-headless)" in f.message
+        for f in result.findings
+    ), [f.render() for f in result.findings]
