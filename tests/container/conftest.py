@@ -105,13 +105,14 @@ class RunningServer:
     base_url: str
     environment: dict[str, str]
     secrets_dir: Path
+    # The separate metrics listener (metrics.port), as the ServiceMonitor scrapes it.
+    metrics_url: str
 
     def get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
-        try:
-            with urllib.request.urlopen(f"{self.base_url}{path}", timeout=timeout) as response:  # noqa: S310 (http on loopback)
-                return int(response.status), response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
+        return _get(f"{self.base_url}{path}", timeout)
+
+    def get_metrics(self, timeout: float = 5.0) -> tuple[int, bytes]:
+        return _get(f"{self.metrics_url}/metrics", timeout)
 
     def get_with_token(self, path: str, token: str) -> tuple[int, bytes]:
         request = urllib.request.Request(  # noqa: S310 (http on loopback)
@@ -122,6 +123,14 @@ class RunningServer:
                 return int(response.status), response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
+
+
+def _get(url: str, timeout: float) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http on loopback)
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
 
 
 def _socket_candidates() -> list[str]:
@@ -318,6 +327,7 @@ class Deployment:
     config_yaml: str
     environment: dict[str, str]
     port: int
+    metrics_port: int
     secrets: dict[str, str]
 
 
@@ -339,7 +349,13 @@ def pulumi_deployment(upstream_base: str, **server: Any) -> Deployment:
         **config.server_env,
         SECRETS_DIR_ENV: SECRETS_MOUNT_DIR,
     }
-    return Deployment(render_server_yaml(config), environment, config.server_port, dict(SECRETS))
+    return Deployment(
+        render_server_yaml(config),
+        environment,
+        config.server_port,
+        config.monitoring.port,
+        dict(SECRETS),
+    )
 
 
 def write_secrets_dir(directory: Path, secrets: dict[str, str]) -> Path:
@@ -393,15 +409,22 @@ def start_server(
         network, upstream_host = engine.network_options(reach_host_loopback=bool(upstream_port))
         upstream = f"http://{upstream_host}:{upstream_port or DISCARD_PORT}"
         deployment = pulumi_deployment(upstream, **server)
-        config_dir = write_config_dir(tmp_path / f"config-{len(started)}", deployment.config_yaml)
-        secrets_dir = write_secrets_dir(tmp_path / f"secrets-{len(started)}", deployment.secrets)
+        config_yaml = deployment.config_yaml
         environment = dict(deployment.environment)
         options: dict[str, Any] = {**kubernetes_like_options(), **network}
         if network.get("network_mode") == "host":
-            port = _free_port()
+            port, metrics_port = _free_port(), _free_port()
             environment["AGENTSMCP_PORT"] = str(port)
+            document = yaml.safe_load(config_yaml)
+            document["metrics"]["port"] = metrics_port
+            config_yaml = yaml.safe_dump(document)
         else:
-            options["ports"] = {f"{deployment.port}/tcp": ("127.0.0.1", None)}
+            options["ports"] = {
+                f"{deployment.port}/tcp": ("127.0.0.1", None),
+                f"{deployment.metrics_port}/tcp": ("127.0.0.1", None),
+            }
+        config_dir = write_config_dir(tmp_path / f"config-{len(started)}", config_yaml)
+        secrets_dir = write_secrets_dir(tmp_path / f"secrets-{len(started)}", deployment.secrets)
         container = engine.client.containers.run(
             built_image.image.id,
             detach=True,
@@ -411,7 +434,14 @@ def start_server(
         )
         if network.get("network_mode") != "host":
             port = _published_port(container, deployment.port)
-        running = RunningServer(container, f"http://127.0.0.1:{port}", environment, secrets_dir)
+            metrics_port = _published_port(container, deployment.metrics_port)
+        running = RunningServer(
+            container,
+            f"http://127.0.0.1:{port}",
+            environment,
+            secrets_dir,
+            f"http://127.0.0.1:{metrics_port}",
+        )
         started.append(running)
         _wait_ready(running)
         return running

@@ -184,7 +184,8 @@ def test_build_info_metric_reports_the_deployed_version_and_commit(
 ) -> None:
     server = start_server()
 
-    status, body = server.get("/metrics")
+    assert server.get("/metrics")[0] == 404  # only on the metrics listener, which no route exposes
+    status, body = server.get_metrics()
     assert status == 200
     build_info = [
         line for line in body.decode().splitlines() if line.startswith("agentsmcp_build_info{")
