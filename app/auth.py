@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Final
 
 import jwt
+from pydantic import ValidationError
 
-from app.config import AuthSettings
+from app.config import AuthSettings, LimitOverride
 from app.errors import AuthenticationError
 
 ALGORITHM: Final = "HS256"
@@ -46,6 +48,13 @@ def missing_token_error() -> AuthenticationError:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Principal:
+    subject: str
+    # Per-subject limits from the token's override claim (``rate_limit.override_claim``).
+    limits: LimitOverride | None = None
+
+
 class TokenVerifier:
     """Verifies bearer tokens against the configured secret, issuer and audience."""
 
@@ -56,32 +65,41 @@ class TokenVerifier:
         *,
         cache_size: int = CACHE_SIZE,
         cache_seconds: float = CACHE_SECONDS,
+        override_claim: str | None = None,
     ) -> None:
         self._secret = secret
+        self._override_claim = override_claim
         self._issuer = settings.issuer
         self._audience = settings.audience
         self._leeway = settings.leeway_seconds
         self._cache_size = cache_size
         self._cache_seconds = cache_seconds
-        # raw token -> (subject, wall-clock time after which the entry must not be used)
-        self._cache: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        # raw token -> (principal, wall-clock time after which the entry must not be used)
+        self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     def subject_from_header(self, authorization: str | None) -> str:
         """Return the subject of a valid ``Authorization: Bearer`` header or raise a 401."""
+        return self.principal_from_header(authorization).subject
+
+    def principal_from_header(self, authorization: str | None) -> Principal:
+        """The principal of a valid ``Authorization: Bearer`` header, or raise a 401."""
         if not authorization:
             raise missing_token_error()
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer":
             raise missing_token_error()
-        return self.verify(token.strip())
+        return self.principal(token.strip())
 
     def verify(self, token: str) -> str:
+        return self.principal(token).subject
+
+    def principal(self, token: str) -> Principal:
         now = time.time()
         cached = self._cache.get(token)
         if cached is not None:
-            subject, valid_until = cached
+            principal, valid_until = cached
             if now < valid_until:
-                return subject
+                return principal
             del self._cache[token]
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise _invalid_token("malformed token")
@@ -114,12 +132,19 @@ class TokenVerifier:
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
             raise _invalid_token("sub claim must be a non-empty string")
+        limits = None
+        if self._override_claim is not None and self._override_claim in claims:
+            try:
+                limits = LimitOverride.model_validate(claims[self._override_claim])
+            except ValidationError:
+                raise _invalid_token("rate-limit claim is not a valid limits object") from None
+        principal = Principal(subject, limits)
         expires_at = float(claims["exp"])
-        self._remember(token, subject, min(expires_at, now + self._cache_seconds))
-        return subject
+        self._remember(token, principal, min(expires_at, now + self._cache_seconds))
+        return principal
 
-    def _remember(self, token: str, subject: str, valid_until: float) -> None:
+    def _remember(self, token: str, principal: Principal, valid_until: float) -> None:
         cache = self._cache
-        cache[token] = (subject, valid_until)
+        cache[token] = (principal, valid_until)
         if len(cache) > self._cache_size:
             cache.popitem(last=False)

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from app.api import agent_runner_ctx
 from app.config import AppConfig
 from app.keys import CONFIG_KEY, METRICS_KEY, SHUTDOWN_DEADLINE_KEY, STATE_KEY
+from app.limits import limits_ctx
 from app.middlewares import REQUEST_ID_HEADER, build_middlewares, set_response_headers
 from app.observability.metrics import Metrics
 from app.routes import setup_routes
@@ -21,6 +22,7 @@ CORS_EXPOSED_HEADERS = (
     "RateLimit-Limit",
     "RateLimit-Remaining",
     "RateLimit-Reset",
+    "RateLimit-Policy",
 )
 CORS_MAX_AGE_SECONDS = 600
 
@@ -38,7 +40,8 @@ def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) 
     app[SHUTDOWN_DEADLINE_KEY] = state.shutdown_deadline
 
     setup_routes(app, config)
-    # Provider clients: opened on startup, closed on cleanup.
+    # The limits store client, then provider clients: opened on startup, closed on cleanup.
+    app.cleanup_ctx.append(limits_ctx)
     app.cleanup_ctx.append(agent_runner_ctx)
     app.on_startup.append(_mark_started)
     app.on_response_prepare.append(set_response_headers)

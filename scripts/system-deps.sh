@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What `make test` needs beyond the Python pins, on Debian 12: promtool (package prometheus) for
-# the alert rules, shellcheck for actionlint, and a Docker-compatible engine with the stand-in base
+# the alert rules, shellcheck for actionlint, redis-server for the shared rate-limit tests, and a Docker-compatible engine with the stand-in base
 # images for the container tests. Idempotent: installs and starts only what is missing.
 #
 # As root it sets everything up. Otherwise it names what is missing and how to get it, and the
@@ -13,6 +13,7 @@ log() { printf 'system-deps: %s\n' "$*" >&2; }
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 
 if [[ $(id -u) -ne 0 ]]; then
     if ((${#missing[@]})); then

@@ -126,6 +126,8 @@ def test_env_vars_lists_exactly_what_the_server_reads() -> None:
         "JWT_SECRET_KEY",
         "OPENAI_API_KEY",
         "ANTHROPIC_API_KEY",
+        "REDIS_URL",
+        "REDIS_PASSWORD",
     } == ENV_VARS
 
 
