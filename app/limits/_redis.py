@@ -14,6 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from ._model import Bucket, Budget, Decision
 
@@ -73,14 +74,14 @@ return 1
 
 
 def connect(url: str, password: str | None, timeout: float) -> aioredis.Redis:
-    """A client that fails fast: short connect and read timeouts and no retries of its own
-    (the caller decides what a failure means)."""
+    """A client that fails fast: short connect and read timeouts, and one immediate retry
+    only for a dropped connection (a pooled connection a restarted server closed)."""
     client: aioredis.Redis = aioredis.Redis.from_url(
         url,
         password=password or None,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         retry_on_timeout=False,
         health_check_interval=0,
         decode_responses=False,
