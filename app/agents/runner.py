@@ -52,12 +52,17 @@ CHARS_PER_TOKEN = 4
 class TokenAccount(Protocol):
     """Token budgets of one request (see ``app.limits``)."""
 
-    async def admit(self, agent: str) -> None:
-        """Raise an APIError (429) when a budget that applies to ``agent`` is spent."""
+    async def admit(self, agent: str, tokens: int) -> None:
+        """Set ``tokens`` aside for a run of ``agent``, or raise an APIError (429) when a budget
+        that applies is spent."""
         ...
 
     async def charge(self, agent: str, tokens: int) -> None:
-        """Charge ``tokens`` used by ``agent``; never raises."""
+        """Count ``tokens`` the provider reported for ``agent``; never raises."""
+        ...
+
+    async def settle(self, agent: str) -> None:
+        """The run of ``agent`` is over: give back what it set aside and did not use."""
         ...
 
 
@@ -161,6 +166,19 @@ class AgentRunner:
     ) -> RunStream:
         return RunStream(self, agent, messages, options, account)
 
+    async def admit(
+        self,
+        account: TokenAccount,
+        agent: Agent,
+        messages: Sequence[ChatMessage],
+        options: RunOptions,
+    ) -> None:
+        """Admit a run of ``agent`` against ``account``'s budgets, reserving the most it can
+        use: an estimate of the prompt plus its max tokens."""
+        prompt_chars = len(agent.settings.system_prompt) + sum(len(m.content) for m in messages)
+        reserve = estimate_tokens(prompt_chars) + options.params_for(agent.settings).max_tokens
+        await account.admit(agent.name, reserve)
+
     def _fallback(self, agent: Agent, exc: UpstreamError) -> Agent | None:
         if not exc.retryable:
             return None
@@ -219,7 +237,7 @@ class AgentRunner:
     ) -> RunResult:
         provider = self._provider(agent)
         if account is not None:
-            await account.admit(agent.name)
+            await self.admit(account, agent, messages, options)
         settings = agent.settings
         instruments = self._instruments[agent.name]
         instruments.inflight.inc()
@@ -259,6 +277,8 @@ class AgentRunner:
             instruments.inflight.dec()
             instruments.duration.observe(time.perf_counter() - started)
             instruments.outcome(agent, outcome).inc()
+            if account is not None:
+                await account.settle(agent.name)
 
     async def _stream_once(
         self,
@@ -270,7 +290,7 @@ class AgentRunner:
         provider = self._provider(agent)
         account = run.account
         if account is not None:
-            await account.admit(agent.name)
+            await self.admit(account, agent, messages, options)
         settings = agent.settings
         instruments = self._instruments[agent.name]
         loop = asyncio.get_running_loop()
@@ -338,6 +358,8 @@ class AgentRunner:
                 used = _broken_stream_usage(reported, delivered_chars, settings, messages)
                 if used > charged:
                     await account.charge(agent.name, used - charged)
+            if account is not None:
+                await account.settle(agent.name)
 
 
 def _broken_stream_usage(

@@ -185,7 +185,7 @@ async def create_run(request: web.Request) -> web.StreamResponse:
         if parsed.stream:
             if account is not None:
                 # Before the stream opens, so a spent budget is a plain 429, not a failed run.
-                await account.admit(agent.name)
+                await runner.admit(account, agent, parsed.messages, RunOptions())
             return await _stream_run(
                 request, runner, agent, parsed.messages, parsed.metadata, run_id, watch, account
             )

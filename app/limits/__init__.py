@@ -21,7 +21,7 @@ from ._keys import LIMITS_KEY, QUOTA_KEY
 from ._limits import BudgetAccount, Limits, Quota
 from ._metrics import LimitMetrics
 from ._middleware import make_rate_limit_middleware
-from ._model import Bucket, Budget, Decision
+from ._model import Bucket, Budget, Decision, Reservation
 from ._redis import RedisStore, connect
 from ._shared import FailoverStore, StoreUnavailableError
 from ._store import LimitStore, MemoryStore
@@ -39,6 +39,7 @@ __all__ = [
     "MemoryStore",
     "Quota",
     "RedisStore",
+    "Reservation",
     "StoreUnavailableError",
     "account_for",
     "limits_ctx",

@@ -19,6 +19,7 @@ from ._model import (
     Bucket,
     Budget,
     Decision,
+    Reservation,
 )
 from ._store import LimitStore, MemoryStore
 
@@ -119,37 +120,69 @@ class Limits:
         return quota.budgets + self._agent_budgets.get(agent, ())
 
 
+class _Held:
+    __slots__ = ("budgets", "excess", "reservation", "used")
+
+    def __init__(self, budgets: tuple[Budget, ...], reservation: Reservation | None) -> None:
+        self.budgets = budgets
+        self.reservation = reservation
+        self.used = 0
+        self.excess = 0
+
+
 class BudgetAccount:
     """One request's token budgets (its subject's and each agent's). Implements the runner's
-    ``TokenAccount``: ``admit`` before an agent runs, ``charge`` as its usage is reported."""
+    ``TokenAccount``.
 
-    __slots__ = ("_admitted", "_limits", "_quota")
+    ``admit`` reserves the run's largest plausible use (prompt estimate + max tokens) in every
+    budget at once, so concurrent runs on every replica see each other before any usage is
+    reported; ``charge`` counts reported usage (only what exceeds the reservation reaches the
+    store); ``settle`` gives back what the run did not use.
+    """
+
+    __slots__ = ("_held", "_limits", "_quota")
 
     def __init__(self, limits: Limits, quota: Quota) -> None:
         self._limits = limits
         self._quota = quota
-        self._admitted: set[str] = set()
+        self._held: dict[str, _Held] = {}
 
-    async def admit(self, agent: str) -> None:
-        """Raise a 429 naming the budget when one of them is spent. Once per agent and request:
-        a handler may admit early (before it opens a stream) without a second round trip."""
-        if agent in self._admitted:
+    async def admit(self, agent: str, tokens: int) -> None:
+        """Raise a 429 naming the budget when one of them is spent. Once per agent until it is
+        settled: a handler may admit early (before it opens a stream) at no extra cost."""
+        if agent in self._held:
             return
         budgets = self._limits.budgets_of(self._quota, agent)
+        reservation = None
         if budgets:
-            refused = await self._limits.store.check(budgets)
-            if refused is not None:
-                self._limits.metrics.rejected(refused.name, agent)
-                raise budget_exceeded(refused, agent)
-        self._admitted.add(agent)
+            result = await self._limits.store.reserve(budgets, tokens)
+            if isinstance(result, Decision):
+                self._limits.metrics.rejected(result.name, agent)
+                raise budget_exceeded(result, agent)
+            reservation = result
+        self._held[agent] = _Held(budgets, reservation)
 
     async def charge(self, agent: str, tokens: int) -> None:
         if tokens <= 0:
             return
         self._limits.metrics.charged(agent, tokens)
-        budgets = self._limits.budgets_of(self._quota, agent)
-        if budgets:
-            await self._limits.store.charge(budgets, tokens)
+        held = self._held.get(agent)
+        if held is None or not held.budgets:
+            return
+        held.used += tokens
+        reserved = held.reservation.tokens if held.reservation is not None else 0
+        excess = held.used - reserved - held.excess
+        if excess > 0:
+            held.excess += excess
+            await self._limits.store.charge(held.budgets, excess, held.reservation)
+
+    async def settle(self, agent: str) -> None:
+        held = self._held.pop(agent, None)
+        if held is None or held.reservation is None:
+            return
+        unused = held.reservation.tokens - held.used
+        if unused > 0:
+            await self._limits.store.charge(held.budgets, -unused, held.reservation)
 
 
 def request_limit_exceeded(decision: Decision) -> RateLimitError:

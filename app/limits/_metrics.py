@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from ._model import LIMIT_NAMES
 
 NO_AGENT = ""
-OPERATIONS = ("hit", "check", "charge", "ping")
+OPERATIONS = ("hit", "reserve", "charge", "ping")
 
 
 class LimitMetrics:

@@ -86,3 +86,14 @@ class Budget:
             max(1, seconds_left),
             self.window,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Tokens set aside in each budget's window (``windows``: one window index per budget), to be
+    settled against the same windows once the run's usage is known. ``local`` marks a
+    reservation the in-process fallback made while the shared store was down."""
+
+    tokens: int
+    windows: tuple[int, ...]
+    local: bool = False

@@ -16,7 +16,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from ._model import Bucket, Budget, Decision
+from ._model import Bucket, Budget, Decision, Reservation
 
 # KEYS[1] bucket; ARGV: per minute, burst. Returns {allowed, tokens left as text}.
 _HIT = """
@@ -44,30 +44,45 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) * 60000 / rate) + 1
 return {allowed, string.format('%.6f', tokens)}
 """
 
-# KEYS: budget keys; ARGV: limit, window (pairs). Returns {0} or {index, used, seconds left}.
-_CHECK = """
+# KEYS: budget keys; ARGV: tokens, then (limit, window) per key.
+# Returns {position, used, seconds left} of the first spent budget, or {0, window indexes...}.
+_RESERVE = """
 local now = tonumber(redis.call('TIME')[1])
+local tokens = tonumber(ARGV[1])
+local result = {0}
 for i = 1, #KEYS do
-  local limit = tonumber(ARGV[2 * i - 1])
-  local window = tonumber(ARGV[2 * i])
+  local limit = tonumber(ARGV[2 * i])
+  local window = tonumber(ARGV[2 * i + 1])
   local index = math.floor(now / window)
   local used = tonumber(redis.call('GET', KEYS[i] .. ':' .. index) or '0')
   if used >= limit then
     return {i, used, (index + 1) * window - now}
   end
+  result[i + 1] = index
 end
-return {0}
+for i = 1, #KEYS do
+  local key = KEYS[i] .. ':' .. result[i + 1]
+  redis.call('INCRBY', key, tokens)
+  redis.call('EXPIRE', key, tonumber(ARGV[2 * i + 1]) + 60)
+end
+return result
 """
 
-# KEYS: budget keys; ARGV[1] tokens, then one window per key.
+# KEYS: budget keys; ARGV: tokens (negative gives back), then (window, index or -1) per key.
 _CHARGE = """
 local now = tonumber(redis.call('TIME')[1])
 local tokens = tonumber(ARGV[1])
 for i = 1, #KEYS do
-  local window = tonumber(ARGV[i + 1])
-  local key = KEYS[i] .. ':' .. math.floor(now / window)
-  redis.call('INCRBY', key, tokens)
-  redis.call('EXPIRE', key, window + 60)
+  local window = tonumber(ARGV[2 * i])
+  local index = tonumber(ARGV[2 * i + 1])
+  if index < 0 then
+    index = math.floor(now / window)
+  end
+  local key = KEYS[i] .. ':' .. index
+  if tokens > 0 or redis.call('EXISTS', key) == 1 then
+    redis.call('INCRBY', key, tokens)
+    redis.call('EXPIRE', key, window + 60)
+  end
 end
 return 1
 """
@@ -94,7 +109,7 @@ class RedisStore:
         self.client = client
         self._prefix = prefix
         self._hit = client.register_script(_HIT)
-        self._check = client.register_script(_CHECK)
+        self._reserve = client.register_script(_RESERVE)
         self._charge = client.register_script(_CHARGE)
 
     async def hit(self, key: str, bucket: Bucket) -> Decision:
@@ -103,24 +118,26 @@ class RedisStore:
         )
         return bucket.decision(bool(result[0]), float(result[1]))
 
-    async def check(self, budgets: Sequence[Budget]) -> Decision | None:
-        if not budgets:
-            return None
-        args: list[int] = []
+    async def reserve(self, budgets: Sequence[Budget], tokens: int) -> Decision | Reservation:
+        args: list[int] = [tokens]
         for budget in budgets:
             args += [budget.limit, budget.window]
-        result: Any = await self._check(keys=self._keys(budgets), args=args)
-        index = int(result[0])
-        if index == 0:
-            return None
-        return budgets[index - 1].refused(int(result[1]), int(result[2]))
+        result: Any = await self._reserve(keys=self._keys(budgets), args=args)
+        position = int(result[0])
+        if position:
+            return budgets[position - 1].refused(int(result[1]), int(result[2]))
+        return Reservation(tokens, tuple(int(index) for index in result[1:]))
 
-    async def charge(self, budgets: Sequence[Budget], tokens: int) -> None:
-        if not budgets or tokens <= 0:
+    async def charge(
+        self, budgets: Sequence[Budget], tokens: int, reservation: Reservation | None = None
+    ) -> None:
+        if not budgets or tokens == 0:
             return
-        await self._charge(
-            keys=self._keys(budgets), args=[tokens, *(budget.window for budget in budgets)]
-        )
+        windows = None if reservation is None else reservation.windows
+        args: list[int] = [tokens]
+        for position, budget in enumerate(budgets):
+            args += [budget.window, -1 if windows is None else windows[position]]
+        await self._charge(keys=self._keys(budgets), args=args)
 
     async def ping(self) -> None:
         await self.client.ping()

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from app.errors import ServiceUnavailableError
 
 from ._metrics import LimitMetrics
-from ._model import Bucket, Budget, Decision
+from ._model import Bucket, Budget, Decision, Reservation
 from ._redis import RedisStore
 from ._store import LimitStore, MemoryStore
 
@@ -63,15 +63,21 @@ class FailoverStore:
     async def hit(self, key: str, bucket: Bucket) -> Decision:
         return await self._call("hit", lambda store: store.hit(key, bucket))
 
-    async def check(self, budgets: Sequence[Budget]) -> Decision | None:
-        return await self._call("check", lambda store: store.check(budgets))
+    async def reserve(self, budgets: Sequence[Budget], tokens: int) -> Decision | Reservation:
+        return await self._call("reserve", lambda store: store.reserve(budgets, tokens))
 
-    async def charge(self, budgets: Sequence[Budget], tokens: int) -> None:
-        # Usage already happened: never refuse it. Fail closed still keeps a local count.
+    async def charge(
+        self, budgets: Sequence[Budget], tokens: int, reservation: Reservation | None = None
+    ) -> None:
+        # Usage already happened: never refuse it. Fail closed still keeps a local count, and
+        # a reservation the fallback made is settled where it was made.
+        if reservation is not None and reservation.local:
+            await self.fallback.charge(budgets, tokens, reservation)
+            return
         try:
-            await self._call("charge", lambda store: store.charge(budgets, tokens))
+            await self._call("charge", lambda store: store.charge(budgets, tokens, reservation))
         except StoreUnavailableError:
-            await self.fallback.charge(budgets, tokens)
+            await self.fallback.charge(budgets, tokens, reservation)
 
     async def _call(self, operation: str, call: Callable[[LimitStore], Awaitable[T]]) -> T:
         loop = asyncio.get_running_loop()

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Final, Protocol
 
-from ._model import Bucket, Budget, Decision
+from ._model import Bucket, Budget, Decision, Reservation
 
 MAX_ENTRIES: Final = 10_000
 
@@ -19,12 +19,15 @@ class LimitStore(Protocol):
         """Take one request from ``key``'s bucket."""
         ...
 
-    async def check(self, budgets: Sequence[Budget]) -> Decision | None:
-        """The first exhausted budget as a refusal, or None when every budget has tokens left."""
+    async def reserve(self, budgets: Sequence[Budget], tokens: int) -> Decision | Reservation:
+        """The first spent budget as a refusal; otherwise set ``tokens`` aside in every budget."""
         ...
 
-    async def charge(self, budgets: Sequence[Budget], tokens: int) -> None:
-        """Add ``tokens`` to every budget's current window."""
+    async def charge(
+        self, budgets: Sequence[Budget], tokens: int, reservation: Reservation | None = None
+    ) -> None:
+        """Add ``tokens`` (negative: give back) to each budget's window: the current ones, or
+        the reservation's. Giving back to a window that expired does nothing."""
         ...
 
 
@@ -65,27 +68,35 @@ class MemoryStore:
             state[0] -= 1.0
         return bucket.decision(allowed, state[0])
 
-    async def check(self, budgets: Sequence[Budget]) -> Decision | None:
+    async def reserve(self, budgets: Sequence[Budget], tokens: int) -> Decision | Reservation:
         now = int(time.time())
+        windows = []
         for budget in budgets:
             index = now // budget.window
             entry = self._windows.get((budget.key, budget.window))
             used = entry[1] if entry is not None and entry[0] == index else 0
             if used >= budget.limit:
                 return budget.refused(used, (index + 1) * budget.window - now)
-        return None
+            windows.append(index)
+        reservation = Reservation(tokens, tuple(windows), local=True)
+        await self.charge(budgets, tokens, reservation)
+        return reservation
 
-    async def charge(self, budgets: Sequence[Budget], tokens: int) -> None:
+    async def charge(
+        self, budgets: Sequence[Budget], tokens: int, reservation: Reservation | None = None
+    ) -> None:
         now = int(time.time())
-        windows = self._windows
-        for budget in budgets:
-            index = now // budget.window
+        windows = None if reservation is None else reservation.windows
+        entries = self._windows
+        for position, budget in enumerate(budgets):
+            index = now // budget.window if windows is None else windows[position]
             name = (budget.key, budget.window)
-            entry = windows.get(name)
-            if entry is None or entry[0] != index:
-                windows[name] = [index, tokens]
-                if len(windows) > self.max_entries:
-                    windows.popitem(last=False)
-            else:
+            entry = entries.get(name)
+            if entry is not None and entry[0] == index:
                 entry[1] += tokens
-                windows.move_to_end(name)
+                entries.move_to_end(name)
+            elif tokens > 0 and (entry is None or entry[0] < index):
+                entries[name] = [index, tokens]
+                entries.move_to_end(name)
+                if len(entries) > self.max_entries:
+                    entries.popitem(last=False)

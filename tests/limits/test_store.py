@@ -11,7 +11,16 @@ from collections.abc import AsyncIterator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from app.limits import Bucket, Budget, FailoverStore, MemoryStore, RedisStore, StoreUnavailableError
+from app.limits import (
+    Bucket,
+    Budget,
+    Decision,
+    FailoverStore,
+    MemoryStore,
+    RedisStore,
+    Reservation,
+    StoreUnavailableError,
+)
 from app.limits._metrics import LimitMetrics
 from app.limits._redis import connect
 from tests.redis_server import RedisServer
@@ -74,22 +83,44 @@ async def test_budgets_refuse_once_spent_and_name_the_budget(
 ) -> None:
     minute = Budget("sub:alice", "tokens-per-minute", 100, 60)
     day = Budget("sub:alice", "tokens-per-day", 1000, 86_400)
-    assert await store.check([minute, day]) is None
+    reservation = await store.reserve([minute, day], 0)
+    assert isinstance(reservation, Reservation)
     await store.charge([minute, day], 99)
-    assert await store.check([minute, day]) is None
+    assert isinstance(await store.reserve([minute, day], 0), Reservation)
     await store.charge([minute, day], 5)
-    refused = await store.check([minute, day])
-    assert refused is not None
+    refused = await store.reserve([minute, day], 0)
+    assert isinstance(refused, Decision)
     assert refused.name == "tokens-per-minute"
     assert refused.limit == 100
     assert 1 <= refused.retry_after_seconds <= 60
     window = int(time.time()) // 86_400
     assert redis_server.command("GET", f"test:tk:sub:alice:86400:{window}") == "104"
     await store.charge([day], 900)
-    refused = await store.check([day])
-    assert refused is not None
+    refused = await store.reserve([day], 0)
+    assert isinstance(refused, Decision)
     assert refused.name == "tokens-per-day"
     assert refused.headers()["Retry-After"] == str(refused.retry_after_seconds)
+
+
+async def test_reservations_hold_tokens_until_settled(
+    store: RedisStore, redis_server: RedisServer
+) -> None:
+    minute = Budget("sub:alice", "tokens-per-minute", 100, 60)
+    first = await store.reserve([minute], 80)
+    assert isinstance(first, Reservation)
+    # A concurrent run sees the first one's reservation: 80 < 100, still admitted.
+    second = await store.reserve([minute], 80)
+    assert isinstance(second, Reservation)
+    # 160 set aside: a third is refused before either has reported anything.
+    assert isinstance(await store.reserve([minute], 80), Decision)
+    # Each settles what it did not use (80 reserved, 15 used) in its own window.
+    await store.charge([minute], -65, first)
+    await store.charge([minute], -65, second)
+    key = f"test:tk:sub:alice:60:{first.windows[0]}"
+    assert redis_server.command("GET", key) == "30"
+    # Giving back to a window that is gone creates nothing.
+    await store.charge([minute], -10, Reservation(10, (first.windows[0] - 5,)))
+    assert redis_server.command("EXISTS", f"test:tk:sub:alice:60:{first.windows[0] - 5}") == "0"
 
 
 async def test_scripts_are_reloaded_after_a_restart(
@@ -145,6 +176,7 @@ async def test_fail_closed_refuses_quickly_with_503(redis_server: RedisServer) -
         assert caught.value.headers["Retry-After"] == "1"
     # Usage that already happened is never refused: it is kept locally instead.
     await store.charge([Budget("sub:alice", "tokens-per-minute", 10, 60)], 5)
+    assert sample(registry, "agentsmcp_ratelimit_store_errors_total", operation="charge") == 0
     assert sample(registry, "agentsmcp_ratelimit_degraded_total", policy="closed") == 4
     await store.aclose()
 
