@@ -110,7 +110,7 @@ class TokenBudget(StrictModel):
 
 
 class RedisSettings(StrictModel):
-    timeout_seconds: float = Field(0.1, gt=0, le=5)
+    timeout_seconds: float = Field(0.25, gt=0, le=5)
     retry_interval_seconds: float = Field(1.0, gt=0, le=60)
     key_prefix: str = Field("agentsmcp:", max_length=64)
 

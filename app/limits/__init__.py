@@ -23,7 +23,7 @@ from ._metrics import LimitMetrics
 from ._middleware import make_rate_limit_middleware
 from ._model import Bucket, Budget, Decision, Reservation
 from ._redis import RedisStore, connect
-from ._shared import FailoverStore, StoreUnavailableError
+from ._shared import STORE_ERRORS, FailoverStore, StoreUnavailableError
 from ._store import LimitStore, MemoryStore
 
 __all__ = [
@@ -82,6 +82,8 @@ async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
     # Startup never waits for the store: an unreachable store is logged and handled by policy.
     await store.probe()
     if store.up:
+        with contextlib.suppress(*STORE_ERRORS):
+            await store.shared.load_scripts()
         log.info("rate-limit store connected", policy=settings.on_store_failure)
     probe = asyncio.create_task(store.run_probe(), name="rate-limit-store-probe")
     app[LIMITS_KEY] = Limits(settings, store, local, metrics)

@@ -142,5 +142,11 @@ class RedisStore:
     async def ping(self) -> None:
         await self.client.ping()
 
+    async def load_scripts(self) -> None:
+        """Load the scripts once up front, so no request pays for it (a restarted server loses
+        them; the next call of each then loads it again by itself)."""
+        for script in (self._hit, self._reserve, self._charge):
+            await self.client.script_load(script.script)
+
     def _keys(self, budgets: Sequence[Budget]) -> list[str]:
         return [f"{self._prefix}tk:{budget.key}:{budget.window}" for budget in budgets]

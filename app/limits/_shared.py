@@ -1,9 +1,10 @@
 """The shared store behind a failure policy: a short timeout on every call, then either the
 in-process store (fail open) or a 503 (fail closed) until the store answers again.
 
-After a failure the store is left alone for ``retry_interval_seconds`` (requests do not each
-wait for a timeout); a background probe, and the first request after the interval, find out
-when it is back. Each failure is counted and logged; so is every change of state.
+A failed call is decided by the policy on its own; after ``FAILURES_TO_OPEN`` failures in a row
+the store is left alone for ``retry_interval_seconds`` (requests do not each wait for a timeout)
+and a background probe, or the first request after the interval, finds out when it is back.
+Each failure is counted and logged; so is every change of state.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ log = structlog.get_logger("agentsmcp.limits")
 
 T = TypeVar("T")
 PROBE_SECONDS: Final = 5.0
+FAILURES_TO_OPEN: Final = 3
 STORE_ERRORS = (RedisError, OSError, TimeoutError)
 
 
@@ -57,6 +59,7 @@ class FailoverStore:
         self._metrics = metrics
         self._degraded = metrics.degraded.labels(policy)
         self.up = True
+        self._failures = 0
         self._retry_at = 0.0
         self._set_up(1)
 
@@ -88,6 +91,7 @@ class FailoverStore:
             except STORE_ERRORS as exc:
                 self._failed(operation, exc, loop.time())
             else:
+                self._failures = 0
                 if not self.up:
                     self._recovered()
                 return result
@@ -105,6 +109,7 @@ class FailoverStore:
         except STORE_ERRORS as exc:
             self._failed("ping", exc, asyncio.get_running_loop().time())
         else:
+            self._failures = 0
             if not self.up:
                 self._recovered()
 
@@ -115,8 +120,14 @@ class FailoverStore:
 
     def _failed(self, operation: str, exc: BaseException, now: float) -> None:
         self._metrics.store_error(operation)
-        self._retry_at = now + self._retry_interval
+        self._failures += 1
         error = type(exc).__name__
+        if self.up and self._failures < FAILURES_TO_OPEN:
+            log.warning(
+                "rate-limit store call failed", operation=operation, error=error, policy=self.policy
+            )
+            return
+        self._retry_at = now + self._retry_interval
         if self.up:
             self.up = False
             self._set_up(0)

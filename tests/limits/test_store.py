@@ -149,8 +149,9 @@ async def test_fail_open_falls_back_and_recovers_without_restart(
     assert time.perf_counter() - started < 1.0
     assert not store.up
     assert sample(registry, "agentsmcp_ratelimit_store_up") == 0
+    # Three failures in a row open the circuit: one fallback activation.
     assert sample(registry, "agentsmcp_ratelimit_store_fallbacks_total") == 1
-    assert sample(registry, "agentsmcp_ratelimit_store_errors_total", operation="hit") == 1
+    assert sample(registry, "agentsmcp_ratelimit_store_errors_total", operation="hit") == 3
     assert sample(registry, "agentsmcp_ratelimit_degraded_total", policy="open") == 3
     redis_server.start()
     await asyncio.sleep(0.25)
@@ -181,7 +182,7 @@ async def test_fail_closed_refuses_quickly_with_503(redis_server: RedisServer) -
     await store.aclose()
 
 
-async def test_a_hung_store_costs_one_timeout_then_the_retry_interval(
+async def test_a_hung_store_costs_three_timeouts_then_the_retry_interval(
     redis_server: RedisServer,
 ) -> None:
     store, registry = failover(redis_server, "closed")
@@ -190,10 +191,12 @@ async def test_a_hung_store_costs_one_timeout_then_the_retry_interval(
     assert redis_server.process is not None
     os.kill(redis_server.process.pid, signal.SIGSTOP)
     try:
-        started = time.perf_counter()
-        with pytest.raises(StoreUnavailableError):
-            await store.hit("sub:alice", bucket)
-        assert time.perf_counter() - started < TIMEOUT + 0.2
+        for _ in range(3):
+            started = time.perf_counter()
+            with pytest.raises(StoreUnavailableError):
+                await store.hit("sub:alice", bucket)
+            assert time.perf_counter() - started < TIMEOUT + 0.2
+        assert not store.up
         started = time.perf_counter()
         with pytest.raises(StoreUnavailableError):
             await store.hit("sub:alice", bucket)
@@ -204,13 +207,15 @@ async def test_a_hung_store_costs_one_timeout_then_the_retry_interval(
     await asyncio.sleep(0.25)
     assert (await store.hit("sub:alice", bucket)).allowed
     assert store.up
-    assert sample(registry, "agentsmcp_ratelimit_store_errors_total", operation="hit") == 1
+    assert sample(registry, "agentsmcp_ratelimit_store_errors_total", operation="hit") == 3
     await store.aclose()
 
 
 async def test_a_wrong_password_is_a_store_failure(redis_server: RedisServer) -> None:
     store, registry = failover(redis_server, "open", password="wrong-password")
-    assert (await store.hit("sub:alice", Bucket(per_minute=60, burst=2))).allowed
+    bucket = Bucket(per_minute=60, burst=5)
+    for _ in range(3):
+        assert (await store.hit("sub:alice", bucket)).allowed
     assert not store.up
-    assert sample(registry, "agentsmcp_ratelimit_store_errors_total", operation="hit") == 1
+    assert sample(registry, "agentsmcp_ratelimit_store_errors_total", operation="hit") == 3
     await store.aclose()
