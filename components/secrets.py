@@ -1,4 +1,5 @@
-"""The server's Secret: provider API keys and the JWT signing key, all kept as secret outputs."""
+"""The server's Secret: provider API keys, the JWT signing key and the limits store's URL and
+password, all kept as secret outputs."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ class AppSecretsArgs:
     openai_api_key: pulumi.Output[str] | None
     anthropic_api_key: pulumi.Output[str] | None
     jwt_secret_key: pulumi.Output[str] | None
+    # The shared limits store (rateLimit.backend redis), when there is one.
+    redis_url: pulumi.Output[str] | None = None
+    redis_password: pulumi.Output[str] | None = None
 
 
 class AppSecrets(pulumi.ComponentResource):
@@ -55,6 +59,10 @@ class AppSecrets(pulumi.ComponentResource):
             values["OPENAI_API_KEY"] = args.openai_api_key
         if args.anthropic_api_key is not None:
             values["ANTHROPIC_API_KEY"] = args.anthropic_api_key
+        if args.redis_url is not None:
+            values["REDIS_URL"] = args.redis_url
+        if args.redis_password is not None:
+            values["REDIS_PASSWORD"] = args.redis_password
         self.keys = tuple(sorted(values))
         # Each value secret on its own, so the Secret's shape (its keys) stays visible in diffs.
         string_data = {key: _secret(value) for key, value in sorted(values.items())}

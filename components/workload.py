@@ -52,6 +52,8 @@ class AgentServerArgs:
     secret_name: str
     secret_keys: tuple[str, ...]
     secret_revision: pulumi.Input[str]
+    # Egress to the shared limits store, when there is one.
+    store_egress: k8s.networking.v1.NetworkPolicyEgressRuleArgs | None = None
 
 
 class AgentServer(pulumi.ComponentResource):
@@ -379,6 +381,7 @@ class AgentServer(pulumi.ComponentResource):
                         to=public_blocks,
                         ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
                     ),
+                    *([args.store_egress] if args.store_egress is not None else []),
                 ],
             ),
             opts=opts,
