@@ -4,7 +4,8 @@ Metric names are the server's (see app/ metrics): http_requests_total{method,rou
 http_request_duration_seconds_bucket{method,route}, http_requests_in_flight,
 agentsmcp_rate_limited_total, agentsmcp_agent_runs_total{agent,provider,outcome},
 agentsmcp_llm_tokens_total{agent,provider,model,kind},
-agentsmcp_provider_requests_total{provider,outcome}, agentsmcp_inflight_runs{agent}.
+agentsmcp_provider_requests_total{provider,outcome}, agentsmcp_inflight_runs{agent},
+agentsmcp_ratelimit_store_up.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ METRICS_USED = (
     "agentsmcp_llm_tokens_total",
     "agentsmcp_provider_requests_total",
     "agentsmcp_inflight_runs",
+    "agentsmcp_ratelimit_store_up",
 )
+# Alerts that wait a fixed time: the others wait monitoring.alerts.forDuration.
+FIXED_FOR = {"AgentsMCPDown": "5m", "RateLimitStoreUnreachable": "2m"}
 # Provider call outcomes that are not upstream failures (app/agents/runner.py records these).
 NON_FAILURE_OUTCOMES = "success|cancelled"
 
@@ -73,7 +77,7 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
         return {
             "alert": name,
             "expr": expr,
-            "for": alerts.for_duration if name != "AgentsMCPDown" else "5m",
+            "for": FIXED_FOR.get(name, alerts.for_duration),
             "labels": {"severity": severity, "service": APP_NAME},
             "annotations": {
                 "summary": summary,
@@ -113,6 +117,14 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
             f"sum(rate(agentsmcp_rate_limited_total{sel}[5m])) > {alerts.rate_limited_per_second}",
             "warning",
             f"More than {alerts.rate_limited_per_second} requests/s are rate limited",
+        ),
+        # A replica that cannot reach the shared store enforces only its own limits (fail open)
+        # or refuses every request (fail closed).
+        rule(
+            "RateLimitStoreUnreachable",
+            f"min(agentsmcp_ratelimit_store_up{sel}) == 0",
+            "critical",
+            "A server cannot reach the shared rate-limit store",
         ),
     ]
 

@@ -62,7 +62,7 @@ async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG_KEY]
     settings = config.rate_limit
     shared = settings.enabled and settings.backend == "redis"
-    metrics = LimitMetrics(app[METRICS_KEY].registry, list(config.agents), shared=shared)
+    metrics = LimitMetrics(app[METRICS_KEY].registry, list(config.agents))
     local = MemoryStore()
     if not shared:
         app[LIMITS_KEY] = Limits(settings, local, local, metrics)

@@ -11,7 +11,7 @@ OPERATIONS = ("hit", "reserve", "charge", "ping")
 
 
 class LimitMetrics:
-    def __init__(self, registry: CollectorRegistry, agents: list[str], *, shared: bool) -> None:
+    def __init__(self, registry: CollectorRegistry, agents: list[str]) -> None:
         self.rejections = Counter(
             "agentsmcp_ratelimit_rejections_total",
             "Requests refused with 429 by the named limit (agent is empty for the request limit).",
@@ -41,14 +41,13 @@ class LimitMetrics:
             ("policy",),
             registry=registry,
         )
-        # Only with a shared store: its absence means "no store to reach", never "unreachable".
-        self.store_up: Gauge | None = None
-        if shared:
-            self.store_up = Gauge(
-                "agentsmcp_ratelimit_store_up",
-                "1 while the shared limits store answers, 0 while it does not.",
-                registry=registry,
-            )
+        self.store_up = Gauge(
+            "agentsmcp_ratelimit_store_up",
+            "1 while the limits store answers (always 1 for the in-process store), 0 while the "
+            "shared store does not.",
+            registry=registry,
+        )
+        self.store_up.set(1)
         # Children bound once: the hot path does no label lookups.
         self._rejections = {
             (name, agent): self.rejections.labels(name, agent)

@@ -149,8 +149,7 @@ class FailoverStore:
         log.info("rate-limit store reachable again; shared limits resume")
 
     def _set_up(self, value: int) -> None:
-        if self._metrics.store_up is not None:
-            self._metrics.store_up.set(value)
+        self._metrics.store_up.set(value)
 
     async def aclose(self) -> None:
         with contextlib.suppress(*STORE_ERRORS):

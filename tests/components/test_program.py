@@ -339,11 +339,13 @@ def test_exposure_and_tls(run: ProgramRun) -> None:
 
 def _metric_names() -> set[str]:
     from app.agents.metrics import AgentMetrics
+    from app.limits._metrics import LimitMetrics
     from app.observability.metrics import Metrics
 
     registry = CollectorRegistry()
     Metrics(registry)
     AgentMetrics(registry)
+    LimitMetrics(registry, [])
     names = {"up"}
     for family in registry.collect():
         if family.type == "counter":
@@ -370,6 +372,7 @@ def test_alerts_and_dashboard_use_real_metric_names(run: ProgramRun) -> None:
             "HighLatencyP99",
             "UpstreamErrors",
             "RateLimitSaturation",
+            "RateLimitStoreUnreachable",
         }
         expressions += [a["expr"] for a in alerts]
     dashboard = next(

@@ -46,7 +46,7 @@ def failover(
         policy=policy,  # type: ignore[arg-type]
         timeout=TIMEOUT,
         retry_interval=0.2,
-        metrics=LimitMetrics(registry, ["coding"], shared=True),
+        metrics=LimitMetrics(registry, ["coding"]),
     )
     return store, registry
 
