@@ -71,6 +71,7 @@ render: venv  ## Render each stack's objects offline (Pulumi mocks) into $(MANIF
 
 bench: venv  ## Gateway benchmark, not part of test (BENCH_ARGS="--quick" for a smoke run)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.limits $(BENCH_ARGS)
 
 # Container image. CONTAINER_CLI: docker (any Docker-compatible socket, e.g. podman's) or podman.
 CONTAINER_CLI ?= $(shell command -v docker >/dev/null 2>&1 && echo docker || echo podman)
