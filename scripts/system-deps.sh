@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What `make test` needs beyond the Python pins, on Debian 12: promtool (package prometheus) for
-# the alert rules, shellcheck for actionlint, redis-server for the shared rate-limit tests, and a Docker-compatible engine with the stand-in base
+# the alert rules, shellcheck for actionlint, redis-server for the shared rate-limit tests (they
+# start their own servers on loopback ports), and a Docker-compatible engine with the stand-in base
 # images for the container tests. Idempotent: installs and starts only what is missing.
 #
 # As root it sets everything up. Otherwise it names what is missing and how to get it, and the
