@@ -50,6 +50,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--client-cpu", type=int, default=1)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "bench" / "limits")
     parser.add_argument("--quick", action="store_true", help="one short run (a smoke test)")
+    parser.add_argument(
+        "--calls-only", action="store_true", help="only the direct store-call timings"
+    )
     # `make bench` passes BENCH_ARGS meant for the main benchmark too; ignore the others.
     args, _ = parser.parse_known_args(argv)
     if args.quick:
@@ -123,7 +126,12 @@ async def direct(redis: Process, runs: int) -> dict[str, dict[str, float]]:
                     reservation = await store.reserve(budgets, 300)
                     await store.charge(budgets, -280, reservation)
 
-                for name, call in (("hit", hit), ("reserve+charge", budget)):
+                async def ping(index: int, number: int, store: Any = store) -> None:
+                    if isinstance(store, RedisStore):
+                        await store.ping()
+
+                calls = (("ping", ping), ("hit", hit), ("reserve+charge", budget))
+                for name, call in calls:
                     key = f"{name} c={connections} {backend}"
                     results.setdefault(key, []).extend(
                         await _time_calls(call, connections, DIRECT_CALLS)
@@ -169,37 +177,41 @@ def main(argv: list[str] | None = None) -> int:
     try:
         upstream.start()
         redis.start()
-        setups = {b: limited_server(out, args.server_cpu, upstream, b, redis) for b in BACKENDS}
-        for setup in setups.values():
-            setup.process.start()
-            processes.append(setup.process)
-        requests = {
-            backend: requests_for(setup.process.base_url, setup.token, body)
-            for backend, setup in setups.items()
-        }
-        for backend in BACKENDS:
-            for request in requests[backend].values():
-                check_once(request)
-                run_wrk(request, 8, 1.0, args.client_cpu)  # warm-up
-        for run in range(args.runs):
-            for scenario in ("models", "run"):
-                for connections in CONNECTIONS:
-                    for backend in BACKENDS:
-                        process = setups[backend].process
-                        before = cpu_seconds(process.pid)
-                        result = run_wrk(
-                            requests[backend][scenario], connections, args.duration, args.client_cpu
-                        )
-                        cpu = cpu_seconds(process.pid) - before
-                        result["cpu_us_per_request"] = 1e6 * cpu / max(1, result["requests"])
-                        results.setdefault((scenario, backend, connections), []).append(result)
-                        print(
-                            f"  run {run + 1}/{args.runs} {scenario:<6} c={connections:<2} "
-                            f"{backend:<6} p50 {result['p50_ms']:.3f} ms "
-                            f"p99 {result['p99_ms']:.3f} ms rps {result['rps']:,.0f} "
-                            f"errors {result['errors']}",
-                            flush=True,
-                        )
+        if not args.calls_only:
+            setups = {b: limited_server(out, args.server_cpu, upstream, b, redis) for b in BACKENDS}
+            for setup in setups.values():
+                setup.process.start()
+                processes.append(setup.process)
+            requests = {
+                backend: requests_for(setup.process.base_url, setup.token, body)
+                for backend, setup in setups.items()
+            }
+            for backend in BACKENDS:
+                for request in requests[backend].values():
+                    check_once(request)
+                    run_wrk(request, 8, 1.0, args.client_cpu)  # warm-up
+            for run in range(args.runs):
+                for scenario in ("models", "run"):
+                    for connections in CONNECTIONS:
+                        for backend in BACKENDS:
+                            process = setups[backend].process
+                            before = cpu_seconds(process.pid)
+                            result = run_wrk(
+                                requests[backend][scenario],
+                                connections,
+                                args.duration,
+                                args.client_cpu,
+                            )
+                            cpu = cpu_seconds(process.pid) - before
+                            result["cpu_us_per_request"] = 1e6 * cpu / max(1, result["requests"])
+                            results.setdefault((scenario, backend, connections), []).append(result)
+                            print(
+                                f"  run {run + 1}/{args.runs} {scenario:<6} c={connections:<2} "
+                                f"{backend:<6} p50 {result['p50_ms']:.3f} ms "
+                                f"p99 {result['p99_ms']:.3f} ms rps {result['rps']:,.0f} "
+                                f"errors {result['errors']}",
+                                flush=True,
+                            )
         calls = asyncio.run(direct(redis, args.runs))
     finally:
         for process in reversed(processes):
@@ -215,13 +227,13 @@ def report(
     def median(scenario: str, backend: str, connections: int, key: str) -> float:
         return statistics.median(r[key] for r in results[(scenario, backend, connections)])
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     lines = [
         "| scenario | conns | memory p50 | redis p50 | added p50 | memory p99 | redis p99 "
         "| CPU us/req memory | CPU us/req redis | errors |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for scenario in ("models", "run"):
+    for scenario in ("models", "run") if results else ():
         for connections in CONNECTIONS:
             row = {
                 "scenario": scenario,
@@ -246,13 +258,16 @@ def report(
                 f"| {row['memory_cpu_us_per_request']:.0f} | {row['redis_cpu_us_per_request']:.0f} "
                 f"| {row['errors']} |"
             )
-    print(f"\nEnd to end through our server, medians of {args.runs} runs of {args.duration:g} s:")
-    print("\n".join(lines))
+    if rows:
+        print(
+            f"\nEnd to end through our server, medians of {args.runs} runs of {args.duration:g} s:"
+        )
+        print("\n".join(lines))
     direct_lines = [
         "| store call | callers | in-process p50 | redis p50 | redis p99 |",
         "|---|---|---|---|---|",
     ]
-    for name in ("hit", "reserve+charge"):
+    for name in ("ping", "hit", "reserve+charge"):
         for connections in CONNECTIONS:
             memory = calls[f"{name} c={connections} memory"]
             redis = calls[f"{name} c={connections} redis"]
@@ -266,8 +281,8 @@ def report(
     met = added < TARGET_P50_MS
     print(
         f"\ntarget: added p50 per request at 1 connection < {TARGET_P50_MS} ms: "
-        f"{added:.3f} ms ({'met' if met else 'NOT met'}; "
-        f"end to end {rows[0]['added_p50_ms']:+.3f} ms)"
+        f"{added:.3f} ms ({'met' if met else 'NOT met'})"
+        + (f"; end to end {rows[0]['added_p50_ms']:+.3f} ms" if rows else "")
     )
     (args.out / "results.json").write_text(
         json.dumps({"end_to_end": rows, "calls": calls}, indent=2)
