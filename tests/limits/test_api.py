@@ -194,16 +194,20 @@ async def test_a_broken_stream_still_charges_what_it_used(
     assert charged(client, "coding") == expected
 
 
+@pytest.mark.parametrize("stream", [False, True])
 async def test_an_agent_budget_refuses_only_that_agent(
-    aiohttp_client: Any, fake: FakeServer, redis_server: RedisServer, backend: str
+    aiohttp_client: Any, fake: FakeServer, redis_server: RedisServer, backend: str, stream: bool
 ) -> None:
     redis = redis_server if backend == "redis" else None
     config = limits_config(fake, redis, agents={"coding": {"tokens_per_day": 10}})
     client = await start(aiohttp_client, config)
-    assert (await run(client, make_token("alice"))).status == 200
-    # The agent's budget is shared by every caller.
-    response = await run(client, make_token("bob"))
+    first = await run(client, make_token("alice"), stream=stream)
+    assert first.status == 200
+    await first.read()
+    # The agent's budget is shared by every caller; a stream is refused before it opens.
+    response = await run(client, make_token("bob"), stream=stream)
     assert response.status == 429
+    assert response.content_type == "application/json"
     body = await response.json()
     assert body["error"]["code"] == "token_budget_exceeded"
     assert "agent 'coding'" in body["error"]["message"]
