@@ -48,7 +48,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per run (5)")
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "bench" / "limits")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO_ROOT / "build" / "bench",
+        help="output directory (the main benchmark's; this one writes under limits/)",
+    )
     parser.add_argument("--quick", action="store_true", help="one short run (a smoke test)")
     parser.add_argument(
         "--calls-only", action="store_true", help="only the direct store-call timings"
@@ -162,7 +167,8 @@ def requests_for(base_url: str, token: str, body: Path) -> dict[str, HttpRequest
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.sched_setaffinity(0, {args.client_cpu})
-    out: Path = args.out
+    out: Path = args.out / "limits"
+    args.out = out
     out.mkdir(parents=True, exist_ok=True)
     body = out / "run.json"
     body.write_text(
