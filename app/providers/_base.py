@@ -20,7 +20,8 @@ class ChatProvider(Protocol):
     def stream(
         self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
     ) -> AsyncGenerator[StreamItem, None]:
-        """Text deltas, then one :class:`StreamEnd`. Closing the iterator closes the upstream."""
+        """Text deltas and usage reports, then one :class:`StreamEnd`. Closing the iterator
+        closes the upstream."""
         ...
 
     async def aclose(self) -> None: ...

@@ -121,6 +121,7 @@ class OpenAIProvider:
                             finish = _FINISH.get(reason, "stop")
                     if chunk.get("usage"):
                         usage = _usage(chunk["usage"])
+                        yield usage
                     answered_model = chunk.get("model") or answered_model
             except Exception as exc:
                 raise self._error(exc) from exc
