@@ -94,13 +94,7 @@ class AnthropicProvider(SDKAdapter):
     stream_end = "the message finished"
 
     def _body(
-        self,
-        model: str,
-        system: str,
-        messages: Sequence[ChatMessage],
-        params: ChatParams,
-        *,
-        stream: bool,
+        self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
     ) -> dict[str, Any]:
         system_prompt, turns = translate_messages(system, messages)
         if not turns:
@@ -118,8 +112,6 @@ class AnthropicProvider(SDKAdapter):
             body["stop_sequences"] = list(params.stop)
         if params.user:
             body["metadata"] = {"user_id": user_id(params.user)}
-        if stream:
-            body["stream"] = True
         return body
 
     def _completion(self, data: Any, model: str) -> Completion:

@@ -57,7 +57,9 @@ class SDKAdapter:
     client_options: ClassVar[dict[str, Any]] = {}
     default_api_base: ClassVar[str]
     path: ClassVar[str]
-    # The event that ends a stream, named in the error when a stream stops before it.
+    # What a streaming body adds, and the event that ends the stream (named in the error when
+    # a stream stops before it).
+    stream_fields: ClassVar[dict[str, Any]] = {"stream": True}
     stream_end: ClassVar[str]
 
     def __init__(
@@ -83,13 +85,7 @@ class SDKAdapter:
         await self._client.close()
 
     def _body(
-        self,
-        model: str,
-        system: str,
-        messages: Sequence[ChatMessage],
-        params: ChatParams,
-        *,
-        stream: bool,
+        self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
     ) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -111,7 +107,7 @@ class SDKAdapter:
     async def complete(
         self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
     ) -> Completion:
-        body = self._body(model, system, messages, params, stream=False)
+        body = self._body(model, system, messages, params)
         try:
             data = await self._client.post(self.path, body=body, cast_to=object)
             return self._completion(data, model)
@@ -121,7 +117,7 @@ class SDKAdapter:
     async def stream(
         self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
     ) -> AsyncGenerator[StreamItem, None]:
-        body = self._body(model, system, messages, params, stream=True)
+        body = {**self._body(model, system, messages, params), **self.stream_fields}
         try:
             upstream = await self._client.post(
                 self.path,

@@ -30,16 +30,15 @@ class OpenAIProvider(SDKAdapter):
     client_class = "AsyncOpenAI"
     default_api_base = DEFAULT_API_BASE
     path = PATH
+    # Usage is always asked for: token metrics need it even when the caller does not.
+    stream_fields: ClassVar[dict[str, Any]] = {
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     stream_end = "the completion finished"
 
     def _body(
-        self,
-        model: str,
-        system: str,
-        messages: Sequence[ChatMessage],
-        params: ChatParams,
-        *,
-        stream: bool,
+        self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
     ) -> dict[str, Any]:
         wire = [{"role": "system", "content": system}] if system else []
         wire.extend({"role": message.role, "content": message.content} for message in messages)
@@ -56,10 +55,6 @@ class OpenAIProvider(SDKAdapter):
             body["stop"] = list(params.stop)
         if params.user is not None:
             body["user"] = params.user
-        if stream:
-            body["stream"] = True
-            # Always asked for: token metrics need it even when the caller does not.
-            body["stream_options"] = {"include_usage": True}
         return body
 
     def _completion(self, data: Any, model: str) -> Completion:
