@@ -76,7 +76,7 @@ def build_providers(config: AppConfig) -> dict[ProviderName, ChatProvider]:
     """One client per provider that an agent uses and that has a key."""
     if config.logging.level != "DEBUG":
         # httpx2 logs every upstream request at INFO: a second line per request next to our
-        # access log (and ~0.25 ms of CPU each through the redacting formatter).
+        # access log, doubling log volume and its CPU (bench/FINDINGS.md, section 1).
         logging.getLogger("httpx2").setLevel(logging.WARNING)
     providers: dict[ProviderName, ChatProvider] = {}
     for provider in used_providers(config):
