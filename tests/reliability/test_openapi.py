@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import hypothesis
+import pydantic
 import pytest
 import schemathesis
 from aiohttp import web
@@ -177,3 +178,59 @@ def test_live_server_conforms_to_its_document(case: Any, live_server: ServerProc
         checks=CHECKS,
         timeout=30,
     )
+
+
+def _property(document: dict[str, Any], model: str, field: str) -> dict[str, Any]:
+    schema: dict[str, Any] = document["components"]["schemas"][model]["properties"][field]
+    return schema
+
+
+def test_a_constraint_changed_in_a_model_changes_the_document(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import app.openapi
+    from app.api.models import ChatCompletionRequest
+
+    assert {"type": "number", "minimum": 0, "maximum": 2} in _property(
+        build_document(make_config()), "ChatCompletionRequest", "temperature"
+    )["anyOf"]
+    changed = pydantic.create_model(
+        "ChatCompletionRequest",
+        __base__=ChatCompletionRequest,
+        temperature=(float | None, pydantic.Field(default=None, ge=0, le=1)),
+    )
+    with pytest.raises(pydantic.ValidationError):
+        changed.model_validate(
+            {"model": "a", "messages": [{"role": "user", "content": "x"}], "temperature": 1.5}
+        )
+    others = tuple(m for m in app.openapi.REQUEST_MODELS if m is not ChatCompletionRequest)
+    monkeypatch.setattr(app.openapi, "REQUEST_MODELS", (changed, *others))
+    assert {"type": "number", "minimum": 0, "maximum": 1} in _property(
+        build_document(make_config()), "ChatCompletionRequest", "temperature"
+    )["anyOf"]
+
+
+@pytest.mark.parametrize(
+    ("field", "low", "high"),
+    [("temperature", 0, 2), ("top_p", 0, 1), ("max_tokens", 1, 1_000_000)],
+)
+async def test_the_server_enforces_the_documented_bounds(
+    field: str, low: float, high: float
+) -> None:
+    config = make_config()
+    bounds = next(
+        schema
+        for schema in _property(build_document(config), "ChatCompletionRequest", field)["anyOf"]
+        if schema["type"] != "null"
+    )
+    assert (bounds["minimum"], bounds["maximum"]) == (low, high)
+    step = 1 if field == "max_tokens" else 0.01
+    async with serve_app(config) as server, aiohttp.ClientSession() as session:
+        headers = {"Authorization": f"Bearer {make_token()}"}
+        for value in (low - step, high + step):
+            body = {"model": "x", "messages": [{"role": "user", "content": "x"}], field: value}
+            response = await session.post(
+                server.url + "/v1/chat/completions", json=body, headers=headers
+            )
+            error = (await response.json())["error"]
+            assert (response.status, error["param"]) == (400, field), value
