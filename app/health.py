@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app import __version__
+from app.config import deployed_version
 from app.keys import METRICS_KEY, STATE_KEY
 
 
@@ -14,7 +14,7 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "status": "ok",
-            "version": __version__,
+            "version": deployed_version(),
             "uptime_seconds": round(state.uptime_seconds, 3),
         }
     )

@@ -31,6 +31,7 @@ from aiohttp import web
 from app.config import AppConfig
 from app.keys import STATE_KEY
 from app.protocol import AppRunner
+from app.server import create_metrics_app
 
 # Time streams get, after the deadline event is set, to write a final event before cancellation.
 STREAM_ABORT_GRACE_SECONDS = 2.0
@@ -57,10 +58,19 @@ async def serve(app: web.Application, config: AppConfig) -> None:
     runner = AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=STREAM_ABORT_GRACE_SECONDS
     )
+    metrics_runner: web.AppRunner | None = None
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.server.host, config.server.port)
-        await site.start()
+        await _start(site, config.server.host, config.server.port)
+        if config.metrics.enabled and config.metrics.port is not None:
+            # Serves through the drain and stops last, so the final scrape sees the shutdown.
+            metrics_runner = web.AppRunner(
+                create_metrics_app(app), handle_signals=False, access_log=None
+            )
+            await metrics_runner.setup()
+            metrics_site = web.TCPSite(metrics_runner, config.server.host, config.metrics.port)
+            await _start(metrics_site, config.server.host, config.metrics.port)
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal, signum)
         # Everything alive now (mostly the SDKs' pydantic classes) lives as long as the process;
@@ -72,6 +82,7 @@ async def serve(app: web.Application, config: AppConfig) -> None:
             "server started",
             host=config.server.host,
             port=config.server.port,
+            metrics_port=config.metrics.port if metrics_runner is not None else None,
             environment=config.environment,
             gc_frozen_objects=gc.get_freeze_count(),
         )
@@ -105,4 +116,22 @@ async def serve(app: web.Application, config: AppConfig) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         await runner.cleanup()
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
     log.info("server stopped")
+
+
+class ListenError(OSError):
+    """A listener could not bind; names the address, which the caller prints."""
+
+    def __init__(self, host: str, port: int, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror or str(cause))
+        self.host = host
+        self.port = port
+
+
+async def _start(site: web.TCPSite, host: str, port: int) -> None:
+    try:
+        await site.start()
+    except OSError as exc:
+        raise ListenError(host, port, exc) from exc

@@ -15,13 +15,15 @@ import asyncio
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 import structlog
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
+from pydantic import SecretStr
 
 from app.auth import TokenVerifier
-from app.config import AppConfig
+from app.config import MIN_PRODUCTION_SECRET_BYTES, AppConfig
 from app.errors import (
     APIError,
     InternalServerError,
@@ -32,6 +34,7 @@ from app.errors import (
 from app.keys import METRICS_KEY, REQUEST_ID_KEY, STATE_KEY, SUBJECT_KEY
 from app.observability.metrics import UNMATCHED_ROUTE
 from app.ratelimit import RateLimiter
+from app.secret_files import RotatingSecret
 
 REQUEST_ID_HEADER = "X-Request-ID"
 SERVER_NAME = "agentsmcp"
@@ -145,11 +148,44 @@ def _is_cors_preflight(request: web.Request) -> bool:
     )
 
 
+def jwt_keys(config: AppConfig) -> Callable[[], tuple[str, ...]]:
+    """The keys tokens may be signed with: the current one, then the previous one while it is
+    set. File-backed keys are re-read (see app/secret_files.py); a current key whose file goes
+    missing, empty, or (in production) too short is ignored and the last good one kept."""
+
+    def initial(secret: SecretStr | None) -> str | None:
+        return secret.get_secret_value() if secret else None
+
+    refresh = config.server.secrets_refresh_seconds
+    files = config.secret_files
+    current = RotatingSecret(files.get("JWT_SECRET_KEY"), initial(config.jwt_secret_key), refresh)
+    previous = RotatingSecret(
+        files.get("JWT_PREVIOUS_SECRET_KEY"), initial(config.jwt_previous_secret_key), refresh
+    )
+    minimum = MIN_PRODUCTION_SECRET_BYTES if config.environment == "production" else 1
+    last_good = initial(config.jwt_secret_key) or ""
+    last_seen: str | None = last_good
+
+    def keys() -> tuple[str, ...]:
+        nonlocal last_good, last_seen
+        value = current.value()
+        if value and len(value.encode()) >= minimum:
+            last_good = value
+        elif value != last_seen:
+            error_logger.error("ignoring an unusable JWT_SECRET_KEY; keeping the last good key")
+        last_seen = value
+        old = previous.value()
+        if old and old != last_good:
+            return (last_good, old)
+        return (last_good,)
+
+    return keys
+
+
 def make_auth_middleware(config: AppConfig) -> Middleware | None:
     if not config.auth.enabled:
         return None
-    secret = config.jwt_secret_key.get_secret_value() if config.jwt_secret_key else ""
-    verifier = TokenVerifier(config.auth, secret)
+    verifier = TokenVerifier(config.auth, jwt_keys(config))
     public_paths = frozenset(config.auth.public_paths)
 
     @web.middleware

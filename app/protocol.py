@@ -12,6 +12,7 @@ logs one line without the offending bytes. The rejection is counted in
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -98,12 +99,20 @@ class JSONErrorRequestHandler(RequestHandler):
         return response
 
 
+def server_internals(server: web.Server) -> tuple[asyncio.AbstractEventLoop, dict[str, Any]]:
+    """The one place that reads aiohttp internals. aiohttp has no public way to use another
+    RequestHandler class: ``web.Server`` keeps its loop and the handler's keyword arguments
+    (limits, access log...) private, and ``AppRunner._make_server`` is the hook that builds it.
+    tests/app/test_aiohttp_internals.py fails loudly when aiohttp changes any of them."""
+    return server._loop, dict(server._kwargs)
+
+
 class JSONErrorServer(web.Server):
     metrics: Metrics | None = None
 
     def __call__(self) -> RequestHandler:
-        # web.Server keeps the protocol keyword arguments (limits, access log...) in _kwargs.
-        handler = JSONErrorRequestHandler(self, loop=self._loop, **self._kwargs)
+        loop, kwargs = server_internals(self)
+        handler = JSONErrorRequestHandler(self, loop=loop, **kwargs)
         handler.metrics = self.metrics
         return handler
 
@@ -113,12 +122,12 @@ class AppRunner(web.AppRunner):
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
-        kwargs: dict[str, Any] = dict(server._kwargs)
+        loop, kwargs = server_internals(server)
         json_server = JSONErrorServer(
             server.request_handler,
             request_factory=server.request_factory,
             handler_cancellation=server.handler_cancellation,
-            loop=server._loop,
+            loop=loop,
             **kwargs,
         )
         if self.app[CONFIG_KEY].metrics.enabled:

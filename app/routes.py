@@ -9,14 +9,16 @@ from app.api import setup_agent_routes
 from app.config import AppConfig
 from app.openapi import OPENAPI_PATH, openapi_handler
 
+METRICS_PATH = "/metrics"
+
 
 def setup_core_routes(app: web.Application, config: AppConfig) -> None:
     app.router.add_get("/health", health.health, allow_head=True)
     app.router.add_get("/health/live", health.live, allow_head=True)
     app.router.add_get("/health/ready", health.ready, allow_head=True)
-    # With metrics disabled the route does not exist, so /metrics answers 404.
-    if config.metrics.enabled:
-        app.router.add_get("/metrics", health.metrics)
+    # With metrics disabled, or on their own port (see create_metrics_app), /metrics answers 404.
+    if config.metrics.enabled and config.metrics.port is None:
+        app.router.add_get(METRICS_PATH, health.metrics)
     app.router.add_get(OPENAPI_PATH, openapi_handler(config))
 
 

@@ -6,12 +6,13 @@ import aiohttp_cors
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from app import health
 from app.api import agent_runner_ctx
 from app.config import AppConfig
 from app.keys import CONFIG_KEY, METRICS_KEY, SHUTDOWN_DEADLINE_KEY, STATE_KEY
 from app.middlewares import REQUEST_ID_HEADER, build_middlewares, set_response_headers
 from app.observability.metrics import Metrics
-from app.routes import setup_routes
+from app.routes import METRICS_PATH, setup_routes
 from app.state import ServerState
 
 # Response headers a browser script may read on a cross-origin response.
@@ -44,6 +45,18 @@ def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) 
     app.on_response_prepare.append(set_response_headers)
     _setup_cors(app, config)
     return app
+
+
+def create_metrics_app(app: web.Application) -> web.Application:
+    """The metrics listener's application: only ``GET /metrics`` of ``app``'s registry.
+
+    It has no middlewares: scrapes need no token, are never rate limited and do not count in
+    the HTTP metrics. It is served on ``metrics.port``, which no Ingress or HTTPRoute routes.
+    """
+    metrics_app = web.Application()
+    metrics_app[METRICS_KEY] = app[METRICS_KEY]
+    metrics_app.router.add_get(METRICS_PATH, health.metrics)
+    return metrics_app
 
 
 async def _mark_started(app: web.Application) -> None:

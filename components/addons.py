@@ -1,4 +1,6 @@
-"""Optional cluster add-ons, each a pinned Helm release; exposes what CRD users must depend on."""
+"""The cluster stack's add-ons (cluster/): pinned Helm releases and the ClusterIssuers.
+
+App stacks reach them through the cluster stack's outputs (components.cluster_ref)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,14 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import AddonSettings
+from components.cluster_config import ClusterConfig
 from components.kube import child_opts
 
+ENVOY_GATEWAY_NAMESPACE = "envoy-gateway-system"
+# Both Let's Encrypt endpoints, so app stacks pick one by name (exposure.tls.clusterIssuer).
 ACME_SERVERS = {
-    "staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
-    "production": "https://acme-v02.api.letsencrypt.org/directory",
+    "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+    "letsencrypt-prod": "https://acme-v02.api.letsencrypt.org/directory",
 }
 
 
@@ -21,7 +25,7 @@ ACME_SERVERS = {
 class Chart:
     release: str
     chart: str
-    repo: str
+    repo: str  # empty for an OCI chart (chart is then its oci:// reference)
     version: str
     namespace: str
     values: dict[str, Any] = field(default_factory=dict)
@@ -35,6 +39,13 @@ CHARTS: dict[str, Chart] = {
         "4.12.1",
         "ingress-nginx",
         {"controller": {"metrics": {"enabled": True}, "ingressClassResource": {"name": "nginx"}}},
+    ),
+    "envoy_gateway": Chart(
+        "envoy-gateway",
+        "oci://docker.io/envoyproxy/gateway-helm",
+        "",
+        "v1.5.0",
+        ENVOY_GATEWAY_NAMESPACE,
     ),
     "cert_manager": Chart(
         "cert-manager",
@@ -84,83 +95,117 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-@dataclass(frozen=True)
-class ClusterAddonsArgs:
-    settings: AddonSettings
-    ingress_class_name: str
+# ingress-nginx on kind (kind's documented setup): hostPort on the ingress-ready node, a NodePort
+# Service (Helm's atomic wait never sees a LoadBalancer address there), and "localhost" published
+# as the Ingress status, which ends Pulumi's Ingress await.
+INGRESS_NGINX_LOCAL_VALUES: dict[str, Any] = {
+    "controller": {
+        "hostPort": {"enabled": True},
+        "service": {"type": "NodePort"},
+        "publishService": {"enabled": False},
+        "extraArgs": {"publish-status-address": "localhost"},
+        "nodeSelector": {"ingress-ready": "true", "kubernetes.io/os": "linux"},
+        "tolerations": [
+            {
+                "key": "node-role.kubernetes.io/control-plane",
+                "operator": "Exists",
+                "effect": "NoSchedule",
+            }
+        ],
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+    }
+}
+# cert-manager solves HTTP-01 through Gateway API HTTPRoutes only with this switch.
+CERT_MANAGER_GATEWAY_VALUES: dict[str, Any] = {
+    "config": {
+        "apiVersion": "controller.config.cert-manager.io/v1alpha1",
+        "kind": "ControllerConfiguration",
+        "enableGatewayAPI": True,
+    }
+}
 
 
 class ClusterAddons(pulumi.ComponentResource):
-    """``ingress``, ``monitoring``, ``vpa`` and ``cert_manager`` list what dependants wait for."""
+    """Helm releases by chart key (``releases``) and the ClusterIssuers."""
 
-    ingress: list[pulumi.Resource]
-    monitoring: list[pulumi.Resource]
-    vpa: list[pulumi.Resource]
-    cert_manager: list[pulumi.Resource]
+    releases: dict[str, k8s.helm.v3.Release]
 
     def __init__(
         self,
         resource_name: str,
-        args: ClusterAddonsArgs,
+        config: ClusterConfig,
         provider: k8s.Provider,
+        http01_solver: dict[str, Any] | None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("agentsmcp:index:ClusterAddons", resource_name, None, opts)
-        settings = args.settings
-        toggles = {
-            "ingress_nginx": settings.ingress_nginx,
-            "cert_manager": settings.cert_manager,
-            "kube_prometheus_stack": settings.kube_prometheus_stack,
-            "metrics_server": settings.metrics_server,
-            "vpa": settings.vpa,
+        values: dict[str, dict[str, Any] | None] = {
+            "ingress_nginx": _merge(
+                INGRESS_NGINX_LOCAL_VALUES if config.ingress_nginx.local else {},
+                config.ingress_nginx.values,
+            )
+            if config.exposure == "ingress"
+            else None,
+            "envoy_gateway": config.gateway.values if config.exposure == "gateway" else None,
+            "cert_manager": _merge(
+                CERT_MANAGER_GATEWAY_VALUES if config.exposure == "gateway" else {},
+                config.cert_manager.values,
+            )
+            if config.cert_manager.enabled
+            else None,
+            "kube_prometheus_stack": config.kube_prometheus_stack.values
+            if config.kube_prometheus_stack.enabled
+            else None,
+            "metrics_server": config.metrics_server.values
+            if config.metrics_server.enabled
+            else None,
+            "vpa": config.vpa.values if config.vpa.enabled else None,
         }
-        releases: dict[str, k8s.helm.v3.Release] = {}
-        for key, toggle in toggles.items():
-            if not toggle.enabled:
+        self.releases = {}
+        for key, extra in values.items():
+            if extra is None:
                 continue
             chart = CHARTS[key]
-            releases[key] = k8s.helm.v3.Release(
+            # cert-manager's Gateway API support needs the Gateway API CRDs at its start.
+            after = (
+                [self.releases["envoy_gateway"]]
+                if key == "cert_manager" and "envoy_gateway" in self.releases
+                else []
+            )
+            self.releases[key] = k8s.helm.v3.Release(
                 f"{resource_name}-{chart.release}",
                 name=chart.release,
                 chart=chart.chart,
                 version=chart.version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo)
+                if chart.repo
+                else None,
                 namespace=chart.namespace,
                 create_namespace=True,
                 atomic=True,
                 cleanup_on_fail=True,
                 timeout=600,
-                values=_merge(chart.values, toggle.values),
-                opts=child_opts(self, provider),
+                values=_merge(chart.values, extra),
+                opts=child_opts(self, provider, after),
             )
-        self.ingress = [releases["ingress_nginx"]] if "ingress_nginx" in releases else []
-        self.monitoring = (
-            [releases["kube_prometheus_stack"]] if "kube_prometheus_stack" in releases else []
-        )
-        self.vpa = [releases["vpa"]] if "vpa" in releases else []
-        self.cert_manager = []
-        if "cert_manager" in releases:
-            issuer_settings = settings.cert_manager
-            issuer = k8s.apiextensions.CustomResource(
-                f"{resource_name}-cluster-issuer",
-                api_version="cert-manager.io/v1",
-                kind="ClusterIssuer",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=issuer_settings.issuer_name),
-                spec={
-                    "acme": {
-                        "server": ACME_SERVERS[issuer_settings.acme_server],
-                        "email": issuer_settings.email,
-                        "privateKeySecretRef": {
-                            "name": f"{issuer_settings.issuer_name}-account-key"
+        self.issuers: list[pulumi.Resource] = []
+        if config.cert_manager.enabled and http01_solver is not None:
+            for name, server in ACME_SERVERS.items():
+                self.issuers.append(
+                    k8s.apiextensions.CustomResource(
+                        f"{resource_name}-{name}",
+                        api_version="cert-manager.io/v1",
+                        kind="ClusterIssuer",
+                        metadata=k8s.meta.v1.ObjectMetaArgs(name=name),
+                        spec={
+                            "acme": {
+                                "server": server,
+                                "email": config.cert_manager.email,
+                                "privateKeySecretRef": {"name": f"{name}-account-key"},
+                                "solvers": [{"http01": http01_solver}],
+                            }
                         },
-                        "solvers": [
-                            {"http01": {"ingress": {"ingressClassName": args.ingress_class_name}}}
-                        ],
-                    }
-                },
-                opts=child_opts(self, provider, [releases["cert_manager"]]),
-            )
-            self.cert_manager = [releases["cert_manager"], issuer]
-        self.register_outputs(
-            {"releases": sorted(chart.release for chart in (CHARTS[k] for k in releases))}
-        )
+                        opts=child_opts(self, provider, [self.releases["cert_manager"]]),
+                    )
+                )
+        self.register_outputs({"releases": sorted(CHARTS[key].release for key in self.releases)})

@@ -27,6 +27,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel, to_snake
 
@@ -34,7 +35,13 @@ from app.config import ConfigError as ServerConfigError
 from app.config import parse_config
 
 NAMESPACE = "agentsmcp"
-SECRET_KEYS = ("openaiApiKey", "anthropicApiKey", "jwtSecretKey", "registryPassword")
+SECRET_KEYS = (
+    "openaiApiKey",
+    "anthropicApiKey",
+    "jwtSecretKey",
+    "jwtPreviousSecretKey",
+    "registryPassword",
+)
 SERVER_SECTIONS = {
     "server": "server",
     "auth": "auth",
@@ -55,6 +62,7 @@ _REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-
 _LABEL_KEY = re.compile(
     r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 
 def _quantity(value: str) -> str:
@@ -95,12 +103,22 @@ def _annotation_keys(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+def _label_selector(value: dict[str, str]) -> dict[str, str]:
+    for key, label in value.items():
+        if not _LABEL_KEY.match(key):
+            raise ValueError(f"{key!r} is not a valid label key")
+        if not _LABEL_VALUE.match(label):
+            raise ValueError(f"{label!r} (label {key}) is not a valid label value")
+    return value
+
+
 Quantity = Annotated[str, AfterValidator(_quantity)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Host = Annotated[str, AfterValidator(_host)]
 Duration = Annotated[str, AfterValidator(_duration)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 Annotations = Annotated[dict[str, str], AfterValidator(_annotation_keys)]
+LabelSelector = Annotated[dict[str, str], AfterValidator(_label_selector)]
 
 
 class Model(BaseModel):
@@ -153,6 +171,19 @@ _BASE_IMAGE_PATTERN = (
 )
 
 
+# Valid both as a Kubernetes label value (app.kubernetes.io/version) and as an image tag.
+_VERSION = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+
+
+def _version(value: str) -> str:
+    if not _VERSION.match(value):
+        raise ValueError(
+            f"{value!r} must be valid as a label value and an image tag: at most 63 letters, "
+            "digits, '.', '_' or '-', starting and ending with a letter or digit (like v1.2.0)"
+        )
+    return value
+
+
 def _context_relative_dir(value: str) -> str:
     path = PurePosixPath(value)
     if not value or path.is_absolute() or ".." in path.parts or len(value) > 200:
@@ -180,10 +211,11 @@ class ImageSettings(Model):
     ref: Annotated[str, AfterValidator(_digest_ref)] | None = None
     repository: Annotated[str, AfterValidator(_repository)] | None = None
     tag: str | None = Field(None, pattern=r"^[\w][\w.-]{0,127}$")
-    platform: Literal["linux/amd64", "linux/arm64"] = "linux/amd64"
+    # Unset: the build host's platform (an arm64 laptop builds for its arm64 kind node).
+    platform: Literal["linux/amd64", "linux/arm64"] | None = None
     context: str = Field(".", min_length=1)
     dockerfile: str = Field("Dockerfile", min_length=1)
-    version: str = Field("0.1.0", pattern=r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$")
+    version: Annotated[str, AfterValidator(_version)] = "0.1.0"
     registry: RegistrySettings | None = None
     # Optional Dockerfile build args: private-registry base images and an air-gapped wheelhouse.
     builder_image: str | None = Field(None, pattern=_BASE_IMAGE_PATTERN)
@@ -234,7 +266,9 @@ class PdbSettings(Model):
 
 class LoadBalancerSettings(Model):
     enabled: bool = False
+    # Required when enabled: the cloud load balancer and the NetworkPolicy admit only these.
     source_ranges: list[Cidr] = Field(default_factory=list)
+    annotations: Annotations = Field(default_factory=dict)
 
 
 class TlsSettings(Model):
@@ -252,16 +286,84 @@ class GatewaySettings(Model):
 class ExposureSettings(Model):
     mode: Literal["none", "ingress", "gateway"] = "none"
     host: Host | None = None
-    ingress_class_name: DnsLabel = "nginx"
+    ingress_class_name: DnsLabel | None = None
     annotations: Annotations = Field(default_factory=dict)
     tls: TlsSettings = TlsSettings()
     gateway: GatewaySettings | None = None
+    # /v1 (the API) and /health are routed; the OpenAPI document only when asked for.
+    publish_openapi: bool = False
+
+
+class PortSettings(Model):
+    port: int = Field(ge=1, le=65535)
+    end_port: int | None = Field(None, ge=1, le=65535)
+    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+
+    @model_validator(mode="after")
+    def _range(self) -> PortSettings:
+        if self.end_port is not None and self.end_port < self.port:
+            raise ValueError(f"endPort: must not be below port ({self.end_port} < {self.port})")
+        return self
+
+
+class PeerSettings(Model):
+    """Pods selected by namespace name or labels and/or pod labels, or IP blocks (not both)."""
+
+    namespace: DnsLabel | None = None
+    namespace_labels: LabelSelector | None = None
+    pod_labels: LabelSelector | None = None
+    cidrs: list[Cidr] = Field(default_factory=list)
+    except_cidrs: list[Cidr] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PeerSettings:
+        selects = (
+            self.namespace is not None
+            or self.namespace_labels is not None
+            or self.pod_labels is not None
+        )
+        if self.namespace is not None and self.namespace_labels is not None:
+            raise ValueError("namespaceLabels: give namespace or namespaceLabels, not both")
+        if selects and self.cidrs:
+            raise ValueError(
+                "cidrs: a peer selects pods (namespace, namespaceLabels, podLabels) or IP blocks "
+                "(cidrs), not both; use two entries"
+            )
+        if not selects and not self.cidrs:
+            raise ValueError(
+                "cidrs: give namespace, namespaceLabels, podLabels or cidrs "
+                "(an empty peer would match everything)"
+            )
+        if self.except_cidrs and not self.cidrs:
+            raise ValueError("exceptCidrs: only with cidrs")
+        return self
+
+
+class EgressRule(PeerSettings):
+    ports: list[PortSettings] = Field(min_length=1)
+
+
+class DnsSettings(Model):
+    """Where pods resolve names: CoreDNS pods (namespace + labels) and node-local addresses."""
+
+    namespace: DnsLabel = "kube-system"
+    pod_labels: LabelSelector | None = None
+    # NodeLocal DNSCache listens on a link-local address on every node (host network).
+    cidrs: list[Cidr] = Field(default_factory=lambda: ["169.254.20.10/32"])
 
 
 class NetworkPolicySettings(Model):
-    ingress_controller_namespace: DnsLabel = "ingress-nginx"
-    monitoring_namespace: DnsLabel = "monitoring"
-    dns_namespace: DnsLabel = "kube-system"
+    # Unset: from the cluster stack (cluster.stack), else ingress-nginx and monitoring.
+    ingress_controller_namespace: DnsLabel | None = None
+    monitoring_namespace: DnsLabel | None = None
+    dns: DnsSettings = DnsSettings()
+    # Replaces the derived sources of public traffic (the ingress controller's namespace, or
+    # the Gateway's); for Gateway data planes in another namespace, or node IPs.
+    ingress_sources: list[PeerSettings] | None = Field(None, min_length=1)
+    extra_egress: list[EgressRule] = Field(default_factory=list)
+    upstream_ports: list[PortSettings] = Field(
+        default_factory=lambda: [PortSettings(port=443)], min_length=1
+    )
     private_cidrs: list[Cidr] = Field(
         default_factory=lambda: [
             "10.0.0.0/8",
@@ -290,31 +392,27 @@ class AlertSettings(Model):
 
 class MonitoringSettings(Model):
     enabled: bool = True
+    # The server's separate metrics listener; no Ingress or HTTPRoute routes it.
+    port: int = Field(9090, ge=1024, le=65535)
     interval: Duration = "30s"
-    release_label: str = Field(
-        "kube-prometheus-stack", pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+    # Unset: from the cluster stack (cluster.stack), else kube-prometheus-stack.
+    release_label: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
     )
     dashboard: bool = True
     alerts: AlertSettings = AlertSettings()
 
 
-class AddonToggle(Model):
-    enabled: bool = False
-    values: dict[str, Any] = Field(default_factory=dict)
+_STACK_PART = r"[A-Za-z0-9][-A-Za-z0-9_.]*"
 
 
-class CertManagerAddon(AddonToggle):
-    email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    issuer_name: DnsLabel = "letsencrypt"
-    acme_server: Literal["staging", "production"] = "staging"
-
-
-class AddonSettings(Model):
-    ingress_nginx: AddonToggle = AddonToggle()
-    cert_manager: CertManagerAddon = CertManagerAddon()
-    kube_prometheus_stack: AddonToggle = AddonToggle()
-    metrics_server: AddonToggle = AddonToggle()
-    vpa: AddonToggle = AddonToggle()
+class ClusterSettings(Model):
+    # The cluster stack's fully qualified name for pulumi.StackReference, e.g.
+    # organization/agentsmcp-cluster/local (self-managed backend) or acme/agentsmcp-cluster/prod.
+    stack: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*/[A-Za-z0-9][-A-Za-z0-9_.]*/[A-Za-z0-9][-A-Za-z0-9_.]*$",
+    )
 
 
 class DebugSettings(Model):
@@ -343,7 +441,7 @@ class StackConfig(Model):
     exposure: ExposureSettings = ExposureSettings()
     network_policy: NetworkPolicySettings = NetworkPolicySettings()
     monitoring: MonitoringSettings = MonitoringSettings()
-    addons: AddonSettings = AddonSettings()
+    cluster: ClusterSettings = ClusterSettings()
     debug: DebugSettings = DebugSettings()
     logging: LoggingSettings = LoggingSettings()
     pre_stop_seconds: int = Field(5, ge=0, le=300)
@@ -363,7 +461,7 @@ class StackConfig(Model):
             section = getattr(self, to_snake(camel))
             rendered[snake] = _snake_keys(section, keep_child_keys=snake in ("agents", "providers"))
         rendered["server"] = {**rendered["server"], "host": "0.0.0.0"}
-        rendered["metrics"] = {"enabled": True}
+        rendered["metrics"] = {"enabled": True, "port": self.monitoring.port}
         return rendered
 
     @property
@@ -436,14 +534,15 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     try:
         config = StackConfig.model_validate(dict(raw))
     except ValidationError as exc:
-        raise StackConfigError([_describe(error) for error in exc.errors()]) from None
+        raise StackConfigError([describe_error(error) for error in exc.errors()]) from None
     problems = _cross_checks(config)
     if problems:
         raise StackConfigError(problems)
     return config
 
 
-def _describe(error: Any) -> str:
+def describe_error(error: Any, namespace: str = NAMESPACE) -> str:
+    """One ``namespace:key.path: problem`` line for a pydantic error."""
     loc = [str(part) for part in error["loc"]]
     message = str(error["msg"])
     if error["type"] == "extra_forbidden":
@@ -457,7 +556,7 @@ def _describe(error: Any) -> str:
             message = rest
     elif error["type"] == "missing":
         message = "required"
-    return f"{_key(*loc) if loc else NAMESPACE}: {message}"
+    return f"{namespace}:{'.'.join(loc)}: {message}" if loc else f"{namespace}: {message}"
 
 
 def _cross_checks(config: StackConfig) -> list[str]:
@@ -499,8 +598,11 @@ def _cross_checks(config: StackConfig) -> list[str]:
         problems.append(
             f"{_key('exposure', 'host')}: required when exposure.mode is {exposure.mode!r}"
         )
-    if exposure.mode == "gateway" and exposure.gateway is None:
-        problems.append(f"{_key('exposure', 'gateway')}: required when exposure.mode is 'gateway'")
+    if exposure.mode == "gateway" and exposure.gateway is None and config.cluster.stack is None:
+        problems.append(
+            f"{_key('exposure', 'gateway')}: required when exposure.mode is 'gateway' "
+            "(or set cluster.stack to take the cluster stack's Gateway)"
+        )
     if exposure.mode == "ingress" and exposure.tls.enabled:
         if exposure.tls.cluster_issuer is None:
             problems.append(
@@ -528,9 +630,17 @@ def _cross_checks(config: StackConfig) -> list[str]:
         problems.append(
             f"{_key('image', 'ref')}: set either image.ref or image.repository, not both"
         )
-    cm = config.addons.cert_manager
-    if cm.enabled and cm.email is None:
-        problems.append(f"{_key('addons', 'certManager', 'email')}: required for the ACME account")
+    balancer = config.load_balancer
+    if balancer.enabled and config.environment == "production":
+        problems.append(
+            f"{_key('loadBalancer', 'enabled')}: the LoadBalancer Service serves plain HTTP; "
+            "production is exposed only through exposure (ingress or gateway) with TLS"
+        )
+    if balancer.enabled and not balancer.source_ranges:
+        problems.append(
+            f"{_key('loadBalancer', 'sourceRanges')}: required when loadBalancer.enabled; the "
+            "load balancer and the NetworkPolicy admit only these networks (0.0.0.0/0 for all)"
+        )
     server_problems = _server_problems(config)
     # The grace period is computed from server settings, so only once those are known good.
     if (
@@ -542,6 +652,10 @@ def _cross_checks(config: StackConfig) -> list[str]:
             f"{_key('terminationGracePeriodSeconds')}: must be at least "
             f"{config.minimum_grace_seconds} (preStopSeconds + server.drainSeconds + "
             "server.shutdownTimeoutSeconds + 5)"
+        )
+    if not server_problems and config.monitoring.port == config.server_port:
+        problems.append(
+            f"{_key('monitoring', 'port')}: must differ from server.port ({config.server_port})"
         )
     problems.extend(server_problems)
     return problems
@@ -585,23 +699,39 @@ def _server_key(line: str) -> str:
         ]
     elif section == "logging":
         parts = ["logging", *parts[1:]]
+    elif section == "metrics":
+        parts = ["monitoring", *parts[1:]]
     return f"{_key(*parts)}: {message}"
 
 
-def read_raw_config() -> dict[str, Any]:
-    """Every ``agentsmcp:`` setting of the running stack (without prefix), secrets excluded."""
-    settings = pulumi.runtime.config.CONFIG.get()
-    keys = set(settings) | set(pulumi.runtime.get_config_env())
-    prefix = f"{NAMESPACE}:"
+def known_keys(model: type[BaseModel]) -> set[str]:
+    """The top-level stack keys ``model`` accepts (camelCase, as in ``Pulumi.<stack>.yaml``)."""
+    return {field.alias or to_camel(name) for name, field in model.model_fields.items()}
+
+
+def read_raw_config(
+    namespace: str = NAMESPACE,
+    secret_keys: tuple[str, ...] = SECRET_KEYS,
+    model: type[BaseModel] | None = None,
+) -> dict[str, Any]:
+    """Every ``namespace:`` setting of the running stack (without prefix), secrets excluded.
+
+    Public APIs only: the keys the CLI passes (``get_config_env``, i.e. ``PULUMI_CONFIG``; this is
+    how unknown keys are found) plus every key ``model`` knows, read with ``get_config`` (which
+    also sees config set through the Automation API)."""
+    prefix = f"{namespace}:"
+    known = known_keys(StackConfig if model is None else model)
+    keys = set(pulumi.runtime.get_config_env()) | {prefix + key for key in known}
     raw: dict[str, Any] = {}
     for full_key in sorted(keys):
         if not full_key.startswith(prefix):
             continue
         key = full_key[len(prefix) :]
-        if key in SECRET_KEYS:
+        if key in secret_keys:
             continue
         value = pulumi.runtime.get_config(full_key)
-        raw[key] = _decode(value)
+        if value is not None:
+            raw[key] = _decode(value)
     return raw
 
 
@@ -622,6 +752,7 @@ class Secrets:
         self.openai_api_key = config.get_secret("openaiApiKey")
         self.anthropic_api_key = config.get_secret("anthropicApiKey")
         self.jwt_secret_key = config.get_secret("jwtSecretKey")
+        self.jwt_previous_secret_key = config.get_secret("jwtPreviousSecretKey")
         self.registry_password = config.get_secret("registryPassword")
 
 
@@ -635,9 +766,9 @@ def load_stack_config() -> tuple[StackConfig, Secrets]:
             f"{_key('registryPassword')}: required with image.registry; set it with "
             "`pulumi config set --secret registryPassword`"
         )
-    for provider in sorted(
-        {str(agent.get("provider")) for agent in config.agents.values() if isinstance(agent, dict)}
-    ):
+    # The server runs in development without a provider's key (its agents answer 503).
+    used = {str(a.get("provider")) for a in config.agents.values() if isinstance(a, dict)}
+    for provider in sorted(used if config.environment != "development" else ()):
         secret_key = {"openai": "openaiApiKey", "anthropic": "anthropicApiKey"}.get(provider)
         if secret_key and getattr(secrets, to_snake(secret_key)) is None:
             problems.append(

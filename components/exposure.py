@@ -1,4 +1,9 @@
-"""Public exposure: an Ingress (cert-manager TLS) or a Gateway API HTTPRoute on a named Gateway."""
+"""Public exposure: an Ingress (cert-manager TLS) or a Gateway API HTTPRoute on a named Gateway.
+
+Only the API (``/v1`` and below) and ``/health`` are routed; ``/openapi.json`` only with
+``exposure.publishOpenapi``. ``/metrics`` is on its own port, which nothing routes, and the
+kubelet probes (``/health/live``, ``/health/ready``) reach the pods directly.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +13,45 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import ExposureSettings
+from components import network
+from components.config import StackConfig
 from components.kube import APP_NAME, child_opts
 
 CLUSTER_ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
+ACME_SOLVER_POLICY_NAME = "acme-http01-solver"
+API_PREFIX = "/v1"
+HEALTH_PATH = "/health"
+OPENAPI_PATH = "/openapi.json"
+
+
+def public_paths(publish_openapi: bool) -> list[tuple[str, str]]:
+    """(path, match) pairs routed from outside; match is ``Prefix`` or ``Exact``."""
+    paths = [(API_PREFIX, "Prefix"), (HEALTH_PATH, "Exact")]
+    if publish_openapi:
+        paths.append((OPENAPI_PATH, "Exact"))
+    return paths
+
+
+def https_listener_name(host: str) -> str:
+    """The cluster stack's Gateway listener for ``host`` (a valid Gateway API SectionName)."""
+    return f"https-{host}"
+
+
+HTTP_LISTENER_NAME = "http"
 
 
 @dataclass(frozen=True)
 class ExposureArgs:
+    config: StackConfig
     namespace: pulumi.Input[str]
     labels: dict[str, str]
-    settings: ExposureSettings
     service_name: str
     service_port: int
+    ingress_class_name: pulumi.Input[str]
+    gateway_name: pulumi.Input[str] | None
+    gateway_namespace: pulumi.Input[str] | None
+    # Namespaces public traffic comes from; the HTTP-01 solver pods admit the same sources.
+    public_source_namespaces: Sequence[pulumi.Input[str]]
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -35,10 +66,11 @@ class Exposure(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("agentsmcp:index:Exposure", resource_name, None, opts)
-        settings = args.settings
+        settings = args.config.exposure
         child = child_opts(self, provider, args.depends_on)
         scheme = "https" if settings.tls.enabled else "http"
         self.public_url = f"{scheme}://{settings.host}" if settings.mode != "none" else None
+        paths = public_paths(settings.publish_openapi)
         if settings.mode == "ingress":
             assert settings.host is not None  # guaranteed by config validation
             annotations = dict(settings.annotations)
@@ -52,6 +84,13 @@ class Exposure(pulumi.ComponentResource):
                         hosts=[settings.host], secret_name=settings.tls.secret_name
                     )
                 ]
+                self._acme_solver_policy(resource_name, args, child)
+            backend = k8s.networking.v1.IngressBackendArgs(
+                service=k8s.networking.v1.IngressServiceBackendArgs(
+                    name=args.service_name,
+                    port=k8s.networking.v1.ServiceBackendPortArgs(number=args.service_port),
+                )
+            )
             k8s.networking.v1.Ingress(
                 f"{resource_name}-ingress",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -61,7 +100,7 @@ class Exposure(pulumi.ComponentResource):
                     annotations=annotations or None,
                 ),
                 spec=k8s.networking.v1.IngressSpecArgs(
-                    ingress_class_name=settings.ingress_class_name,
+                    ingress_class_name=args.ingress_class_name,
                     tls=tls,
                     rules=[
                         k8s.networking.v1.IngressRuleArgs(
@@ -69,17 +108,9 @@ class Exposure(pulumi.ComponentResource):
                             http=k8s.networking.v1.HTTPIngressRuleValueArgs(
                                 paths=[
                                     k8s.networking.v1.HTTPIngressPathArgs(
-                                        path="/",
-                                        path_type="Prefix",
-                                        backend=k8s.networking.v1.IngressBackendArgs(
-                                            service=k8s.networking.v1.IngressServiceBackendArgs(
-                                                name=args.service_name,
-                                                port=k8s.networking.v1.ServiceBackendPortArgs(
-                                                    number=args.service_port
-                                                ),
-                                            )
-                                        ),
+                                        path=path, path_type=match, backend=backend
                                     )
+                                    for path, match in paths
                                 ]
                             ),
                         )
@@ -88,12 +119,21 @@ class Exposure(pulumi.ComponentResource):
                 opts=child,
             )
         elif settings.mode == "gateway":
-            gateway = settings.gateway
-            assert gateway is not None
             assert settings.host is not None
-            parent_ref: dict[str, object] = {"name": gateway.name, "namespace": gateway.namespace}
-            if gateway.section_name is not None:
-                parent_ref["sectionName"] = gateway.section_name
+            assert args.gateway_name is not None
+            assert args.gateway_namespace is not None
+            gateway = settings.gateway
+            section = gateway.section_name if gateway is not None else None
+            if section is None and gateway is None:
+                # The cluster stack's Gateway: one HTTPS listener per host, HTTP redirects.
+                secure = settings.tls.enabled
+                section = https_listener_name(settings.host) if secure else HTTP_LISTENER_NAME
+            parent_ref: dict[str, object] = {
+                "name": args.gateway_name,
+                "namespace": args.gateway_namespace,
+            }
+            if section is not None:
+                parent_ref["sectionName"] = section
             k8s.apiextensions.CustomResource(
                 f"{resource_name}-http-route",
                 api_version="gateway.networking.k8s.io/v1",
@@ -109,7 +149,15 @@ class Exposure(pulumi.ComponentResource):
                     "hostnames": [settings.host],
                     "rules": [
                         {
-                            "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                            "matches": [
+                                {
+                                    "path": {
+                                        "type": "PathPrefix" if match == "Prefix" else "Exact",
+                                        "value": path,
+                                    }
+                                }
+                                for path, match in paths
+                            ],
                             "backendRefs": [{"name": args.service_name, "port": args.service_port}],
                         }
                     ],
@@ -117,3 +165,32 @@ class Exposure(pulumi.ComponentResource):
                 opts=child,
             )
         self.register_outputs({"publicUrl": self.public_url})
+
+    @staticmethod
+    def _acme_solver_policy(
+        resource_name: str, args: ExposureArgs, opts: pulumi.ResourceOptions
+    ) -> None:
+        """cert-manager's HTTP-01 solver pods run in this namespace, under its default-deny."""
+        k8s.networking.v1.NetworkPolicy(
+            f"{resource_name}-acme-solver-policy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ACME_SOLVER_POLICY_NAME, namespace=args.namespace, labels=args.labels
+            ),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                    match_labels=dict(network.ACME_SOLVER_LABELS)
+                ),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=network.public_sources(args.config, args.public_source_namespaces),
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(
+                                port=network.ACME_SOLVER_PORT, protocol="TCP"
+                            )
+                        ],
+                    )
+                ],
+            ),
+            opts=opts,
+        )

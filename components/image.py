@@ -63,20 +63,37 @@ class AppImage(pulumi.ComponentResource):
         self.register_outputs({"ref": self.ref})
 
 
-def source_revision(root: Path) -> tuple[str, str]:
-    """(VCS_REF, BUILD_DATE): the checkout's commit and its time, so rebuilds are reproducible."""
-    try:
-        result = subprocess.run(
-            ["git", "log", "-1", "--format=%H %cI"],  # noqa: S607
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown", "1970-01-01T00:00:00Z"
-    commit, _, date = result.stdout.strip().partition(" ")
-    if not commit:
-        return "unknown", "1970-01-01T00:00:00Z"
+# What the Dockerfile copies into the image (its context is an allow-list, see .dockerignore).
+IMAGE_INPUTS = (".dockerignore", "app")
+UNKNOWN_REVISION = ("unknown", "1970-01-01T00:00:00Z")
+
+
+def source_revision(root: Path, settings: ImageSettings) -> tuple[str, str]:
+    """(VCS_REF, BUILD_DATE): the last commit that changed what goes into the image (the
+    Dockerfile, .dockerignore, app/ with its requirements) and that commit's time. A commit that
+    touches only other files (the README, the Pulumi program) changes neither, so it does not
+    rebuild the image or roll the pods. Uncommitted changes to those files add ``-dirty``."""
+    context = root / settings.context
+    paths = [str(root / settings.dockerfile), *(str(context / name) for name in IMAGE_INPUTS)]
+
+    def git(*command: str) -> str | None:
+        try:
+            result = subprocess.run(  # noqa: S603 (fixed argv)
+                ["git", *command, "--", *paths],  # noqa: S607
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=10,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return result.stdout.strip()
+
+    last = git("log", "-1", "--format=%H %cI")
+    if not last:
+        return UNKNOWN_REVISION
+    commit, _, date = last.partition(" ")
+    if git("status", "--porcelain"):
+        commit += "-dirty"
     return commit, date

@@ -58,6 +58,8 @@ class MonitoringArgs:
     service_name: str
     port_name: str
     selector: dict[str, str]
+    # The label kube-prometheus-stack's Prometheus selects ServiceMonitors/PrometheusRules by.
+    release_label: pulumi.Input[str]
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -280,7 +282,7 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__("agentsmcp:index:Monitoring", resource_name, None, opts)
         settings = args.settings
         crd_opts = child_opts(self, provider, args.depends_on)
-        release = {"release": settings.release_label}
+        release = {"release": args.release_label}
         job = args.service_name
         k8s.apiextensions.CustomResource(
             f"{resource_name}-service-monitor",

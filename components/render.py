@@ -1,6 +1,7 @@
 """Offline render: run the real ``__main__.py`` under Pulumi mocks and write what it creates.
 
     python -m components.render --stack dev --out build/manifests/dev
+    python -m components.render --project cluster --stack local --out build/manifests/cluster-local
 
 Output contract (``make validate`` builds on it):
 
@@ -14,17 +15,21 @@ Output contract (``make validate`` builds on it):
 - Whole numbers are integers again (the mocks hand numbers over as floats), every secret value is
   the string ``REDACTED``, and the bytes are identical from run to run for the same commit.
 
-The config comes from ``Pulumi.<stack>.yaml``; secrets get fixed placeholder values.
+The config comes from ``Pulumi.<stack>.yaml`` (``cluster/Pulumi.<stack>.yaml`` for the cluster
+project); secrets get fixed placeholder values. An app stack's ``pulumi.StackReference`` to the
+cluster stack answers with the outputs of that cluster stack, rendered the same way.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import runpy
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,20 +40,38 @@ import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import set_root_resource
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
+from components._pulumi_wire import SECRET_SIG as SECRET_SIG
+from components._pulumi_wire import SIG_KEY as SIG_KEY
+from components.cluster_config import CLUSTER_NAMESPACE
 from components.config import NAMESPACE, SECRET_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
-PROGRAM = ROOT / "__main__.py"
-PROJECT = "agentsmcp"
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    root: Path
+    namespace: str
+    secret_keys: tuple[str, ...]
+
+    @property
+    def program(self) -> Path:
+        return self.root / "__main__.py"
+
+
+APP = Project("agentsmcp", ROOT, NAMESPACE, SECRET_KEYS)
+CLUSTER = Project("agentsmcp-cluster", ROOT / "cluster", CLUSTER_NAMESPACE, ())
+PROJECTS = {"app": APP, "cluster": CLUSTER}
+PROGRAM = APP.program
+PROJECT = APP.name
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 REDACTED = "REDACTED"
-# How a secret value looks in the wire format the mocks see: {SIG_KEY: SECRET_SIG, "value": ...}.
-SIG_KEY = rpc._special_sig_key
-SECRET_SIG = rpc._special_secret_sig
 PLACEHOLDER_SECRETS = {
-    key: f"placeholder-{key}-0123456789abcdef0123456789abcdef" for key in SECRET_KEYS
+    key: f"placeholder-{key}-0123456789abcdef0123456789abcdef"
+    for key in SECRET_KEYS
+    if key != "jwtPreviousSecretKey"  # set only during a key rotation
 }
 FAKE_DIGEST = "sha256:" + "0" * 64
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -88,8 +111,14 @@ class ProgramRun:
 
 
 class _RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self, run: ProgramRun) -> None:
+    def __init__(self, run: ProgramRun, references: Mapping[str, dict[str, Any]]) -> None:
         self.run = run
+        self.references = references
+
+    def _stack_reference(self, name: str) -> dict[str, Any]:
+        if name not in self.references:
+            raise ValueError(f"render: cannot resolve StackReference {name!r}")
+        return {"name": name, "outputs": self.references[name], "secretOutputNames": []}
 
     def new_resource(
         self, args: pulumi.runtime.MockResourceArgs
@@ -98,7 +127,9 @@ class _RecordingMocks(pulumi.runtime.Mocks):
             Registration(args.typ, args.name, args.inputs, args.provider, bool(args.custom))
         )
         outputs = dict(args.inputs)
-        if args.typ == "docker:index/image:Image":
+        if args.typ == STACK_REFERENCE:
+            outputs = self._stack_reference(str(args.inputs.get("name") or args.name))
+        elif args.typ == "docker:index/image:Image":
             outputs["repoDigest"] = (
                 f"{str(args.inputs['imageName']).rsplit(':', 1)[0]}@{FAKE_DIGEST}"
             )
@@ -141,7 +172,7 @@ class _RecordingMonitor(MockMonitor):
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
-def stack_config(stack: str, root: Path = ROOT) -> dict[str, Any]:
+def stack_config(stack: str, root: Path = APP.root) -> dict[str, Any]:
     """The ``config:`` mapping of ``Pulumi.<stack>.yaml`` (keys with their namespace)."""
     path = root / f"Pulumi.{stack}.yaml"
     if not path.is_file():
@@ -168,24 +199,30 @@ def run_program(
     preview: bool = False,
     config: Mapping[str, Any] | None = None,
     secrets: Mapping[str, str] | None = None,
+    project: Project = APP,
 ) -> ProgramRun:
-    """Run ``__main__.py`` for ``stack`` under mocks and return every registration.
+    """Run ``project``'s ``__main__.py`` for ``stack`` under mocks; return every registration.
 
     ``config`` replaces the stack file's config (keys with the ``agentsmcp:`` prefix); ``secrets``
     replaces the placeholder secrets (keys without prefix; a missing key stays unset).
     """
-    settings = dict(stack_config(stack) if config is None else config)
-    secret_values = PLACEHOLDER_SECRETS if secrets is None else secrets
+    settings = dict(stack_config(stack, project.root) if config is None else config)
+    secret_values = (
+        {k: PLACEHOLDER_SECRETS[k] for k in project.secret_keys if k in PLACEHOLDER_SECRETS}
+        if secrets is None
+        else secrets
+    )
     for key, value in secret_values.items():
-        settings[f"{NAMESPACE}:{key}"] = value
+        settings[f"{project.namespace}:{key}"] = value
     wire = {key: _wire_value(value) for key, value in settings.items()}
+    references = _cluster_outputs(settings.get(f"{NAMESPACE}:cluster")) if project == APP else {}
     run = ProgramRun(stack)
     # Each run gets its own event loop: the Pulumi runtime needs one on this thread, and callers
     # (pytest-asyncio, for one) may have left none.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        _run_in_current_loop(run, stack, preview, wire, list(secret_values))
+        _run_in_loop(loop, run, project, stack, preview, wire, list(secret_values), references)
     finally:
         pending = asyncio.all_tasks(loop)
         for task in pending:
@@ -197,25 +234,63 @@ def run_program(
     return run
 
 
-def _run_in_current_loop(
-    run: ProgramRun, stack: str, preview: bool, wire: dict[str, str], secret_keys: list[str]
+def _cluster_outputs(cluster: Any) -> dict[str, dict[str, Any]]:
+    """``{reference: outputs}`` for the app's ``cluster.stack``, rendered before the app runs."""
+    if isinstance(cluster, str):
+        try:
+            cluster = json.loads(cluster)
+        except json.JSONDecodeError:
+            return {}
+    name = cluster.get("stack") if isinstance(cluster, dict) else None
+    if not isinstance(name, str):
+        return {}
+    parts = name.split("/")
+    if len(parts) != 3 or parts[1] != CLUSTER.name:
+        return {}
+    return {name: clean(run_program(parts[2], project=CLUSTER).outputs)}
+
+
+def _run_in_loop(
+    loop: asyncio.AbstractEventLoop,
+    run: ProgramRun,
+    project: Project,
+    stack: str,
+    preview: bool,
+    wire: dict[str, str],
+    secret_keys: list[str],
+    references: Mapping[str, dict[str, Any]],
 ) -> None:
-    mocks = _RecordingMocks(run)
-    set_root_resource(None)  # type: ignore[arg-type]
-    pulumi.runtime.set_all_config(wire, secret_keys=[f"{NAMESPACE}:{key}" for key in secret_keys])
-    pulumi.runtime.set_mocks(
-        mocks, project=PROJECT, stack=stack, preview=preview, monitor=_RecordingMonitor(mocks)
+    mocks = _RecordingMocks(run, references)
+    pulumi.runtime.set_all_config(
+        wire, secret_keys=[f"{project.namespace}:{key}" for key in secret_keys]
     )
-    root = pulumi.runtime.get_root_resource()
-    # set_mocks registered the stack already; let our exports reach the recording monitor again.
-    root._outputs_registered = False  # type: ignore[union-attr]
-    program: Callable[[], None] = lambda: _run_and_finish(root)  # noqa: E731
-    _sync_await(run_pulumi_func(program))
+    pulumi.runtime.set_mocks(
+        mocks, project=project.name, stack=stack, preview=preview, monitor=_RecordingMonitor(mocks)
+    )
+    # set_mocks made a root stack of its own; run_in_stack (what `pulumi up` and the Automation
+    # API use) makes the program's, which registers the stack outputs when the program ends.
+    set_root_resource(None)  # type: ignore[arg-type]
+    with _cli_config_env(wire):
+        loop.run_until_complete(pulumi.runtime.run_in_stack(lambda: _program(project.program)))
 
 
-def _run_and_finish(root: Any) -> None:
-    runpy.run_path(str(PROGRAM), run_name="__main__")
-    root._finish()
+def _program(path: Path) -> None:
+    runpy.run_path(str(path), run_name="__main__")
+
+
+@contextlib.contextmanager
+def _cli_config_env(wire: dict[str, str]) -> Iterator[None]:
+    """PULUMI_CONFIG as the Pulumi CLI's language host sets it, so the program reads its config
+    (unknown keys included) exactly as under `pulumi preview`."""
+    previous = os.environ.get("PULUMI_CONFIG")
+    os.environ["PULUMI_CONFIG"] = json.dumps(wire)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("PULUMI_CONFIG", None)
+        else:
+            os.environ["PULUMI_CONFIG"] = previous
 
 
 # --- rendering -----------------------------------------------------------------------------
@@ -253,10 +328,13 @@ def render_documents(run: ProgramRun) -> dict[str, str]:
     for reg in run.registrations:
         if reg.type == HELM_RELEASE:
             inputs = clean(reg.inputs)
+            chart, repo = inputs.get("chart"), (inputs.get("repositoryOpts") or {}).get("repo")
+            if isinstance(chart, str) and chart.startswith("oci://"):
+                repo, _, chart = chart.rpartition("/")
             summary = {
                 "release": inputs.get("name"),
-                "chart": inputs.get("chart"),
-                "repo": (inputs.get("repositoryOpts") or {}).get("repo"),
+                "chart": chart,
+                "repo": repo,
                 "version": inputs.get("version"),
                 "namespace": inputs.get("namespace"),
                 "values": inputs.get("values") or {},
@@ -281,9 +359,9 @@ class RenderError(Exception):
     """The output directory cannot be used."""
 
 
-def render_stack(stack: str, out: Path) -> list[Path]:
+def render_stack(stack: str, out: Path, project: Project = APP) -> list[Path]:
     """Render ``stack`` into ``out``, replacing an earlier render there (and nothing else)."""
-    files = render_documents(run_program(stack))
+    files = render_documents(run_program(stack, project=project))
     marker = out / RENDER_MARKER
     if out.exists() and any(out.iterdir()) and not marker.exists():
         raise RenderError(f"{out} is not empty and holds no earlier render; choose another --out")
@@ -304,9 +382,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument(
+        "--project", choices=sorted(PROJECTS), default="app", help="app (.) or cluster (cluster/)"
+    )
     options = parser.parse_args(argv)
     try:
-        written = render_stack(options.stack, options.out)
+        written = render_stack(options.stack, options.out, PROJECTS[options.project])
     except (pulumi.RunError, RenderError) as exc:
         print(f"render {options.stack}: {exc}", file=sys.stderr)
         return 2

@@ -1,22 +1,33 @@
-"""The server's Secret: provider API keys and the JWT signing key, all kept as secret outputs."""
+"""The server's Secrets: API keys and JWT keys (mounted as files), and the registry pull Secret."""
 
 from __future__ import annotations
 
-import hashlib
+import base64
+import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.config import RegistrySettings
 from components.kube import child_opts
 
 SECRET_NAME = "agentsmcp-secrets"  # noqa: S105 (a name, not a value)
+PULL_SECRET_NAME = "agentsmcp-registry"  # noqa: S105 (a name, not a value)
+DOCKER_CONFIG_KEY = ".dockerconfigjson"
 
 
 def _secret(value: pulumi.Output[str]) -> pulumi.Output[str]:
     marked: pulumi.Output[str] = pulumi.Output.secret(value)
     return marked
+
+
+def docker_config_json(server: str, username: str, password: str) -> str:
+    """The ``.dockerconfigjson`` document the kubelet reads for ``imagePullSecrets``."""
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    entry = {"username": username, "password": password, "auth": auth}
+    return json.dumps({"auths": {server: entry}}, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -26,12 +37,18 @@ class AppSecretsArgs:
     openai_api_key: pulumi.Output[str] | None
     anthropic_api_key: pulumi.Output[str] | None
     jwt_secret_key: pulumi.Output[str] | None
+    jwt_previous_secret_key: pulumi.Output[str] | None = None
+    registry: RegistrySettings | None = None
+    registry_password: pulumi.Output[str] | None = None
 
 
 class AppSecrets(pulumi.ComponentResource):
-    name: str
-    revision: pulumi.Output[str]
-    keys: tuple[str, ...]
+    """``name`` and ``pull_secret_name`` are outputs of the Secrets themselves, so whatever uses
+    them (the Deployment) is created after them. The server re-reads the mounted files, so a
+    changed value reaches running pods without a restart (README "Rotating secrets")."""
+
+    name: pulumi.Output[str]
+    pull_secret_name: pulumi.Output[str] | None
 
     def __init__(
         self,
@@ -51,15 +68,15 @@ class AppSecrets(pulumi.ComponentResource):
             )
             jwt_secret_key = generated.result
         values: dict[str, pulumi.Output[str]] = {"JWT_SECRET_KEY": jwt_secret_key}
-        if args.openai_api_key is not None:
-            values["OPENAI_API_KEY"] = args.openai_api_key
-        if args.anthropic_api_key is not None:
-            values["ANTHROPIC_API_KEY"] = args.anthropic_api_key
-        self.keys = tuple(sorted(values))
+        optional = {
+            "JWT_PREVIOUS_SECRET_KEY": args.jwt_previous_secret_key,
+            "OPENAI_API_KEY": args.openai_api_key,
+            "ANTHROPIC_API_KEY": args.anthropic_api_key,
+        }
+        values.update({key: value for key, value in optional.items() if value is not None})
         # Each value secret on its own, so the Secret's shape (its keys) stays visible in diffs.
         string_data = {key: _secret(value) for key, value in sorted(values.items())}
-        self.name = SECRET_NAME
-        k8s.core.v1.Secret(
+        secret = k8s.core.v1.Secret(
             f"{resource_name}-secret",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=SECRET_NAME, namespace=args.namespace, labels=args.labels
@@ -68,21 +85,21 @@ class AppSecrets(pulumi.ComponentResource):
             string_data=string_data,
             opts=child_opts(self, provider),
         )
-        # The pods must roll when a secret changes, but a hash of the secrets in the pod template
-        # would make the whole Deployment spec secret. A random revision whose keeper is that
-        # (secret) hash changes exactly when the secrets do and reveals nothing about them.
-        checksum: pulumi.Output[str] = pulumi.Output.secret(
-            pulumi.Output.all(**string_data).apply(
-                lambda data: hashlib.sha256(
-                    "\n".join(f"{key}={data[key]}" for key in sorted(data)).encode()
-                ).hexdigest()
+        self.name = secret.metadata.apply(lambda m: m.name or SECRET_NAME)
+        self.pull_secret_name = None
+        registry = args.registry
+        if registry is not None and args.registry_password is not None:
+            config_json = args.registry_password.apply(
+                lambda password: docker_config_json(registry.server, registry.username, password)
             )
-        )
-        revision = random.RandomId(
-            f"{resource_name}-revision",
-            byte_length=8,
-            keepers={"sha256": checksum},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.revision = revision.hex
-        self.register_outputs({"name": SECRET_NAME})
+            pull_secret = k8s.core.v1.Secret(
+                f"{resource_name}-registry",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=PULL_SECRET_NAME, namespace=args.namespace, labels=args.labels
+                ),
+                type="kubernetes.io/dockerconfigjson",
+                string_data={DOCKER_CONFIG_KEY: _secret(config_json)},
+                opts=child_opts(self, provider),
+            )
+            self.pull_secret_name = pull_secret.metadata.apply(lambda m: m.name or PULL_SECRET_NAME)
+        self.register_outputs({"name": self.name, "pullSecretName": self.pull_secret_name})

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from app.secret_files import SECRETS_DIR_ENV
+from components import network
 from components.config import StackConfig
 from components.kube import (
     APP_NAME,
@@ -22,11 +24,13 @@ from components.kube import (
 )
 
 CONFIG_MAP_NAME = "agentsmcp-config"
+# Where the Secret's keys appear as files; the server reads them through AGENTSMCP_SECRETS_DIR.
+SECRETS_MOUNT_DIR = "/var/run/secrets/agentsmcp"
 SERVICE_NAME = APP_NAME
-HEADLESS_SERVICE_NAME = f"{APP_NAME}-headless"
 LOAD_BALANCER_NAME = f"{APP_NAME}-public"
 SERVICE_PORT = 80
 PORT_NAME = "http"
+METRICS_PORT_NAME = "metrics"
 STARTUP_PATH = "/health"
 READINESS_PATH = "/health/ready"
 LIVENESS_PATH = "/health/live"
@@ -49,9 +53,13 @@ class AgentServerArgs:
     namespace: pulumi.Input[str]
     labels: dict[str, str]
     image_ref: pulumi.Input[str]
-    secret_name: str
-    secret_keys: tuple[str, ...]
-    secret_revision: pulumi.Input[str]
+    # Outputs of the Secrets (not constant names), so the Deployment waits for them.
+    secret_name: pulumi.Input[str]
+    # Namespaces public traffic comes from (ingress controller or Gateway data plane), unless
+    # networkPolicy.ingressSources replaces them; and the Prometheus namespace.
+    public_source_namespaces: Sequence[pulumi.Input[str]]
+    monitoring_namespace: pulumi.Input[str]
+    pull_secret_name: pulumi.Input[str] | None = None
 
 
 class AgentServer(pulumi.ComponentResource):
@@ -107,9 +115,9 @@ class AgentServer(pulumi.ComponentResource):
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         labels=labels,
+                        # No secret checksum: the server re-reads rotated secret files itself.
                         annotations={
                             "checksum/config": hashlib.sha256(server_yaml.encode()).hexdigest(),
-                            "checksum/secret": args.secret_revision,
                         },
                     ),
                     spec=self._pod_spec(args, service_account, config_map),
@@ -127,25 +135,15 @@ class AgentServer(pulumi.ComponentResource):
                 ports=[
                     k8s.core.v1.ServicePortArgs(
                         name=PORT_NAME, port=SERVICE_PORT, target_port=PORT_NAME, protocol="TCP"
-                    )
-                ],
-            ),
-            opts=child,
-        )
-        k8s.core.v1.Service(
-            f"{resource_name}-headless",
-            metadata=meta(HEADLESS_SERVICE_NAME),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                cluster_ip="None",
-                selector=selector,
-                publish_not_ready_addresses=False,
-                ports=[
+                    ),
+                    # For the ServiceMonitor and in-cluster scrapers; Ingress/HTTPRoute route
+                    # only SERVICE_PORT.
                     k8s.core.v1.ServicePortArgs(
-                        name=PORT_NAME,
-                        port=config.server_port,
-                        target_port=PORT_NAME,
+                        name=METRICS_PORT_NAME,
+                        port=config.monitoring.port,
+                        target_port=METRICS_PORT_NAME,
                         protocol="TCP",
-                    )
+                    ),
                 ],
             ),
             opts=child,
@@ -154,7 +152,12 @@ class AgentServer(pulumi.ComponentResource):
         if config.load_balancer.enabled:
             self.load_balancer = k8s.core.v1.Service(
                 f"{resource_name}-load-balancer",
-                metadata=meta(LOAD_BALANCER_NAME),
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=LOAD_BALANCER_NAME,
+                    namespace=args.namespace,
+                    labels=labels,
+                    annotations=dict(config.load_balancer.annotations) or None,
+                ),
                 spec=k8s.core.v1.ServiceSpecArgs(
                     type="LoadBalancer",
                     selector=selector,
@@ -202,17 +205,7 @@ class AgentServer(pulumi.ComponentResource):
             k8s.core.v1.EnvVarArgs(name=key, value=value)
             for key, value in sorted(config.server_env.items())
         ]
-        env += [
-            k8s.core.v1.EnvVarArgs(
-                name=key,
-                value_from=k8s.core.v1.EnvVarSourceArgs(
-                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(
-                        name=args.secret_name, key=key, optional=False
-                    )
-                ),
-            )
-            for key in args.secret_keys
-        ]
+        env.append(k8s.core.v1.EnvVarArgs(name=SECRETS_DIR_ENV, value=SECRETS_MOUNT_DIR))
 
         def probe(path: str, period: int, failures: int) -> k8s.core.v1.ProbeArgs | None:
             if debug:
@@ -264,7 +257,12 @@ class AgentServer(pulumi.ComponentResource):
                     ports=[
                         k8s.core.v1.ContainerPortArgs(
                             name=PORT_NAME, container_port=config.server_port, protocol="TCP"
-                        )
+                        ),
+                        k8s.core.v1.ContainerPortArgs(
+                            name=METRICS_PORT_NAME,
+                            container_port=config.monitoring.port,
+                            protocol="TCP",
+                        ),
                     ],
                     env=env,
                     resources=k8s.core.v1.ResourceRequirementsArgs(
@@ -298,6 +296,9 @@ class AgentServer(pulumi.ComponentResource):
                         k8s.core.v1.VolumeMountArgs(
                             name="config", mount_path=CONFIG_MOUNT_DIR, read_only=True
                         ),
+                        k8s.core.v1.VolumeMountArgs(
+                            name="secrets", mount_path=SECRETS_MOUNT_DIR, read_only=True
+                        ),
                         k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),  # noqa: S108
                     ],
                 )
@@ -312,10 +313,22 @@ class AgentServer(pulumi.ComponentResource):
                         ],
                     ),
                 ),
+                # Every key of the Secret as a file (no subPath, so updates reach the pod);
+                # group-readable for fsGroup 1000, the server's group.
+                k8s.core.v1.VolumeArgs(
+                    name="secrets",
+                    # optional spelled out: podman 4.3's kube play crashes without it.
+                    secret=k8s.core.v1.SecretVolumeSourceArgs(
+                        secret_name=args.secret_name, default_mode=0o440, optional=False
+                    ),
+                ),
                 k8s.core.v1.VolumeArgs(
                     name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")
                 ),
             ],
+            image_pull_secrets=None
+            if args.pull_secret_name is None
+            else [k8s.core.v1.LocalObjectReferenceArgs(name=args.pull_secret_name)],
         )
 
     @staticmethod
@@ -324,30 +337,25 @@ class AgentServer(pulumi.ComponentResource):
     ) -> None:
         config = args.config
         policy = config.network_policy
-        sources = [policy.monitoring_namespace]
-        if config.exposure.mode == "gateway" and config.exposure.gateway is not None:
-            sources.insert(0, config.exposure.gateway.namespace)
-        elif config.exposure.mode == "ingress":
-            sources.insert(0, policy.ingress_controller_namespace)
-
-        def namespace_peer(name: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-            return k8s.networking.v1.NetworkPolicyPeerArgs(
-                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                    match_labels={"kubernetes.io/metadata.name": name}
-                )
+        public = network.public_sources(config, args.public_source_namespaces)
+        if config.load_balancer.enabled:
+            # externalTrafficPolicy Local keeps the client address, so ipBlocks can match it.
+            public += network.cidr_peers(config.load_balancer.source_ranges)
+        ingress = [
+            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                from_=[network.namespace_peer(args.monitoring_namespace)],
+                ports=[
+                    k8s.networking.v1.NetworkPolicyPortArgs(port=METRICS_PORT_NAME, protocol="TCP")
+                ],
             )
-
-        private = [ipaddress.ip_network(cidr) for cidr in policy.private_cidrs]
-        public_blocks = []
-        for everything in ("0.0.0.0/0", "::/0"):
-            network = ipaddress.ip_network(everything)
-            excluded = [str(cidr) for cidr in private if cidr.version == network.version]
-            public_blocks.append(
-                k8s.networking.v1.NetworkPolicyPeerArgs(
-                    ip_block=k8s.networking.v1.IPBlockArgs(
-                        cidr=everything, except_=excluded or None
-                    )
-                )
+        ]
+        if public:
+            ingress.insert(
+                0,
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=public,
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=PORT_NAME, protocol="TCP")],
+                ),
             )
         k8s.networking.v1.NetworkPolicy(
             f"{resource_name}-network-policy",
@@ -359,27 +367,8 @@ class AgentServer(pulumi.ComponentResource):
                     match_labels=selector_labels(args.stack)
                 ),
                 policy_types=["Ingress", "Egress"],
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=[namespace_peer(name) for name in sources],
-                        ports=[
-                            k8s.networking.v1.NetworkPolicyPortArgs(port=PORT_NAME, protocol="TCP")
-                        ],
-                    )
-                ],
-                egress=[
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[namespace_peer(policy.dns_namespace)],
-                        ports=[
-                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
-                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
-                        ],
-                    ),
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=public_blocks,
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
-                    ),
-                ],
+                ingress=ingress,
+                egress=network.egress_rules(policy),
             ),
             opts=opts,
         )

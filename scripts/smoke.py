@@ -1,6 +1,7 @@
 """``make smoke STACK=NAME``: post-deploy connection test (the equivalent of ``helm test``).
 
-Port-forwards the stack's Service with kubectl, checks the health endpoints and ``/metrics``,
+Port-forwards the stack's Service with kubectl (the HTTP port and the metrics port), checks the
+health endpoints and ``/metrics`` on the metrics port,
 then calls ``GET /v1/models`` with a token minted from the stack's JWT secret (read from the
 Kubernetes Secret, or ``pulumi config get jwtSecretKey``). Prints one PASS/FAIL line per check
 and exits 1 if any check failed.
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.token import issue_token  # noqa: E402
-from components.config import NAMESPACE  # noqa: E402
+from components.config import NAMESPACE, MonitoringSettings  # noqa: E402
 from components.render import stack_config  # noqa: E402
 from components.secrets import SECRET_NAME  # noqa: E402
 from components.workload import SERVICE_NAME, SERVICE_PORT  # noqa: E402
@@ -55,8 +56,8 @@ def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def run_checks(base_url: str, token: str) -> list[Check]:
-    """Every check against a running server at ``base_url``."""
+def run_checks(base_url: str, token: str, metrics_url: str | None = None) -> list[Check]:
+    """Every check against a running server at ``base_url`` (metrics at ``metrics_url``)."""
     checks: list[Check] = []
 
     def probe(name: str, path: str, token: str | None = None) -> tuple[int, bytes] | None:
@@ -71,7 +72,11 @@ def run_checks(base_url: str, token: str) -> list[Check]:
         if result is not None:
             status, _ = result
             checks.append(Check(f"GET {path}", status == 200, f"HTTP {status}"))
-    result = probe("GET /metrics", "/metrics")
+    try:
+        result: tuple[int, bytes] | None = _get((metrics_url or base_url) + "/metrics")
+    except (OSError, urllib.error.URLError) as exc:
+        checks.append(Check("GET /metrics", False, f"GET /metrics failed: {exc}"))
+        result = None
     if result is not None:
         status, body = result
         exposes = b"http_requests_total" in body
@@ -114,11 +119,25 @@ def _run(command: Sequence[str]) -> str:
     return result.stdout
 
 
-def _jwt_secret(namespace: str, stack: str) -> str:
+def kubectl_command(kubectl: str, config: dict[str, object]) -> list[str]:
+    """kubectl aimed at the stack's cluster: ``agentsmcp:kubernetes.context`` and a kubeconfig
+    given as a file path, as the Pulumi provider uses them (else the current context)."""
+    settings = config.get(f"{NAMESPACE}:kubernetes") or {}
+    command = [kubectl]
+    if isinstance(settings, dict):
+        kubeconfig = settings.get("kubeconfig")
+        if isinstance(kubeconfig, str) and "\n" not in kubeconfig and Path(kubeconfig).is_file():
+            command += ["--kubeconfig", kubeconfig]
+        if isinstance(settings.get("context"), str):
+            command += ["--context", str(settings["context"])]
+    return command
+
+
+def _jwt_secret(kubectl: list[str], namespace: str, stack: str) -> str:
     try:
         encoded = _run(
             [
-                "kubectl",
+                *kubectl,
                 "-n",
                 namespace,
                 "get",
@@ -165,6 +184,7 @@ def _wait_for_port(port: int, forward: subprocess.Popen[str], deadline: float) -
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--stack", required=True)
+    parser.add_argument("--stack-dir", type=Path, default=ROOT, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     stack = options.stack
     kubectl = shutil.which("kubectl")
@@ -172,14 +192,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("FAIL  prerequisites: kubectl not found on PATH")
         return 1
     try:
-        config = stack_config(stack)
+        config = stack_config(stack, options.stack_dir)
     except SystemExit as exc:
         print(f"FAIL  stack: {exc}")
         return 1
     namespace = str(config.get(f"{NAMESPACE}:namespace", f"agentsmcp-{stack}"))
     auth = config.get(f"{NAMESPACE}:auth") or {}
+    command = kubectl_command(kubectl, config)
     try:
-        secret = _jwt_secret(namespace, stack)
+        secret = _jwt_secret(command, namespace, stack)
     except RuntimeError as exc:
         print(f"FAIL  JWT secret: {exc}")
         return 1
@@ -190,15 +211,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         audience=str(auth.get("audience", "agentsmcp-api")),
         ttl=300,
     )
-    port = _free_port()
+    port, metrics_port = _free_port(), _free_port()
+    monitoring = config.get(f"{NAMESPACE}:monitoring") or {}
+    service_metrics_port = int(monitoring.get("port", MonitoringSettings().port))
     forward = subprocess.Popen(  # noqa: S603 (fixed argv, no shell)
         [
-            kubectl,
+            *command,
             "-n",
             namespace,
             "port-forward",
             f"svc/{SERVICE_NAME}",
             f"{port}:{SERVICE_PORT}",
+            f"{metrics_port}:{service_metrics_port}",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -207,7 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _wait_for_port(port, forward, time.monotonic() + 30)
         print(f"PASS  port-forward: svc/{SERVICE_NAME} in {namespace} on 127.0.0.1:{port}")
-        checks = run_checks(f"http://127.0.0.1:{port}", token)
+        checks = run_checks(
+            f"http://127.0.0.1:{port}", token, metrics_url=f"http://127.0.0.1:{metrics_port}"
+        )
     except RuntimeError as exc:
         print(f"FAIL  port-forward: {exc}")
         return 1

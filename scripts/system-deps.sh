@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What `make test` needs beyond the Python pins, on Debian 12: promtool (package prometheus) for
-# the alert rules, shellcheck for actionlint, and a Docker-compatible engine with the stand-in base
+# the alert rules, shellcheck for actionlint, podman for `podman kube play`, docker-registry and
+# htpasswd for the registry pull test, and a Docker-compatible engine with the stand-in base
 # images for the container tests. Idempotent: installs and starts only what is missing.
 #
 # As root it sets everything up. Otherwise it names what is missing and how to get it, and the
@@ -13,6 +14,11 @@ log() { printf 'system-deps: %s\n' "$*" >&2; }
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+# podman runs `podman kube play` of the rendered Deployment, also next to a Docker daemon.
+command -v podman >/dev/null 2>&1 || missing+=(podman)
+# A real registry with htpasswd auth for the pull Secret test (tests/container/test_registry_pull.py).
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 
 if [[ $(id -u) -ne 0 ]]; then
     if ((${#missing[@]})); then
@@ -27,6 +33,10 @@ if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # The test starts its own registry on 127.0.0.1; the package's service is not wanted.
+    if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+    fi
 fi
 
 # A Docker daemon the user already runs is used as it is; otherwise podman's socket.

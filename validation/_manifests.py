@@ -90,6 +90,6 @@ def load_stack(name: str, directory: Path, result: CheckResult) -> Stack:
             body = _load_single(path, result)
             if body is not None:
                 helm_releases.append(Manifest(path, body))
-    if not objects:
-        result.fail(str(directory), "holds no Kubernetes objects")
+    if not objects and not helm_releases:
+        result.fail(str(directory), "holds no Kubernetes objects and no Helm release")
     return Stack(name, directory, objects, helm_releases)

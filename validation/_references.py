@@ -41,6 +41,10 @@ def _namespace(manifest: Manifest, default: str = "") -> str:
     return str((manifest.body.get("metadata") or {}).get("namespace") or default)
 
 
+def _name(manifest: Manifest) -> str:
+    return str((manifest.body.get("metadata") or {}).get("name") or "")
+
+
 def _labels(manifest: Manifest) -> dict[str, str]:
     return dict((manifest.body.get("metadata") or {}).get("labels") or {})
 
@@ -142,6 +146,19 @@ def _check_service_monitors(index: _Index, result: CheckResult) -> None:
             port = endpoint.get("port")
             if port is not None and port not in names:
                 result.fail(monitor.label, f"endpoint port {port!r} is not a port of its Services")
+            # Prometheus scrapes each selected Service's endpoints: two Services over the same
+            # pods with the port means every pod is scraped (and counted) twice.
+            scraped = sorted(
+                _name(s)
+                for s in services
+                if any(p.get("name") == port for p in (s.body.get("spec") or {}).get("ports") or [])
+            )
+            if port is not None and len(scraped) > 1:
+                result.fail(
+                    monitor.label,
+                    f"endpoint port {port!r} is scraped through {len(scraped)} Services "
+                    f"({', '.join(scraped)}): every pod twice; keep one out of the selector",
+                )
 
 
 def _check_targets(index: _Index, result: CheckResult) -> None:
@@ -241,6 +258,16 @@ def _volume_problems(index: _Index, pod: PodTemplate) -> Iterator[str]:
                     yield f"{where} has no key {item.get('key')!r}"
 
 
+def _pull_secret_problems(index: _Index, pod: PodTemplate) -> Iterator[str]:
+    for ref in pod.spec.get("imagePullSecrets") or []:
+        secret = index.get("Secret", pod.namespace, str(ref.get("name")))
+        where = f"imagePullSecrets: Secret {ref.get('name')}"
+        if secret is None:
+            yield f"{where} is missing"
+        elif secret.body.get("type") != "kubernetes.io/dockerconfigjson":
+            yield f"{where} is not of type kubernetes.io/dockerconfigjson"
+
+
 def _env_problems(index: _Index, pod: PodTemplate) -> Iterator[str]:
     for container in pod.containers:
         for env in container.get("env") or []:
@@ -274,7 +301,11 @@ def _check_pod_references(index: _Index, result: CheckResult) -> None:
             and not index.get("ServiceAccount", pod.namespace, account)
         ):
             result.fail(pod.owner.label, f"serviceAccountName {account} is not in the stack")
-        for problem in [*_volume_problems(index, pod), *_env_problems(index, pod)]:
+        for problem in [
+            *_volume_problems(index, pod),
+            *_env_problems(index, pod),
+            *_pull_secret_problems(index, pod),
+        ]:
             result.fail(pod.owner.label, problem)
 
 

@@ -38,6 +38,10 @@ STACK_CHECKS = (
 )
 REPOSITORY_CHECKS = ("dockerfile", "workflows")
 ALL_CHECKS = ("render", *STACK_CHECKS, *REPOSITORY_CHECKS)
+# Cluster stacks (cluster/, rendered as cluster-<stack>) hold Helm releases and cluster-wide
+# custom resources but no workload of ours: no pod template for pod-security or checkov.
+CLUSTER_PREFIX = "cluster-"
+CLUSTER_STACK_CHECKS = ("kubernetes", "custom-resources", "references", "helm")
 
 
 @dataclass
@@ -133,10 +137,11 @@ def run(options: Options) -> Outcome:
         stack = load_stack(name, options.manifests / name, loading)
         outcome.results.append(loading)
         outcome.objects[name] = len(stack.objects)
-        if not stack.objects:
+        if not stack.objects and not stack.helm_releases:
             continue
         checks = _stack_checks(stack, options, exposed)
-        for check in STACK_CHECKS:
+        applicable = CLUSTER_STACK_CHECKS if name.startswith(CLUSTER_PREFIX) else STACK_CHECKS
+        for check in applicable:
             if check in selected and check in checks:
                 outcome.results.append(_guarded(CheckResult(check, name), checks[check]))
 
@@ -164,12 +169,13 @@ def print_report(outcome: Outcome, out: TextIO = sys.stdout) -> None:
         row[1] += len(result.findings)
         if result.findings:
             failing_checks.setdefault(result.stack, set()).add(result.check)
-    header = f"{'stack':<10} {'objects':>8} {'checks run':>11} {'failures':>9}  failing checks"
+    width = max([10, *(len(stack) for stack in rows)])
+    header = f"{'stack':<{width}} {'objects':>8} {'checks run':>11} {'failures':>9}  failing checks"
     print(f"\n{header}\n{'-' * len(header)}", file=out)
     for stack, (runs, failures) in rows.items():
         objects = str(outcome.objects[stack]) if stack in outcome.objects else "-"
         failing = ", ".join(sorted(failing_checks.get(stack, ()))) or "-"
-        print(f"{stack:<10} {objects:>8} {runs:>11} {failures:>9}  {failing}", file=out)
+        print(f"{stack:<{width}} {objects:>8} {runs:>11} {failures:>9}  {failing}", file=out)
     if findings:
         print(
             f"\nVALIDATION FAILED: {len(findings)} finding(s). Fix them before deploying.", file=out

@@ -6,16 +6,19 @@ Wiring (two lines in the core): ``setup_agent_routes(app, config)`` in ``app.rou
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 
 import structlog
 from aiohttp import web
 
 from app.admission import Admission
 from app.agents import AgentMetrics, AgentRegistry, AgentRunner
-from app.config import AppConfig, ConfigError
+from app.config import PROVIDER_KEY_ENV, AppConfig, ConfigError, ProviderName
 from app.keys import CONFIG_KEY, METRICS_KEY
-from app.providers import build_providers, deprecated_models, missing_keys
+from app.providers import ChatProvider, build_providers, deprecated_models, missing_keys
+from app.secret_files import RotatingSecret
 
 from . import handlers
 from .keys import ADMISSION_KEY, AGENT_METRICS_KEY, RUNNER_KEY
@@ -54,10 +57,38 @@ async def agent_runner_ctx(app: web.Application) -> AsyncIterator[None]:
     """Open one client per provider on startup and close them on cleanup."""
     config = app[CONFIG_KEY]
     providers = build_providers(config)
+    refresher = asyncio.create_task(refresh_provider_keys(config, providers))
     try:
         registry = AgentRegistry(config.agents, providers)
         app[RUNNER_KEY] = AgentRunner(registry, app[AGENT_METRICS_KEY])
         yield
     finally:
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
         for provider in providers.values():
             await provider.aclose()
+
+
+async def refresh_provider_keys(
+    config: AppConfig, providers: Mapping[ProviderName, ChatProvider]
+) -> None:
+    """Hand a rotated API key file's new value to its client, every secrets refresh interval.
+    A key file that goes missing or empty keeps the client on its last key."""
+    refresh = config.server.secrets_refresh_seconds
+    watched = {
+        name: RotatingSecret(config.secret_files[PROVIDER_KEY_ENV[name]], None, 0)
+        for name in providers
+        if PROVIDER_KEY_ENV[name] in config.secret_files
+    }
+    if not watched:
+        return
+    current = {name: config.provider_key(name) for name in watched}
+    while True:
+        await asyncio.sleep(refresh)
+        for name, secret in watched.items():
+            value = secret.value()
+            if value and value != current[name]:
+                providers[name].rotate_key(value)
+                current[name] = value
+                log.info("provider API key rotated", provider=name)

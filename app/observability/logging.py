@@ -35,6 +35,7 @@ SENSITIVE_KEYS = frozenset(
         "access_token",
         "refresh_token",
         "jwt_secret_key",
+        "jwt_previous_secret_key",
         "openai_api_key",
         "anthropic_api_key",
     }
@@ -89,7 +90,12 @@ def configure_logging(config: AppConfig, *, stream: TextIO | None = None) -> Red
     """Configure structlog and the standard library logging for the whole process."""
     secrets = [
         secret.get_secret_value()
-        for secret in (config.jwt_secret_key, config.openai_api_key, config.anthropic_api_key)
+        for secret in (
+            config.jwt_secret_key,
+            config.jwt_previous_secret_key,
+            config.openai_api_key,
+            config.anthropic_api_key,
+        )
         if secret is not None
     ]
     redactor = Redactor(secrets)

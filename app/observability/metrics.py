@@ -6,8 +6,7 @@ import os
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from app import __version__
-from app.config import COMMIT_ENV
+from app.config import COMMIT_ENV, deployed_version
 
 UNMATCHED_ROUTE = "unmatched"
 OTHER_METHOD = "OTHER"
@@ -54,7 +53,7 @@ class Metrics:
             registry=registry,
         )
         resolved_commit = commit if commit is not None else os.environ.get(COMMIT_ENV) or "unknown"
-        self.build_info.labels(version=__version__, commit=resolved_commit).set(1)
+        self.build_info.labels(version=deployed_version(), commit=resolved_commit).set(1)
         self._counters: dict[tuple[str, str, int], Counter] = {}
         self._histograms: dict[tuple[str, str], Histogram] = {}
 

@@ -38,6 +38,10 @@ class ChatProvider(Protocol):
 
     async def aclose(self) -> None: ...
 
+    def rotate_key(self, api_key: str) -> None:
+        """Use ``api_key`` from the next request on (a rotated secret file)."""
+        ...
+
 
 class SDKAdapter:
     """An official SDK client (OpenAI's or Anthropic's: both are generated alike, with the same
@@ -83,6 +87,11 @@ class SDKAdapter:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+    def rotate_key(self, api_key: str) -> None:
+        # The SDK builds the auth header from client.api_key on every request.
+        self._key = api_key
+        self._client.api_key = api_key
 
     def _body(
         self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams

@@ -142,9 +142,16 @@ def test_env_vars_lists_exactly_what_the_server_reads() -> None:
         "AGENTSMCP_LOG_FORMAT",
         "AGENTSMCP_PROMETHEUS_ENABLED",
         "AGENTSMCP_RATE_LIMIT_ENABLED",
+        "AGENTSMCP_VERSION",
+        "AGENTSMCP_SECRETS_DIR",
         "JWT_SECRET_KEY",
+        "JWT_SECRET_KEY_FILE",
+        "JWT_PREVIOUS_SECRET_KEY",
+        "JWT_PREVIOUS_SECRET_KEY_FILE",
         "OPENAI_API_KEY",
+        "OPENAI_API_KEY_FILE",
         "ANTHROPIC_API_KEY",
+        "ANTHROPIC_API_KEY_FILE",
     } == ENV_VARS
 
 

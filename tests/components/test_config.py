@@ -229,12 +229,54 @@ def test_invalid_private_cidr(cidr: str) -> None:
 
 def test_gateway_mode_needs_a_gateway() -> None:
     config = with_value("prod", "exposure.mode", "gateway")
+    del config["cluster"]
     assert_names(config, "exposure.gateway")
 
 
-def test_cert_manager_needs_an_email() -> None:
+def test_cluster_addons_are_not_app_stack_keys() -> None:
     config = with_value("dev", "addons.certManager", {"enabled": True})
-    assert_names(config, "addons.certManager.email")
+    assert_names(config, "addons")
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "key"),
+    [
+        (
+            "networkPolicy.extraEgress",
+            [{"namespace": "llm", "cidrs": ["10.0.0.0/8"], "ports": [{"port": 80}]}],
+            "networkPolicy.extraEgress.0.cidrs",
+        ),
+        ("networkPolicy.extraEgress", [{"namespace": "llm"}], "networkPolicy.extraEgress.0.ports"),
+        (
+            "networkPolicy.extraEgress",
+            [{"ports": [{"port": 80}]}],
+            "networkPolicy.extraEgress.0.cidrs",
+        ),
+        (
+            "networkPolicy.extraEgress",
+            [{"cidrs": ["10.0.0.0/8"], "ports": [{"port": 90, "endPort": 80}]}],
+            "networkPolicy.extraEgress.0.ports.0.endPort",
+        ),
+        (
+            "networkPolicy.extraEgress",
+            [{"cidrs": ["10.0.0.0/33"], "ports": [{"port": 80}]}],
+            "networkPolicy.extraEgress.0.cidrs.0",
+        ),
+        (
+            "networkPolicy.ingressSources",
+            [{"podLabels": {"bad key!": "x"}}],
+            "networkPolicy.ingressSources.0.podLabels",
+        ),
+        ("networkPolicy.ingressSources", [], "networkPolicy.ingressSources"),
+        ("networkPolicy.dns.cidrs", ["169.254.20.10/16"], "networkPolicy.dns.cidrs.0"),
+        ("networkPolicy.dnsNamespace", "kube-system", "networkPolicy.dnsNamespace"),
+        ("monitoring.port", 8000, "monitoring.port"),
+        ("cluster.stack", "local", "cluster.stack"),
+        ("image.platform", "linux/s390x", "image.platform"),
+    ],
+)
+def test_network_and_cluster_mistakes_name_the_key(path: str, value: Any, key: str) -> None:
+    assert_names(with_value("dev", path, value), key)
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -89,7 +89,56 @@ def test_logs_in_locally_creates_the_stack_and_runs_up(bin_dir: Path, tmp_path: 
     assert calls == [
         "whoami",
         "login --local",
+        "stack output --stack organization/agentsmcp-cluster/staging --json",
         "stack select staging",
         "stack init staging --secrets-provider passphrase",
         "up --stack staging",
     ]
+
+
+def _working_tools(bin_dir: Path, log: Path, pulumi_body: str = "exit 0") -> None:
+    _tool(bin_dir, "pulumi", f'echo "$PWD $*" >> {log}\n{pulumi_body}')
+    _tool(bin_dir, "kubectl", 'if [ "$1 $2" = "config current-context" ]; then echo kind-test; fi')
+    _tool(bin_dir, "docker", "exit 0")
+
+
+def test_names_the_missing_local_registry_and_the_command_that_creates_it(
+    bin_dir: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "pulumi.log"
+    _working_tools(bin_dir, log)
+    result = _deploy(bin_dir, "dev")  # nothing listens on localhost:5001 on a test machine
+    assert result.returncode == 1
+    assert "a registry at localhost:5001" in result.stderr
+    assert "make local-cluster" in result.stderr
+    assert not log.exists()
+
+
+def test_a_missing_cluster_stack_stops_before_up(bin_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "pulumi.log"
+    _working_tools(bin_dir, log, 'if [ "$1 $2" = "stack output" ]; then exit 1; fi\nexit 0')
+    result = _deploy(bin_dir, "prod")
+    assert result.returncode == 1
+    assert (
+        "cluster stack organization/agentsmcp-cluster/prod (agentsmcp:cluster.stack) is not "
+        "deployed; deploy it first: make deploy-cluster CLUSTER_STACK=prod"
+    ) in result.stderr
+    calls = log.read_text(encoding="utf-8").splitlines()
+    assert (
+        calls[-1]
+        == f"{ROOT / 'cluster'} stack output --stack organization/agentsmcp-cluster/prod --json"
+    )
+    assert not any(" up " in f" {call} " for call in calls)
+
+
+def test_deploys_a_cluster_stack_from_the_cluster_project(bin_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "pulumi.log"
+    _working_tools(bin_dir, log)
+    result = _deploy(bin_dir, "--cluster", "local")
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text(encoding="utf-8").splitlines()
+    assert calls[-1] == f"{ROOT / 'cluster'} up --stack local"
+    assert "make deploy STACK=dev" in result.stdout
+    unknown = _deploy(bin_dir, "--cluster", "qa")
+    assert unknown.returncode == 2
+    assert "k3d local prod staging" in unknown.stderr

@@ -18,6 +18,7 @@ from components.render import (
     PROVIDER_TYPE,
     SECRET_SIG,
     SIG_KEY,
+    STACK_REFERENCE,
     ProgramRun,
     _RecordingMocks,
     run_program,
@@ -33,6 +34,8 @@ HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 VPA = "kubernetes:autoscaling.k8s.io/v1:VerticalPodAutoscaler"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 RELEASE = "kubernetes:helm.sh/v3:Release"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 
 COMMON = {
     "kubernetes:core/v1:Namespace": 1,
@@ -43,23 +46,25 @@ COMMON = {
     CONFIG_MAP: 2,
     "kubernetes:core/v1:ServiceAccount": 1,
     DEPLOYMENT: 1,
-    SERVICE: 2,
-    "kubernetes:networking.k8s.io/v1:Ingress": 1,
+    SERVICE: 1,
     "kubernetes:monitoring.coreos.com/v1:ServiceMonitor": 1,
     "docker:index/image:Image": 1,
-    "random:index/randomId:RandomId": 1,
     PROVIDER_TYPE: 1,
 }
 EXPECTED: dict[str, dict[str, int]] = {
-    "dev": {**COMMON, RELEASE: 3},
+    "dev": {**COMMON, INGRESS: 1},
     "staging": {
         **COMMON,
+        SECRET: 2,  # and the registry pull Secret
+        HTTP_ROUTE: 1,
         HPA: 1,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
         "kubernetes:monitoring.coreos.com/v1:PrometheusRule": 1,
     },
     "prod": {
         **COMMON,
+        SECRET: 2,
+        HTTP_ROUTE: 1,
         HPA: 1,
         VPA: 1,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
@@ -73,7 +78,6 @@ COMPONENTS = {
     "agentsmcp:index:AgentServer",
     "agentsmcp:index:Exposure",
     "agentsmcp:index:Monitoring",
-    "agentsmcp:index:ClusterAddons",
 }
 
 
@@ -195,10 +199,22 @@ def test_env_names_are_what_the_server_reads(run: ProgramRun) -> None:
     env = {item["name"]: item for item in _container(run)["env"]}
     assert set(env) <= ENV_VARS, set(env) - ENV_VARS
     assert env["AGENTSMCP_CONFIG"]["value"] == "/etc/agentsmcp/config.yaml"
-    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "JWT_SECRET_KEY"):
-        ref = env[key]["valueFrom"]["secretKeyRef"]
-        assert ref == {"name": "agentsmcp-secrets", "key": key, "optional": False}
-        assert "value" not in env[key]
+    # Secrets arrive as files (CKV_K8S_35), never as env values or secretKeyRefs.
+    assert all("valueFrom" not in item for item in env.values())
+    assert env["AGENTSMCP_SECRETS_DIR"]["value"] == "/var/run/secrets/agentsmcp"
+    spec = _deployment(run)["spec"]["template"]["spec"]
+    volumes = {volume["name"]: volume for volume in spec["volumes"]}
+    assert volumes["secrets"]["secret"] == {
+        "secretName": "agentsmcp-secrets",
+        "defaultMode": 0o440,
+        "optional": False,
+    }
+    mounts = {mount["name"]: mount for mount in _container(run)["volumeMounts"]}
+    assert mounts["secrets"] == {
+        "name": "secrets",
+        "mountPath": "/var/run/secrets/agentsmcp",
+        "readOnly": True,
+    }
 
 
 def test_config_map_passes_the_servers_own_config_loader(run: ProgramRun, tmp_path: Path) -> None:
@@ -210,10 +226,16 @@ def test_config_map_passes_the_servers_own_config_loader(run: ProgramRun, tmp_pa
     path.write_text(text, encoding="utf-8")
     environ = {item["name"]: item["value"] for item in _container(run)["env"] if "value" in item}
     environ["AGENTSMCP_CONFIG"] = str(path)
-    environ.update(
-        dict.fromkeys(("JWT_SECRET_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"), "k" * 64)
-    )
+    # The Secret's keys as the kubelet writes them into the volume the env points at.
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    for key in _app_secret(run)["stringData"]["value"]:
+        (secrets_dir / key).write_text(f"{key.lower()}-" + "k" * 64)
+    environ["AGENTSMCP_SECRETS_DIR"] = str(secrets_dir)
     loaded = load_config(environ)
+    assert loaded.jwt_secret_key is not None
+    assert loaded.jwt_secret_key.get_secret_value() == "jwt_secret_key-" + "k" * 64
+    assert loaded.provider_key("anthropic") == "anthropic_api_key-" + "k" * 64
     expected_environment = {"dev": "development", "staging": "staging", "prod": "production"}
     assert loaded.environment == expected_environment[run.stack]
     assert loaded.server.host == "0.0.0.0"
@@ -231,7 +253,8 @@ def test_rollout_and_shutdown(run: ProgramRun) -> None:
     template = deployment["spec"]["template"]
     annotations = template["metadata"]["annotations"]
     assert re.fullmatch(r"[0-9a-f]{64}", annotations["checksum/config"])
-    assert annotations["checksum/secret"]
+    # The server re-reads rotated secret files; a secret change must not roll the pods.
+    assert "checksum/secret" not in annotations
     container = _container(run)
     pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
     server = yaml.safe_load(
@@ -257,32 +280,60 @@ def test_rollout_and_shutdown(run: ProgramRun) -> None:
 
 def test_services(run: ProgramRun) -> None:
     services = {s.inputs["metadata"]["name"]: s.inputs["spec"] for s in run.of_type(SERVICE)}
+    assert list(services) == ["agentsmcp"]
     cluster_ip = services["agentsmcp"]
     assert cluster_ip["type"] == "ClusterIP"
     assert cluster_ip["ports"] == [
-        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
+        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
+        {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"},
     ]
-    assert services["agentsmcp-headless"]["clusterIP"] == "None"
     selector = _deployment(run)["spec"]["selector"]["matchLabels"]
     assert cluster_ip["selector"] == selector
     template_labels = _deployment(run)["spec"]["template"]["metadata"]["labels"]
     assert selector.items() <= template_labels.items()
+    ports = {p["name"]: p["containerPort"] for p in _container(run)["ports"]}
+    assert ports == {"http": 8000, "metrics": 9090}
+
+
+def test_service_monitor_selects_exactly_one_service(run: ProgramRun) -> None:
+    """Every pod is scraped once: one Service matches the ServiceMonitor with its port."""
+    monitor = one(run, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor").inputs["spec"]
+    wanted = monitor["selector"]["matchLabels"].items()
+    port = monitor["endpoints"][0]["port"]
+    selected = [
+        s.inputs["metadata"]["name"]
+        for s in run.of_type(SERVICE)
+        if wanted <= s.inputs["metadata"]["labels"].items()
+        and any(p.get("name") == port for p in s.inputs["spec"]["ports"])
+    ]
+    assert selected == ["agentsmcp"]
+
+
+def _policy(run: ProgramRun, name: str = "agentsmcp") -> dict[str, Any]:
+    return next(
+        p.inputs["spec"]
+        for p in run.of_type(NETWORK_POLICY)
+        if p.inputs["metadata"]["name"] == name
+    )
+
+
+def _namespaces(peers: list[dict[str, Any]]) -> set[str]:
+    return {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for p in peers}
 
 
 def test_app_network_policy(run: ProgramRun) -> None:
-    policy = next(
-        p.inputs["spec"]
-        for p in run.of_type(NETWORK_POLICY)
-        if p.inputs["metadata"]["name"] == "agentsmcp"
-    )
-    sources = {
-        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-        for peer in policy["ingress"][0]["from"]
-    }
-    assert sources == {"ingress-nginx", "monitoring"}
+    policy = _policy(run)
+    public, scrape = policy["ingress"]
+    expected = {"dev": "ingress-nginx"}.get(run.stack, "envoy-gateway-system")
+    assert _namespaces(public["from"]) == {expected}
+    assert public["ports"] == [{"port": "http", "protocol": "TCP"}]
+    # Prometheus reaches only the metrics port, and the public path never does.
+    assert _namespaces(scrape["from"]) == {"monitoring"}
+    assert scrape["ports"] == [{"port": "metrics", "protocol": "TCP"}]
     dns, https = policy["egress"]
     assert dns["to"] == [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}},
+        {"ipBlock": {"cidr": "169.254.20.10/32"}},
     ]
     assert {(p["port"], p["protocol"]) for p in dns["ports"]} == {(53, "UDP"), (53, "TCP")}
     assert https["ports"] == [{"port": 443, "protocol": "TCP"}]
@@ -324,16 +375,48 @@ def test_hpa_and_vpa_rules(run: ProgramRun) -> None:
 
 
 def test_exposure_and_tls(run: ProgramRun) -> None:
-    ingress = one(run, "kubernetes:networking.k8s.io/v1:Ingress").inputs
-    issuer = {"dev": None, "staging": "letsencrypt-staging", "prod": "letsencrypt-prod"}[run.stack]
-    annotations = ingress["metadata"].get("annotations", {})
-    assert annotations.get("cert-manager.io/cluster-issuer") == issuer
-    # Streaming agent runs must not be buffered or cut at ingress-nginx's default 60 s.
-    assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
-    assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 120
-    assert ("tls" in ingress["spec"]) == (issuer is not None)
-    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
-    assert backend == {"name": "agentsmcp", "port": {"number": 80}}
+    if run.stack == "dev":
+        ingress = one(run, INGRESS).inputs
+        annotations = ingress["metadata"].get("annotations", {})
+        assert "cert-manager.io/cluster-issuer" not in annotations
+        assert ingress["spec"]["ingressClassName"] == "nginx"
+        # Streaming agent runs must not be buffered or cut at ingress-nginx's default 60 s.
+        assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+        assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 120
+        assert "tls" not in ingress["spec"]
+        paths = ingress["spec"]["rules"][0]["http"]["paths"]
+        assert [(p["path"], p["pathType"]) for p in paths] == [
+            ("/v1", "Prefix"),
+            ("/health", "Exact"),
+        ]
+        for path in paths:
+            assert path["backend"]["service"] == {"name": "agentsmcp", "port": {"number": 80}}
+        return
+    route = one(run, HTTP_ROUTE).inputs["spec"]
+    host = {"staging": "agentsmcp.staging.example.com", "prod": "agentsmcp.example.com"}
+    assert route["hostnames"] == [host[run.stack]]
+    # The cluster stack's Gateway, its HTTPS listener for this host.
+    assert route["parentRefs"] == [
+        {"name": "public", "namespace": "gateway", "sectionName": f"https-{host[run.stack]}"}
+    ]
+    (rule,) = route["rules"]
+    assert rule["backendRefs"] == [{"name": "agentsmcp", "port": 80}]
+    assert rule["matches"] == [
+        {"path": {"type": "PathPrefix", "value": "/v1"}},
+        {"path": {"type": "Exact", "value": "/health"}},
+    ]
+
+
+def test_metrics_and_openapi_are_not_routed_publicly() -> None:
+    run = run_program("dev")
+    paths = [p["path"] for p in one(run, INGRESS).inputs["spec"]["rules"][0]["http"]["paths"]]
+    assert "/" not in paths
+    assert "/metrics" not in paths
+    assert "/openapi.json" not in paths
+    exposure = {**stack_config("dev")["agentsmcp:exposure"], "publishOpenapi": True}
+    published = run_program("dev", config=config_with("dev", exposure=exposure))
+    rule = one(published, INGRESS).inputs["spec"]["rules"][0]["http"]["paths"]
+    assert ("/openapi.json", "Exact") in [(p["path"], p["pathType"]) for p in rule]
 
 
 def _metric_names() -> set[str]:
@@ -416,7 +499,7 @@ def test_service_monitor(run: ProgramRun) -> None:
     monitor = one(run, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor").inputs
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert monitor["spec"]["endpoints"] == [
-        {"port": "http", "path": "/metrics", "interval": "30s", "scheme": "http"}
+        {"port": "metrics", "path": "/metrics", "interval": "30s", "scheme": "http"}
     ]
     service = next(s for s in run.of_type(SERVICE) if s.inputs["metadata"]["name"] == "agentsmcp")
     assert (
@@ -425,17 +508,13 @@ def test_service_monitor(run: ProgramRun) -> None:
     )
 
 
-def test_addons_are_pinned_releases(run: ProgramRun) -> None:
-    for release in run.of_type(RELEASE):
-        inputs = release.inputs
-        assert re.fullmatch(r"v?\d+\.\d+\.\d+", inputs["version"]), inputs["name"]
-        assert inputs["repositoryOpts"]["repo"].startswith("https://")
-        assert inputs["name"]
-    names = sorted(r.inputs["name"] for r in run.of_type(RELEASE))
-    expected = (
-        ["ingress-nginx", "kube-prometheus-stack", "metrics-server"] if run.stack == "dev" else []
-    )
-    assert names == expected
+def test_app_stacks_install_no_cluster_addons(run: ProgramRun) -> None:
+    # Releases and ClusterIssuers are the cluster stack's: two app stacks cannot collide on them.
+    assert run.of_type(RELEASE) == []
+    assert run.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer") == []
+    reference = one(run, STACK_REFERENCE)
+    local = {"dev": "local"}.get(run.stack, run.stack)
+    assert reference.inputs["name"] == f"organization/agentsmcp-cluster/{local}"
 
 
 def _walk_plain_strings(value: Any) -> list[str]:
@@ -448,8 +527,13 @@ def _walk_plain_strings(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
+def _app_secret(run: ProgramRun) -> dict[str, Any]:
+    (secret,) = [s for s in run.of_type(SECRET) if s.inputs["type"] == "Opaque"]
+    return secret.inputs
+
+
 def test_secrets_stay_secret(run: ProgramRun) -> None:
-    secret = one(run, SECRET).inputs
+    secret = _app_secret(run)
     assert secret["stringData"].get(SIG_KEY) == SECRET_SIG
     assert set(secret["stringData"]["value"]) == {
         "OPENAI_API_KEY",
@@ -479,7 +563,8 @@ def test_image_build_args(run: ProgramRun) -> None:
     image = one(run, "docker:index/image:Image").inputs
     build = image["build"]
     assert set(build["args"]) == {"VERSION", "VCS_REF", "BUILD_DATE"}
-    assert build["platform"] == "linux/amd64"
+    # dev builds for the host's platform (an arm64 laptop's kind node is arm64).
+    assert build.get("platform") == (None if run.stack == "dev" else "linux/amd64")
     assert build["dockerfile"] == "Dockerfile"
     assert image["skipPush"] is False
     if run.stack != "dev":
@@ -508,7 +593,7 @@ def test_generated_jwt_key_when_absent() -> None:
     secrets = {k: v for k, v in PLACEHOLDER_SECRETS.items() if k != "jwtSecretKey"}
     run = run_program("staging", secrets=secrets)
     assert len(run.of_type("random:index/randomPassword:RandomPassword")) == 1
-    string_data = one(run, SECRET).inputs["stringData"]
+    string_data = _app_secret(run)["stringData"]
     assert string_data.get(SIG_KEY) == SECRET_SIG
     assert string_data["value"]["JWT_SECRET_KEY"].startswith("generated-")
     with_key = run_program("staging")
@@ -548,49 +633,8 @@ def test_gateway_exposure_uses_an_http_route() -> None:
     ]
     assert route["hostnames"] == ["agentsmcp.example.com"]
     assert route["rules"][0]["backendRefs"] == [{"name": "agentsmcp", "port": 80}]
-    policy = next(
-        p.inputs["spec"]
-        for p in run.of_type(NETWORK_POLICY)
-        if p.inputs["metadata"]["name"] == "agentsmcp"
-    )
-    sources = {
-        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-        for peer in policy["ingress"][0]["from"]
-    }
-    assert sources == {"gateways", "monitoring"}
-
-
-def test_crd_users_depend_on_addons_installed_by_the_same_stack() -> None:
-    addons = {
-        "ingressNginx": {"enabled": True},
-        "certManager": {
-            "enabled": True,
-            "email": "ops@example.com",
-            "issuerName": "letsencrypt-prod",
-        },
-        "kubePrometheusStack": {"enabled": True},
-        "vpa": {"enabled": True},
-    }
-    run = run_program("prod", config=config_with("prod", addons=addons))
-    releases = {r.inputs["name"]: r.urn for r in run.of_type(RELEASE)}
-    assert set(releases) == {"ingress-nginx", "cert-manager", "kube-prometheus-stack", "vpa"}
-    issuer = one(run, "kubernetes:cert-manager.io/v1:ClusterIssuer")
-    assert issuer.inputs["spec"]["acme"]["email"] == "ops@example.com"
-    expected = {
-        "kubernetes:cert-manager.io/v1:ClusterIssuer": {"cert-manager"},
-        "kubernetes:monitoring.coreos.com/v1:ServiceMonitor": {"kube-prometheus-stack"},
-        "kubernetes:monitoring.coreos.com/v1:PrometheusRule": {"kube-prometheus-stack"},
-        VPA: {"vpa"},
-        "kubernetes:networking.k8s.io/v1:Ingress": {"ingress-nginx", "cert-manager"},
-    }
-    for type_token, needs in expected.items():
-        dependencies = set(one(run, type_token).dependencies)
-        for release in needs:
-            assert releases[release] in dependencies, (type_token, release)
-    without = run_program("prod")
-    for type_token in expected:
-        for reg in without.of_type(type_token):
-            assert not any("helm.sh" in urn for urn in reg.dependencies), type_token
+    policy = _policy(run)
+    assert _namespaces(policy["ingress"][0]["from"]) == {"gateways"}
 
 
 def test_preview_smoke(stack: str) -> None:
@@ -608,7 +652,7 @@ def test_invalid_config_stops_before_any_resource(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(_RecordingMocks, "new_resource", recording)
     config = config_with(
-        "staging", autoscaling={"enabled": True, "minReplicas": 9, "maxReplicas": 3}
+        "staging", cluster=None, autoscaling={"enabled": True, "minReplicas": 9, "maxReplicas": 3}
     )
     with pytest.raises(pulumi.RunError) as caught:
         run_program("staging", config=config)
@@ -620,7 +664,7 @@ def test_invalid_config_stops_before_any_resource(monkeypatch: pytest.MonkeyPatc
 def test_missing_provider_key_is_named() -> None:
     secrets = {k: v for k, v in PLACEHOLDER_SECRETS.items() if k != "anthropicApiKey"}
     with pytest.raises(pulumi.RunError, match=r"agentsmcp:anthropicApiKey: required"):
-        run_program("dev", secrets=secrets)
+        run_program("staging", secrets=secrets)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -629,9 +673,6 @@ def test_missing_provider_key_is_named() -> None:
     exposure=st.sampled_from(["none", "ingress", "gateway"]),
     load_balancer=st.booleans(),
     vpa_mode=st.sampled_from(["Off", "Initial", "Auto"]),
-    addons=st.sets(
-        st.sampled_from(["ingressNginx", "kubePrometheusStack", "metricsServer", "vpa"])
-    ),
     debug=st.booleans(),
     pre_stop=st.integers(0, 30),
     monitoring=st.booleans(),
@@ -641,7 +682,6 @@ def test_feature_combinations_run_or_fail_with_named_keys(
     exposure: str,
     load_balancer: bool,
     vpa_mode: str,
-    addons: set[str],
     debug: bool,
     pre_stop: int,
     monitoring: bool,
@@ -651,10 +691,10 @@ def test_feature_combinations_run_or_fail_with_named_keys(
         exposure_config["gateway"] = {"name": "public", "namespace": "gateways"}
     config = config_with(
         stack,
+        cluster=None,
         exposure=exposure_config,
         loadBalancer={"enabled": load_balancer, "sourceRanges": ["203.0.113.0/24"]},
         vpa={"enabled": True, "updateMode": vpa_mode},
-        addons={name: {"enabled": True} for name in addons},
         debug={"enabled": debug},
         preStopSeconds=pre_stop,
         monitoring={"enabled": monitoring},
@@ -667,7 +707,120 @@ def test_feature_combinations_run_or_fail_with_named_keys(
         assert all(re.match(r"\s+agentsmcp:[\w.]+: \S", line) for line in lines), lines
         return
     assert len(run.of_type(DEPLOYMENT)) == 1
-    assert (len(run.of_type(SERVICE)) == 3) == load_balancer
+    assert (len(run.of_type(SERVICE)) == 2) == load_balancer
     for reg in run.kubernetes_objects:
         if reg.type != PROVIDER_TYPE:
             assert reg.inputs["metadata"]["name"], reg.name
+
+
+def _ingress_tls_staging(**overrides: Any) -> dict[str, Any]:
+    exposure = {
+        "mode": "ingress",
+        "host": "agentsmcp.staging.example.com",
+        "tls": {
+            "enabled": True,
+            "clusterIssuer": "letsencrypt-staging",
+            "secretName": "agentsmcp-staging-tls",
+        },
+    }
+    return config_with("staging", cluster=None, exposure=exposure, **overrides)
+
+
+def test_http01_solver_pods_are_admitted_from_the_ingress_controller() -> None:
+    run = run_program("staging", config=_ingress_tls_staging())
+    solver = _policy(run, "acme-http01-solver")
+    assert solver["podSelector"] == {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}}
+    assert solver["policyTypes"] == ["Ingress"]
+    (rule,) = solver["ingress"]
+    assert _namespaces(rule["from"]) == {"ingress-nginx"}
+    assert rule["ports"] == [{"port": 8089, "protocol": "TCP"}]
+    # Without TLS there are no challenges, and no extra hole in the namespace.
+    plain = run_program("dev")
+    assert "acme-http01-solver" not in {
+        p.inputs["metadata"]["name"] for p in plain.of_type(NETWORK_POLICY)
+    }
+
+
+def test_configured_ingress_sources_reach_the_app_and_the_solver() -> None:
+    sources = [{"namespace": "traefik"}, {"cidrs": ["10.1.0.0/16"]}]
+    run = run_program(
+        "staging", config=_ingress_tls_staging(networkPolicy={"ingressSources": sources})
+    )
+    expected = [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}},
+        {"ipBlock": {"cidr": "10.1.0.0/16"}},
+    ]
+    assert _policy(run)["ingress"][0]["from"] == expected
+    assert _policy(run, "acme-http01-solver")["ingress"][0]["from"] == expected
+
+
+def test_dns_and_extra_egress_are_configurable() -> None:
+    network_policy = {
+        "dns": {"namespace": "dns", "podLabels": {"k8s-app": "kube-dns"}, "cidrs": []},
+        "upstreamPorts": [{"port": 443}, {"port": 8443}],
+        "extraEgress": [
+            {"namespace": "llm", "podLabels": {"app": "vllm"}, "ports": [{"port": 8000}]},
+            {"cidrs": ["10.20.0.0/16"], "exceptCidrs": ["10.20.5.0/24"], "ports": [{"port": 3128}]},
+            {"namespaceLabels": {"team": "ml"}, "ports": [{"port": 11434, "endPort": 11440}]},
+        ],
+    }
+    run = run_program("dev", config=config_with("dev", networkPolicy=network_policy))
+    dns, upstream, vllm, proxy, ollama = _policy(run)["egress"]
+    assert dns["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "dns"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ]
+    assert upstream["ports"] == [
+        {"port": 443, "protocol": "TCP"},
+        {"port": 8443, "protocol": "TCP"},
+    ]
+    assert vllm == {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "llm"}},
+                "podSelector": {"matchLabels": {"app": "vllm"}},
+            }
+        ],
+        "ports": [{"port": 8000, "protocol": "TCP"}],
+    }
+    assert proxy["to"] == [{"ipBlock": {"cidr": "10.20.0.0/16", "except": ["10.20.5.0/24"]}}]
+    assert ollama["to"] == [{"namespaceSelector": {"matchLabels": {"team": "ml"}}}]
+    assert ollama["ports"] == [{"port": 11434, "endPort": 11440, "protocol": "TCP"}]
+
+
+def test_load_balancer_source_ranges_are_admitted_by_the_policy() -> None:
+    balancer = {"enabled": True, "sourceRanges": ["203.0.113.0/24", "2001:db8::/32"]}
+    run = run_program("dev", config=config_with("dev", loadBalancer=balancer))
+    service = next(s for s in run.of_type(SERVICE) if s.inputs["spec"]["type"] == "LoadBalancer")
+    assert service.inputs["spec"]["loadBalancerSourceRanges"] == balancer["sourceRanges"]
+    # Local keeps the client address, which the ipBlocks below match.
+    assert service.inputs["spec"]["externalTrafficPolicy"] == "Local"
+    assert service.inputs["spec"]["ports"] == [
+        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
+    ]
+    public = _policy(run)["ingress"][0]
+    assert {"ipBlock": {"cidr": "203.0.113.0/24"}} in public["from"]
+    assert {"ipBlock": {"cidr": "2001:db8::/32"}} in public["from"]
+    assert public["ports"] == [{"port": "http", "protocol": "TCP"}]
+
+
+@pytest.mark.parametrize(
+    ("stack", "balancer", "line"),
+    [
+        (
+            "prod",
+            {"enabled": True, "sourceRanges": ["0.0.0.0/0"]},
+            "agentsmcp:loadBalancer.enabled: the LoadBalancer Service serves plain HTTP",
+        ),
+        ("dev", {"enabled": True}, "agentsmcp:loadBalancer.sourceRanges: required"),
+    ],
+)
+def test_load_balancer_refusals_name_the_key(
+    stack: str, balancer: dict[str, Any], line: str
+) -> None:
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program(stack, config=config_with(stack, loadBalancer=balancer))
+    assert line in str(caught.value)
+    assert "Traceback" not in str(caught.value)

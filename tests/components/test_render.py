@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from components.render import (
+    CLUSTER,
     PLACEHOLDER_SECRETS,
     REDACTED,
     ROOT,
@@ -99,7 +100,7 @@ def test_integers_restored_and_secrets_redacted(tmp_path: Path) -> None:
 
 
 def test_helm_releases_are_summaries(tmp_path: Path) -> None:
-    render_stack("dev", tmp_path)
+    render_stack("local", tmp_path, CLUSTER)
     summaries = sorted((tmp_path / "helm").glob("*.yaml"))
     assert [p.name for p in summaries] == [
         "ingress-nginx-ingress-nginx.yaml",
@@ -112,6 +113,9 @@ def test_helm_releases_are_summaries(tmp_path: Path) -> None:
         assert "kind" not in summary
     metrics_server = yaml.safe_load((tmp_path / "helm/kube-system-metrics-server.yaml").read_text())
     assert metrics_server["values"] == {"args": ["--kubelet-insecure-tls"]}
+    app = tmp_path / "app"
+    render_stack("dev", app)
+    assert not (app / "helm").exists()
 
 
 def test_stale_output_is_removed(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from app.token import issue_token
 from scripts.smoke import run_checks
@@ -100,19 +101,37 @@ def test_an_unreachable_server_fails_every_check() -> None:
     assert not any(c.passed for c in checks)
 
 
-def test_make_smoke_flow_with_a_fake_kubectl(tmp_path: Path) -> None:
-    """The whole script: secret from "kubectl get secret", server behind "kubectl port-forward"."""
+@pytest.mark.parametrize("context", [None, "kind-agentsmcp"])
+def test_make_smoke_flow_with_a_fake_kubectl(tmp_path: Path, context: str | None) -> None:
+    """The whole script: secret from "kubectl get secret", server behind "kubectl port-forward".
+    With ``kubernetes.context`` in the stack file every kubectl call must name that context (the
+    fake refuses calls without it, as the wrong cluster would)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     kubectl = bin_dir / "kubectl"
     secret_b64 = base64.b64encode(SECRET.encode()).decode()
-    # port-forward LOCAL:80 becomes the real server listening on LOCAL.
+    stack_dir = tmp_path / "stacks"
+    stack_dir.mkdir()
+    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    guard = ""
+    if context is not None:
+        document["config"]["agentsmcp:kubernetes"] = {"context": context}
+        guard = (
+            f'[[ "$1 $2" == "--context {context}" ]] || {{ echo "wrong cluster" >&2; exit 1; }}\n'
+        )
+    (stack_dir / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
+    # port-forward LOCAL:80 METRICS:9090 becomes the real server listening on LOCAL, with its
+    # metrics listener on METRICS (as in the pod, where the Service maps 9090 to it).
+    config = tmp_path / "agentsmcp.yaml"
     kubectl.write_text(
-        "#!/usr/bin/env bash\n"
-        'case "$*" in\n'
+        "#!/usr/bin/env bash\n" + guard + 'case "$*" in\n'
         f'  *"get secret agentsmcp-secrets"*) printf %s "{secret_b64}" ;;\n'
-        '  *port-forward*) local_port="${*: -1}"; local_port="${local_port%%:*}"\n'
-        f'    AGENTSMCP_PORT="$local_port" exec "{sys.executable}" -m app ;;\n'
+        '  *port-forward*) http="${*: -2:1}"; metrics="${*: -1}"\n'
+        '    [ "${metrics#*:}" = 9090 ] || exit 3\n'
+        f'    {{ cat "$AGENTSMCP_CONFIG"; printf "metrics:\\n  port: %s\\n" "${{metrics%%:*}}"; }}'
+        f' > "{config}"\n'
+        f'    AGENTSMCP_CONFIG="{config}" AGENTSMCP_PORT="${{http%%:*}}"'
+        f' exec "{sys.executable}" -m app ;;\n'
         "  *) exit 1 ;;\n"
         "esac\n",
         encoding="utf-8",
@@ -128,7 +147,7 @@ def test_make_smoke_flow_with_a_fake_kubectl(tmp_path: Path) -> None:
         "ANTHROPIC_API_KEY": "sk-ant-test",
     }
     result = subprocess.run(
-        [sys.executable, "scripts/smoke.py", "--stack", "dev"],
+        [sys.executable, "scripts/smoke.py", "--stack", "dev", "--stack-dir", str(stack_dir)],
         cwd=ROOT,
         env=env,
         capture_output=True,

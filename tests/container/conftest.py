@@ -33,11 +33,11 @@ import docker.models.images
 import pytest
 import yaml
 
-import app
 from app.config import SECRET_ENV
+from app.secret_files import SECRETS_DIR_ENV
 from components.config import parse_stack_config
 from components.kube import CONFIG_FILE_NAME, CONFIG_MOUNT_DIR
-from components.workload import render_server_yaml
+from components.workload import SECRETS_MOUNT_DIR, render_server_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WHEELHOUSE = "build/wheelhouse"
@@ -47,12 +47,14 @@ STANDIN_RUNTIME = "localhost/agentsmcp-standin/python3-runtime:bookworm"
 STACK = "prod"
 DISCARD_PORT = 9
 JWT_SECRET = "container-test-secret-at-least-32-bytes-long"
-SECRETS = {  # the Deployment reads these from the stack's Secret
+SECRETS = {  # the Deployment mounts these from the stack's Secret as files
     "JWT_SECRET_KEY": JWT_SECRET,
     "OPENAI_API_KEY": "sk-container-test",
     "ANTHROPIC_API_KEY": "sk-ant-container-test",
 }
-assert set(SECRETS) == set(SECRET_ENV)
+assert set(SECRETS) == set(SECRET_ENV) - {"JWT_PREVIOUS_SECRET_KEY"}
+# A deployed version (a git tag), not the package's __version__: the image must report this one.
+IMAGE_VERSION = "v9.8.7-container"
 VCS_REF = "0123456789abcdef0123456789abcdef01234567"
 READY_TIMEOUT_SECONDS = 60.0
 
@@ -102,13 +104,33 @@ class RunningServer:
     container: docker.models.containers.Container
     base_url: str
     environment: dict[str, str]
+    secrets_dir: Path
+    # The separate metrics listener (metrics.port), as the ServiceMonitor scrapes it.
+    metrics_url: str
 
     def get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        return _get(f"{self.base_url}{path}", timeout)
+
+    def get_metrics(self, timeout: float = 5.0) -> tuple[int, bytes]:
+        return _get(f"{self.metrics_url}/metrics", timeout)
+
+    def get_with_token(self, path: str, token: str) -> tuple[int, bytes]:
+        request = urllib.request.Request(  # noqa: S310 (http on loopback)
+            f"{self.base_url}{path}", headers={"Authorization": f"Bearer {token}"}
+        )
         try:
-            with urllib.request.urlopen(f"{self.base_url}{path}", timeout=timeout) as response:  # noqa: S310 (http on loopback)
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
                 return int(response.status), response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
+
+
+def _get(url: str, timeout: float) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http on loopback)
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
 
 
 def _socket_candidates() -> list[str]:
@@ -139,22 +161,80 @@ def engine() -> Iterator[Engine]:
     pytest.skip(f"no container engine answers ({'; '.join(problems)}): {ENGINE_HELP}")
 
 
+# Which base images the build uses: "upstream" (the Dockerfile's own defaults, debian:12-slim and
+# distroless, pulled when missing: a machine with registry access such as a GitHub-hosted runner),
+# "standin" (the Debian stand-ins of scripts/build-base-images.sh: no registry access), or unset
+# (the stand-ins when they are in the engine's store, else upstream).
+BASE_IMAGES_ENV = "AGENTSMCP_TEST_BASE_IMAGES"
+STANDINS = {"BUILDER_IMAGE": STANDIN_BUILDER, "RUNTIME_IMAGE": STANDIN_RUNTIME}
+
+
+def dockerfile_base_images() -> dict[str, str]:
+    """The Dockerfile's ARG defaults for BUILDER_IMAGE and RUNTIME_IMAGE (one definition)."""
+    defaults = {}
+    for line in (REPO_ROOT / "Dockerfile").read_text().splitlines():
+        name, sep, value = line.removeprefix("ARG ").partition("=")
+        if line.startswith("ARG ") and sep and name in ("BUILDER_IMAGE", "RUNTIME_IMAGE"):
+            defaults[name] = value.strip()
+    assert set(defaults) == {"BUILDER_IMAGE", "RUNTIME_IMAGE"}, defaults
+    return defaults
+
+
+def _present(engine: Engine, ref: str) -> bool:
+    try:
+        engine.client.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def choose_base_images(engine: Engine, environ: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """(mode, {build arg: image}). Explicit AGENTSMCP_TEST_BUILDER_IMAGE/RUNTIME_IMAGE win."""
+    explicit = {
+        arg: environ[f"AGENTSMCP_TEST_{arg}"]
+        for arg in ("BUILDER_IMAGE", "RUNTIME_IMAGE")
+        if environ.get(f"AGENTSMCP_TEST_{arg}")
+    }
+    if explicit:
+        return "explicit", {**STANDINS, **explicit}
+    mode = environ.get(BASE_IMAGES_ENV, "")
+    if mode not in ("", "upstream", "standin"):
+        pytest.fail(f"{BASE_IMAGES_ENV}={mode!r}: use upstream, standin or leave it unset")
+    if mode == "standin" or (not mode and all(_present(engine, r) for r in STANDINS.values())):
+        return "standin", dict(STANDINS)
+    return "upstream", dockerfile_base_images()
+
+
 @pytest.fixture(scope="session")
 def base_images(engine: Engine) -> dict[str, str]:
-    images = {
-        "BUILDER_IMAGE": os.environ.get("AGENTSMCP_TEST_BUILDER_IMAGE", STANDIN_BUILDER),
-        "RUNTIME_IMAGE": os.environ.get("AGENTSMCP_TEST_RUNTIME_IMAGE", STANDIN_RUNTIME),
-    }
+    """The base images to build on, present in the engine's store. Upstream images are pulled,
+    and the build then passes no BUILDER_IMAGE/RUNTIME_IMAGE args: the Dockerfile's defaults are
+    what is tested. A missing image is a skip (a failure under CI=true) saying how to get it."""
+    mode, images = choose_base_images(engine, dict(os.environ))
     for ref in images.values():
-        try:
-            engine.client.images.get(ref)
-        except docker.errors.ImageNotFound:
-            pytest.skip(
-                f"base image {ref} is not in the engine's store: run "
-                "`sudo scripts/build-base-images.sh` (Debian stand-ins), or set "
-                "AGENTSMCP_TEST_BUILDER_IMAGE / AGENTSMCP_TEST_RUNTIME_IMAGE"
-            )
+        if _present(engine, ref):
+            continue
+        if mode == "upstream":
+            try:
+                engine.client.images.pull(ref)
+            except docker.errors.DockerException as exc:
+                pytest.skip(
+                    f"cannot pull base image {ref} ({str(exc)[:300]}): without registry access "
+                    f"build the stand-ins (`sudo scripts/build-base-images.sh`) and set "
+                    f"{BASE_IMAGES_ENV}=standin"
+                )
+            continue
+        pytest.skip(
+            f"base image {ref} is not in the engine's store: run "
+            "`sudo scripts/build-base-images.sh` (Debian stand-ins), or set "
+            f"{BASE_IMAGES_ENV}=upstream on a machine with registry access, or "
+            "AGENTSMCP_TEST_BUILDER_IMAGE / AGENTSMCP_TEST_RUNTIME_IMAGE"
+        )
+    _BASE_MODE.append(mode)
     return images
+
+
+_BASE_MODE: list[str] = []
 
 
 def download_wheelhouse() -> frozenset[str]:
@@ -191,10 +271,12 @@ def normalize(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def built_image(engine: Engine, base_images: dict[str, str]) -> BuiltImage:
+    # Upstream: no base image args, so the Dockerfile's defaults are what gets built.
+    overrides = {} if _BASE_MODE == ["upstream"] else base_images
     build_args = {
-        **base_images,
+        **overrides,
         "WHEELHOUSE": WHEELHOUSE,
-        "VERSION": app.__version__,
+        "VERSION": IMAGE_VERSION,
         "VCS_REF": VCS_REF,
         "BUILD_DATE": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
@@ -221,6 +303,8 @@ _IMAGE_SIZES: dict[str, int] = {}
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for mode in _BASE_MODE:
+        terminalreporter.write_line(f"container tests built on the {mode} base images")
     for name, size in _IMAGE_SIZES.items():
         terminalreporter.write_line(f"image size: {name}: {size / 1_000_000:.1f} MB")
 
@@ -243,6 +327,8 @@ class Deployment:
     config_yaml: str
     environment: dict[str, str]
     port: int
+    metrics_port: int
+    secrets: dict[str, str]
 
 
 def pulumi_deployment(upstream_base: str, **server: Any) -> Deployment:
@@ -261,9 +347,38 @@ def pulumi_deployment(upstream_base: str, **server: Any) -> Deployment:
     environment = {
         "AGENTSMCP_CONFIG": f"{CONFIG_MOUNT_DIR}/{CONFIG_FILE_NAME}",
         **config.server_env,
-        **SECRETS,
+        SECRETS_DIR_ENV: SECRETS_MOUNT_DIR,
     }
-    return Deployment(render_server_yaml(config), environment, config.server_port)
+    return Deployment(
+        render_server_yaml(config),
+        environment,
+        config.server_port,
+        config.monitoring.port,
+        dict(SECRETS),
+    )
+
+
+def write_secrets_dir(directory: Path, secrets: dict[str, str]) -> Path:
+    """A directory to mount at the Secret volume's path, laid out as the kubelet does (keys are
+    symlinks into ``..data``), group-readable by 1000 like ``defaultMode: 0440`` + fsGroup."""
+    from tests.fakes.kubelet import publish
+
+    publish(directory, secrets)
+    directory.chmod(0o755)
+    for path in directory.rglob("*"):
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
+        elif path.is_file() and not path.is_symlink():
+            os.chown(path, 0, 1000)
+            path.chmod(0o440)
+    return directory
+
+
+def deployment_volumes(config_dir: Path, secrets_dir: Path) -> dict[str, dict[str, str]]:
+    return {
+        str(config_dir): {"bind": CONFIG_MOUNT_DIR, "mode": "ro"},
+        str(secrets_dir): {"bind": SECRETS_MOUNT_DIR, "mode": "ro"},
+    }
 
 
 def write_config_dir(directory: Path, config_yaml: str) -> Path:
@@ -294,24 +409,39 @@ def start_server(
         network, upstream_host = engine.network_options(reach_host_loopback=bool(upstream_port))
         upstream = f"http://{upstream_host}:{upstream_port or DISCARD_PORT}"
         deployment = pulumi_deployment(upstream, **server)
-        config_dir = write_config_dir(tmp_path / f"config-{len(started)}", deployment.config_yaml)
+        config_yaml = deployment.config_yaml
         environment = dict(deployment.environment)
         options: dict[str, Any] = {**kubernetes_like_options(), **network}
         if network.get("network_mode") == "host":
-            port = _free_port()
+            port, metrics_port = _free_port(), _free_port()
             environment["AGENTSMCP_PORT"] = str(port)
+            document = yaml.safe_load(config_yaml)
+            document["metrics"]["port"] = metrics_port
+            config_yaml = yaml.safe_dump(document)
         else:
-            options["ports"] = {f"{deployment.port}/tcp": ("127.0.0.1", None)}
+            options["ports"] = {
+                f"{deployment.port}/tcp": ("127.0.0.1", None),
+                f"{deployment.metrics_port}/tcp": ("127.0.0.1", None),
+            }
+        config_dir = write_config_dir(tmp_path / f"config-{len(started)}", config_yaml)
+        secrets_dir = write_secrets_dir(tmp_path / f"secrets-{len(started)}", deployment.secrets)
         container = engine.client.containers.run(
             built_image.image.id,
             detach=True,
             environment=environment,
-            volumes={str(config_dir): {"bind": CONFIG_MOUNT_DIR, "mode": "ro"}},
+            volumes=deployment_volumes(config_dir, secrets_dir),
             **options,
         )
         if network.get("network_mode") != "host":
             port = _published_port(container, deployment.port)
-        running = RunningServer(container, f"http://127.0.0.1:{port}", environment)
+            metrics_port = _published_port(container, deployment.metrics_port)
+        running = RunningServer(
+            container,
+            f"http://127.0.0.1:{port}",
+            environment,
+            secrets_dir,
+            f"http://127.0.0.1:{metrics_port}",
+        )
         started.append(running)
         _wait_ready(running)
         return running

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .conftest import (
-    CONFIG_MOUNT_DIR,
     DISCARD_PORT,
+    IMAGE_VERSION,
+    SECRETS,
     VCS_REF,
     BuiltImage,
     Engine,
     ServerFactory,
+    deployment_volumes,
     kubernetes_like_options,
     normalize,
     pulumi_deployment,
     write_config_dir,
+    write_secrets_dir,
 )
 
 pytestmark = pytest.mark.container
@@ -165,6 +170,7 @@ def test_image_metadata(engine: Engine, built_image: BuiltImage) -> None:
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
     assert env["PYTHONUNBUFFERED"] == "1"
     assert env["AGENTSMCP_COMMIT"] == VCS_REF
+    assert env["AGENTSMCP_VERSION"] == IMAGE_VERSION == args["VERSION"]
     assert env["PATH"].startswith("/opt/venv/bin:")
     build_info = run_once(engine, built_image, "-c", f"print(open('{BUILD_INFO_PATH}').read())")
     assert json.loads(build_info) == {
@@ -173,16 +179,59 @@ def test_image_metadata(engine: Engine, built_image: BuiltImage) -> None:
     }
 
 
-def test_build_info_metric_reports_the_commit(start_server: ServerFactory) -> None:
+def test_build_info_metric_reports_the_deployed_version_and_commit(
+    start_server: ServerFactory,
+) -> None:
     server = start_server()
 
-    status, body = server.get("/metrics")
+    assert server.get("/metrics")[0] == 404  # only on the metrics listener, which no route exposes
+    status, body = server.get_metrics()
     assert status == 200
     build_info = [
         line for line in body.decode().splitlines() if line.startswith("agentsmcp_build_info{")
     ]
     assert len(build_info) == 1
     assert re.search(rf'commit="{VCS_REF}"', build_info[0])
+    assert re.search(rf'version="{IMAGE_VERSION}"', build_info[0])
+    status, body = server.get("/health")
+    assert json.loads(body)["version"] == IMAGE_VERSION
+
+
+def test_rotated_jwt_key_file_is_used_without_a_restart(start_server: ServerFactory) -> None:
+    """The Secret volume as the kubelet updates it, under the real image: the new key and the
+    previous one are accepted, with no restart; removing the previous key ends the window."""
+    server = start_server(secretsRefreshSeconds=1)
+    old, new = SECRETS["JWT_SECRET_KEY"], "rotated-container-secret-" + "n" * 32
+    old_token, new_token = _token(old), _token(new)
+    assert server.get_with_token("/v1/models", old_token)[0] == 200
+    assert server.get_with_token("/v1/models", new_token)[0] == 401
+    started = server.container.attrs["State"]["StartedAt"]
+
+    rotated = {**SECRETS, "JWT_SECRET_KEY": new, "JWT_PREVIOUS_SECRET_KEY": old}
+    write_secrets_dir(server.secrets_dir, rotated)
+    _eventually(lambda: server.get_with_token("/v1/models", new_token)[0] == 200)
+    assert server.get_with_token("/v1/models", old_token)[0] == 200
+
+    write_secrets_dir(server.secrets_dir, {**SECRETS, "JWT_SECRET_KEY": new})
+    _eventually(lambda: server.get_with_token("/v1/models", old_token)[0] == 401)
+    server.container.reload()
+    assert server.container.attrs["State"]["StartedAt"] == started
+    assert server.container.attrs["RestartCount"] == 0
+
+
+def _token(secret: str) -> str:
+    from app.token import issue_token
+
+    return issue_token(
+        secret=secret, subject="rotation", issuer="agentsmcp", audience="agentsmcp-api", ttl=300
+    )
+
+
+def _eventually(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "not within the refresh interval"
+        time.sleep(0.2)
 
 
 def test_invalid_config_exits_2_with_a_clear_message(
@@ -190,11 +239,12 @@ def test_invalid_config_exits_2_with_a_clear_message(
 ) -> None:
     deployment = pulumi_deployment(f"http://127.0.0.1:{DISCARD_PORT}")
     config_dir = write_config_dir(tmp_path / "config", deployment.config_yaml + "surprise: 1\n")
+    secrets_dir = write_secrets_dir(tmp_path / "secrets", deployment.secrets)
     container = engine.client.containers.run(
         built_image.image.id,
         detach=True,
         environment=deployment.environment,
-        volumes={str(config_dir): {"bind": CONFIG_MOUNT_DIR, "mode": "ro"}},
+        volumes=deployment_volumes(config_dir, secrets_dir),
         network_mode="none",
         **kubernetes_like_options(),
     )

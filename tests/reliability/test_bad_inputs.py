@@ -41,6 +41,10 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+# These tokens are minted when the module is imported: they must outlive the whole suite run.
+SUITE_LIFETIME = 6 * 3600
+
+
 def _claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     claims: dict[str, Any] = {
@@ -48,7 +52,7 @@ def _claims(**overrides: Any) -> dict[str, Any]:
         "aud": "agentsmcp-api",
         "sub": "mallory",
         "iat": now,
-        "exp": now + 300,
+        "exp": now + SUITE_LIFETIME,
     }
     claims.update(overrides)
     return {key: value for key, value in claims.items() if value is not None}
@@ -77,7 +81,7 @@ WRONG_AUDIENCE = jwt.encode(_claims(aud="another-api"), JWT_SECRET, algorithm="H
 MISSING_SUB = jwt.encode(_claims(sub=None), JWT_SECRET, algorithm="HS256")
 NUMERIC_SUB = jwt.encode(_claims(sub=42), JWT_SECRET, algorithm="HS256")
 WRONG_SECRET = jwt.encode(_claims(), "not-the-secret-" * 4, algorithm="HS256")
-VALID = make_token("catalogue")
+VALID = make_token("catalogue", ttl=SUITE_LIFETIME)
 TOKENS = (
     ALG_NONE,
     RS256_WITH_SECRET,

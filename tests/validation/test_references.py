@@ -12,7 +12,7 @@ from validation._findings import CheckResult
 from validation._manifests import load_stack
 from validation._references import check_references, selector_matches
 
-from .conftest import STACK, edit, object_file
+from .conftest import STACK, edit, object_file, read_yaml, write_yaml
 
 
 def _check(manifests: Path) -> CheckResult:
@@ -108,10 +108,16 @@ def test_the_rendered_stack_references_only_what_it_defines(manifests: Path) -> 
             "backend port {'number': 8080} is not served",
         ),
         (
-            "secret-",
-            lambda d: d["stringData"].pop("JWT_SECRET_KEY"),
+            "deployment-",
+            lambda d: _pod(d)["volumes"][1]["secret"].update(secretName="agentsmcp-secret"),
             "Deployment/agentsmcp",
-            "env JWT_SECRET_KEY: Secret agentsmcp-secrets has no key 'JWT_SECRET_KEY'",
+            "volume secrets: Secret agentsmcp-secret is missing",
+        ),
+        (
+            "secret-agentsmcp-prod-agentsmcp-registry.yaml",
+            lambda d: d.update(type="Opaque"),
+            "Deployment/agentsmcp",
+            "imagePullSecrets: Secret agentsmcp-registry is not of type kubernetes.io/docker",
         ),
         (
             "deployment-",
@@ -150,7 +156,8 @@ def test_the_rendered_stack_references_only_what_it_defines(manifests: Path) -> 
         "pdb-selector",
         "ingress-service",
         "ingress-port",
-        "secret-key",
+        "secret-volume",
+        "pull-secret-type",
         "service-account",
         "configmap-key",
         "netpol-port",
@@ -190,3 +197,18 @@ def test_label_selectors_follow_kubernetes_semantics(
     selector: dict[str, Any], matches: bool
 ) -> None:
     assert selector_matches(selector, {"app": "a", "tier": "api"}) is matches
+
+
+def test_a_second_service_over_the_same_pods_is_a_double_scrape(manifests: Path) -> None:
+    service = read_yaml(object_file(manifests, "service-agentsmcp-prod-agentsmcp.yaml"))
+    service["metadata"]["name"] = "agentsmcp-headless"
+    service["spec"]["clusterIP"] = "None"
+    write_yaml(manifests / STACK / "service-agentsmcp-prod-agentsmcp-headless.yaml", service)
+
+    result = _check(manifests)
+
+    assert any(
+        f.subject.startswith("ServiceMonitor/agentsmcp ")
+        and "scraped through 2 Services (agentsmcp, agentsmcp-headless)" in f.message
+        for f in result.findings
+    ), [f.render() for f in result.findings]

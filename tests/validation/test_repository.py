@@ -99,13 +99,13 @@ def test_an_invalid_dependabot_file_is_reported(
 ) -> None:
     dependabot = repository / ".github/dependabot.yml"
     _replace(dependabot, "interval: weekly", "interval: hourly")
-    _replace(dependabot, "package-ecosystem: docker", "package-ecosystem: npm")
+    _replace(dependabot, "package-ecosystem: github-actions", "package-ecosystem: npm")
 
     result = run_validator("--only", "workflows", root=repository)
 
     assert result.returncode == 1
     assert "check-jsonschema vendor.dependabot failed" in result.output
-    assert "no `docker` updates configured" in result.output
+    assert "no `github-actions` updates configured" in result.output
 
 
 def test_shell_mistakes_in_run_steps_are_reported(
