@@ -6,7 +6,7 @@ import logging
 
 from app.config import PROVIDER_KEY_ENV, AppConfig, ProviderName, ProviderSettings
 
-from ._base import ChatProvider
+from ._base import ChatProvider, SDKAdapter
 
 
 def used_providers(config: AppConfig) -> dict[ProviderName, list[str]]:
@@ -47,28 +47,17 @@ def _build_provider(provider: ProviderName, key: str, settings: ProviderSettings
     # faster than the default httpx2 transport in every case bench/transport_compare.py measures.
     # It opens an aiohttp session, so it must be built inside the running loop (cleanup_ctx).
     # The SDKs are imported here, only for providers in use (see app/providers/__init__.py).
+    adapter: type[SDKAdapter]
     if provider == "openai":
-        import openai
-
-        from ._openai import OpenAIProvider
-
-        return OpenAIProvider(
-            api_key=key,
-            api_base=settings.api_base,
-            max_retries=settings.max_retries,
-            timeout=settings.timeout,
-            http_client=openai.DefaultAioHttpClient(),
-        )
-    import anthropic
-
-    from ._anthropic import AnthropicProvider
-
-    return AnthropicProvider(
+        from ._openai import OpenAIProvider as adapter
+    else:
+        from ._anthropic import AnthropicProvider as adapter
+    return adapter(
         api_key=key,
         api_base=settings.api_base,
         max_retries=settings.max_retries,
         timeout=settings.timeout,
-        http_client=anthropic.DefaultAioHttpClient(),
+        http_client=adapter.sdk.DefaultAioHttpClient(),
     )
 
 
