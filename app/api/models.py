@@ -70,6 +70,14 @@ Content = Annotated[
 class Message(_Strict):
     """A chat message. `content` may be omitted or null only for assistant messages."""
 
+    # The same rule as `_content_required`, for the document.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"role": {"const": "assistant"}}},
+            "else": {"required": ["content"], "properties": {"content": {"not": {"type": "null"}}}},
+        }
+    )
+
     role: Literal["system", "developer", "user", "assistant"]
     content: Content | None = Field(default=None, validate_default=True)
 

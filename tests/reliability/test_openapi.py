@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import hypothesis
+import jsonschema_rs
 import pydantic
 import pytest
 import schemathesis
@@ -234,3 +235,69 @@ async def test_the_server_enforces_the_documented_bounds(
             )
             error = (await response.json())["error"]
             assert (response.status, error["param"]) == (400, field), value
+
+
+USER = {"role": "user", "content": "hi"}
+CHAT_BODIES: list[Any] = [
+    {"model": "a", "messages": [USER]},
+    {"model": "a", "messages": [{"role": "assistant"}, USER]},
+    {"model": "a", "messages": [{"role": "assistant", "content": None}]},
+    {"model": "a", "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]},
+    {"model": "a", "messages": [{"role": "user"}]},
+    {"model": "a", "messages": [{"role": "user", "content": None}]},
+    {"model": "a", "messages": [{"role": "system", "content": "x"}]},
+    {"model": "a", "messages": [{"role": "robot", "content": "x"}]},
+    {"model": "a", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+    {"model": "a", "messages": []},
+    {"model": "", "messages": [USER]},
+    {"messages": [USER]},
+    {"model": "a", "messages": [USER], "temperature": 2},
+    {"model": "a", "messages": [USER], "temperature": 2.01},
+    {"model": "a", "messages": [USER], "temperature": "1"},
+    {"model": "a", "messages": [USER], "top_p": 1.01},
+    {"model": "a", "messages": [USER], "max_tokens": 1_000_000},
+    {"model": "a", "messages": [USER], "max_tokens": 1_000_001},
+    {"model": "a", "messages": [USER], "max_completion_tokens": 0},
+    {"model": "a", "messages": [USER], "max_tokens": 2.5},
+    {"model": "a", "messages": [USER], "stop": ["a", "b", "c", "d"]},
+    {"model": "a", "messages": [USER], "stop": ["a", "b", "c", "d", "e"]},
+    {"model": "a", "messages": [USER], "stop": [1]},
+    {"model": "a", "messages": [USER], "stream": "yes"},
+    {"model": "a", "messages": [USER], "stream_options": {"include_usage": 1}},
+    {"model": "a", "messages": [USER], "n": 1},
+    {"model": "a", "messages": [USER], "n": 2},
+    {"model": "a", "messages": [USER], "user": None},
+]
+RUN_BODIES: list[Any] = [
+    {"input": "hi"},
+    {"input": ""},
+    {"input": "  "},
+    {"input": [USER], "stream": True, "metadata": {"a": 1}},
+    {"input": [{"role": "developer", "content": "x"}]},
+    {"input": 4},
+    {"input": "hi", "metadata": {str(i): i for i in range(17)}},
+    {"input": "hi", "extra": 1},
+    {},
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "body"),
+    [("ChatCompletionRequest", body) for body in CHAT_BODIES]
+    + [("RunRequest", body) for body in RUN_BODIES],
+)
+def test_the_document_and_the_server_agree_on_what_is_valid(model: str, body: Any) -> None:
+    # A real JSON Schema 2020-12 validator (jsonschema_rs, schemathesis's) on the served schema.
+    from app.api.requests import InvalidFieldError, parse_chat_completion, parse_run
+
+    document = build_document(make_config())
+    validator = jsonschema_rs.Draft202012Validator(
+        {**document, "$ref": f"#/components/schemas/{model}"}
+    )
+    parse = parse_chat_completion if model == "ChatCompletionRequest" else parse_run
+    try:
+        parse(body)
+        accepted = True
+    except InvalidFieldError:
+        accepted = False
+    assert validator.is_valid(body) == accepted
