@@ -88,9 +88,10 @@ render: venv  ## Render every app and cluster stack offline (Pulumi mocks) into 
 		$(BIN)/python -m components.render --project cluster --stack $$stack --out $(MANIFESTS)/cluster-$$stack; \
 	done
 
-bench: venv  ## Gateway benchmark, then the overload scenario (BENCH_ARGS="--quick" for a smoke run)
+bench: venv  ## Gateway benchmark, then the overload and limits-store scenarios (BENCH_ARGS="--quick" for a smoke run)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.overload $(OVERLOAD_ARGS)
+	$(BIN)/python -m bench.limits $(BENCH_ARGS)
 
 bench-overload: venv  ## Only the overload-shedding scenario and the worker measurement (bench/overload.py)
 	$(BIN)/python -m bench.overload $(OVERLOAD_ARGS)

@@ -12,6 +12,7 @@ from components.config import StackConfigError, load_stack_config
 from components.exposure import Exposure, ExposureArgs
 from components.image import AppImage, AppImageArgs, source_revision
 from components.kube import cluster_provider, common_labels, selector_labels
+from components.limits_store import ValkeyStore, ValkeyStoreArgs, store_egress
 from components.monitoring import Monitoring, MonitoringArgs
 from components.namespace import NamespaceBaseline, NamespaceBaselineArgs
 from components.secrets import AppSecrets, AppSecretsArgs
@@ -56,6 +57,27 @@ def main() -> None:
             registry_password=secrets.registry_password,
         ),
     )
+    store = config.limits_store
+    redis_url, redis_password = secrets.redis_url, secrets.redis_password
+    valkey_selector = None
+    if store.mode == "valkey":
+        valkey = ValkeyStore(
+            "limits-store",
+            ValkeyStoreArgs(
+                stack=stack,
+                namespace=baseline.name,
+                namespace_name=config.namespace,
+                labels=labels,
+                server_selector=selector_labels(stack),
+                settings=store.valkey,
+                password=secrets.redis_password,
+            ),
+            provider,
+        )
+        redis_url, redis_password = valkey.url, valkey.password
+        valkey_selector = valkey.selector
+    elif store.mode == "none":
+        redis_url = redis_password = None
     app_secrets = AppSecrets(
         "secrets",
         AppSecretsArgs(
@@ -67,6 +89,8 @@ def main() -> None:
             jwt_previous_secret_key=secrets.jwt_previous_secret_key,
             registry=config.image.registry,
             registry_password=secrets.registry_password,
+            redis_url=redis_url,
+            redis_password=redis_password,
         ),
         provider,
     )
@@ -82,6 +106,7 @@ def main() -> None:
             pull_secret_name=app_secrets.pull_secret_name,
             public_source_namespaces=public_sources,
             monitoring_namespace=facts.monitoring_namespace,
+            store_egress=store_egress(store, valkey_selector),
         ),
         provider,
     )

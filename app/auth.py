@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import jwt
 from cachetools import TLRUCache
+from pydantic import ValidationError
 
-from app.config import AuthSettings
+from app.config import AuthSettings, LimitOverride
 from app.errors import AuthenticationError
 
 ALGORITHM: Final = "HS256"
@@ -52,6 +54,13 @@ def missing_token_error() -> AuthenticationError:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Principal:
+    subject: str
+    # Per-subject limits from the token's override claim (``rate_limit.override_claim``).
+    limits: LimitOverride | None = None
+
+
 class TokenVerifier:
     """Verifies bearer tokens against the configured secret, issuer and audience."""
 
@@ -62,6 +71,7 @@ class TokenVerifier:
         *,
         cache_size: int = CACHE_SIZE,
         cache_seconds: float = CACHE_SECONDS,
+        override_claim: str | None = None,
     ) -> None:
         """``secret``: the key, or a callable returning the keys to accept, current first."""
         if isinstance(secret, str):
@@ -70,25 +80,33 @@ class TokenVerifier:
         else:
             self._key_source = secret
         self._keys: tuple[str, ...] = tuple(self._key_source())
+        self._override_claim = override_claim
         self._issuer = settings.issuer
         self._audience = settings.audience
         self._leeway = settings.leeway_seconds
         self._cache_seconds = cache_seconds
-        # raw token -> (subject, wall-clock time after which the entry must not be used)
-        self._cache: TLRUCache[str, tuple[str, float]] = TLRUCache(
+        # raw token -> (principal, wall-clock time after which the entry must not be used)
+        self._cache: TLRUCache[str, tuple[Principal, float]] = TLRUCache(
             maxsize=cache_size, ttu=_valid_until, timer=_now
         )
 
     def subject_from_header(self, authorization: str | None) -> str:
         """Return the subject of a valid ``Authorization: Bearer`` header or raise a 401."""
+        return self.principal_from_header(authorization).subject
+
+    def principal_from_header(self, authorization: str | None) -> Principal:
+        """The principal of a valid ``Authorization: Bearer`` header, or raise a 401."""
         if not authorization:
             raise missing_token_error()
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer":
             raise missing_token_error()
-        return self.verify(token.strip())
+        return self.principal(token.strip())
 
     def verify(self, token: str) -> str:
+        return self.principal(token).subject
+
+    def principal(self, token: str) -> Principal:
         now = time.time()
         keys = tuple(self._key_source())
         if keys != self._keys:
@@ -120,9 +138,16 @@ class TokenVerifier:
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
             raise _invalid_token("sub claim must be a non-empty string")
+        limits = None
+        if self._override_claim is not None and self._override_claim in claims:
+            try:
+                limits = LimitOverride.model_validate(claims[self._override_claim])
+            except ValidationError:
+                raise _invalid_token("rate-limit claim is not a valid limits object") from None
+        principal = Principal(subject, limits)
         expires_at = float(claims["exp"])
-        self._cache[token] = (subject, min(expires_at, now + self._cache_seconds))
-        return subject
+        self._cache[token] = (principal, min(expires_at, now + self._cache_seconds))
+        return principal
 
     def _decode(self, token: str, keys: tuple[str, ...]) -> dict[str, Any]:
         # PyJWT checks the signature before any claim, so a wrong key fails only as a signature.
@@ -153,5 +178,5 @@ def _now() -> float:
     return time.time()
 
 
-def _valid_until(token: str, entry: tuple[str, float], now: float) -> float:
+def _valid_until(token: str, entry: tuple[Principal, float], now: float) -> float:
     return entry[1]

@@ -56,6 +56,8 @@ SECRET_ENV: dict[str, str] = {
     "JWT_PREVIOUS_SECRET_KEY": "jwt_previous_secret_key",
     "OPENAI_API_KEY": "openai_api_key",
     "ANTHROPIC_API_KEY": "anthropic_api_key",
+    "REDIS_URL": "redis_url",
+    "REDIS_PASSWORD": "redis_password",
 }
 
 # Every environment variable the server reads; the Pulumi Deployment is checked against it.
@@ -130,10 +132,40 @@ class AuthSettings(StrictModel):
     )
 
 
+class LimitOverride(StrictModel):
+    """Per-subject limits; an unset field keeps the default. Also the shape of the JWT claim."""
+
+    requests_per_minute: int | None = Field(None, ge=1, le=10_000_000)
+    burst: int | None = Field(None, ge=1, le=10_000_000)
+    tokens_per_minute: int | None = Field(None, ge=1, le=10**12)
+    tokens_per_day: int | None = Field(None, ge=1, le=10**12)
+
+
+class TokenBudget(StrictModel):
+    tokens_per_minute: int | None = Field(None, ge=1, le=10**12)
+    tokens_per_day: int | None = Field(None, ge=1, le=10**12)
+
+
+class RedisSettings(StrictModel):
+    timeout_seconds: float = Field(0.25, gt=0, le=5)
+    retry_interval_seconds: float = Field(1.0, gt=0, le=60)
+    key_prefix: str = Field("agentsmcp:", max_length=64)
+
+
 class RateLimitSettings(StrictModel):
     enabled: bool = True
+    backend: Literal["memory", "redis"] = "memory"
+    on_store_failure: Literal["open", "closed"] = "open"
     requests_per_minute: int = Field(600, ge=1, le=10_000_000)
     burst: int = Field(100, ge=1, le=10_000_000)
+    tokens_per_minute: int | None = Field(None, ge=1, le=10**12)
+    tokens_per_day: int | None = Field(None, ge=1, le=10**12)
+    agents: dict[AgentName, TokenBudget] = Field(default_factory=dict)
+    subjects: dict[Annotated[str, Field(min_length=1, max_length=256)], LimitOverride] = Field(
+        default_factory=dict
+    )
+    override_claim: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,99}$")
+    redis: RedisSettings = Field(default_factory=RedisSettings)
 
 
 class LoggingSettings(StrictModel):
@@ -186,6 +218,8 @@ class AppConfig(StrictModel):
     jwt_previous_secret_key: SecretStr | None = Field(None, exclude=True)
     openai_api_key: SecretStr | None = Field(None, exclude=True)
     anthropic_api_key: SecretStr | None = Field(None, exclude=True)
+    redis_url: SecretStr | None = Field(None, exclude=True)
+    redis_password: SecretStr | None = Field(None, exclude=True)
     # Secret name -> the file it is re-read from while the server runs (empty: environment only).
     secret_files: dict[str, str] = Field(default_factory=dict, exclude=True)
 
@@ -210,6 +244,15 @@ class AppConfig(StrictModel):
             problems.append(
                 f"metrics.port: must differ from server.port ({self.server.port}), or be unset"
             )
+        for name in self.rate_limit.agents:
+            if name not in self.agents:
+                problems.append(f"rate_limit.agents.{name}: unknown agent {name!r}")
+        if self.rate_limit.enabled and self.rate_limit.backend == "redis":
+            url = self.redis_url.get_secret_value() if self.redis_url else ""
+            if not url:
+                problems.append("REDIS_URL: required while rate_limit.backend is redis")
+            elif not url.startswith(("redis://", "rediss://", "unix://")):
+                problems.append("REDIS_URL: must start with redis://, rediss:// or unix://")
         if self.environment == "production" and not self.auth.enabled:
             problems.append("auth.enabled: authentication cannot be disabled in production")
         if self.auth.enabled:

@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from app.config import AppConfig
+from app.config import AppConfig, LimitOverride
 from app.observability.metrics import Metrics
 from app.state import ServerState
 
@@ -18,5 +18,7 @@ SHUTDOWN_DEADLINE_KEY = web.AppKey("shutdown_deadline", asyncio.Event)
 
 # The authenticated JWT subject of a request (absent on public paths).
 SUBJECT_KEY = web.RequestKey("subject", str)
+# Per-subject limits carried by the token (``rate_limit.override_claim``), when it has them.
+LIMIT_OVERRIDE_KEY = web.RequestKey("limit_override", LimitOverride)
 # The request ID echoed in X-Request-ID and bound to every log line of the request.
 REQUEST_ID_KEY = web.RequestKey("request_id", str)

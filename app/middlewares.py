@@ -28,20 +28,17 @@ from app.errors import (
     APIError,
     InternalServerError,
     PayloadTooLargeError,
-    RateLimitError,
     from_http_exception,
 )
-from app.keys import METRICS_KEY, REQUEST_ID_KEY, STATE_KEY, SUBJECT_KEY
+from app.keys import LIMIT_OVERRIDE_KEY, METRICS_KEY, REQUEST_ID_KEY, STATE_KEY, SUBJECT_KEY
+from app.limits import make_rate_limit_middleware
 from app.observability.metrics import UNMATCHED_ROUTE
-from app.ratelimit import RateLimiter
 from app.secret_files import RotatingSecret
 
 REQUEST_ID_HEADER = "X-Request-ID"
 SERVER_NAME = "agentsmcp"
 # nginx's convention for "the client went away before the response was sent".
 CLIENT_CLOSED_REQUEST = 499
-# Probes, load-balancer checks and scrapes: never rate limited, whatever the quota.
-UNLIMITED_PATHS = frozenset({"/health", "/health/live", "/health/ready", "/metrics"})
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+=/-]{1,128}")
 
 access_logger = structlog.get_logger("agentsmcp.access")
@@ -185,49 +182,21 @@ def jwt_keys(config: AppConfig) -> Callable[[], tuple[str, ...]]:
 def make_auth_middleware(config: AppConfig) -> Middleware | None:
     if not config.auth.enabled:
         return None
-    verifier = TokenVerifier(config.auth, jwt_keys(config))
+    override_claim = config.rate_limit.override_claim if config.rate_limit.enabled else None
+    verifier = TokenVerifier(config.auth, jwt_keys(config), override_claim=override_claim)
     public_paths = frozenset(config.auth.public_paths)
 
     @web.middleware
     async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         # Browsers send CORS preflights without credentials; aiohttp-cors answers them.
         if request.path not in public_paths and not _is_cors_preflight(request):
-            request[SUBJECT_KEY] = verifier.subject_from_header(
-                request.headers.get(hdrs.AUTHORIZATION)
-            )
+            principal = verifier.principal_from_header(request.headers.get(hdrs.AUTHORIZATION))
+            request[SUBJECT_KEY] = principal.subject
+            if principal.limits is not None:
+                request[LIMIT_OVERRIDE_KEY] = principal.limits
         return await handler(request)
 
     return auth_middleware
-
-
-def make_rate_limit_middleware(config: AppConfig) -> Middleware | None:
-    if not config.rate_limit.enabled:
-        return None
-    limiter = RateLimiter(config.rate_limit)
-    public_paths = frozenset(config.auth.public_paths)
-
-    @web.middleware
-    async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in UNLIMITED_PATHS:
-            return await handler(request)
-        subject = request.get(SUBJECT_KEY)
-        if subject is not None:
-            key = "sub:" + subject
-        elif request.path in public_paths or not config.auth.enabled:
-            key = "ip:" + (request.remote or "unknown")
-        else:
-            # A CORS preflight: no credentials, nothing to key on; aiohttp-cors answers it cheaply.
-            return await handler(request)
-        decision = limiter.hit(key)
-        if not decision.allowed:
-            request.app[METRICS_KEY].rate_limited_total.inc()
-            raise RateLimitError(headers=decision.headers())
-        response = await handler(request)
-        if not response.prepared:
-            response.headers.update(decision.headers())
-        return response
-
-    return rate_limit_middleware
 
 
 def make_body_size_middleware(max_body_bytes: int) -> Middleware:

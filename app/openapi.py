@@ -59,7 +59,10 @@ _ERROR_RESPONSES: dict[str, tuple[str, tuple[str, ...]]] = {
     "405": ("Method not allowed (see the Allow header).", ("method_not_allowed",)),
     "413": ("Body larger than server.max_body_bytes.", ("payload_too_large",)),
     "415": ("The body is not JSON.", ("unsupported_media_type",)),
-    "429": ("Rate limit exceeded (see Retry-After).", ("rate_limit_exceeded",)),
+    "429": (
+        "Rate limit exceeded or token budget spent (see Retry-After and RateLimit-Policy).",
+        ("rate_limit_exceeded", "token_budget_exceeded"),
+    ),
     "431": ("A header or the request line is too large.", ("request_header_too_large",)),
     "500": ("A bug; details are in the log under the request ID.", ("internal_error",)),
     "502": (
@@ -68,12 +71,14 @@ _ERROR_RESPONSES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "503": (
         "The provider is rate limited or not configured, the server is at its limit of agent"
-        " runs in flight (server.max_inflight_runs), or it is shutting down.",
+        " runs in flight (server.max_inflight_runs), the server is shutting down, or the limits"
+        " store is unreachable with rate_limit.on_store_failure closed.",
         (
             "upstream_rate_limited",
             "provider_not_configured",
             "server_overloaded",
             "server_shutting_down",
+            "rate_limit_store_unavailable",
         ),
     ),
     "504": ("The agent's timeout expired.", ("upstream_timeout",)),
@@ -89,6 +94,10 @@ _RATE_LIMIT_HEADERS: dict[str, Schema] = {
     "RateLimit-Remaining": {"description": "Requests left now.", "schema": {"type": "string"}},
     "RateLimit-Reset": {
         "description": "Seconds until the bucket is full.",
+        "schema": {"type": "string"},
+    },
+    "RateLimit-Policy": {
+        "description": 'The limit that applied, like `100;w=10;name="requests"`.',
         "schema": {"type": "string"},
     },
 }
@@ -217,7 +226,14 @@ def build_document(config: AppConfig) -> Schema:
         return public is None or path in public
 
     rate = ("429",) if config.rate_limit.enabled else ()
-    # Probes and scrapes are never rate limited (app.middlewares.UNLIMITED_PATHS).
+    # Probes and scrapes are never rate limited (app.limits.UNLIMITED_PATHS).
+    limits = config.rate_limit
+    # Fail closed: an authenticated request may get 503 while the limits store is unreachable.
+    store_down = (
+        ("503",)
+        if limits.enabled and limits.backend == "redis" and limits.on_store_failure == "closed"
+        else ()
+    )
     paths: dict[str, Schema] = {
         path: _health_operations(path, summary, ok, (), public=is_public(path), ready=ready)
         for path, summary, ok, ready in (
@@ -257,7 +273,7 @@ def build_document(config: AppConfig) -> Schema:
                     "Model list.", {JSON: {"schema": _ref("ModelList")}}, **_RATE_LIMIT_HEADERS
                 )
             },
-            rate,
+            (*rate, *store_down),
             public=is_public("/v1/models"),
             operation_id="get_models",
         )

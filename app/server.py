@@ -10,6 +10,7 @@ from app import health
 from app.api import agent_runner_ctx
 from app.config import AppConfig
 from app.keys import CONFIG_KEY, METRICS_KEY, SHUTDOWN_DEADLINE_KEY, STATE_KEY
+from app.limits import limits_ctx
 from app.middlewares import REQUEST_ID_HEADER, build_middlewares, set_response_headers
 from app.observability.metrics import Metrics
 from app.routes import METRICS_PATH, setup_routes
@@ -22,6 +23,7 @@ CORS_EXPOSED_HEADERS = (
     "RateLimit-Limit",
     "RateLimit-Remaining",
     "RateLimit-Reset",
+    "RateLimit-Policy",
 )
 CORS_MAX_AGE_SECONDS = 600
 
@@ -39,7 +41,8 @@ def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) 
     app[SHUTDOWN_DEADLINE_KEY] = state.shutdown_deadline
 
     setup_routes(app, config)
-    # Provider clients: opened on startup, closed on cleanup.
+    # The limits store client, then provider clients: opened on startup, closed on cleanup.
+    app.cleanup_ctx.append(limits_ctx)
     app.cleanup_ctx.append(agent_runner_ctx)
     app.on_startup.append(_mark_started)
     app.on_response_prepare.append(set_response_headers)

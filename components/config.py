@@ -41,6 +41,8 @@ SECRET_KEYS = (
     "jwtSecretKey",
     "jwtPreviousSecretKey",
     "registryPassword",
+    "redisUrl",
+    "redisPassword",
 )
 SERVER_SECTIONS = {
     "server": "server",
@@ -415,6 +417,39 @@ class ClusterSettings(Model):
     )
 
 
+class PersistenceSettings(Model):
+    enabled: bool = False
+    size: Quantity = "1Gi"
+    storage_class_name: DnsLabel | None = None
+
+
+class ValkeySettings(Model):
+    # A pinned release; pin it by digest too (repo/name:tag@sha256:...) where policy requires.
+    image: str = Field("docker.io/valkey/valkey:8.1.4-alpine", pattern=_BASE_IMAGE_PATTERN)
+    resources: ResourceSettings = ResourceSettings(
+        requests=ComputeResources(cpu="50m", memory="64Mi"),
+        limits=ComputeResources(cpu="500m", memory="256Mi"),
+    )
+    # Counters live a minute or a day: losing them on a restart costs little, so no disk.
+    persistence: PersistenceSettings = PersistenceSettings()
+    max_memory: str = Field("192mb", pattern=r"^[1-9][0-9]*(kb|mb|gb)$")
+
+
+class ExternalStoreSettings(Model):
+    # Where the store is, for the server's egress NetworkPolicy (its URL is the redisUrl secret).
+    egress_cidrs: list[Cidr] = Field(default_factory=list)
+    port: int = Field(6379, ge=1, le=65535)
+
+
+class LimitsStoreSettings(Model):
+    """The shared store for ``rateLimit.backend: redis``: ``valkey`` deploys one in the
+    namespace, ``external`` uses an existing Redis/Valkey (``redisUrl`` secret)."""
+
+    mode: Literal["none", "external", "valkey"] = "none"
+    valkey: ValkeySettings = ValkeySettings()
+    external: ExternalStoreSettings = ExternalStoreSettings()
+
+
 class DebugSettings(Model):
     enabled: bool = False
 
@@ -442,6 +477,7 @@ class StackConfig(Model):
     network_policy: NetworkPolicySettings = NetworkPolicySettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     cluster: ClusterSettings = ClusterSettings()
+    limits_store: LimitsStoreSettings = LimitsStoreSettings()
     debug: DebugSettings = DebugSettings()
     logging: LoggingSettings = LoggingSettings()
     pre_stop_seconds: int = Field(5, ge=0, le=300)
@@ -472,6 +508,13 @@ class StackConfig(Model):
             "AGENTSMCP_LOG_LEVEL": self.logging.level,
             "AGENTSMCP_LOG_FORMAT": self.logging.format,
         }
+
+    @property
+    def shared_limits(self) -> bool:
+        """The server is configured for the shared limits store (``rateLimit.backend: redis``)."""
+        return bool(
+            self.rate_limit.get("enabled", True) and self.rate_limit.get("backend") == "redis"
+        )
 
     @property
     def server_port(self) -> int:
@@ -641,6 +684,22 @@ def _cross_checks(config: StackConfig) -> list[str]:
             f"{_key('loadBalancer', 'sourceRanges')}: required when loadBalancer.enabled; the "
             "load balancer and the NetworkPolicy admit only these networks (0.0.0.0/0 for all)"
         )
+    store = config.limits_store
+    if config.shared_limits and store.mode == "none":
+        problems.append(
+            f"{_key('limitsStore', 'mode')}: rateLimit.backend is redis; set 'valkey' to deploy "
+            "a store in the namespace or 'external' to use an existing one"
+        )
+    if store.mode != "none" and not config.shared_limits:
+        problems.append(
+            f"{_key('rateLimit', 'backend')}: must be 'redis' while limitsStore.mode is "
+            f"{store.mode!r} (or set limitsStore.mode to 'none')"
+        )
+    if store.mode == "external" and not store.external.egress_cidrs:
+        problems.append(
+            f"{_key('limitsStore', 'external', 'egressCidrs')}: required with an external store "
+            "(the networks the server may reach it on, like 10.20.0.0/16)"
+        )
     server_problems = _server_problems(config)
     # The grace period is computed from server settings, so only once those are known good.
     if (
@@ -673,6 +732,7 @@ def _server_problems(config: StackConfig) -> list[str]:
     }
     # The real secret arrives from the Kubernetes Secret; a stand-in lets the model check the rest.
     rendered["jwt_secret_key"] = "x" * 64
+    rendered["redis_url"] = "redis://limits-store:6379/0"
     try:
         parse_config(rendered)
     except ServerConfigError as exc:
@@ -754,6 +814,8 @@ class Secrets:
         self.jwt_secret_key = config.get_secret("jwtSecretKey")
         self.jwt_previous_secret_key = config.get_secret("jwtPreviousSecretKey")
         self.registry_password = config.get_secret("registryPassword")
+        self.redis_url = config.get_secret("redisUrl")
+        self.redis_password = config.get_secret("redisPassword")
 
 
 def load_stack_config() -> tuple[StackConfig, Secrets]:
@@ -765,6 +827,11 @@ def load_stack_config() -> tuple[StackConfig, Secrets]:
         problems.append(
             f"{_key('registryPassword')}: required with image.registry; set it with "
             "`pulumi config set --secret registryPassword`"
+        )
+    if config.limits_store.mode == "external" and secrets.redis_url is None:
+        problems.append(
+            f"{_key('redisUrl')}: required with limitsStore.mode external; set it with "
+            "`pulumi config set --secret redisUrl redis://host:6379/0`"
         )
     # The server runs in development without a provider's key (its agents answer 503).
     used = {str(a.get("provider")) for a in config.agents.values() if isinstance(a, dict)}

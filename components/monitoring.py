@@ -6,7 +6,7 @@ agentsmcp_rate_limited_total, agentsmcp_agent_runs_total{agent,provider,outcome}
 agentsmcp_llm_tokens_total{agent,provider,model,kind},
 agentsmcp_provider_requests_total{provider,outcome}, agentsmcp_inflight_runs{agent},
 agentsmcp_time_to_first_token_seconds_bucket{agent}, agentsmcp_agent_requests_in_flight,
-agentsmcp_agent_requests_limit, agentsmcp_overload_rejected_total.
+agentsmcp_agent_requests_limit, agentsmcp_overload_rejected_total, agentsmcp_ratelimit_store_up.
 
 Latency is alerted per route only for routes that answer without an LLM; agent routes are alerted
 on time to first token (streams), since a healthy completion may take a minute.
@@ -41,7 +41,10 @@ METRICS_USED = (
     "agentsmcp_agent_requests_in_flight",
     "agentsmcp_agent_requests_limit",
     "agentsmcp_overload_rejected_total",
+    "agentsmcp_ratelimit_store_up",
 )
+# Alerts that wait a fixed time: the others wait monitoring.alerts.forDuration.
+FIXED_FOR = {"AgentsMCPDown": "5m", "RateLimitStoreUnreachable": "2m"}
 # Provider call outcomes that are not upstream failures: success and cancelled
 # (app/agents/runner.py), and "request", the provider refusing a client's invalid request
 # (answered 400 provider_invalid_request: the client's mistake, not an upstream fault).
@@ -100,7 +103,7 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
         return {
             "alert": name,
             "expr": expr,
-            "for": alerts.for_duration if name != "AgentsMCPDown" else "5m",
+            "for": FIXED_FOR.get(name, alerts.for_duration),
             "labels": {"severity": severity, "service": APP_NAME},
             "annotations": {
                 "summary": summary,
@@ -155,6 +158,14 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
             f"sum(rate(agentsmcp_rate_limited_total{sel}[5m])) > {alerts.rate_limited_per_second}",
             "warning",
             f"More than {alerts.rate_limited_per_second} requests/s are rate limited",
+        ),
+        # A replica that cannot reach the shared store enforces only its own limits (fail open)
+        # or refuses every request (fail closed).
+        rule(
+            "RateLimitStoreUnreachable",
+            f"min(agentsmcp_ratelimit_store_up{sel}) == 0",
+            "critical",
+            "A server cannot reach the shared rate-limit store",
         ),
     ]
 

@@ -207,11 +207,8 @@ def run_program(
     replaces the placeholder secrets (keys without prefix; a missing key stays unset).
     """
     settings = dict(stack_config(stack, project.root) if config is None else config)
-    secret_values = (
-        {k: PLACEHOLDER_SECRETS[k] for k in project.secret_keys if k in PLACEHOLDER_SECRETS}
-        if secrets is None
-        else secrets
-    )
+    placeholders = {k: v for k, v in PLACEHOLDER_SECRETS.items() if k in project.secret_keys}
+    secret_values = placeholders if secrets is None else secrets
     for key, value in secret_values.items():
         settings[f"{project.namespace}:{key}"] = value
     wire = {key: _wire_value(value) for key, value in settings.items()}

@@ -1,4 +1,5 @@
-"""The server's Secrets: API keys and JWT keys (mounted as files), and the registry pull Secret."""
+"""The server's Secrets: API keys, JWT keys and the limits store's URL and password (mounted as
+files), and the registry pull Secret."""
 
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ class AppSecretsArgs:
     jwt_previous_secret_key: pulumi.Output[str] | None = None
     registry: RegistrySettings | None = None
     registry_password: pulumi.Output[str] | None = None
+    # The shared limits store (rateLimit.backend redis), when there is one.
+    redis_url: pulumi.Output[str] | None = None
+    redis_password: pulumi.Output[str] | None = None
 
 
 class AppSecrets(pulumi.ComponentResource):
@@ -72,6 +76,8 @@ class AppSecrets(pulumi.ComponentResource):
             "JWT_PREVIOUS_SECRET_KEY": args.jwt_previous_secret_key,
             "OPENAI_API_KEY": args.openai_api_key,
             "ANTHROPIC_API_KEY": args.anthropic_api_key,
+            "REDIS_URL": args.redis_url,
+            "REDIS_PASSWORD": args.redis_password,
         }
         values.update({key: value for key, value in optional.items() if value is not None})
         # Each value secret on its own, so the Secret's shape (its keys) stays visible in diffs.

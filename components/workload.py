@@ -60,6 +60,8 @@ class AgentServerArgs:
     public_source_namespaces: Sequence[pulumi.Input[str]]
     monitoring_namespace: pulumi.Input[str]
     pull_secret_name: pulumi.Input[str] | None = None
+    # Egress to the shared limits store, when there is one.
+    store_egress: k8s.networking.v1.NetworkPolicyEgressRuleArgs | None = None
 
 
 class AgentServer(pulumi.ComponentResource):
@@ -368,7 +370,10 @@ class AgentServer(pulumi.ComponentResource):
                 ),
                 policy_types=["Ingress", "Egress"],
                 ingress=ingress,
-                egress=network.egress_rules(policy),
+                egress=[
+                    *network.egress_rules(policy),
+                    *([args.store_egress] if args.store_egress is not None else []),
+                ],
             ),
             opts=opts,
         )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What `make test` needs beyond the Python pins, on Debian 12: promtool (package prometheus) for
 # the alert rules, shellcheck for actionlint, podman for `podman kube play`, docker-registry and
-# htpasswd for the registry pull test, and a Docker-compatible engine with the stand-in base
+# htpasswd for the registry pull test, redis-server for the shared rate-limit tests (they start
+# their own servers on loopback ports), and a Docker-compatible engine with the stand-in base
 # images for the container tests. Idempotent: installs and starts only what is missing.
 #
 # As root it sets everything up. Otherwise it names what is missing and how to get it, and the
@@ -19,6 +20,7 @@ command -v podman >/dev/null 2>&1 || missing+=(podman)
 # A real registry with htpasswd auth for the pull Secret test (tests/container/test_registry_pull.py).
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 
 if [[ $(id -u) -ne 0 ]]; then
     if ((${#missing[@]})); then

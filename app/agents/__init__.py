@@ -12,7 +12,7 @@ from .errors import (
 )
 from .metrics import AgentMetrics
 from .registry import Agent, AgentRegistry
-from .runner import AgentRunner, RunOptions, RunResult, RunStream
+from .runner import AgentRunner, RunOptions, RunResult, RunStream, TokenAccount
 
 __all__ = [
     "Agent",
@@ -25,6 +25,7 @@ __all__ = [
     "RunOptions",
     "RunResult",
     "RunStream",
+    "TokenAccount",
     "UpstreamAuthError",
     "UpstreamError",
     "UpstreamRateLimitError",

@@ -1,19 +1,23 @@
-"""Running agents: per-agent timeouts, fallback on retryable failures, metrics.
+"""Running agents: per-agent timeouts, fallback on retryable failures, metrics, token budgets.
 
 There is exactly one retry layer, the SDK's own (``providers.<name>.max_retries``). A fallback is
 a different agent answering, used only once the primary failed with a retryable error and, for a
 stream, only if the primary had not sent any text yet.
+
+With a :class:`TokenAccount`, every attempt is admitted first (its agent's budgets), and each
+attempt charges only the usage its own provider reported: a fallback never charges twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
@@ -43,6 +47,29 @@ log = structlog.get_logger("agentsmcp.agents")
 
 SUCCESS = "success"
 CANCELLED = "cancelled"
+# Characters per token when a broken stream must be charged without a provider's count.
+CHARS_PER_TOKEN = 4
+
+
+class TokenAccount(Protocol):
+    """Token budgets of one request (see ``app.limits``)."""
+
+    async def admit(self, agent: str, tokens: int) -> None:
+        """Set ``tokens`` aside for a run of ``agent``, or raise an APIError (429) when a budget
+        that applies is spent."""
+        ...
+
+    async def charge(self, agent: str, tokens: int) -> None:
+        """Count ``tokens`` the provider reported for ``agent``; never raises."""
+        ...
+
+    async def settle(self, agent: str) -> None:
+        """The run of ``agent`` is over: give back what it set aside and did not use."""
+        ...
+
+
+def estimate_tokens(chars: int) -> int:
+    return math.ceil(chars / CHARS_PER_TOKEN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +144,15 @@ class AgentRunner:
         return self.registry.get(name)
 
     async def complete(
-        self, agent: Agent, messages: Sequence[ChatMessage], options: RunOptions
+        self,
+        agent: Agent,
+        messages: Sequence[ChatMessage],
+        options: RunOptions,
+        account: TokenAccount | None = None,
     ) -> RunResult:
         while True:
             try:
-                return await self._complete_once(agent, messages, options)
+                return await self._complete_once(agent, messages, options, account)
             except UpstreamError as exc:
                 fallback = self._fallback(agent, exc)
                 if fallback is None:
@@ -129,9 +160,26 @@ class AgentRunner:
                 agent = fallback
 
     def stream(
-        self, agent: Agent, messages: Sequence[ChatMessage], options: RunOptions
+        self,
+        agent: Agent,
+        messages: Sequence[ChatMessage],
+        options: RunOptions,
+        account: TokenAccount | None = None,
     ) -> RunStream:
-        return RunStream(self, agent, messages, options)
+        return RunStream(self, agent, messages, options, account)
+
+    async def admit(
+        self,
+        account: TokenAccount,
+        agent: Agent,
+        messages: Sequence[ChatMessage],
+        options: RunOptions,
+    ) -> None:
+        """Admit a run of ``agent`` against ``account``'s budgets, reserving the most it can
+        use: an estimate of the prompt plus its max tokens."""
+        prompt_chars = len(agent.settings.system_prompt) + sum(len(m.content) for m in messages)
+        reserve = estimate_tokens(prompt_chars) + options.params_for(agent.settings).max_tokens
+        await account.admit(agent.name, reserve)
 
     def _fallback(self, agent: Agent, exc: UpstreamError) -> Agent | None:
         if not exc.retryable:
@@ -183,22 +231,35 @@ class AgentRunner:
             instruments.completion_tokens.inc(usage.completion_tokens)
 
     async def _complete_once(
-        self, agent: Agent, messages: Sequence[ChatMessage], options: RunOptions
+        self,
+        agent: Agent,
+        messages: Sequence[ChatMessage],
+        options: RunOptions,
+        account: TokenAccount | None,
     ) -> RunResult:
         provider = self._provider(agent)
+        if account is not None:
+            await self.admit(account, agent, messages, options)
         settings = agent.settings
-        with _Attempt(self, agent) as attempt:
-            with self._upstream_errors(agent):
-                async with asyncio.timeout(settings.timeout):
-                    completion = await provider.complete(
-                        settings.model,
-                        settings.system_prompt,
-                        messages,
-                        options.params_for(settings),
-                    )
-            return attempt.succeeded(
-                completion.text, completion.finish_reason, completion.usage, completion.model
-            )
+        try:
+            with _Attempt(self, agent) as attempt:
+                with self._upstream_errors(agent):
+                    async with asyncio.timeout(settings.timeout):
+                        completion = await provider.complete(
+                            settings.model,
+                            settings.system_prompt,
+                            messages,
+                            options.params_for(settings),
+                        )
+                result = attempt.succeeded(
+                    completion.text, completion.finish_reason, completion.usage, completion.model
+                )
+                if account is not None:
+                    await account.charge(agent.name, completion.usage.total_tokens)
+                return result
+        finally:
+            if account is not None:
+                await account.settle(agent.name)
 
     async def _stream_once(
         self,
@@ -208,30 +269,68 @@ class AgentRunner:
         run: RunStream,
     ) -> AsyncGenerator[str, None]:
         provider = self._provider(agent)
+        account = run.account
+        if account is not None:
+            await self.admit(account, agent, messages, options)
         settings = agent.settings
         ttft = self._instruments[agent.name].ttft
         deadline = asyncio.get_running_loop().time() + settings.timeout
-        with _Attempt(self, agent) as attempt:
-            upstream = provider.stream(
-                settings.model, settings.system_prompt, messages, options.params_for(settings)
-            )
-            first = True
-            try:
-                with self._upstream_errors(agent):
-                    while True:
-                        async with asyncio.timeout_at(deadline):
-                            item = await anext(upstream)
-                        if type(item) is str:
-                            if first:
-                                ttft.observe(time.perf_counter() - attempt.started)
-                                first = False
-                            yield item
-                        elif isinstance(item, StreamEnd):
-                            end = item
-                            break
-                run.result = attempt.succeeded("", end.finish_reason, end.usage, end.model)
-            finally:
-                await upstream.aclose()
+        # Usage charged so far, the provider's latest report, and the text delivered.
+        charged = 0
+        reported = Usage()
+        delivered_chars = 0
+        try:
+            with _Attempt(self, agent) as attempt:
+                upstream = provider.stream(
+                    settings.model, settings.system_prompt, messages, options.params_for(settings)
+                )
+                first = True
+                try:
+                    with self._upstream_errors(agent):
+                        while True:
+                            async with asyncio.timeout_at(deadline):
+                                item = await anext(upstream)
+                            if type(item) is str:
+                                if first:
+                                    ttft.observe(time.perf_counter() - attempt.started)
+                                    first = False
+                                delivered_chars += len(item)
+                                yield item
+                            elif isinstance(item, Usage):
+                                reported = item
+                                if account is not None and item.total_tokens > charged:
+                                    await account.charge(agent.name, item.total_tokens - charged)
+                                    charged = item.total_tokens
+                            elif isinstance(item, StreamEnd):
+                                end = item
+                                break
+                    result = attempt.succeeded("", end.finish_reason, end.usage, end.model)
+                    if account is not None and end.usage.total_tokens > charged:
+                        await account.charge(agent.name, end.usage.total_tokens - charged)
+                    charged = -1
+                    run.result = result
+                finally:
+                    await upstream.aclose()
+        finally:
+            if account is not None and charged >= 0 and (delivered_chars or reported.total_tokens):
+                # A broken stream still charges what it used: what the provider reported, and
+                # an estimate of whatever it delivered without reporting it.
+                used = _broken_stream_usage(reported, delivered_chars, settings, messages)
+                if used > charged:
+                    await account.charge(agent.name, used - charged)
+            if account is not None:
+                await account.settle(agent.name)
+
+
+def _broken_stream_usage(
+    reported: Usage, delivered_chars: int, settings: AgentSettings, messages: Sequence[ChatMessage]
+) -> int:
+    prompt = reported.prompt_tokens
+    if not prompt and delivered_chars:
+        prompt_chars = len(settings.system_prompt) + sum(len(m.content) for m in messages)
+        prompt = estimate_tokens(prompt_chars)
+    completion = max(reported.completion_tokens, estimate_tokens(delivered_chars))
+    return prompt + completion
 
 
 class _Attempt:
@@ -303,8 +402,10 @@ class RunStream:
         agent: Agent,
         messages: Sequence[ChatMessage],
         options: RunOptions,
+        account: TokenAccount | None = None,
     ) -> None:
         self.agent = agent
+        self.account = account
         self.result: RunResult | None = None
         self._runner = runner
         self._messages = messages

@@ -12,9 +12,10 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from app.agents import Agent, AgentRunner, RunOptions, RunResult
+from app.agents import Agent, AgentRunner, RunOptions, RunResult, TokenAccount
 from app.errors import APIError, InternalServerError, read_json
 from app.keys import SHUTDOWN_DEADLINE_KEY
+from app.limits import account_for
 from app.providers import ChatMessage, Usage
 
 from ._sse import DONE, ChunkRenderer, dumps, error_data, event, open_stream
@@ -80,10 +81,11 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
     parsed = parse_chat_completion(await read_json(request))
     runner = request.app[RUNNER_KEY]
     agent = runner.agent(parsed.agent)
+    account = account_for(request)
     with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
         if parsed.stream:
-            return await _stream_chat_completion(request, runner, agent, parsed, watch)
-        result = await _complete(runner, agent, parsed.messages, parsed.options, watch)
+            return await _stream_chat_completion(request, runner, agent, parsed, watch, account)
+        result = await _complete(runner, agent, parsed.messages, parsed.options, watch, account)
     body = {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
@@ -109,9 +111,10 @@ async def _complete(
     messages: list[ChatMessage],
     options: RunOptions,
     watch: ConnectionWatch,
+    account: TokenAccount | None,
 ) -> RunResult:
     try:
-        return await runner.complete(agent, messages, options)
+        return await runner.complete(agent, messages, options, account)
     except asyncio.CancelledError:
         if watch.absorb_shutdown():
             raise ServerShuttingDownError() from None
@@ -124,8 +127,9 @@ async def _stream_chat_completion(
     agent: Agent,
     parsed: ChatCompletionCall,
     watch: ConnectionWatch,
+    account: TokenAccount | None,
 ) -> web.StreamResponse:
-    stream = runner.stream(agent, parsed.messages, parsed.options)
+    stream = runner.stream(agent, parsed.messages, parsed.options, account)
     response: web.StreamResponse | None = None
     renderer: ChunkRenderer | None = None
     failure: APIError | None = None
@@ -187,12 +191,16 @@ async def _create_run(request: web.Request) -> web.StreamResponse:
     agent = runner.agent(request.match_info["name"])
     parsed = parse_run(await read_json(request))
     run_id = f"run_{uuid.uuid4().hex}"
+    account = account_for(request)
     with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
         if parsed.stream:
+            if account is not None:
+                # Before the stream opens, so a spent budget is a plain 429, not a failed run.
+                await runner.admit(account, agent, parsed.messages, RunOptions())
             return await _stream_run(
-                request, runner, agent, parsed.messages, parsed.metadata, run_id, watch
+                request, runner, agent, parsed.messages, parsed.metadata, run_id, watch, account
             )
-        result = await _complete(runner, agent, parsed.messages, RunOptions(), watch)
+        result = await _complete(runner, agent, parsed.messages, RunOptions(), watch, account)
     return _json(
         _run_body(run_id, result, result.text, parsed.metadata),
         headers={AGENT_HEADER: result.agent.name},
@@ -226,6 +234,7 @@ async def _stream_run(
     metadata: dict[str, Any],
     run_id: str,
     watch: ConnectionWatch,
+    account: TokenAccount | None,
 ) -> web.StreamResponse:
     response = await open_stream(request, {})
     started = {
@@ -238,7 +247,7 @@ async def _stream_run(
     await response.write(event("run.started", started))
     prefix = f'event: run.delta\ndata: {{"id":"{run_id}","delta":'.encode()
     output: list[str] = []
-    stream = runner.stream(agent, messages, RunOptions())
+    stream = runner.stream(agent, messages, RunOptions(), account)
     failure: APIError | None = None
     try:
         async with stream:

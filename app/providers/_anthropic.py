@@ -149,12 +149,14 @@ class AnthropicProvider(SDKAdapter):
                 answered_model = message.get("model") or model
                 usage = message.get("usage") or {}
                 prompt_tokens, completion_tokens = _tokens(usage, usage.get("input_tokens"))
+                yield Usage(prompt_tokens, completion_tokens)
             elif kind == "message_delta":
                 stop_reason = event["delta"].get("stop_reason") or stop_reason
                 usage = event.get("usage") or {}
                 prompt_tokens, completion_tokens = _tokens(
                     usage, usage.get("input_tokens") or prompt_tokens
                 )
+                yield Usage(prompt_tokens, completion_tokens)
             elif kind == "message_stop":
                 finished = True
         if finished:

@@ -33,7 +33,8 @@ class ChatProvider(Protocol):
     def stream(
         self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
     ) -> AsyncGenerator[StreamItem, None]:
-        """Text deltas, then one :class:`StreamEnd`. Closing the iterator closes the upstream."""
+        """Text deltas and usage reports, then one :class:`StreamEnd`. Closing the iterator
+        closes the upstream."""
         ...
 
     async def aclose(self) -> None: ...
@@ -105,7 +106,8 @@ class SDKAdapter:
     def _read_stream(
         self, events: AsyncIterator[Any], model: str
     ) -> AsyncGenerator[StreamItem, None]:
-        """Text deltas, then a :class:`StreamEnd` only if the stream reached its end event."""
+        """Text deltas and usage reports, then a :class:`StreamEnd` only if the stream reached
+        its end event."""
         raise NotImplementedError
 
     def _stream_error_event(self, exc: Exception) -> ProviderError | None:

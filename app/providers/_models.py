@@ -53,5 +53,6 @@ class StreamEnd:
     model: str
 
 
-StreamItem = str | StreamEnd
-"""A provider stream yields text deltas (``str``) and then exactly one :class:`StreamEnd`."""
+StreamItem = str | Usage | StreamEnd
+"""A provider stream yields text deltas (``str``), the usage reported so far (:class:`Usage`,
+cumulative, as the provider sends it) and then exactly one :class:`StreamEnd`."""

@@ -87,6 +87,7 @@ class OpenAIProvider(SDKAdapter):
                     finish = _FINISH.get(reason, "stop")
             if chunk.get("usage"):
                 usage = _usage(chunk["usage"])
+                yield usage
             answered_model = chunk.get("model") or answered_model
         if finish is not None:
             yield StreamEnd(finish, usage, answered_model)

@@ -152,6 +152,10 @@ def test_env_vars_lists_exactly_what_the_server_reads() -> None:
         "OPENAI_API_KEY_FILE",
         "ANTHROPIC_API_KEY",
         "ANTHROPIC_API_KEY_FILE",
+        "REDIS_URL",
+        "REDIS_URL_FILE",
+        "REDIS_PASSWORD",
+        "REDIS_PASSWORD_FILE",
     } == ENV_VARS
 
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from app.config import RateLimitSettings
-from app.ratelimit import RateLimiter
+from app.limits import Bucket, MemoryStore
 from tests.app.conftest import ClientFactory, bearer, make_config, make_token
 
 
@@ -99,28 +98,28 @@ async def test_unauthenticated_requests_do_not_consume_a_bucket(
 
 
 def test_bucket_refills_at_the_configured_rate() -> None:
-    limiter = RateLimiter(RateLimitSettings(requests_per_minute=60, burst=2))
-    assert limiter.hit("k", now=0.0).allowed
-    assert limiter.hit("k", now=0.0).allowed
-    denied = limiter.hit("k", now=0.0)
+    limiter, bucket = MemoryStore(), Bucket(per_minute=60, burst=2)
+    assert limiter.hit_now("k", bucket, 0.0).allowed
+    assert limiter.hit_now("k", bucket, 0.0).allowed
+    denied = limiter.hit_now("k", bucket, 0.0)
     assert not denied.allowed
     assert denied.retry_after_seconds == 1
-    assert not limiter.hit("k", now=0.5).allowed
-    assert limiter.hit("k", now=1.01).allowed
-    assert limiter.hit("k", now=100.0).remaining == 1
+    assert not limiter.hit_now("k", bucket, 0.5).allowed
+    assert limiter.hit_now("k", bucket, 1.01).allowed
+    assert limiter.hit_now("k", bucket, 100.0).remaining == 1
 
 
 def test_100k_distinct_subjects_stay_bounded() -> None:
-    limiter = RateLimiter(RateLimitSettings(), max_buckets=1000)
+    limiter, bucket = MemoryStore(max_entries=1000), Bucket(per_minute=600, burst=100)
     for index in range(100_000):
-        limiter.hit(f"sub:{index}", now=float(index))
+        limiter.hit_now(f"sub:{index}", bucket, float(index))
     assert len(limiter) == 1000
 
 
 def test_recently_used_buckets_survive_eviction() -> None:
-    limiter = RateLimiter(RateLimitSettings(requests_per_minute=1, burst=1), max_buckets=3)
-    assert limiter.hit("busy", now=0.0).allowed
+    limiter, bucket = MemoryStore(max_entries=3), Bucket(per_minute=1, burst=1)
+    assert limiter.hit_now("busy", bucket, 0.0).allowed
     for index in range(10):
-        limiter.hit(f"other-{index}", now=0.0)
+        limiter.hit_now(f"other-{index}", bucket, 0.0)
         # "busy" keeps hitting, so it is never the least recently used and keeps its state.
-        assert not limiter.hit("busy", now=0.0).allowed
+        assert not limiter.hit_now("busy", bucket, 0.0).allowed

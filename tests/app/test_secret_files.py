@@ -45,6 +45,8 @@ def test_values_come_from_file_variables_and_the_directory(tmp_path: Path) -> No
         "JWT_SECRET_KEY": str(tmp_path / "jwt"),
         "JWT_PREVIOUS_SECRET_KEY": str(secrets / "JWT_PREVIOUS_SECRET_KEY"),
         "OPENAI_API_KEY": str(secrets / "OPENAI_API_KEY"),
+        "REDIS_URL": str(secrets / "REDIS_URL"),
+        "REDIS_PASSWORD": str(secrets / "REDIS_PASSWORD"),
     }
 
 

@@ -420,12 +420,15 @@ def test_metrics_and_openapi_are_not_routed_publicly() -> None:
 
 
 def _metric_names() -> set[str]:
-    """Every metric the server's application factory registers."""
+    """Every metric the server's application factory registers, and the limiter's (registered
+    when the app starts, in ``app.limits.limits_ctx``)."""
     from app.config import parse_config
     from app.keys import METRICS_KEY
+    from app.limits import LimitMetrics
     from app.server import create_app
 
     registry = create_app(parse_config({"jwt_secret_key": "x" * 40}))[METRICS_KEY].registry
+    LimitMetrics(registry, [])
     names = {"up"}
     for family in registry.collect():
         if family.type == "counter":
@@ -454,6 +457,7 @@ def test_alerts_and_dashboard_use_real_metric_names(run: ProgramRun) -> None:
             "AgentsMCPOverloaded",
             "UpstreamErrors",
             "RateLimitSaturation",
+            "RateLimitStoreUnreachable",
         }
         expressions += [a["expr"] for a in alerts]
     dashboard = next(

@@ -153,20 +153,23 @@ def server_config(fakes: str, **sections: Any) -> dict[str, Any]:
 
 
 class ServerProcess(Process):
-    def __init__(self, config: dict[str, Any], logs: Path) -> None:
+    def __init__(
+        self, config: dict[str, Any], logs: Path, *, env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         config = {**config, "server": {**config.get("server", {}), "port": self.port}}
         path = logs / "agentsmcp.yaml"
         path.write_text(yaml.safe_dump(config))
-        env = _env(
+        process_env = _env(
             {
                 "AGENTSMCP_CONFIG": str(path),
                 "JWT_SECRET_KEY": JWT_SECRET,
                 "OPENAI_API_KEY": OPENAI_KEY,
                 "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+                **(env or {}),
             }
         )
-        super().__init__(["-m", "app"], logs, "server", env)
+        super().__init__(["-m", "app"], logs, "server", process_env)
 
     @property
     def url(self) -> str:

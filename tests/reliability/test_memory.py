@@ -14,7 +14,8 @@ import pytest
 
 from app.auth import CACHE_SIZE, TokenVerifier
 from app.config import RateLimitSettings
-from app.ratelimit import MAX_BUCKETS, RateLimiter
+from app.limits import Bucket, MemoryStore
+from app.limits._store import MAX_ENTRIES as MAX_BUCKETS
 from tests.app.conftest import AUDIENCE, ISSUER, SECRET, make_config
 
 from .conftest import serve_app
@@ -45,22 +46,22 @@ class HeldMemory:
 
 def test_rate_limit_buckets_are_bounded() -> None:
     settings = RateLimitSettings(requests_per_minute=600, burst=100)
-    limiter = RateLimiter(settings)
-    with HeldMemory("ratelimit.py") as held:
+    limiter, bucket = MemoryStore(), Bucket(settings.requests_per_minute, settings.burst)
+    with HeldMemory("limits/_store.py") as held:
         # Twice the bound: the map is full and has evicted a full generation of buckets.
         for i in range(2 * MAX_BUCKETS):
-            limiter.hit(f"sub:user-{i}", now=NOW)
+            limiter.hit_now(f"sub:user-{i}", bucket, NOW)
         steady = held.now()
         for i in range(2 * MAX_BUCKETS, SUBJECTS):
-            limiter.hit(f"sub:user-{i}", now=NOW)
+            limiter.hit_now(f"sub:user-{i}", bucket, NOW)
         after_100k = held.now()
     assert len(limiter) == MAX_BUCKETS
     assert after_100k <= steady * 1.01, (steady, after_100k)
     assert after_100k < MAX_BUCKETS * 512, after_100k
     # Least recently used first out: the newest subject kept its bucket (second hit), the
     # oldest was evicted and starts again with a full one.
-    assert limiter.hit(f"sub:user-{SUBJECTS - 1}", now=NOW).remaining == settings.burst - 2
-    assert limiter.hit("sub:user-0", now=NOW).remaining == settings.burst - 1
+    assert limiter.hit_now(f"sub:user-{SUBJECTS - 1}", bucket, NOW).remaining == settings.burst - 2
+    assert limiter.hit_now("sub:user-0", bucket, NOW).remaining == settings.burst - 1
     assert len(limiter) == MAX_BUCKETS
 
 
@@ -125,7 +126,7 @@ async def test_server_state_is_bounded_under_100k_subjects() -> None:
         metrics_before = _series(await _metrics(server.port))
         rest = await _pipelined(server.port, tokens[20_000:])
         metrics_after = _series(await _metrics(server.port))
-        limiters = _find(RateLimiter)
+        limiters = _find(MemoryStore)
         verifiers = _find(TokenVerifier)
 
     assert set(first + rest) == {200}
@@ -133,7 +134,7 @@ async def test_server_state_is_bounded_under_100k_subjects() -> None:
     assert limiters
     assert verifiers
     for limiter in limiters:
-        assert isinstance(limiter, RateLimiter)
+        assert isinstance(limiter, MemoryStore)
         assert len(limiter) <= MAX_BUCKETS
     for verifier in verifiers:
         assert isinstance(verifier, TokenVerifier)

@@ -1,0 +1,97 @@
+"""Request limits and token budgets, per subject and per agent, in this process or shared by
+every replica through Redis/Valkey (``rate_limit.backend``).
+
+Wiring: ``app.cleanup_ctx.append(limits_ctx)`` (before the agent runner) and
+``make_rate_limit_middleware(config)`` in the middleware chain; handlers get a run's
+:class:`BudgetAccount` from :func:`account_for`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from app.keys import CONFIG_KEY, METRICS_KEY
+
+from ._keys import LIMITS_KEY, QUOTA_KEY
+from ._limits import BudgetAccount, Limits, Quota
+from ._metrics import LimitMetrics
+from ._middleware import UNLIMITED_PATHS, make_rate_limit_middleware
+from ._model import Bucket, Budget, Decision, Reservation
+from ._redis import RedisStore, connect
+from ._shared import STORE_ERRORS, FailoverStore, StoreUnavailableError
+from ._store import LimitStore, MemoryStore
+
+__all__ = [
+    "LIMITS_KEY",
+    "QUOTA_KEY",
+    "UNLIMITED_PATHS",
+    "Bucket",
+    "Budget",
+    "BudgetAccount",
+    "Decision",
+    "FailoverStore",
+    "LimitStore",
+    "Limits",
+    "MemoryStore",
+    "Quota",
+    "RedisStore",
+    "Reservation",
+    "StoreUnavailableError",
+    "account_for",
+    "limits_ctx",
+    "make_rate_limit_middleware",
+]
+
+log = structlog.get_logger("agentsmcp.limits")
+
+
+def account_for(request: web.Request) -> BudgetAccount | None:
+    """The token account of a run requested by ``request`` (None when no budget applies)."""
+    limits = request.app.get(LIMITS_KEY)
+    if limits is None:
+        return None
+    return limits.account(request.get(QUOTA_KEY))
+
+
+async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Open the shared store's client (redis backend) on startup and close it on cleanup."""
+    config = app[CONFIG_KEY]
+    settings = config.rate_limit
+    shared = settings.enabled and settings.backend == "redis"
+    metrics = LimitMetrics(app[METRICS_KEY].registry, list(config.agents))
+    local = MemoryStore()
+    if not shared:
+        app[LIMITS_KEY] = Limits(settings, local, local, metrics)
+        yield
+        return
+    assert config.redis_url is not None  # the config model requires it for this backend
+    password = config.redis_password.get_secret_value() if config.redis_password else None
+    client = connect(config.redis_url.get_secret_value(), password, settings.redis.timeout_seconds)
+    store = FailoverStore(
+        RedisStore(client, settings.redis.key_prefix),
+        MemoryStore(),
+        policy=settings.on_store_failure,
+        timeout=settings.redis.timeout_seconds,
+        retry_interval=settings.redis.retry_interval_seconds,
+        metrics=metrics,
+    )
+    # Startup never waits for the store: an unreachable store is logged and handled by policy.
+    await store.probe()
+    if store.up:
+        with contextlib.suppress(*STORE_ERRORS):
+            await store.shared.load_scripts()
+        log.info("rate-limit store connected", policy=settings.on_store_failure)
+    probe = asyncio.create_task(store.run_probe(), name="rate-limit-store-probe")
+    app[LIMITS_KEY] = Limits(settings, store, local, metrics)
+    try:
+        yield
+    finally:
+        probe.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await probe
+        await store.aclose()

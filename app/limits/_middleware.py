@@ -1,0 +1,50 @@
+"""The request limit middleware (after auth: it is keyed by the authenticated subject)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from app.config import AppConfig
+from app.keys import LIMIT_OVERRIDE_KEY, METRICS_KEY, SUBJECT_KEY
+
+from ._keys import LIMITS_KEY, QUOTA_KEY
+from ._limits import request_limit_exceeded
+
+# Probes, load-balancer checks and scrapes: never rate limited, whatever the quota.
+UNLIMITED_PATHS = frozenset({"/health", "/health/live", "/health/ready", "/metrics"})
+
+
+def make_rate_limit_middleware(config: AppConfig) -> Middleware | None:
+    if not config.rate_limit.enabled:
+        return None
+    public_paths = frozenset(config.auth.public_paths)
+    auth_enabled = config.auth.enabled
+
+    @web.middleware
+    async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in UNLIMITED_PATHS:
+            return await handler(request)
+        subject = request.get(SUBJECT_KEY)
+        public = False
+        if subject is not None:
+            key = "sub:" + subject
+        elif request.path in public_paths or not auth_enabled:
+            key = "ip:" + (request.remote or "unknown")
+            public = request.path in public_paths
+        else:
+            # A CORS preflight: no credentials, nothing to key on; aiohttp-cors answers it cheaply.
+            return await handler(request)
+        limits = request.app[LIMITS_KEY]
+        quota = limits.quota(key, subject, request.get(LIMIT_OVERRIDE_KEY))
+        decision = await limits.hit(quota, local=public)
+        if not decision.allowed:
+            request.app[METRICS_KEY].rate_limited_total.inc()
+            raise request_limit_exceeded(decision)
+        request[QUOTA_KEY] = quota
+        response = await handler(request)
+        if not response.prepared:
+            response.headers.update(decision.headers())
+        return response
+
+    return rate_limit_middleware
