@@ -73,9 +73,9 @@ async def serve(app: web.Application, config: AppConfig) -> None:
             await _start(metrics_site, config.server.host, config.metrics.port)
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal, signum)
-        # Everything alive now (the SDKs' ~200,000 pydantic classes and objects) lives as long as
-        # the process; freezing it keeps full collections from walking it again, which otherwise
-        # paused serving for 60-300 ms under load (bench/FINDINGS.md).
+        # Everything alive now (mostly the SDKs' pydantic classes) lives as long as the process;
+        # freezing it keeps full collections from walking it again, which otherwise paused
+        # serving under load (bench/FINDINGS.md, section 2).
         gc.collect()
         gc.freeze()
         log.info(

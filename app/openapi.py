@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 document served at ``GET /openapi.json``.
+"""The OpenAPI 3.1 document served at ``GET /openapi.json``: the JSON schemas of the request and
+response models (``app.api.models``) plus the route table below.
 
 It describes the deployment's routes (``/metrics`` only when metrics are enabled, CORS preflights
 only when origins are configured), every request body, response and error shape. It names no
@@ -14,8 +15,10 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from pydantic.json_schema import models_json_schema
 
 from app import __version__
+from app.api.models import REQUEST_MODELS, RESPONSE_MODELS
 from app.config import AppConfig
 
 OPENAPI_PATH = "/openapi.json"
@@ -25,8 +28,11 @@ SSE = "text/event-stream"
 Schema = dict[str, Any]
 
 
+REF_TEMPLATE = "#/components/schemas/{model}"
+
+
 def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": REF_TEMPLATE.format(model=name)}
 
 
 def _error_codes(*codes: str) -> Schema:
@@ -190,277 +196,13 @@ def _head_of(get: Schema) -> Schema:
 
 
 def _schemas() -> dict[str, Schema]:
-    text_part: Schema = {
-        "type": "object",
-        "required": ["type", "text"],
-        "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
-    }
-    usage: Schema = {
-        "type": "object",
-        "required": ["prompt_tokens", "completion_tokens", "total_tokens"],
-        "properties": {
-            "prompt_tokens": {"type": "integer", "minimum": 0},
-            "completion_tokens": {"type": "integer", "minimum": 0},
-            "total_tokens": {"type": "integer", "minimum": 0},
-        },
-    }
-    finish_reason: Schema = {
-        "type": "string",
-        "enum": ["stop", "length", "content_filter", "tool_calls"],
-    }
-    content: Schema = {"oneOf": [{"type": "string"}, {"type": "array", "items": text_part}]}
-    max_tokens: Schema = {"type": "integer", "minimum": 1, "maximum": 1_000_000}
-    return {
-        "Error": {
-            "type": "object",
-            "required": ["error"],
-            "properties": {
-                "error": {
-                    "type": "object",
-                    "required": ["message", "type", "code"],
-                    "properties": {
-                        "message": {"type": "string"},
-                        "type": {"type": "string"},
-                        "code": {"type": "string"},
-                        "param": {"type": "string", "description": "The invalid field."},
-                    },
-                }
-            },
-        },
-        "Health": {
-            "type": "object",
-            "required": ["status", "version", "uptime_seconds"],
-            "properties": {
-                "status": {"const": "ok"},
-                "version": {"type": "string"},
-                "uptime_seconds": {"type": "number", "minimum": 0},
-            },
-        },
-        "Live": {
-            "type": "object",
-            "required": ["status"],
-            "properties": {"status": {"const": "ok"}},
-        },
-        "Ready": {
-            "type": "object",
-            "required": ["status"],
-            "properties": {"status": {"const": "ready"}},
-        },
-        "NotReady": {
-            "type": "object",
-            "required": ["status", "reason"],
-            "properties": {
-                "status": {"const": "not_ready"},
-                "reason": {"enum": ["starting", "draining", "stopping"]},
-            },
-        },
-        "Message": {
-            "description": "A chat message. `content` may be omitted or null only for assistant"
-            " messages.",
-            "oneOf": [
-                {
-                    "type": "object",
-                    "required": ["role", "content"],
-                    "properties": {
-                        "role": {"enum": ["system", "developer", "user"]},
-                        "content": content,
-                    },
-                },
-                {
-                    "type": "object",
-                    "required": ["role"],
-                    "properties": {
-                        "role": {"const": "assistant"},
-                        "content": {"oneOf": [*content["oneOf"], {"type": "null"}]},
-                    },
-                },
-            ],
-        },
-        "Messages": {
-            "type": "array",
-            "description": "At least one user or assistant message.",
-            "minItems": 1,
-            "items": _ref("Message"),
-            "contains": {
-                "type": "object",
-                "required": ["role"],
-                "properties": {"role": {"enum": ["user", "assistant"]}},
-            },
-        },
-        "ChatCompletionRequest": {
-            "type": "object",
-            "description": "OpenAI-compatible; `model` is an agent name. Other Chat Completions"
-            " arguments are refused with 400 `unsupported_parameter` (null, or a value that"
-            " changes nothing, is accepted), unknown ones with `unknown_parameter`. At least one"
-            " user or assistant message is required. Anthropic agents send no `temperature`"
-            " or `top_p` upstream (their API version refuses them).",
-            "required": ["model", "messages"],
-            "properties": {
-                "model": {"type": "string", "minLength": 1, "examples": ["coding"]},
-                "messages": _ref("Messages"),
-                "stream": {"type": ["boolean", "null"]},
-                "stream_options": {
-                    "type": ["object", "null"],
-                    "properties": {"include_usage": {"type": "boolean"}},
-                },
-                "max_tokens": {**max_tokens, "type": ["integer", "null"]},
-                "max_completion_tokens": {**max_tokens, "type": ["integer", "null"]},
-                "temperature": {"type": ["number", "null"], "minimum": 0, "maximum": 2},
-                "top_p": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-                "stop": {
-                    "oneOf": [
-                        {"type": "string"},
-                        {"type": "array", "maxItems": 4, "items": {"type": "string"}},
-                        {"type": "null"},
-                    ]
-                },
-                "user": {"type": ["string", "null"]},
-                "n": {"description": "Only 1 is supported.", "enum": [1, None]},
-            },
-        },
-        "ChatCompletion": {
-            "type": "object",
-            "required": ["id", "object", "created", "model", "choices", "usage"],
-            "properties": {
-                "id": {"type": "string"},
-                "object": {"const": "chat.completion"},
-                "created": {"type": "integer"},
-                "model": {"type": "string", "description": "The agent that answered."},
-                "choices": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["index", "message", "finish_reason"],
-                        "properties": {
-                            "index": {"type": "integer"},
-                            "message": {
-                                "type": "object",
-                                "required": ["role", "content"],
-                                "properties": {
-                                    "role": {"const": "assistant"},
-                                    "content": {"type": "string"},
-                                    "refusal": {"type": "null"},
-                                },
-                            },
-                            "logprobs": {"type": "null"},
-                            "finish_reason": finish_reason,
-                        },
-                    },
-                },
-                "usage": usage,
-                "system_fingerprint": {"type": "null"},
-            },
-        },
-        "ChatCompletionStreamEvent": {
-            "type": "object",
-            "description": "One server-sent event of a streamed completion: `data:` holds a"
-            " chat.completion.chunk, a usage chunk (`choices: []`) when"
-            " `stream_options.include_usage` is set, or `[DONE]` last. A failure after the"
-            ' first token is one `data: {"error": {...}}` event before `[DONE]`.',
-            "required": ["data"],
-            "properties": {"data": {"type": "string", "minLength": 1}},
-        },
-        "RunRequest": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["input"],
-            "properties": {
-                "input": {
-                    "oneOf": [
-                        {"type": "string", "minLength": 1, "pattern": "\\S"},
-                        _ref("Messages"),
-                    ]
-                },
-                "stream": {"type": ["boolean", "null"]},
-                "metadata": {"type": ["object", "null"], "maxProperties": 16},
-            },
-        },
-        "Run": {
-            "type": "object",
-            "required": [
-                "id",
-                "object",
-                "agent",
-                "status",
-                "output",
-                "finish_reason",
-                "usage",
-                "provider",
-                "model",
-                "duration_ms",
-                "metadata",
-            ],
-            "properties": {
-                "id": {"type": "string"},
-                "object": {"const": "agent.run"},
-                "agent": {"type": "string", "description": "The agent that answered."},
-                "status": {"const": "completed"},
-                "output": {"type": "string"},
-                "finish_reason": finish_reason,
-                "usage": usage,
-                "provider": {"enum": ["openai", "anthropic"]},
-                "model": {"type": "string"},
-                "duration_ms": {"type": "number", "minimum": 0},
-                "metadata": {"type": "object"},
-            },
-        },
-        "RunStreamEvent": {
-            "type": "object",
-            "description": "One server-sent event of a streamed run: `run.started` (`id`,"
-            ' `agent`, `status: running`), `run.delta` (`{"id", "delta"}`), then'
-            " `run.completed` (a Run) or `run.failed` (`status: failed`,"
-            " `error: {message, type, code}`). `data` is JSON.",
-            "required": ["event", "data"],
-            "properties": {
-                "event": {"enum": ["run.started", "run.delta", "run.completed", "run.failed"]},
-                "data": {"type": "string", "contentMediaType": JSON},
-            },
-        },
-        "ModelList": {
-            "type": "object",
-            "required": ["object", "data"],
-            "properties": {
-                "object": {"const": "list"},
-                "data": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["id", "object", "created", "owned_by"],
-                        "properties": {
-                            "id": {"type": "string"},
-                            "object": {"const": "model"},
-                            "created": {"type": "integer"},
-                            "owned_by": {"type": "string"},
-                        },
-                    },
-                },
-            },
-        },
-        "AgentList": {
-            "type": "object",
-            "required": ["object", "data"],
-            "properties": {
-                "object": {"const": "list"},
-                "data": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["name", "type", "provider", "model", "available"],
-                        "properties": {
-                            "name": {"type": "string"},
-                            "type": {"type": "string"},
-                            "provider": {"enum": ["openai", "anthropic"]},
-                            "model": {"type": "string"},
-                            "timeout": {"type": "number"},
-                            "max_tokens": {"type": "integer"},
-                            "fallback": {"type": ["string", "null"]},
-                            "available": {"type": "boolean"},
-                        },
-                    },
-                },
-            },
-        },
-    }
+    """Every body's JSON schema, generated from the models that validate requests."""
+    _, schemas = models_json_schema(
+        [(model, "validation") for model in (*REQUEST_MODELS, *RESPONSE_MODELS)],
+        ref_template=REF_TEMPLATE,
+    )
+    defs: dict[str, Schema] = schemas["$defs"]
+    return defs
 
 
 def _preflight(path: str) -> Schema:

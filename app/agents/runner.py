@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Protocol, Self
 
 import structlog
@@ -240,44 +241,23 @@ class AgentRunner:
         if account is not None:
             await self.admit(account, agent, messages, options)
         settings = agent.settings
-        instruments = self._instruments[agent.name]
-        instruments.inflight.inc()
-        started = time.perf_counter()
-        outcome = "internal_error"
         try:
-            with self._upstream_errors(agent):
-                async with asyncio.timeout(settings.timeout):
-                    completion = await provider.complete(
-                        settings.model,
-                        settings.system_prompt,
-                        messages,
-                        options.params_for(settings),
-                    )
-            self._provider_outcome(agent, SUCCESS)
-            self._record_tokens(agent, completion.usage)
-            if account is not None:
-                await account.charge(agent.name, completion.usage.total_tokens)
-            outcome = SUCCESS
-            return RunResult(
-                agent=agent,
-                text=completion.text,
-                finish_reason=completion.finish_reason,
-                usage=completion.usage,
-                model=completion.model,
-                duration=time.perf_counter() - started,
-            )
-        except (UpstreamError, ProviderRequestError) as exc:
-            outcome = exc.code
-            log.warning("agent run failed", agent=agent.name, code=exc.code, error=exc.message)
-            raise
-        except asyncio.CancelledError:
-            outcome = CANCELLED
-            self._provider_outcome(agent, CANCELLED)
-            raise
+            with _Attempt(self, agent) as attempt:
+                with self._upstream_errors(agent):
+                    async with asyncio.timeout(settings.timeout):
+                        completion = await provider.complete(
+                            settings.model,
+                            settings.system_prompt,
+                            messages,
+                            options.params_for(settings),
+                        )
+                result = attempt.succeeded(
+                    completion.text, completion.finish_reason, completion.usage, completion.model
+                )
+                if account is not None:
+                    await account.charge(agent.name, completion.usage.total_tokens)
+                return result
         finally:
-            instruments.inflight.dec()
-            instruments.duration.observe(time.perf_counter() - started)
-            instruments.outcome(agent, outcome).inc()
             if account is not None:
                 await account.settle(agent.name)
 
@@ -293,66 +273,45 @@ class AgentRunner:
         if account is not None:
             await self.admit(account, agent, messages, options)
         settings = agent.settings
-        instruments = self._instruments[agent.name]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + settings.timeout
-        instruments.inflight.inc()
-        started = time.perf_counter()
-        outcome = "internal_error"
-        upstream = provider.stream(
-            settings.model, settings.system_prompt, messages, options.params_for(settings)
-        )
-        first = True
+        ttft = self._instruments[agent.name].ttft
+        deadline = asyncio.get_running_loop().time() + settings.timeout
         # Usage charged so far, the provider's latest report, and the text delivered.
         charged = 0
         reported = Usage()
         delivered_chars = 0
         try:
-            with self._upstream_errors(agent):
-                while True:
-                    async with asyncio.timeout_at(deadline):
-                        item = await anext(upstream)
-                    if type(item) is str:
-                        if first:
-                            instruments.ttft.observe(time.perf_counter() - started)
-                            first = False
-                        delivered_chars += len(item)
-                        yield item
-                    elif isinstance(item, Usage):
-                        reported = item
-                        if account is not None and item.total_tokens > charged:
-                            await account.charge(agent.name, item.total_tokens - charged)
-                            charged = item.total_tokens
-                    elif isinstance(item, StreamEnd):
-                        end = item
-                        break
-            self._provider_outcome(agent, SUCCESS)
-            self._record_tokens(agent, end.usage)
-            if account is not None and end.usage.total_tokens > charged:
-                await account.charge(agent.name, end.usage.total_tokens - charged)
-            charged = -1
-            outcome = SUCCESS
-            run.result = RunResult(
-                agent=agent,
-                text="",
-                finish_reason=end.finish_reason,
-                usage=end.usage,
-                model=end.model,
-                duration=time.perf_counter() - started,
-            )
-        except (UpstreamError, ProviderRequestError) as exc:
-            outcome = exc.code
-            log.warning("agent run failed", agent=agent.name, code=exc.code, error=exc.message)
-            raise
-        except (asyncio.CancelledError, GeneratorExit):
-            outcome = CANCELLED
-            self._provider_outcome(agent, CANCELLED)
-            raise
+            with _Attempt(self, agent) as attempt:
+                upstream = provider.stream(
+                    settings.model, settings.system_prompt, messages, options.params_for(settings)
+                )
+                first = True
+                try:
+                    with self._upstream_errors(agent):
+                        while True:
+                            async with asyncio.timeout_at(deadline):
+                                item = await anext(upstream)
+                            if type(item) is str:
+                                if first:
+                                    ttft.observe(time.perf_counter() - attempt.started)
+                                    first = False
+                                delivered_chars += len(item)
+                                yield item
+                            elif isinstance(item, Usage):
+                                reported = item
+                                if account is not None and item.total_tokens > charged:
+                                    await account.charge(agent.name, item.total_tokens - charged)
+                                    charged = item.total_tokens
+                            elif isinstance(item, StreamEnd):
+                                end = item
+                                break
+                    result = attempt.succeeded("", end.finish_reason, end.usage, end.model)
+                    if account is not None and end.usage.total_tokens > charged:
+                        await account.charge(agent.name, end.usage.total_tokens - charged)
+                    charged = -1
+                    run.result = result
+                finally:
+                    await upstream.aclose()
         finally:
-            await upstream.aclose()
-            instruments.inflight.dec()
-            instruments.duration.observe(time.perf_counter() - started)
-            instruments.outcome(agent, outcome).inc()
             if account is not None and charged >= 0 and (delivered_chars or reported.total_tokens):
                 # A broken stream still charges what it used: what the provider reported, and
                 # an estimate of whatever it delivered without reporting it.
@@ -372,6 +331,61 @@ def _broken_stream_usage(
         prompt = estimate_tokens(prompt_chars)
     completion = max(reported.completion_tokens, estimate_tokens(delivered_chars))
     return prompt + completion
+
+
+class _Attempt:
+    """One provider call of a run, plain or streamed: the in-flight gauge, its duration, and
+    its outcome (success, cancelled, the API error code, or internal_error for a bug)."""
+
+    __slots__ = ("_agent", "_instruments", "_runner", "started")
+
+    def __init__(self, runner: AgentRunner, agent: Agent) -> None:
+        self._runner = runner
+        self._agent = agent
+        self._instruments = runner._instruments[agent.name]
+        self.started = 0.0
+
+    def __enter__(self) -> Self:
+        self._instruments.inflight.inc()
+        self.started = time.perf_counter()
+        return self
+
+    def succeeded(
+        self, text: str, finish_reason: FinishReason, usage: Usage, model: str
+    ) -> RunResult:
+        agent = self._agent
+        self._runner._provider_outcome(agent, SUCCESS)
+        self._runner._record_tokens(agent, usage)
+        return RunResult(
+            agent=agent,
+            text=text,
+            finish_reason=finish_reason,
+            usage=usage,
+            model=model,
+            duration=time.perf_counter() - self.started,
+        )
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        agent = self._agent
+        if exc is None:
+            outcome = SUCCESS
+        elif isinstance(exc, UpstreamError | ProviderRequestError):
+            outcome = exc.code
+            log.warning("agent run failed", agent=agent.name, code=exc.code, error=exc.message)
+        elif isinstance(exc, asyncio.CancelledError | GeneratorExit):
+            outcome = CANCELLED
+            self._runner._provider_outcome(agent, CANCELLED)
+        else:
+            outcome = "internal_error"
+        instruments = self._instruments
+        instruments.inflight.dec()
+        instruments.duration.observe(time.perf_counter() - self.started)
+        instruments.outcome(agent, outcome).inc()
 
 
 class RunStream:

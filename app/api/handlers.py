@@ -21,7 +21,7 @@ from app.providers import ChatMessage, Usage
 from ._sse import DONE, ChunkRenderer, dumps, error_data, event, open_stream
 from ._watch import ConnectionWatch
 from .keys import ADMISSION_KEY, RUNNER_KEY
-from .requests import ChatCompletionRequest, parse_chat_completion, parse_run
+from .requests import ChatCompletionCall, parse_chat_completion, parse_run
 
 AGENT_HEADER = "X-Agentsmcp-Agent"
 
@@ -125,7 +125,7 @@ async def _stream_chat_completion(
     request: web.Request,
     runner: AgentRunner,
     agent: Agent,
-    parsed: ChatCompletionRequest,
+    parsed: ChatCompletionCall,
     watch: ConnectionWatch,
     account: TokenAccount | None,
 ) -> web.StreamResponse:

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from ._anthropic import AnthropicProvider, translate_messages
     from ._openai import OpenAIProvider
 
-# Each SDK is imported only when something uses its adapter: `import anthropic` alone holds ~84 MB
-# of RSS, so a deployment with only OpenAI agents should not pay for it (bench/FINDINGS.md).
+# Each SDK is imported only when something uses its adapter: an SDK's types are most of the
+# server's idle memory, so a deployment with only OpenAI agents should not pay for Anthropic's
+# (bench/FINDINGS.md, section 3).
 _LAZY_MODULES = {
     "AnthropicProvider": "._anthropic",
     "translate_messages": "._anthropic",

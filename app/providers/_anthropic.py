@@ -1,30 +1,18 @@
-"""Anthropic Messages over the official SDK, translated to and from the OpenAI-style model.
-
-Like the OpenAI adapter, calls go through the SDK's generic ``post`` with ``cast_to=object``: the
-SDK still does auth, retries, timeouts, errors and SSE decoding, without the per-call request
-transform and response model construction (see ``_openai.py``).
-"""
+"""Anthropic Messages over the official SDK, translated to and from the OpenAI-style model."""
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import AsyncGenerator, Sequence
-from typing import Any, cast
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from types import ModuleType
+from typing import Any, ClassVar, cast
 
 import anthropic
-import httpx2
 from anthropic.resources.messages.messages import DEPRECATED_MODELS
 from anthropic.types import MessageParam
 
-from ._errors import (
-    ErrorKind,
-    ProviderError,
-    is_timeout,
-    status_error,
-    stream_error,
-    unfinished_stream_error,
-)
+from ._base import SDKAdapter
+from ._errors import ErrorKind, ProviderError
 from ._models import ChatMessage, ChatParams, Completion, FinishReason, StreamEnd, StreamItem, Usage
 
 DEFAULT_API_BASE = "https://api.anthropic.com"
@@ -96,35 +84,14 @@ def user_id(user: str) -> str:
     return hashlib.sha256(user.encode()).hexdigest()
 
 
-class AnthropicProvider:
+class AnthropicProvider(SDKAdapter):
     name = "anthropic"
-
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        api_base: str | None,
-        max_retries: int,
-        timeout: float,
-        http_client: httpx2.AsyncClient | None = None,
-    ) -> None:
-        self._key = api_key
-        self._client = anthropic.AsyncAnthropic(
-            api_key=api_key,
-            base_url=api_base or DEFAULT_API_BASE,
-            max_retries=max_retries,
-            timeout=timeout,
-            http_client=http_client,
-            open_telemetry=False,
-        )
-
-    async def aclose(self) -> None:
-        await self._client.close()
-
-    def rotate_key(self, api_key: str) -> None:
-        # The SDK builds the auth header from client.api_key on every request.
-        self._key = api_key
-        self._client.api_key = api_key
+    sdk: ClassVar[ModuleType] = anthropic
+    client_class = "AsyncAnthropic"
+    client_options: ClassVar[dict[str, Any]] = {"open_telemetry": False}
+    default_api_base = DEFAULT_API_BASE
+    path = PATH
+    stream_end = "the message finished"
 
     def _body(
         self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
@@ -147,23 +114,14 @@ class AnthropicProvider:
             body["metadata"] = {"user_id": user_id(params.user)}
         return body
 
-    async def complete(
-        self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
-    ) -> Completion:
-        body = self._body(model, system, messages, params)
-        try:
-            data: Any = await self._client.post(PATH, body=body, cast_to=object)
-            text = "".join(
-                block["text"] for block in data["content"] if block.get("type") == "text"
-            )
-            usage = data["usage"]
-            prompt_tokens, completion_tokens = _tokens(usage, usage.get("input_tokens"))
-            answered_model = data.get("model") or model
-            finish = finish_reason(data.get("stop_reason"))
-            if not isinstance(answered_model, str):
-                raise TypeError("model is not a string")
-        except Exception as exc:
-            raise self._error(exc) from exc
+    def _completion(self, data: Any, model: str) -> Completion:
+        text = "".join(block["text"] for block in data["content"] if block.get("type") == "text")
+        usage = data["usage"]
+        prompt_tokens, completion_tokens = _tokens(usage, usage.get("input_tokens"))
+        answered_model = data.get("model") or model
+        finish = finish_reason(data.get("stop_reason"))
+        if not isinstance(answered_model, str):
+            raise TypeError("model is not a string")
         return Completion(
             text=text,
             finish_reason=finish,
@@ -171,93 +129,36 @@ class AnthropicProvider:
             model=answered_model,
         )
 
-    async def stream(
-        self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
+    async def _read_stream(
+        self, events: AsyncIterator[Any], model: str
     ) -> AsyncGenerator[StreamItem, None]:
-        body = self._body(model, system, messages, params)
-        body["stream"] = True
-        try:
-            upstream = await self._client.post(
-                PATH,
-                body=body,
-                cast_to=object,
-                stream=True,
-                stream_cls=anthropic.AsyncStream[object],
-            )
-        except Exception as exc:
-            raise self._error(exc) from exc
-        try:
-            prompt_tokens = completion_tokens = 0
-            stop_reason: str | None = None
-            answered_model = model
-            finished = False
-            try:
-                event: Any
-                async for event in upstream:
-                    kind = event["type"]
-                    if kind == "content_block_delta":
-                        delta = event["delta"]
-                        if delta.get("type") == "text_delta" and delta["text"]:
-                            if not isinstance(delta["text"], str):
-                                raise TypeError("text delta is not a string")
-                            yield delta["text"]
-                    elif kind == "message_start":
-                        message = event["message"]
-                        answered_model = message.get("model") or model
-                        usage = message.get("usage") or {}
-                        prompt_tokens, completion_tokens = _tokens(usage, usage.get("input_tokens"))
-                        yield Usage(prompt_tokens, completion_tokens)
-                    elif kind == "message_delta":
-                        stop_reason = event["delta"].get("stop_reason") or stop_reason
-                        usage = event.get("usage") or {}
-                        prompt_tokens, completion_tokens = _tokens(
-                            usage, usage.get("input_tokens") or prompt_tokens
-                        )
-                        yield Usage(prompt_tokens, completion_tokens)
-                    elif kind == "message_stop":
-                        finished = True
-            except Exception as exc:
-                raise self._error(exc) from exc
-            if not finished:
-                raise unfinished_stream_error(
-                    self.name, upstream.response.headers.get("content-type"), "the message finished"
+        prompt_tokens = completion_tokens = 0
+        stop_reason: str | None = None
+        answered_model = model
+        finished = False
+        async for event in events:
+            kind = event["type"]
+            if kind == "content_block_delta":
+                delta = event["delta"]
+                if delta.get("type") == "text_delta" and delta["text"]:
+                    if not isinstance(delta["text"], str):
+                        raise TypeError("text delta is not a string")
+                    yield delta["text"]
+            elif kind == "message_start":
+                message = event["message"]
+                answered_model = message.get("model") or model
+                usage = message.get("usage") or {}
+                prompt_tokens, completion_tokens = _tokens(usage, usage.get("input_tokens"))
+                yield Usage(prompt_tokens, completion_tokens)
+            elif kind == "message_delta":
+                stop_reason = event["delta"].get("stop_reason") or stop_reason
+                usage = event.get("usage") or {}
+                prompt_tokens, completion_tokens = _tokens(
+                    usage, usage.get("input_tokens") or prompt_tokens
                 )
+                yield Usage(prompt_tokens, completion_tokens)
+            elif kind == "message_stop":
+                finished = True
+        if finished:
             usage_total = Usage(prompt_tokens, completion_tokens)
             yield StreamEnd(finish_reason(stop_reason), usage_total, answered_model)
-        finally:
-            await upstream.close()
-
-    def _error(self, exc: Exception) -> ProviderError:
-        return classify(exc, self.name, self._key)
-
-
-def classify(exc: Exception, provider: str, secret: str | None) -> ProviderError:
-    """Map an Anthropic SDK (or transport) exception to a :class:`ProviderError`."""
-    if isinstance(exc, ProviderError):
-        return exc
-    if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException) and is_timeout(exc):
-        return ProviderError(ErrorKind.TIMEOUT, f"{provider} request timed out", provider=provider)
-    if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
-        return ProviderError(
-            ErrorKind.CONNECTION, f"connection to {provider} failed", provider=provider
-        )
-    if isinstance(exc, anthropic.APIStatusError):
-        if exc.status_code == 200:
-            # An ``error`` event inside a stream that had started successfully.
-            return stream_error(provider, exc.body, secret)
-        headers = exc.response.headers
-        return status_error(provider, exc.status_code, exc.body, headers, secret)
-    if isinstance(
-        exc,
-        json.JSONDecodeError
-        | anthropic.APIResponseValidationError
-        | ValueError
-        | KeyError
-        | IndexError
-        | TypeError
-        | AttributeError,
-    ):
-        return ProviderError(
-            ErrorKind.BAD_RESPONSE, f"{provider} returned a malformed response", provider=provider
-        )
-    raise exc

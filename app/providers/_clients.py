@@ -6,7 +6,7 @@ import logging
 
 from app.config import PROVIDER_KEY_ENV, AppConfig, ProviderName, ProviderSettings
 
-from ._base import ChatProvider
+from ._base import ChatProvider, SDKAdapter
 
 
 def used_providers(config: AppConfig) -> dict[ProviderName, list[str]]:
@@ -47,28 +47,17 @@ def _build_provider(provider: ProviderName, key: str, settings: ProviderSettings
     # faster than the default httpx2 transport in every case bench/transport_compare.py measures.
     # It opens an aiohttp session, so it must be built inside the running loop (cleanup_ctx).
     # The SDKs are imported here, only for providers in use (see app/providers/__init__.py).
+    adapter: type[SDKAdapter]
     if provider == "openai":
-        import openai
-
-        from ._openai import OpenAIProvider
-
-        return OpenAIProvider(
-            api_key=key,
-            api_base=settings.api_base,
-            max_retries=settings.max_retries,
-            timeout=settings.timeout,
-            http_client=openai.DefaultAioHttpClient(),
-        )
-    import anthropic
-
-    from ._anthropic import AnthropicProvider
-
-    return AnthropicProvider(
+        from ._openai import OpenAIProvider as adapter
+    else:
+        from ._anthropic import AnthropicProvider as adapter
+    return adapter(
         api_key=key,
         api_base=settings.api_base,
         max_retries=settings.max_retries,
         timeout=settings.timeout,
-        http_client=anthropic.DefaultAioHttpClient(),
+        http_client=adapter.sdk.DefaultAioHttpClient(),
     )
 
 
@@ -76,7 +65,7 @@ def build_providers(config: AppConfig) -> dict[ProviderName, ChatProvider]:
     """One client per provider that an agent uses and that has a key."""
     if config.logging.level != "DEBUG":
         # httpx2 logs every upstream request at INFO: a second line per request next to our
-        # access log (and ~0.25 ms of CPU each through the redacting formatter).
+        # access log, doubling log volume and its CPU (bench/FINDINGS.md, section 1).
         logging.getLogger("httpx2").setLevel(logging.WARNING)
     providers: dict[ProviderName, ChatProvider] = {}
     for provider in used_providers(config):

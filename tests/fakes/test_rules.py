@@ -5,7 +5,6 @@ Bodies go over HTTP to the running fake; the accepted ones are what the official
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -24,12 +23,6 @@ ANTHROPIC_OK: dict[str, Any] = {
 }
 CURRENT = {"anthropic-version": "2026-10-21"}
 LEGACY = {"anthropic-version": "2023-06-01"}
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeServer]:
-    async with FakeServer() as server:
-        yield server
 
 
 async def post(url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:

@@ -16,23 +16,17 @@ from app.agents.runner import estimate_tokens
 from app.config import AppConfig
 from app.keys import METRICS_KEY
 from app.server import create_app
-from tests.app.api.conftest import sse_events
 from tests.app.conftest import bearer, make_token
 from tests.fakes import Behavior, FakeServer
 from tests.fakes.appconfig import DEFAULT_AGENTS, agent_config
 from tests.redis_server import RedisServer
+from tests.sse import sse_events
 
 Client = TestClient[web.Request, web.Application]
 MESSAGES = [{"role": "user", "content": "Write a haiku."}]
 # What the fakes report by default: 11 prompt tokens, one completion token per chunk (4).
 RUN_TOKENS = 15
 CLAIM = "agentsmcp_limits"
-
-
-@pytest.fixture
-async def fake() -> Any:
-    async with FakeServer() as server:
-        yield server
 
 
 @pytest.fixture(params=["redis", "memory"])

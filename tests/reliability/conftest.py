@@ -7,14 +7,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import pytest
 from aiohttp import web
 
 from app.config import AppConfig
 from app.protocol import AppRunner
 from app.server import create_app
-from tests.app.conftest import bearer, make_token
-from tests.fakes import FakeServer
 
 
 @dataclass
@@ -41,14 +38,3 @@ async def serve_app(config: AppConfig) -> AsyncIterator[LiveServer]:
         yield LiveServer(app, host, port)
     finally:
         await runner.cleanup()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeServer]:
-    async with FakeServer() as server:
-        yield server
-
-
-@pytest.fixture
-def auth() -> dict[str, str]:
-    return bearer(make_token())

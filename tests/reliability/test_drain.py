@@ -22,6 +22,7 @@ import pytest
 
 from app.lifecycle import STREAM_ABORT_GRACE_SECONDS
 from tests.app.conftest import bearer, make_token
+from tests.sse import parse_events
 
 from ._process import ServerProcess, fake_control, fake_upstreams, running_server, server_config
 
@@ -35,20 +36,6 @@ class StreamRecord:
     events: list[tuple[str | None, str]] = field(default_factory=list)
     first_delta: asyncio.Event = field(default_factory=asyncio.Event)
     ended_at: float = 0.0
-
-
-def parse_events(buffer: str) -> tuple[list[tuple[str | None, str]], str]:
-    events = []
-    while "\n\n" in buffer:
-        block, buffer = buffer.split("\n\n", 1)
-        name, data = None, []
-        for line in block.split("\n"):
-            if line.startswith("event: "):
-                name = line[len("event: ") :]
-            elif line.startswith("data: "):
-                data.append(line[len("data: ") :])
-        events.append((name, "\n".join(data)))
-    return events, buffer
 
 
 async def stream(

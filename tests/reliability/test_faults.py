@@ -21,10 +21,10 @@ import aiohttp
 import pytest
 
 from app.config import AppConfig, parse_config
-from tests.app.api.conftest import sse_events
 from tests.app.conftest import bearer, make_token
 from tests.fakes import Behavior
 from tests.fakes.appconfig import ANTHROPIC_KEY, JWT_SECRET, OPENAI_KEY
+from tests.sse import sse_events
 
 from ._faults import FaultServer
 from ._process import free_port

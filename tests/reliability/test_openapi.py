@@ -10,6 +10,8 @@ from typing import Any
 
 import aiohttp
 import hypothesis
+import jsonschema_rs
+import pydantic
 import pytest
 import schemathesis
 from aiohttp import web
@@ -177,3 +179,125 @@ def test_live_server_conforms_to_its_document(case: Any, live_server: ServerProc
         checks=CHECKS,
         timeout=30,
     )
+
+
+def _property(document: dict[str, Any], model: str, field: str) -> dict[str, Any]:
+    schema: dict[str, Any] = document["components"]["schemas"][model]["properties"][field]
+    return schema
+
+
+def test_a_constraint_changed_in_a_model_changes_the_document(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import app.openapi
+    from app.api.models import ChatCompletionRequest
+
+    assert {"type": "number", "minimum": 0, "maximum": 2} in _property(
+        build_document(make_config()), "ChatCompletionRequest", "temperature"
+    )["anyOf"]
+    changed = pydantic.create_model(
+        "ChatCompletionRequest",
+        __base__=ChatCompletionRequest,
+        temperature=(float | None, pydantic.Field(default=None, ge=0, le=1)),
+    )
+    with pytest.raises(pydantic.ValidationError):
+        changed.model_validate(
+            {"model": "a", "messages": [{"role": "user", "content": "x"}], "temperature": 1.5}
+        )
+    others = tuple(m for m in app.openapi.REQUEST_MODELS if m is not ChatCompletionRequest)
+    monkeypatch.setattr(app.openapi, "REQUEST_MODELS", (changed, *others))
+    assert {"type": "number", "minimum": 0, "maximum": 1} in _property(
+        build_document(make_config()), "ChatCompletionRequest", "temperature"
+    )["anyOf"]
+
+
+@pytest.mark.parametrize(
+    ("field", "low", "high"),
+    [("temperature", 0, 2), ("top_p", 0, 1), ("max_tokens", 1, 1_000_000)],
+)
+async def test_the_server_enforces_the_documented_bounds(
+    field: str, low: float, high: float
+) -> None:
+    config = make_config()
+    bounds = next(
+        schema
+        for schema in _property(build_document(config), "ChatCompletionRequest", field)["anyOf"]
+        if schema["type"] != "null"
+    )
+    assert (bounds["minimum"], bounds["maximum"]) == (low, high)
+    step = 1 if field == "max_tokens" else 0.01
+    async with serve_app(config) as server, aiohttp.ClientSession() as session:
+        headers = {"Authorization": f"Bearer {make_token()}"}
+        for value in (low - step, high + step):
+            body = {"model": "x", "messages": [{"role": "user", "content": "x"}], field: value}
+            response = await session.post(
+                server.url + "/v1/chat/completions", json=body, headers=headers
+            )
+            error = (await response.json())["error"]
+            assert (response.status, error["param"]) == (400, field), value
+
+
+USER = {"role": "user", "content": "hi"}
+CHAT_BODIES: list[Any] = [
+    {"model": "a", "messages": [USER]},
+    {"model": "a", "messages": [{"role": "assistant"}, USER]},
+    {"model": "a", "messages": [{"role": "assistant", "content": None}]},
+    {"model": "a", "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]},
+    {"model": "a", "messages": [{"role": "user"}]},
+    {"model": "a", "messages": [{"role": "user", "content": None}]},
+    {"model": "a", "messages": [{"role": "system", "content": "x"}]},
+    {"model": "a", "messages": [{"role": "robot", "content": "x"}]},
+    {"model": "a", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+    {"model": "a", "messages": []},
+    {"model": "", "messages": [USER]},
+    {"messages": [USER]},
+    {"model": "a", "messages": [USER], "temperature": 2},
+    {"model": "a", "messages": [USER], "temperature": 2.01},
+    {"model": "a", "messages": [USER], "temperature": "1"},
+    {"model": "a", "messages": [USER], "top_p": 1.01},
+    {"model": "a", "messages": [USER], "max_tokens": 1_000_000},
+    {"model": "a", "messages": [USER], "max_tokens": 1_000_001},
+    {"model": "a", "messages": [USER], "max_completion_tokens": 0},
+    {"model": "a", "messages": [USER], "max_tokens": 2.5},
+    {"model": "a", "messages": [USER], "stop": ["a", "b", "c", "d"]},
+    {"model": "a", "messages": [USER], "stop": ["a", "b", "c", "d", "e"]},
+    {"model": "a", "messages": [USER], "stop": [1]},
+    {"model": "a", "messages": [USER], "stream": "yes"},
+    {"model": "a", "messages": [USER], "stream_options": {"include_usage": 1}},
+    {"model": "a", "messages": [USER], "n": 1},
+    {"model": "a", "messages": [USER], "n": 2},
+    {"model": "a", "messages": [USER], "user": None},
+]
+RUN_BODIES: list[Any] = [
+    {"input": "hi"},
+    {"input": ""},
+    {"input": "  "},
+    {"input": [USER], "stream": True, "metadata": {"a": 1}},
+    {"input": [{"role": "developer", "content": "x"}]},
+    {"input": 4},
+    {"input": "hi", "metadata": {str(i): i for i in range(17)}},
+    {"input": "hi", "extra": 1},
+    {},
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "body"),
+    [("ChatCompletionRequest", body) for body in CHAT_BODIES]
+    + [("RunRequest", body) for body in RUN_BODIES],
+)
+def test_the_document_and_the_server_agree_on_what_is_valid(model: str, body: Any) -> None:
+    # A real JSON Schema 2020-12 validator (jsonschema_rs, schemathesis's) on the served schema.
+    from app.api.requests import InvalidFieldError, parse_chat_completion, parse_run
+
+    document = build_document(make_config())
+    validator = jsonschema_rs.Draft202012Validator(
+        {**document, "$ref": f"#/components/schemas/{model}"}
+    )
+    parse = parse_chat_completion if model == "ChatCompletionRequest" else parse_run
+    try:
+        parse(body)
+        accepted = True
+    except InvalidFieldError:
+        accepted = False
+    assert validator.is_valid(body) == accepted

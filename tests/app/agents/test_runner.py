@@ -59,12 +59,6 @@ class Harness:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeServer]:
-    async with FakeServer() as server:
-        yield server
-
-
-@pytest.fixture
 async def harness(fake: FakeServer) -> AsyncIterator[Harness]:
     h = Harness(agent_config(fake, max_retries=2))
     yield h

@@ -12,23 +12,12 @@ from aiohttp.test_utils import TestClient
 
 from app.config import AppConfig
 from app.server import create_app
-from tests.app.conftest import bearer, make_token
+from tests.app.conftest import make_token
 from tests.fakes import FakeServer
 from tests.fakes.appconfig import agent_config
 
 Client = TestClient[web.Request, web.Application]
 AgentClientFactory = Callable[..., Awaitable[Client]]
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeServer]:
-    async with FakeServer() as server:
-        yield server
-
-
-@pytest.fixture
-def auth() -> dict[str, str]:
-    return bearer(make_token())
 
 
 @pytest.fixture
@@ -54,18 +43,3 @@ async def sdk(client: Client) -> AsyncIterator[openai.AsyncOpenAI]:
     )
     yield sdk
     await sdk.close()
-
-
-def sse_events(text: str) -> list[tuple[str | None, str]]:
-    """Parse an SSE body into (event, data) pairs."""
-    events = []
-    for block in text.strip().split("\n\n"):
-        name = None
-        data = []
-        for line in block.split("\n"):
-            if line.startswith("event: "):
-                name = line[len("event: ") :]
-            elif line.startswith("data: "):
-                data.append(line[len("data: ") :])
-        events.append((name, "\n".join(data)))
-    return events

@@ -8,8 +8,9 @@ import openai
 import pytest
 
 from tests.fakes import Behavior, FakeServer
+from tests.sse import sse_events
 
-from .conftest import AgentClientFactory, Client, sse_events
+from .conftest import AgentClientFactory, Client
 
 # "coding" runs on OpenAI, "coding-claude" on Anthropic.
 AGENTS = ["coding", "coding-claude"]

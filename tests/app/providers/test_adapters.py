@@ -31,12 +31,6 @@ PARAMS = ChatParams(max_tokens=64, temperature=0.3, top_p=0.9, stop=("END",), us
 FAST_RETRY = {"retry_after_ms": 5}
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeServer]:
-    async with FakeServer() as server:
-        yield server
-
-
 TRANSPORTS: dict[str, Callable[[], httpx2.AsyncClient | None]] = {
     "httpx": lambda: None,
     "aiohttp": openai.DefaultAioHttpClient,

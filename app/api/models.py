@@ -1,0 +1,308 @@
+"""The agent API's request and response bodies: one definition that validates requests
+(`app.api.requests`) and whose JSON schemas are the OpenAPI document's (`app.openapi`).
+
+Request models are strict (no string-to-number or number-to-boolean coercion): a client sending
+`"stream": "yes"` has a bug, and a 400 naming the field says so. Unions pick their member with a
+discriminator so that an error names the member the client meant, e.g. `messages[0].content[1]`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+from pydantic_core.core_schema import ValidationInfo
+
+MAX_STOP_SEQUENCES = 4
+MAX_METADATA_KEYS = 16
+# The largest max_tokens an agent can be configured with (config.AgentSettings): anything above it
+# is a client bug, not a request to clamp.
+MAX_TOKENS_LIMIT = 1_000_000
+# Union members are tagged "<...>": no field is named like that, so errors drop them from `param`.
+TAG_PREFIX = "<"
+
+
+def _member(value: Any, string: str, array: str, *, items: type | None = None) -> str | None:
+    """The tag of the union member (a string or an array) that `value` is meant for."""
+    if isinstance(value, str):
+        return string
+    if isinstance(value, list) and (items is None or all(isinstance(i, items) for i in value)):
+        return array
+    return None
+
+
+def _integral(value: Any) -> Any:
+    # JSON has one number type: 256.0 is the integer 256 (as JSON Schema's "integer" says).
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True)
+
+
+class TextPart(_Strict):
+    type: Literal["text"]
+    text: str
+
+
+Content = Annotated[
+    Annotated[str, Tag("<string>")] | Annotated[list[TextPart], Tag("<parts>")],
+    Discriminator(
+        lambda value: _member(value, "<string>", "<parts>"),
+        custom_error_type="invalid_content",
+        custom_error_message="must be a string or an array of text parts",
+    ),
+]
+
+
+class Message(_Strict):
+    """A chat message. `content` may be omitted or null only for assistant messages."""
+
+    # The same rule as `_content_required`, for the document.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"role": {"const": "assistant"}}},
+            "else": {"required": ["content"], "properties": {"content": {"not": {"type": "null"}}}},
+        }
+    )
+
+    role: Literal["system", "developer", "user", "assistant"]
+    content: Content | None = Field(default=None, validate_default=True)
+
+    @field_validator("content")
+    @classmethod
+    def _content_required(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.data.get("role", "assistant") != "assistant":
+            raise PydanticCustomError("missing", "is required (a string or an array of text parts)")
+        return value
+
+
+def _has_conversation(messages: list[Message]) -> list[Message]:
+    if all(message.role in ("system", "developer") for message in messages):
+        raise PydanticCustomError(
+            "no_conversation", "must contain at least one user or assistant message"
+        )
+    return messages
+
+
+Messages = Annotated[
+    list[Message],
+    Field(
+        min_length=1,
+        description="At least one user or assistant message.",
+        json_schema_extra={
+            "contains": {
+                "type": "object",
+                "required": ["role"],
+                "properties": {"role": {"enum": ["user", "assistant"]}},
+            }
+        },
+    ),
+    AfterValidator(_has_conversation),
+]
+MaxTokens = Annotated[int, Field(ge=1, le=MAX_TOKENS_LIMIT), BeforeValidator(_integral)]
+Stop = Annotated[
+    Annotated[str, Tag("<string>")]
+    | Annotated[list[str], Tag("<list>"), Field(max_length=MAX_STOP_SEQUENCES)],
+    Discriminator(
+        lambda value: _member(value, "<string>", "<list>", items=str),
+        custom_error_type="invalid_stop",
+        custom_error_message="must be a string or an array of strings",
+    ),
+]
+
+
+class StreamOptions(_Strict):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(_Strict):
+    """OpenAI-compatible; `model` is an agent name. Other Chat Completions arguments are
+    refused with 400 `unsupported_parameter` (null, or a value that changes nothing, is
+    accepted), unknown ones with `unknown_parameter`. Anthropic agents send no `temperature`
+    or `top_p` upstream (their API version refuses them)."""
+
+    model: str = Field(min_length=1, examples=["coding"])
+    messages: Messages
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
+    max_tokens: MaxTokens | None = None
+    max_completion_tokens: MaxTokens | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2, allow_inf_nan=False)
+    top_p: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    stop: Stop | None = None
+    user: str | None = None
+    n: Literal[1] | None = Field(default=None, description="Only 1 is supported.")
+
+
+RunInput = Annotated[
+    Annotated[str, Tag("<string>"), Field(min_length=1, pattern=r"\S")]
+    | Annotated[Messages, Tag("<messages>")],
+    Discriminator(
+        lambda value: _member(value, "<string>", "<messages>"),
+        custom_error_type="invalid_input",
+        custom_error_message="must be a string or an array of messages",
+    ),
+]
+
+
+class RunRequest(_Strict):
+    model_config = ConfigDict(extra="forbid")
+
+    input: RunInput
+    stream: bool | None = None
+    metadata: dict[str, Any] | None = Field(default=None, max_length=MAX_METADATA_KEYS)
+
+
+# Responses: built as plain dicts on the hot path; these define their documented shape, and
+# schemathesis checks a live server's answers against it (tests/reliability/test_openapi.py).
+
+FinishReason = Literal["stop", "length", "content_filter", "tool_calls"]
+ProviderName = Literal["openai", "anthropic"]
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: str
+    param: str | None = Field(default=None, description="The invalid field.")
+
+
+class Error(BaseModel):
+    error: ErrorDetail
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    uptime_seconds: float = Field(ge=0)
+
+
+class Live(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+
+
+class NotReady(BaseModel):
+    status: Literal["not_ready"]
+    reason: Literal["starting", "draining", "stopping"]
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+    total_tokens: int = Field(ge=0)
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str
+    refusal: None = None
+
+
+class Choice(BaseModel):
+    index: int
+    message: AssistantMessage
+    logprobs: None = None
+    finish_reason: FinishReason
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str = Field(description="The agent that answered.")
+    choices: list[Choice]
+    usage: Usage
+    system_fingerprint: None = None
+
+
+class ChatCompletionStreamEvent(BaseModel):
+    """One server-sent event of a streamed completion: `data:` holds a chat.completion.chunk,
+    a usage chunk (`choices: []`) when `stream_options.include_usage` is set, or `[DONE]`
+    last. A failure after the first token is one `data: {"error": {...}}` event before
+    `[DONE]`."""
+
+    data: str = Field(min_length=1)
+
+
+class Run(BaseModel):
+    id: str
+    object: Literal["agent.run"]
+    agent: str = Field(description="The agent that answered.")
+    status: Literal["completed"]
+    output: str
+    finish_reason: FinishReason
+    usage: Usage
+    provider: ProviderName
+    model: str
+    duration_ms: float = Field(ge=0)
+    metadata: dict[str, Any]
+
+
+class RunStreamEvent(BaseModel):
+    """One server-sent event of a streamed run: `run.started` (`id`, `agent`,
+    `status: running`), `run.delta` (`{"id", "delta"}`), then `run.completed` (a Run) or
+    `run.failed` (`status: failed`, `error: {message, type, code}`). `data` is JSON."""
+
+    event: Literal["run.started", "run.delta", "run.completed", "run.failed"]
+    data: str = Field(json_schema_extra={"contentMediaType": "application/json"})
+
+
+class Model(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[Model]
+
+
+class AgentInfo(BaseModel):
+    name: str
+    type: str
+    provider: ProviderName
+    model: str
+    timeout: float | None = None
+    max_tokens: int | None = None
+    fallback: str | None = None
+    available: bool
+
+
+class AgentList(BaseModel):
+    object: Literal["list"]
+    data: list[AgentInfo]
+
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (ChatCompletionRequest, RunRequest)
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    Error,
+    Health,
+    Live,
+    Ready,
+    NotReady,
+    ChatCompletion,
+    ChatCompletionStreamEvent,
+    Run,
+    RunStreamEvent,
+    ModelList,
+    AgentList,
+)
