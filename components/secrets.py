@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 
 import pulumi
@@ -68,21 +69,17 @@ class AppSecrets(pulumi.ComponentResource):
             string_data=string_data,
             opts=child_opts(self, provider),
         )
-        # The pods must roll when a secret changes, but a hash of the secrets in the pod template
-        # would make the whole Deployment spec secret. A random revision whose keeper is that
-        # (secret) hash changes exactly when the secrets do and reveals nothing about them.
-        checksum: pulumi.Output[str] = pulumi.Output.secret(
-            pulumi.Output.all(**string_data).apply(
-                lambda data: hashlib.sha256(
-                    "\n".join(f"{key}={data[key]}" for key in sorted(data)).encode()
-                ).hexdigest()
-            )
+        # The pods must roll when a secret changes, but a plain hash of the secrets in the pod
+        # template would make the whole Deployment spec secret (or let anyone holding it test
+        # guesses). An HMAC keyed by the JWT signing key, itself one of the secrets, changes exactly
+        # when the secrets do and reveals nothing about them, so it can be a plain output; and no
+        # extra provider (random) is needed for it.
+        revision: pulumi.Output[str] = pulumi.Output.all(**string_data).apply(
+            lambda data: hmac.new(
+                data["JWT_SECRET_KEY"].encode(),
+                "\n".join(f"{key}={data[key]}" for key in sorted(data)).encode(),
+                hashlib.sha256,
+            ).hexdigest()[:16]
         )
-        revision = random.RandomId(
-            f"{resource_name}-revision",
-            byte_length=8,
-            keepers={"sha256": checksum},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.revision = revision.hex
+        self.revision = pulumi.Output.unsecret(revision)
         self.register_outputs({"name": SECRET_NAME})

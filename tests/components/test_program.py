@@ -48,7 +48,6 @@ COMMON = {
     "kubernetes:networking.k8s.io/v1:Ingress": 1,
     "kubernetes:monitoring.coreos.com/v1:ServiceMonitor": 1,
     "docker:index/image:Image": 1,
-    "random:index/randomId:RandomId": 1,
     PROVIDER_TYPE: 1,
 }
 EXPECTED: dict[str, dict[str, int]] = {
@@ -499,6 +498,22 @@ def test_base_images_and_wheelhouse_become_build_args() -> None:
     assert args["RUNTIME_IMAGE"] == "registry.example.com/distroless/python3-debian12:nonroot"
     assert args["WHEELHOUSE"] == "build/wheelhouse"
     assert "SOURCE_URL" not in args
+
+
+def _secret_revision(secrets: dict[str, str]) -> Any:
+    deployment = _deployment(run_program("dev", secrets=secrets))
+    return deployment["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
+
+
+def test_secret_revision_follows_the_secrets_and_stays_plain() -> None:
+    revision = _secret_revision(dict(PLACEHOLDER_SECRETS))
+    # Plain (not a secret-wrapped value), so the Deployment spec stays readable in diffs.
+    assert isinstance(revision, str)
+    assert re.fullmatch(r"[0-9a-f]{16}", revision)
+    assert _secret_revision(dict(PLACEHOLDER_SECRETS)) == revision
+    rotated = {**PLACEHOLDER_SECRETS, "openaiApiKey": "rotated-openai-key-0123456789"}
+    assert _secret_revision(rotated) != revision
+    assert all(revision not in value for value in PLACEHOLDER_SECRETS.values())
 
 
 def test_generated_jwt_key_when_absent() -> None:
