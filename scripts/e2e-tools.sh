@@ -6,21 +6,27 @@
 #                the e2e tests use the Python SDK's own Automation API language server instead)
 #   k8sprovider: pulumi-resource-kubernetes (our main.go + the module's schema.json)
 # Each wrapper module under e2e/tools/<name> builds with ONE `go build` into
-# build/e2e-tools/<name>-<version>-<hash>/bin, keyed by the wrapper files and build flags, so
-# a warm machine rebuilds nothing. build/e2e-tools/bin holds symlinks to the current binaries.
-# Go's module and build caches stay in their default places so every checkout shares them.
+# $E2E_TOOLS_CACHE/<name>-<version>-<hash>/bin (default ~/.cache/agentsmcp/e2e-tools), keyed by
+# the wrapper files, Go version and build flags, outside the checkout so that a warm machine
+# (another clone, CI's fresh clone) rebuilds nothing. build/e2e-tools/bin holds symlinks to the
+# binaries this checkout uses. Go's module and build caches stay in their default places.
 # Usage: scripts/e2e-tools.sh [name ...]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-OUT=$ROOT/build/e2e-tools
+OUT=${E2E_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/agentsmcp/e2e-tools}
+LINKS=$ROOT/build/e2e-tools/bin
 export CGO_ENABLED=0 GOFLAGS=-mod=readonly GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 NICE=(nice -n "${E2E_TOOLS_NICE:-15}")
 
 log() { printf 'e2e-tools: %s\n' "$*" >&2; }
 
 modversion() { (cd "$1" && go list -m -f '{{.Version}}' "$2"); }
-moddir() { (cd "$1" && go mod download -json "$2@$(modversion "$1" "$2")" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'); }
+moddir() {
+	local version
+	version=$(modversion "$1" "$2")
+	(cd "$1" && go mod download -json "$2@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+}
 
 # key <name> <version> <flags...>: directory name for this recipe
 key() {
@@ -109,9 +115,9 @@ build_k8sprovider() {
 
 # link <dir>: point build/e2e-tools/bin/<binary> at this recipe's binaries
 link() {
-	mkdir -p "$OUT/bin"
+	mkdir -p "$LINKS"
 	local f
-	for f in "$1"/bin/*; do ln -sfn "$f" "$OUT/bin/$(basename "$f")"; done
+	for f in "$1"/bin/*; do ln -sfn "$f" "$LINKS/$(basename "$f")"; done
 }
 
 names=("$@")
@@ -125,4 +131,4 @@ for name in "${names[@]}"; do
 		;;
 	esac
 done
-log "binaries in $OUT/bin"
+log "binaries linked in $LINKS"
