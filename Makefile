@@ -115,7 +115,8 @@ CLUSTER_DIR ?= build/cluster
 e2e-tools:  ## Build etcd, kube-*, kubectl, kwok, pulumi and pulumi-resource-kubernetes (cached)
 	scripts/e2e-tools.sh
 
-cluster-up: venv e2e-tools  ## Start a local control plane with kwok nodes and our CRDs in $(CLUSTER_DIR)
+cluster-up: venv  ## Start a local control plane with kwok nodes and our CRDs in $(CLUSTER_DIR)
+	scripts/e2e-tools.sh kube kwok
 	$(BIN)/python -m e2e up --dir $(CLUSTER_DIR)
 
 cluster-down: venv  ## Stop the control plane started by cluster-up

@@ -41,8 +41,13 @@ key() {
 build() {
 	local name=$1 version=$2
 	shift 2
-	local dir
+	local dir lock
 	dir=$OUT/$(key "$name" "$version" "$@")
+	mkdir -p "$OUT"
+	# One build per key at a time (another checkout or CI may be building the same one); the
+	# lock is held until this script exits.
+	exec {lock}>"$dir.lock"
+	flock "$lock"
 	if [[ -f $dir/.complete ]]; then
 		log "$name $version: cached ($dir)"
 		printf '%s\n' "$dir"
