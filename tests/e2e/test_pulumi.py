@@ -30,14 +30,20 @@ def deployed(
     control_plane: ControlPlane,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[E2EStack, auto.UpResult]]:
+    """The stack after its first `pulumi up`; destroyed and removed at the end of the module."""
     name = str(request.param)
     e2e = create_stack(name, tmp_path_factory.mktemp(f"pulumi-{name}"), control_plane.kubeconfig)
     log: list[str] = []
-    with IngressStatusPublisher(control_plane):
+    with IngressStatusPublisher(control_plane) as ingress:
         try:
             result = e2e.stack.up(on_output=log.append, color="never")
         except auto.CommandError as exc:
             pytest.fail(f"pulumi up failed for {name}:\n{''.join(log)[-6000:]}\n{exc}")
+        # The Ingress await only finished because its status was published, as a controller would.
+        namespace = result.outputs["namespace"].value
+        assert any(item.startswith(f"{namespace}/") for item in ingress.published) == bool(
+            control_plane.get_json("ingress", "-n", namespace)["items"]
+        )
         try:
             yield e2e, result
         finally:
