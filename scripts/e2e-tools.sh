@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=${E2E_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/agentsmcp/e2e-tools}
 LINKS=$ROOT/build/e2e-tools/bin
-export CGO_ENABLED=0 GOFLAGS=-mod=readonly GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+# -buildvcs=false: the wrappers sit inside our git checkout, whose state must not leak into them.
+export CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 NICE=(nice -n "${E2E_TOOLS_NICE:-15}")
 
 log() { printf 'e2e-tools: %s\n' "$*" >&2; }
