@@ -41,12 +41,24 @@ SECRET_KEYS = ("openaiApiKey", "anthropicApiKey", "jwtSecretKey")
 def e2e_config(stack: str, kubeconfig: Path, overrides: Mapping[str, Any] = {}) -> dict[str, Any]:
     """The stack file's config with the e2e overrides; keys keep their ``agentsmcp:`` prefix.
 
-    Only keys the stack file has are rewritten (add-ons switched off one by one), so a stack that
-    no longer carries add-ons, or carries new ones, still works."""
+    Only keys the stack file has are rewritten (add-ons switched off one by one, a cluster-stack
+    reference dropped), so a stack that no longer carries add-ons, or carries new ones, still
+    works."""
     document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
     config: dict[str, Any] = dict(document.get("config") or {})
     config[f"{NAMESPACE}:image"] = {"ref": IMAGE_REF}
     config[f"{NAMESPACE}:kubernetes"] = {"kubeconfig": str(kubeconfig)}
+    # A reference to a separately deployed cluster-level stack (add-ons) is dropped: the app then
+    # takes the cluster facts from its own config or defaults, and needs no other stack.
+    config.pop(f"{NAMESPACE}:cluster", None)
+    exposure = config.get(f"{NAMESPACE}:exposure")
+    gateway_mode = isinstance(exposure, dict) and exposure.get("mode") == "gateway"
+    if gateway_mode and isinstance(exposure, dict) and "gateway" not in exposure:
+        # The Gateway the cluster stack would name; an HTTPRoute's parent need not exist.
+        config[f"{NAMESPACE}:exposure"] = {
+            **exposure,
+            "gateway": {"name": "e2e-gateway", "namespace": "e2e-gateway"},
+        }
     addons = config.get(f"{NAMESPACE}:addons")
     if isinstance(addons, dict):
         config[f"{NAMESPACE}:addons"] = {
