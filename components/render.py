@@ -135,8 +135,6 @@ class _RecordingMocks(pulumi.runtime.Mocks):
             )
         elif args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = "generated-" + "0" * 54
-        elif args.typ == "random:index/randomId:RandomId":
-            outputs["hex"] = "0123456789abcdef"
         return f"{args.name}-id", outputs
 
     def call(

@@ -1,0 +1,179 @@
+"""Drive the real Pulumi engine (our built ``pulumi`` CLI and ``pulumi-resource-kubernetes``) on the
+real program against the e2e control plane, fully offline.
+
+The Python language host (``pulumi-language-python``) is not served by the Go module proxy, so the
+program runs as an Automation API *inline* program: the CLI's engine talks to the Python SDK's own
+language server (``pulumi.automation``) instead of launching the host. Everything after that, the
+engine, state, diffs, secrets encryption, the provider's server-side apply and awaits, is the real
+thing. State lives in a file backend under the work directory, encrypted with a passphrase.
+
+The stack configuration is the repository's ``Pulumi.<stack>.yaml`` copied into a temporary project
+with overrides (`e2e_config`): the image as ``image.ref`` (no Docker build here), the add-ons
+that need Internet chart repositories switched off, the kubeconfig of the e2e cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi import automation as auto
+
+from e2e.binaries import PULUMI, ROOT, TOOLS_BIN, require
+
+PROJECT = "agentsmcp"
+NAMESPACE = "agentsmcp"
+# kwok never pulls images; any digest-pinned reference is what `image.ref` accepts.
+IMAGE_REF = "registry.e2e.invalid/agentsmcp@sha256:" + "e2" * 32
+SECRET_KEYS = ("openaiApiKey", "anthropicApiKey", "jwtSecretKey")
+
+
+def e2e_config(stack: str, kubeconfig: Path, overrides: Mapping[str, Any] = {}) -> dict[str, Any]:
+    """The stack file's config with the e2e overrides; keys keep their ``agentsmcp:`` prefix.
+
+    Only keys the stack file has are rewritten (add-ons switched off one by one, a cluster-stack
+    reference dropped), so a stack that no longer carries add-ons, or carries new ones, still
+    works."""
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
+    config: dict[str, Any] = dict(document.get("config") or {})
+    config[f"{NAMESPACE}:image"] = {"ref": IMAGE_REF}
+    config[f"{NAMESPACE}:kubernetes"] = {"kubeconfig": str(kubeconfig)}
+    # A reference to a separately deployed cluster-level stack (add-ons) is dropped: the app then
+    # takes the cluster facts from its own config or defaults, and needs no other stack.
+    config.pop(f"{NAMESPACE}:cluster", None)
+    exposure = config.get(f"{NAMESPACE}:exposure")
+    gateway_mode = isinstance(exposure, dict) and exposure.get("mode") == "gateway"
+    if gateway_mode and isinstance(exposure, dict) and "gateway" not in exposure:
+        # The Gateway the cluster stack would name; an HTTPRoute's parent need not exist.
+        config[f"{NAMESPACE}:exposure"] = {
+            **exposure,
+            "gateway": {"name": "e2e-gateway", "namespace": "e2e-gateway"},
+        }
+    addons = config.get(f"{NAMESPACE}:addons")
+    if isinstance(addons, dict):
+        config[f"{NAMESPACE}:addons"] = {
+            name: {**(value if isinstance(value, dict) else {}), "enabled": False}
+            for name, value in addons.items()
+        }
+    for key, value in overrides.items():
+        full = f"{NAMESPACE}:{key}"
+        if value is None:
+            config.pop(full, None)
+        else:
+            config[full] = value
+    return config
+
+
+def new_secrets() -> dict[str, str]:
+    """Distinct, recognisable secret values, so a leak into state or objects can be searched for."""
+    return {key: f"e2e-{key}-{secrets.token_hex(16)}" for key in SECRET_KEYS}
+
+
+def predict(stack: str, config: Mapping[str, Any], secret_values: Mapping[str, str]) -> list[Any]:
+    """The objects the offline render predicts for this config (run in a fresh interpreter, since
+    the render's mocks and the inline program share the Pulumi runtime's globals)."""
+    script = (
+        "import json, sys\n"
+        "from components.render import clean, run_program\n"
+        "args = json.load(sys.stdin)\n"
+        "run = run_program(args['stack'], config=args['config'], secrets=args['secrets'])\n"
+        "docs = [clean(r.inputs) for r in run.kubernetes_objects"
+        " if r.type != 'pulumi:providers:kubernetes']\n"
+        "json.dump(docs, sys.stdout)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps({"stack": stack, "config": dict(config), "secrets": dict(secret_values)}),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    docs: list[Any] = json.loads(result.stdout)
+    return docs
+
+
+def _program() -> None:
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+
+@dataclass
+class E2EStack:
+    """One stack of the real program in a temporary project directory."""
+
+    name: str
+    workdir: Path
+    kubeconfig: Path
+    config: dict[str, Any]
+    secret_values: dict[str, str]
+    stack: auto.Stack
+
+    @property
+    def state_dir(self) -> Path:
+        return self.workdir / "state"
+
+    def state_text(self) -> str:
+        """Every file the file backend wrote (checkpoints, backups, history), as text."""
+        return "\n".join(
+            path.read_text(errors="replace") for path in self.state_dir.rglob("*") if path.is_file()
+        )
+
+
+def pulumi_env(workdir: Path, kubeconfig: Path) -> dict[str, str]:
+    return {
+        "PULUMI_HOME": str(workdir / "home"),
+        "PULUMI_BACKEND_URL": f"file://{workdir / 'state'}",
+        "PULUMI_CONFIG_PASSPHRASE": "e2e-passphrase",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
+        "KUBECONFIG": str(kubeconfig),
+        "PATH": f"{TOOLS_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
+def create_stack(
+    name: str,
+    workdir: Path,
+    kubeconfig: Path,
+    overrides: Mapping[str, Any] = {},
+) -> E2EStack:
+    require(*PULUMI)
+    project = workdir / "project"
+    project.mkdir(parents=True)
+    (workdir / "state").mkdir()
+    (workdir / "home").mkdir()
+    shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    config = e2e_config(name, kubeconfig, overrides)
+    (project / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": config}))
+    env = pulumi_env(workdir, kubeconfig)
+    command = auto.PulumiCommand(root=str(TOOLS_BIN.parent), skip_version_check=True)
+    stack = auto.create_stack(
+        name,
+        project_name=PROJECT,
+        program=_program,
+        opts=auto.LocalWorkspaceOptions(
+            work_dir=str(project),
+            env_vars=env,
+            pulumi_command=command,
+            secrets_provider="passphrase",
+        ),
+    )
+    secret_values = new_secrets()
+    stack.set_all_config(
+        {
+            f"{NAMESPACE}:{key}": auto.ConfigValue(value=value, secret=True)
+            for key, value in secret_values.items()
+        }
+    )
+    return E2EStack(name, workdir, kubeconfig, config, secret_values, stack)

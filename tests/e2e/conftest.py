@@ -1,0 +1,66 @@
+"""The e2e tier's fixtures: one real control plane per test session (see e2e/controlplane.py).
+
+Every test under tests/e2e is marked ``e2e``; `make unit` deselects them and `make e2e` runs them
+after building the binaries with `make e2e-tools`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from e2e.binaries import CONTROL_PLANE, KWOK, ROOT, ToolsMissing, require
+from e2e.controlplane import ControlPlane, install_crds
+from e2e.crds import crd_documents
+
+STACKS = ("dev", "staging", "prod")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    try:
+        require(*CONTROL_PLANE, *KWOK)
+    except ToolsMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    cp = ControlPlane(tmp_path_factory.mktemp("cluster"))
+    cp.start()
+    try:
+        install_crds(cp, crd_documents())
+        yield cp
+    finally:
+        cp.stop()
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each stack rendered by `python -m components.render` (what `make render` writes)."""
+    out = tmp_path_factory.mktemp("manifests")
+    dirs = {}
+    for stack in STACKS:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "components.render",
+                "--stack",
+                stack,
+                "--out",
+                str(out / stack),
+            ],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        dirs[stack] = out / stack
+    return dirs

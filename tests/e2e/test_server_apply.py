@@ -1,0 +1,170 @@
+"""The rendered stacks against a real API server: admission, quota, limits and CRD schemas.
+
+This is the authority for Pod Security (it replaced validation's hand-written re-implementation):
+the namespace carries ``pod-security.kubernetes.io/enforce: restricted`` and the API server's own
+PodSecurity admission judges each pod template.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.controlplane import ControlPlane
+from e2e.serverapply import (
+    ApplyReport,
+    apply_stack,
+    delete_namespace,
+    load_rendered,
+    pod_from_template,
+    server_apply,
+)
+from tests.e2e.conftest import STACKS
+
+
+@pytest.fixture(scope="module")
+def applied(
+    control_plane: ControlPlane, rendered: dict[str, Path]
+) -> Iterator[dict[str, ApplyReport]]:
+    reports = {stack: apply_stack(control_plane, stack, rendered[stack]) for stack in STACKS}
+    try:
+        yield reports
+    finally:
+        for report in reports.values():
+            delete_namespace(control_plane, report.namespace)
+
+
+def _one(rendered: Path, kind: str) -> dict[str, Any]:
+    found = [obj for obj in load_rendered(rendered) if obj["kind"] == kind]
+    assert len(found) == 1, f"expected one {kind} in {rendered}"
+    return found[0]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_rendered_stack_is_accepted_without_warnings(
+    applied: dict[str, ApplyReport], rendered: dict[str, Path], stack: str
+) -> None:
+    report = applied[stack]
+    assert report.refused == {}
+    assert report.warnings == {}
+    expected = {obj["kind"] for obj in load_rendered(rendered[stack])} | {"Pod"}
+    assert {name.split("/")[0] for name in report.accepted} == expected
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_namespace_enforces_restricted(
+    applied: dict[str, ApplyReport], control_plane: ControlPlane, stack: str
+) -> None:
+    labels = control_plane.get_json("namespace", applied[stack].namespace)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def _template_pod(rendered: dict[str, Path], stack: str, suffix: str) -> dict[str, Any]:
+    return copy.deepcopy(pod_from_template(_one(rendered[stack], "Deployment"), suffix))
+
+
+@pytest.mark.parametrize(
+    ("mutation", "violation"),
+    [
+        (
+            lambda c: c["securityContext"].update(privileged=True, allowPrivilegeEscalation=None),
+            "privileged",
+        ),
+        (
+            lambda c: c["securityContext"].update(allowPrivilegeEscalation=True),
+            "allowPrivilegeEscalation",
+        ),
+        (lambda c: c["securityContext"].update(runAsNonRoot=False), "runAsNonRoot"),
+        (lambda c: c["securityContext"]["capabilities"].update(add=["NET_ADMIN"]), "capabilities"),
+    ],
+    ids=["privileged", "privilege-escalation", "root", "capabilities"],
+)
+def test_pod_security_refuses_a_pss_breaking_pod(
+    applied: dict[str, ApplyReport],
+    rendered: dict[str, Path],
+    control_plane: ControlPlane,
+    mutation: Any,
+    violation: str,
+) -> None:
+    pod = _template_pod(rendered, "dev", "pss")
+    mutation(pod["spec"]["containers"][0])
+    accepted, error, _ = server_apply(control_plane, pod, dry_run=True)
+    assert not accepted
+    assert 'violates PodSecurity "restricted:latest"' in error
+    assert violation in error
+
+
+def test_resource_quota_refuses_requests_beyond_it(
+    applied: dict[str, ApplyReport], rendered: dict[str, Path], control_plane: ControlPlane
+) -> None:
+    pod = _template_pod(rendered, "dev", "quota")
+    first = pod["spec"]["containers"][0]
+    # Each container is within the LimitRange max (4 CPU); together they exceed requests.cpu=4.
+    for container in (first, second := copy.deepcopy(first)):
+        container["resources"] = {"requests": {"cpu": "3"}, "limits": {"cpu": "3"}}
+    second["name"] = "second"
+    second.pop("ports", None)
+    pod["spec"]["containers"].append(second)
+    accepted, error, _ = server_apply(control_plane, pod, dry_run=True)
+    assert not accepted
+    assert "exceeded quota: agentsmcp-quota" in error
+    assert "requests.cpu=6" in error
+
+
+def test_limit_range_refuses_a_container_over_its_max(
+    applied: dict[str, ApplyReport], rendered: dict[str, Path], control_plane: ControlPlane
+) -> None:
+    pod = _template_pod(rendered, "dev", "max")
+    pod["spec"]["containers"][0]["resources"] = {"limits": {"cpu": "5", "memory": "256Mi"}}
+    accepted, error, _ = server_apply(control_plane, pod, dry_run=True)
+    assert not accepted
+    assert "maximum cpu usage per Container is 4" in error
+
+
+def test_limit_range_fills_in_defaults(
+    applied: dict[str, ApplyReport], rendered: dict[str, Path], control_plane: ControlPlane
+) -> None:
+    pod = _template_pod(rendered, "dev", "defaults")
+    pod["spec"]["containers"][0].pop("resources", None)
+    result = control_plane.kubectl(
+        "create", "--dry-run=server", "-o", "json", "-f", "-", input=json.dumps(pod)
+    )
+    resources = json.loads(result.stdout)["spec"]["containers"][0]["resources"]
+    limits = _one(rendered["dev"], "LimitRange")["spec"]["limits"][0]
+    assert resources == {"requests": limits["defaultRequest"], "limits": limits["default"]}
+
+
+@pytest.mark.parametrize(
+    ("mutation", "message"),
+    [
+        (
+            lambda s: s["spec"]["endpoints"][0].update(interval="30 seconds"),
+            "spec.endpoints[0].interval",
+        ),
+        (lambda s: s["spec"]["endpoints"][0].update(scheme="ftp"), "spec.endpoints[0].scheme"),
+        (lambda s: s["spec"].update(endpoints="http"), "spec.endpoints"),
+        (
+            lambda s: s["spec"].update(scrapeEverything=True),
+            ".spec.scrapeEverything: field not declared in schema",
+        ),
+    ],
+    ids=["interval-pattern", "scheme-enum", "type", "unknown-field"],
+)
+def test_crd_schema_refuses_an_invalid_service_monitor(
+    applied: dict[str, ApplyReport],
+    rendered: dict[str, Path],
+    control_plane: ControlPlane,
+    mutation: Any,
+    message: str,
+) -> None:
+    monitor = copy.deepcopy(_one(rendered["dev"], "ServiceMonitor"))
+    assert server_apply(control_plane, monitor, dry_run=True)[0]
+    mutation(monitor)
+    accepted, error, _ = server_apply(control_plane, monitor, dry_run=True)
+    assert not accepted
+    assert message in error
