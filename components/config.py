@@ -31,10 +31,12 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel, to_snake
 
+from app.config import AgentSettings, parse_config
 from app.config import ConfigError as ServerConfigError
-from app.config import parse_config
 
 NAMESPACE = "agentsmcp"
+# For agents that do not set one: the server's own default.
+AGENT_TIMEOUT_DEFAULT = float(AgentSettings.model_fields["timeout"].default)
 SECRET_KEYS = (
     "openaiApiKey",
     "anthropicApiKey",
@@ -508,6 +510,22 @@ class StackConfig(Model):
             "AGENTSMCP_LOG_LEVEL": self.logging.level,
             "AGENTSMCP_LOG_FORMAT": self.logging.format,
         }
+
+    @property
+    def longest_agent_request_seconds(self) -> int:
+        """How long one agent request may take: its agent's timeout plus those of the fallback
+        chain the runner may try after it (app.agents.runner), the longest over all agents."""
+
+        def chain(name: str, seen: frozenset[str]) -> float:
+            agent = self.agents.get(name)
+            if not isinstance(agent, dict) or name in seen:
+                return 0.0
+            own = float(agent.get("timeout", AGENT_TIMEOUT_DEFAULT))
+            fallback = agent.get("fallback")
+            return own + (chain(fallback, seen | {name}) if isinstance(fallback, str) else 0.0)
+
+        longest = max((chain(name, frozenset()) for name in self.agents), default=0.0)
+        return int(-(-max(longest, AGENT_TIMEOUT_DEFAULT) // 1))
 
     @property
     def shared_limits(self) -> bool:

@@ -38,6 +38,13 @@ def https_listener_name(host: str) -> str:
 
 
 HTTP_LISTENER_NAME = "http"
+# Time a response needs after the agents' own timeouts (the server's error answer, slow clients).
+ROUTE_TIMEOUT_MARGIN_SECONDS = 10
+
+
+def route_timeout_seconds(config: StackConfig) -> int:
+    """The HTTPRoute's request timeout: the longest agent request plus a margin."""
+    return config.longest_agent_request_seconds + ROUTE_TIMEOUT_MARGIN_SECONDS
 
 
 @dataclass(frozen=True)
@@ -159,6 +166,9 @@ class Exposure(pulumi.ComponentResource):
                                 for path, match in paths
                             ],
                             "backendRefs": [{"name": args.service_name, "port": args.service_port}],
+                            # Gateways cut requests at a default (Envoy's is 15 s); an agent's
+                            # answer or stream may run for its whole timeout and fallbacks.
+                            "timeouts": {"request": f"{route_timeout_seconds(args.config)}s"},
                         }
                     ],
                 },

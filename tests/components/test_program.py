@@ -641,6 +641,21 @@ def test_gateway_exposure_uses_an_http_route() -> None:
     assert _namespaces(policy["ingress"][0]["from"]) == {"gateways"}
 
 
+def test_http_route_timeout_outlasts_the_longest_agent_request() -> None:
+    """A Gateway's default request timeout (Envoy's: 15 s) would cut agents' answers and streams."""
+    agents = {
+        "slow": {"provider": "openai", "model": "gpt-4o", "timeout": 120, "fallback": "backup"},
+        "backup": {"provider": "openai", "model": "gpt-4o-mini", "timeout": 90.5},
+        "quick": {"provider": "openai", "model": "gpt-4o-mini", "timeout": 5},
+    }
+    run = run_program("prod", config=config_with("prod", agents=agents))
+    route = one(run, HTTP_ROUTE).inputs["spec"]
+    # slow's 120 s, then its fallback's 90.5 s (rounded up), plus the 10 s margin.
+    assert route["rules"][0]["timeouts"] == {"request": "221s"}
+    default = one(run_program("prod"), HTTP_ROUTE).inputs["spec"]["rules"][0]["timeouts"]
+    assert int(default["request"].removesuffix("s")) >= 60 + 10
+
+
 def test_preview_smoke(stack: str) -> None:
     run = run_program(stack, preview=True)
     assert _counts(run) == EXPECTED[stack]
