@@ -354,9 +354,12 @@ class RenderError(Exception):
     """The output directory cannot be used."""
 
 
-def render_stack(stack: str, out: Path, project: Project = APP) -> list[Path]:
-    """Render ``stack`` into ``out``, replacing an earlier render there (and nothing else)."""
-    files = render_documents(run_program(stack, project=project))
+def render_stack(
+    stack: str, out: Path, project: Project = APP, config: Mapping[str, Any] | None = None
+) -> list[Path]:
+    """Render ``stack`` into ``out``, replacing an earlier render there (and nothing else).
+    ``config`` replaces the stack file's config, as in :func:`run_program`."""
+    files = render_documents(run_program(stack, project=project, config=config))
     marker = out / RENDER_MARKER
     if out.exists() and any(out.iterdir()) and not marker.exists():
         raise RenderError(f"{out} is not empty and holds no earlier render; choose another --out")

@@ -24,6 +24,8 @@ FIELD_MANAGER = "agentsmcp-e2e"
 # Created for real first: admission of everything else depends on them (the ServiceAccount
 # admission plugin refuses a pod whose ServiceAccount does not exist).
 FIRST_KINDS = ("Namespace", "ResourceQuota", "LimitRange", "ServiceAccount")
+# Objects with a pod template, each also submitted as a Pod (Pod Security only warns on templates).
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 
 
 @dataclass
@@ -72,14 +74,14 @@ def object_id(obj: dict[str, Any]) -> str:
     return f"{obj['kind']}/{ns + '/' if ns else ''}{meta['name']}"
 
 
-def pod_from_template(deployment: dict[str, Any], suffix: str = "template") -> dict[str, Any]:
-    template = deployment["spec"]["template"]
+def pod_from_template(workload: dict[str, Any], suffix: str = "template") -> dict[str, Any]:
+    template = workload["spec"]["template"]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "name": f"{deployment['metadata']['name']}-{suffix}",
-            "namespace": deployment["metadata"]["namespace"],
+            "name": f"{workload['metadata']['name']}-{suffix}",
+            "namespace": workload["metadata"]["namespace"],
             "labels": template.get("metadata", {}).get("labels", {}),
         },
         "spec": template["spec"],
@@ -110,7 +112,9 @@ def apply_stack(cp: ControlPlane, stack: str, directory: Path) -> ApplyReport:
     first = [kind for kind in FIRST_KINDS if any(obj["kind"] == kind for obj in objects)]
     ordered = sorted(objects, key=lambda o: first.index(o["kind"]) if o["kind"] in first else 99)
     candidates = [(obj, obj["kind"] not in FIRST_KINDS) for obj in ordered]
-    candidates += [(pod_from_template(obj), True) for obj in objects if obj["kind"] == "Deployment"]
+    candidates += [
+        (pod_from_template(obj), True) for obj in objects if obj["kind"] in WORKLOAD_KINDS
+    ]
     for obj, dry_run in candidates:
         accepted, error, warnings = server_apply(cp, obj, dry_run=dry_run)
         name = object_id(obj)

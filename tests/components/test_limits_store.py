@@ -17,7 +17,6 @@ from components.limits_store import VALKEY_NAME, valkey_conf
 from components.render import PLACEHOLDER_SECRETS, SECRET_SIG, SIG_KEY, ProgramRun, run_program
 from tests.components.conftest import config_with
 from validation._manifests import Manifest
-from validation._pod_security import pod_violations
 
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -51,7 +50,7 @@ def test_valkey_mode_deploys_a_restricted_store_only_our_pods_reach() -> None:
     statefulset = _named(run, STATEFUL_SET, VALKEY_NAME)
     manifest = Manifest(Path("statefulset.yaml"), statefulset)
     pod = statefulset["spec"]["template"]
-    assert pod_violations(pod["metadata"], pod["spec"]) == []
+    # Pod Security restricted is judged by the real API server: tests/e2e (variant prod-valkey).
     container = pod["spec"]["containers"][0]
     assert container["image"] == ValkeySettings().image
     assert container["securityContext"]["readOnlyRootFilesystem"] is True

@@ -6,6 +6,7 @@ after building the binaries with `make e2e-tools`.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,26 @@ from e2e.controlplane import ControlPlane, install_crds
 from e2e.crds import crd_documents
 
 STACKS = ("dev", "staging", "prod")
+# Rendered like the stacks, from prod's file with these settings: what no stack file turns on yet.
+VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
+    # The shared limits store deployed in the namespace (a Valkey StatefulSet).
+    "prod-valkey": (
+        "prod",
+        {
+            "agentsmcp:namespace": "agentsmcp-prod-valkey",
+            "agentsmcp:limitsStore": {"mode": "valkey"},
+        },
+    ),
+}
+_RENDER_VARIANT = """
+import json, sys
+from pathlib import Path
+from components.render import render_stack, stack_config
+stack, overrides, out = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
+config = stack_config(stack)
+config["agentsmcp:rateLimit"] = {**config.get("agentsmcp:rateLimit", {}), "backend": "redis"}
+render_stack(stack, out, config={**config, **overrides})
+"""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -63,4 +84,19 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             capture_output=True,
         )
         dirs[stack] = out / stack
+    for variant, (stack, overrides) in VARIANTS.items():
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _RENDER_VARIANT,
+                stack,
+                json.dumps(overrides),
+                str(out / variant),
+            ],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        dirs[variant] = out / variant
     return dirs

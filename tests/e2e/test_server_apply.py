@@ -17,6 +17,7 @@ import pytest
 
 from e2e.controlplane import ControlPlane
 from e2e.serverapply import (
+    WORKLOAD_KINDS,
     ApplyReport,
     apply_stack,
     delete_namespace,
@@ -24,14 +25,16 @@ from e2e.serverapply import (
     pod_from_template,
     server_apply,
 )
-from tests.e2e.conftest import STACKS
+from tests.e2e.conftest import STACKS, VARIANTS
+
+APPLIED = (*STACKS, *VARIANTS)
 
 
 @pytest.fixture(scope="module")
 def applied(
     control_plane: ControlPlane, rendered: dict[str, Path]
 ) -> Iterator[dict[str, ApplyReport]]:
-    reports = {stack: apply_stack(control_plane, stack, rendered[stack]) for stack in STACKS}
+    reports = {stack: apply_stack(control_plane, stack, rendered[stack]) for stack in APPLIED}
     try:
         yield reports
     finally:
@@ -45,7 +48,7 @@ def _one(rendered: Path, kind: str) -> dict[str, Any]:
     return found[0]
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", APPLIED)
 def test_rendered_stack_is_accepted_without_warnings(
     applied: dict[str, ApplyReport], rendered: dict[str, Path], stack: str
 ) -> None:
@@ -54,9 +57,13 @@ def test_rendered_stack_is_accepted_without_warnings(
     assert report.warnings == {}
     expected = {obj["kind"] for obj in load_rendered(rendered[stack])} | {"Pod"}
     assert {name.split("/")[0] for name in report.accepted} == expected
+    # Every workload's pod template was judged by Pod Security admission as a Pod.
+    workloads = [o for o in load_rendered(rendered[stack]) if o["kind"] in WORKLOAD_KINDS]
+    pods = [name for name in report.accepted if name.startswith("Pod/")]
+    assert len(pods) == len(workloads) > 0
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", APPLIED)
 def test_namespace_enforces_restricted(
     applied: dict[str, ApplyReport], control_plane: ControlPlane, stack: str
 ) -> None:
