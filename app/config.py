@@ -214,7 +214,8 @@ class AppConfig(StrictModel):
 
     # Secrets: environment only (see SECRET_ENV); excluded from dumps.
     jwt_secret_key: SecretStr | None = Field(None, exclude=True)
-    # Accepted for verification only, during a key rotation (see README "Rotating secrets").
+    # Accepted for verification only, during a key rotation
+    # (see docs/operations.md, "Rotating secrets").
     jwt_previous_secret_key: SecretStr | None = Field(None, exclude=True)
     openai_api_key: SecretStr | None = Field(None, exclude=True)
     anthropic_api_key: SecretStr | None = Field(None, exclude=True)

@@ -49,7 +49,8 @@ class AppSecretsArgs:
 class AppSecrets(pulumi.ComponentResource):
     """``name`` and ``pull_secret_name`` are outputs of the Secrets themselves, so whatever uses
     them (the Deployment) is created after them. The server re-reads the mounted files, so a
-    changed value reaches running pods without a restart (README "Rotating secrets")."""
+    changed value reaches running pods without a restart (docs/operations.md, "Rotating
+    secrets")."""
 
     name: pulumi.Output[str]
     pull_secret_name: pulumi.Output[str] | None

@@ -115,7 +115,8 @@ def check_workflows(root: Path, result: CheckResult) -> None:
             "updates", []
         )
     }
-    # No `docker`: Dependabot cannot read base images passed through ARG ... FROM (README).
+    # No `docker`: Dependabot cannot read base images passed through ARG ... FROM
+    # (docs/validation.md, "CI workflows").
     for needed in ("pip", "github-actions"):
         if needed not in ecosystems:
             result.fail(str(DEPENDABOT), f"no `{needed}` updates configured")

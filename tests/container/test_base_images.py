@@ -3,7 +3,7 @@
 A GitHub-hosted runner has a Docker daemon and registry access but no stand-ins: the tests must
 build on the real debian:12-slim and distroless images there, not skip (CI=true fails a skip).
 The stub below only answers "is this image in the store"; the hosted-runner run itself is the
-real proof (README "CI workflows")."""
+real proof (docs/validation.md, "CI workflows")."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """Fault injection: every upstream failure, for each provider, on both routes, streaming or not,
 with and without a fallback agent.
 
-For each case: the status and error body the agent API specifies (README "Retries, timeouts,
-fallback"), at most ``max_retries + 1`` upstream attempts counted by the fake, the fallback used
-exactly when the rules say, the request over within the agents' timeouts plus one second, the
-outcome in the metrics, and the server still ready afterwards.
+For each case: the status and error body the agent API specifies (docs/http-api.md, "Retries,
+timeouts, fallback"), at most ``max_retries + 1`` upstream attempts counted by the fake, the
+fallback used exactly when the rules say, the request over within the agents' timeouts plus one
+second, the outcome in the metrics, and the server still ready afterwards.
 """
 
 from __future__ import annotations
