@@ -3,12 +3,18 @@
 Secrets never come from the file, only from the environment. Every problem is reported as one
 ``key.path: message`` line through :class:`ConfigError`, so ``python -m app`` can print them and
 exit 2.
+
+``load_config`` is pydantic-settings: its YAML source, deep-merged under two sources of ours that
+pydantic-settings cannot express (the ENV_OVERRIDES names and the NAME / NAME_FILE / secrets-dir
+secrets that app/secret_files.py re-reads at runtime). ``parse_config`` validates a mapping alone.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +27,13 @@ from pydantic import (
     ValidationError,
     field_validator,
     model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
 )
 
 from app.secret_files import (
@@ -302,36 +315,136 @@ class ConfigError(ValueError):
 def load_config(environ: Mapping[str, str] | None = None) -> AppConfig:
     """Build the config from ``AGENTSMCP_CONFIG`` (if set), env overrides and secrets."""
     env = os.environ if environ is None else environ
-    data = _read_yaml(env.get(CONFIG_PATH_ENV))
-    env_paths: dict[tuple[str, ...], str] = {}
-    for var, path in ENV_OVERRIDES.items():
-        value = env.get(var)
-        if value is None or value == "":
-            continue
-        node = data
-        for part in path[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = {}
-                node[part] = child
-            node = child
-        node[path[-1]] = value
-        env_paths[path] = var
-    paths, problems = secret_paths(list(SECRET_ENV), env)
-    for var, field in SECRET_ENV.items():
-        value = env.get(var) or None
-        if var in paths:
+    token = _ENVIRON.set(env)
+    try:
+        return _EnvironmentConfig()
+    except ValidationError as exc:
+        raise ConfigError(
+            _problems(exc, {path: var for var, path in ENV_OVERRIDES.items() if env.get(var)})
+        ) from None
+    finally:
+        _ENVIRON.reset(token)
+
+
+# The mapping load_config reads; settings_customise_sources is a classmethod and takes no arguments.
+_ENVIRON: ContextVar[Mapping[str, str]] = ContextVar("agentsmcp_environ")
+
+
+class _EnvironmentConfig(AppConfig, BaseSettings):
+    """AppConfig assembled by pydantic-settings from its sources, highest priority first."""
+
+    model_config = SettingsConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        env = _ENVIRON.get()
+        # The YAML source reads (and reports a bad file) first, as before any other problem.
+        yaml_source = _YamlSource(settings_cls, env.get(CONFIG_PATH_ENV) or None)
+        return (_OverrideSource(settings_cls, env), _SecretSource(settings_cls, env), yaml_source)
+
+
+class _YamlSource(YamlConfigSettingsSource):
+    """pydantic-settings' YAML source, with our error lines: it skips a missing file and takes
+    any top-level value, where a named file must exist, hold a mapping and carry no secret."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: str | None) -> None:
+        if path and not Path(path).is_file():
             try:
-                required = bool(env.get(var + FILE_SUFFIX))
-                value = read_secret_file(paths[var], required=required, name=var)
-            except SecretFileError as exc:
-                problems.append(str(exc))
-        if value:
-            data[field] = value
-    if problems:
-        raise ConfigError(problems)
-    data["secret_files"] = paths
-    return parse_config(data, env_paths)
+                Path(path).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(
+                    [f"{CONFIG_PATH_ENV}: cannot read {path}: {exc.strerror}"]
+                ) from None
+        super().__init__(settings_cls, yaml_file=path, yaml_file_encoding="utf-8")
+
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        try:
+            loaded = super()._read_file(file_path)
+        except OSError as exc:
+            raise ConfigError(
+                [f"{CONFIG_PATH_ENV}: cannot read {file_path}: {exc.strerror}"]
+            ) from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ConfigError(
+                [f"{CONFIG_PATH_ENV}: {file_path} is not valid YAML{where}"]
+            ) from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(
+                [f"{CONFIG_PATH_ENV}: {file_path} must hold a mapping at the top level"]
+            )
+        for field in (*SECRET_ENV.values(), "secret_files"):
+            if field in loaded:
+                raise ConfigError(
+                    [
+                        f"{field}: secrets come only from the environment or secret files,"
+                        " not this file"
+                    ]
+                )
+        return loaded
+
+
+class _OverrideSource(PydanticBaseSettingsSource):
+    """The ENV_OVERRIDES table. Ours: pydantic-settings' env source names a nested key
+    AGENTSMCP_SERVER__PORT, and the deployed variable names (AGENTSMCP_PORT, ...) are kept."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._env = env
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for var, path in ENV_OVERRIDES.items():
+            value = self._env.get(var)
+            if value:
+                node = data
+                for part in path[:-1]:
+                    node = node.setdefault(part, {})
+                node[path[-1]] = value
+        return data
+
+
+class _SecretSource(PydanticBaseSettingsSource):
+    """Secrets from NAME, NAME_FILE or $AGENTSMCP_SECRETS_DIR/NAME (app/secret_files.py), and
+    the files they are re-read from at runtime. Ours: pydantic-settings' secrets source reads
+    only a directory, once, with neither NAME_FILE nor the paths rotation needs."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._env = env
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        env = self._env
+        data: dict[str, Any] = {}
+        paths, problems = secret_paths(list(SECRET_ENV), env)
+        for var, field in SECRET_ENV.items():
+            value = env.get(var) or None
+            if var in paths:
+                try:
+                    required = bool(env.get(var + FILE_SUFFIX))
+                    value = read_secret_file(paths[var], required=required, name=var)
+                except SecretFileError as exc:
+                    problems.append(str(exc))
+            if value:
+                data[field] = value
+        if problems:
+            raise ConfigError(problems)
+        data["secret_files"] = paths
+        return data
 
 
 def parse_config(
@@ -340,47 +453,24 @@ def parse_config(
     """Validate a config mapping (the YAML's shape). Raises ConfigError listing every problem."""
     try:
         return AppConfig.model_validate(dict(data))
-    except ConfigError:
-        raise
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            if error["type"] == "value_error" and isinstance(
-                (ctx := error.get("ctx", {})).get("error"), ConfigError
-            ):
-                problems.extend(ctx["error"].problems)
-                continue
-            path = tuple(str(part) for part in error["loc"])
-            key = ".".join(path) or "(root)"
-            if env_paths and path in env_paths:
-                key = f"{env_paths[path]} ({key})"
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = "unknown key"
-            problems.append(f"{key}: {message}")
-        raise ConfigError(problems) from None
+        raise ConfigError(_problems(exc, env_paths)) from None
 
 
-def _read_yaml(path: str | None) -> dict[str, Any]:
-    if not path:
-        return {}
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{CONFIG_PATH_ENV}: cannot read {path}: {exc.strerror}"]) from None
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError([f"{CONFIG_PATH_ENV}: {path} is not valid YAML{where}"]) from None
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise ConfigError([f"{CONFIG_PATH_ENV}: {path} must hold a mapping at the top level"])
-    for field in (*SECRET_ENV.values(), "secret_files"):
-        if field in loaded:
-            raise ConfigError(
-                [f"{field}: secrets come only from the environment or secret files, not this file"]
-            )
-    return loaded
+def _problems(exc: ValidationError, env_paths: Mapping[tuple[str, ...], str] | None) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        if error["type"] == "value_error" and isinstance(
+            (ctx := error.get("ctx", {})).get("error"), ConfigError
+        ):
+            problems.extend(ctx["error"].problems)
+            continue
+        path = tuple(str(part) for part in error["loc"])
+        key = ".".join(path) or "(root)"
+        if env_paths and path in env_paths:
+            key = f"{env_paths[path]} ({key})"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        problems.append(f"{key}: {message}")
+    return problems
