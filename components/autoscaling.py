@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -19,7 +18,6 @@ class AutoscalingArgs:
     deployment: k8s.apps.v1.Deployment
     hpa: AutoscalingSettings
     vpa: VpaSettings
-    vpa_crds: Sequence[pulumi.Resource] = ()
 
 
 def _behavior(policy: ScalingPolicy) -> k8s.autoscaling.v2.HPAScalingRulesArgs:
@@ -104,6 +102,6 @@ class Autoscaling(pulumi.ComponentResource):
                         ]
                     },
                 },
-                opts=child_opts(self, provider, args.vpa_crds),
+                opts=child_opts(self, provider),
             )
         self.register_outputs({})

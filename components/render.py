@@ -182,6 +182,19 @@ def stack_config(stack: str, root: Path = APP.root) -> dict[str, Any]:
     return config
 
 
+def with_overrides(
+    config: Mapping[str, Any], overrides: Mapping[str, Any], namespace: str = NAMESPACE
+) -> dict[str, Any]:
+    """``config`` with ``<namespace>:<key>`` set to each override's value (None removes the key)."""
+    result = dict(config)
+    for key, value in overrides.items():
+        if value is None:
+            result.pop(f"{namespace}:{key}", None)
+        else:
+            result[f"{namespace}:{key}"] = value
+    return result
+
+
 def _wire_value(value: Any) -> str:
     # The CLI hands the program structured values as JSON and scalars as their text.
     if isinstance(value, str):

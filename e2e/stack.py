@@ -8,8 +8,8 @@ engine, state, diffs, secrets encryption, the provider's server-side apply and a
 thing. State lives in a file backend under the work directory, encrypted with a passphrase.
 
 The stack configuration is the repository's ``Pulumi.<stack>.yaml`` copied into a temporary project
-with overrides (`e2e_config`): the image as ``image.ref`` (no Docker build here), the add-ons
-that need Internet chart repositories switched off, the kubeconfig of the e2e cluster.
+with overrides (`e2e_config`): the image as ``image.ref`` (no Docker build here), no reference to
+the cluster stack (its add-ons need Internet chart repositories), the kubeconfig of the e2e cluster.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
+from components.render import stack_config, with_overrides
 from e2e.binaries import PULUMI, ROOT, TOOLS_BIN, require
 
 PROJECT = "agentsmcp"
@@ -41,11 +42,9 @@ SECRET_KEYS = ("openaiApiKey", "anthropicApiKey", "jwtSecretKey")
 def e2e_config(stack: str, kubeconfig: Path, overrides: Mapping[str, Any] = {}) -> dict[str, Any]:
     """The stack file's config with the e2e overrides; keys keep their ``agentsmcp:`` prefix.
 
-    Only keys the stack file has are rewritten (add-ons switched off one by one, a cluster-stack
-    reference dropped), so a stack that no longer carries add-ons, or carries new ones, still
-    works."""
-    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
-    config: dict[str, Any] = dict(document.get("config") or {})
+    The cluster-stack reference is dropped (the app then uses its own config or defaults), and a
+    gateway exposure without a named Gateway gets one (an HTTPRoute's parent need not exist)."""
+    config = stack_config(stack)
     config[f"{NAMESPACE}:image"] = {"ref": IMAGE_REF}
     config[f"{NAMESPACE}:kubernetes"] = {"kubeconfig": str(kubeconfig)}
     # A reference to a separately deployed cluster-level stack (add-ons) is dropped: the app then
@@ -59,19 +58,7 @@ def e2e_config(stack: str, kubeconfig: Path, overrides: Mapping[str, Any] = {}) 
             **exposure,
             "gateway": {"name": "e2e-gateway", "namespace": "e2e-gateway"},
         }
-    addons = config.get(f"{NAMESPACE}:addons")
-    if isinstance(addons, dict):
-        config[f"{NAMESPACE}:addons"] = {
-            name: {**(value if isinstance(value, dict) else {}), "enabled": False}
-            for name, value in addons.items()
-        }
-    for key, value in overrides.items():
-        full = f"{NAMESPACE}:{key}"
-        if value is None:
-            config.pop(full, None)
-        else:
-            config[full] = value
-    return config
+    return with_overrides(config, overrides)
 
 
 def new_secrets() -> dict[str, str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.render import ProgramRun, Registration, run_program, stack_config
+from components.render import ProgramRun, Registration, run_program, stack_config, with_overrides
 
 STACKS = ("dev", "staging", "prod")
 
@@ -34,11 +34,18 @@ def one(run: ProgramRun, type_token: str) -> Registration:
 
 def config_with(stack: str, **overrides: Any) -> dict[str, Any]:
     """The stack file's config with ``agentsmcp:<key>`` values replaced (None removes a key)."""
-    config = dict(stack_config(stack))
-    for key, value in overrides.items():
-        full = f"agentsmcp:{key}"
-        if value is None:
-            config.pop(full, None)
-        else:
-            config[full] = value
-    return config
+    return with_overrides(stack_config(stack), overrides)
+
+
+def ingress_tls_staging_config(**overrides: Any) -> dict[str, Any]:
+    """staging exposed through an Ingress with cert-manager TLS (HTTP-01), no cluster stack."""
+    exposure = {
+        "mode": "ingress",
+        "host": "agentsmcp.staging.example.com",
+        "tls": {
+            "enabled": True,
+            "clusterIssuer": "letsencrypt-staging",
+            "secretName": "agentsmcp-staging-tls",
+        },
+    }
+    return config_with("staging", cluster=None, exposure=exposure, **overrides)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from components.render import render_documents, run_program
-from tests.components.conftest import config_with
+from tests.components.conftest import config_with, ingress_tls_staging_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CYCLONUS = ROOT / ".venv-tools" / "bin" / "cyclonus"
@@ -118,18 +118,7 @@ def test_dev_flows(tmp_path: Path) -> None:
 
 
 def test_http01_solver_is_reachable_from_the_ingress_controller(tmp_path: Path) -> None:
-    exposure = {
-        "mode": "ingress",
-        "host": "agentsmcp.staging.example.com",
-        "tls": {
-            "enabled": True,
-            "clusterIssuer": "letsencrypt-staging",
-            "secretName": "agentsmcp-staging-tls",
-        },
-    }
-    policies = _policies(
-        tmp_path, "staging", config_with("staging", cluster=None, exposure=exposure)
-    )
+    policies = _policies(tmp_path, "staging", ingress_tls_staging_config())
     solver = Peer("agentsmcp-staging", SOLVER_LABELS, ip="10.244.1.20")
     assert allowed(policies, INGRESS_NGINX, solver, 8089, "http")
     assert not allowed(policies, STRANGER, solver, 8089, "http")

@@ -24,7 +24,7 @@ from components.render import (
     run_program,
     stack_config,
 )
-from tests.components.conftest import config_with, one
+from tests.components.conftest import config_with, ingress_tls_staging_config, one
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
@@ -732,21 +732,8 @@ def test_feature_combinations_run_or_fail_with_named_keys(
             assert reg.inputs["metadata"]["name"], reg.name
 
 
-def _ingress_tls_staging(**overrides: Any) -> dict[str, Any]:
-    exposure = {
-        "mode": "ingress",
-        "host": "agentsmcp.staging.example.com",
-        "tls": {
-            "enabled": True,
-            "clusterIssuer": "letsencrypt-staging",
-            "secretName": "agentsmcp-staging-tls",
-        },
-    }
-    return config_with("staging", cluster=None, exposure=exposure, **overrides)
-
-
 def test_http01_solver_pods_are_admitted_from_the_ingress_controller() -> None:
-    run = run_program("staging", config=_ingress_tls_staging())
+    run = run_program("staging", config=ingress_tls_staging_config())
     solver = _policy(run, "acme-http01-solver")
     assert solver["podSelector"] == {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}}
     assert solver["policyTypes"] == ["Ingress"]
@@ -763,7 +750,7 @@ def test_http01_solver_pods_are_admitted_from_the_ingress_controller() -> None:
 def test_configured_ingress_sources_reach_the_app_and_the_solver() -> None:
     sources = [{"namespace": "traefik"}, {"cidrs": ["10.1.0.0/16"]}]
     run = run_program(
-        "staging", config=_ingress_tls_staging(networkPolicy={"ingressSources": sources})
+        "staging", config=ingress_tls_staging_config(networkPolicy={"ingressSources": sources})
     )
     expected = [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}},
