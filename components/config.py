@@ -144,6 +144,10 @@ class ComputeResources(Model):
     cpu: Quantity
     memory: Quantity
 
+    def quantities(self) -> dict[str, str]:
+        """As a Kubernetes resource list: ``{"cpu": ..., "memory": ...}``."""
+        return {"cpu": self.cpu, "memory": self.memory}
+
 
 class ResourceSettings(Model):
     requests: ComputeResources = ComputeResources(cpu="100m", memory="256Mi")

@@ -184,14 +184,8 @@ class ValkeyStore(pulumi.ComponentResource):
                                     )
                                 ],
                                 resources=k8s.core.v1.ResourceRequirementsArgs(
-                                    requests={
-                                        "cpu": resources.requests.cpu,
-                                        "memory": resources.requests.memory,
-                                    },
-                                    limits={
-                                        "cpu": resources.limits.cpu,
-                                        "memory": resources.limits.memory,
-                                    },
+                                    requests=resources.requests.quantities(),
+                                    limits=resources.limits.quantities(),
                                 ),
                                 readiness_probe=probe,
                                 liveness_probe=probe,

@@ -73,15 +73,9 @@ class NamespaceBaseline(pulumi.ComponentResource):
                 limits=[
                     k8s.core.v1.LimitRangeItemArgs(
                         type="Container",
-                        default_request={
-                            "cpu": limits.default_request.cpu,
-                            "memory": limits.default_request.memory,
-                        },
-                        default={
-                            "cpu": limits.default_limit.cpu,
-                            "memory": limits.default_limit.memory,
-                        },
-                        max={"cpu": limits.max.cpu, "memory": limits.max.memory},
+                        default_request=limits.default_request.quantities(),
+                        default=limits.default_limit.quantities(),
+                        max=limits.max.quantities(),
                     )
                 ]
             ),

@@ -268,11 +268,8 @@ class AgentServer(pulumi.ComponentResource):
                     ],
                     env=env,
                     resources=k8s.core.v1.ResourceRequirementsArgs(
-                        requests={
-                            "cpu": resources.requests.cpu,
-                            "memory": resources.requests.memory,
-                        },
-                        limits={"cpu": resources.limits.cpu, "memory": resources.limits.memory},
+                        requests=resources.requests.quantities(),
+                        limits=resources.limits.quantities(),
                     ),
                     startup_probe=probe(STARTUP_PATH, 2, 30),
                     readiness_probe=probe(READINESS_PATH, 5, 3),
