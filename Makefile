@@ -68,7 +68,7 @@ serve: venv  ## Run the server locally with config/agentsmcp.yaml
 token: venv  ## Print a bearer token for `make serve` (SUB=name TTL=seconds)
 	@AGENTSMCP_CONFIG=$${AGENTSMCP_CONFIG:-config/agentsmcp.yaml} \
 	JWT_SECRET_KEY=$${JWT_SECRET_KEY:-local-development-secret-change-me} \
-	$(BIN)/python -m app.token --sub "$${SUB:-operator}" --ttl "$${TTL:-3600}"
+	$(BIN)/python -m tools.issue_token --sub "$${SUB:-operator}" --ttl "$${TTL:-3600}"
 
 deploy: venv  ## Deploy STACK=dev|staging|prod with Pulumi (checks tools, registry and cluster stack, pulumi up)
 	VENV=$(VENV) scripts/deploy.sh $(STACK)
@@ -83,9 +83,9 @@ smoke: venv  ## Post-deploy connection test of STACK through kubectl port-forwar
 	$(BIN)/python scripts/smoke.py --stack $(STACK)
 
 render: venv  ## Render every app and cluster stack offline (Pulumi mocks) into $(MANIFESTS)/<stack>/
-	for stack in $(STACKS); do $(BIN)/python -m components.render --stack $$stack --out $(MANIFESTS)/$$stack; done
+	for stack in $(STACKS); do $(BIN)/python -m tools.render_manifests --stack $$stack --out $(MANIFESTS)/$$stack; done
 	for stack in $(CLUSTER_STACKS); do \
-		$(BIN)/python -m components.render --project cluster --stack $$stack --out $(MANIFESTS)/cluster-$$stack; \
+		$(BIN)/python -m tools.render_manifests --project cluster --stack $$stack --out $(MANIFESTS)/cluster-$$stack; \
 	done
 
 bench: venv  ## Gateway benchmark, then the overload and limits-store scenarios (BENCH_ARGS="--quick" for a smoke run)

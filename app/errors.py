@@ -8,14 +8,10 @@ Handlers raise an :class:`APIError` subclass; the error middleware renders it. a
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
-
-from app.keys import CONFIG_KEY
 
 JSON_CONTENT_TYPE = "application/json"
 
@@ -159,64 +155,3 @@ def from_http_exception(exc: web.HTTPException) -> APIError:
     elif cls is PayloadTooLargeError:
         message = "The request body is larger than the server accepts."
     return cls(message, headers=headers)
-
-
-async def read_json(request: web.Request) -> Any:
-    """Read and parse a JSON body: 415 for a non-JSON type, 413 if too large, 400 if malformed."""
-    content_type = request.content_type
-    if content_type != JSON_CONTENT_TYPE and not (
-        content_type.startswith("application/") and content_type.endswith("+json")
-    ):
-        raise UnsupportedMediaTypeError()
-    max_bytes = request.app[CONFIG_KEY].server.max_body_bytes
-    length = request.content_length
-    if length is not None and length > max_bytes:
-        raise PayloadTooLargeError(f"The request body is larger than {max_bytes} bytes.")
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLargeError(f"The request body is larger than {max_bytes} bytes.") from None
-    if len(raw) > max_bytes:
-        raise PayloadTooLargeError(f"The request body is larger than {max_bytes} bytes.")
-    if not raw.strip():
-        raise BadRequestError("The request body is empty; a JSON document is required.")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequestError("The request body is not valid UTF-8.", code="invalid_json") from None
-    try:
-        document = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-        if _ESCAPED_SURROGATE.search(text):
-            # Lone surrogates ("\ud800") parse but cannot be encoded when sent upstream.
-            json.dumps(document, ensure_ascii=False).encode("utf-8")
-    except RecursionError:
-        raise BadRequestError("The JSON body is nested too deeply.", code="invalid_json") from None
-    except UnicodeEncodeError:
-        raise BadRequestError(
-            "The JSON body contains an unpaired UTF-16 surrogate escape.", code="invalid_json"
-        ) from None
-    except ValueError as exc:
-        raise BadRequestError(
-            f"The request body is not valid JSON: {_json_problem(exc)}", code="invalid_json"
-        ) from None
-    return document
-
-
-_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite_float(literal: str) -> float:
-    value = float(literal)
-    if not math.isfinite(value):
-        raise ValueError(f"number {literal[:20]} is out of range")
-    return value
-
-
-def _json_problem(exc: ValueError) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
-    return str(exc)

@@ -1,12 +1,11 @@
-"""Health and metrics views. None of them calls an upstream provider."""
+"""Health views. None of them calls an upstream provider."""
 
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.config import deployed_version
-from app.keys import METRICS_KEY, STATE_KEY
+from app.shared_state import STATE_KEY
 
 
 async def health(request: web.Request) -> web.Response:
@@ -33,8 +32,3 @@ async def ready(request: web.Request) -> web.Response:
         status=503,
         headers={"Retry-After": "1"} if state.not_ready_reason == "starting" else None,
     )
-
-
-async def metrics(request: web.Request) -> web.Response:
-    payload = generate_latest(request.app[METRICS_KEY].registry)
-    return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})

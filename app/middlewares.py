@@ -30,10 +30,10 @@ from app.errors import (
     PayloadTooLargeError,
     from_http_exception,
 )
-from app.keys import LIMIT_OVERRIDE_KEY, METRICS_KEY, REQUEST_ID_KEY, STATE_KEY, SUBJECT_KEY
 from app.limits import make_rate_limit_middleware
 from app.observability.metrics import UNMATCHED_ROUTE
 from app.secret_files import RotatingSecret
+from app.shared_state import LIMIT_OVERRIDE_KEY, METRICS_KEY, REQUEST_ID_KEY, STATE_KEY, SUBJECT_KEY
 
 REQUEST_ID_HEADER = "X-Request-ID"
 SERVER_NAME = "agentsmcp"

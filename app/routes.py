@@ -7,6 +7,7 @@ from aiohttp import web
 from app import health
 from app.api import setup_agent_routes
 from app.config import AppConfig
+from app.observability import exposition
 from app.openapi import OPENAPI_PATH, openapi_handler
 
 METRICS_PATH = "/metrics"
@@ -18,7 +19,7 @@ def setup_core_routes(app: web.Application, config: AppConfig) -> None:
     app.router.add_get("/health/ready", health.ready, allow_head=True)
     # With metrics disabled, or on their own port (see create_metrics_app), /metrics answers 404.
     if config.metrics.enabled and config.metrics.port is None:
-        app.router.add_get(METRICS_PATH, health.metrics)
+        app.router.add_get(METRICS_PATH, exposition.metrics)
     app.router.add_get(OPENAPI_PATH, openapi_handler(config))
 
 

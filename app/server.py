@@ -6,14 +6,14 @@ import aiohttp_cors
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from app import health
 from app.api import agent_runner_ctx
 from app.config import AppConfig
-from app.keys import CONFIG_KEY, METRICS_KEY, SHUTDOWN_DEADLINE_KEY, STATE_KEY
 from app.limits import limits_ctx
 from app.middlewares import REQUEST_ID_HEADER, build_middlewares, set_response_headers
+from app.observability import exposition
 from app.observability.metrics import Metrics
 from app.routes import METRICS_PATH, setup_routes
+from app.shared_state import CONFIG_KEY, METRICS_KEY, SHUTDOWN_DEADLINE_KEY, STATE_KEY
 from app.state import ServerState
 
 # Response headers a browser script may read on a cross-origin response.
@@ -58,7 +58,7 @@ def create_metrics_app(app: web.Application) -> web.Application:
     """
     metrics_app = web.Application()
     metrics_app[METRICS_KEY] = app[METRICS_KEY]
-    metrics_app.router.add_get(METRICS_PATH, health.metrics)
+    metrics_app.router.add_get(METRICS_PATH, exposition.metrics)
     return metrics_app
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-from components.render import stack_config, with_overrides
+from components.stack_file import stack_config, with_overrides
 from e2e.binaries import PULUMI, ROOT, TOOLS_BIN, require
 
 PROJECT = "agentsmcp"
@@ -71,7 +71,7 @@ def predict(stack: str, config: Mapping[str, Any], secret_values: Mapping[str, s
     the render's mocks and the inline program share the Pulumi runtime's globals)."""
     script = (
         "import json, sys\n"
-        "from components.render import clean, run_program\n"
+        "from tools.render_manifests import clean, run_program\n"
         "args = json.load(sys.stdin)\n"
         "run = run_program(args['stack'], config=args['config'], secrets=args['secrets'])\n"
         "docs = [clean(r.inputs) for r in run.kubernetes_objects"

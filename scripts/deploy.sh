@@ -36,7 +36,7 @@ fi
 read -r builds_image registry cluster_stack < <(PYTHONPATH="$ROOT" "$VENV/bin/python" - "$STACK" "$PROJECT_DIR" <<'PY'
 import re
 import sys
-from components.render import stack_config
+from components.stack_file import stack_config
 if sys.argv[2] != ".":
     print("no - -")
     raise SystemExit

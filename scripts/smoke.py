@@ -26,11 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.token import issue_token  # noqa: E402
 from components.config import NAMESPACE, MonitoringSettings  # noqa: E402
-from components.render import stack_config  # noqa: E402
 from components.secrets import SECRET_NAME  # noqa: E402
+from components.stack_file import stack_config  # noqa: E402
 from components.workload import SERVICE_NAME, SERVICE_PORT  # noqa: E402
+from tools.issue_token import issue_token  # noqa: E402
 
 TIMEOUT_SECONDS = 10.0
 

@@ -16,12 +16,12 @@ from aiohttp import web
 from app.admission import Admission
 from app.agents import AgentMetrics, AgentRegistry, AgentRunner
 from app.config import PROVIDER_KEY_ENV, AppConfig, ConfigError, ProviderName
-from app.keys import CONFIG_KEY, METRICS_KEY
 from app.providers import ChatProvider, build_providers, deprecated_models, missing_keys
 from app.secret_files import RotatingSecret
+from app.shared_state import CONFIG_KEY, METRICS_KEY
 
 from . import handlers
-from .keys import ADMISSION_KEY, AGENT_METRICS_KEY, RUNNER_KEY
+from .shared_state import ADMISSION_KEY, AGENT_METRICS_KEY, RUNNER_KEY
 
 log = structlog.get_logger("agentsmcp.agents")
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from app.keys import REQUEST_ID_KEY
 from app.middlewares import REQUEST_ID_HEADER
+from app.shared_state import REQUEST_ID_KEY
 
 DONE = b"data: [DONE]\n\n"
 

@@ -13,15 +13,16 @@ import structlog
 from aiohttp import web
 
 from app.agents import Agent, AgentRunner, RunOptions, RunResult, TokenAccount
-from app.errors import APIError, InternalServerError, read_json
-from app.keys import SHUTDOWN_DEADLINE_KEY
+from app.errors import APIError, InternalServerError
 from app.limits import account_for
 from app.providers import ChatMessage, Usage
+from app.request_body import read_json
+from app.shared_state import SHUTDOWN_DEADLINE_KEY
 
 from ._sse import DONE, ChunkRenderer, dumps, error_data, event, open_stream
 from ._watch import ConnectionWatch
-from .keys import ADMISSION_KEY, RUNNER_KEY
 from .requests import ChatCompletionCall, parse_chat_completion, parse_run
+from .shared_state import ADMISSION_KEY, RUNNER_KEY
 
 AGENT_HEADER = "X-Agentsmcp-Agent"
 

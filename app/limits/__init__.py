@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
-from app.keys import CONFIG_KEY, METRICS_KEY
+from app.shared_state import CONFIG_KEY, METRICS_KEY
 
 from ._keys import LIMITS_KEY, QUOTA_KEY
 from ._limits import BudgetAccount, Limits, Quota

@@ -6,7 +6,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from app.config import AppConfig
-from app.keys import LIMIT_OVERRIDE_KEY, METRICS_KEY, SUBJECT_KEY
+from app.shared_state import LIMIT_OVERRIDE_KEY, METRICS_KEY, SUBJECT_KEY
 
 from ._keys import LIMITS_KEY, QUOTA_KEY
 from ._limits import request_limit_exceeded

@@ -50,7 +50,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def echo_json(request: web.Request) -> web.Response:
-    from app.errors import read_json
+    from app.request_body import read_json
 
     return web.json_response({"received": await read_json(request)})
 
@@ -60,7 +60,7 @@ async def boom(request: web.Request) -> web.Response:
 
 
 async def whoami(request: web.Request) -> web.Response:
-    from app.keys import SUBJECT_KEY
+    from app.shared_state import SUBJECT_KEY
 
     return web.json_response({"subject": request.get(SUBJECT_KEY)})
 

@@ -1,4 +1,4 @@
-"""The aiohttp internals app/protocol.py relies on (``server_internals`` and the
+"""The aiohttp internals app/parser_errors.py relies on (``server_internals`` and the
 ``AppRunner._make_server`` hook). If aiohttp changes them, these fail with a message naming
 what changed, instead of malformed requests quietly getting aiohttp's plain-text errors."""
 
@@ -10,11 +10,11 @@ import inspect
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from app.protocol import AppRunner, JSONErrorRequestHandler, JSONErrorServer, server_internals
+from app.parser_errors import AppRunner, JSONErrorRequestHandler, JSONErrorServer, server_internals
 from app.server import create_app
 from tests.app.conftest import make_config
 
-CHANGED = "aiohttp internals changed: update app/protocol.py (server_internals, AppRunner)"
+CHANGED = "aiohttp internals changed: update app/parser_errors.py (server_internals, AppRunner)"
 
 
 def test_the_runner_hook_still_exists() -> None:

@@ -1,4 +1,4 @@
-"""``python -m app`` configuration errors and ``python -m app.token``, run as real processes."""
+"""``python -m app`` config errors and ``python -m tools.issue_token``, run as real processes."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_token_cli_prints_a_token_the_server_accepts(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("auth:\n  issuer: me\n  audience: you\n", encoding="utf-8")
     result = run(
-        ["-m", "app.token", "--sub", "ops", "--ttl", "120"],
+        ["-m", "tools.issue_token", "--sub", "ops", "--ttl", "120"],
         {"AGENTSMCP_CONFIG": str(config), "JWT_SECRET_KEY": SECRET},
     )
     assert result.returncode == 0, result.stderr
@@ -99,7 +99,7 @@ def test_token_cli_prints_a_token_the_server_accepts(tmp_path: Path) -> None:
     ],
 )
 def test_token_cli_rejects_bad_input(args: list[str], env: dict[str, str], expected: str) -> None:
-    result = run(["-m", "app.token", *args], env)
+    result = run(["-m", "tools.issue_token", *args], env)
     assert result.returncode == 2
     assert expected in result.stderr
     assert "Traceback" not in result.stderr

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from components.render import ProgramRun, Registration, run_program, stack_config, with_overrides
+from components.stack_file import stack_config, with_overrides
+from tools.render_manifests import ProgramRun, Registration, run_program
 
 STACKS = ("dev", "staging", "prod")
 

@@ -11,8 +11,9 @@ import pulumi
 import pytest
 
 from components import cluster_ref
-from components.render import CLUSTER, ProgramRun, run_program, stack_config
+from components.stack_file import stack_config
 from tests.components.conftest import one
+from tools.render_manifests import CLUSTER, ProgramRun, run_program
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ISSUER = "kubernetes:cert-manager.io/v1:ClusterIssuer"
@@ -155,7 +156,7 @@ def test_an_app_stack_needing_what_its_cluster_stack_lacks_gets_one_line() -> No
     Runs in a child process: a failed program leaves Pulumi's runtime state behind.
     """
     code = (
-        "from components.render import run_program\n"
+        "from tools.render_manifests import run_program\n"
         "from tests.components.conftest import config_with\n"
         "config = config_with('dev', cluster={'stack': 'organization/agentsmcp-cluster/k3d'},\n"
         "    exposure={'mode': 'gateway', 'host': 'agentsmcp.localtest.me'})\n"

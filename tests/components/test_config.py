@@ -15,7 +15,7 @@ from components.config import (
     StackConfigError,
     parse_stack_config,
 )
-from components.render import stack_config
+from components.stack_file import stack_config
 from tests.components.conftest import STACKS
 
 HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -366,7 +366,7 @@ def test_reads_config_the_way_the_cli_passes_it(monkeypatch: pytest.MonkeyPatch)
     import pulumi.runtime
 
     from components.config import read_raw_config
-    from components.render import _wire_value
+    from tools.render_manifests import _wire_value
 
     wire = {key: _wire_value(value) for key, value in stack_config("prod").items()}
     wire["agentsmcp:jwtSecretKey"] = "not-read-here"

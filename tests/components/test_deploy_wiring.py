@@ -13,8 +13,8 @@ import pytest
 
 from components.config import StackConfigError, parse_stack_config
 from components.image import source_revision
-from components.render import PLACEHOLDER_SECRETS, SECRET_SIG, SIG_KEY, ProgramRun, run_program
 from tests.components.conftest import config_with, one
+from tools.render_manifests import PLACEHOLDER_SECRETS, SECRET_SIG, SIG_KEY, ProgramRun, run_program
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SECRET = "kubernetes:core/v1:Secret"

@@ -14,8 +14,8 @@ import pytest
 
 from components.config import ValkeySettings
 from components.limits_store import VALKEY_NAME, valkey_conf
-from components.render import PLACEHOLDER_SECRETS, SECRET_SIG, SIG_KEY, ProgramRun, run_program
 from tests.components.conftest import config_with
+from tools.render_manifests import PLACEHOLDER_SECRETS, SECRET_SIG, SIG_KEY, ProgramRun, run_program
 from validation._manifests import Manifest
 
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"

@@ -22,8 +22,8 @@ def test_agent_routes_are_the_servers_llm_routes() -> None:
     from prometheus_client import CollectorRegistry
 
     from app.config import parse_config
-    from app.keys import METRICS_KEY
     from app.observability.metrics import Metrics
+    from app.shared_state import METRICS_KEY
 
     app = web.Application()
     app[METRICS_KEY] = Metrics(CollectorRegistry())

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from components.render import render_documents, run_program
 from tests.components.conftest import config_with, ingress_tls_staging_config
+from tools.render_manifests import render_documents, run_program
 
 ROOT = Path(__file__).resolve().parents[2]
 CYCLONUS = ROOT / ".venv-tools" / "bin" / "cyclonus"

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.config import ENV_VARS, load_config, parse_config
-from components.render import (
+from tests.components.conftest import config_with, ingress_tls_staging_config, one
+from tools.render_manifests import (
     PLACEHOLDER_SECRETS,
     PROVIDER_TYPE,
     SECRET_SIG,
@@ -24,7 +25,6 @@ from components.render import (
     run_program,
     stack_config,
 )
-from tests.components.conftest import config_with, ingress_tls_staging_config, one
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
@@ -423,9 +423,9 @@ def _metric_names() -> set[str]:
     """Every metric the server's application factory registers, and the limiter's (registered
     when the app starts, in ``app.limits.limits_ctx``)."""
     from app.config import parse_config
-    from app.keys import METRICS_KEY
     from app.limits import LimitMetrics
     from app.server import create_app
+    from app.shared_state import METRICS_KEY
 
     registry = create_app(parse_config({"jwt_secret_key": "x" * 40}))[METRICS_KEY].registry
     LimitMetrics(registry, [])

@@ -12,7 +12,9 @@ import pulumi.runtime.settings
 
 from components._pulumi_wire import SECRET_SIG, SIG_KEY
 
-CHANGED = "Pulumi SDK internals changed: update components/_pulumi_wire.py / components/render.py"
+CHANGED = (
+    "Pulumi SDK internals changed: update components/_pulumi_wire.py / tools/render_manifests.py"
+)
 
 
 def test_secret_wire_constants_match_the_sdk() -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.render import (
+from tests.components.conftest import STACKS
+from tools.render_manifests import (
     CLUSTER,
     PLACEHOLDER_SECRETS,
     REDACTED,
@@ -19,7 +20,6 @@ from components.render import (
     clean,
     render_stack,
 )
-from tests.components.conftest import STACKS
 
 
 def _tree(directory: Path) -> dict[str, bytes]:
@@ -44,7 +44,7 @@ def test_render_cli_in_a_fresh_process_matches(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "components.render",
+            "tools.render_manifests",
             "--stack",
             "prod",
             "--out",
@@ -150,7 +150,7 @@ def test_clean_restores_ints_and_redacts_nested_secrets() -> None:
 
 def test_unknown_stack_is_a_clear_error(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "components.render", "--stack", "nope", "--out", str(tmp_path)],
+        [sys.executable, "-m", "tools.render_manifests", "--stack", "nope", "--out", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -165,7 +165,7 @@ def test_the_program_needs_only_its_own_requirements() -> None:
     # Pulumi builds its venv from requirements.txt alone; the server's runtime must not be needed.
     probe = (
         "import sys\n"
-        "from components.render import run_program\n"
+        "from tools.render_manifests import run_program\n"
         "run_program('prod')\n"
         "server_only = {'aiohttp', 'openai', 'anthropic', 'structlog', 'prometheus_client'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & server_only))\n"

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.token import issue_token
 from scripts.smoke import run_checks
+from tools.issue_token import issue_token
 
 pytestmark = pytest.mark.slow
 

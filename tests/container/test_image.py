@@ -220,7 +220,7 @@ def test_rotated_jwt_key_file_is_used_without_a_restart(start_server: ServerFact
 
 
 def _token(secret: str) -> str:
-    from app.token import issue_token
+    from tools.issue_token import issue_token
 
     return issue_token(
         secret=secret, subject="rotation", issuer="agentsmcp", audience="agentsmcp-api", ttl=300

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.render import render_documents, run_program
+from tools.render_manifests import render_documents, run_program
 
 from .conftest import IMAGE_TAG, BuiltImage, Engine
 
@@ -34,7 +34,7 @@ SECRET_VALUES = {
 # Runs inside the pod: the secret files, readiness, and a token signed with the mounted key.
 CHECK = """
 import os, sys, urllib.request
-from app.token import issue_token
+from tools.issue_token import issue_token
 directory = os.environ["AGENTSMCP_SECRETS_DIR"]
 print(sorted(n for n in os.listdir(directory) if not n.startswith(".")))
 urllib.request.urlopen("http://127.0.0.1:8000/health/ready", timeout=2)

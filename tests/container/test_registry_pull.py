@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from components.render import PLACEHOLDER_SECRETS, run_program
 from tests.components.conftest import config_with
+from tools.render_manifests import PLACEHOLDER_SECRETS, run_program
 
 from .conftest import IMAGE_TAG, BuiltImage, Engine
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from app.token import issue_token
 from tests.fakes import Behavior, FakeServer
+from tools.issue_token import issue_token
 
 from .conftest import JWT_SECRET, RunningServer, ServerFactory
 

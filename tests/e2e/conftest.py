@@ -33,7 +33,8 @@ VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
 _RENDER_VARIANT = """
 import json, sys
 from pathlib import Path
-from components.render import render_stack, stack_config
+from components.stack_file import stack_config
+from tools.render_manifests import render_stack
 stack, overrides, out = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
 config = stack_config(stack)
 config["agentsmcp:rateLimit"] = {**config.get("agentsmcp:rateLimit", {}), "backend": "redis"}
@@ -65,7 +66,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
 
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Each stack rendered by `python -m components.render` (what `make render` writes)."""
+    """Each stack rendered by `python -m tools.render_manifests` (what `make render` writes)."""
     out = tmp_path_factory.mktemp("manifests")
     dirs = {}
     for stack in STACKS:
@@ -73,7 +74,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             [
                 sys.executable,
                 "-m",
-                "components.render",
+                "tools.render_manifests",
                 "--stack",
                 stack,
                 "--out",

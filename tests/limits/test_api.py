@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient
 
 from app.agents.runner import estimate_tokens
 from app.config import AppConfig
-from app.keys import METRICS_KEY
 from app.server import create_app
+from app.shared_state import METRICS_KEY
 from tests.app.conftest import bearer, make_token
 from tests.fakes import Behavior, FakeServer
 from tests.fakes.appconfig import DEFAULT_AGENTS, agent_config

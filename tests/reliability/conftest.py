@@ -1,5 +1,5 @@
-"""Fixtures for the reliability suite: our app served as production serves it (``app.protocol``'s
-runner, no aiohttp handler cancellation) and fake upstreams."""
+"""Fixtures for the reliability suite: our app served as production serves it
+(``app.parser_errors``'s runner, no aiohttp handler cancellation) and fake upstreams."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from app.config import AppConfig
-from app.protocol import AppRunner
+from app.parser_errors import AppRunner
 from app.server import create_app
 
 

@@ -1,4 +1,4 @@
-"""Parser-level errors (below the middlewares) get the JSON error shape from ``app.protocol``."""
+"""Parser-level errors (below the middlewares) get the JSON error shape (``app.parser_errors``)."""
 
 from __future__ import annotations
 

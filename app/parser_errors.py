@@ -23,11 +23,11 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from app.errors import APIError, BadRequestError, InternalServerError
-from app.keys import CONFIG_KEY, METRICS_KEY
 from app.middlewares import REQUEST_ID_HEADER, SERVER_NAME
 from app.observability.metrics import OTHER_METHOD, UNMATCHED_ROUTE, Metrics
+from app.shared_state import CONFIG_KEY, METRICS_KEY
 
-log = structlog.get_logger("agentsmcp.protocol")
+log = structlog.get_logger("agentsmcp.parser_errors")
 
 
 class HeaderTooLargeError(APIError):

@@ -1,4 +1,4 @@
-"""``python -m app.token --sub NAME [--ttl SECONDS]``: print a bearer token for an operator.
+"""``python -m tools.issue_token --sub NAME [--ttl SECONDS]``: print a bearer token for an operator.
 
 The token is signed with ``JWT_SECRET_KEY`` and carries the configured issuer and audience
 (``AGENTSMCP_CONFIG``), so the server accepts it as-is.
@@ -44,7 +44,7 @@ def _subject(value: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m app.token", description="Print a bearer token the server accepts."
+        prog="python -m tools.issue_token", description="Print a bearer token the server accepts."
     )
     parser.add_argument("--sub", required=True, type=_subject, help="token subject (who calls)")
     parser.add_argument(

@@ -1,7 +1,8 @@
 """Offline render: run the real ``__main__.py`` under Pulumi mocks and write what it creates.
 
-    python -m components.render --stack dev --out build/manifests/dev
-    python -m components.render --project cluster --stack local --out build/manifests/cluster-local
+    python -m tools.render_manifests --stack dev --out build/manifests/dev
+    python -m tools.render_manifests --project cluster --stack local \\
+        --out build/manifests/cluster-local
 
 Output contract (``make validate`` builds on it):
 
@@ -45,6 +46,7 @@ from components._pulumi_wire import SECRET_SIG as SECRET_SIG
 from components._pulumi_wire import SIG_KEY as SIG_KEY
 from components.cluster_config import CLUSTER_NAMESPACE
 from components.config import NAMESPACE, SECRET_KEYS
+from components.stack_file import stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -168,31 +170,6 @@ class _RecordingMonitor(MockMonitor):
                     value = value.get("value")
                 self.run.outputs[key] = value
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
-
-
-def stack_config(stack: str, root: Path = APP.root) -> dict[str, Any]:
-    """The ``config:`` mapping of ``Pulumi.<stack>.yaml`` (keys with their namespace)."""
-    path = root / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
-        raise SystemExit(f"no such stack file: {path}")
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    config = document.get("config") or {}
-    if not isinstance(config, dict):
-        raise SystemExit(f"{path}: 'config' must be a mapping")
-    return config
-
-
-def with_overrides(
-    config: Mapping[str, Any], overrides: Mapping[str, Any], namespace: str = NAMESPACE
-) -> dict[str, Any]:
-    """``config`` with ``<namespace>:<key>`` set to each override's value (None removes the key)."""
-    result = dict(config)
-    for key, value in overrides.items():
-        if value is None:
-            result.pop(f"{namespace}:{key}", None)
-        else:
-            result[f"{namespace}:{key}"] = value
-    return result
 
 
 def _wire_value(value: Any) -> str:
@@ -379,7 +356,7 @@ def render_stack(
     out.mkdir(parents=True, exist_ok=True)
     for stale in [*out.glob("*.yaml"), *out.glob("helm/*.yaml")]:
         stale.unlink()
-    marker.write_text(f"rendered by components.render for stack {stack}\n", encoding="utf-8")
+    marker.write_text(f"rendered by tools.render_manifests for stack {stack}\n", encoding="utf-8")
     written = []
     for relative, text in files.items():
         path = out / relative
