@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -57,11 +58,13 @@ class OidcVerifier:
 
     async def principal(self, token: str, header: dict[str, Any]) -> Principal:
         now = time.time()
-        cached = self._cache.get(token)
-        if cached is not None:
-            return cached[0]
         if len(token) > MAX_TOKEN_LENGTH:
             raise self._challenge.invalid_token("malformed token")
+        # Keyed by digest: provider tokens can be several KiB, and the cache holds thousands.
+        cache_key = hashlib.sha256(token.encode()).hexdigest()
+        cached = self._cache.get(cache_key)
+        if cached is not None:
+            return cached[0]
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise self._challenge.invalid_token("malformed token")
@@ -83,7 +86,7 @@ class OidcVerifier:
         principal = principal_from_claims(
             claims, self._challenge, self._override_claim, _scopes(claims)
         )
-        self._cache[token] = (principal, min(float(claims["exp"]), now + CACHE_SECONDS))
+        self._cache[cache_key] = (principal, min(float(claims["exp"]), now + CACHE_SECONDS))
         return principal
 
     def __len__(self) -> int:

@@ -305,3 +305,40 @@ async def test_known_keys_outlive_a_provider_outage_until_max_stale(
 async def test_server_starts_without_the_provider(make_client: ClientFactory) -> None:
     client = await make_client(oidc_config("http://127.0.0.1:9"))
     assert (await client.get("/health/ready")).status == 200
+
+
+async def test_jwks_uri_setting_skips_discovery(
+    make_client: ClientFactory, provider: OidcProvider
+) -> None:
+    token = await provider.token(resource=RESOURCE, scope=SCOPE)
+    # A wrong issuer path for discovery, but the keys come straight from jwks_uri.
+    config = oidc_config(provider.issuer, jwks_uri=f"{provider.issuer}/jwks")
+    client = await make_client(config)
+    assert (await get(client, "/v1/models", token))[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("issuer_suffix", "jwks_path", "reason"),
+    [
+        ("/", None, "the discovery document names issuer"),
+        ("", "/.well-known/openid-configuration", "the JWKS is not an object with a keys array"),
+        ("", "/no-such-path", "HTTP 404"),
+    ],
+    ids=["issuer-mismatch", "not-a-jwks", "jwks-404"],
+)
+async def test_unusable_provider_documents_are_a_503_and_a_log_line(
+    make_client: ClientFactory,
+    provider: OidcProvider,
+    capsys: pytest.CaptureFixture[str],
+    issuer_suffix: str,
+    jwks_path: str | None,
+    reason: str,
+) -> None:
+    token = await provider.token(resource=RESOURCE, scope=SCOPE)
+    extra = {"jwks_uri": provider.issuer + jwks_path} if jwks_path else {}
+    client = await make_client(oidc_config(provider.issuer + issuer_suffix, **extra))
+    status, _, body = await get(client, "/v1/models", token)
+    assert status == 503
+    assert body["error"]["code"] == "identity_provider_unavailable"
+    assert reason in capsys.readouterr().out
+    assert (await client.get("/health/ready")).status == 200
