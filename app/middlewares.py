@@ -201,7 +201,8 @@ def make_auth_middleware(config: AppConfig) -> Middleware | None:
         if path in public_paths or is_metadata_path(path) or _is_cors_preflight(request):
             return await handler(request)
         token = bearer_token(request.headers.get(hdrs.AUTHORIZATION), challenge)
-        oidc = request.app.get(OIDC_VERIFIER_KEY)
+        # config_dict: also found from a sub-application (request.app is then the sub-app).
+        oidc = request.config_dict.get(OIDC_VERIFIER_KEY)
         header = oidc.header_of(token) if oidc is not None else None
         if oidc is not None and header is not None:
             principal = await oidc.principal(token, header)

@@ -342,3 +342,14 @@ async def test_unusable_provider_documents_are_a_503_and_a_log_line(
     assert body["error"]["code"] == "identity_provider_unavailable"
     assert reason in capsys.readouterr().out
     assert (await client.get("/health/ready")).status == 200
+
+
+async def test_concurrent_first_requests_share_one_key_fetch(
+    make_client: ClientFactory, provider: OidcProvider
+) -> None:
+    tokens = [await provider.token(resource=RESOURCE, scope=SCOPE) for _ in range(20)]
+    client = await make_client(oidc_config(provider.issuer))
+    results = await asyncio.gather(*(get(client, "/v1/models", token) for token in tokens))
+    assert [status for status, _, _ in results] == [200] * 20
+    assert await key_fetches(client, "ok") == 1
+    assert await key_fetches(client, "error") == 0
