@@ -353,3 +353,22 @@ async def test_concurrent_first_requests_share_one_key_fetch(
     assert [status for status, _, _ in results] == [200] * 20
     assert await key_fetches(client, "ok") == 1
     assert await key_fetches(client, "error") == 0
+
+
+async def test_a_hanging_provider_costs_at_most_the_http_timeout(
+    make_client: ClientFactory, own_provider: OidcProvider
+) -> None:
+    token = await own_provider.token(resource=RESOURCE, scope=SCOPE)
+    own_provider.pause()
+    try:
+        client = await make_client(oidc_config(own_provider.issuer, http_timeout_seconds=0.5))
+        started = time.monotonic()
+        status, _, body = await get(client, "/v1/models", token)
+        elapsed = time.monotonic() - started
+        assert status == 503
+        assert body["error"]["code"] == "identity_provider_unavailable"
+        # Bounded by the configured timeout (the startup fetch may have spent part of it).
+        assert elapsed < 3
+        assert (await client.get("/health/live")).status == 200
+    finally:
+        own_provider.resume()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import selectors
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -71,6 +72,7 @@ class OidcProvider:
         process, self._process = self._process, None
         if process is None:
             return
+        process.send_signal(signal.SIGCONT)
         process.terminate()
         try:
             process.wait(timeout=10)
@@ -79,6 +81,15 @@ class OidcProvider:
             process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
+
+    def pause(self) -> None:
+        """Freeze the process: connections are accepted by the kernel but never answered."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
 
     def restart(self, *, rotate: bool = False) -> None:
         self.stop()
