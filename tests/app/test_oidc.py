@@ -23,7 +23,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from app.config import AppConfig
 from tests.app.conftest import ClientFactory, bearer, make_config, make_token
-from tests.oidc import ES256_CLIENT, RS256_CLIENT, SHORT_LIVED_CLIENT, OidcProvider
+from tests.oidc import (
+    ES256_CLIENT,
+    RS256_CLIENT,
+    SHORT_LIVED_CLIENT,
+    OidcProvider,
+    mcp_sdk_client_credentials,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -372,3 +378,46 @@ async def test_a_hanging_provider_costs_at_most_the_http_timeout(
         assert (await client.get("/health/live")).status == 200
     finally:
         own_provider.resume()
+
+
+@pytest.mark.parametrize("client_scope", [SCOPE, ""], ids=["scope", "no-scope"])
+async def test_the_official_mcp_sdk_discovers_the_provider_and_its_token_is_accepted(
+    aiohttp_server: Any, provider: OidcProvider, unused_tcp_port: int, client_scope: str
+) -> None:
+    """The MCP TypeScript SDK's OAuth client: it reads our 401, finds the provider through our
+    RFC 9728 metadata, gets a client-credentials token for our resource from the provider, and
+    the server accepts it, or answers 403 insufficient_scope when the client asked for no scope.
+    The canonical URL must be the address the client uses (the SDK checks the metadata's
+    resource against it)."""
+    from app.server import create_app
+
+    base = f"http://127.0.0.1:{unused_tcp_port}"
+    config = make_config(
+        auth={
+            "oidc": {
+                "issuer": provider.issuer,
+                "audience": f"{base}/mcp",
+                "required_scopes": [SCOPE],
+            },
+            "oauth_discovery": {"enabled": True},
+        }
+    )
+    await aiohttp_server(create_app(config), host="127.0.0.1", port=unused_tcp_port)
+    seen = await mcp_sdk_client_credentials(
+        f"{base}/mcp", f"{base}/v1/models", provider.issuer, scope=client_scope
+    )
+    metadata_url = f"{base}/.well-known/oauth-protected-resource/mcp"
+    assert seen.pop("challengeStatus") == 401
+    assert seen.pop("resourceMetadataUrl") == metadata_url
+    assert seen.pop("scope") == SCOPE
+    assert seen.pop("result") == "AUTHORIZED"
+    assert seen.pop("audience") == f"{base}/mcp"
+    if client_scope:
+        assert seen == {"tokenScope": SCOPE, "retriedStatus": 200, "retriedChallenge": None}
+    else:
+        assert seen == {
+            "retriedStatus": 403,
+            "retriedChallenge": 'Bearer realm="agentsmcp", error="insufficient_scope",'
+            ' error_description="the token lacks a required scope", scope="agents:invoke",'
+            f' resource_metadata="{metadata_url}"',
+        }

@@ -5,6 +5,8 @@ a provider token themselves. See provider.mjs for its clients and resources."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import selectors
 import shutil
@@ -18,6 +20,7 @@ import aiohttp
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "provider.mjs"
+MCP_CLIENT_SCRIPT = HERE / "mcp-client-auth.mjs"
 START_TIMEOUT_SECONDS = 30.0
 CLIENT_SECRET = "secret"
 # The clients provider.mjs registers.
@@ -30,13 +33,13 @@ class ProviderNotInstalled(RuntimeError):
     pass
 
 
-def node_command() -> list[str]:
+def node_command(script: Path = SCRIPT) -> list[str]:
     node = shutil.which("node")
     if node is None or not (HERE / "node_modules" / "oidc-provider").is_dir():
         raise ProviderNotInstalled(
             "tests/oidc needs node and its pinned packages: run `make node-deps` (npm ci)"
         )
-    return [node, str(SCRIPT)]
+    return [node, str(script)]
 
 
 class OidcProvider:
@@ -123,6 +126,35 @@ class OidcProvider:
         body = await self.token_response(resource=resource, scope=scope, client_id=client_id)
         token: str = body["access_token"]
         return token
+
+
+async def mcp_sdk_client_credentials(
+    server_url: str,
+    protected_url: str,
+    issuer: str,
+    *,
+    scope: str = "",
+    client_id: str = RS256_CLIENT,
+) -> dict[str, Any]:
+    """Run the official MCP TypeScript SDK's OAuth client (mcp-client-auth.mjs) and return what
+    it saw: the 401 challenge, discovery, the token it got and the retried request's status."""
+    process = await asyncio.create_subprocess_exec(
+        *node_command(MCP_CLIENT_SCRIPT),
+        server_url,
+        protected_url,
+        issuer,
+        client_id,
+        CLIENT_SECRET,
+        scope,
+        cwd=HERE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), START_TIMEOUT_SECONDS)
+    if process.returncode != 0:
+        raise AssertionError(f"the MCP SDK client failed: {stderr.decode()[-3000:]}")
+    result: dict[str, Any] = json.loads(stdout)
+    return result
 
 
 def _read_line(stream: Any, timeout: float) -> str:

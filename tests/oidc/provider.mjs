@@ -8,8 +8,8 @@
 // ones published, as a provider does during a key rotation. Prints "listening <issuer>" when ready.
 //
 // Clients (secret "secret"): mcp-host signs RS256, mcp-host-es ES256, short-lived RS256 with
-// access tokens valid for one second. Every resource is an https URL; its scopes are
-// agents:invoke and agents:read.
+// access tokens valid for one second. Every resource is an https URL (or http on 127.0.0.1); its
+// scopes are agents:invoke and agents:read.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -70,7 +70,9 @@ const provider = new Provider(issuer, {
       useGrantedResource: () => true,
       getResourceServerInfo(ctx, resource, client) {
         const { alg, ttl } = CLIENTS[client.clientId];
-        if (!resource.startsWith('https://')) throw new Provider.errors.InvalidTarget();
+        if (!/^(https:\/\/|http:\/\/127\.0\.0\.1:)/.test(resource)) {
+          throw new Provider.errors.InvalidTarget();
+        }
         return {
           scope: RESOURCE_SCOPES,
           audience: resource,
