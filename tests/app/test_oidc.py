@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -421,3 +422,22 @@ async def test_the_official_mcp_sdk_discovers_the_provider_and_its_token_is_acce
             ' error_description="the token lacks a required scope", scope="agents:invoke",'
             f' resource_metadata="{metadata_url}"',
         }
+
+
+async def test_token_of_another_issuer_signed_with_a_known_key_is_401(
+    make_client: ClientFactory, provider: OidcProvider, tmp_path: Path
+) -> None:
+    """A second provider with the same keys but its own issuer URL: the signature verifies, the
+    iss claim does not match."""
+    shutil.copy(provider.keys_file, tmp_path / provider.keys_file.name)
+    impostor = OidcProvider(tmp_path).start()
+    try:
+        token = await impostor.token(resource=RESOURCE, scope=SCOPE)
+    finally:
+        impostor.stop()
+    assert jwt.decode(token, options={"verify_signature": False})["iss"] == impostor.issuer
+    assert impostor.issuer != provider.issuer
+    client = await make_client(oidc_config(provider.issuer))
+    status, headers, _ = await get(client, "/v1/models", token)
+    assert status == 401
+    assert 'error_description="wrong issuer"' in headers["WWW-Authenticate"]
