@@ -88,10 +88,6 @@ DEFAULT_CHALLENGE: Final = Challenge()
 MISSING_TOKEN_MESSAGE = "A bearer token is required (Authorization: Bearer <JWT>)."  # noqa: S105 (a message, not a secret)
 
 
-def missing_token_error() -> AuthenticationError:
-    return DEFAULT_CHALLENGE.missing_token()
-
-
 @dataclass(frozen=True, slots=True)
 class Principal:
     subject: str

@@ -157,6 +157,9 @@ def _absolute_url(value: str) -> str:
         raise ValueError(f"{value!r} must use https (http only for localhost)")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError(f"{value!r} must not have a query, fragment or credentials")
+    # It is quoted in WWW-Authenticate headers.
+    if not value.isascii() or not value.isprintable() or any(c in value for c in ' "\\'):
+        raise ValueError(f"{value!r} must be printable ASCII without spaces, quotes or backslashes")
     return value
 
 

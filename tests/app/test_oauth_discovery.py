@@ -189,6 +189,11 @@ def test_discovery_needs_a_provider() -> None:
             " fragment or credentials",
         ),
         (
+            {"issuer": ISSUER, "audience": 'https://agents.example.com/m"cp'},
+            "auth.oidc.audience: 'https://agents.example.com/m\"cp' must be printable ASCII"
+            " without spaces, quotes or backslashes",
+        ),
+        (
             {"issuer": ISSUER, "audience": RESOURCE, "algorithms": ["HS256"]},
             "auth.oidc.algorithms.0: Input should be 'RS256', 'RS384', 'RS512', 'PS256',"
             " 'PS384', 'PS512', 'ES256', 'ES384', 'ES512' or 'EdDSA'",
@@ -203,7 +208,16 @@ def test_discovery_needs_a_provider() -> None:
             " '^[\\x21\\x23-\\x5b\\x5d-\\x7e]{1,128}$'",
         ),
     ],
-    ids=["http-issuer", "trailing-slash", "not-a-url", "query", "hs256", "no-alg", "bad-scope"],
+    ids=[
+        "http-issuer",
+        "trailing-slash",
+        "not-a-url",
+        "query",
+        "quote",
+        "hs256",
+        "no-alg",
+        "bad-scope",
+    ],
 )
 def test_oidc_settings_errors_name_the_key(oidc: dict[str, Any], problem: str) -> None:
     with pytest.raises(ConfigError) as error:
