@@ -14,7 +14,7 @@ TOOLS_VENV ?= .venv-tools
 TOOLS_BIN := $(TOOLS_VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: system-deps help venv lint typecheck unit test serve token deploy deploy-cluster local-cluster smoke render validate bench bench-overload clean tools
+.PHONY: system-deps node-deps help venv lint typecheck unit test serve token deploy deploy-cluster local-cluster smoke render validate bench bench-overload clean tools
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -51,7 +51,16 @@ lint: venv  ## ruff
 typecheck: venv  ## mypy --strict on app/ and components/
 	$(BIN)/mypy
 
-unit: venv tools  ## pytest without the e2e tier (CI=true turns any skip into a failure)
+# The OpenID provider the auth tests run (tests/oidc): oidc-provider from its lockfile, with npm ci.
+OIDC_NODE_MODULES := tests/oidc/node_modules/.package-lock.json
+$(OIDC_NODE_MODULES): tests/oidc/package.json tests/oidc/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "node-deps: node and npm are needed (apt-get install nodejs npm)" >&2; exit 1; }
+	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-deps: $(OIDC_NODE_MODULES)  ## npm packages the tests run (tests/oidc, from package-lock.json)
+
+unit: venv tools node-deps  ## pytest without the e2e tier (CI=true turns any skip into a failure)
 	$(BIN)/python scripts/run-pytest.py -m "not e2e"
 
 test: system-deps lint typecheck unit validate  ## Lint, type-check, run every test, then validate the rendered stacks

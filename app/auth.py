@@ -1,4 +1,7 @@
-"""JWT bearer authentication: HS256 only, ``exp``/``iss``/``aud``/``sub`` required.
+"""JWT bearer authentication: HS256 shared-secret tokens, ``exp``/``iss``/``aud``/``sub`` required.
+
+Tokens from an OpenID provider (RS256, ES256, ... through its JWKS) are verified by app/oidc; both
+build a :class:`Principal` here and answer failures with the :class:`Challenge` of the server.
 
 Verified tokens are cached briefly (a ``cachetools.TLRUCache``: bounded, least recently used
 evicted first, keyed by the raw token, each entry expiring at ``min(exp, now + 60 s)``) so the
@@ -12,7 +15,7 @@ at once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -21,7 +24,7 @@ from cachetools import TLRUCache
 from pydantic import ValidationError
 
 from app.config import AuthSettings, LimitOverride
-from app.errors import AuthenticationError
+from app.errors import AuthenticationError, PermissionDeniedError
 
 ALGORITHM: Final = "HS256"
 REALM: Final = "agentsmcp"
@@ -29,29 +32,60 @@ MAX_TOKEN_LENGTH: Final = 4096
 CACHE_SIZE: Final = 10_000
 CACHE_SECONDS: Final = 60.0
 
-_CHALLENGE = f'Bearer realm="{REALM}"'
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """The ``WWW-Authenticate`` parameters of this server. Without OAuth discovery only the
+    realm; with it, where the protected resource metadata is (RFC 9728) and the scopes needed."""
+
+    resource_metadata: str | None = None
+    scope: str | None = None
+
+    def header(self, error: str | None = None, description: str | None = None) -> str:
+        # Every value is chosen by the server (config or fixed strings), never token content.
+        params = [f'realm="{REALM}"']
+        if error is not None:
+            params.append(f'error="{error}"')
+        if description is not None:
+            params.append(f'error_description="{description}"')
+        if self.scope:
+            params.append(f'scope="{self.scope}"')
+        if self.resource_metadata is not None:
+            params.append(f'resource_metadata="{self.resource_metadata}"')
+        return "Bearer " + ", ".join(params)
+
+    def invalid_token(self, description: str) -> AuthenticationError:
+        return AuthenticationError(
+            f"Invalid bearer token: {description}.",
+            code="invalid_token",
+            headers={"WWW-Authenticate": self.header("invalid_token", description)},
+        )
+
+    def missing_token(self) -> AuthenticationError:
+        return AuthenticationError(
+            MISSING_TOKEN_MESSAGE,
+            code="missing_token",
+            headers={"WWW-Authenticate": self.header()},
+        )
+
+    def insufficient_scope(self, required: Iterable[str]) -> PermissionDeniedError:
+        # RFC 6750 section 3.1: 403, naming every scope the request needs in one challenge.
+        scopes = " ".join(required)
+        challenge = Challenge(self.resource_metadata, scopes)
+        return PermissionDeniedError(
+            f"The token lacks a required scope; this server needs: {scopes}.",
+            code="insufficient_scope",
+            headers={
+                "WWW-Authenticate": challenge.header(
+                    "insufficient_scope", "the token lacks a required scope"
+                )
+            },
+        )
 
 
-def _invalid_token(description: str) -> AuthenticationError:
-    # The description is a fixed string chosen here, never token content (header injection).
-    return AuthenticationError(
-        f"Invalid bearer token: {description}.",
-        code="invalid_token",
-        headers={
-            "WWW-Authenticate": (
-                f'{_CHALLENGE}, error="invalid_token", error_description="{description}"'
-            )
-        },
-    )
-
+DEFAULT_CHALLENGE: Final = Challenge()
 
 MISSING_TOKEN_MESSAGE = "A bearer token is required (Authorization: Bearer <JWT>)."  # noqa: S105 (a message, not a secret)
-
-
-def missing_token_error() -> AuthenticationError:
-    return AuthenticationError(
-        MISSING_TOKEN_MESSAGE, code="missing_token", headers={"WWW-Authenticate": _CHALLENGE}
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +93,70 @@ class Principal:
     subject: str
     # Per-subject limits from the token's override claim (``rate_limit.override_claim``).
     limits: LimitOverride | None = None
+    # The token's scopes; None for this server's own HS256 tokens, which carry no scopes.
+    scopes: frozenset[str] | None = None
+
+    def missing_scopes(self, required: Sequence[str]) -> list[str]:
+        if self.scopes is None:
+            return []
+        return [scope for scope in required if scope not in self.scopes]
+
+
+def bearer_token(authorization: str | None, challenge: Challenge) -> str:
+    """The token of an ``Authorization: Bearer`` header, or raise a 401."""
+    if not authorization:
+        raise challenge.missing_token()
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        raise challenge.missing_token()
+    return token.strip()
+
+
+def principal_from_claims(
+    claims: Mapping[str, Any],
+    challenge: Challenge,
+    override_claim: str | None,
+    scopes: frozenset[str] | None = None,
+) -> Principal:
+    """The principal of verified claims: ``sub`` and the optional limits claim."""
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not subject:
+        raise challenge.invalid_token("sub claim must be a non-empty string")
+    limits = None
+    if override_claim is not None and override_claim in claims:
+        try:
+            limits = LimitOverride.model_validate(claims[override_claim])
+        except ValidationError:
+            raise challenge.invalid_token("rate-limit claim is not a valid limits object") from None
+    return Principal(subject, limits, scopes)
+
+
+def jwt_error(exc: jwt.InvalidTokenError, challenge: Challenge) -> AuthenticationError:
+    """The 401 for a PyJWT validation failure (a fixed description per kind)."""
+    description = "malformed token"
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        description = "token has expired"
+    elif isinstance(exc, jwt.InvalidIssuerError):
+        description = "wrong issuer"
+    elif isinstance(exc, jwt.InvalidAudienceError):
+        description = "wrong audience"
+    elif isinstance(exc, jwt.MissingRequiredClaimError):
+        description = f"missing {exc.claim} claim"
+    elif isinstance(exc, jwt.InvalidAlgorithmError):
+        description = "algorithm not allowed"
+    elif isinstance(exc, jwt.InvalidSignatureError):
+        description = "bad signature"
+    elif isinstance(exc, jwt.ImmatureSignatureError):
+        description = "token not yet valid"
+    return challenge.invalid_token(description)
+
+
+PrincipalCache = TLRUCache[str, tuple[Principal, float]]
+
+
+def new_principal_cache(size: int) -> PrincipalCache:
+    """raw token -> (principal, wall-clock time after which the entry must not be used)."""
+    return TLRUCache(maxsize=size, ttu=_valid_until, timer=_now)
 
 
 class TokenVerifier:
@@ -72,6 +170,7 @@ class TokenVerifier:
         cache_size: int = CACHE_SIZE,
         cache_seconds: float = CACHE_SECONDS,
         override_claim: str | None = None,
+        challenge: Challenge = DEFAULT_CHALLENGE,
     ) -> None:
         """``secret``: the key, or a callable returning the keys to accept, current first."""
         if isinstance(secret, str):
@@ -81,14 +180,12 @@ class TokenVerifier:
             self._key_source = secret
         self._keys: tuple[str, ...] = tuple(self._key_source())
         self._override_claim = override_claim
+        self._challenge = challenge
         self._issuer = settings.issuer
         self._audience = settings.audience
         self._leeway = settings.leeway_seconds
         self._cache_seconds = cache_seconds
-        # raw token -> (principal, wall-clock time after which the entry must not be used)
-        self._cache: TLRUCache[str, tuple[Principal, float]] = TLRUCache(
-            maxsize=cache_size, ttu=_valid_until, timer=_now
-        )
+        self._cache = new_principal_cache(cache_size)
 
     def subject_from_header(self, authorization: str | None) -> str:
         """Return the subject of a valid ``Authorization: Bearer`` header or raise a 401."""
@@ -96,12 +193,7 @@ class TokenVerifier:
 
     def principal_from_header(self, authorization: str | None) -> Principal:
         """The principal of a valid ``Authorization: Bearer`` header, or raise a 401."""
-        if not authorization:
-            raise missing_token_error()
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer":
-            raise missing_token_error()
-        return self.principal(token.strip())
+        return self.principal(bearer_token(authorization, self._challenge))
 
     def verify(self, token: str) -> str:
         return self.principal(token).subject
@@ -116,35 +208,12 @@ class TokenVerifier:
         if cached is not None:
             return cached[0]
         if not token or len(token) > MAX_TOKEN_LENGTH:
-            raise _invalid_token("malformed token")
+            raise self._challenge.invalid_token("malformed token")
         try:
             claims = self._decode(token, keys)
-        except jwt.ExpiredSignatureError:
-            raise _invalid_token("token has expired") from None
-        except jwt.InvalidIssuerError:
-            raise _invalid_token("wrong issuer") from None
-        except jwt.InvalidAudienceError:
-            raise _invalid_token("wrong audience") from None
-        except jwt.MissingRequiredClaimError as exc:
-            raise _invalid_token(f"missing {exc.claim} claim") from None
-        except jwt.InvalidAlgorithmError:
-            raise _invalid_token("algorithm not allowed") from None
-        except jwt.InvalidSignatureError:
-            raise _invalid_token("bad signature") from None
-        except jwt.ImmatureSignatureError:
-            raise _invalid_token("token not yet valid") from None
-        except jwt.InvalidTokenError:
-            raise _invalid_token("malformed token") from None
-        subject = claims["sub"]
-        if not isinstance(subject, str) or not subject:
-            raise _invalid_token("sub claim must be a non-empty string")
-        limits = None
-        if self._override_claim is not None and self._override_claim in claims:
-            try:
-                limits = LimitOverride.model_validate(claims[self._override_claim])
-            except ValidationError:
-                raise _invalid_token("rate-limit claim is not a valid limits object") from None
-        principal = Principal(subject, limits)
+        except jwt.InvalidTokenError as exc:
+            raise jwt_error(exc, self._challenge) from None
+        principal = principal_from_claims(claims, self._challenge, self._override_claim)
         expires_at = float(claims["exp"])
         self._cache[token] = (principal, min(expires_at, now + self._cache_seconds))
         return principal

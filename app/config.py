@@ -17,9 +17,11 @@ from contextvars import ContextVar
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -135,6 +137,71 @@ class ServerSettings(StrictModel):
 DEFAULT_PUBLIC_PATHS = ("/health", "/health/live", "/health/ready", "/metrics", "/openapi.json")
 
 
+# Asymmetric JWS algorithms only: an OpenID provider's tokens are never verified with HS* or none.
+OidcAlgorithm = Literal[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"
+]
+# RFC 6749 scope-token: printable ASCII without space, double quote or backslash.
+ScopeToken = Annotated[str, Field(pattern=r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")]
+DEFAULT_OIDC_ALGORITHMS: tuple[OidcAlgorithm, ...] = ("RS256", "ES256")
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _absolute_url(value: str) -> str:
+    """An https URL (http only for a loopback host, for local development and tests), with a
+    host and no query, fragment or credentials."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an absolute URL like https://idp.example.com")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        raise ValueError(f"{value!r} must use https (http only for localhost)")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"{value!r} must not have a query, fragment or credentials")
+    # It is quoted in WWW-Authenticate headers.
+    if not value.isascii() or not value.isprintable() or any(c in value for c in ' "\\'):
+        raise ValueError(f"{value!r} must be printable ASCII without spaces, quotes or backslashes")
+    return value
+
+
+AbsoluteUrl = Annotated[str, AfterValidator(_absolute_url)]
+
+
+class OidcSettings(StrictModel):
+    """Access tokens from an OpenID provider, verified with the keys it publishes (app/oidc)."""
+
+    # Compared exactly with the tokens' iss; discovery: <issuer>/.well-known/openid-configuration.
+    issuer: AbsoluteUrl
+    # This server's canonical URL (the MCP endpoint's): tokens whose aud lacks it are refused.
+    audience: AbsoluteUrl
+    algorithms: list[OidcAlgorithm] = Field(
+        default_factory=lambda: list(DEFAULT_OIDC_ALGORITHMS), min_length=1
+    )
+    # Every one of them must be in the token's scope (or scp) claim.
+    required_scopes: list[ScopeToken] = Field(default_factory=list)
+    # Unset: the jwks_uri of the discovery document.
+    jwks_uri: AbsoluteUrl | None = None
+    jwks_cache_seconds: float = Field(300.0, ge=1, le=86_400)
+    # How long the last fetched keys stay in use while the provider cannot be reached.
+    jwks_max_stale_seconds: float = Field(3600.0, ge=0, le=7 * 86_400)
+    # Least time between two fetches caused by a token signed with an unknown key (kid).
+    jwks_refetch_interval_seconds: float = Field(30.0, ge=0, le=3600)
+    http_timeout_seconds: float = Field(5.0, gt=0, le=60)
+
+    @field_validator("audience")
+    @classmethod
+    def _canonical(cls, audience: str) -> str:
+        if audience.endswith("/") and urlsplit(audience).path != "/":
+            raise ValueError(f"{audience!r}: the canonical URL has no trailing slash")
+        return audience
+
+
+class OAuthDiscoverySettings(StrictModel):
+    """RFC 9728 protected resource metadata and the resource_metadata challenge (off by default:
+    some MCP hosts stop sending configured headers once a server advertises OAuth)."""
+
+    enabled: bool = False
+
+
 class AuthSettings(StrictModel):
     enabled: bool = True
     issuer: str = Field("agentsmcp", min_length=1)
@@ -143,6 +210,8 @@ class AuthSettings(StrictModel):
     public_paths: list[Annotated[str, Field(pattern=r"^/")]] = Field(
         default_factory=lambda: list(DEFAULT_PUBLIC_PATHS)
     )
+    oidc: OidcSettings | None = None
+    oauth_discovery: OAuthDiscoverySettings = Field(default_factory=OAuthDiscoverySettings)
 
 
 class LimitOverride(StrictModel):
@@ -267,6 +336,10 @@ class AppConfig(StrictModel):
                 problems.append("REDIS_URL: required while rate_limit.backend is redis")
             elif not url.startswith(("redis://", "rediss://", "unix://")):
                 problems.append("REDIS_URL: must start with redis://, rediss:// or unix://")
+        if self.auth.oauth_discovery.enabled and self.auth.oidc is None:
+            problems.append(
+                "auth.oauth_discovery.enabled: needs auth.oidc (the provider to advertise)"
+            )
         if self.environment == "production" and not self.auth.enabled:
             problems.append("auth.enabled: authentication cannot be disabled in production")
         if self.auth.enabled:

@@ -22,7 +22,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 from pydantic import SecretStr
 
-from app.auth import TokenVerifier
+from app.auth import TokenVerifier, bearer_token
 from app.config import MIN_PRODUCTION_SECRET_BYTES, AppConfig
 from app.errors import (
     APIError,
@@ -31,7 +31,9 @@ from app.errors import (
     from_http_exception,
 )
 from app.limits import make_rate_limit_middleware
+from app.oauth_discovery import challenge_for, is_metadata_path
 from app.observability.metrics import UNMATCHED_ROUTE
+from app.oidc import OIDC_VERIFIER_KEY
 from app.secret_files import RotatingSecret
 from app.shared_state import LIMIT_OVERRIDE_KEY, METRICS_KEY, REQUEST_ID_KEY, STATE_KEY, SUBJECT_KEY
 
@@ -180,20 +182,37 @@ def jwt_keys(config: AppConfig) -> Callable[[], tuple[str, ...]]:
 
 
 def make_auth_middleware(config: AppConfig) -> Middleware | None:
+    """HS256 tokens of this server, and (with ``auth.oidc``) the OpenID provider's tokens, told
+    apart by their header's algorithm; the provider's tokens must also carry the required scopes."""
     if not config.auth.enabled:
         return None
     override_claim = config.rate_limit.override_claim if config.rate_limit.enabled else None
-    verifier = TokenVerifier(config.auth, jwt_keys(config), override_claim=override_claim)
+    challenge = challenge_for(config.auth)
+    verifier = TokenVerifier(
+        config.auth, jwt_keys(config), override_claim=override_claim, challenge=challenge
+    )
+    required_scopes = tuple(config.auth.oidc.required_scopes) if config.auth.oidc else ()
     public_paths = frozenset(config.auth.public_paths)
 
     @web.middleware
     async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
         # Browsers send CORS preflights without credentials; aiohttp-cors answers them.
-        if request.path not in public_paths and not _is_cors_preflight(request):
-            principal = verifier.principal_from_header(request.headers.get(hdrs.AUTHORIZATION))
-            request[SUBJECT_KEY] = principal.subject
-            if principal.limits is not None:
-                request[LIMIT_OVERRIDE_KEY] = principal.limits
+        if path in public_paths or is_metadata_path(path) or _is_cors_preflight(request):
+            return await handler(request)
+        token = bearer_token(request.headers.get(hdrs.AUTHORIZATION), challenge)
+        # config_dict: also found from a sub-application (request.app is then the sub-app).
+        oidc = request.config_dict.get(OIDC_VERIFIER_KEY)
+        header = oidc.header_of(token) if oidc is not None else None
+        if oidc is not None and header is not None:
+            principal = await oidc.principal(token, header)
+            if principal.missing_scopes(required_scopes):
+                raise challenge.insufficient_scope(required_scopes)
+        else:
+            principal = verifier.principal(token)
+        request[SUBJECT_KEY] = principal.subject
+        if principal.limits is not None:
+            request[LIMIT_OVERRIDE_KEY] = principal.limits
         return await handler(request)
 
     return auth_middleware

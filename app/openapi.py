@@ -20,6 +20,7 @@ from pydantic.json_schema import models_json_schema
 from app import __version__
 from app.api.models import REQUEST_MODELS, RESPONSE_MODELS
 from app.config import AppConfig
+from app.oauth_discovery import WELL_KNOWN_PATH, metadata_paths
 
 OPENAPI_PATH = "/openapi.json"
 JSON = "application/json"
@@ -54,7 +55,11 @@ _ERROR_RESPONSES: dict[str, tuple[str, tuple[str, ...]]] = {
         ),
     ),
     "401": ("Missing or invalid bearer token.", ("missing_token", "invalid_token")),
-    "403": ("CORS origin or method not allowed.", ("forbidden",)),
+    "403": (
+        "CORS origin or method not allowed, or an OpenID provider's token lacks a scope of"
+        " auth.oidc.required_scopes (see WWW-Authenticate).",
+        ("forbidden", "insufficient_scope"),
+    ),
     "404": ("Unknown agent or resource.", ("agent_not_found", "not_found")),
     "405": ("Method not allowed (see the Allow header).", ("method_not_allowed",)),
     "413": ("Body larger than server.max_body_bytes.", ("payload_too_large",)),
@@ -72,13 +77,15 @@ _ERROR_RESPONSES: dict[str, tuple[str, tuple[str, ...]]] = {
     "503": (
         "The provider is rate limited or not configured, the server is at its limit of agent"
         " runs in flight (server.max_inflight_runs), the server is shutting down, or the limits"
-        " store is unreachable with rate_limit.on_store_failure closed.",
+        " store is unreachable with rate_limit.on_store_failure closed, or the OpenID provider's"
+        " signing keys cannot be fetched (auth.oidc).",
         (
             "upstream_rate_limited",
             "provider_not_configured",
             "server_overloaded",
             "server_shutting_down",
             "rate_limit_store_unavailable",
+            "identity_provider_unavailable",
         ),
     ),
     "504": ("The agent's timeout expired.", ("upstream_timeout",)),
@@ -115,8 +122,15 @@ def _error(status: str) -> Schema:
     if status == "401":
         headers["WWW-Authenticate"] = {
             "description": 'Bearer challenge: `Bearer realm="agentsmcp"`, with `error` and'
-            " `error_description` when a token was sent.",
+            " `error_description` when a token was sent; with auth.oauth_discovery also `scope`"
+            " and `resource_metadata` (RFC 9728).",
             "required": True,
+            "schema": {"type": "string"},
+        }
+    if status == "403":
+        headers["WWW-Authenticate"] = {
+            "description": 'With `insufficient_scope`: `Bearer error="insufficient_scope",'
+            ' scope="…"`.',
             "schema": {"type": "string"},
         }
     if status == "405":
@@ -337,12 +351,22 @@ def build_document(config: AppConfig) -> Schema:
             operation_id="create_run",
         )
     }
+    if config.auth.enabled and config.auth.oidc is not None:
+        # Provider tokens: a missing scope is 403, an unreachable provider 503.
+        for operations in paths.values():
+            for operation in operations.values():
+                responses = operation["responses"]
+                if "401" in responses:
+                    responses.setdefault("403", _error("403"))
+                    responses.setdefault("503", _error("503"))
+                    operation["responses"] = dict(sorted(responses.items()))
     for operations in paths.values():
         if "get" in operations:
             operations["head"] = _head_of(operations["get"])
     if config.server.cors_origins:
         for path, operations in paths.items():
             operations["options"] = _preflight(path)
+    paths.update(_discovery_paths(config))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -359,13 +383,51 @@ def build_document(config: AppConfig) -> Schema:
                     "type": "http",
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
-                    "description": "HS256 JWT with exp, sub, iss and aud.",
+                    "description": "HS256 JWT with exp, sub, iss and aud"
+                    + (
+                        ", or an access token of the OpenID provider (auth.oidc)."
+                        if config.auth.oidc is not None
+                        else "."
+                    ),
                 }
             },
         },
         "security": [{"bearer": []}] if config.auth.enabled else [],
         "paths": paths,
     }
+
+
+def _discovery_paths(config: AppConfig) -> dict[str, Schema]:
+    oidc = config.auth.oidc
+    if not (config.auth.enabled and config.auth.oauth_discovery.enabled and oidc is not None):
+        return {}
+    paths: dict[str, Schema] = {}
+    for path in metadata_paths(oidc):
+        suffix = path.removeprefix(WELL_KNOWN_PATH).strip("/").replace("/", "_")
+        get = _operation(
+            "OAuth protected resource metadata (RFC 9728).",
+            {
+                "200": _ok(
+                    "Where to get a token: the resource, its authorization server and scopes.",
+                    {JSON: {"schema": {"type": "object"}}},
+                )
+            },
+            (),
+            public=True,
+            operation_id="get_protected_resource_metadata" + (f"_{suffix}" if suffix else ""),
+        )
+        paths[path] = {
+            "get": get,
+            "head": _head_of(get),
+            "options": {
+                "operationId": "preflight_protected_resource_metadata"
+                + (f"_{suffix}" if suffix else ""),
+                "summary": "CORS preflight: any origin may read the metadata.",
+                "security": [],
+                "responses": {"204": {"description": "Access-Control-Allow-* headers."}},
+            },
+        }
+    return paths
 
 
 def openapi_handler(config: AppConfig) -> Handler:

@@ -10,8 +10,10 @@ from app.api import agent_runner_ctx
 from app.config import AppConfig
 from app.limits import limits_ctx
 from app.middlewares import REQUEST_ID_HEADER, build_middlewares, set_response_headers
+from app.oauth_discovery import challenge_for, is_metadata_path
 from app.observability import exposition
 from app.observability.metrics import Metrics
+from app.oidc import setup_oidc
 from app.routes import METRICS_PATH, setup_routes
 from app.shared_state import CONFIG_KEY, METRICS_KEY, SHUTDOWN_DEADLINE_KEY, STATE_KEY
 from app.state import ServerState
@@ -19,6 +21,8 @@ from app.state import ServerState
 # Response headers a browser script may read on a cross-origin response.
 CORS_EXPOSED_HEADERS = (
     REQUEST_ID_HEADER,
+    # Where a browser client finds the OAuth metadata (resource_metadata) and what failed.
+    "WWW-Authenticate",
     "Retry-After",
     "RateLimit-Limit",
     "RateLimit-Remaining",
@@ -44,6 +48,8 @@ def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) 
     # The limits store client, then provider clients: opened on startup, closed on cleanup.
     app.cleanup_ctx.append(limits_ctx)
     app.cleanup_ctx.append(agent_runner_ctx)
+    # The OpenID provider's key client (auth.oidc); startup never waits for the provider.
+    setup_oidc(app, config, challenge_for(config.auth))
     app.on_startup.append(_mark_started)
     app.on_response_prepare.append(set_response_headers)
     _setup_cors(app, config)
@@ -80,4 +86,6 @@ def _setup_cors(app: web.Application, config: AppConfig) -> None:
     )
     cors = aiohttp_cors.setup(app, defaults=dict.fromkeys(config.server.cors_origins, options))
     for route in list(app.router.routes()):
-        cors.add(route)
+        # The OAuth metadata answers any origin itself, credentials never being involved.
+        if route.resource is None or not is_metadata_path(route.resource.canonical):
+            cors.add(route)

@@ -6,7 +6,8 @@ agentsmcp_rate_limited_total, agentsmcp_agent_runs_total{agent,provider,outcome}
 agentsmcp_llm_tokens_total{agent,provider,model,kind},
 agentsmcp_provider_requests_total{provider,outcome}, agentsmcp_inflight_runs{agent},
 agentsmcp_time_to_first_token_seconds_bucket{agent}, agentsmcp_agent_requests_in_flight,
-agentsmcp_agent_requests_limit, agentsmcp_overload_rejected_total, agentsmcp_ratelimit_store_up.
+agentsmcp_agent_requests_limit, agentsmcp_overload_rejected_total, agentsmcp_ratelimit_store_up,
+agentsmcp_oidc_key_fetches_total{outcome}.
 
 Latency is alerted per route only for routes that answer without an LLM; agent routes are alerted
 on time to first token (streams), since a healthy completion may take a minute.
@@ -42,9 +43,14 @@ METRICS_USED = (
     "agentsmcp_agent_requests_limit",
     "agentsmcp_overload_rejected_total",
     "agentsmcp_ratelimit_store_up",
+    "agentsmcp_oidc_key_fetches_total",
 )
 # Alerts that wait a fixed time: the others wait monitoring.alerts.forDuration.
-FIXED_FOR = {"AgentsMCPDown": "5m", "RateLimitStoreUnreachable": "2m"}
+FIXED_FOR = {
+    "AgentsMCPDown": "5m",
+    "RateLimitStoreUnreachable": "2m",
+    "IdentityProviderUnreachable": "5m",
+}
 # Provider call outcomes that are not upstream failures: success and cancelled
 # (app/agents/runner.py), and "request", the provider refusing a client's invalid request
 # (answered 400 provider_invalid_request: the client's mistake, not an upstream fault).
@@ -98,6 +104,8 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
     errors = _selector(namespace, job, 'status=~"5.."')
     upstream_failed = _selector(namespace, job, f'outcome!~"{NON_FAILURE_OUTCOMES}"')
     fast_routes = _selector(namespace, job, f'route!~"{AGENT_ROUTES_REGEX}"')
+    key_fetch_errors = _selector(namespace, job, 'outcome="error"')
+    key_fetch_ok = _selector(namespace, job, 'outcome="ok"')
 
     def rule(name: str, expr: str, severity: str, summary: str) -> dict[str, Any]:
         return {
@@ -166,6 +174,16 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
             f"min(agentsmcp_ratelimit_store_up{sel}) == 0",
             "critical",
             "A server cannot reach the shared rate-limit store",
+        ),
+        # auth.oidc: key fetches fail and none succeeded for 10m. Known keys stay in use for
+        # auth.oidc.jwksMaxStaleSeconds, then the provider's tokens get 503.
+        rule(
+            "IdentityProviderUnreachable",
+            f"sum by (pod) (increase(agentsmcp_oidc_key_fetches_total{key_fetch_errors}[10m])) > 0"
+            f" unless sum by (pod) (increase(agentsmcp_oidc_key_fetches_total{key_fetch_ok}[10m]))"
+            " > 0",
+            "warning",
+            "A server cannot fetch the OpenID provider's signing keys",
         ),
     ]
 

@@ -6,12 +6,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from app.config import AppConfig
+from app.oauth_discovery import is_metadata_path
 from app.shared_state import LIMIT_OVERRIDE_KEY, METRICS_KEY, SUBJECT_KEY
 
 from ._keys import LIMITS_KEY, QUOTA_KEY
 from ._limits import request_limit_exceeded
 
-# Probes, load-balancer checks and scrapes: never rate limited, whatever the quota.
+# Probes, load-balancer checks and scrapes: never rate limited, whatever the quota; nor the
+# OAuth protected resource metadata (app/oauth_discovery.py), a small static document.
 UNLIMITED_PATHS = frozenset({"/health", "/health/live", "/health/ready", "/metrics"})
 
 
@@ -23,7 +25,7 @@ def make_rate_limit_middleware(config: AppConfig) -> Middleware | None:
 
     @web.middleware
     async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in UNLIMITED_PATHS:
+        if request.path in UNLIMITED_PATHS or is_metadata_path(request.path):
             return await handler(request)
         subject = request.get(SUBJECT_KEY)
         public = False

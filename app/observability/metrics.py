@@ -46,6 +46,12 @@ class Metrics:
             "Requests rejected with 429 by the rate limiter.",
             registry=registry,
         )
+        self.oidc_key_fetches_total = Counter(
+            "agentsmcp_oidc_key_fetches",
+            "Fetches of the OpenID provider's signing keys (auth.oidc) by outcome (ok, error).",
+            ("outcome",),
+            registry=registry,
+        )
         self.build_info = Gauge(
             "agentsmcp_build_info",
             "Build of the running server (always 1).",

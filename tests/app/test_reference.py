@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.config import ENV_VARS, SECRET_ENV, ServerSettings
+from app.config import (
+    ENV_VARS,
+    SECRET_ENV,
+    AuthSettings,
+    OAuthDiscoverySettings,
+    OidcSettings,
+    ServerSettings,
+)
 from app.secret_files import FILE_SUFFIX
 
 REFERENCE = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(
@@ -25,3 +32,14 @@ def test_every_server_setting_is_documented() -> None:
         name for name in ServerSettings.model_fields if f"`server.{name}`" not in REFERENCE
     )
     assert missing == []
+
+
+SECTIONS = ("oidc", "oauth_discovery")
+
+
+def test_every_auth_setting_is_documented() -> None:
+    # The two sections are checked key by key below.
+    keys = [f"auth.{name}" for name in AuthSettings.model_fields if name not in SECTIONS]
+    keys += [f"auth.oidc.{name}" for name in OidcSettings.model_fields]
+    keys += [f"auth.oauth_discovery.{name}" for name in OAuthDiscoverySettings.model_fields]
+    assert sorted(key for key in keys if f"`{key}`" not in REFERENCE) == []

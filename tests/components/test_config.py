@@ -378,3 +378,26 @@ def test_reads_config_the_way_the_cli_passes_it(monkeypatch: pytest.MonkeyPatch)
     assert from_cli["topologySpread"] == "true"  # scalars arrive as text
     assert parse_stack_config(from_cli) == parse_stack_config(raw("prod"))
     assert parse_stack_config(from_cli).autoscaling.max_replicas == 50
+
+
+def test_oidc_auth_keys_reach_the_server_config_in_snake_case() -> None:
+    auth = {
+        "enabled": True,
+        "oidc": {
+            "issuer": "https://idp.example.com",
+            "audience": "https://agents.example.com/mcp",
+            "requiredScopes": ["agents:invoke"],
+            "jwksMaxStaleSeconds": 600,
+        },
+        "oauthDiscovery": {"enabled": True},
+    }
+    config = parse_stack_config(with_value("prod", "auth", auth))
+    rendered = config.server_config["auth"]
+    assert rendered["oidc"]["required_scopes"] == ["agents:invoke"]
+    assert rendered["oidc"]["jwks_max_stale_seconds"] == 600
+    assert rendered["oauth_discovery"] == {"enabled": True}
+
+
+def test_oauth_discovery_problem_is_named_in_camel_case() -> None:
+    config = with_value("prod", "auth.oauthDiscovery", {"enabled": True})
+    assert "needs auth.oidc" in assert_names(config, "auth.oauthDiscovery.enabled")

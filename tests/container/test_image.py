@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -9,7 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+
+from tests.oidc import ES256_CLIENT, RS256_CLIENT, OidcProvider
 
 from .conftest import (
     DISCARD_PORT,
@@ -71,6 +75,22 @@ def run_once(engine: Engine, built_image: BuiltImage, *command: str) -> str:
         return container.logs(stdout=True, stderr=False).decode()
     finally:
         container.remove(force=True)
+
+
+# Runs inside the image: the server's own key handling verifies real provider tokens (RS256 and
+# ES256 need cryptography's native code, which the distroless runtime must load).
+VERIFY_PROVIDER_TOKENS = r"""
+import json, sys, jwt
+from app.oidc._keys import parse_key_set
+data = json.loads(sys.argv[1])
+keys = parse_key_set(data["jwks"], 0.0)
+for token in data["tokens"]:
+    header = jwt.get_unverified_header(token)
+    key = keys.find(header["kid"], header["alg"])
+    claims = jwt.decode(token, key, algorithms=[header["alg"]], audience=data["audience"],
+                        issuer=data["issuer"])
+    print(header["alg"], claims["sub"])
+"""
 
 
 def image_healthcheck(engine: Engine, built_image: BuiltImage) -> dict[str, Any]:
@@ -150,6 +170,34 @@ def test_healthcheck_passes_and_detects_a_dead_server(
         # The engine's own health check run, with the image's HEALTHCHECK settings.
         result = engine.libpod_get(f"/containers/{server.container.id}/healthcheck")
         assert result["Status"] == "healthy", result
+
+
+def test_image_verifies_real_provider_tokens(
+    engine: Engine, built_image: BuiltImage, tmp_path: Path
+) -> None:
+    async def tokens(provider: OidcProvider) -> tuple[dict[str, Any], list[str]]:
+        resource = "https://agents.example.com/mcp"
+        issued = [
+            await provider.token(resource=resource, scope="agents:invoke", client_id=client)
+            for client in (RS256_CLIENT, ES256_CLIENT)
+        ]
+        async with aiohttp.ClientSession() as session:
+            jwks = await (await session.get(f"{provider.issuer}/jwks")).json()
+        return jwks, issued
+
+    provider = OidcProvider(tmp_path).start()
+    try:
+        jwks, issued = asyncio.run(tokens(provider))
+    finally:
+        provider.stop()
+    data = {
+        "jwks": jwks,
+        "tokens": issued,
+        "audience": "https://agents.example.com/mcp",
+        "issuer": provider.issuer,
+    }
+    output = run_once(engine, built_image, "-c", VERIFY_PROVIDER_TOKENS, json.dumps(data))
+    assert output.split("\n")[:2] == [f"RS256 {RS256_CLIENT}", f"ES256 {ES256_CLIENT}"]
 
 
 def test_image_metadata(engine: Engine, built_image: BuiltImage) -> None:

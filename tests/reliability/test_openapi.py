@@ -69,6 +69,13 @@ CONFIGS = {
     "metrics off": {"metrics": {"enabled": False}},
     "cors on": {"server": {"cors_origins": ["https://app.example.com"]}},
     "auth off": {"auth": {"enabled": False}},
+    "oidc and oauth discovery": {
+        "auth": {
+            "oidc": {"issuer": "https://idp.example.com", "audience": "https://a.example.com/mcp"},
+            "oauth_discovery": {"enabled": True},
+        },
+        "server": {"cors_origins": ["https://app.example.com"]},
+    },
 }
 
 
