@@ -703,3 +703,14 @@ async def test_progress_gap_and_request_metrics(
     assert 'agentsmcp_mcp_progress_gap_seconds_bucket{le="10.0"}' in text
     assert 'agentsmcp_mcp_cancellations_total{reason="disconnect"} 0.0' in text
     await assert_ready(http, server)
+
+
+async def test_handshake_request_with_stray_stateless_headers_is_served(
+    http: aiohttp.ClientSession, server: Server
+) -> None:
+    values = headers(**{"MCP-Protocol-Version": "2025-11-25", "Mcp-Method": "tools/list"})
+    async with http.post(server.mcp, json=request("tools/list"), headers=values) as response:
+        assert response.status == 200
+        result = (await read_message(response))["result"]
+    assert "resultType" not in result
+    assert len(result["tools"]) == 2
