@@ -32,8 +32,8 @@ from ._jsonrpc import (
     INVALID_PARAMS,
     REQUEST_CANCELLED,
     SERVER_ERROR,
+    JsonRpcRequest,
     McpError,
-    Request,
     RequestId,
     dumps,
     error_message,
@@ -190,7 +190,7 @@ class ToolCallHandler:
         self._inflight = inflight
         self._settings = settings
 
-    def tool(self, message: Request) -> tuple[Tool, CallToolParams]:
+    def tool(self, message: JsonRpcRequest) -> tuple[Tool, CallToolParams]:
         params: CallToolParams = parse_params(CallToolParams, message.params, "tools/call")
         tool = self._catalogue.get(params.name)
         if tool is None:
@@ -200,7 +200,7 @@ class ToolCallHandler:
         return tool, params
 
     async def serve(
-        self, request: web.Request, message: Request, *, sse: bool, extra: dict[str, Any]
+        self, request: web.Request, message: JsonRpcRequest, *, sse: bool, extra: dict[str, Any]
     ) -> web.StreamResponse:
         """Run the call; ``extra`` joins the result (the stateless era's ``resultType``)."""
         tool, params = self.tool(message)
@@ -225,7 +225,7 @@ class ToolCallHandler:
     async def _run(
         self,
         request: web.Request,
-        message: Request,
+        message: JsonRpcRequest,
         tool: Tool,
         arguments: Any,
         progress_token: str | int | None,

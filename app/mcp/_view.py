@@ -36,9 +36,9 @@ from ._jsonrpc import (
     METHOD_NOT_FOUND,
     PARSE_ERROR,
     SERVER_ERROR,
-    ClientResponse,
+    JsonRpcClientResponse,
+    JsonRpcRequest,
     McpError,
-    Request,
     RequestId,
     error_message,
     parse_message,
@@ -128,18 +128,21 @@ class McpEndpoint:
         except McpError as exc:
             self.metrics.request(None, "rejected")
             return _error(None, exc)
-        if isinstance(message, ClientResponse):
+        if isinstance(message, JsonRpcClientResponse):
             self.metrics.request(None, "ok")
             return web.Response(status=202)
-        request_id = message.id if isinstance(message, Request) else None
+        request_id = message.id if isinstance(message, JsonRpcRequest) else None
         try:
             era = era_of(
-                request, message.method, message.params, is_request=isinstance(message, Request)
+                request,
+                message.method,
+                message.params,
+                is_request=isinstance(message, JsonRpcRequest),
             )
         except McpError as exc:
             self.metrics.request(message.method, "rejected")
             return _error(request_id, exc)
-        if not isinstance(message, Request):
+        if not isinstance(message, JsonRpcRequest):
             self._notification(request, message.method, message.params)
             self.metrics.request(message.method, "ok")
             return web.Response(status=202)
@@ -186,7 +189,7 @@ class McpEndpoint:
             log.info("mcp cancel notification", reason=(parsed.reason or "")[:200])
 
     async def _dispatch(
-        self, request: web.Request, message: Request, era: Era, accept: Accepts
+        self, request: web.Request, message: JsonRpcRequest, era: Era, accept: Accepts
     ) -> web.StreamResponse:
         method = message.method
         extra: dict[str, Any] = {"resultType": "complete"} if era.stateless else {}
@@ -230,7 +233,7 @@ class McpEndpoint:
         return await _answer(request, result_message(message.id, result), accept, headers)
 
     @staticmethod
-    def _check_cursor(message: Request) -> None:
+    def _check_cursor(message: JsonRpcRequest) -> None:
         params = parse_params(_ListParams, message.params, message.method)
         if params.cursor is not None:
             # Every list fits in one page: no cursor was ever handed out.
