@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from app.admission import ServerOverloadedError
 from app.agents import RunOptions, RunResult, RunStream
@@ -55,7 +55,7 @@ KEEPALIVE: Final = b": keepalive\n\n"
 class _Meta(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    progressToken: StrictStr | int | None = None
+    progressToken: StrictStr | StrictInt | None = None
 
 
 class CallToolParams(BaseModel):
@@ -69,7 +69,7 @@ class CallToolParams(BaseModel):
 class CancelledParams(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    requestId: StrictStr | int
+    requestId: StrictStr | StrictInt
     reason: str | None = None
 
 
