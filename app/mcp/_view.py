@@ -31,6 +31,7 @@ from ._calls import (
     sse_event,
 )
 from ._jsonrpc import (
+    INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
@@ -45,7 +46,7 @@ from ._jsonrpc import (
     parse_params,
     result_message,
 )
-from ._metrics import McpMetrics
+from ._metrics import McpMetrics, RequestOutcome
 from ._protocol import (
     HANDSHAKE_VERSIONS,
     LATEST_HANDSHAKE_VERSION,
@@ -107,18 +108,17 @@ class McpEndpoint:
         self._instructions = settings.instructions
 
     def render_error(self, exc: APIError) -> web.Response:
-        """An error raised before the view (auth, rate limit, body size) as a JSON-RPC error."""
-        self.metrics.request(None, "rejected")
-        code = PARSE_ERROR if exc.code == "invalid_json" else SERVER_ERROR
-        if exc.status in (400, 405, 413, 415):
-            code = INVALID_REQUEST if code != PARSE_ERROR else code
-        error = McpError(
-            code,
-            exc.message,
-            status=exc.status,
-            data={"type": exc.type, "code": exc.code},
-            headers=exc.headers,
-        )
+        """An error raised outside the view's own handling (auth, rate limit, body size, CORS,
+        a bug) as a JSON-RPC error; ``data`` keeps the API's type and code."""
+        outcome: RequestOutcome
+        if exc.status >= 500:
+            code, outcome = INTERNAL_ERROR, "error"
+        elif exc.status in (400, 403, 405, 413, 415):
+            code, outcome = INVALID_REQUEST, "rejected"
+        else:
+            code, outcome = SERVER_ERROR, "rejected"
+        self.metrics.request(None, outcome)
+        error = McpError(code, exc.message, data={"type": exc.type, "code": exc.code})
         return json_response(error_message(None, error), status=exc.status, headers=exc.headers)
 
     async def post(self, request: web.Request) -> web.StreamResponse:

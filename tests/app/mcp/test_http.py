@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from app.mcp import SESSION_HEADER
+from app.mcp import SESSION_HEADER, McpEndpoint
 from app.shared_state import METRICS_KEY, SHUTDOWN_DEADLINE_KEY
 from tests.app.conftest import bearer, make_token
 from tests.fakes import Behavior, FakeServer
@@ -764,3 +764,41 @@ async def test_shutdown_deadline_ends_a_call_with_an_error_result(
     assert result["isError"] is True
     assert "shutting down" in result["content"][0]["text"]
     await fake.openai.wait_disconnect(within=1.0)
+
+
+async def test_request_rate_limit_is_a_429_with_a_json_rpc_body(
+    http: aiohttp.ClientSession, start_server: ServerFactory
+) -> None:
+    server = await start_server(rate_limit={"enabled": True, "requests_per_minute": 1, "burst": 1})
+    async with http.post(server.mcp, json=request("ping"), headers=headers()) as response:
+        assert response.status == 200
+    async with http.post(server.mcp, json=request("ping"), headers=headers()) as response:
+        assert response.status == 429
+        assert int(response.headers["Retry-After"]) >= 1
+        message = await response.json()
+    assert message["id"] is None
+    assert message["error"]["code"] == -32000
+    assert message["error"]["data"]["code"] == "rate_limit_exceeded"
+
+
+async def test_a_bug_is_a_500_json_rpc_error_that_leaks_nothing(
+    http: aiohttp.ClientSession, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object) -> None:
+        raise RuntimeError("secret detail at /srv/internal.py")
+
+    monkeypatch.setattr(McpEndpoint, "_dispatch", broken)
+    async with http.post(server.mcp, json=request("tools/list"), headers=headers()) as response:
+        assert response.status == 500
+        text = await response.text()
+    assert "secret detail" not in text
+    message = json.loads(text)
+    assert message["error"]["code"] == -32603
+    registry = server.app[METRICS_KEY].registry
+    assert (
+        registry.get_sample_value(
+            "agentsmcp_mcp_requests_total", {"method": "other", "outcome": "error"}
+        )
+        == 1
+    )
+    await assert_ready(http, server)
