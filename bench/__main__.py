@@ -58,6 +58,11 @@ PROFILED_SCENARIOS = (
 )
 
 
+MCP_PREFIX = "mcp "
+# A tools/call result the server answered without an error.
+MCP_OK = '"isError":false'
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -78,6 +83,12 @@ SCENARIOS = [
         for c in (1, 16)
     ),
     *(Scenario(f"health c={c}", "health", False, c) for c in (1, 32)),
+    # MCP tools/call of the same agents (our server only), against the chat completions above.
+    *(
+        Scenario(f"{MCP_PREFIX}{api} c={c}", MCP_PREFIX + api, False, c)
+        for api in ("openai", "anthropic")
+        for c in (1, 32)
+    ),
 ]
 
 
@@ -106,6 +117,14 @@ def write_bodies(directory: Path) -> dict[str, Path]:
                 "messages": messages,
                 "stream": stream,
             }
+    for api, agent in (("openai", OPENAI_AGENT), ("anthropic", ANTHROPIC_AGENT)):
+        # The agents' names are valid MCP tool names as they are.
+        bodies[f"{api}-mcp"] = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": agent, "arguments": {"task": USER_MESSAGE}},
+        }
     directory.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, body in bodies.items():
@@ -121,6 +140,20 @@ def requests_for(
     requests = {}
     for scenario in SCENARIOS:
         suffix = "-stream" if scenario.stream else ""
+        if scenario.api.startswith(MCP_PREFIX):
+            if target != report.SERVER:
+                continue  # only our server speaks MCP
+            assert token is not None
+            mcp_headers = (
+                ("Authorization", f"Bearer {token}"),
+                ("Accept", "application/json"),
+                ("MCP-Protocol-Version", "2025-11-25"),
+            )
+            body = bodies[f"{scenario.api.removeprefix(MCP_PREFIX)}-mcp"]
+            requests[scenario.name] = HttpRequest(
+                "POST", f"{base_url}/mcp", mcp_headers, body, must_contain=MCP_OK
+            )
+            continue
         if scenario.api == "health":
             if target == report.UPSTREAM:
                 continue  # the fake upstream has no health endpoint
@@ -466,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     target_names = list(targets)
     plain = [s.name for s in scenarios if not s.stream]
     streams = [s.name for s in scenarios if s.stream]
-    apis = sorted({s.api for s in scenarios if s.api != "health"}, reverse=True)
+    apis = sorted({s.api for s in scenarios if s.api in ("openai", "anthropic")}, reverse=True)
     checks = report.check_targets(summaries, apis, rss if server else None, soak_result)
     log_lines = None
     if server:
@@ -504,6 +537,9 @@ def main(argv: list[str] | None = None) -> int:
         text += [report.plain_table(summaries, plain, target_names), ""]
     if streams:
         text += [report.stream_table(summaries, streams, target_names), ""]
+    mcp = report.mcp_table(summaries, [s.name for s in scenarios if s.api.startswith(MCP_PREFIX)])
+    if mcp:
+        text += [mcp, ""]
     if server:
         text.append(
             f"RSS of agentsmcp: idle {rss['idle_bytes'] / 2**20:.1f} MB, after warm-up "

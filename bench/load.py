@@ -29,6 +29,8 @@ class HttpRequest:
     # Streams only: text the response must end with, and a pattern of its first text event.
     terminator: str | None = None
     token_marker: str | None = None
+    # Plain requests: text a correct answer contains (an MCP result without isError).
+    must_contain: str | None = None
 
     def body(self) -> bytes | None:
         return self.body_file.read_bytes() if self.body_file else None
@@ -62,6 +64,8 @@ def check_once(request: HttpRequest) -> bytes:
             json.loads(payload)
         except ValueError:
             raise LoadError(f"{request.url} answered non-JSON: {payload[:300]!r}") from None
+        if request.must_contain is not None and request.must_contain.encode() not in payload:
+            raise LoadError(f"{request.url} answered {payload[:300]!r}")
     return payload
 
 

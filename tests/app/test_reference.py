@@ -43,3 +43,15 @@ def test_every_auth_setting_is_documented() -> None:
     keys += [f"auth.oidc.{name}" for name in OidcSettings.model_fields]
     keys += [f"auth.oauth_discovery.{name}" for name in OAuthDiscoverySettings.model_fields]
     assert sorted(key for key in keys if f"`{key}`" not in REFERENCE) == []
+
+
+def test_every_mcp_setting_is_documented() -> None:
+    from app.config import AgentMcpSettings, McpSettings
+
+    missing = sorted(name for name in McpSettings.model_fields if f"`mcp.{name}`" not in REFERENCE)
+    missing += sorted(
+        name
+        for name in AgentMcpSettings.model_fields
+        if f"`agents.<name>.mcp.{name}`" not in REFERENCE
+    )
+    assert missing == []
