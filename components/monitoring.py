@@ -143,7 +143,7 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
             f" > {alerts.overload_rejected_per_second}",
             "warning",
             f"More than {alerts.overload_rejected_per_second} agent requests/s are shed with 503"
-            " (server.maxInflightRuns reached; add pods)",
+            " (serverConfig.server.max_inflight_runs reached; add pods)",
         ),
         rule(
             "UpstreamErrors",

@@ -13,7 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.config import ENV_VARS, load_config, parse_config
-from tests.components.conftest import config_with, ingress_tls_staging_config, one
+from tests.components.conftest import (
+    config_with,
+    ingress_tls_staging_config,
+    one,
+    server_config,
+)
 from tools.render_manifests import (
     PLACEHOLDER_SECRETS,
     PROVIDER_TYPE,
@@ -648,7 +653,9 @@ def test_http_route_timeout_outlasts_the_longest_agent_request() -> None:
         "backup": {"provider": "openai", "model": "gpt-4o-mini", "timeout": 90.5},
         "quick": {"provider": "openai", "model": "gpt-4o-mini", "timeout": 5},
     }
-    run = run_program("prod", config=config_with("prod", agents=agents))
+    run = run_program(
+        "prod", config=config_with("prod", serverConfig=server_config("prod", agents=agents))
+    )
     route = one(run, HTTP_ROUTE).inputs["spec"]
     # slow's 120 s, then its fallback's 90.5 s (rounded up), plus the 10 s margin.
     assert route["rules"][0]["timeouts"] == {"request": "221s"}
