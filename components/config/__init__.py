@@ -67,6 +67,7 @@ from components.config._stack import (
     StackConfig,
     StackConfigError,
     describe_error,
+    oidc_egress_problems,
     parse_stack_config,
 )
 
@@ -120,6 +121,7 @@ __all__ = [
     "describe_error",
     "known_keys",
     "load_stack_config",
+    "oidc_egress_problems",
     "parse_stack_config",
     "read_raw_config",
 ]

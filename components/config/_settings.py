@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -271,6 +273,49 @@ class NetworkPolicySettings(Model):
             "fe80::/10",
         ]
     )
+
+    def egress_problem(self, url: str) -> str | None:
+        """Why these rules would keep the pods from calling ``url``, or None if they allow it.
+
+        Public addresses are reachable on ``upstreamPorts``; private and in-cluster ones only
+        through ``extraEgress`` (whose peers cannot be matched to a host name before it
+        resolves, so a rule with the right port counts)."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if any(_covers(rule.ports, port) for rule in self.extra_egress):
+            return None
+        try:
+            address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(
+                host
+            )
+        except ValueError:
+            address = None
+        private = (
+            any(address in ipaddress.ip_network(cidr) for cidr in self.private_cidrs)
+            if address is not None
+            else host == "localhost" or "." not in host or host.endswith(_CLUSTER_SUFFIXES)
+        )
+        if private:
+            return (
+                f"{host} is not a public address; add a networkPolicy.extraEgress rule for it "
+                f"(its namespace and pod labels, or its CIDRs) with port {port}"
+            )
+        if not _covers(self.upstream_ports, port):
+            allowed = ", ".join(str(p.port) for p in self.upstream_ports)
+            return (
+                f"port {port} is not in networkPolicy.upstreamPorts ({allowed}); add it there "
+                "or in a networkPolicy.extraEgress rule"
+            )
+        return None
+
+
+# Names that only resolve inside the cluster (Services), never to a public address.
+_CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local")
+
+
+def _covers(ports: list[PortSettings], port: int) -> bool:
+    return any(p.protocol == "TCP" and p.port <= port <= (p.end_port or p.port) for p in ports)
 
 
 class AlertSettings(Model):

@@ -383,6 +383,7 @@ def _server_cross_checks(config: StackConfig) -> list[str]:
             f"{config.minimum_grace_seconds} (preStopSeconds + {SERVER_CONFIG_KEY}.server."
             f"drain_seconds + {SERVER_CONFIG_KEY}.server.shutdown_timeout_seconds + 5)"
         )
+    problems.extend(oidc_egress_problems(config))
     metrics = config.app.metrics
     if config.monitoring.enabled and not metrics.enabled:
         problems.append(
@@ -394,4 +395,21 @@ def _server_cross_checks(config: StackConfig) -> list[str]:
             f"{_key(SERVER_CONFIG_KEY, 'metrics', 'port')}: must be 1024 or above "
             "(the server runs as a non-root user)"
         )
+    return problems
+
+
+def oidc_egress_problems(config: StackConfig) -> list[str]:
+    """The pods fetch the OpenID provider's discovery document and JWKS over HTTPS
+    (``auth.oidc.issuer``, ``auth.oidc.jwks_uri``): the egress policy must allow both."""
+    # auth.oidc is the MCP branch's (app.config.OidcSettings); absent, there is nothing to reach.
+    oidc = getattr(config.app.auth, "oidc", None)
+    problems = []
+    for field in ("issuer", "jwks_uri"):
+        url = getattr(oidc, field, None)
+        why = config.network_policy.egress_problem(str(url)) if url else None
+        if why is not None:
+            problems.append(
+                f"{_key(SERVER_CONFIG_KEY, 'auth', 'oidc', field)}: the pods could not reach "
+                f"{url}: {why}"
+            )
     return problems

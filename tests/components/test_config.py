@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,8 +13,10 @@ from hypothesis import strategies as st
 from components.config import (
     MOVED_KEYS,
     SECRET_KEYS,
+    NetworkPolicySettings,
     StackConfig,
     StackConfigError,
+    oidc_egress_problems,
     parse_stack_config,
 )
 from components.stack_file import stack_config
@@ -452,3 +455,63 @@ def test_reads_config_the_way_the_cli_passes_it(monkeypatch: pytest.MonkeyPatch)
     assert from_cli["topologySpread"] == "true"  # scalars arrive as text
     assert parse_stack_config(from_cli) == parse_stack_config(raw("prod"))
     assert parse_stack_config(from_cli).autoscaling.max_replicas == 50
+
+
+@pytest.mark.parametrize(
+    ("url", "policy", "problem"),
+    [
+        ("https://idp.example.com", {}, None),
+        ("https://login.example.com/realms/a/protocol/openid-connect/certs", {}, None),
+        ("https://203.0.113.7/jwks", {}, None),
+        ("https://idp.example.com:8443", {}, "port 8443 is not in networkPolicy.upstreamPorts"),
+        (
+            "https://idp.example.com:8443",
+            {"upstreamPorts": [{"port": 443}, {"port": 8000, "endPort": 9000}]},
+            None,
+        ),
+        ("https://10.1.2.3", {}, "10.1.2.3 is not a public address"),
+        ("https://keycloak.auth.svc:8443", {}, "keycloak.auth.svc is not a public address"),
+        ("https://keycloak.auth.svc.cluster.local", {}, "not a public address"),
+        ("http://localhost:8080", {}, "localhost is not a public address"),
+        ("https://keycloak", {}, "keycloak is not a public address"),
+        (
+            "https://keycloak.auth.svc:8443",
+            {"extraEgress": [{"namespace": "auth", "ports": [{"port": 8443}]}]},
+            None,
+        ),
+        (
+            "https://keycloak.auth.svc:8443",
+            {"extraEgress": [{"namespace": "auth", "ports": [{"port": 8080}]}]},
+            "not a public address",
+        ),
+    ],
+)
+def test_egress_rules_say_whether_a_url_is_reachable(
+    url: str, policy: dict[str, Any], problem: str | None
+) -> None:
+    found = NetworkPolicySettings.model_validate(policy).egress_problem(url)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert problem in found
+
+
+def test_the_openid_providers_urls_must_be_reachable() -> None:
+    """auth.oidc comes with the MCP server's config (another branch); its issuer and jwks_uri
+    are read from the validated server config, here stood in for by an object of that shape."""
+    config = parse_stack_config(raw("prod"))
+    assert oidc_egress_problems(config) == []
+    oidc = SimpleNamespace(
+        issuer="https://keycloak.auth.svc:8443/realms/agents",
+        jwks_uri="https://keys.example.com/jwks",
+    )
+    config._app = config.app.model_copy(update={"auth": SimpleNamespace(oidc=oidc)})
+    assert oidc_egress_problems(config) == [
+        "agentsmcp:serverConfig.auth.oidc.issuer: the pods could not reach "
+        "https://keycloak.auth.svc:8443/realms/agents: keycloak.auth.svc is not a public "
+        "address; add a networkPolicy.extraEgress rule for it (its namespace and pod labels, "
+        "or its CIDRs) with port 8443"
+    ]
+    config._app = config.app.model_copy(update={"auth": SimpleNamespace(oidc=None)})
+    assert oidc_egress_problems(config) == []
