@@ -328,6 +328,8 @@ class AlertSettings(Model):
     upstream_error_ratio: float = Field(0.2, gt=0, lt=1)
     rate_limited_per_second: float = Field(5.0, gt=0)
     overload_rejected_per_second: float = Field(1.0, gt=0)
+    # MCP tool calls of one tool that fail (outcomes error and tool_error; cancelled excluded).
+    mcp_tool_error_ratio: float = Field(0.1, gt=0, lt=1)
     for_duration: Duration = "10m"
 
 

@@ -521,6 +521,8 @@ def test_alerts_and_dashboard_use_real_metric_names(run: ProgramRun) -> None:
             "UpstreamErrors",
             "RateLimitSaturation",
             "RateLimitStoreUnreachable",
+            "MCPToolCallErrors",
+            "MCPProgressGaps",
         }
         expressions += [a["expr"] for a in alerts]
     dashboard = next(
@@ -546,6 +548,8 @@ def test_alert_thresholds_are_stricter_in_prod(stack_runs: dict[str, ProgramRun]
         }
 
     staging, prod = thresholds("staging"), thresholds("prod")
+    # The server's progress interval, not a stack's choice: the same everywhere.
+    assert staging.pop("MCPProgressGaps") == prod.pop("MCPProgressGaps") == 10
     assert (
         set(staging)
         == set(prod)
@@ -556,6 +560,7 @@ def test_alert_thresholds_are_stricter_in_prod(stack_runs: dict[str, ProgramRun]
             "AgentsMCPOverloaded",
             "UpstreamErrors",
             "RateLimitSaturation",
+            "MCPToolCallErrors",
         }
     )
     for alert in staging:
