@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, ValidationError
 from pydantic.alias_generators import to_camel
 
-from app.config import SECRET_ENV, AgentSettings, AppConfig, parse_config
+from app.config import ENV_OVERRIDES, SECRET_ENV, AgentSettings, AppConfig, parse_config
 from app.config import ConfigError as ServerConfigError
 from components.config._fields import DnsLabel, Model
 from components.config._settings import (
@@ -70,6 +70,11 @@ MOVED_KEYS: dict[tuple[str, ...], str] = {
     ("logging",): "logging",
     ("monitoring", "port"): "metrics.port",
 }
+# serverConfig sections the pods get as environment variables (the server's ENV_OVERRIDES), not
+# in the ConfigMap: pulumi-kubernetes replaces a ConfigMap on any data change, and the Deployment
+# with it, where a changed variable updates the Deployment in place. A log level is what one
+# changes on a running deployment.
+ENV_SECTIONS = frozenset({"logging"})
 # What stands in for the secrets while validating: they come from the Kubernetes Secret.
 _SECRET_STAND_INS = {"jwt_secret_key": "x" * 64, "redis_url": "redis://limits-store:6379/0"}
 
@@ -108,8 +113,9 @@ class StackConfig(Model):
         return self._app
 
     @property
-    def server_file(self) -> dict[str, Any]:
-        """The YAML file the pod's server reads: serverConfig plus what the deployment owns."""
+    def pod_config(self) -> dict[str, Any]:
+        """serverConfig plus what the deployment owns: the configuration the pod's server runs
+        with, delivered as :attr:`server_file` and :attr:`server_env`."""
         data = copy.deepcopy(self.server_config)
         server = data.get("server", {})
         if isinstance(server, dict):
@@ -120,9 +126,23 @@ class StackConfig(Model):
         return data
 
     @property
+    def server_file(self) -> dict[str, Any]:
+        """The YAML file the pod's server reads (the ConfigMap): :attr:`pod_config` except the
+        sections in :data:`ENV_SECTIONS`."""
+        return {k: v for k, v in self.pod_config.items() if k not in ENV_SECTIONS}
+
+    @property
     def server_env(self) -> dict[str, str]:
-        """Plain (non-secret) environment the server reads; see app.config.ENV_OVERRIDES."""
-        return {"AGENTSMCP_ENVIRONMENT": self.environment}
+        """Plain (non-secret) environment the server reads: the stack's environment and the
+        :data:`ENV_SECTIONS`, through the server's own overrides (app.config.ENV_OVERRIDES)."""
+        env = {"AGENTSMCP_ENVIRONMENT": self.environment}
+        for var, (section, *path) in ENV_OVERRIDES.items():
+            if section in ENV_SECTIONS:
+                value: Any = getattr(self.app, section)
+                for part in path:
+                    value = getattr(value, part)
+                env[var] = str(value)
+        return env
 
     @property
     def longest_agent_request_seconds(self) -> int:
@@ -242,7 +262,7 @@ def describe_error(
 
 def _validate_server(config: StackConfig) -> tuple[AppConfig | None, list[str]]:
     """The server's model over the file the pod will read, with stand-ins for the secrets."""
-    data = config.server_file
+    data = config.pod_config
     problems: list[str] = []
     for path, why in DEPLOYMENT_OWNED_KEYS.items():
         node: Any = config.server_config

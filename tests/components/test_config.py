@@ -271,6 +271,24 @@ def test_deployment_facts_come_from_the_servers_model() -> None:
     assert loaded.app.server.host == "0.0.0.0"
 
 
+def test_logging_reaches_the_pods_as_the_servers_env_overrides() -> None:
+    config = with_value("prod", "serverConfig.logging", {"level": "WARNING", "format": "text"})
+    loaded = parse_stack_config(config)
+    assert loaded.server_env == {
+        "AGENTSMCP_ENVIRONMENT": "production",
+        "AGENTSMCP_LOG_LEVEL": "WARNING",
+        "AGENTSMCP_LOG_FORMAT": "text",
+    }
+    assert "logging" not in loaded.server_file
+    assert loaded.server_file["agents"] == config["serverConfig"]["agents"]
+    # Unset: the server's defaults, as before.
+    del config["serverConfig"]["logging"]
+    defaults = parse_stack_config(config).server_env
+    assert (defaults["AGENTSMCP_LOG_LEVEL"], defaults["AGENTSMCP_LOG_FORMAT"]) == ("INFO", "json")
+    bad = with_value("prod", "serverConfig.logging.level", "LOUD")
+    assert_names(bad, "serverConfig.logging.level")
+
+
 def test_metrics_cannot_be_turned_off_while_monitored() -> None:
     config = with_value("staging", "serverConfig.metrics", {"enabled": False})
     assert_names(config, "serverConfig.metrics.enabled")
