@@ -135,7 +135,7 @@ class StackConfig(Model):
     def server_env(self) -> dict[str, str]:
         """Plain (non-secret) environment the server reads: the stack's environment and the
         :data:`ENV_SECTIONS`, through the server's own overrides (app.config.ENV_OVERRIDES)."""
-        env = {"AGENTSMCP_ENVIRONMENT": self.environment}
+        env: dict[str, str] = {"AGENTSMCP_ENVIRONMENT": self.environment}
         for var, (section, *path) in ENV_OVERRIDES.items():
             if section in ENV_SECTIONS:
                 value: Any = getattr(self.app, section)
