@@ -1,8 +1,12 @@
 """Public exposure: an Ingress (cert-manager TLS) or a Gateway API HTTPRoute on a named Gateway.
 
-Only the API (``/v1`` and below) and ``/health`` are routed; ``/openapi.json`` only with
-``exposure.publishOpenapi``. ``/metrics`` is on its own port, which nothing routes, and the
-kubelet probes (``/health/live``, ``/health/ready``) reach the pods directly.
+Only the API (``/v1`` and below), ``/health``, the MCP endpoint (``/mcp``, exactly: never
+redirected to ``/mcp/``) and its OAuth protected-resource metadata (RFC 9728) are routed;
+``/openapi.json`` only with ``exposure.publishOpenapi``. ``/metrics`` is on its own port, which
+nothing routes, and the kubelet probes (``/health/live``, ``/health/ready``) reach the pods
+directly. ``/mcp`` answers with SSE streams that run for up to an agent's timeout, so it is never
+buffered and its timeouts are derived from the agents' (ingress-nginx sets buffering and timeouts
+per Ingress object, hence a second Ingress for ``/mcp``).
 """
 
 from __future__ import annotations
@@ -22,14 +26,34 @@ ACME_SOLVER_POLICY_NAME = "acme-http01-solver"
 API_PREFIX = "/v1"
 HEALTH_PATH = "/health"
 OPENAPI_PATH = "/openapi.json"
+MCP_PATH = "/mcp"
+# RFC 9728 metadata: at the root, and for the MCP path (the resource's path appended).
+OAUTH_METADATA_PATH = "/.well-known/oauth-protected-resource"
+OAUTH_METADATA_PATHS = (OAUTH_METADATA_PATH, OAUTH_METADATA_PATH + MCP_PATH)
+MCP_INGRESS_SUFFIX = "-mcp"
+NGINX = "nginx.ingress.kubernetes.io/"
 
 
 def public_paths(publish_openapi: bool) -> list[tuple[str, str]]:
-    """(path, match) pairs routed from outside; match is ``Prefix`` or ``Exact``."""
+    """(path, match) pairs routed from outside besides ``/mcp``; match is ``Prefix`` or
+    ``Exact``."""
     paths = [(API_PREFIX, "Prefix"), (HEALTH_PATH, "Exact")]
+    paths += [(path, "Exact") for path in OAUTH_METADATA_PATHS]
     if publish_openapi:
         paths.append((OPENAPI_PATH, "Exact"))
     return paths
+
+
+def mcp_ingress_annotations(config: StackConfig) -> dict[str, str]:
+    """ingress-nginx on the ``/mcp`` Ingress: SSE events pass at once, and neither a long JSON
+    answer nor a stream is cut before the agents' timeouts (its defaults: buffered, 60 s). A
+    longer timeout in ``exposure.annotations`` is kept."""
+    derived = {f"{NGINX}proxy-buffering": "off"}
+    for key in (f"{NGINX}proxy-read-timeout", f"{NGINX}proxy-send-timeout"):
+        given = config.exposure.annotations.get(key, "")
+        seconds = route_timeout_seconds(config)
+        derived[key] = str(max(seconds, int(given)) if given.isdigit() else seconds)
+    return derived
 
 
 def https_listener_name(host: str) -> str:
@@ -125,6 +149,38 @@ class Exposure(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+            # Same host and TLS; the certificate is the main Ingress's (one cert-manager owner).
+            mcp_annotations = {
+                key: value
+                for key, value in settings.annotations.items()
+                if key != CLUSTER_ISSUER_ANNOTATION
+            }
+            k8s.networking.v1.Ingress(
+                f"{resource_name}-mcp-ingress",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=APP_NAME + MCP_INGRESS_SUFFIX,
+                    namespace=args.namespace,
+                    labels=args.labels,
+                    annotations={**mcp_annotations, **mcp_ingress_annotations(args.config)},
+                ),
+                spec=k8s.networking.v1.IngressSpecArgs(
+                    ingress_class_name=args.ingress_class_name,
+                    tls=tls,
+                    rules=[
+                        k8s.networking.v1.IngressRuleArgs(
+                            host=settings.host,
+                            http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                                paths=[
+                                    k8s.networking.v1.HTTPIngressPathArgs(
+                                        path=MCP_PATH, path_type="Exact", backend=backend
+                                    )
+                                ]
+                            ),
+                        )
+                    ],
+                ),
+                opts=child,
+            )
         elif settings.mode == "gateway":
             assert settings.host is not None
             assert args.gateway_name is not None
@@ -141,6 +197,10 @@ class Exposure(pulumi.ComponentResource):
             }
             if section is not None:
                 parent_ref["sectionName"] = section
+            backend_refs = [{"name": args.service_name, "port": args.service_port}]
+            # Gateways cut requests at a default (Envoy's is 15 s); an agent's answer or stream
+            # (on /v1 or /mcp) may run for its whole timeout and fallbacks.
+            timeouts = {"request": f"{route_timeout_seconds(args.config)}s"}
             k8s.apiextensions.CustomResource(
                 f"{resource_name}-http-route",
                 api_version="gateway.networking.k8s.io/v1",
@@ -165,11 +225,16 @@ class Exposure(pulumi.ComponentResource):
                                 }
                                 for path, match in paths
                             ],
-                            "backendRefs": [{"name": args.service_name, "port": args.service_port}],
-                            # Gateways cut requests at a default (Envoy's is 15 s); an agent's
-                            # answer or stream may run for its whole timeout and fallbacks.
-                            "timeouts": {"request": f"{route_timeout_seconds(args.config)}s"},
-                        }
+                            "backendRefs": backend_refs,
+                            "timeouts": timeouts,
+                        },
+                        # The MCP endpoint exactly (no redirect to /mcp/); Envoy streams
+                        # responses unbuffered.
+                        {
+                            "matches": [{"path": {"type": "Exact", "value": MCP_PATH}}],
+                            "backendRefs": backend_refs,
+                            "timeouts": timeouts,
+                        },
                     ],
                 },
                 opts=child,

@@ -7,7 +7,10 @@ agentsmcp_llm_tokens_total{agent,provider,model,kind},
 agentsmcp_provider_requests_total{provider,outcome}, agentsmcp_inflight_runs{agent},
 agentsmcp_time_to_first_token_seconds_bucket{agent}, agentsmcp_agent_requests_in_flight,
 agentsmcp_agent_requests_limit, agentsmcp_overload_rejected_total, agentsmcp_ratelimit_store_up,
-agentsmcp_oidc_key_fetches_total{outcome}.
+agentsmcp_oidc_key_fetches_total{outcome};
+and the MCP endpoint's: agentsmcp_mcp_requests_total{method,outcome},
+agentsmcp_mcp_tool_calls_total{tool,outcome}, agentsmcp_mcp_tool_call_duration_seconds_bucket{tool},
+agentsmcp_mcp_progress_gap_seconds_bucket, agentsmcp_mcp_cancellations_total{reason}.
 
 Latency is alerted per route only for routes that answer without an LLM; agent routes are alerted
 on time to first token (streams), since a healthy completion may take a minute.
@@ -44,6 +47,11 @@ METRICS_USED = (
     "agentsmcp_overload_rejected_total",
     "agentsmcp_ratelimit_store_up",
     "agentsmcp_oidc_key_fetches_total",
+    "agentsmcp_mcp_requests_total",
+    "agentsmcp_mcp_tool_calls_total",
+    "agentsmcp_mcp_tool_call_duration_seconds_bucket",
+    "agentsmcp_mcp_progress_gap_seconds_bucket",
+    "agentsmcp_mcp_cancellations_total",
 )
 # Alerts that wait a fixed time: the others wait monitoring.alerts.forDuration.
 FIXED_FOR = {
@@ -55,6 +63,12 @@ FIXED_FOR = {
 # (app/agents/runner.py), and "request", the provider refusing a client's invalid request
 # (answered 400 provider_invalid_request: the client's mistake, not an upstream fault).
 NON_FAILURE_OUTCOMES = "success|cancelled|request"
+# MCP tool-call outcomes that are failures: the server's (error) and the agent's, returned to the
+# model as isError (tool_error). ok and cancelled (the host gave up) are not.
+MCP_TOOL_FAILURES = "error|tool_error"
+# The server sends a progress notification at least this often during a tool call with a progress
+# token; longer gaps let MCP hosts' idle timeouts cut the call.
+MCP_PROGRESS_INTERVAL_SECONDS = 10
 # Routes whose duration is an LLM's generation time (app/api/__init__.py).
 AGENT_ROUTES = ("/v1/chat/completions", "/v1/agents/{name}/runs")
 
@@ -84,6 +98,20 @@ def _latency_quantile(quantile: float, selector: str, by: str = "") -> str:
 def _ttft_quantile(quantile: float, selector: str) -> str:
     buckets = f"rate(agentsmcp_time_to_first_token_seconds_bucket{selector}[5m])"
     return f"histogram_quantile({quantile}, sum by (agent, le) ({buckets}))"
+
+
+def _mcp_tool_error_ratio(namespace: str, job: str) -> str:
+    # Calls to unknown tools (counted as tool "other") are the client's mistake, not a failing tool.
+    failed = _selector(namespace, job, f'tool!="other",outcome=~"{MCP_TOOL_FAILURES}"')
+    finished = _selector(namespace, job, 'tool!="other",outcome!="cancelled"')
+    calls = "agentsmcp_mcp_tool_calls_total"
+    return (
+        f"sum by (tool) (rate({calls}{failed}[5m])) / sum by (tool) (rate({calls}{finished}[5m]))"
+    )
+
+
+def _mcp_quantile(quantile: float, metric: str, selector: str, by: str = "") -> str:
+    return f"histogram_quantile({quantile}, sum by ({by}le) (rate({metric}_bucket{selector}[5m])))"
 
 
 def _error_ratio(selector: str, errors: str, by: str = "") -> str:
@@ -151,7 +179,7 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
             f" > {alerts.overload_rejected_per_second}",
             "warning",
             f"More than {alerts.overload_rejected_per_second} agent requests/s are shed with 503"
-            " (server.maxInflightRuns reached; add pods)",
+            " (serverConfig.server.max_inflight_runs reached; add pods)",
         ),
         rule(
             "UpstreamErrors",
@@ -176,7 +204,7 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
             "A server cannot reach the shared rate-limit store",
         ),
         # auth.oidc: key fetches fail and none succeeded for 10m. Known keys stay in use for
-        # auth.oidc.jwksMaxStaleSeconds, then the provider's tokens get 503.
+        # auth.oidc.jwks_max_stale_seconds, then the provider's tokens get 503.
         rule(
             "IdentityProviderUnreachable",
             f"sum by (pod) (increase(agentsmcp_oidc_key_fetches_total{key_fetch_errors}[10m])) > 0"
@@ -184,6 +212,22 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
             " > 0",
             "warning",
             "A server cannot fetch the OpenID provider's signing keys",
+        ),
+        rule(
+            "MCPToolCallErrors",
+            f"{_mcp_tool_error_ratio(namespace, job)} > {alerts.mcp_tool_error_ratio}",
+            "warning",
+            f"More than {alerts.mcp_tool_error_ratio:.0%} of an MCP tool's calls fail",
+        ),
+        # Hosts cut tool calls that stay silent too long (their idle timeouts); the server's
+        # progress notifications keep them alive only if they come often enough.
+        rule(
+            "MCPProgressGaps",
+            f"{_mcp_quantile(0.99, 'agentsmcp_mcp_progress_gap_seconds', sel)}"
+            f" > {MCP_PROGRESS_INTERVAL_SECONDS}",
+            "warning",
+            f"p99 gap between MCP progress notifications is above"
+            f" {MCP_PROGRESS_INTERVAL_SECONDS}s; hosts may cut long tool calls",
         ),
     ]
 
@@ -295,6 +339,63 @@ def dashboard(namespace: str, job: str) -> dict[str, Any]:
                 "Shed with 503 (overload)",
                 "reqps",
                 [(f"sum(rate(agentsmcp_overload_rejected_total{sel}[5m]))", "shed")],
+            ),
+            panel(
+                9,
+                "MCP requests by method",
+                "reqps",
+                [
+                    (
+                        f"sum by (method, outcome) (rate(agentsmcp_mcp_requests_total{sel}[5m]))",
+                        "{{method}} {{outcome}}",
+                    )
+                ],
+            ),
+            panel(
+                10,
+                "MCP tool calls",
+                "ops",
+                [
+                    (
+                        f"sum by (tool, outcome) (rate(agentsmcp_mcp_tool_calls_total{sel}[5m]))",
+                        "{{tool}} {{outcome}}",
+                    )
+                ],
+            ),
+            panel(
+                11,
+                "MCP tool-call errors",
+                "percentunit",
+                [(_mcp_tool_error_ratio(namespace, job), "failed {{tool}}")],
+            ),
+            panel(
+                12,
+                "MCP tool-call duration",
+                "s",
+                [
+                    (
+                        _mcp_quantile(q, "agentsmcp_mcp_tool_call_duration_seconds", sel, "tool, "),
+                        f"p{round(q * 100)} {{{{tool}}}}",
+                    )
+                    for q in (0.5, 0.99)
+                ],
+            ),
+            panel(
+                13,
+                "MCP progress gap (p99)",
+                "s",
+                [(_mcp_quantile(0.99, "agentsmcp_mcp_progress_gap_seconds", sel), "p99 gap")],
+            ),
+            panel(
+                14,
+                "MCP cancellations",
+                "ops",
+                [
+                    (
+                        f"sum by (reason) (rate(agentsmcp_mcp_cancellations_total{sel}[5m]))",
+                        "{{reason}}",
+                    )
+                ],
             ),
         ],
     }

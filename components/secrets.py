@@ -41,7 +41,7 @@ class AppSecretsArgs:
     jwt_previous_secret_key: pulumi.Output[str] | None = None
     registry: RegistrySettings | None = None
     registry_password: pulumi.Output[str] | None = None
-    # The shared limits store (rateLimit.backend redis), when there is one.
+    # The shared limits store (serverConfig.rate_limit.backend redis), when there is one.
     redis_url: pulumi.Output[str] | None = None
     redis_password: pulumi.Output[str] | None = None
 

@@ -43,7 +43,7 @@ DEBUG_COMMAND = [
 
 
 def render_server_yaml(config: StackConfig) -> str:
-    return yaml.safe_dump(config.server_config, sort_keys=True, default_flow_style=False)
+    return yaml.safe_dump(config.server_file, sort_keys=True, default_flow_style=False)
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class AgentServer(pulumi.ComponentResource):
                     # only SERVICE_PORT.
                     k8s.core.v1.ServicePortArgs(
                         name=METRICS_PORT_NAME,
-                        port=config.monitoring.port,
+                        port=config.metrics_port,
                         target_port=METRICS_PORT_NAME,
                         protocol="TCP",
                     ),
@@ -262,7 +262,7 @@ class AgentServer(pulumi.ComponentResource):
                         ),
                         k8s.core.v1.ContainerPortArgs(
                             name=METRICS_PORT_NAME,
-                            container_port=config.monitoring.port,
+                            container_port=config.metrics_port,
                             protocol="TCP",
                         ),
                     ],

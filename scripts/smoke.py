@@ -26,7 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from components.config import NAMESPACE, MonitoringSettings  # noqa: E402
+from components.config import (  # noqa: E402
+    NAMESPACE,
+    SECRET_KEYS,
+    StackConfigError,
+    parse_stack_config,
+)
 from components.secrets import SECRET_NAME  # noqa: E402
 from components.stack_file import stack_config  # noqa: E402
 from components.workload import SERVICE_NAME, SERVICE_PORT  # noqa: E402
@@ -196,8 +201,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         print(f"FAIL  stack: {exc}")
         return 1
-    namespace = str(config.get(f"{NAMESPACE}:namespace", f"agentsmcp-{stack}"))
-    auth = config.get(f"{NAMESPACE}:auth") or {}
+    try:
+        settings = parse_stack_config(
+            {
+                key.removeprefix(f"{NAMESPACE}:"): value
+                for key, value in config.items()
+                if key.startswith(f"{NAMESPACE}:")
+                and key.removeprefix(f"{NAMESPACE}:") not in SECRET_KEYS
+            }
+        )
+    except StackConfigError as exc:
+        print(f"FAIL  stack: {exc}")
+        return 1
+    namespace = settings.namespace
+    auth = settings.app.auth
     command = kubectl_command(kubectl, config)
     try:
         secret = _jwt_secret(command, namespace, stack)
@@ -207,13 +224,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     token = issue_token(
         secret=secret,
         subject="smoke-test",
-        issuer=str(auth.get("issuer", "agentsmcp")),
-        audience=str(auth.get("audience", "agentsmcp-api")),
+        issuer=auth.issuer,
+        audience=auth.audience,
         ttl=300,
     )
     port, metrics_port = _free_port(), _free_port()
-    monitoring = config.get(f"{NAMESPACE}:monitoring") or {}
-    service_metrics_port = int(monitoring.get("port", MonitoringSettings().port))
+    service_metrics_port = settings.metrics_port
     forward = subprocess.Popen(  # noqa: S603 (fixed argv, no shell)
         [
             *command,

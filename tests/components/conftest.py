@@ -38,6 +38,11 @@ def config_with(stack: str, **overrides: Any) -> dict[str, Any]:
     return with_overrides(stack_config(stack), overrides)
 
 
+def server_config(stack: str, **sections: Any) -> dict[str, Any]:
+    """The stack file's ``agentsmcp:serverConfig`` with whole sections replaced."""
+    return {**stack_config(stack)["agentsmcp:serverConfig"], **sections}
+
+
 def ingress_tls_staging_config(**overrides: Any) -> dict[str, Any]:
     """staging exposed through an Ingress with cert-manager TLS (HTTP-01), no cluster stack."""
     exposure = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -10,9 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.config import (
+    MOVED_KEYS,
     SECRET_KEYS,
+    NetworkPolicySettings,
     StackConfig,
     StackConfigError,
+    oidc_egress_problems,
     parse_stack_config,
 )
 from components.stack_file import stack_config
@@ -75,7 +79,7 @@ def test_stack_files_are_valid(stack: str) -> None:
     config = parse_stack_config(raw(stack))
     assert isinstance(config, StackConfig)
     assert config.namespace == f"agentsmcp-{stack}"
-    assert config.auth.get("enabled") is True
+    assert config.app.auth.enabled is True
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -155,7 +159,11 @@ def test_production_without_tls(exposure: str) -> None:
     assert_names(config, "exposure.tls.enabled")
 
 
-_KNOWN = {field.alias for field in StackConfig.model_fields.values()} | set(SECRET_KEYS)
+_KNOWN = (
+    {field.alias for field in StackConfig.model_fields.values()}
+    | set(SECRET_KEYS)
+    | {path[0] for path in MOVED_KEYS}
+)
 
 
 @HYPOTHESIS
@@ -182,28 +190,110 @@ def test_unknown_nested_key(key: str) -> None:
 
 @HYPOTHESIS
 @given(tokens=st.one_of(st.integers(max_value=0), st.text(alphabet="abc", min_size=1, max_size=5)))
-def test_server_sections_are_checked_by_the_servers_model(tokens: Any) -> None:
-    config = with_value("dev", "agents.coding.maxTokens", tokens)
-    assert_names(config, "agents.coding.maxTokens")
+def test_server_config_is_checked_by_the_servers_model(tokens: Any) -> None:
+    config = with_value("dev", "serverConfig.agents.coding.max_tokens", tokens)
+    assert_names(config, "serverConfig.agents.coding.max_tokens")
 
 
-def test_server_section_unknown_key_is_named_in_camel_case() -> None:
-    config = with_value("dev", "rateLimit.requestsPerHour", 5)
-    assert assert_names(config, "rateLimit.requestsPerHour").endswith("unknown key")
+def test_server_config_error_is_one_line_with_the_full_key_path() -> None:
+    config = with_value("dev", "serverConfig.agents.coding.max_tokens", 2_000_000)
+    assert problems(config) == [
+        "agentsmcp:serverConfig.agents.coding.max_tokens: "
+        "Input should be less than or equal to 1000000"
+    ]
 
 
-def test_anthropic_agent_temperature_is_named_in_camel_case() -> None:
-    config = with_value("prod", "agents.coding-claude.temperature", 0.2)
-    line = assert_names(config, "agents.coding-claude.temperature")
+def test_server_config_unknown_key_is_named_in_the_servers_names() -> None:
+    config = with_value("dev", "serverConfig.rate_limit.requests_per_hour", 5)
+    line = assert_names(config, "serverConfig.rate_limit.requests_per_hour")
+    assert line.endswith("unknown key")
+
+
+def test_server_config_camel_case_keys_are_unknown() -> None:
+    config = with_value("dev", "serverConfig.rate_limit.requestsPerMinute", 5)
+    assert assert_names(config, "serverConfig.rate_limit.requestsPerMinute").endswith("unknown key")
+
+
+def test_anthropic_agent_temperature_is_named_by_its_full_path() -> None:
+    config = with_value("prod", "serverConfig.agents.coding-claude.temperature", 0.2)
+    line = assert_names(config, "serverConfig.agents.coding-claude.temperature")
     assert "2026-10-21" in line
 
 
 def test_max_inflight_runs_is_checked_by_the_servers_model() -> None:
-    assert_names(with_value("prod", "server.maxInflightRuns", 0), "server.maxInflightRuns")
+    assert_names(
+        with_value("prod", "serverConfig.server.max_inflight_runs", 0),
+        "serverConfig.server.max_inflight_runs",
+    )
 
 
 def test_server_host_is_owned_by_the_deployment() -> None:
-    assert_names(with_value("dev", "server.host", "127.0.0.1"), "server.host")
+    assert_names(
+        with_value("dev", "serverConfig.server.host", "127.0.0.1"), "serverConfig.server.host"
+    )
+
+
+def test_server_environment_is_the_stacks() -> None:
+    line = assert_names(
+        with_value("dev", "serverConfig.environment", "production"), "serverConfig.environment"
+    )
+    assert "agentsmcp:environment" in line
+
+
+@pytest.mark.parametrize("field", ["jwt_secret_key", "openai_api_key", "redis_url"])
+def test_secrets_are_not_server_config(field: str) -> None:
+    line = assert_names(
+        with_value("prod", f"serverConfig.{field}", "s3cret"), f"serverConfig.{field}"
+    )
+    assert "pulumi config set --secret" in line
+    assert "s3cret" not in line
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(MOVED_KEYS.items()))
+def test_keys_from_before_server_config_say_where_they_went(old: tuple[str, ...], new: str) -> None:
+    config = raw("dev")
+    _set(config, ".".join(old), {"port": 8000} if len(old) == 1 else 9090)
+    line = assert_names(config, ".".join(old))
+    assert line.startswith(f"agentsmcp:{'.'.join(old)}: unknown key")
+    assert f"agentsmcp:serverConfig.{new}" in line
+
+
+def test_deployment_facts_come_from_the_servers_model() -> None:
+    config = with_value("staging", "serverConfig.server.drain_seconds", 40)
+    config = _set(config, "serverConfig.metrics", {"port": 9100})
+    config = _set(config, "serverConfig.agents.coding.timeout", 300)
+    loaded = parse_stack_config(config)
+    assert loaded.drain_seconds == 40
+    assert loaded.metrics_port == 9100
+    # coding's 300 s, then its fallback coding-claude's 60 s.
+    assert loaded.longest_agent_request_seconds == 360
+    assert loaded.grace_seconds == 5 + 40 + 25 + 5
+    assert loaded.app.server.host == "0.0.0.0"
+
+
+def test_logging_reaches_the_pods_as_the_servers_env_overrides() -> None:
+    config = with_value("prod", "serverConfig.logging", {"level": "WARNING", "format": "text"})
+    loaded = parse_stack_config(config)
+    assert loaded.server_env == {
+        "AGENTSMCP_ENVIRONMENT": "production",
+        "AGENTSMCP_LOG_LEVEL": "WARNING",
+        "AGENTSMCP_LOG_FORMAT": "text",
+    }
+    assert "logging" not in loaded.server_file
+    assert loaded.server_file["agents"] == config["serverConfig"]["agents"]
+    # Unset: the server's defaults, as before.
+    del config["serverConfig"]["logging"]
+    defaults = parse_stack_config(config).server_env
+    assert (defaults["AGENTSMCP_LOG_LEVEL"], defaults["AGENTSMCP_LOG_FORMAT"]) == ("INFO", "json")
+    bad = with_value("prod", "serverConfig.logging.level", "LOUD")
+    assert_names(bad, "serverConfig.logging.level")
+
+
+def test_metrics_cannot_be_turned_off_while_monitored() -> None:
+    config = with_value("staging", "serverConfig.metrics", {"enabled": False})
+    assert_names(config, "serverConfig.metrics.enabled")
+    config["monitoring"] = {"enabled": False}
+    assert parse_stack_config(config).app.metrics.enabled is False
 
 
 def test_image_ref_must_be_digest_pinned() -> None:
@@ -270,7 +360,8 @@ def test_cluster_addons_are_not_app_stack_keys() -> None:
         ("networkPolicy.ingressSources", [], "networkPolicy.ingressSources"),
         ("networkPolicy.dns.cidrs", ["169.254.20.10/16"], "networkPolicy.dns.cidrs.0"),
         ("networkPolicy.dnsNamespace", "kube-system", "networkPolicy.dnsNamespace"),
-        ("monitoring.port", 8000, "monitoring.port"),
+        ("serverConfig.metrics.port", 8000, "serverConfig.metrics.port"),
+        ("serverConfig.metrics.port", 80, "serverConfig.metrics.port"),
         ("cluster.stack", "local", "cluster.stack"),
         ("image.platform", "linux/s390x", "image.platform"),
     ],
@@ -323,16 +414,20 @@ _PATHS = [
     "addons.metricsServer",
     "preStopSeconds",
     "terminationGracePeriodSeconds",
-    "server",
-    "server.drainSeconds",
-    "server.shutdownTimeoutSeconds",
-    "server.port",
-    "auth",
-    "rateLimit.burst",
-    "agents",
-    "agents.coding",
-    "agents.coding.fallback",
-    "providers.openai",
+    "serverConfig",
+    "serverConfig.server",
+    "serverConfig.server.drain_seconds",
+    "serverConfig.server.shutdown_timeout_seconds",
+    "serverConfig.server.port",
+    "serverConfig.auth",
+    "serverConfig.rate_limit.burst",
+    "serverConfig.metrics",
+    "serverConfig.agents",
+    "serverConfig.agents.coding",
+    "serverConfig.agents.coding.fallback",
+    "serverConfig.providers.openai",
+    "serverConfig.environment",
+    "serverConfig.jwt_secret_key",
 ]
 
 
@@ -380,24 +475,85 @@ def test_reads_config_the_way_the_cli_passes_it(monkeypatch: pytest.MonkeyPatch)
     assert parse_stack_config(from_cli).autoscaling.max_replicas == 50
 
 
-def test_oidc_auth_keys_reach_the_server_config_in_snake_case() -> None:
-    auth = {
-        "enabled": True,
-        "oidc": {
+def test_oidc_auth_keys_reach_the_server_config() -> None:
+    config = with_value(
+        "prod",
+        "serverConfig.auth.oidc",
+        {
             "issuer": "https://idp.example.com",
             "audience": "https://agents.example.com/mcp",
-            "requiredScopes": ["agents:invoke"],
-            "jwksMaxStaleSeconds": 600,
+            "required_scopes": ["agents:invoke"],
+            "jwks_max_stale_seconds": 600,
         },
-        "oauthDiscovery": {"enabled": True},
-    }
-    config = parse_stack_config(with_value("prod", "auth", auth))
-    rendered = config.server_config["auth"]
-    assert rendered["oidc"]["required_scopes"] == ["agents:invoke"]
-    assert rendered["oidc"]["jwks_max_stale_seconds"] == 600
-    assert rendered["oauth_discovery"] == {"enabled": True}
+    )
+    config = _set(config, "serverConfig.auth.oauth_discovery", {"enabled": True})
+    oidc = parse_stack_config(config).app.auth.oidc
+    assert oidc is not None
+    assert oidc.required_scopes == ["agents:invoke"]
+    assert oidc.jwks_max_stale_seconds == 600
+    assert parse_stack_config(config).app.auth.oauth_discovery.enabled is True
 
 
-def test_oauth_discovery_problem_is_named_in_camel_case() -> None:
-    config = with_value("prod", "auth.oauthDiscovery", {"enabled": True})
-    assert "needs auth.oidc" in assert_names(config, "auth.oauthDiscovery.enabled")
+def test_oauth_discovery_problem_is_named_by_its_stack_key() -> None:
+    config = with_value("prod", "serverConfig.auth.oauth_discovery", {"enabled": True})
+    assert "needs auth.oidc" in assert_names(config, "serverConfig.auth.oauth_discovery.enabled")
+
+
+@pytest.mark.parametrize(
+    ("url", "policy", "problem"),
+    [
+        ("https://idp.example.com", {}, None),
+        ("https://login.example.com/realms/a/protocol/openid-connect/certs", {}, None),
+        ("https://203.0.113.7/jwks", {}, None),
+        ("https://idp.example.com:8443", {}, "port 8443 is not in networkPolicy.upstreamPorts"),
+        (
+            "https://idp.example.com:8443",
+            {"upstreamPorts": [{"port": 443}, {"port": 8000, "endPort": 9000}]},
+            None,
+        ),
+        ("https://10.1.2.3", {}, "10.1.2.3 is not a public address"),
+        ("https://keycloak.auth.svc:8443", {}, "keycloak.auth.svc is not a public address"),
+        ("https://keycloak.auth.svc.cluster.local", {}, "not a public address"),
+        ("http://localhost:8080", {}, "localhost is not a public address"),
+        ("https://keycloak", {}, "keycloak is not a public address"),
+        (
+            "https://keycloak.auth.svc:8443",
+            {"extraEgress": [{"namespace": "auth", "ports": [{"port": 8443}]}]},
+            None,
+        ),
+        (
+            "https://keycloak.auth.svc:8443",
+            {"extraEgress": [{"namespace": "auth", "ports": [{"port": 8080}]}]},
+            "not a public address",
+        ),
+    ],
+)
+def test_egress_rules_say_whether_a_url_is_reachable(
+    url: str, policy: dict[str, Any], problem: str | None
+) -> None:
+    found = NetworkPolicySettings.model_validate(policy).egress_problem(url)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert problem in found
+
+
+def test_the_openid_providers_urls_must_be_reachable() -> None:
+    """auth.oidc comes with the MCP server's config (another branch); its issuer and jwks_uri
+    are read from the validated server config, here stood in for by an object of that shape."""
+    config = parse_stack_config(raw("prod"))
+    assert oidc_egress_problems(config) == []
+    oidc = SimpleNamespace(
+        issuer="https://keycloak.auth.svc:8443/realms/agents",
+        jwks_uri="https://keys.example.com/jwks",
+    )
+    config._app = config.app.model_copy(update={"auth": SimpleNamespace(oidc=oidc)})
+    assert oidc_egress_problems(config) == [
+        "agentsmcp:serverConfig.auth.oidc.issuer: the pods could not reach "
+        "https://keycloak.auth.svc:8443/realms/agents: keycloak.auth.svc is not a public "
+        "address; add a networkPolicy.extraEgress rule for it (its namespace and pod labels, "
+        "or its CIDRs) with port 8443"
+    ]
+    config._app = config.app.model_copy(update={"auth": SimpleNamespace(oidc=None)})
+    assert oidc_egress_problems(config) == []

@@ -167,9 +167,10 @@ def test_revision_outside_a_git_checkout_is_unknown(tmp_path: Path) -> None:
             "agentsmcp:image.version: '1.2.0+build.7' must be valid as a label value",
         ),
         (
-            "server",
-            {"port": 8000, "secretsRefreshSeconds": 0},
-            "agentsmcp:server.secretsRefreshSeconds: Input should be greater than or equal to 1",
+            "serverConfig",
+            {"server": {"port": 8000, "secrets_refresh_seconds": 0}},
+            "agentsmcp:serverConfig.server.secrets_refresh_seconds: Input should be greater than"
+            " or equal to 1",
         ),
         ("kubernetes", {"context": ""}, "agentsmcp:kubernetes.context: String should have"),
     ],

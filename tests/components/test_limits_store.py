@@ -14,7 +14,7 @@ import pytest
 
 from components.config import ValkeySettings
 from components.limits_store import VALKEY_NAME, valkey_conf
-from tests.components.conftest import config_with
+from tests.components.conftest import config_with, server_config
 from tools.render_manifests import PLACEHOLDER_SECRETS, SECRET_SIG, SIG_KEY, ProgramRun, run_program
 from validation._manifests import Manifest
 
@@ -23,13 +23,13 @@ NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 SECRET = "kubernetes:core/v1:Secret"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
-SHARED = {"enabled": True, "requestsPerMinute": 600, "burst": 100, "backend": "redis"}
+SHARED = {"enabled": True, "requests_per_minute": 600, "burst": 100, "backend": "redis"}
 
 
 def _run(
     stack: str = "prod", secrets: dict[str, str] | None = None, **overrides: Any
 ) -> ProgramRun:
-    config = config_with(stack, rateLimit=SHARED, **overrides)
+    config = config_with(stack, serverConfig=server_config(stack, rate_limit=SHARED), **overrides)
     return run_program(stack, config=config, secrets=secrets)
 
 
@@ -127,7 +127,7 @@ def test_without_a_store_nothing_is_added() -> None:
 @pytest.mark.parametrize(
     ("overrides", "secrets", "expected"),
     [
-        ({}, None, "agentsmcp:limitsStore.mode: rateLimit.backend is redis"),
+        ({}, None, "agentsmcp:limitsStore.mode: serverConfig.rate_limit.backend is redis"),
         (
             {"limitsStore": {"mode": "external"}},
             None,
@@ -155,7 +155,9 @@ def test_store_misconfiguration_names_the_key(
 
 def test_a_store_without_the_redis_backend_is_refused() -> None:
     config = config_with("prod", limitsStore={"mode": "valkey"})
-    with pytest.raises(pulumi.RunError, match=r"agentsmcp:rateLimit.backend: must be 'redis'"):
+    with pytest.raises(
+        pulumi.RunError, match=r"agentsmcp:serverConfig.rate_limit.backend: must be 'redis'"
+    ):
         run_program("prod", config=config)
 
 

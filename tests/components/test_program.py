@@ -13,7 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.config import ENV_VARS, load_config, parse_config
-from tests.components.conftest import config_with, ingress_tls_staging_config, one
+from tests.components.conftest import (
+    config_with,
+    ingress_tls_staging_config,
+    one,
+    server_config,
+)
 from tools.render_manifests import (
     PLACEHOLDER_SECRETS,
     PROVIDER_TYPE,
@@ -52,7 +57,7 @@ COMMON = {
     PROVIDER_TYPE: 1,
 }
 EXPECTED: dict[str, dict[str, int]] = {
-    "dev": {**COMMON, INGRESS: 1},
+    "dev": {**COMMON, INGRESS: 2},  # the API and /mcp (unbuffered, its own timeouts)
     "staging": {
         **COMMON,
         SECRET: 2,  # and the registry pull Secret
@@ -374,9 +379,14 @@ def test_hpa_and_vpa_rules(run: ProgramRun) -> None:
         assert vpas == []
 
 
+def _ingress(run: ProgramRun, name: str = "agentsmcp") -> dict[str, Any]:
+    (ingress,) = [r.inputs for r in run.of_type(INGRESS) if r.inputs["metadata"]["name"] == name]
+    return ingress
+
+
 def test_exposure_and_tls(run: ProgramRun) -> None:
     if run.stack == "dev":
-        ingress = one(run, INGRESS).inputs
+        ingress = _ingress(run)
         annotations = ingress["metadata"].get("annotations", {})
         assert "cert-manager.io/cluster-issuer" not in annotations
         assert ingress["spec"]["ingressClassName"] == "nginx"
@@ -388,9 +398,19 @@ def test_exposure_and_tls(run: ProgramRun) -> None:
         assert [(p["path"], p["pathType"]) for p in paths] == [
             ("/v1", "Prefix"),
             ("/health", "Exact"),
+            ("/.well-known/oauth-protected-resource", "Exact"),
+            ("/.well-known/oauth-protected-resource/mcp", "Exact"),
         ]
         for path in paths:
             assert path["backend"]["service"] == {"name": "agentsmcp", "port": {"number": 80}}
+        mcp = _ingress(run, "agentsmcp-mcp")
+        assert mcp["spec"]["ingressClassName"] == "nginx"
+        (rule,) = mcp["spec"]["rules"]
+        assert rule["host"] == ingress["spec"]["rules"][0]["host"]
+        # Exactly /mcp: ingress-nginx makes it "location = /mcp", so no redirect to /mcp/.
+        ((path),) = rule["http"]["paths"]
+        assert (path["path"], path["pathType"]) == ("/mcp", "Exact")
+        assert path["backend"]["service"] == {"name": "agentsmcp", "port": {"number": 80}}
         return
     route = one(run, HTTP_ROUTE).inputs["spec"]
     host = {"staging": "agentsmcp.staging.example.com", "prod": "agentsmcp.example.com"}
@@ -399,23 +419,66 @@ def test_exposure_and_tls(run: ProgramRun) -> None:
     assert route["parentRefs"] == [
         {"name": "public", "namespace": "gateway", "sectionName": f"https-{host[run.stack]}"}
     ]
-    (rule,) = route["rules"]
+    rule, mcp = route["rules"]
     assert rule["backendRefs"] == [{"name": "agentsmcp", "port": 80}]
     assert rule["matches"] == [
         {"path": {"type": "PathPrefix", "value": "/v1"}},
         {"path": {"type": "Exact", "value": "/health"}},
+        {"path": {"type": "Exact", "value": "/.well-known/oauth-protected-resource"}},
+        {"path": {"type": "Exact", "value": "/.well-known/oauth-protected-resource/mcp"}},
     ]
+    assert mcp["backendRefs"] == [{"name": "agentsmcp", "port": 80}]
+    assert mcp["matches"] == [{"path": {"type": "Exact", "value": "/mcp"}}]
+    assert mcp["timeouts"] == rule["timeouts"]
+
+
+def _slow_agents() -> dict[str, Any]:
+    return {
+        "slow": {"provider": "openai", "model": "gpt-4o", "timeout": 120, "fallback": "backup"},
+        "backup": {"provider": "openai", "model": "gpt-4o-mini", "timeout": 90.5},
+        "quick": {"provider": "openai", "model": "gpt-4o-mini", "timeout": 5},
+    }
+
+
+def test_mcp_ingress_is_unbuffered_with_timeouts_from_the_agents() -> None:
+    """SSE progress must reach the host at once, and neither a long answer nor a stream may be
+    cut at ingress-nginx's 60 s default."""
+    agents = _slow_agents()
+    agents["slow"] = {**agents["slow"], "timeout": 320}
+    config = config_with("dev", serverConfig=server_config("dev", agents=agents))
+    annotations = _ingress(run_program("dev", config=config), "agentsmcp-mcp")["metadata"][
+        "annotations"
+    ]
+    nginx = "nginx.ingress.kubernetes.io/"
+    assert annotations[f"{nginx}proxy-buffering"] == "off"
+    # slow's 320 s, then its fallback's 90.5 s (rounded up), plus the 10 s margin.
+    assert annotations[f"{nginx}proxy-read-timeout"] == "421"
+    assert annotations[f"{nginx}proxy-send-timeout"] == "421"
+    # Other annotations of exposure.annotations apply to both Ingresses.
+    assert annotations[f"{nginx}proxy-body-size"] == "1m"
+    # dev's own 300 s for every path is longer than the derived 130 s: it stays.
+    default = _ingress(run_program("dev"), "agentsmcp-mcp")["metadata"]["annotations"]
+    assert default[f"{nginx}proxy-read-timeout"] == "300"
+
+
+def test_mcp_ingress_shares_the_tls_host_but_not_the_certificate_owner() -> None:
+    run = run_program("staging", config=ingress_tls_staging_config())
+    main, mcp = _ingress(run), _ingress(run, "agentsmcp-mcp")
+    assert mcp["spec"]["tls"] == main["spec"]["tls"]
+    # One Ingress asks cert-manager for the certificate; two would fight over its Secret.
+    assert "cert-manager.io/cluster-issuer" in main["metadata"]["annotations"]
+    assert "cert-manager.io/cluster-issuer" not in mcp["metadata"]["annotations"]
 
 
 def test_metrics_and_openapi_are_not_routed_publicly() -> None:
     run = run_program("dev")
-    paths = [p["path"] for p in one(run, INGRESS).inputs["spec"]["rules"][0]["http"]["paths"]]
+    paths = [p["path"] for p in _ingress(run)["spec"]["rules"][0]["http"]["paths"]]
     assert "/" not in paths
     assert "/metrics" not in paths
     assert "/openapi.json" not in paths
     exposure = {**stack_config("dev")["agentsmcp:exposure"], "publishOpenapi": True}
     published = run_program("dev", config=config_with("dev", exposure=exposure))
-    rule = one(published, INGRESS).inputs["spec"]["rules"][0]["http"]["paths"]
+    rule = _ingress(published)["spec"]["rules"][0]["http"]["paths"]
     assert ("/openapi.json", "Exact") in [(p["path"], p["pathType"]) for p in rule]
 
 
@@ -459,6 +522,8 @@ def test_alerts_and_dashboard_use_real_metric_names(run: ProgramRun) -> None:
             "RateLimitSaturation",
             "RateLimitStoreUnreachable",
             "IdentityProviderUnreachable",
+            "MCPToolCallErrors",
+            "MCPProgressGaps",
         }
         expressions += [a["expr"] for a in alerts]
     dashboard = next(
@@ -485,6 +550,8 @@ def test_alert_thresholds_are_stricter_in_prod(stack_runs: dict[str, ProgramRun]
         }
 
     staging, prod = thresholds("staging"), thresholds("prod")
+    # The server's progress interval, not a stack's choice: the same everywhere.
+    assert staging.pop("MCPProgressGaps") == prod.pop("MCPProgressGaps") == 10
     assert (
         set(staging)
         == set(prod)
@@ -495,6 +562,7 @@ def test_alert_thresholds_are_stricter_in_prod(stack_runs: dict[str, ProgramRun]
             "AgentsMCPOverloaded",
             "UpstreamErrors",
             "RateLimitSaturation",
+            "MCPToolCallErrors",
         }
     )
     for alert in staging:
@@ -645,15 +713,14 @@ def test_gateway_exposure_uses_an_http_route() -> None:
 
 def test_http_route_timeout_outlasts_the_longest_agent_request() -> None:
     """A Gateway's default request timeout (Envoy's: 15 s) would cut agents' answers and streams."""
-    agents = {
-        "slow": {"provider": "openai", "model": "gpt-4o", "timeout": 120, "fallback": "backup"},
-        "backup": {"provider": "openai", "model": "gpt-4o-mini", "timeout": 90.5},
-        "quick": {"provider": "openai", "model": "gpt-4o-mini", "timeout": 5},
-    }
-    run = run_program("prod", config=config_with("prod", agents=agents))
+    agents = _slow_agents()
+    run = run_program(
+        "prod", config=config_with("prod", serverConfig=server_config("prod", agents=agents))
+    )
     route = one(run, HTTP_ROUTE).inputs["spec"]
-    # slow's 120 s, then its fallback's 90.5 s (rounded up), plus the 10 s margin.
+    # slow's 120 s, then its fallback's 90.5 s (rounded up), plus the 10 s margin; on /mcp too.
     assert route["rules"][0]["timeouts"] == {"request": "221s"}
+    assert route["rules"][1]["timeouts"] == {"request": "221s"}
     default = one(run_program("prod"), HTTP_ROUTE).inputs["spec"]["rules"][0]["timeouts"]
     assert int(default["request"].removesuffix("s")) >= 60 + 10
 

@@ -53,7 +53,7 @@ SECRETS = {  # the Deployment mounts these from the stack's Secret as files
     "ANTHROPIC_API_KEY": "sk-ant-container-test",
 }
 # Not in the prod stack's Secret: the previous JWT key exists only during a rotation, the limits
-# store's URL and password only with rateLimit.backend redis.
+# store's URL and password only with rate_limit.backend redis.
 OPTIONAL_SECRETS = {"JWT_PREVIOUS_SECRET_KEY", "REDIS_URL", "REDIS_PASSWORD"}
 assert set(SECRETS) == set(SECRET_ENV) - OPTIONAL_SECRETS
 # A deployed version (a git tag), not the package's __version__: the image must report this one.
@@ -336,16 +336,20 @@ class Deployment:
 
 def pulumi_deployment(upstream_base: str, **server: Any) -> Deployment:
     """The prod stack's server config, rendered by the Pulumi program's own code, with the
-    providers pointed at ``upstream_base`` and ``server`` settings (camelCase) overridden."""
+    providers pointed at ``upstream_base`` and ``server`` settings (the server's own names)
+    overridden."""
     raw = yaml.safe_load((REPO_ROOT / f"Pulumi.{STACK}.yaml").read_text())["config"]
     stack = {key.removeprefix("agentsmcp:"): value for key, value in raw.items()}
-    stack["server"] = {**stack.get("server", {}), **server}
-    stack["providers"] = {
-        "openai": {**stack["providers"]["openai"], "apiBase": f"{upstream_base}/v1"},
-        "anthropic": {**stack["providers"]["anthropic"], "apiBase": upstream_base},
+    server_config = dict(stack["serverConfig"])
+    server_config["server"] = {**server_config.get("server", {}), **server}
+    providers = server_config["providers"]
+    server_config["providers"] = {
+        "openai": {**providers["openai"], "api_base": f"{upstream_base}/v1"},
+        "anthropic": {**providers["anthropic"], "api_base": upstream_base},
     }
-    for provider in stack["providers"].values():
-        provider["maxRetries"] = 0
+    for provider in server_config["providers"].values():
+        provider["max_retries"] = 0
+    stack["serverConfig"] = server_config
     config = parse_stack_config(stack)
     environment = {
         "AGENTSMCP_CONFIG": f"{CONFIG_MOUNT_DIR}/{CONFIG_FILE_NAME}",
@@ -356,7 +360,7 @@ def pulumi_deployment(upstream_base: str, **server: Any) -> Deployment:
         render_server_yaml(config),
         environment,
         config.server_port,
-        config.monitoring.port,
+        config.metrics_port,
         dict(SECRETS),
     )
 

@@ -248,7 +248,7 @@ def test_build_info_metric_reports_the_deployed_version_and_commit(
 def test_rotated_jwt_key_file_is_used_without_a_restart(start_server: ServerFactory) -> None:
     """The Secret volume as the kubelet updates it, under the real image: the new key and the
     previous one are accepted, with no restart; removing the previous key ends the window."""
-    server = start_server(secretsRefreshSeconds=1)
+    server = start_server(secrets_refresh_seconds=1)
     old, new = SECRETS["JWT_SECRET_KEY"], "rotated-container-secret-" + "n" * 32
     old_token, new_token = _token(old), _token(new)
     assert server.get_with_token("/v1/models", old_token)[0] == 200

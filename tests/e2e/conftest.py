@@ -37,7 +37,8 @@ from components.stack_file import stack_config
 from tools.render_manifests import render_stack
 stack, overrides, out = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
 config = stack_config(stack)
-config["agentsmcp:rateLimit"] = {**config.get("agentsmcp:rateLimit", {}), "backend": "redis"}
+server_config = config["agentsmcp:serverConfig"]
+server_config["rate_limit"] = {**server_config.get("rate_limit", {}), "backend": "redis"}
 render_stack(stack, out, config={**config, **overrides})
 """
 

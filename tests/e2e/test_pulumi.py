@@ -21,7 +21,7 @@ from e2e.stack import E2EStack, create_stack, predict
 
 E2E_STACKS = ("dev", "prod")
 # What a changed setting must do: the new level reaches the pods' env, nothing else changes.
-CHANGED = ("agentsmcp:logging.level", "WARNING")
+CHANGED = ("agentsmcp:serverConfig.logging.level", "WARNING")
 
 
 @pytest.fixture(scope="module", params=E2E_STACKS)

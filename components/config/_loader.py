@@ -1,0 +1,104 @@
+"""Reading the running stack's config through Pulumi (call inside the program, not at import)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+from pydantic import BaseModel
+from pydantic.alias_generators import to_camel, to_snake
+
+from components.config._stack import (
+    NAMESPACE,
+    SECRET_KEYS,
+    StackConfig,
+    StackConfigError,
+    parse_stack_config,
+)
+
+
+def known_keys(model: type[BaseModel]) -> set[str]:
+    """The top-level stack keys ``model`` accepts (camelCase, as in ``Pulumi.<stack>.yaml``)."""
+    return {field.alias or to_camel(name) for name, field in model.model_fields.items()}
+
+
+def read_raw_config(
+    namespace: str = NAMESPACE,
+    secret_keys: tuple[str, ...] = SECRET_KEYS,
+    model: type[BaseModel] | None = None,
+) -> dict[str, Any]:
+    """Every ``namespace:`` setting of the running stack (without prefix), secrets excluded.
+
+    Public APIs only: the keys the CLI passes (``get_config_env``, i.e. ``PULUMI_CONFIG``; this is
+    how unknown keys are found) plus every key ``model`` knows, read with ``get_config`` (which
+    also sees config set through the Automation API)."""
+    prefix = f"{namespace}:"
+    known = known_keys(StackConfig if model is None else model)
+    keys = set(pulumi.runtime.get_config_env()) | {prefix + key for key in known}
+    raw: dict[str, Any] = {}
+    for full_key in sorted(keys):
+        if not full_key.startswith(prefix):
+            continue
+        key = full_key[len(prefix) :]
+        if key in secret_keys:
+            continue
+        value = pulumi.runtime.get_config(full_key)
+        if value is not None:
+            raw[key] = _decode(value)
+    return raw
+
+
+def _decode(value: Any) -> Any:
+    # The CLI hands structured values over as JSON text; scalars stay text for pydantic to coerce.
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+class Secrets:
+    """Secret config values, each a secret Output (or None when unset)."""
+
+    def __init__(self, config: pulumi.Config) -> None:
+        self.openai_api_key = config.get_secret("openaiApiKey")
+        self.anthropic_api_key = config.get_secret("anthropicApiKey")
+        self.jwt_secret_key = config.get_secret("jwtSecretKey")
+        self.jwt_previous_secret_key = config.get_secret("jwtPreviousSecretKey")
+        self.registry_password = config.get_secret("registryPassword")
+        self.redis_url = config.get_secret("redisUrl")
+        self.redis_password = config.get_secret("redisPassword")
+
+
+_PROVIDER_SECRETS = {"openai": "openaiApiKey", "anthropic": "anthropicApiKey"}
+
+
+def load_stack_config() -> tuple[StackConfig, Secrets]:
+    """Read and validate the running stack's config. Raises StackConfigError."""
+    config = parse_stack_config(read_raw_config())
+    secrets = Secrets(pulumi.Config(NAMESPACE))
+    problems = []
+    if config.image.registry is not None and secrets.registry_password is None:
+        problems.append(
+            f"{NAMESPACE}:registryPassword: required with image.registry; set it with "
+            "`pulumi config set --secret registryPassword`"
+        )
+    if config.limits_store.mode == "external" and secrets.redis_url is None:
+        problems.append(
+            f"{NAMESPACE}:redisUrl: required with limitsStore.mode external; set it with "
+            "`pulumi config set --secret redisUrl redis://host:6379/0`"
+        )
+    # The server runs in development without a provider's key (its agents answer 503).
+    used = {agent.provider for agent in config.app.agents.values()}
+    for provider in sorted(used if config.environment != "development" else ()):
+        secret_key = _PROVIDER_SECRETS[provider]
+        if getattr(secrets, to_snake(secret_key)) is None:
+            problems.append(
+                f"{NAMESPACE}:{secret_key}: required because an agent uses {provider}; set it "
+                f"with `pulumi config set --secret {secret_key}`"
+            )
+    if problems:
+        raise StackConfigError(problems)
+    return config, secrets

@@ -1,0 +1,435 @@
+"""The whole stack config (:class:`StackConfig`) and its validation into one-line problems.
+
+The server's configuration is one stack key, ``serverConfig``, holding the YAML ``python -m app``
+reads (snake_case, secrets excluded); the server's own model (`app.config.AppConfig`) validates
+it, and the facts the deployment needs (ports, drain and shutdown times, agent timeouts, the
+rate-limit backend) are read from that validated model.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field, PrivateAttr, ValidationError
+from pydantic.alias_generators import to_camel
+
+from app.config import ENV_OVERRIDES, SECRET_ENV, AgentSettings, AppConfig, parse_config
+from app.config import ConfigError as ServerConfigError
+from components.config._fields import DnsLabel, Model
+from components.config._settings import (
+    AutoscalingSettings,
+    ClusterSettings,
+    DebugSettings,
+    ExposureSettings,
+    ImageSettings,
+    KubernetesSettings,
+    LimitRangeSettings,
+    LimitsStoreSettings,
+    LoadBalancerSettings,
+    MonitoringSettings,
+    NetworkPolicySettings,
+    PdbSettings,
+    QuotaSettings,
+    ResourceSettings,
+    VpaSettings,
+)
+
+NAMESPACE = "agentsmcp"
+# The stack key that holds the server's configuration file.
+SERVER_CONFIG_KEY = "serverConfig"
+SECRET_KEYS = (
+    "openaiApiKey",
+    "anthropicApiKey",
+    "jwtSecretKey",
+    "jwtPreviousSecretKey",
+    "registryPassword",
+    "redisUrl",
+    "redisPassword",
+)
+# The metrics listener when serverConfig.metrics.port is unset: the deployment keeps /metrics off
+# the public port (the NetworkPolicy admits only Prometheus to it).
+DEFAULT_METRICS_PORT = 9090
+# For agents that do not set one: the server's own default.
+AGENT_TIMEOUT_DEFAULT = float(AgentSettings.model_fields["timeout"].default)
+# serverConfig keys the deployment sets itself.
+DEPLOYMENT_OWNED_KEYS: dict[tuple[str, ...], str] = {
+    ("environment",): "set by agentsmcp:environment; remove this key",
+    ("server", "host"): "the pod always listens on 0.0.0.0; remove this key",
+    ("secret_files",): "the deployment mounts the secrets as files; remove this key",
+}
+# Stack keys from before the server's configuration moved under serverConfig.
+MOVED_KEYS: dict[tuple[str, ...], str] = {
+    ("server",): "server",
+    ("auth",): "auth",
+    ("rateLimit",): "rate_limit",
+    ("agents",): "agents",
+    ("providers",): "providers",
+    ("logging",): "logging",
+    ("monitoring", "port"): "metrics.port",
+}
+# serverConfig sections the pods get as environment variables (the server's ENV_OVERRIDES), not
+# in the ConfigMap: pulumi-kubernetes replaces a ConfigMap on any data change, and the Deployment
+# with it, where a changed variable updates the Deployment in place. A log level is what one
+# changes on a running deployment.
+ENV_SECTIONS = frozenset({"logging"})
+# What stands in for the secrets while validating: they come from the Kubernetes Secret.
+_SECRET_STAND_INS = {"jwt_secret_key": "x" * 64, "redis_url": "redis://limits-store:6379/0"}
+
+
+class StackConfig(Model):
+    environment: Literal["development", "staging", "production"]
+    namespace: DnsLabel
+    kubernetes: KubernetesSettings = KubernetesSettings()
+    image: ImageSettings = ImageSettings()
+    replicas: int = Field(1, ge=0, le=1000)
+    resources: ResourceSettings = ResourceSettings()
+    quota: QuotaSettings = QuotaSettings()
+    limit_range: LimitRangeSettings = LimitRangeSettings()
+    autoscaling: AutoscalingSettings = AutoscalingSettings()
+    vpa: VpaSettings = VpaSettings()
+    pdb: PdbSettings = PdbSettings()
+    topology_spread: bool = False
+    load_balancer: LoadBalancerSettings = LoadBalancerSettings()
+    exposure: ExposureSettings = ExposureSettings()
+    network_policy: NetworkPolicySettings = NetworkPolicySettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    cluster: ClusterSettings = ClusterSettings()
+    limits_store: LimitsStoreSettings = LimitsStoreSettings()
+    debug: DebugSettings = DebugSettings()
+    pre_stop_seconds: int = Field(5, ge=0, le=300)
+    termination_grace_period_seconds: int | None = Field(None, ge=1, le=3600)
+    # The server's YAML without secrets, as written in the stack file; see server_file and app.
+    server_config: dict[str, Any] = Field(default_factory=dict)
+    _app: AppConfig | None = PrivateAttr(None)
+
+    @property
+    def app(self) -> AppConfig:
+        """The server's configuration, validated by the server's model (without secrets)."""
+        if self._app is None:
+            raise RuntimeError("the server's configuration is validated by parse_stack_config")
+        return self._app
+
+    @property
+    def pod_config(self) -> dict[str, Any]:
+        """serverConfig plus what the deployment owns: the configuration the pod's server runs
+        with, delivered as :attr:`server_file` and :attr:`server_env`."""
+        data = copy.deepcopy(self.server_config)
+        server = data.get("server", {})
+        if isinstance(server, dict):
+            data["server"] = {**server, "host": "0.0.0.0"}
+        metrics = data.get("metrics", {})
+        if isinstance(metrics, dict):
+            data["metrics"] = {"enabled": True, "port": DEFAULT_METRICS_PORT, **metrics}
+        return data
+
+    @property
+    def server_file(self) -> dict[str, Any]:
+        """The YAML file the pod's server reads (the ConfigMap): :attr:`pod_config` except the
+        sections in :data:`ENV_SECTIONS`."""
+        return {k: v for k, v in self.pod_config.items() if k not in ENV_SECTIONS}
+
+    @property
+    def server_env(self) -> dict[str, str]:
+        """Plain (non-secret) environment the server reads: the stack's environment and the
+        :data:`ENV_SECTIONS`, through the server's own overrides (app.config.ENV_OVERRIDES)."""
+        env: dict[str, str] = {"AGENTSMCP_ENVIRONMENT": self.environment}
+        for var, (section, *path) in ENV_OVERRIDES.items():
+            if section in ENV_SECTIONS:
+                value: Any = getattr(self.app, section)
+                for part in path:
+                    value = getattr(value, part)
+                env[var] = str(value)
+        return env
+
+    @property
+    def longest_agent_request_seconds(self) -> int:
+        """How long one agent request may take: its agent's timeout plus those of the fallback
+        chain the runner may try after it (app.agents.runner), the longest over all agents."""
+        agents = self.app.agents
+
+        def chain(name: str, seen: frozenset[str]) -> float:
+            agent = agents.get(name)
+            if agent is None or name in seen:
+                return 0.0
+            rest = chain(agent.fallback, seen | {name}) if agent.fallback is not None else 0.0
+            return agent.timeout + rest
+
+        longest = max((chain(name, frozenset()) for name in agents), default=0.0)
+        return int(-(-max(longest, AGENT_TIMEOUT_DEFAULT) // 1))
+
+    @property
+    def shared_limits(self) -> bool:
+        """The server uses the shared limits store (``rate_limit.backend: redis``)."""
+        limits = self.app.rate_limit
+        return limits.enabled and limits.backend == "redis"
+
+    @property
+    def server_port(self) -> int:
+        return self.app.server.port
+
+    @property
+    def metrics_port(self) -> int:
+        """The server's separate metrics listener; no Ingress or HTTPRoute routes it."""
+        return self.app.metrics.port or DEFAULT_METRICS_PORT
+
+    @property
+    def drain_seconds(self) -> float:
+        return self.app.server.drain_seconds
+
+    @property
+    def shutdown_timeout_seconds(self) -> float:
+        return self.app.server.shutdown_timeout_seconds
+
+    @property
+    def minimum_grace_seconds(self) -> int:
+        """preStop + drain + shutdown timeout, rounded up, plus a 5 s margin for SIGKILL."""
+        total = self.pre_stop_seconds + self.drain_seconds + self.shutdown_timeout_seconds
+        return int(-(-total // 1)) + 5
+
+    @property
+    def grace_seconds(self) -> int:
+        return self.termination_grace_period_seconds or self.minimum_grace_seconds
+
+    @property
+    def hpa_scales_on_resources(self) -> bool:
+        scaling = self.autoscaling
+        return scaling.enabled and (
+            scaling.cpu_utilization is not None or scaling.memory_utilization is not None
+        )
+
+
+class StackConfigError(ValueError):
+    """Invalid stack config. ``problems`` holds one ``agentsmcp:key: problem`` line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "invalid stack configuration:\n" + "\n".join(f"  {line}" for line in problems)
+        )
+
+
+def _key(*parts: object) -> str:
+    return f"{NAMESPACE}:" + ".".join(str(part) for part in parts)
+
+
+def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
+    """Validate ``{key: value}`` (keys without the ``agentsmcp:`` prefix, secrets excluded)."""
+    try:
+        config = StackConfig.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise StackConfigError(
+            [describe_error(error, moved=MOVED_KEYS) for error in exc.errors()]
+        ) from None
+    app, problems = _validate_server(config)
+    if app is not None:
+        config._app = app
+    problems = _cross_checks(config) + problems
+    if problems:
+        raise StackConfigError(problems)
+    return config
+
+
+def describe_error(
+    error: Any,
+    namespace: str = NAMESPACE,
+    moved: Mapping[tuple[str, ...], str] | None = None,
+) -> str:
+    """One ``namespace:key.path: problem`` line for a pydantic error."""
+    loc = [str(part) for part in error["loc"]]
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+        if moved and tuple(loc) in moved:
+            message += (
+                f" (the server's configuration is agentsmcp:{SERVER_CONFIG_KEY}, in the server's"
+                f" own YAML shape: move this to agentsmcp:{SERVER_CONFIG_KEY}.{moved[tuple(loc)]}"
+                " with snake_case keys)"
+            )
+    elif message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+        # Model-level validators prefix their message with the field they are about.
+        field, sep, rest = message.partition(": ")
+        if sep and re.fullmatch(r"[a-zA-Z]+", field):
+            loc.append(field)
+            message = rest
+    elif error["type"] == "missing":
+        message = "required"
+    return f"{namespace}:{'.'.join(loc)}: {message}" if loc else f"{namespace}: {message}"
+
+
+def _validate_server(config: StackConfig) -> tuple[AppConfig | None, list[str]]:
+    """The server's model over the file the pod will read, with stand-ins for the secrets."""
+    data = config.pod_config
+    problems: list[str] = []
+    for path, why in DEPLOYMENT_OWNED_KEYS.items():
+        node: Any = config.server_config
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and path[-1] in node:
+            problems.append(f"{_key(SERVER_CONFIG_KEY, *path)}: {why}")
+    for field in SECRET_ENV.values():
+        if field in data:
+            problems.append(
+                f"{_key(SERVER_CONFIG_KEY, field)}: secrets are separate secret stack keys; "
+                f"set it with `pulumi config set --secret {to_camel(field)}`"
+            )
+    # Reported above; dropped so that the rest is still checked.
+    for field in ("environment", "secret_files", *SECRET_ENV.values()):
+        data.pop(field, None)
+    try:
+        app = parse_config(
+            {**data, **_SECRET_STAND_INS, "environment": config.environment}, env_paths=None
+        )
+    except ServerConfigError as exc:
+        return None, problems + [f"{_key(SERVER_CONFIG_KEY)}.{line}" for line in exc.problems]
+    if problems:
+        return None, problems
+    return app.model_copy(update=dict.fromkeys(_SECRET_STAND_INS)), []
+
+
+def _cross_checks(config: StackConfig) -> list[str]:
+    problems: list[str] = []
+    scaling = config.autoscaling
+    if scaling.enabled:
+        if scaling.min_replicas > scaling.max_replicas:
+            problems.append(
+                f"{_key('autoscaling', 'maxReplicas')}: must be at least autoscaling.minReplicas "
+                f"({scaling.max_replicas} < {scaling.min_replicas})"
+            )
+        if scaling.cpu_utilization is None and scaling.memory_utilization is None:
+            problems.append(
+                f"{_key('autoscaling', 'cpuUtilization')}: set a CPU or memory target, "
+                "or disable autoscaling"
+            )
+    if (
+        config.vpa.enabled
+        and config.hpa_scales_on_resources
+        and config.vpa.update_mode not in ("Off", "Initial")
+    ):
+        problems.append(
+            f"{_key('vpa', 'updateMode')}: {config.vpa.update_mode!r} fights the HPA scaling on "
+            "CPU/memory; use 'Off' (recommendations only) or 'Initial'"
+        )
+    if config.pdb.enabled:
+        floor = scaling.min_replicas if scaling.enabled else config.replicas
+        if config.pdb.min_available >= floor:
+            problems.append(
+                f"{_key('pdb', 'minAvailable')}: must be below the minimum replica count "
+                f"({floor}), or no pod could ever be evicted and node drains would hang"
+            )
+    exposure = config.exposure
+    if exposure.mode != "none" and exposure.host is None:
+        problems.append(
+            f"{_key('exposure', 'host')}: required when exposure.mode is {exposure.mode!r}"
+        )
+    if exposure.mode == "gateway" and exposure.gateway is None and config.cluster.stack is None:
+        problems.append(
+            f"{_key('exposure', 'gateway')}: required when exposure.mode is 'gateway' "
+            "(or set cluster.stack to take the cluster stack's Gateway)"
+        )
+    if exposure.mode == "ingress" and exposure.tls.enabled:
+        if exposure.tls.cluster_issuer is None:
+            problems.append(
+                f"{_key('exposure', 'tls', 'clusterIssuer')}: required when TLS is enabled"
+            )
+        if exposure.tls.secret_name is None:
+            problems.append(
+                f"{_key('exposure', 'tls', 'secretName')}: required when TLS is enabled"
+            )
+    if config.environment == "production" and (exposure.mode == "none" or not exposure.tls.enabled):
+        problems.append(
+            f"{_key('exposure', 'tls', 'enabled')}: production must be exposed with TLS "
+            "(exposure.mode ingress or gateway, and exposure.tls.enabled true)"
+        )
+    if config.environment == "production" and config.debug.enabled:
+        problems.append(
+            f"{_key('debug', 'enabled')}: debug mode turns off probes; not in production"
+        )
+    image = config.image
+    if image.ref is None and image.repository is None:
+        problems.append(
+            f"{_key('image', 'repository')}: set image.repository to build, or image.ref"
+        )
+    if image.ref is not None and image.repository is not None:
+        problems.append(
+            f"{_key('image', 'ref')}: set either image.ref or image.repository, not both"
+        )
+    balancer = config.load_balancer
+    if balancer.enabled and config.environment == "production":
+        problems.append(
+            f"{_key('loadBalancer', 'enabled')}: the LoadBalancer Service serves plain HTTP; "
+            "production is exposed only through exposure (ingress or gateway) with TLS"
+        )
+    if balancer.enabled and not balancer.source_ranges:
+        problems.append(
+            f"{_key('loadBalancer', 'sourceRanges')}: required when loadBalancer.enabled; the "
+            "load balancer and the NetworkPolicy admit only these networks (0.0.0.0/0 for all)"
+        )
+    store = config.limits_store
+    if store.mode == "external" and not store.external.egress_cidrs:
+        problems.append(
+            f"{_key('limitsStore', 'external', 'egressCidrs')}: required with an external store "
+            "(the networks the server may reach it on, like 10.20.0.0/16)"
+        )
+    # The rest is computed from the server's configuration, so only once that is known good.
+    if config._app is not None:
+        problems.extend(_server_cross_checks(config))
+    return problems
+
+
+def _server_cross_checks(config: StackConfig) -> list[str]:
+    problems: list[str] = []
+    store = config.limits_store
+    backend = _key(SERVER_CONFIG_KEY, "rate_limit", "backend")
+    if config.shared_limits and store.mode == "none":
+        problems.append(
+            f"{_key('limitsStore', 'mode')}: {SERVER_CONFIG_KEY}.rate_limit.backend is redis; "
+            "set 'valkey' to deploy a store in the namespace or 'external' to use an existing one"
+        )
+    if store.mode != "none" and not config.shared_limits:
+        problems.append(
+            f"{backend}: must be 'redis' while limitsStore.mode is {store.mode!r} "
+            "(or set limitsStore.mode to 'none')"
+        )
+    if (
+        config.termination_grace_period_seconds is not None
+        and config.termination_grace_period_seconds < config.minimum_grace_seconds
+    ):
+        problems.append(
+            f"{_key('terminationGracePeriodSeconds')}: must be at least "
+            f"{config.minimum_grace_seconds} (preStopSeconds + {SERVER_CONFIG_KEY}.server."
+            f"drain_seconds + {SERVER_CONFIG_KEY}.server.shutdown_timeout_seconds + 5)"
+        )
+    problems.extend(oidc_egress_problems(config))
+    metrics = config.app.metrics
+    if config.monitoring.enabled and not metrics.enabled:
+        problems.append(
+            f"{_key(SERVER_CONFIG_KEY, 'metrics', 'enabled')}: must be true while "
+            "monitoring.enabled (Prometheus scrapes it)"
+        )
+    if config.metrics_port < 1024:
+        problems.append(
+            f"{_key(SERVER_CONFIG_KEY, 'metrics', 'port')}: must be 1024 or above "
+            "(the server runs as a non-root user)"
+        )
+    return problems
+
+
+def oidc_egress_problems(config: StackConfig) -> list[str]:
+    """The pods fetch the OpenID provider's discovery document and JWKS over HTTPS
+    (``auth.oidc.issuer``, ``auth.oidc.jwks_uri``): the egress policy must allow both."""
+    # auth.oidc is the MCP branch's (app.config.OidcSettings); absent, there is nothing to reach.
+    oidc = getattr(config.app.auth, "oidc", None)
+    problems = []
+    for field in ("issuer", "jwks_uri"):
+        url = getattr(oidc, field, None)
+        why = config.network_policy.egress_problem(str(url)) if url else None
+        if why is not None:
+            problems.append(
+                f"{_key(SERVER_CONFIG_KEY, 'auth', 'oidc', field)}: the pods could not reach "
+                f"{url}: {why}"
+            )
+    return problems
