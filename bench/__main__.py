@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import profile, report
+from bench import mcp, profile, report
 from bench.load import HttpRequest, LoadError, check_once, run_stream, run_wrk
 from bench.processes import (
     ANTHROPIC_AGENT,
@@ -61,7 +61,7 @@ PROFILED_SCENARIOS = (
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    api: str  # "openai", "anthropic" or "health"
+    api: str  # "openai", "anthropic", "health" or one of bench.mcp.APIS
     stream: bool
     concurrency: int
 
@@ -78,6 +78,12 @@ SCENARIOS = [
         for c in (1, 16)
     ),
     *(Scenario(f"health c={c}", "health", False, c) for c in (1, 32)),
+    # The OpenAI agent as an MCP tool and as a direct run (bench/mcp.py): our server only.
+    *(
+        Scenario(mcp.scenario_name(api, c), api, False, c)
+        for api in mcp.APIS
+        for c in mcp.CONCURRENCY
+    ),
 ]
 
 
@@ -111,7 +117,7 @@ def write_bodies(directory: Path) -> dict[str, Path]:
     for name, body in bodies.items():
         paths[name] = directory / f"{name}.json"
         paths[name].write_text(json.dumps(body))
-    return paths
+    return paths | mcp.write_bodies(directory, OPENAI_AGENT, USER_MESSAGE)
 
 
 def requests_for(
@@ -119,7 +125,12 @@ def requests_for(
 ) -> dict[str, HttpRequest]:
     """The request each scenario sends to ``target``; a scenario it cannot serve is left out."""
     requests = {}
+    if target == report.SERVER:
+        assert token is not None
+        requests.update(mcp.requests(base_url, token, OPENAI_AGENT, bodies))
     for scenario in SCENARIOS:
+        if scenario.api in mcp.APIS:
+            continue
         suffix = "-stream" if scenario.stream else ""
         if scenario.api == "health":
             if target == report.UPSTREAM:
@@ -164,8 +175,8 @@ def measure(request: HttpRequest, scenario: Scenario, duration: float, cpu: int)
 
 
 # Prometheus counters that prove the server did the real work: every request counted, every
-# agent run recorded.
-COUNTED_METRICS = ("http_requests_total", "agentsmcp_agent_runs_total")
+# agent run recorded, every MCP tool call counted.
+COUNTED_METRICS = ("http_requests_total", "agentsmcp_agent_runs_total", mcp.TOOL_CALLS_METRIC)
 
 
 def server_counters(server: Process) -> dict[str, float]:
@@ -445,6 +456,11 @@ def main(argv: list[str] | None = None) -> int:
         counters = None
         if server:
             counters = server_counters(server.process)
+            # wrk counts HTTP statuses only; a failed tool call is a 200 with isError.
+            outcomes = mcp.tool_call_outcomes(server.process.base_url)
+            failed = {k: v for k, v in outcomes.items() if k != "ok" and v}
+            if failed:
+                raise LoadError(f"MCP tool calls that did not succeed: {failed}")
     except (LoadError, RuntimeError) as exc:
         print(f"bench: FAILED: {exc}", file=sys.stderr)
         for process in started:
@@ -464,9 +480,9 @@ def main(argv: list[str] | None = None) -> int:
         metrics = report.STREAM_METRICS if scenario.stream else report.WRK_METRICS
         summaries[(target, name)] = report.summarize(target_runs, metrics)
     target_names = list(targets)
-    plain = [s.name for s in scenarios if not s.stream]
+    plain = [s.name for s in scenarios if not s.stream and s.api not in mcp.APIS]
     streams = [s.name for s in scenarios if s.stream]
-    apis = sorted({s.api for s in scenarios if s.api != "health"}, reverse=True)
+    apis = sorted({s.api for s in scenarios if s.api in ("openai", "anthropic")}, reverse=True)
     checks = report.check_targets(summaries, apis, rss if server else None, soak_result)
     log_lines = None
     if server:
@@ -504,6 +520,14 @@ def main(argv: list[str] | None = None) -> int:
         text += [report.plain_table(summaries, plain, target_names), ""]
     if streams:
         text += [report.stream_table(summaries, streams, target_names), ""]
+    if server and any(s.api in mcp.APIS for s in scenarios):
+        text += [
+            "MCP tools/call against the direct agent run (POST /v1/agents/{name}/runs), "
+            "same agent and upstream:",
+            "",
+            mcp.overhead_table(summaries),
+            "",
+        ]
     if server:
         text.append(
             f"RSS of agentsmcp: idle {rss['idle_bytes'] / 2**20:.1f} MB, after warm-up "

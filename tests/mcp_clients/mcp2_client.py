@@ -36,7 +36,9 @@ class Fake:
 
     async def behave(self, behavior: dict[str, Any]) -> None:
         await self._http.post(f"{self._base}/_fake/reset")
-        response = await self._http.put(f"{self._base}/_fake/{self._provider}/default", json=behavior)
+        response = await self._http.put(
+            f"{self._base}/_fake/{self._provider}/default", json=behavior
+        )
         response.raise_for_status()
 
     async def stats(self) -> dict[str, Any]:

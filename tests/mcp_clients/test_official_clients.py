@@ -1,0 +1,102 @@
+"""The official MCP clients outside the main virtualenv against /mcp: mcp 2.x (``Client`` in
+automatic and legacy mode) and the TypeScript SDK (``Client`` + ``StreamableHTTPClientTransport``).
+
+Each lists the tools, calls the agent without and with progress, cancels a call in flight (the
+strict fake upstream records the dropped provider request) and sees an upstream failure as an
+``isError`` result. The client programs print a JSON report; this module asserts on it and on
+what the server and the fake upstream recorded.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from tests.app.conftest import make_token
+from tests.fakes import FakeServer
+from tests.reliability.conftest import LiveServer
+
+from .conftest import AGENT, client_command, run_client
+
+pytestmark = pytest.mark.slow
+
+TEXT_CHUNKS = ("The ", "answer ", "is ", "forty", "-", "two", ".")
+FAILURE = "The model `gpt-4o` does not support this request."
+
+# What the fake upstream does in each step of the client programs.
+PLAN: dict[str, Any] = {
+    "provider": "openai",
+    "tool": AGENT,
+    "arguments": {"task": "What is six times seven?"},
+    "plain": {"chunks": list(TEXT_CHUNKS)},
+    # Long enough for several progress notifications.
+    "progress": {"chunks": list(TEXT_CHUNKS), "chunk_delay": 0.4},
+    # Far longer than the test: only cancelling ends it in time.
+    "slow": {"chunks": ["tick "] * 200, "chunk_delay": 0.2},
+    "failing": {"status": 400, "message": FAILURE},
+}
+
+CLIENTS = {
+    # name: (program, plan overrides, negotiated protocol version)
+    "mcp2-auto": ("mcp2", {"mode": "auto"}, "2026-07-28"),
+    "mcp2-legacy": ("mcp2", {"mode": "legacy"}, "2025-11-25"),
+    "typescript": ("typescript", {}, "2025-11-25"),
+}
+
+
+def _text(result: dict[str, Any]) -> str:
+    return "".join(result["text"])
+
+
+@pytest.mark.parametrize("name", list(CLIENTS))
+async def test_an_official_client_uses_the_agent_tool(
+    name: str, mcp_server: LiveServer, fake: FakeServer
+) -> None:
+    program, overrides, version = CLIENTS[name]
+    plan = {
+        **PLAN,
+        **overrides,
+        "url": f"{mcp_server.url}/mcp",
+        "token": make_token(),
+        "fake_url": fake.base_url,
+    }
+
+    run = await run_client(client_command(program), plan)
+    report = run.report
+
+    assert "error" not in report, f"{report}\n{run.stderr}"
+    assert run.returncode == 0, run.stderr
+    assert report["protocol_version"] == version
+
+    tools = {tool["name"]: tool for tool in report["tools"]}
+    assert list(tools) == [AGENT]
+    schema = tools[AGENT]["inputSchema"]
+    assert schema["type"] == "object"
+    assert "properties" in schema
+    assert "outputSchema" in tools[AGENT]
+
+    answer = "".join(TEXT_CHUNKS)
+    assert report["call"]["is_error"] is False
+    assert answer in _text(report["call"])
+    assert report["call"]["structured"], "structuredContent beside the text block"
+
+    progress_call = report["progress_call"]
+    assert progress_call["is_error"] is False
+    assert answer in _text(progress_call)
+    values = [item["progress"] for item in progress_call["progress"]]
+    assert len(values) >= 2, progress_call["progress"]
+    assert all(a < b for a, b in itertools.pairwise(values)), values
+
+    cancel = report["cancel"]
+    assert "finished" not in cancel, cancel
+    assert cancel["upstream_stopped_after_s"] < 1.0, cancel
+    assert cancel["upstream_inflight"] == 0, cancel
+
+    failure = report["failure"]
+    assert failure["is_error"] is True
+    assert _text(failure), "an error result carries a message the model can act on"
+
+    assert report["unknown_tool"]["raised"] is True
+    assert report["unknown_tool"]["code"] == -32602

@@ -1,0 +1,143 @@
+"""One MCP session across two server processes behind a round-robin nginx.
+
+Two real ``python -m app`` processes share nothing but the fake upstreams; nginx alternates
+requests between them. The official Python client (mcp 1.x, ``ClientSession``) initializes, lists
+the tools and calls the agent (with progress over SSE through the proxy) in one session. The
+proxy's access log shows which process served each JSON-RPC message, and each process's own
+/metrics confirms it served MCP requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.app.conftest import bearer, make_token
+from tests.reliability._process import (
+    ServerProcess,
+    fake_control,
+    fake_upstreams,
+    get,
+    server_config,
+)
+
+from ._nginx import nginx_binary, running_nginx
+from .conftest import AGENT, AGENTS
+
+pytestmark = pytest.mark.slow
+
+TEXT_CHUNKS = ["Round ", "robin ", "works", "."]
+
+
+@contextlib.contextmanager
+def two_servers(tmp_path: Path, fakes: str) -> Iterator[list[ServerProcess]]:
+    config = server_config(fakes, agents=AGENTS)
+    servers: list[ServerProcess] = []
+    try:
+        for index in range(2):
+            logs = tmp_path / f"server{index}"
+            logs.mkdir()
+            servers.append(ServerProcess(config, logs))
+        for server in servers:
+            server.wait_ready()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def mcp_requests_served(server: ServerProcess) -> float:
+    """POST /mcp requests this process answered, from its own /metrics (not via the proxy)."""
+    status, body = get(f"{server.url}/metrics")
+    assert status == 200
+    total = 0.0
+    for line in body.decode().splitlines():
+        if line.startswith("http_requests_total{") and 'route="/mcp"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def rpc_method(entry: dict[str, Any]) -> str | None:
+    if entry["method"] != "POST" or not entry["body"]:
+        return None
+    method = json.loads(entry["body"]).get("method")
+    return str(method) if method is not None else "(response)"
+
+
+async def test_a_session_alternating_between_two_processes_works(tmp_path: Path) -> None:
+    binary = nginx_binary()
+    if binary is None:
+        pytest.skip("nginx is not installed: run scripts/system-deps.sh")
+    with (
+        fake_upstreams(tmp_path, chunk_delay=0.0) as fakes,
+        two_servers(tmp_path, fakes) as servers,
+        running_nginx(
+            binary, tmp_path / "nginx", [f"127.0.0.1:{s.port}" for s in servers]
+        ) as proxy,
+    ):
+        fake_control(
+            fakes, "PUT", "/_fake/openai/default", {"chunks": TEXT_CHUNKS, "chunk_delay": 0.3}
+        )
+        before = [mcp_requests_served(server) for server in servers]
+
+        progress: list[float] = []
+
+        async def on_progress(value: float, total: float | None, message: str | None) -> None:
+            progress.append(value)
+
+        timeout = httpx.Timeout(30, read=300)
+        async with (
+            httpx.AsyncClient(headers=bearer(make_token()), timeout=timeout) as http,
+            streamable_http_client(f"{proxy.url}/mcp", http_client=http) as (
+                read,
+                write,
+                session_id,
+            ),
+            ClientSession(read, write, read_timeout_seconds=timedelta(seconds=60)) as session,
+        ):
+            init = await session.initialize()
+            minted = session_id()
+            listed = [(await session.list_tools()).tools for _ in range(2)]
+            results = [
+                await session.call_tool(AGENT, {"task": "Say it."}, progress_callback=on_progress)
+                for _ in range(2)
+            ]
+
+        assert init.serverInfo.name
+        assert minted, "initialize minted an Mcp-Session-Id"
+        assert all([tool.name for tool in tools] == [AGENT] for tools in listed)
+        for result in results:
+            assert result.isError is False, result
+            assert "Round robin works." in "".join(
+                block.text for block in result.content if block.type == "text"
+            )
+        assert len(progress) >= 2, "progress notifications streamed through the proxy"
+
+        entries = [e for e in proxy.access_log() if e["uri"] == "/mcp"]
+        served_by: dict[str, set[str]] = {}
+        for entry in entries:
+            method = rpc_method(entry)
+            if method is not None:
+                served_by.setdefault(method, set()).add(entry["upstream"])
+        assert {e["upstream"] for e in entries} == {f"127.0.0.1:{s.port}" for s in servers}, entries
+        (initialized_on,) = served_by["initialize"]
+        for method in ("tools/list", "tools/call"):
+            assert served_by[method] - {initialized_on}, (
+                f"{method} never reached the process that did not initialize: {entries}"
+            )
+        after_init = [e for e in entries if rpc_method(e) in ("tools/list", "tools/call")]
+        assert all(e["session"] == minted and e["status"] == "200" for e in after_init), entries
+
+        after = [mcp_requests_served(server) for server in servers]
+        assert all(a > b for a, b in zip(after, before, strict=True)), (before, after)
+        for server in servers:
+            assert server.popen.poll() is None, server.output()
