@@ -25,18 +25,30 @@ TS_DIR = HERE / "ts"
 # Bounds a whole client run: every step inside the programs is bounded as well.
 CLIENT_TIMEOUT = 120.0
 
-# One agent without a fallback, so a failing upstream is the agent's failure.
+# One exposed agent without a fallback, so a failing upstream is the agent's failure, and one
+# hidden from MCP.
 AGENT = "writer"
+DESCRIPTION = "Writes short, plain answers to one self-contained question."
 AGENTS: dict[str, dict[str, Any]] = {
     AGENT: {
         "type": "chat",
+        "description": DESCRIPTION,
         "provider": "openai",
         "model": "gpt-4o",
         "system_prompt": "You write short, plain answers.",
         "timeout": 20,
         "max_tokens": 256,
     },
+    "internal": {
+        "type": "chat",
+        "provider": "openai",
+        "model": "gpt-4o",
+        "max_tokens": 64,
+        "mcp": {"expose": False},
+    },
 }
+# Progress notifications every 0.2 s instead of 2 s, so a short call shows several.
+MCP_SETTINGS: dict[str, Any] = {"progress_interval_seconds": 0.2}
 
 
 def client_command(name: str) -> list[str]:
@@ -75,12 +87,14 @@ async def run_client(command: list[str], plan: dict[str, Any]) -> ClientRun:
         raise
     lines = stdout.decode(errors="replace").strip().splitlines()
     assert lines, f"the client printed no report; stderr:\n{stderr.decode(errors='replace')}"
-    return ClientRun(process.returncode or 0, json.loads(lines[-1]), stderr.decode("replace"))
+    return ClientRun(
+        process.returncode or 0, json.loads(lines[-1]), stderr.decode(errors="replace")
+    )
 
 
 @pytest.fixture
 async def mcp_server(fake: FakeServer) -> AsyncIterator[LiveServer]:
     """Our app on a loopback port with the production runner, its agent on the fake upstreams."""
-    config = agent_config(fake, agents=AGENTS, max_retries=0)
+    config = agent_config(fake, agents=AGENTS, max_retries=0, mcp=MCP_SETTINGS)
     async with serve_app(config) as live:
         yield live

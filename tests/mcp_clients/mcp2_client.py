@@ -139,8 +139,9 @@ async def run(plan: dict[str, Any], report: dict[str, Any]) -> None:
             except MCPError as exc:
                 report["unknown_tool"] = {"raised": True, "code": exc.code, "message": str(exc)}
 
-            report["step"] = "ping after all"
-            await client.send_ping()
+            if plan["mode"] == "legacy":  # ping is gone from the 2026-07-28 revision
+                report["step"] = "ping after all"
+                await client.send_ping()
             report["step"] = "done"
 
 

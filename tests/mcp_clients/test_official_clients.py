@@ -12,13 +12,15 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.app.conftest import make_token
 from tests.fakes import FakeServer
 from tests.reliability.conftest import LiveServer
 
-from .conftest import AGENT, client_command, run_client
+from .conftest import AGENT, DESCRIPTION, client_command, run_client
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +73,8 @@ async def test_an_official_client_uses_the_agent_tool(
     assert report["protocol_version"] == version
 
     tools = {tool["name"]: tool for tool in report["tools"]}
-    assert list(tools) == [AGENT]
+    assert list(tools) == [AGENT], "one tool per exposed agent; 'internal' is hidden"
+    assert tools[AGENT]["description"] == DESCRIPTION
     schema = tools[AGENT]["inputSchema"]
     assert schema["type"] == "object"
     assert "properties" in schema
@@ -100,3 +103,22 @@ async def test_an_official_client_uses_the_agent_tool(
 
     assert report["unknown_tool"]["raised"] is True
     assert report["unknown_tool"]["code"] == -32602
+
+    # The server's own account of the same calls.
+    outcomes = await tool_call_outcomes(mcp_server)
+    assert outcomes == {"ok": 2, "cancelled": 1, "tool_error": 1, "error": 0}, outcomes
+
+
+async def tool_call_outcomes(server: LiveServer) -> dict[str, float]:
+    """``agentsmcp_mcp_tool_calls_total`` of the agent's tool by outcome (the server's /metrics)."""
+    async with aiohttp.ClientSession() as session, session.get(f"{server.url}/metrics") as response:
+        assert response.status == 200
+        text = await response.text()
+    outcomes: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "agentsmcp_mcp_tool_calls":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_total") and sample.labels.get("tool") == AGENT:
+                outcomes[sample.labels["outcome"]] = sample.value
+    return outcomes
