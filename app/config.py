@@ -12,6 +12,7 @@ secrets that app/secret_files.py re-reads at runtime). ``parse_config`` validate
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from importlib.resources.abc import Traversable
@@ -199,8 +200,45 @@ class ProviderSettings(StrictModel):
     timeout: float = Field(60.0, gt=0, le=3600)
 
 
+# MCP tool names: what every host accepts (the spec allows 1-64 of [A-Za-z0-9._-]; some hosts
+# refuse the dot).
+McpToolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class AgentMcpSettings(StrictModel):
+    """How an agent appears on the MCP endpoint (docs/mcp.md)."""
+
+    expose: bool = True
+    # Unset: the agent's name with every character outside [A-Za-z0-9_-] replaced by "_".
+    tool_name: McpToolName | None = None
+
+
+class McpSettings(StrictModel):
+    """The MCP endpoint, ``POST /mcp`` (docs/mcp.md)."""
+
+    enabled: bool = True
+    # Progress notifications of a call with a progressToken; hosts reset idle timers on each one
+    # and some give up after 10 s of silence.
+    progress_interval_seconds: float = Field(2.0, ge=0.05, le=9)
+    # SSE comment keep-alives of a call without a progressToken, for proxies' idle timeouts.
+    keepalive_seconds: float = Field(15.0, ge=0.05, le=300)
+    # Hosts prefix tool names with mcp__<server>__ and cap the result at 64 characters: 48 leaves
+    # room for a server name of up to 9 characters ("agentsmcp").
+    tool_name_max_length: int = Field(48, ge=1, le=64)
+    # A browser's Origin header must be one of server.cors_origins (DNS-rebinding protection).
+    check_origin: bool = True
+    instructions: str | None = Field(None, max_length=4096)
+
+
+def mcp_tool_name(agent_name: str, agent: AgentSettings) -> str:
+    """The MCP tool name of an agent (one definition for the config checks and the endpoint)."""
+    return agent.mcp.tool_name or re.sub(r"[^A-Za-z0-9_-]", "_", agent_name)
+
+
 class AgentSettings(StrictModel):
     type: str = Field("chat", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    # What the agent is for: the MCP tool description hosts show to their models.
+    description: str = Field("", max_length=4096)
     provider: ProviderName
     model: str = Field(min_length=1, max_length=200)
     system_prompt: str = ""
@@ -209,6 +247,7 @@ class AgentSettings(StrictModel):
     # OpenAI's range; Anthropic agents take none (see AppConfig._cross_checks).
     temperature: float | None = Field(None, ge=0, le=2)
     fallback: AgentName | None = None
+    mcp: AgentMcpSettings = Field(default_factory=AgentMcpSettings)
 
 
 def _default_providers() -> dict[ProviderName, ProviderSettings]:
@@ -222,6 +261,7 @@ class AppConfig(StrictModel):
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
     agents: dict[AgentName, AgentSettings] = Field(default_factory=dict)
     providers: dict[ProviderName, ProviderSettings] = Field(default_factory=_default_providers)
 
@@ -254,6 +294,7 @@ class AppConfig(StrictModel):
                 problems.append(f"agents.{name}.fallback: unknown agent {agent.fallback!r}")
             elif _fallback_cycle(self.agents, name):
                 problems.append(f"agents.{name}.fallback: fallback chain loops back to {name!r}")
+        problems.extend(self._mcp_tool_problems())
         if self.metrics.port is not None and self.metrics.port == self.server.port:
             problems.append(
                 f"metrics.port: must differ from server.port ({self.server.port}), or be unset"
@@ -284,6 +325,30 @@ class AppConfig(StrictModel):
         if problems:
             raise ConfigError(problems)
         return self
+
+    def _mcp_tool_problems(self) -> list[str]:
+        if not self.mcp.enabled:
+            return []
+        problems = []
+        owners: dict[str, str] = {}
+        limit = self.mcp.tool_name_max_length
+        for name, agent in self.agents.items():
+            if not agent.mcp.expose:
+                continue
+            tool = mcp_tool_name(name, agent)
+            if len(tool) > limit:
+                problems.append(
+                    f"agents.{name}.mcp.tool_name: the tool name {tool!r} is longer than"
+                    f" mcp.tool_name_max_length ({limit}); set a shorter one"
+                )
+            elif tool in owners:
+                problems.append(
+                    f"agents.{name}.mcp.tool_name: the tool name {tool!r} is already agent"
+                    f" {owners[tool]!r}'s; set a different one"
+                )
+            else:
+                owners[tool] = name
+        return problems
 
     def provider(self, name: ProviderName) -> ProviderSettings:
         return self.providers.get(name) or ProviderSettings()

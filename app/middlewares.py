@@ -33,7 +33,14 @@ from app.errors import (
 from app.limits import make_rate_limit_middleware
 from app.observability.metrics import UNMATCHED_ROUTE
 from app.secret_files import RotatingSecret
-from app.shared_state import LIMIT_OVERRIDE_KEY, METRICS_KEY, REQUEST_ID_KEY, STATE_KEY, SUBJECT_KEY
+from app.shared_state import (
+    ERROR_RENDERERS_KEY,
+    LIMIT_OVERRIDE_KEY,
+    METRICS_KEY,
+    REQUEST_ID_KEY,
+    STATE_KEY,
+    SUBJECT_KEY,
+)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 SERVER_NAME = "agentsmcp"
@@ -126,15 +133,20 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except APIError as exc:
-        return exc.to_response()
+        return _render(request, exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return from_http_exception(exc).to_response()
+        return _render(request, from_http_exception(exc))
     except Exception:
         # The traceback goes to the log under the request ID; the client learns nothing internal.
         error_logger.exception("unhandled error", method=request.method, path=request.path)
-        return InternalServerError().to_response()
+        return _render(request, InternalServerError())
+
+
+def _render(request: web.Request, exc: APIError) -> web.Response:
+    renderer = request.app[ERROR_RENDERERS_KEY].get(request.path)
+    return exc.to_response() if renderer is None else renderer(exc)
 
 
 def _is_cors_preflight(request: web.Request) -> bool:

@@ -7,6 +7,7 @@ from aiohttp import web
 from app import health
 from app.api import setup_agent_routes
 from app.config import AppConfig
+from app.mcp import setup_mcp_routes
 from app.observability import exposition
 from app.openapi import OPENAPI_PATH, openapi_handler
 
@@ -26,3 +27,4 @@ def setup_core_routes(app: web.Application, config: AppConfig) -> None:
 def setup_routes(app: web.Application, config: AppConfig) -> None:
     setup_core_routes(app, config)
     setup_agent_routes(app, config)
+    setup_mcp_routes(app, config)

@@ -13,7 +13,13 @@ from app.middlewares import REQUEST_ID_HEADER, build_middlewares, set_response_h
 from app.observability import exposition
 from app.observability.metrics import Metrics
 from app.routes import METRICS_PATH, setup_routes
-from app.shared_state import CONFIG_KEY, METRICS_KEY, SHUTDOWN_DEADLINE_KEY, STATE_KEY
+from app.shared_state import (
+    CONFIG_KEY,
+    ERROR_RENDERERS_KEY,
+    METRICS_KEY,
+    SHUTDOWN_DEADLINE_KEY,
+    STATE_KEY,
+)
 from app.state import ServerState
 
 # Response headers a browser script may read on a cross-origin response.
@@ -24,6 +30,21 @@ CORS_EXPOSED_HEADERS = (
     "RateLimit-Remaining",
     "RateLimit-Reset",
     "RateLimit-Policy",
+    # MCP (docs/mcp.md): browser clients read the session and the auth challenge.
+    "Mcp-Session-Id",
+    "WWW-Authenticate",
+)
+# Request headers a browser script may send cross-origin (MCP's included).
+CORS_ALLOWED_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    REQUEST_ID_HEADER,
+    "Mcp-Session-Id",
+    "MCP-Protocol-Version",
+    "Mcp-Method",
+    "Mcp-Name",
+    "Last-Event-ID",
 )
 CORS_MAX_AGE_SECONDS = 600
 
@@ -39,6 +60,7 @@ def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) 
     app[STATE_KEY] = state
     app[METRICS_KEY] = Metrics(registry if registry is not None else CollectorRegistry())
     app[SHUTDOWN_DEADLINE_KEY] = state.shutdown_deadline
+    app[ERROR_RENDERERS_KEY] = {}
 
     setup_routes(app, config)
     # The limits store client, then provider clients: opened on startup, closed on cleanup.
@@ -75,7 +97,7 @@ def _setup_cors(app: web.Application, config: AppConfig) -> None:
     options = aiohttp_cors.ResourceOptions(  # type: ignore[no-untyped-call]
         allow_credentials=True,
         expose_headers=CORS_EXPOSED_HEADERS,
-        allow_headers=("Authorization", "Content-Type", REQUEST_ID_HEADER),
+        allow_headers=CORS_ALLOWED_HEADERS,
         max_age=CORS_MAX_AGE_SECONDS,
     )
     cors = aiohttp_cors.setup(app, defaults=dict.fromkeys(config.server.cors_origins, options))

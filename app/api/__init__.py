@@ -21,6 +21,7 @@ from app.secret_files import RotatingSecret
 from app.shared_state import CONFIG_KEY, METRICS_KEY
 
 from . import handlers
+from ._watch import ConnectionWatch
 from .shared_state import ADMISSION_KEY, AGENT_METRICS_KEY, RUNNER_KEY
 
 log = structlog.get_logger("agentsmcp.agents")
@@ -29,6 +30,7 @@ __all__ = [
     "ADMISSION_KEY",
     "AGENT_METRICS_KEY",
     "RUNNER_KEY",
+    "ConnectionWatch",
     "agent_runner_ctx",
     "setup_agent_routes",
 ]

@@ -1,0 +1,61 @@
+"""The MCP endpoint: every exposed agent as a tool, over Streamable HTTP at ``POST /mcp``.
+
+Wiring (one line in the core): ``setup_mcp_routes(app, config)`` in ``app.routes``; it needs the
+agent API's runner and admission (``app.api``), and registers the endpoint's JSON-RPC error
+rendering for errors raised before the view (auth, rate limits, body size).
+See docs/mcp.md.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from app.config import AppConfig
+from app.shared_state import ERROR_RENDERERS_KEY, METRICS_KEY
+
+from ._metrics import McpMetrics
+from ._protocol import (
+    HANDSHAKE_VERSIONS,
+    METHOD_HEADER,
+    NAME_HEADER,
+    SESSION_HEADER,
+    STATELESS_VERSIONS,
+    SUPPORTED_VERSIONS,
+    VERSION_HEADER,
+)
+from ._tools import OUTPUT_SCHEMA, ToolCatalogue, ToolInput, ToolOutput, json_schema
+from ._view import MCP_PATH, McpEndpoint, method_not_allowed
+
+__all__ = [
+    "HANDSHAKE_VERSIONS",
+    "MCP_KEY",
+    "MCP_PATH",
+    "METHOD_HEADER",
+    "NAME_HEADER",
+    "OUTPUT_SCHEMA",
+    "SESSION_HEADER",
+    "STATELESS_VERSIONS",
+    "SUPPORTED_VERSIONS",
+    "VERSION_HEADER",
+    "McpEndpoint",
+    "McpMetrics",
+    "ToolCatalogue",
+    "ToolInput",
+    "ToolOutput",
+    "json_schema",
+    "setup_mcp_routes",
+]
+
+MCP_KEY = web.AppKey("mcp", McpEndpoint)
+
+
+def setup_mcp_routes(app: web.Application, config: AppConfig) -> None:
+    """Add ``/mcp`` (when ``mcp.enabled``). Call after ``setup_agent_routes``."""
+    if not config.mcp.enabled:
+        return
+    endpoint = McpEndpoint(config, app[METRICS_KEY].registry)
+    app[MCP_KEY] = endpoint
+    app[ERROR_RENDERERS_KEY][MCP_PATH] = endpoint.render_error
+    app.router.add_post(MCP_PATH, endpoint.post)
+    app.router.add_get(MCP_PATH, method_not_allowed, allow_head=False)
+    app.router.add_delete(MCP_PATH, method_not_allowed)

@@ -1,0 +1,411 @@
+"""``tools/call``: an agent run over the runner's streaming path, with progress notifications,
+keep-alives and cancellation (a ``notifications/cancelled`` or a closed connection).
+
+The run is its own task: a cancel notification (another POST) cancels exactly that task, which
+closes the upstream provider request at once; the handler then ends the response. Calls are
+registered per authenticated subject and session, so nobody cancels another's call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from app.admission import ServerOverloadedError
+from app.agents import RunOptions, RunResult, RunStream
+from app.agents.runner import estimate_tokens
+from app.api import ADMISSION_KEY, RUNNER_KEY, ConnectionWatch
+from app.errors import APIError
+from app.limits import account_for
+from app.shared_state import SHUTDOWN_DEADLINE_KEY, SUBJECT_KEY
+
+from ._jsonrpc import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    REQUEST_CANCELLED,
+    SERVER_ERROR,
+    McpError,
+    Request,
+    RequestId,
+    dumps,
+    error_message,
+    notification_message,
+    parse_params,
+    result_message,
+)
+from ._metrics import McpMetrics
+from ._protocol import SESSION_HEADER
+from ._tools import Tool, ToolCatalogue, ToolOutput
+
+log = structlog.get_logger("agentsmcp.mcp")
+
+# The progress message carries the answer so far, cut to its last characters.
+PROGRESS_MESSAGE_CHARS: Final = 2000
+KEEPALIVE: Final = b": keepalive\n\n"
+
+
+class _Meta(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    progressToken: StrictStr | int | None = None
+
+
+class CallToolParams(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    name: StrictStr
+    arguments: dict[str, Any] | None = None
+    meta: _Meta | None = Field(None, alias="_meta")
+
+
+class CancelledParams(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    requestId: StrictStr | int
+    reason: str | None = None
+
+
+CallKey = tuple[str, str, str]
+
+
+def call_key(request: web.Request, request_id: RequestId) -> CallKey:
+    """Who may cancel a call: the same subject, on the same session (or none), by its id."""
+    return (
+        request.get(SUBJECT_KEY, ""),
+        request.headers.get(SESSION_HEADER, ""),
+        dumps(request_id),
+    )
+
+
+class InFlight:
+    """Tool calls running in this process. Nothing is shared between processes: a cancel that
+    reaches another replica finds nothing and is ignored, as the specification allows."""
+
+    def __init__(self) -> None:
+        self._calls: dict[CallKey, set[asyncio.Task[Any]]] = {}
+
+    @contextlib.contextmanager
+    def track(self, key: CallKey, task: asyncio.Task[Any]) -> Iterator[None]:
+        self._calls.setdefault(key, set()).add(task)
+        try:
+            yield
+        finally:
+            tasks = self._calls.get(key)
+            if tasks is not None:
+                tasks.discard(task)
+                if not tasks:
+                    del self._calls[key]
+
+    def cancel(self, key: CallKey) -> int:
+        tasks = self._calls.get(key, set())
+        for task in tasks:
+            task.cancel()
+        return len(tasks)
+
+    def __len__(self) -> int:
+        return sum(len(tasks) for tasks in self._calls.values())
+
+
+@dataclass(frozen=True, slots=True)
+class CallSettings:
+    progress_interval: float
+    keepalive: float
+
+
+@dataclass
+class _Run:
+    """The agent's text so far, and the task producing it."""
+
+    parts: list[str] = field(default_factory=list)
+    chars: int = 0
+
+    async def collect(self, stream: RunStream) -> RunResult:
+        async with stream:
+            async for text in stream:
+                self.parts.append(text)
+                self.chars += len(text)
+        assert stream.result is not None
+        return stream.result
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def tool_result(result: RunResult, output: str) -> dict[str, Any]:
+    usage = result.usage
+    structured = ToolOutput.model_validate(
+        {
+            "output": output,
+            "agent": result.agent.name,
+            "model": result.model,
+            "finish_reason": result.finish_reason,
+            "usage": {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
+            },
+        }
+    ).model_dump(mode="json")
+    return {
+        "content": [{"type": "text", "text": dumps(structured)}],
+        "structuredContent": structured,
+        "isError": False,
+    }
+
+
+def error_result(message: str) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": message}], "isError": True}
+
+
+def _actionable(exc: APIError) -> str:
+    message = f"{exc.message} (error code: {exc.code})"
+    retry_after = exc.headers.get("Retry-After")
+    if retry_after is not None and "retry" not in exc.message.lower():
+        message += f" Retry after {retry_after} s."
+    elif retry_after is not None:
+        message += f" Retry-After: {retry_after} s."
+    return message
+
+
+class ToolCallHandler:
+    """Serves one ``tools/call`` request."""
+
+    def __init__(
+        self,
+        catalogue: ToolCatalogue,
+        metrics: McpMetrics,
+        inflight: InFlight,
+        settings: CallSettings,
+    ) -> None:
+        self._catalogue = catalogue
+        self._metrics = metrics
+        self._inflight = inflight
+        self._settings = settings
+
+    def tool(self, message: Request) -> tuple[Tool, CallToolParams]:
+        params: CallToolParams = parse_params(CallToolParams, message.params, "tools/call")
+        tool = self._catalogue.get(params.name)
+        if tool is None:
+            shown = params.name if len(params.name) <= 64 else params.name[:64] + "..."
+            self._metrics.tool_call(params.name, "error")
+            raise McpError(INVALID_PARAMS, f"Unknown tool: {shown!r}. tools/list lists them.")
+        return tool, params
+
+    async def serve(
+        self, request: web.Request, message: Request, *, sse: bool, extra: dict[str, Any]
+    ) -> web.StreamResponse:
+        """Run the call; ``extra`` joins the result (the stateless era's ``resultType``)."""
+        tool, params = self.tool(message)
+        arguments = tool.arguments(params.arguments)
+        if isinstance(arguments, str):
+            self._metrics.tool_call(tool.name, "tool_error")
+            return json_response(result_message(message.id, {**error_result(arguments), **extra}))
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(request.app[ADMISSION_KEY].admit())
+            except ServerOverloadedError as exc:
+                raise McpError(
+                    SERVER_ERROR,
+                    f"{exc.message} (error code: {exc.code})",
+                    data={"code": exc.code, "retry_after_seconds": int(exc.headers["Retry-After"])},
+                ) from None
+            progress_token = params.meta.progressToken if params.meta is not None else None
+            return await self._run(
+                request, message, tool, arguments, progress_token, sse=sse, extra=extra
+            )
+
+    async def _run(
+        self,
+        request: web.Request,
+        message: Request,
+        tool: Tool,
+        arguments: Any,
+        progress_token: str | int | None,
+        *,
+        sse: bool,
+        extra: dict[str, Any],
+    ) -> web.StreamResponse:
+        runner = request.app[RUNNER_KEY]
+        agent = runner.agent(tool.agent)
+        options = RunOptions(max_tokens=arguments.max_tokens)
+        stream = runner.stream(agent, arguments.messages(), options, account_for(request))
+        run = _Run()
+        task = asyncio.create_task(run.collect(stream), name=f"mcp-tool-call-{tool.name}")
+        started = time.perf_counter()
+        response: web.StreamResponse | None = None
+        metrics = self._metrics
+        try:
+            with (
+                self._inflight.track(call_key(request, message.id), task),
+                ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch,
+            ):
+                try:
+                    if sse:
+                        response = await open_sse(request)
+                        await self._wait_streaming(response, task, run, progress_token)
+                    else:
+                        await asyncio.wait({task})
+                except (asyncio.CancelledError, ConnectionError) as exc:
+                    await _stop(task)
+                    if isinstance(exc, asyncio.CancelledError) and watch.absorb_shutdown():
+                        stopped = error_result(
+                            "The server is shutting down and stopped this run; retry the call"
+                            " (another replica will serve it)."
+                        )
+                        payload = result_message(message.id, {**stopped, **extra})
+                        metrics.tool_call(tool.name, "tool_error", time.perf_counter() - started)
+                        return await _finish(request, response, payload)
+                    metrics.cancelled("disconnect")
+                    metrics.tool_call(tool.name, "cancelled", time.perf_counter() - started)
+                    log.info(
+                        "mcp tool call cancelled",
+                        tool=tool.name,
+                        reason="disconnect",
+                        chars=run.chars,
+                        completion_tokens_estimate=estimate_tokens(run.chars),
+                    )
+                    if isinstance(exc, ConnectionError) and response is not None:
+                        return response
+                    raise
+        finally:
+            if not task.done():
+                await _stop(task)
+        duration = time.perf_counter() - started
+        if task.cancelled():
+            # notifications/cancelled: the notification counted the cancellation.
+            metrics.tool_call(tool.name, "cancelled", duration)
+            log.info(
+                "mcp tool call cancelled",
+                tool=tool.name,
+                reason="notification",
+                chars=run.chars,
+                completion_tokens_estimate=estimate_tokens(run.chars),
+            )
+            if response is not None:
+                with contextlib.suppress(ConnectionError):
+                    await response.write_eof()
+                return response
+            cancelled = McpError(REQUEST_CANCELLED, "Request cancelled")
+            return json_response(error_message(message.id, cancelled))
+        failure = task.exception()
+        if failure is None:
+            payload = result_message(
+                message.id, {**tool_result(task.result(), run.text()), **extra}
+            )
+            metrics.tool_call(tool.name, "ok", duration)
+        elif isinstance(failure, APIError):
+            payload = result_message(message.id, {**error_result(_actionable(failure)), **extra})
+            metrics.tool_call(tool.name, "tool_error", duration)
+        else:
+            log.error(
+                "mcp tool call failed",
+                tool=tool.name,
+                error_type=type(failure).__name__,
+                exc_info=failure,
+            )
+            internal = McpError(INTERNAL_ERROR, "Internal error while running the agent.")
+            payload = error_message(message.id, internal)
+            metrics.tool_call(tool.name, "error", duration)
+        return await _finish(request, response, payload)
+
+    async def _wait_streaming(
+        self,
+        response: web.StreamResponse,
+        task: asyncio.Task[RunResult],
+        run: _Run,
+        progress_token: str | int | None,
+    ) -> None:
+        settings = self._settings
+        if progress_token is None:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=settings.keepalive)
+                if done:
+                    return
+                await response.write(KEEPALIVE)
+        progress = 0
+        last = time.perf_counter()
+        await response.write(_progress_event(progress_token, progress, run))
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=settings.progress_interval)
+            if done:
+                return
+            # Progress counts the answer's characters; it grows by at least 1 per notification.
+            progress = max(run.chars, progress + 1)
+            await response.write(_progress_event(progress_token, progress, run))
+            now = time.perf_counter()
+            self._metrics.progress_gap.observe(now - last)
+            last = now
+
+
+def _progress_event(token: str | int, progress: int, run: _Run) -> bytes:
+    text = run.text()
+    if len(text) > PROGRESS_MESSAGE_CHARS:
+        text = "..." + text[-PROGRESS_MESSAGE_CHARS:]
+    params: dict[str, Any] = {"progressToken": token, "progress": progress}
+    params["message"] = text or "The agent is working."
+    return sse_event(notification_message("notifications/progress", params))
+
+
+async def _stop(task: asyncio.Task[Any]) -> None:
+    """Cancel the run and wait until its upstream request is closed."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+async def _finish(
+    request: web.Request, response: web.StreamResponse | None, payload: dict[str, Any]
+) -> web.StreamResponse:
+    if response is None:
+        return json_response(payload)
+    with contextlib.suppress(ConnectionError):
+        await response.write(sse_event(payload))
+        await response.write_eof()
+    return response
+
+
+def json_response(
+    payload: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=dumps(payload).encode(),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def sse_event(payload: dict[str, Any]) -> bytes:
+    return f"event: message\ndata: {dumps(payload)}\n\n".encode()
+
+
+async def open_sse(
+    request: web.Request, headers: dict[str, str] | None = None
+) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={
+            **(headers or {}),
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache, no-transform",
+            # nginx and similar proxies must not buffer the stream.
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    return response
+
+
+def cancel_params(params: dict[str, Any] | None) -> CancelledParams | None:
+    try:
+        parsed: CancelledParams = parse_params(CancelledParams, params, "notifications/cancelled")
+    except McpError:
+        return None
+    return parsed

@@ -1,0 +1,149 @@
+"""JSON-RPC 2.0 messages of the MCP transport: one message per POST, validated with pydantic.
+
+A client POSTs a request (``id`` and ``method``), a notification (``method`` only) or a response
+to a server request (``result`` or ``error``). Anything else, a batch array included (batching
+was removed from MCP after 2025-03-26), is an invalid request.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+
+PARSE_ERROR: Final = -32700
+INVALID_REQUEST: Final = -32600
+METHOD_NOT_FOUND: Final = -32601
+INVALID_PARAMS: Final = -32602
+INTERNAL_ERROR: Final = -32603
+# Implementation-defined server errors (-32000 to -32099).
+SERVER_ERROR: Final = -32000
+# MCP 2026-07-28: a required header is missing or disagrees with the body.
+HEADER_MISMATCH: Final = -32020
+# MCP 2026-07-28: the requested protocol version is not supported (data: supported, requested).
+UNSUPPORTED_VERSION: Final = -32022
+# The LSP convention for "the client cancelled this request" (MCP defines none).
+REQUEST_CANCELLED: Final = -32800
+
+RequestId = StrictInt | StrictStr
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def dumps(value: Any) -> str:
+    return _dumps(value)
+
+
+class McpError(Exception):
+    """A JSON-RPC error answered with HTTP ``status``. ``id`` is the request's, when known."""
+
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        *,
+        status: int = 200,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.data = data
+        self.headers = headers or {}
+
+    def error_object(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            error["data"] = self.data
+        return error
+
+
+def error_message(request_id: RequestId | None, error: McpError) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": error.error_object()}
+
+
+def result_message(request_id: RequestId, result: dict[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+
+def notification_message(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "method": method, "params": params}
+
+
+class _Message(BaseModel):
+    # Unknown members are ignored, as JSON-RPC peers generally do.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    jsonrpc: Literal["2.0"]
+
+
+class Request(_Message):
+    id: RequestId
+    method: StrictStr = Field(min_length=1)
+    params: dict[str, Any] | None = None
+
+
+class Notification(_Message):
+    method: StrictStr = Field(min_length=1)
+    params: dict[str, Any] | None = None
+
+
+class ClientResponse(_Message):
+    """A client's answer to a server request (this server sends none, so it is only accepted)."""
+
+    id: RequestId | None
+
+
+Message = Request | Notification | ClientResponse
+
+
+def parse_message(document: Any) -> Message:
+    """The JSON-RPC message in a parsed body, or an :class:`McpError` (-32600, HTTP 400)."""
+    if isinstance(document, list):
+        raise McpError(
+            INVALID_REQUEST,
+            "Batch requests are not supported: send one JSON-RPC message per POST.",
+            status=400,
+        )
+    if not isinstance(document, dict):
+        raise McpError(INVALID_REQUEST, "The body must be one JSON-RPC message object.", status=400)
+    model: type[Message]
+    if "method" in document:
+        model = Request if "id" in document else Notification
+    elif "result" in document or "error" in document:
+        model = ClientResponse
+    else:
+        raise McpError(
+            INVALID_REQUEST,
+            "Not a JSON-RPC message: a request needs 'method' and 'id'.",
+            status=400,
+        )
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise McpError(INVALID_REQUEST, _problem(exc), status=400) from None
+
+
+def _problem(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in error["loc"]) or "message"
+    if where == "id":
+        return "Invalid JSON-RPC message: 'id' must be a string or an integer."
+    if where == "jsonrpc":
+        return "Invalid JSON-RPC message: 'jsonrpc' must be \"2.0\"."
+    return f"Invalid JSON-RPC message: {where}: {error['msg']}."
+
+
+def parse_params(model: type[BaseModel], params: dict[str, Any] | None, method: str) -> Any:
+    """``params`` validated with ``model``, or -32602 naming the field."""
+    try:
+        return model.model_validate(params or {})
+    except ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in error["loc"]) or "params"
+        raise McpError(
+            INVALID_PARAMS, f"Invalid params for {method}: {where}: {error['msg']}."
+        ) from None
