@@ -55,6 +55,8 @@ PROFILED_SCENARIOS = (
     "openai stream c=1",
     "anthropic c=32",
     "health c=32",
+    "agent run stream c=32",
+    "mcp tools/call c=32",
 )
 
 

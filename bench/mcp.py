@@ -18,10 +18,13 @@ from bench import report
 from bench.load import HttpRequest, LoadError
 
 AGENT_RUN = "agent run"
+# The same run streamed: what a tool call does inside (the upstream streams, the answer is SSE).
+AGENT_RUN_STREAM = "agent run stream"
 MCP_HANDSHAKE_ERA = "mcp tools/call"
+# A client that accepts only application/json: the server answers without SSE.
+MCP_JSON_ONLY = "mcp tools/call json"
 MCP_STATELESS_ERA = "mcp 2026 tools/call"
-APIS = (AGENT_RUN, MCP_HANDSHAKE_ERA, MCP_STATELESS_ERA)
-MCP_APIS = (MCP_HANDSHAKE_ERA, MCP_STATELESS_ERA)
+APIS = (AGENT_RUN, AGENT_RUN_STREAM, MCP_HANDSHAKE_ERA, MCP_JSON_ONLY, MCP_STATELESS_ERA)
 CONCURRENCY = (1, 32)
 
 ACCEPT = "application/json, text/event-stream"
@@ -39,6 +42,7 @@ def write_bodies(directory: Path, agent: str, task: str) -> dict[str, Path]:
     call = {"name": agent, "arguments": {"task": task}}
     bodies: dict[str, Any] = {
         AGENT_RUN: {"input": task},
+        AGENT_RUN_STREAM: {"input": task, "stream": True},
         MCP_HANDSHAKE_ERA: {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call},
         MCP_STATELESS_ERA: {
             "jsonrpc": "2.0",
@@ -55,6 +59,7 @@ def write_bodies(directory: Path, agent: str, task: str) -> dict[str, Path]:
     }
     directory.mkdir(parents=True, exist_ok=True)
     paths = {}
+    bodies[MCP_JSON_ONLY] = bodies[MCP_HANDSHAKE_ERA]
     for api, body in bodies.items():
         paths[api] = directory / f"{api.replace(' ', '-').replace('/', '-')}.json"
         paths[api].write_text(json.dumps(body))
@@ -69,7 +74,13 @@ def requests(
     mcp_url = f"{base_url}/mcp"
     headers: dict[str, tuple[tuple[str, str], ...]] = {
         AGENT_RUN: (auth,),
+        AGENT_RUN_STREAM: (auth,),
         MCP_HANDSHAKE_ERA: (auth, ("Accept", ACCEPT), ("MCP-Protocol-Version", HANDSHAKE_VERSION)),
+        MCP_JSON_ONLY: (
+            auth,
+            ("Accept", "application/json"),
+            ("MCP-Protocol-Version", HANDSHAKE_VERSION),
+        ),
         MCP_STATELESS_ERA: (
             auth,
             ("Accept", ACCEPT),
@@ -78,17 +89,15 @@ def requests(
             ("Mcp-Name", agent),
         ),
     }
-    urls = {
-        AGENT_RUN: f"{base_url}/v1/agents/{agent}/runs",
-        MCP_HANDSHAKE_ERA: mcp_url,
-        MCP_STATELESS_ERA: mcp_url,
-    }
+    run_url = f"{base_url}/v1/agents/{agent}/runs"
+    urls = {AGENT_RUN: run_url, AGENT_RUN_STREAM: run_url}
+    checks = {AGENT_RUN: check_agent_run, AGENT_RUN_STREAM: check_agent_run_stream}
     found = {}
     for api in APIS:
-        expect = check_agent_run if api == AGENT_RUN else check_tool_call
+        expect = checks.get(api, check_tool_call)
         for concurrency in CONCURRENCY:
             found[scenario_name(api, concurrency)] = HttpRequest(
-                "POST", urls[api], headers[api], bodies[api], expect=expect
+                "POST", urls.get(api, mcp_url), headers[api], bodies[api], expect=expect
             )
     return found
 
@@ -97,6 +106,11 @@ def check_agent_run(payload: bytes) -> None:
     body = json.loads(payload)
     if body.get("status") != "completed" or not body.get("output"):
         raise LoadError(f"the agent run did not complete: {payload[:300]!r}")
+
+
+def check_agent_run_stream(payload: bytes) -> None:
+    if b"event: run.completed" not in payload[-2048:] or b"event: run.failed" in payload:
+        raise LoadError(f"the streamed agent run did not complete: {payload[-300:]!r}")
 
 
 def jsonrpc_response(payload: bytes) -> dict[str, Any]:
@@ -145,32 +159,37 @@ def tool_call_outcomes(base_url: str) -> dict[str, float]:
 
 
 def overhead_table(summaries: report.Summaries) -> str:
-    """MCP tools/call against the direct agent run, medians of the same run, as ratios."""
+    """Each scenario against the direct agent run, plain and streamed: medians of one run."""
     lines = [
-        "| scenario | RPS | vs agent run | p50 ms | p50 over agent run | p99 ms "
-        "| CPU us/request | CPU vs agent run |",
+        "| scenario | RPS | RPS vs run / streamed run | p50 ms | p50 over run / streamed run "
+        "| p99 ms | CPU us/request | CPU vs run / streamed run |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for concurrency in CONCURRENCY:
-        direct = summaries.get((report.SERVER, scenario_name(AGENT_RUN, concurrency)))
+        baselines = [
+            summaries.get((report.SERVER, scenario_name(api, concurrency)))
+            for api in (AGENT_RUN, AGENT_RUN_STREAM)
+        ]
         for api in APIS:
             own = summaries.get((report.SERVER, scenario_name(api, concurrency)))
             if own is None:
                 continue
-            rps = cpu = added = None
-            if direct is not None and api != AGENT_RUN:
-                rps = own["rps"].median / direct["rps"].median
-                added = own["p50_ms"].median - direct["p50_ms"].median
-                cpu = own["cpu_us_per_request"].median / direct["cpu_us_per_request"].median
+            rps, added, cpu = [], [], []
+            for base in baselines:
+                if base is None or base is own:
+                    rps.append("-")
+                    added.append("-")
+                    cpu.append("-")
+                    continue
+                rps.append(f"{own['rps'].median / base['rps'].median:.2f}x")
+                added.append(f"{own['p50_ms'].median - base['p50_ms'].median:+.2f} ms")
+                cpu.append(
+                    f"{own['cpu_us_per_request'].median / base['cpu_us_per_request'].median:.2f}x"
+                )
             lines.append(
                 f"| {scenario_name(api, concurrency)} | {own['rps'].median:,.0f} "
-                f"| {_ratio(rps)} | {own['p50_ms'].median:.2f} "
-                f"| {'-' if added is None else f'{added:+.2f} ms'} "
+                f"| {' / '.join(rps)} | {own['p50_ms'].median:.2f} | {' / '.join(added)} "
                 f"| {own['p99_ms'].median:.2f} | {own['cpu_us_per_request'].median:,.0f} "
-                f"| {_ratio(cpu)} |"
+                f"| {' / '.join(cpu)} |"
             )
     return "\n".join(lines)
-
-
-def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
