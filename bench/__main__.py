@@ -286,7 +286,7 @@ def profile_server(
     for scenario in scenarios:
         if scenario.name not in PROFILED_SCENARIOS:
             continue
-        slug = scenario.name.replace(" ", "_").replace("=", "")
+        slug = scenario.name.replace(" ", "_").replace("=", "").replace("/", "-")
         load = functools.partial(
             measure, requests[scenario.name], scenario, args.duration, args.client_cpu
         )
