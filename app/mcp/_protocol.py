@@ -75,10 +75,11 @@ def era_of(
     if method == "initialize":
         # The handshake picks its revision from the body; the header is not sent yet.
         return Era(DEFAULT_VERSION)
+    if from_meta is not None and from_meta not in SUPPORTED_VERSIONS:
+        raise unsupported_version(from_meta)
     stateless = (
-        from_meta is not None
-        or (header is not None and header in STATELESS_VERSIONS)
-        or METHOD_HEADER in request.headers
+        from_meta in STATELESS_VERSIONS
+        or header in STATELESS_VERSIONS
         or method == "server/discover"
     )
     if not stateless:
@@ -86,21 +87,16 @@ def era_of(
             return Era(DEFAULT_VERSION)
         if header not in HANDSHAKE_VERSIONS:
             raise unsupported_version(header)
+        if from_meta is not None and from_meta != header:
+            raise _mismatch(
+                f"The {VERSION_HEADER} header ({header}) does not match"
+                f" _meta[{META_VERSION!r}] ({from_meta})."
+            )
         return Era(header)
-    if is_request and from_meta is not None and from_meta not in SUPPORTED_VERSIONS:
-        raise unsupported_version(from_meta)
     if header is None:
         raise _mismatch(f"The {VERSION_HEADER} header is required.")
     if header not in SUPPORTED_VERSIONS:
         raise unsupported_version(header)
-    if header not in STATELESS_VERSIONS:
-        # A handshake-era header on a stateless request (server/discover probes, mostly).
-        if method == "server/discover":
-            return Era(STATELESS_VERSIONS[-1])
-        raise _mismatch(
-            f"The {VERSION_HEADER} header ({header}) is a handshake-era revision; a request"
-            f" carrying _meta[{META_VERSION!r}] must name a stateless one."
-        )
     if is_request and from_meta is None:
         raise _mismatch(f"_meta[{META_VERSION!r}] is required with {VERSION_HEADER}: {header}.")
     if is_request and from_meta != header:
@@ -108,6 +104,8 @@ def era_of(
             f"The {VERSION_HEADER} header ({header}) does not match"
             f" _meta[{META_VERSION!r}] ({from_meta})."
         )
+    if header not in STATELESS_VERSIONS:
+        raise _mismatch(f"{method} needs a stateless revision ({', '.join(STATELESS_VERSIONS)}).")
     _check_method_headers(request, method, params)
     return Era(header)
 

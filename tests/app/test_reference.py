@@ -25,3 +25,15 @@ def test_every_server_setting_is_documented() -> None:
         name for name in ServerSettings.model_fields if f"`server.{name}`" not in REFERENCE
     )
     assert missing == []
+
+
+def test_every_mcp_setting_is_documented() -> None:
+    from app.config import AgentMcpSettings, McpSettings
+
+    missing = sorted(name for name in McpSettings.model_fields if f"`mcp.{name}`" not in REFERENCE)
+    missing += sorted(
+        name
+        for name in AgentMcpSettings.model_fields
+        if f"`agents.<name>.mcp.{name}`" not in REFERENCE
+    )
+    assert missing == []
