@@ -35,8 +35,9 @@ PLAN: dict[str, Any] = {
     "plain": {"chunks": list(TEXT_CHUNKS)},
     # Long enough for several progress notifications.
     "progress": {"chunks": list(TEXT_CHUNKS), "chunk_delay": 0.4},
-    # Far longer than the test: only cancelling ends it in time.
-    "slow": {"chunks": ["tick "] * 200, "chunk_delay": 0.2},
+    # Far longer than the test, and quiet for 2 s between chunks: only cancelling ends it in
+    # time, and the server cannot learn of the cancel from a write that fails.
+    "slow": {"chunks": ["tick "] * 50, "chunk_delay": 2.0},
     "failing": {"status": 400, "message": FAILURE},
 }
 
