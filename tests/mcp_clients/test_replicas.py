@@ -31,7 +31,8 @@ from tests.reliability._process import (
 )
 
 from ._nginx import nginx_binary, running_nginx
-from .conftest import AGENT, AGENTS, MCP_SETTINGS
+from .conftest import AGENT, AGENTS, MCP_SETTINGS, client_command, run_client
+from .test_official_clients import PLAN
 
 pytestmark = pytest.mark.slow
 
@@ -152,5 +153,39 @@ async def test_a_session_alternating_between_two_processes_works(tmp_path: Path)
 
         after = [mcp_requests_served(server) for server in servers]
         assert all(a > b for a, b in zip(after, before, strict=True)), (before, after)
+        for server in servers:
+            assert server.popen.poll() is None, server.output()
+
+
+async def test_the_stateless_era_through_the_proxy(tmp_path: Path) -> None:
+    """mcp 2.x in automatic mode (2026-07-28, no session at all) runs its whole plan through the
+    proxy; its cancel closes the call's stream, which nginx passes on to the process running it."""
+    binary = nginx_binary()
+    if binary is None:
+        pytest.skip("nginx is not installed: run scripts/system-deps.sh")
+    with (
+        fake_upstreams(tmp_path) as fakes,
+        two_servers(tmp_path, fakes) as servers,
+        running_nginx(
+            binary, tmp_path / "nginx", [f"127.0.0.1:{s.port}" for s in servers]
+        ) as proxy,
+    ):
+        plan = {
+            **PLAN,
+            "mode": "auto",
+            "url": f"{proxy.url}/mcp",
+            "token": make_token(),
+            "fake_url": fakes,
+        }
+        run = await run_client(client_command("mcp2"), plan)
+        report = run.report
+        assert "error" not in report, f"{report}\n{run.stderr}"
+        assert report["protocol_version"] == "2026-07-28"
+        assert report["progress_call"]["is_error"] is False
+        assert len(report["progress_call"]["progress"]) >= 2
+        assert report["cancel"]["upstream_stopped_after_s"] < 1.0, report["cancel"]
+        assert report["failure"]["is_error"] is True
+        upstreams = {e["upstream"] for e in proxy.access_log() if e["uri"] == "/mcp"}
+        assert upstreams == {f"127.0.0.1:{s.port}" for s in servers}
         for server in servers:
             assert server.popen.poll() is None, server.output()
