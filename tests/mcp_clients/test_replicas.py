@@ -1,10 +1,11 @@
-"""One MCP session across two server processes behind a round-robin nginx.
+"""Two server processes behind a round-robin nginx.
 
 Two real ``python -m app`` processes share nothing but the fake upstreams; nginx alternates
 requests between them. The official Python client (mcp 1.x, ``ClientSession``) initializes, lists
 the tools and calls the agent (with progress over SSE through the proxy) in one session. The
 proxy's access log shows which process served each JSON-RPC message, and each process's own
-/metrics confirms it served MCP requests.
+/metrics confirms it served MCP requests. mcp 2.x in the stateless 2026-07-28 era then runs the
+official-client plan through the same proxy, its cancel (closing the call's stream) included.
 """
 
 from __future__ import annotations
