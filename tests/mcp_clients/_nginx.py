@@ -30,9 +30,12 @@ def nginx_binary() -> str | None:
     return found
 
 
-def config(port: int, upstreams: list[str], directory: Path) -> str:
-    """The whole nginx.conf: round robin (nginx's default), streaming for /mcp."""
+def config(port: int, upstreams: list[str], directory: Path, *, session_affinity: bool) -> str:
+    """The whole nginx.conf: round robin (nginx's default) or, with ``session_affinity``, the
+    same server for every request carrying the same ``Mcp-Session-Id``; streaming for /mcp."""
     servers = "\n".join(f"        server {address} max_fails=0;" for address in upstreams)
+    if session_affinity:
+        servers = "        hash $http_mcp_session_id consistent;\n" + servers
     temp = "\n".join(
         f"    {name}_temp_path {directory / name};"
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -76,13 +79,15 @@ http {{
 
 
 class Nginx:
-    def __init__(self, binary: str, directory: Path, upstreams: list[str]) -> None:
+    def __init__(
+        self, binary: str, directory: Path, upstreams: list[str], *, session_affinity: bool
+    ) -> None:
         self.directory = directory
         self.port = free_port()
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (directory / name).mkdir(parents=True, exist_ok=True)
         conf = directory / "nginx.conf"
-        conf.write_text(config(self.port, upstreams, directory))
+        conf.write_text(config(self.port, upstreams, directory, session_affinity=session_affinity))
         test = subprocess.run(
             [binary, "-t", "-p", str(directory), "-c", str(conf), "-e", "stderr"],
             capture_output=True,
@@ -124,8 +129,10 @@ class Nginx:
 
 
 @contextlib.contextmanager
-def running_nginx(binary: str, directory: Path, upstreams: list[str]) -> Iterator[Nginx]:
-    proxy = Nginx(binary, directory, upstreams)
+def running_nginx(
+    binary: str, directory: Path, upstreams: list[str], *, session_affinity: bool = False
+) -> Iterator[Nginx]:
+    proxy = Nginx(binary, directory, upstreams, session_affinity=session_affinity)
     try:
         wait_until(
             lambda: get(f"{proxy.url}/health/live")[0] == 200,

@@ -33,7 +33,7 @@ from tests.reliability._process import (
 
 from ._nginx import nginx_binary, running_nginx
 from .conftest import AGENT, AGENTS, MCP_SETTINGS, client_command, run_client
-from .test_official_clients import PLAN
+from .test_official_clients import CLIENTS, PLAN
 
 pytestmark = pytest.mark.slow
 
@@ -190,3 +190,44 @@ async def test_the_stateless_era_through_the_proxy(tmp_path: Path) -> None:
         assert upstreams == {f"127.0.0.1:{s.port}" for s in servers}
         for server in servers:
             assert server.popen.poll() is None, server.output()
+
+
+@pytest.mark.parametrize("name", ["mcp2-legacy", "typescript"])
+async def test_handshake_era_cancel_needs_session_affinity(name: str, tmp_path: Path) -> None:
+    """In the handshake era a cancel is a ``notifications/cancelled`` POST, and only the process
+    running the call can act on it; behind plain round robin it lands on the other one. With
+    nginx hashing on ``Mcp-Session-Id`` (what an Ingress can do) every request of the session
+    after ``initialize`` reaches one process, and the whole plan passes, cancel included."""
+    binary = nginx_binary()
+    if binary is None:
+        pytest.skip("nginx is not installed: run scripts/system-deps.sh")
+    with (
+        fake_upstreams(tmp_path) as fakes,
+        two_servers(tmp_path, fakes) as servers,
+        running_nginx(
+            binary,
+            tmp_path / "nginx",
+            [f"127.0.0.1:{s.port}" for s in servers],
+            session_affinity=True,
+        ) as proxy,
+    ):
+        program, overrides, version = CLIENTS[name]
+        plan = {
+            **PLAN,
+            **overrides,
+            "url": f"{proxy.url}/mcp",
+            "token": make_token(),
+            "fake_url": fakes,
+        }
+        run = await run_client(client_command(program), plan)
+        report = run.report
+        assert "error" not in report, f"{report}\n{run.stderr}"
+        assert report["protocol_version"] == version
+        assert report["cancel"]["upstream_stopped_after_s"] < 1.0, report["cancel"]
+        assert report["failure"]["is_error"] is True
+        in_session = [
+            e
+            for e in proxy.access_log()
+            if e["uri"] == "/mcp" and e["method"] == "POST" and e["session"]
+        ]
+        assert len({e["upstream"] for e in in_session}) == 1, in_session
