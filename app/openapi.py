@@ -20,6 +20,7 @@ from pydantic.json_schema import models_json_schema
 from app import __version__
 from app.api.models import REQUEST_MODELS, RESPONSE_MODELS
 from app.config import AppConfig
+from app.mcp import MCP_PATH, OPENAPI_MODELS
 
 OPENAPI_PATH = "/openapi.json"
 JSON = "application/json"
@@ -198,7 +199,7 @@ def _head_of(get: Schema) -> Schema:
 def _schemas() -> dict[str, Schema]:
     """Every body's JSON schema, generated from the models that validate requests."""
     _, schemas = models_json_schema(
-        [(model, "validation") for model in (*REQUEST_MODELS, *RESPONSE_MODELS)],
+        [(model, "validation") for model in (*REQUEST_MODELS, *RESPONSE_MODELS, *OPENAPI_MODELS)],
         ref_template=REF_TEMPLATE,
     )
     defs: dict[str, Schema] = schemas["$defs"]
@@ -216,6 +217,107 @@ def _preflight(path: str) -> Schema:
             "403": _error("403"),
         },
     }
+
+
+_MCP_ERRORS: dict[str, str] = {
+    "400": "Not one valid JSON-RPC message (-32700 parse error, -32600 invalid request, a batch"
+    " included), a bad or unsupported MCP-Protocol-Version (-32022), a stateless-era header"
+    " that is missing or disagrees with the body (-32020); or malformed HTTP (the API's error"
+    " shape, code bad_http_request).",
+    "401": "Missing or invalid bearer token (-32000; data.code missing_token or invalid_token).",
+    "403": "The Origin header is not one of server.cors_origins (or, for a preflight, a"
+    " requested method or header is not allowed).",
+    "404": "Stateless era (2026-07-28): unknown method (-32601).",
+    "405": "GET and DELETE: no server stream, no session to end (see the Allow header).",
+    "406": "The Accept header allows neither application/json nor text/event-stream.",
+    "413": "Body larger than server.max_body_bytes.",
+    "415": "The body is not JSON.",
+    "429": "Rate limit exceeded (see Retry-After).",
+    "500": "A bug; details are in the log under the request ID.",
+    "503": "The limits store is unreachable with rate_limit.on_store_failure closed.",
+}
+
+
+def _mcp_error(status: str) -> Schema:
+    headers: dict[str, Schema] = {"X-Request-ID": _REQUEST_ID_HEADER}
+    if status in ("429", "503"):
+        headers["Retry-After"] = _RETRY_AFTER
+    if status == "401":
+        headers["WWW-Authenticate"] = _error("401")["headers"]["WWW-Authenticate"]
+    if status == "405":
+        headers["Allow"] = {"description": "POST.", "schema": {"type": "string"}}
+    schema: Schema = _ref("JsonRpcError")
+    if status == "400":
+        schema = {"anyOf": [schema, _error_codes("bad_http_request")]}
+    return {
+        "description": _MCP_ERRORS[status],
+        "headers": headers,
+        "content": {JSON: {"schema": schema}},
+    }
+
+
+def _mcp_operations(*, public: bool, rate: tuple[str, ...], store_down: tuple[str, ...]) -> Schema:
+    """``/mcp`` (docs/mcp.md): errors are JSON-RPC error objects, except what aiohttp's parser
+    answers below the application (431 and malformed HTTP)."""
+    auth = () if public else ("401",)
+
+    def responses(ok: dict[str, Schema], statuses: tuple[str, ...]) -> dict[str, Schema]:
+        errors = {code: _mcp_error(code) for code in sorted({*statuses, *auth, "400", "500"})}
+        return {**ok, **errors, "431": _error("431")}
+
+    security: Schema = {"security": []} if public else {}
+    post_ok = {
+        "200": _ok(
+            "The response: one JSON-RPC message, or (tools/call, when the client accepts it) an"
+            " SSE stream of progress notifications and keep-alives ending with the response.",
+            {
+                JSON: {"schema": {"anyOf": [_ref("JsonRpcResult"), _ref("JsonRpcError")]}},
+                SSE: {"schema": _ref("McpStreamEvent")},
+            },
+            **{
+                "Mcp-Session-Id": {
+                    "description": "Minted on initialize; never required afterwards.",
+                    "schema": {"type": "string"},
+                }
+            },
+        ),
+        "202": {
+            "description": "A notification or a client response: accepted, no body.",
+            "headers": {"X-Request-ID": _REQUEST_ID_HEADER},
+        },
+    }
+    post_errors = ("403", "404", "406", "413", "415", *rate, *store_down)
+    refused = {"405": _mcp_error("405")}
+    operations: Schema = {
+        "post": {
+            "operationId": "post_mcp",
+            "summary": "MCP Streamable HTTP: one JSON-RPC message (docs/mcp.md).",
+            **security,
+            "requestBody": {
+                "required": True,
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "anyOf": [
+                                _ref("JsonRpcRequest"),
+                                _ref("JsonRpcNotification"),
+                                _ref("JsonRpcClientResponse"),
+                            ]
+                        }
+                    }
+                },
+            },
+            "responses": responses(post_ok, post_errors),
+        }
+    }
+    for method in ("get", "delete"):
+        operations[method] = {
+            "operationId": f"{method}_mcp",
+            "summary": "Not served (405): MCP messages are POSTed.",
+            **security,
+            "responses": responses(refused, (*rate, *store_down)),
+        }
+    return operations
 
 
 def build_document(config: AppConfig) -> Schema:
@@ -337,12 +439,18 @@ def build_document(config: AppConfig) -> Schema:
             operation_id="create_run",
         )
     }
+    if config.mcp.enabled:
+        paths[MCP_PATH] = _mcp_operations(
+            public=is_public(MCP_PATH), rate=rate, store_down=store_down
+        )
     for operations in paths.values():
         if "get" in operations:
             operations["head"] = _head_of(operations["get"])
     if config.server.cors_origins:
         for path, operations in paths.items():
             operations["options"] = _preflight(path)
+        if MCP_PATH in paths:
+            paths[MCP_PATH]["options"]["responses"]["403"] = _mcp_error("403")
     return {
         "openapi": "3.1.0",
         "info": {

@@ -9,10 +9,19 @@ See docs/mcp.md.
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from app.config import AppConfig
 from app.shared_state import ERROR_RENDERERS_KEY, METRICS_KEY
 
+from ._jsonrpc import (
+    JsonRpcClientResponse,
+    JsonRpcError,
+    JsonRpcNotification,
+    JsonRpcRequest,
+    JsonRpcResult,
+    McpStreamEvent,
+)
 from ._metrics import McpMetrics
 from ._protocol import (
     HANDSHAKE_VERSIONS,
@@ -32,6 +41,7 @@ __all__ = [
     "MCP_PATH",
     "METHOD_HEADER",
     "NAME_HEADER",
+    "OPENAPI_MODELS",
     "OUTPUT_SCHEMA",
     "SESSION_HEADER",
     "STATELESS_VERSIONS",
@@ -47,6 +57,15 @@ __all__ = [
 ]
 
 MCP_KEY = web.AppKey("mcp", McpEndpoint)
+# The models whose JSON schemas the OpenAPI document (app.openapi) describes /mcp with.
+OPENAPI_MODELS: tuple[type[BaseModel], ...] = (
+    JsonRpcRequest,
+    JsonRpcNotification,
+    JsonRpcClientResponse,
+    JsonRpcResult,
+    JsonRpcError,
+    McpStreamEvent,
+)
 
 
 def setup_mcp_routes(app: web.Application, config: AppConfig) -> None:
@@ -57,5 +76,5 @@ def setup_mcp_routes(app: web.Application, config: AppConfig) -> None:
     app[MCP_KEY] = endpoint
     app[ERROR_RENDERERS_KEY][MCP_PATH] = endpoint.render_error
     app.router.add_post(MCP_PATH, endpoint.post)
-    app.router.add_get(MCP_PATH, method_not_allowed, allow_head=False)
+    app.router.add_get(MCP_PATH, method_not_allowed)
     app.router.add_delete(MCP_PATH, method_not_allowed)

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from app.admission import ServerOverloadedError
 from app.agents import RunOptions, RunResult, RunStream
@@ -32,8 +32,8 @@ from ._jsonrpc import (
     INVALID_PARAMS,
     REQUEST_CANCELLED,
     SERVER_ERROR,
+    JsonRpcRequest,
     McpError,
-    Request,
     RequestId,
     dumps,
     error_message,
@@ -55,7 +55,7 @@ KEEPALIVE: Final = b": keepalive\n\n"
 class _Meta(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    progressToken: StrictStr | int | None = None
+    progressToken: StrictStr | StrictInt | None = None
 
 
 class CallToolParams(BaseModel):
@@ -69,7 +69,7 @@ class CallToolParams(BaseModel):
 class CancelledParams(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    requestId: StrictStr | int
+    requestId: StrictStr | StrictInt
     reason: str | None = None
 
 
@@ -190,7 +190,7 @@ class ToolCallHandler:
         self._inflight = inflight
         self._settings = settings
 
-    def tool(self, message: Request) -> tuple[Tool, CallToolParams]:
+    def tool(self, message: JsonRpcRequest) -> tuple[Tool, CallToolParams]:
         params: CallToolParams = parse_params(CallToolParams, message.params, "tools/call")
         tool = self._catalogue.get(params.name)
         if tool is None:
@@ -200,7 +200,7 @@ class ToolCallHandler:
         return tool, params
 
     async def serve(
-        self, request: web.Request, message: Request, *, sse: bool, extra: dict[str, Any]
+        self, request: web.Request, message: JsonRpcRequest, *, sse: bool, extra: dict[str, Any]
     ) -> web.StreamResponse:
         """Run the call; ``extra`` joins the result (the stateless era's ``resultType``)."""
         tool, params = self.tool(message)
@@ -225,7 +225,7 @@ class ToolCallHandler:
     async def _run(
         self,
         request: web.Request,
-        message: Request,
+        message: JsonRpcRequest,
         tool: Tool,
         arguments: Any,
         progress_token: str | int | None,

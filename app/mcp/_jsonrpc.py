@@ -8,7 +8,7 @@ was removed from MCP after 2025-03-26), is an invalid request.
 from __future__ import annotations
 
 import json
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
@@ -80,24 +80,78 @@ class _Message(BaseModel):
     jsonrpc: Literal["2.0"]
 
 
-class Request(_Message):
+class JsonRpcRequest(_Message):
+    """A request: answered with its response (JSON or an SSE stream), never with 202."""
+
     id: RequestId
-    method: StrictStr = Field(min_length=1)
+    method: StrictStr = Field(min_length=1, examples=["tools/list"])
     params: dict[str, Any] | None = None
 
 
-class Notification(_Message):
-    method: StrictStr = Field(min_length=1)
+class JsonRpcNotification(_Message):
+    """A notification (no ``id``): answered 202 without a body."""
+
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["id"]}})
+
+    method: StrictStr = Field(min_length=1, examples=["notifications/initialized"])
     params: dict[str, Any] | None = None
 
 
-class ClientResponse(_Message):
-    """A client's answer to a server request (this server sends none, so it is only accepted)."""
+class JsonRpcClientResponse(_Message):
+    """A client's answer to a server request (this server sends none): answered 202."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [{"required": ["result"]}, {"required": ["error"]}],
+            "not": {"required": ["method"]},
+        }
+    )
 
     id: RequestId | None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
 
 
-Message = Request | Notification | ClientResponse
+McpMessage = Annotated[
+    JsonRpcRequest | JsonRpcNotification | JsonRpcClientResponse,
+    Field(description="One JSON-RPC 2.0 message (MCP Streamable HTTP); batches are refused."),
+]
+
+
+# Responses: built as plain dicts; these define their documented shape (app.openapi).
+
+
+class JsonRpcErrorObject(BaseModel):
+    code: int
+    message: str
+    data: Any = None
+
+
+class JsonRpcError(BaseModel):
+    """A JSON-RPC error. Before the message is read (auth, limits, body size) ``id`` is null and
+    ``data`` holds the API's ``{"type", "code"}``."""
+
+    jsonrpc: Literal["2.0"]
+    id: RequestId | None
+    error: JsonRpcErrorObject
+
+
+class JsonRpcResult(BaseModel):
+    jsonrpc: Literal["2.0"]
+    id: RequestId
+    result: dict[str, Any]
+
+
+class McpStreamEvent(BaseModel):
+    """One server-sent event of a request's stream: ``event: message``, ``data`` a JSON-RPC
+    message (``notifications/progress``, then the response, last). Comment lines are
+    keep-alives."""
+
+    event: Literal["message"]
+    data: str = Field(json_schema_extra={"contentMediaType": "application/json"})
+
+
+Message = JsonRpcRequest | JsonRpcNotification | JsonRpcClientResponse
 
 
 def parse_message(document: Any) -> Message:
@@ -112,9 +166,9 @@ def parse_message(document: Any) -> Message:
         raise McpError(INVALID_REQUEST, "The body must be one JSON-RPC message object.", status=400)
     model: type[Message]
     if "method" in document:
-        model = Request if "id" in document else Notification
+        model = JsonRpcRequest if "id" in document else JsonRpcNotification
     elif "result" in document or "error" in document:
-        model = ClientResponse
+        model = JsonRpcClientResponse
     else:
         raise McpError(
             INVALID_REQUEST,

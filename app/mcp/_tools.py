@@ -23,7 +23,7 @@ class ContextMessage(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     role: Literal["user", "assistant"]
-    content: str = Field(min_length=1)
+    content: str = Field(min_length=1, pattern=r"\S")
 
 
 class ToolInput(BaseModel):

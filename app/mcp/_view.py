@@ -31,21 +31,22 @@ from ._calls import (
     sse_event,
 )
 from ._jsonrpc import (
+    INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
     SERVER_ERROR,
-    ClientResponse,
+    JsonRpcClientResponse,
+    JsonRpcRequest,
     McpError,
-    Request,
     RequestId,
     error_message,
     parse_message,
     parse_params,
     result_message,
 )
-from ._metrics import McpMetrics
+from ._metrics import McpMetrics, RequestOutcome
 from ._protocol import (
     HANDSHAKE_VERSIONS,
     LATEST_HANDSHAKE_VERSION,
@@ -107,18 +108,17 @@ class McpEndpoint:
         self._instructions = settings.instructions
 
     def render_error(self, exc: APIError) -> web.Response:
-        """An error raised before the view (auth, rate limit, body size) as a JSON-RPC error."""
-        self.metrics.request(None, "rejected")
-        code = PARSE_ERROR if exc.code == "invalid_json" else SERVER_ERROR
-        if exc.status in (400, 405, 413, 415):
-            code = INVALID_REQUEST if code != PARSE_ERROR else code
-        error = McpError(
-            code,
-            exc.message,
-            status=exc.status,
-            data={"type": exc.type, "code": exc.code},
-            headers=exc.headers,
-        )
+        """An error raised outside the view's own handling (auth, rate limit, body size, CORS,
+        a bug) as a JSON-RPC error; ``data`` keeps the API's type and code."""
+        outcome: RequestOutcome
+        if exc.status >= 500:
+            code, outcome = INTERNAL_ERROR, "error"
+        elif exc.status in (400, 403, 405, 413, 415):
+            code, outcome = INVALID_REQUEST, "rejected"
+        else:
+            code, outcome = SERVER_ERROR, "rejected"
+        self.metrics.request(None, outcome)
+        error = McpError(code, exc.message, data={"type": exc.type, "code": exc.code})
         return json_response(error_message(None, error), status=exc.status, headers=exc.headers)
 
     async def post(self, request: web.Request) -> web.StreamResponse:
@@ -128,18 +128,21 @@ class McpEndpoint:
         except McpError as exc:
             self.metrics.request(None, "rejected")
             return _error(None, exc)
-        if isinstance(message, ClientResponse):
+        if isinstance(message, JsonRpcClientResponse):
             self.metrics.request(None, "ok")
             return web.Response(status=202)
-        request_id = message.id if isinstance(message, Request) else None
+        request_id = message.id if isinstance(message, JsonRpcRequest) else None
         try:
             era = era_of(
-                request, message.method, message.params, is_request=isinstance(message, Request)
+                request,
+                message.method,
+                message.params,
+                is_request=isinstance(message, JsonRpcRequest),
             )
         except McpError as exc:
             self.metrics.request(message.method, "rejected")
             return _error(request_id, exc)
-        if not isinstance(message, Request):
+        if not isinstance(message, JsonRpcRequest):
             self._notification(request, message.method, message.params)
             self.metrics.request(message.method, "ok")
             return web.Response(status=202)
@@ -186,7 +189,7 @@ class McpEndpoint:
             log.info("mcp cancel notification", reason=(parsed.reason or "")[:200])
 
     async def _dispatch(
-        self, request: web.Request, message: Request, era: Era, accept: Accepts
+        self, request: web.Request, message: JsonRpcRequest, era: Era, accept: Accepts
     ) -> web.StreamResponse:
         method = message.method
         extra: dict[str, Any] = {"resultType": "complete"} if era.stateless else {}
@@ -230,7 +233,7 @@ class McpEndpoint:
         return await _answer(request, result_message(message.id, result), accept, headers)
 
     @staticmethod
-    def _check_cursor(message: Request) -> None:
+    def _check_cursor(message: JsonRpcRequest) -> None:
         params = parse_params(_ListParams, message.params, message.method)
         if params.cursor is not None:
             # Every list fits in one page: no cursor was ever handed out.

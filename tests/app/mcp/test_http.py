@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from app.mcp import SESSION_HEADER
-from app.shared_state import METRICS_KEY
+from app.mcp import SESSION_HEADER, McpEndpoint
+from app.shared_state import METRICS_KEY, SHUTDOWN_DEADLINE_KEY
 from tests.app.conftest import bearer, make_token
 from tests.fakes import Behavior, FakeServer
 from tests.sse import sse_events
@@ -534,6 +534,12 @@ async def test_a_foreign_origin_is_refused(
         "last-event-id",
     ):
         assert name in allowed
+    async with http.options(
+        server.mcp,
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    ) as response:
+        assert response.status == 403
+        assert (await response.json())["jsonrpc"] == "2.0"
 
 
 # --- agent failures, limits, cancellation ---------------------------------------------------
@@ -714,3 +720,85 @@ async def test_handshake_request_with_stray_stateless_headers_is_served(
         result = (await read_message(response))["result"]
     assert "resultType" not in result
     assert len(result["tools"]) == 2
+
+
+async def test_cancelled_run_charges_the_tokens_it_used(
+    http: aiohttp.ClientSession, start_server: ServerFactory, fake: FakeServer
+) -> None:
+    server = await start_server(rate_limit={"enabled": True, "tokens_per_day": 1_000_000})
+    fake.openai.default = Behavior(chunks=("word ",) * 100, chunk_delay=0.05)
+    call = request("tools/call", {"name": "coding", "arguments": {"task": "hi"}}, id=9)
+    running = asyncio.create_task(http.post(server.mcp, json=call, headers=headers()))
+    await eventually(lambda: fake.openai.inflight > 0)
+    await asyncio.sleep(0.5)
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9}}
+    async with http.post(server.mcp, json=cancel, headers=headers()) as response:
+        assert response.status == 202
+    await fake.openai.wait_disconnect(within=1.0)
+    (await running).close()
+    registry = server.app[METRICS_KEY].registry
+    await eventually(
+        lambda: (
+            (
+                registry.get_sample_value(
+                    "agentsmcp_ratelimit_tokens_charged_total", {"agent": "coding"}
+                )
+                or 0
+            )
+            > 0
+        )
+    )
+
+
+async def test_shutdown_deadline_ends_a_call_with_an_error_result(
+    http: aiohttp.ClientSession, server: Server, fake: FakeServer
+) -> None:
+    fake.openai.default = Behavior(chunks=("a",) * 100, chunk_delay=0.05)
+    call = request("tools/call", {"name": "coding", "arguments": {"task": "hi"}})
+    running = asyncio.create_task(http.post(server.mcp, json=call, headers=headers()))
+    await eventually(lambda: fake.openai.inflight > 0)
+    server.app[SHUTDOWN_DEADLINE_KEY].set()
+    async with await running as response:
+        assert response.status == 200
+        result = (await read_message(response))["result"]
+    assert result["isError"] is True
+    assert "shutting down" in result["content"][0]["text"]
+    await fake.openai.wait_disconnect(within=1.0)
+
+
+async def test_request_rate_limit_is_a_429_with_a_json_rpc_body(
+    http: aiohttp.ClientSession, start_server: ServerFactory
+) -> None:
+    server = await start_server(rate_limit={"enabled": True, "requests_per_minute": 1, "burst": 1})
+    async with http.post(server.mcp, json=request("ping"), headers=headers()) as response:
+        assert response.status == 200
+    async with http.post(server.mcp, json=request("ping"), headers=headers()) as response:
+        assert response.status == 429
+        assert int(response.headers["Retry-After"]) >= 1
+        message = await response.json()
+    assert message["id"] is None
+    assert message["error"]["code"] == -32000
+    assert message["error"]["data"]["code"] == "rate_limit_exceeded"
+
+
+async def test_a_bug_is_a_500_json_rpc_error_that_leaks_nothing(
+    http: aiohttp.ClientSession, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object) -> None:
+        raise RuntimeError("secret detail at /srv/internal.py")
+
+    monkeypatch.setattr(McpEndpoint, "_dispatch", broken)
+    async with http.post(server.mcp, json=request("tools/list"), headers=headers()) as response:
+        assert response.status == 500
+        text = await response.text()
+    assert "secret detail" not in text
+    message = json.loads(text)
+    assert message["error"]["code"] == -32603
+    registry = server.app[METRICS_KEY].registry
+    assert (
+        registry.get_sample_value(
+            "agentsmcp_mcp_requests_total", {"method": "other", "outcome": "error"}
+        )
+        == 1
+    )
+    await assert_ready(http, server)

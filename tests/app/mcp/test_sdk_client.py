@@ -89,6 +89,24 @@ async def test_progress_notifications_increase_and_carry_the_partial_text(
     )
 
 
+@pytest.mark.parametrize("tool", ["coding", "coding-claude"])
+async def test_context_messages_reach_the_provider(
+    server: Server, fake: FakeServer, tool: str
+) -> None:
+    context = [
+        {"role": "assistant", "content": "I wrote reverse() for you."},
+        {"role": "user", "content": "Now make it handle None."},
+    ]
+    async with mcp_session(server.mcp) as session:
+        result = await session.call_tool(tool, {"task": "And add a test.", "context": context})
+    assert not result.isError
+    upstream = fake.openai if tool == "coding" else fake.anthropic
+    sent = upstream.requests[-1]["messages"]
+    texts = json.dumps(sent)
+    assert texts.index("reverse()") < texts.index("handle None") < texts.index("add a test")
+    assert not upstream.rejected
+
+
 async def test_agent_failure_is_an_error_result(server: Server, fake: FakeServer) -> None:
     fake.openai.default = Behavior(status=400, message="messages: prompt is too long")
     async with mcp_session(server.mcp) as session:
