@@ -104,6 +104,26 @@ async def run(plan: dict[str, Any], report: dict[str, Any]) -> None:
             )
             report["progress_call"] = tool_result(result) | {"progress": progress}
 
+            report["step"] = "concurrent calls"
+            # Two calls in flight at once on one connection, each with its own progress token.
+            concurrent: list[dict[str, Any]] = [{}, {}]
+
+            async def tracked(index: int) -> None:
+                seen: list[float] = []
+
+                async def record(value: float, total: float | None, message: str | None) -> None:
+                    seen.append(value)
+
+                result = await client.call_tool(
+                    plan["tool"], plan["arguments"], progress_callback=record
+                )
+                concurrent[index] = tool_result(result) | {"progress": seen}
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(tracked, 0)
+                group.start_soon(tracked, 1)
+            report["concurrent"] = concurrent
+
             report["step"] = "cancel"
             await fake.behave(plan["slow"])
             cancel: dict[str, Any] = {}

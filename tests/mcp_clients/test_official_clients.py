@@ -1,9 +1,9 @@
 """The official MCP clients outside the main virtualenv against /mcp: mcp 2.x (``Client`` in
 automatic and legacy mode) and the TypeScript SDK (``Client`` + ``StreamableHTTPClientTransport``).
 
-Each lists the tools, calls the agent without and with progress, cancels a call in flight (the
-strict fake upstream records the dropped provider request) and sees an upstream failure as an
-``isError`` result. The client programs print a JSON report; this module asserts on it and on
+Each lists the tools, calls the agent without and with progress (also two calls at once), cancels
+a call in flight (the strict fake upstream records the dropped provider request) and sees an
+upstream failure as an ``isError`` result. The client programs print a JSON report; this module asserts on it and on
 what the server and the fake upstream recorded.
 """
 
@@ -93,6 +93,15 @@ async def test_an_official_client_uses_the_agent_tool(
     assert len(values) >= 2, progress_call["progress"]
     assert all(a < b for a, b in itertools.pairwise(values)), values
 
+    # Two calls at once on one session: each its own answer and its own increasing progress
+    # (the fake's progress behaviour stays in place for them).
+    assert len(report["concurrent"]) == 2
+    for concurrent in report["concurrent"]:
+        assert concurrent["is_error"] is False
+        assert answer in _text(concurrent)
+        assert len(concurrent["progress"]) >= 2, concurrent
+        assert all(a < b for a, b in itertools.pairwise(concurrent["progress"]))
+
     cancel = report["cancel"]
     assert "finished" not in cancel, cancel
     assert cancel["upstream_stopped_after_s"] < 1.0, cancel
@@ -107,7 +116,7 @@ async def test_an_official_client_uses_the_agent_tool(
 
     # The server's own account of the same calls.
     outcomes = await tool_call_outcomes(mcp_server)
-    assert outcomes == {"ok": 2, "cancelled": 1, "tool_error": 1, "error": 0}, outcomes
+    assert outcomes == {"ok": 4, "cancelled": 1, "tool_error": 1, "error": 0}, outcomes
 
 
 async def tool_call_outcomes(server: LiveServer) -> dict[str, float]:

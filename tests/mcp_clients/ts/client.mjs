@@ -76,6 +76,17 @@ async function run() {
     );
     report.progress_call = { ...toolResult(withProgress), progress };
 
+    report.step = "concurrent calls";
+    // Two calls in flight at once on one session, each with its own progress token.
+    const tracked = async () => {
+      const seen = [];
+      const result = await client.callTool({ name: plan.tool, arguments: plan.arguments }, undefined, {
+        onprogress: (p) => seen.push(p.progress),
+      });
+      return { ...toolResult(result), progress: seen };
+    };
+    report.concurrent = await Promise.all([tracked(), tracked()]);
+
     report.step = "cancel";
     await behave(plan.slow);
     const abort = new AbortController();
