@@ -525,8 +525,8 @@ def main(argv: list[str] | None = None) -> int:
         text += [report.stream_table(summaries, streams, target_names), ""]
     if server and any(s.api in mcp.APIS for s in scenarios):
         text += [
-            "MCP tools/call against the direct agent run (POST /v1/agents/{name}/runs), "
-            "same agent and upstream:",
+            "MCP tools/call against the direct agent run (POST /v1/agents/{name}/runs, plain "
+            "and streamed) and the chat completion of the same agent, same upstream:",
             "",
             mcp.overhead_table(summaries),
             "",

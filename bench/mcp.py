@@ -158,17 +158,26 @@ def tool_call_outcomes(base_url: str) -> dict[str, float]:
     return outcomes
 
 
+# The baselines each scenario is compared with, when the run measured them: the direct agent run,
+# plain and streamed, and the chat completion of the same agent (scenario "openai c=N").
+BASELINES = (
+    ("run", lambda c: scenario_name(AGENT_RUN, c)),
+    ("streamed run", lambda c: scenario_name(AGENT_RUN_STREAM, c)),
+    ("chat completion", lambda c: f"openai c={c}"),
+)
+
+
 def overhead_table(summaries: report.Summaries) -> str:
-    """Each scenario against the direct agent run, plain and streamed: medians of one run."""
+    """Each scenario against the baselines, medians of the same run, as ratios."""
+    names = " / ".join(name for name, _ in BASELINES)
     lines = [
-        "| scenario | RPS | RPS vs run / streamed run | p50 ms | p50 over run / streamed run "
-        "| p99 ms | CPU us/request | CPU vs run / streamed run |",
+        f"| scenario | RPS | RPS vs {names} | p50 ms | p50 over {names} | p99 ms "
+        f"| CPU us/request | CPU vs {names} |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for concurrency in CONCURRENCY:
         baselines = [
-            summaries.get((report.SERVER, scenario_name(api, concurrency)))
-            for api in (AGENT_RUN, AGENT_RUN_STREAM)
+            summaries.get((report.SERVER, scenario(concurrency))) for _, scenario in BASELINES
         ]
         for api in APIS:
             own = summaries.get((report.SERVER, scenario_name(api, concurrency)))

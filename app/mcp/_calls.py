@@ -41,9 +41,9 @@ from ._jsonrpc import (
     parse_params,
     result_message,
 )
-from ._metrics import McpMetrics
+from ._metrics import CancelReason, McpMetrics
 from ._protocol import SESSION_HEADER
-from ._tools import Tool, ToolCatalogue, ToolOutput
+from ._tools import Tool, ToolCatalogue, ToolInput, ToolOutput
 
 log = structlog.get_logger("agentsmcp.mcp")
 
@@ -166,12 +166,11 @@ def error_result(message: str) -> dict[str, Any]:
 
 
 def _actionable(exc: APIError) -> str:
+    """The API error's message, its code, and when to retry if it says."""
     message = f"{exc.message} (error code: {exc.code})"
     retry_after = exc.headers.get("Retry-After")
-    if retry_after is not None and "retry" not in exc.message.lower():
+    if retry_after is not None:
         message += f" Retry after {retry_after} s."
-    elif retry_after is not None:
-        message += f" Retry-After: {retry_after} s."
     return message
 
 
@@ -227,7 +226,7 @@ class ToolCallHandler:
         request: web.Request,
         message: JsonRpcRequest,
         tool: Tool,
-        arguments: Any,
+        arguments: ToolInput,
         progress_token: str | int | None,
         *,
         sse: bool,
@@ -264,14 +263,7 @@ class ToolCallHandler:
                         metrics.tool_call(tool.name, "tool_error", time.perf_counter() - started)
                         return await _finish(request, response, payload)
                     metrics.cancelled("disconnect")
-                    metrics.tool_call(tool.name, "cancelled", time.perf_counter() - started)
-                    log.info(
-                        "mcp tool call cancelled",
-                        tool=tool.name,
-                        reason="disconnect",
-                        chars=run.chars,
-                        completion_tokens_estimate=estimate_tokens(run.chars),
-                    )
+                    self._cancelled(tool, run, "disconnect", started)
                     if isinstance(exc, ConnectionError) and response is not None:
                         return response
                     raise
@@ -280,15 +272,8 @@ class ToolCallHandler:
                 await _stop(task)
         duration = time.perf_counter() - started
         if task.cancelled():
-            # notifications/cancelled: the notification counted the cancellation.
-            metrics.tool_call(tool.name, "cancelled", duration)
-            log.info(
-                "mcp tool call cancelled",
-                tool=tool.name,
-                reason="notification",
-                chars=run.chars,
-                completion_tokens_estimate=estimate_tokens(run.chars),
-            )
+            # By notifications/cancelled, which counted the cancellation.
+            self._cancelled(tool, run, "notification", started)
             if response is not None:
                 with contextlib.suppress(ConnectionError):
                     await response.write_eof()
@@ -315,6 +300,17 @@ class ToolCallHandler:
             payload = error_message(message.id, internal)
             metrics.tool_call(tool.name, "error", duration)
         return await _finish(request, response, payload)
+
+    def _cancelled(self, tool: Tool, run: _Run, reason: CancelReason, started: float) -> None:
+        # The runner recorded the run's cancelled outcome and charged what it used.
+        self._metrics.tool_call(tool.name, "cancelled", time.perf_counter() - started)
+        log.info(
+            "mcp tool call cancelled",
+            tool=tool.name,
+            reason=reason,
+            chars=run.chars,
+            completion_tokens_estimate=estimate_tokens(run.chars),
+        )
 
     async def _wait_streaming(
         self,

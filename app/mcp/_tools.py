@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
 from app.api.models import FinishReason, Usage
 from app.config import AgentSettings, AppConfig, mcp_tool_name
@@ -49,7 +49,7 @@ class ToolInput(BaseModel):
 
 
 class ToolOutput(BaseModel):
-    """A successful call's ``structuredContent`` (and, serialized, its text block)."""
+    """The agent's answer and how it was produced."""
 
     output: str = Field(description="The agent's answer.")
     agent: str = Field(description="The agent that answered (its fallback, if it took over).")
@@ -59,19 +59,21 @@ class ToolOutput(BaseModel):
 
 
 def _input_model(max_tokens: int) -> type[ToolInput]:
+    bounds = {"type": "integer", "minimum": 1, "maximum": max_tokens}
+    description = f"Most tokens the answer may use (at most {max_tokens}, the default)."
+    # Optional by being absent from "required"; null is still accepted (some clients send it),
+    # but the schema shows one plain type: several hosts mishandle anyOf with null.
     limited = Annotated[
         int | None,
-        Field(
-            ge=1,
-            le=max_tokens,
-            description=f"Most tokens the answer may use (at most {max_tokens}, the default).",
-        ),
+        Field(ge=1, le=max_tokens),
+        WithJsonSchema({**bounds, "description": description}),
     ]
     return create_model("ToolInput", __base__=ToolInput, max_tokens=(limited, None))
 
 
 def json_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """``model``'s JSON Schema (2020-12) with every ``$ref`` inlined and no ``$defs``."""
+    """``model``'s JSON Schema (2020-12) with every ``$ref`` inlined, no ``$defs`` and no null
+    defaults."""
     schema = model.model_json_schema()
     definitions = schema.pop("$defs", {})
 
@@ -81,7 +83,12 @@ def json_schema(model: type[BaseModel]) -> dict[str, Any]:
             if isinstance(ref, str) and ref.startswith("#/$defs/"):
                 rest = {k: v for k, v in node.items() if k != "$ref"}
                 return inline({**definitions[ref.removeprefix("#/$defs/")], **rest})
-            return {key: inline(value) for key, value in node.items()}
+            # A null default says nothing a host can use (and contradicts "type": "integer").
+            return {
+                key: inline(value)
+                for key, value in node.items()
+                if not (key == "default" and value is None)
+            }
         if isinstance(node, list):
             return [inline(item) for item in node]
         return node

@@ -3,8 +3,8 @@ automatic and legacy mode) and the TypeScript SDK (``Client`` + ``StreamableHTTP
 
 Each lists the tools, calls the agent without and with progress (also two calls at once), cancels
 a call in flight (the strict fake upstream records the dropped provider request) and sees an
-upstream failure as an ``isError`` result. The client programs print a JSON report; this module asserts on it and on
-what the server and the fake upstream recorded.
+upstream failure as an ``isError`` result. The client programs print a JSON report; this module
+asserts on it and on what the server and the fake upstream recorded.
 """
 
 from __future__ import annotations

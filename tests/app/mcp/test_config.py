@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
 import pytest
 
 from app.config import ConfigError, McpSettings, parse_config
@@ -77,3 +78,35 @@ def test_unknown_mcp_keys_are_refused() -> None:
     with pytest.raises(ConfigError) as raised:
         config({}, mcp={"progress_interval": 1})
     assert raised.value.problems == ["mcp.progress_interval: unknown key"]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"task": "hi"},
+        {"task": "hi", "max_tokens": 256},
+        {"task": "hi", "max_tokens": 257},
+        {"task": "hi", "max_tokens": 0},
+        {"task": "hi", "max_tokens": 12.0},
+        {"task": "hi", "max_tokens": 1.5},
+        {"task": ""},
+        {"task": "   "},
+        {"task": 7},
+        {},
+        {"task": "hi", "extra": 1},
+        {"task": "hi", "context": [{"role": "assistant", "content": "earlier"}]},
+        {"task": "hi", "context": [{"role": "system", "content": "x"}]},
+        {"task": "hi", "context": [{"role": "user", "content": " "}]},
+        {"task": "hi", "context": [{"role": "user"}]},
+        {"task": "hi", "context": [{"role": "user", "content": "x"}] * 101},
+    ],
+)
+def test_the_input_schema_hosts_see_is_the_rule_calls_are_held_to(
+    arguments: dict[str, Any],
+) -> None:
+    (tool,) = ToolCatalogue(config({"a": agent(max_tokens=256)}))
+    schema = tool.descriptor["inputSchema"]
+    jsonschema.Draft202012Validator.check_schema(schema)
+    by_schema = jsonschema.Draft202012Validator(schema).is_valid(arguments)
+    by_server = not isinstance(tool.arguments(arguments), str)
+    assert by_schema == by_server

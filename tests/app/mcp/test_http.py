@@ -683,6 +683,36 @@ async def test_client_disconnect_mid_run_stops_the_upstream_within_a_second(
         await assert_ready(http, server)
 
 
+async def test_client_leaving_a_json_call_stops_the_upstream_within_a_second(
+    server: Server, fake: FakeServer
+) -> None:
+    fake.openai.default = Behavior(header_delay=20)
+    call = request("tools/call", {"name": "coding", "arguments": {"task": "long"}})
+
+    async def client_side() -> None:
+        async with aiohttp.ClientSession() as http:
+            await http.post(server.mcp, json=call, headers=headers(Accept="application/json"))
+
+    task = asyncio.create_task(client_side())
+    await eventually(lambda: fake.openai.inflight > 0)
+    task.cancel()
+    left_at = time.monotonic()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    disconnect = await fake.openai.wait_disconnect(within=1.0)
+    assert disconnect.at - left_at < 1.0
+
+
+async def test_endpoint_can_be_disabled(
+    http: aiohttp.ClientSession, start_server: ServerFactory
+) -> None:
+    server = await start_server(mcp={"enabled": False})
+    async with http.post(server.mcp, json=request("ping"), headers=headers()) as response:
+        assert response.status == 404
+    async with http.get(server.url + "/metrics") as response:
+        assert "agentsmcp_mcp_requests_total" not in await response.text()
+
+
 async def test_progress_gap_and_request_metrics(
     http: aiohttp.ClientSession, server: Server, fake: FakeServer
 ) -> None:

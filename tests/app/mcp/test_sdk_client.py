@@ -28,14 +28,10 @@ async def test_lists_one_tool_per_agent_with_schemas(server: Server) -> None:
     assert schema["type"] == "object"
     assert schema["required"] == ["task"]
     assert set(schema["properties"]) == {"task", "context", "max_tokens"}
-    bounds = [
-        option
-        for option in schema["properties"]["max_tokens"]["anyOf"]
-        if option.get("type") == "integer"
-    ]
-    assert bounds == [
-        {"type": "integer", "minimum": 1, "maximum": 256},
-    ]
+    max_tokens = schema["properties"]["max_tokens"]
+    assert max_tokens["type"] == "integer"
+    assert (max_tokens["minimum"], max_tokens["maximum"]) == (1, 256)
+    assert "default" not in max_tokens
     assert tools["coding"].outputSchema is not None
     assert tools["coding"].description
     assert "$ref" not in json.dumps(schema)
