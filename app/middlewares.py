@@ -145,7 +145,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 def _render(request: web.Request, exc: APIError) -> web.Response:
-    renderer = request.app[ERROR_RENDERERS_KEY].get(request.path)
+    renderer = request.app.get(ERROR_RENDERERS_KEY, {}).get(request.path)
     return exc.to_response() if renderer is None else renderer(exc)
 
 

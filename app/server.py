@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from app.api import agent_runner_ctx
 from app.config import AppConfig
 from app.limits import limits_ctx
+from app.mcp import METHOD_HEADER, NAME_HEADER, SESSION_HEADER, VERSION_HEADER
 from app.middlewares import REQUEST_ID_HEADER, build_middlewares, set_response_headers
 from app.observability import exposition
 from app.observability.metrics import Metrics
@@ -31,7 +32,7 @@ CORS_EXPOSED_HEADERS = (
     "RateLimit-Reset",
     "RateLimit-Policy",
     # MCP (docs/mcp.md): browser clients read the session and the auth challenge.
-    "Mcp-Session-Id",
+    SESSION_HEADER,
     "WWW-Authenticate",
 )
 # Request headers a browser script may send cross-origin (MCP's included).
@@ -40,10 +41,11 @@ CORS_ALLOWED_HEADERS = (
     "Content-Type",
     "Accept",
     REQUEST_ID_HEADER,
-    "Mcp-Session-Id",
-    "MCP-Protocol-Version",
-    "Mcp-Method",
-    "Mcp-Name",
+    SESSION_HEADER,
+    VERSION_HEADER,
+    METHOD_HEADER,
+    NAME_HEADER,
+    # Sent by resuming clients; ignored here (streams are not resumable), but never refused.
     "Last-Event-ID",
 )
 CORS_MAX_AGE_SECONDS = 600
