@@ -34,8 +34,17 @@ def config(port: int, upstreams: list[str], directory: Path, *, session_affinity
     """The whole nginx.conf: round robin (nginx's default) or, with ``session_affinity``, the
     same server for every request carrying the same ``Mcp-Session-Id``; streaming for /mcp."""
     servers = "\n".join(f"        server {address} max_fails=0;" for address in upstreams)
+    affinity = ""
     if session_affinity:
-        servers = "        hash $http_mcp_session_id consistent;\n" + servers
+        # Requests without a session ID (initialize, the stateless era, hosts that never echo
+        # it) hash on their own random request ID, so they still spread over the servers.
+        affinity = (
+            "    map $http_mcp_session_id $mcp_affinity {\n"
+            '        "" $request_id;\n'
+            "        default $http_mcp_session_id;\n"
+            "    }\n"
+        )
+        servers = "        hash $mcp_affinity consistent;\n" + servers
     temp = "\n".join(
         f"    {name}_temp_path {directory / name};"
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -54,7 +63,7 @@ http {{
     log_format mcp escape=json '{LOG_FORMAT}';
     access_log {directory / "access.log"} mcp;
 {temp}
-    upstream agentsmcp {{
+{affinity}    upstream agentsmcp {{
 {servers}
         keepalive 8;
     }}

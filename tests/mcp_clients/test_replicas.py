@@ -196,8 +196,9 @@ async def test_the_stateless_era_through_the_proxy(tmp_path: Path) -> None:
 async def test_handshake_era_cancel_needs_session_affinity(name: str, tmp_path: Path) -> None:
     """In the handshake era a cancel is a ``notifications/cancelled`` POST, and only the process
     running the call can act on it; behind plain round robin it lands on the other one. With
-    nginx hashing on ``Mcp-Session-Id`` (what an Ingress can do) every request of the session
-    after ``initialize`` reaches one process, and the whole plan passes, cancel included."""
+    nginx hashing on ``Mcp-Session-Id`` where there is one (what an Ingress can do; requests
+    without one still spread) every request of the session after ``initialize`` reaches one
+    process, and the whole plan passes, cancel included."""
     binary = nginx_binary()
     if binary is None:
         pytest.skip("nginx is not installed: run scripts/system-deps.sh")
