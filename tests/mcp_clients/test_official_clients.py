@@ -39,6 +39,9 @@ PLAN: dict[str, Any] = {
     # time, and the server cannot learn of the cancel from a write that fails.
     "slow": {"chunks": ["tick "] * 50, "chunk_delay": 2.0},
     "failing": {"status": 400, "message": FAILURE},
+    # TypeScript only: a 3 s call under a 1 s request timeout that progress resets.
+    "long": {"chunks": ["slow "] * 10, "chunk_delay": 0.3},
+    "host_timeout_ms": 1000,
 }
 
 CLIENTS = {
@@ -93,6 +96,12 @@ async def test_an_official_client_uses_the_agent_tool(
     assert len(values) >= 2, progress_call["progress"]
     assert all(a < b for a, b in itertools.pairwise(values)), values
 
+    if name == "typescript":
+        long_call = report["long_call"]
+        assert long_call["is_error"] is False
+        assert "slow " * 10 in _text(long_call)
+        assert long_call["progress_count"] >= 3, long_call
+
     # Two calls at once on one session: each its own answer and its own increasing progress
     # (the fake's progress behaviour stays in place for them).
     assert len(report["concurrent"]) == 2
@@ -116,7 +125,8 @@ async def test_an_official_client_uses_the_agent_tool(
 
     # The server's own account of the same calls.
     outcomes = await tool_call_outcomes(mcp_server)
-    assert outcomes == {"ok": 4, "cancelled": 1, "tool_error": 1, "error": 0}, outcomes
+    ok = 5 if name == "typescript" else 4  # the long call
+    assert outcomes == {"ok": ok, "cancelled": 1, "tool_error": 1, "error": 0}, outcomes
 
 
 async def tool_call_outcomes(server: LiveServer) -> dict[str, float]:

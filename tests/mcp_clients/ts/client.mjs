@@ -76,6 +76,19 @@ async function run() {
     );
     report.progress_call = { ...toolResult(withProgress), progress };
 
+    // A host with a short request timeout that it resets on every progress notification (as
+    // Claude Code does with its idle timer): a call longer than the timeout still completes.
+    report.step = "long call under a short host timeout";
+    await behave(plan.long);
+    let longProgress = 0;
+    const long = await client.callTool({ name: plan.tool, arguments: plan.arguments }, undefined, {
+      timeout: plan.host_timeout_ms,
+      resetTimeoutOnProgress: plan.reset_timeout_on_progress ?? true,
+      onprogress: () => { longProgress += 1; },
+    });
+    report.long_call = { ...toolResult(long), progress_count: longProgress };
+    await behave(plan.progress);
+
     report.step = "concurrent calls";
     // Two calls in flight at once on one session, each with its own progress token.
     const tracked = async () => {
