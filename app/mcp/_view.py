@@ -113,7 +113,7 @@ class McpEndpoint:
         outcome: RequestOutcome
         if exc.status >= 500:
             code, outcome = INTERNAL_ERROR, "error"
-        elif exc.status in (400, 403, 405, 413, 415):
+        elif exc.status in (400, 405, 413, 415):
             code, outcome = INVALID_REQUEST, "rejected"
         else:
             code, outcome = SERVER_ERROR, "rejected"
