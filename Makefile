@@ -12,9 +12,12 @@ CLUSTER_STACK ?= local
 MANIFESTS ?= build/manifests
 TOOLS_VENV ?= .venv-tools
 TOOLS_BIN := $(TOOLS_VENV)/bin
+# The official MCP clients the tests drive /mcp with besides mcp 1.x in .venv (tests/mcp_clients).
+MCP2_VENV ?= .venv-mcp2
+MCP_TS := tests/mcp_clients/ts
 
 .DEFAULT_GOAL := help
-.PHONY: system-deps node-deps help venv lint typecheck unit test serve token deploy deploy-cluster local-cluster smoke render validate bench bench-overload clean tools
+.PHONY: system-deps node-deps help venv lint typecheck unit test serve token deploy deploy-cluster local-cluster smoke render validate bench bench-overload clean tools mcp-clients
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -39,6 +42,19 @@ $(TOOLS_BIN)/cyclonus: $(TOOLS_BIN)/.installed
 
 tools: $(TOOLS_BIN)/.installed $(TOOLS_BIN)/cyclonus  ## Create .venv-tools with the pinned validators (checkov, hadolint, actionlint, cyclonus, ...)
 
+# mcp 2.x needs httpx2 and its own resolution, so it gets its own virtualenv.
+$(MCP2_VENV)/bin/.installed: tests/mcp_clients/requirements-mcp2.txt
+	test -x $(MCP2_VENV)/bin/python || $(PYTHON) -m venv $(MCP2_VENV)
+	$(MCP2_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+$(MCP_TS)/node_modules/.installed: $(MCP_TS)/package.json $(MCP_TS)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "mcp-clients: 'npm' is needed (scripts/system-deps.sh installs it)" >&2; exit 1; }
+	cd $(MCP_TS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+mcp-clients: $(MCP2_VENV)/bin/.installed $(MCP_TS)/node_modules/.installed  ## The official MCP clients for the tests: mcp 2.x in .venv-mcp2, the TypeScript SDK (npm ci)
+
 validate: venv tools render  ## Render all stacks, then run every validator (see docs/validation.md)
 	$(BIN)/mypy --python-executable $(TOOLS_BIN)/python validation
 	$(TOOLS_BIN)/python -m validation --manifests $(MANIFESTS) \
@@ -60,7 +76,7 @@ $(OIDC_NODE_MODULES): tests/oidc/package.json tests/oidc/package-lock.json
 
 node-deps: $(OIDC_NODE_MODULES)  ## npm packages the tests run (tests/oidc, from package-lock.json)
 
-unit: venv tools node-deps  ## pytest without the e2e tier (CI=true turns any skip into a failure)
+unit: venv tools node-deps mcp-clients  ## pytest without the e2e tier (CI=true turns any skip into a failure)
 	$(BIN)/python scripts/run-pytest.py -m "not e2e"
 
 test: system-deps lint typecheck unit validate  ## Lint, type-check, run every test, then validate the rendered stacks
@@ -138,7 +154,7 @@ container-test: venv base-images  ## Build the image with the stand-ins and run 
 	$(BIN)/python scripts/run-pytest.py tests/container
 
 clean:  ## Remove build output and the virtualenv
-	rm -rf build $(VENV) $(TOOLS_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf build $(VENV) $(TOOLS_VENV) $(MCP2_VENV) $(MCP_TS)/node_modules .mypy_cache .ruff_cache .pytest_cache
 
 # The e2e tier (docs/e2e.md): a real control plane and the real Pulumi engine, built from the Go
 # module proxy into build/e2e-tools (keyed by version; a warm machine rebuilds nothing).

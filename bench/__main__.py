@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import profile, report
+from bench import mcp, profile, report
 from bench.load import HttpRequest, LoadError, check_once, run_stream, run_wrk
 from bench.processes import (
     ANTHROPIC_AGENT,
@@ -55,18 +55,15 @@ PROFILED_SCENARIOS = (
     "openai stream c=1",
     "anthropic c=32",
     "health c=32",
+    "agent run stream c=32",
+    "mcp tools/call c=32",
 )
-
-
-MCP_PREFIX = "mcp "
-# A tools/call result the server answered without an error.
-MCP_OK = '"isError":false'
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    api: str  # "openai", "anthropic" or "health"
+    api: str  # "openai", "anthropic", "health" or one of bench.mcp.APIS
     stream: bool
     concurrency: int
 
@@ -83,11 +80,11 @@ SCENARIOS = [
         for c in (1, 16)
     ),
     *(Scenario(f"health c={c}", "health", False, c) for c in (1, 32)),
-    # MCP tools/call of the same agents (our server only), against the chat completions above.
+    # The OpenAI agent as an MCP tool and as a direct run (bench/mcp.py): our server only.
     *(
-        Scenario(f"{MCP_PREFIX}{api} c={c}", MCP_PREFIX + api, False, c)
-        for api in ("openai", "anthropic")
-        for c in (1, 32)
+        Scenario(mcp.scenario_name(api, c), api, False, c)
+        for api in mcp.APIS
+        for c in mcp.CONCURRENCY
     ),
 ]
 
@@ -117,20 +114,12 @@ def write_bodies(directory: Path) -> dict[str, Path]:
                 "messages": messages,
                 "stream": stream,
             }
-    for api, agent in (("openai", OPENAI_AGENT), ("anthropic", ANTHROPIC_AGENT)):
-        # The agents' names are valid MCP tool names as they are.
-        bodies[f"{api}-mcp"] = {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"name": agent, "arguments": {"task": USER_MESSAGE}},
-        }
     directory.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, body in bodies.items():
         paths[name] = directory / f"{name}.json"
         paths[name].write_text(json.dumps(body))
-    return paths
+    return paths | mcp.write_bodies(directory, OPENAI_AGENT, USER_MESSAGE)
 
 
 def requests_for(
@@ -138,22 +127,13 @@ def requests_for(
 ) -> dict[str, HttpRequest]:
     """The request each scenario sends to ``target``; a scenario it cannot serve is left out."""
     requests = {}
+    if target == report.SERVER:
+        assert token is not None
+        requests.update(mcp.requests(base_url, token, OPENAI_AGENT, bodies))
     for scenario in SCENARIOS:
-        suffix = "-stream" if scenario.stream else ""
-        if scenario.api.startswith(MCP_PREFIX):
-            if target != report.SERVER:
-                continue  # only our server speaks MCP
-            assert token is not None
-            mcp_headers = (
-                ("Authorization", f"Bearer {token}"),
-                ("Accept", "application/json"),
-                ("MCP-Protocol-Version", "2025-11-25"),
-            )
-            body = bodies[f"{scenario.api.removeprefix(MCP_PREFIX)}-mcp"]
-            requests[scenario.name] = HttpRequest(
-                "POST", f"{base_url}/mcp", mcp_headers, body, must_contain=MCP_OK
-            )
+        if scenario.api in mcp.APIS:
             continue
+        suffix = "-stream" if scenario.stream else ""
         if scenario.api == "health":
             if target == report.UPSTREAM:
                 continue  # the fake upstream has no health endpoint
@@ -197,8 +177,8 @@ def measure(request: HttpRequest, scenario: Scenario, duration: float, cpu: int)
 
 
 # Prometheus counters that prove the server did the real work: every request counted, every
-# agent run recorded.
-COUNTED_METRICS = ("http_requests_total", "agentsmcp_agent_runs_total")
+# agent run recorded, every MCP tool call counted.
+COUNTED_METRICS = ("http_requests_total", "agentsmcp_agent_runs_total", mcp.TOOL_CALLS_METRIC)
 
 
 def server_counters(server: Process) -> dict[str, float]:
@@ -306,7 +286,7 @@ def profile_server(
     for scenario in scenarios:
         if scenario.name not in PROFILED_SCENARIOS:
             continue
-        slug = scenario.name.replace(" ", "_").replace("=", "")
+        slug = scenario.name.replace(" ", "_").replace("=", "").replace("/", "-")
         load = functools.partial(
             measure, requests[scenario.name], scenario, args.duration, args.client_cpu
         )
@@ -478,6 +458,12 @@ def main(argv: list[str] | None = None) -> int:
         counters = None
         if server:
             counters = server_counters(server.process)
+            # wrk counts HTTP statuses only; a failed tool call is a 200 with isError. Calls
+            # "cancelled" are those wrk cut off at the end of each run.
+            outcomes = mcp.tool_call_outcomes(server.process.base_url)
+            failed = {k: v for k, v in outcomes.items() if k in ("tool_error", "error") and v}
+            if failed:
+                raise LoadError(f"MCP tool calls that did not succeed: {failed}")
     except (LoadError, RuntimeError) as exc:
         print(f"bench: FAILED: {exc}", file=sys.stderr)
         for process in started:
@@ -497,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics = report.STREAM_METRICS if scenario.stream else report.WRK_METRICS
         summaries[(target, name)] = report.summarize(target_runs, metrics)
     target_names = list(targets)
-    plain = [s.name for s in scenarios if not s.stream]
+    plain = [s.name for s in scenarios if not s.stream and s.api not in mcp.APIS]
     streams = [s.name for s in scenarios if s.stream]
     apis = sorted({s.api for s in scenarios if s.api in ("openai", "anthropic")}, reverse=True)
     checks = report.check_targets(summaries, apis, rss if server else None, soak_result)
@@ -537,9 +523,14 @@ def main(argv: list[str] | None = None) -> int:
         text += [report.plain_table(summaries, plain, target_names), ""]
     if streams:
         text += [report.stream_table(summaries, streams, target_names), ""]
-    mcp = report.mcp_table(summaries, [s.name for s in scenarios if s.api.startswith(MCP_PREFIX)])
-    if mcp:
-        text += [mcp, ""]
+    if server and any(s.api in mcp.APIS for s in scenarios):
+        text += [
+            "MCP tools/call against the direct agent run (POST /v1/agents/{name}/runs, plain "
+            "and streamed) and the chat completion of the same agent, same upstream:",
+            "",
+            mcp.overhead_table(summaries),
+            "",
+        ]
     if server:
         text.append(
             f"RSS of agentsmcp: idle {rss['idle_bytes'] / 2**20:.1f} MB, after warm-up "

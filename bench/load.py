@@ -8,6 +8,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,8 @@ class HttpRequest:
     # Streams only: text the response must end with, and a pattern of its first text event.
     terminator: str | None = None
     token_marker: str | None = None
-    # Plain requests: text a correct answer contains (an MCP result without isError).
-    must_contain: str | None = None
+    # Plain requests: raises LoadError unless the answer is a real success (default: any JSON).
+    expect: Callable[[bytes], None] | None = None
 
     def body(self) -> bytes | None:
         return self.body_file.read_bytes() if self.body_file else None
@@ -59,13 +60,16 @@ def check_once(request: HttpRequest) -> bytes:
     if request.terminator is not None:
         if request.terminator.encode() not in payload[-256:] or b'"error"' in payload:
             raise LoadError(f"stream from {request.url} did not end cleanly: {payload[-300:]!r}")
+    elif request.expect is not None:
+        try:
+            request.expect(payload)
+        except ValueError as exc:
+            raise LoadError(f"{request.url} answered wrongly: {exc}: {payload[:300]!r}") from None
     elif request.body_file is not None:
         try:
             json.loads(payload)
         except ValueError:
             raise LoadError(f"{request.url} answered non-JSON: {payload[:300]!r}") from None
-        if request.must_contain is not None and request.must_contain.encode() not in payload:
-            raise LoadError(f"{request.url} answered {payload[:300]!r}")
     return payload
 
 

@@ -216,26 +216,6 @@ def check_targets(
     return checks
 
 
-def mcp_table(summaries: Summaries, scenarios: list[str]) -> str:
-    """Each MCP tools/call scenario against the chat completion of the same agent at the same
-    concurrency, both on our server in the same run: the cost of the MCP layer."""
-    lines = [
-        "| MCP scenario | RPS vs chat completion | p50 over chat completion "
-        "| CPU us/request vs chat completion |",
-        "|---|---|---|---|",
-    ]
-    for scenario in scenarios:
-        mcp = summaries.get((SERVER, scenario))
-        direct = summaries.get((SERVER, scenario.removeprefix("mcp ")))
-        if mcp is None or direct is None:
-            continue
-        rps = mcp["rps"].median / direct["rps"].median
-        p50 = mcp["p50_ms"].median - direct["p50_ms"].median
-        cpu = mcp["cpu_us_per_request"].median / direct["cpu_us_per_request"].median
-        lines.append(f"| {scenario} | {rps:.2f}x | {p50:+.2f} ms | {cpu:.2f}x |")
-    return "\n".join(lines) if len(lines) > 2 else ""
-
-
 def targets_table(checks: list[TargetCheck]) -> str:
     lines = ["| target | measured | limit | met |", "|---|---|---|---|"]
     lines += [

@@ -2,9 +2,10 @@
 # What `make test` needs beyond the Python pins, on Debian 12: promtool (package prometheus) for
 # the alert rules, shellcheck for actionlint, podman for `podman kube play`, docker-registry and
 # htpasswd for the registry pull test, redis-server for the shared rate-limit tests (they start
-# their own servers on loopback ports), node and npm for the OpenID provider of the auth tests,
-# and a Docker-compatible engine with the stand-in base images for the container tests.
-# Idempotent: installs and starts only what is missing.
+# their own servers on loopback ports), node and npm for the OpenID provider of the auth tests and
+# the official MCP TypeScript SDK, nginx as the round-robin proxy in front of two servers
+# (tests/mcp_clients), and a Docker-compatible engine with the stand-in base images for the
+# container tests. Idempotent: installs and starts only what is missing.
 #
 # As root it sets everything up. Otherwise it names what is missing and how to get it, and the
 # checks that need it then report it (under CI=true, as a failure).
@@ -24,6 +25,8 @@ command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 # node runs the OpenID provider of the auth tests (tests/oidc, installed by `make node-deps`).
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
+# The tests start nginx with their own config on loopback; the binary is all they need.
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -42,6 +45,10 @@ if ((${#missing[@]})); then
     # The test starts its own registry on 127.0.0.1; the package's service is not wanted.
     if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null 2>&1; then
         systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+    fi
+    # Likewise the tests start their own nginx on loopback ports.
+    if [[ " ${missing[*]} " == *" nginx-light "* ]] && command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now nginx.service >/dev/null 2>&1 || true
     fi
 fi
 
