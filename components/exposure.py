@@ -122,64 +122,50 @@ class Exposure(pulumi.ComponentResource):
                     port=k8s.networking.v1.ServiceBackendPortArgs(number=args.service_port),
                 )
             )
-            k8s.networking.v1.Ingress(
-                f"{resource_name}-ingress",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=APP_NAME,
-                    namespace=args.namespace,
-                    labels=args.labels,
-                    annotations=annotations or None,
-                ),
-                spec=k8s.networking.v1.IngressSpecArgs(
-                    ingress_class_name=args.ingress_class_name,
-                    tls=tls,
-                    rules=[
-                        k8s.networking.v1.IngressRuleArgs(
-                            host=settings.host,
-                            http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                                paths=[
-                                    k8s.networking.v1.HTTPIngressPathArgs(
-                                        path=path, path_type=match, backend=backend
-                                    )
-                                    for path, match in paths
-                                ]
-                            ),
-                        )
-                    ],
-                ),
-                opts=child,
-            )
+
+            def ingress(
+                name: str, suffix: str, annotations: dict[str, str], routes: list[tuple[str, str]]
+            ) -> None:
+                k8s.networking.v1.Ingress(
+                    f"{resource_name}-{name}",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        name=APP_NAME + suffix,
+                        namespace=args.namespace,
+                        labels=args.labels,
+                        annotations=annotations or None,
+                    ),
+                    spec=k8s.networking.v1.IngressSpecArgs(
+                        ingress_class_name=args.ingress_class_name,
+                        tls=tls,
+                        rules=[
+                            k8s.networking.v1.IngressRuleArgs(
+                                host=settings.host,
+                                http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                                    paths=[
+                                        k8s.networking.v1.HTTPIngressPathArgs(
+                                            path=path, path_type=match, backend=backend
+                                        )
+                                        for path, match in routes
+                                    ]
+                                ),
+                            )
+                        ],
+                    ),
+                    opts=child,
+                )
+
+            ingress("ingress", "", annotations, paths)
             # Same host and TLS; the certificate is the main Ingress's (one cert-manager owner).
             mcp_annotations = {
                 key: value
                 for key, value in settings.annotations.items()
                 if key != CLUSTER_ISSUER_ANNOTATION
             }
-            k8s.networking.v1.Ingress(
-                f"{resource_name}-mcp-ingress",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=APP_NAME + MCP_INGRESS_SUFFIX,
-                    namespace=args.namespace,
-                    labels=args.labels,
-                    annotations={**mcp_annotations, **mcp_ingress_annotations(args.config)},
-                ),
-                spec=k8s.networking.v1.IngressSpecArgs(
-                    ingress_class_name=args.ingress_class_name,
-                    tls=tls,
-                    rules=[
-                        k8s.networking.v1.IngressRuleArgs(
-                            host=settings.host,
-                            http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                                paths=[
-                                    k8s.networking.v1.HTTPIngressPathArgs(
-                                        path=MCP_PATH, path_type="Exact", backend=backend
-                                    )
-                                ]
-                            ),
-                        )
-                    ],
-                ),
-                opts=child,
+            ingress(
+                "mcp-ingress",
+                MCP_INGRESS_SUFFIX,
+                {**mcp_annotations, **mcp_ingress_annotations(args.config)},
+                [(MCP_PATH, "Exact")],
             )
         elif settings.mode == "gateway":
             assert settings.host is not None
