@@ -328,6 +328,7 @@ def _legacy_sampling(sampling: Mapping[str, Any]) -> None:
 # as a schema and any string as a name). Messages are the real APIs' wording where known.
 
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+TOOL_USE_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 OPENAI_NAME_PATTERN = "^[a-zA-Z0-9_-]+$"
 OPENAI_NAME_MAX = 64
 
@@ -484,6 +485,12 @@ def check_anthropic_tools(body: Mapping[str, Any]) -> None:
             "Requests which include `tool_use` or `tool_result` blocks must define tools."
         )
     for index, message in enumerate(messages):
+        for position, block in _blocks(message, "tool_use"):
+            if not TOOL_USE_ID.match(block["id"]):
+                raise anthropic_error(
+                    f"messages.{index}.content.{position}.tool_use.id: String should match"
+                    f" pattern '{TOOL_USE_ID.pattern}'"
+                )
         for _, block in _blocks(message, "text"):
             if not block.get("text", "").strip():
                 raise anthropic_error(

@@ -544,6 +544,18 @@ ANTHROPIC_TOOL_CASES = [
     ),
     pytest.param(
         {
+            "tools": [ANTHROPIC_TOOL],
+            "messages": [
+                ASK,
+                {"role": "assistant", "content": [{**TOOL_USE["content"][0], "id": "call:1"}]},
+                {"role": "user", "content": [{**TOOL_RESULT, "tool_use_id": "call:1"}]},
+            ],
+        },
+        "messages.1.content.0.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'",
+        id="tool_use id with a colon",
+    ),
+    pytest.param(
+        {
             "output_config": {
                 "format": {"type": "json_schema", "schema": {"type": "object", "properties": {}}}
             }

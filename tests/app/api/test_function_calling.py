@@ -504,3 +504,68 @@ async def test_anthropic_agent_refuses_arguments_that_are_not_an_object(
         await sdk.chat.completions.create(model="coding-claude", messages=history, tools=TOOLS)
     assert "tool call 'c1': arguments must be a JSON object" in str(caught.value.body)
     assert fake.anthropic.attempts == 0
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {
+            "tools": [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": "f",
+                        "strict": True,
+                        "parameters": {"type": "object", "properties": {"a": {"type": "foo"}}},
+                    },
+                }
+            ]
+        },
+        {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "x", "schema": {"type": "object", "properties": 5}},
+            }
+        },
+    ],
+    ids=["strict tool", "json_schema"],
+)
+async def test_anthropic_agent_refuses_schemas_it_cannot_convert(
+    client: Client, auth: dict[str, str], fake: FakeServer, extra: dict[str, Any]
+) -> None:
+    response = await client.post(
+        "/v1/chat/completions",
+        json={"model": "coding-claude", "messages": ASK, **extra},
+        headers=auth,
+    )
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["code"] == "provider_invalid_request"
+    assert "cannot be converted to Anthropic's structured-output subset" in error["message"]
+    assert fake.anthropic.attempts == 0
+
+
+async def test_anthropic_gets_ids_it_accepts(sdk: openai.AsyncOpenAI, fake: FakeServer) -> None:
+    # Ids from other providers or clients may hold characters Anthropic refuses in tool_use ids.
+    history: Any = [
+        *ASK,
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": "fn:1",
+                    "type": "function",
+                    "function": {"name": "get_time", "arguments": "{}"},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "fn:1", "content": "noon"},
+    ]
+    completion = await sdk.chat.completions.create(
+        model="coding-claude", messages=history, tools=TOOLS
+    )
+    assert completion.choices[0].message.content == "Hello, world!"
+    assistant, results = fake.anthropic.requests[-1]["messages"][-2:]
+    sent_id = assistant["content"][0]["id"]
+    assert sent_id.startswith("toolu_")
+    assert results["content"][0]["tool_use_id"] == sent_id
