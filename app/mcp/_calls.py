@@ -129,9 +129,10 @@ class _Run:
 
     async def collect(self, stream: RunStream) -> RunResult:
         async with stream:
-            async for text in stream:
-                self.parts.append(text)
-                self.chars += len(text)
+            async for item in stream:
+                if isinstance(item, str):  # an MCP call offers the model no tools: text only
+                    self.parts.append(item)
+                    self.chars += len(item)
         assert stream.result is not None
         return stream.result
 
