@@ -25,6 +25,7 @@ from app.agents.runner import estimate_tokens
 from app.api import ADMISSION_KEY, RUNNER_KEY, ConnectionWatch
 from app.errors import APIError
 from app.limits import account_for
+from app.middlewares import CLIENT_CLOSED_REQUEST
 from app.shared_state import SHUTDOWN_DEADLINE_KEY, SUBJECT_KEY
 
 from ._jsonrpc import (
@@ -264,8 +265,8 @@ class ToolCallHandler:
                         return await _finish(request, response, payload)
                     metrics.cancelled("disconnect")
                     self._cancelled(tool, run, "disconnect", started)
-                    if isinstance(exc, ConnectionError) and response is not None:
-                        return response
+                    if isinstance(exc, ConnectionError):
+                        return response if response is not None else client_gone()
                     raise
         finally:
             if not task.done():
@@ -377,6 +378,12 @@ def json_response(
         content_type="application/json",
         headers=headers,
     )
+
+
+def client_gone() -> web.Response:
+    """What a handler returns once the client has closed the connection: nothing reaches it
+    (aiohttp drops the write quietly); the access log and metrics record 499, not an error."""
+    return web.Response(status=CLIENT_CLOSED_REQUEST)
 
 
 def sse_event(payload: dict[str, Any]) -> bytes:

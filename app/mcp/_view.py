@@ -26,6 +26,7 @@ from ._calls import (
     ToolCallHandler,
     call_key,
     cancel_params,
+    client_gone,
     json_response,
     open_sse,
     sse_event,
@@ -257,9 +258,12 @@ async def _answer(
 ) -> web.StreamResponse:
     if accept.json:
         return json_response(payload, headers=headers)
-    response = await open_sse(request, headers)
-    await response.write(sse_event(payload))
-    await response.write_eof()
+    try:
+        response = await open_sse(request, headers)
+        await response.write(sse_event(payload))
+        await response.write_eof()
+    except ConnectionError:
+        return client_gone()
     return response
 
 
