@@ -51,6 +51,7 @@ from ._metrics import McpMetrics, RequestOutcome
 from ._protocol import (
     HANDSHAKE_VERSIONS,
     LATEST_HANDSHAKE_VERSION,
+    SERVER_INFO_META,
     SESSION_HEADER,
     SUPPORTED_VERSIONS,
     Accepts,
@@ -193,7 +194,13 @@ class McpEndpoint:
         self, request: web.Request, message: JsonRpcRequest, era: Era, accept: Accepts
     ) -> web.StreamResponse:
         method = message.method
-        extra: dict[str, Any] = {"resultType": "complete"} if era.stateless else {}
+        # Stateless-era results name the server in _meta on every response (there is no
+        # initialize result to carry serverInfo).
+        extra: dict[str, Any] = (
+            {"resultType": "complete", "_meta": {SERVER_INFO_META: self._server_info}}
+            if era.stateless
+            else {}
+        )
         cacheable = {**extra, "cacheScope": "private", "ttlMs": CACHE_TTL_MS} if extra else {}
         if method == "tools/call":
             return await self.calls.serve(request, message, sse=accept.sse, extra=extra)
@@ -220,7 +227,6 @@ class McpEndpoint:
             result = {
                 "supportedVersions": list(SUPPORTED_VERSIONS),
                 "capabilities": CAPABILITIES,
-                "serverInfo": self._server_info,
                 **cacheable,
             }
             if self._instructions:

@@ -22,6 +22,7 @@ from tests.sse import sse_events
 from .conftest import ACCEPT_BOTH, Server, ServerFactory, eventually
 
 MODERN = "2026-07-28"
+SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 META = {
     "io.modelcontextprotocol/protocolVersion": MODERN,
     "io.modelcontextprotocol/clientCapabilities": {},
@@ -84,7 +85,10 @@ async def test_server_discover(http: aiohttp.ClientSession, server: Server) -> N
     assert MODERN in result["supportedVersions"]
     assert "2025-11-25" in result["supportedVersions"]
     assert result["capabilities"] == {"tools": {"listChanged": False}}
-    assert result["serverInfo"]["name"] == "agentsmcp"
+    # 2026-07-28 has no serverInfo result field: the identity is the _meta stamp.
+    assert "serverInfo" not in result
+    assert result["_meta"][SERVER_INFO]["name"] == "agentsmcp"
+    assert result["_meta"][SERVER_INFO]["version"]
     assert result["resultType"] == "complete"
     assert result["cacheScope"] in ("public", "private")
     assert result["ttlMs"] > 0
@@ -99,6 +103,7 @@ async def test_stateless_list_and_call(
         result = (await read_message(response))["result"]
     assert {tool["name"] for tool in result["tools"]} == {"coding", "coding-claude"}
     assert result["resultType"] == "complete"
+    assert result["_meta"][SERVER_INFO]["name"] == "agentsmcp"
     call = request(
         "tools/call", {"name": "coding-claude", "arguments": {"task": "hi"}, "_meta": META}, id="c1"
     )
@@ -110,6 +115,7 @@ async def test_stateless_list_and_call(
     assert message["id"] == "c1"
     assert message["result"]["isError"] is False
     assert message["result"]["structuredContent"]["output"] == "Hello, world!"
+    assert message["result"]["_meta"][SERVER_INFO]["name"] == "agentsmcp"
     assert fake.anthropic.attempts == 1
 
 
