@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -74,21 +75,21 @@ class CancelledParams(BaseModel):
     reason: str | None = None
 
 
-CallKey = tuple[str, str, str]
+# A digest of (subject, session, request id): what the cancel relay publishes, so the shared
+# store never sees who called.
+CallKey = str
 
 
 def call_key(request: web.Request, request_id: RequestId) -> CallKey:
     """Who may cancel a call: the same subject, on the same session (or none), by its id."""
-    return (
-        request.get(SUBJECT_KEY, ""),
-        request.headers.get(SESSION_HEADER, ""),
-        dumps(request_id),
-    )
+    parts = (request.get(SUBJECT_KEY, ""), request.headers.get(SESSION_HEADER, ""), request_id)
+    return hashlib.sha256(dumps(parts).encode()).hexdigest()
 
 
 class InFlight:
-    """Tool calls running in this process. Nothing is shared between processes: a cancel that
-    reaches another replica finds nothing and is ignored, as the specification allows."""
+    """Tool calls running in this process. A cancel that matches none of them is relayed to the
+    other replicas when they share a store (``_relay``), and otherwise ignored, as the
+    specification allows."""
 
     def __init__(self) -> None:
         self._calls: dict[CallKey, set[asyncio.Task[Any]]] = {}

@@ -59,6 +59,7 @@ from ._protocol import (
     accepts,
     era_of,
 )
+from ._relay import CancelRelay
 from ._tools import ToolCatalogue
 
 log = structlog.get_logger("agentsmcp.mcp")
@@ -104,6 +105,8 @@ class McpEndpoint:
             self.inflight,
             CallSettings(settings.progress_interval_seconds, settings.keepalive_seconds),
         )
+        # Set while the app runs when replicas share a store (the cleanup context in __init__).
+        self.relay: CancelRelay | None = None
         self._check_origin = settings.check_origin
         self._origins = frozenset(config.server.cors_origins)
         self._server_info = {"name": SERVER_NAME, "version": deployed_version()}
@@ -145,7 +148,7 @@ class McpEndpoint:
             self.metrics.request(message.method, "rejected")
             return _error(request_id, exc)
         if not isinstance(message, JsonRpcRequest):
-            self._notification(request, message.method, message.params)
+            await self._notification(request, message.method, message.params)
             self.metrics.request(message.method, "ok")
             return web.Response(status=202)
         accept = accepts(request)
@@ -180,15 +183,19 @@ class McpEndpoint:
                 status=403,
             )
 
-    def _notification(self, request: web.Request, method: str, params: Any) -> None:
+    async def _notification(self, request: web.Request, method: str, params: Any) -> None:
         if method != "notifications/cancelled":
             return
         parsed = cancel_params(params)
         if parsed is None:
             return
-        if self.inflight.cancel(call_key(request, parsed.requestId)):
+        key = call_key(request, parsed.requestId)
+        if self.inflight.cancel(key):
             self.metrics.cancelled("notification")
             log.info("mcp cancel notification", reason=(parsed.reason or "")[:200])
+        elif self.relay is not None:
+            # Probably running on another replica: best effort, never an error to the client.
+            await self.relay.publish(key)
 
     async def _dispatch(
         self, request: web.Request, message: JsonRpcRequest, era: Era, accept: Accepts
