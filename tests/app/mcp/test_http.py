@@ -909,6 +909,9 @@ async def _leave_at_once(
         await eventually(lambda: fake.openai.inflight == 0)
         await asyncio.sleep(0.3)
     assert cancelled() == (rounds if cancels else 0)
+    if cancels:
+        outcome = {"tool": "coding", "outcome": "cancelled"}
+        assert registry.get_sample_value("agentsmcp_mcp_tool_calls_total", outcome) == rounds
     statuses = {
         sample.labels["status"]
         for metric in registry.collect()
