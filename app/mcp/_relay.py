@@ -94,9 +94,8 @@ class CancelRelay:
                 async with self._client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     async with asyncio.timeout(self._timeout):
                         await pubsub.subscribe(self._channel)
-                    if failing:
-                        log.info("mcp cancel relay: subscribed again")
-                        failing = False
+                    log.info("mcp cancel relay: listening", channel=self._channel)
+                    failing = False
                     self.subscribed.set()
                     while True:
                         message = await pubsub.get_message(timeout=LISTEN_SECONDS)
@@ -110,6 +109,10 @@ class CancelRelay:
                         error_type=type(exc).__name__,
                     )
                     failing = True
+            except Exception:
+                # A bug must not end relaying for the life of the process.
+                self.subscribed.clear()
+                log.exception("mcp cancel relay: unexpected error, retrying")
             await asyncio.sleep(self._retry_interval)
 
 
