@@ -745,6 +745,7 @@ async def test_progress_gap_and_request_metrics(
     assert gaps in text
     assert 'agentsmcp_mcp_progress_gap_seconds_bucket{le="10.0"}' in text
     assert 'agentsmcp_mcp_cancellations_total{reason="disconnect"} 0.0' in text
+    assert 'agentsmcp_mcp_cancellations_total{reason="relayed"} 0.0' in text
     await assert_ready(http, server)
 
 
