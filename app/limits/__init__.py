@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
 
+from app.config import AppConfig
 from app.shared_state import CONFIG_KEY, METRICS_KEY
 
 from ._keys import LIMITS_KEY, QUOTA_KEY
@@ -29,6 +31,7 @@ from ._store import LimitStore, MemoryStore
 __all__ = [
     "LIMITS_KEY",
     "QUOTA_KEY",
+    "STORE_ERRORS",
     "UNLIMITED_PATHS",
     "Bucket",
     "Budget",
@@ -45,6 +48,7 @@ __all__ = [
     "account_for",
     "limits_ctx",
     "make_rate_limit_middleware",
+    "shared_store_client",
 ]
 
 log = structlog.get_logger("agentsmcp.limits")
@@ -58,20 +62,28 @@ def account_for(request: web.Request) -> BudgetAccount | None:
     return limits.account(request.get(QUOTA_KEY))
 
 
+def shared_store_client(config: AppConfig) -> aioredis.Redis | None:
+    """A new client of the store every replica shares (``rate_limit.backend: redis``), or None
+    when the deployment has none. Other features use it too (the MCP cancel relay)."""
+    settings = config.rate_limit
+    if not (settings.enabled and settings.backend == "redis"):
+        return None
+    assert config.redis_url is not None  # the config model requires it for this backend
+    password = config.redis_password.get_secret_value() if config.redis_password else None
+    return connect(config.redis_url.get_secret_value(), password, settings.redis.timeout_seconds)
+
+
 async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
     """Open the shared store's client (redis backend) on startup and close it on cleanup."""
     config = app[CONFIG_KEY]
     settings = config.rate_limit
-    shared = settings.enabled and settings.backend == "redis"
+    client = shared_store_client(config)
     metrics = LimitMetrics(app[METRICS_KEY].registry, list(config.agents))
     local = MemoryStore()
-    if not shared:
+    if client is None:
         app[LIMITS_KEY] = Limits(settings, local, local, metrics)
         yield
         return
-    assert config.redis_url is not None  # the config model requires it for this backend
-    password = config.redis_password.get_secret_value() if config.redis_password else None
-    client = connect(config.redis_url.get_secret_value(), password, settings.redis.timeout_seconds)
     store = FailoverStore(
         RedisStore(client, settings.redis.key_prefix),
         MemoryStore(),

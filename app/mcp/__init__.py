@@ -8,11 +8,13 @@ See docs/mcp.md.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 from pydantic import BaseModel
 
 from app.config import AppConfig
-from app.shared_state import ERROR_RENDERERS_KEY, METRICS_KEY
+from app.shared_state import CONFIG_KEY, ERROR_RENDERERS_KEY, METRICS_KEY
 
 from ._jsonrpc import (
     JsonRpcClientResponse,
@@ -32,6 +34,7 @@ from ._protocol import (
     SUPPORTED_VERSIONS,
     VERSION_HEADER,
 )
+from ._relay import CancelRelay, cancel_relay
 from ._tools import OUTPUT_SCHEMA, ToolCatalogue, ToolInput, ToolOutput, json_schema
 from ._view import MCP_PATH, McpEndpoint, method_not_allowed
 
@@ -47,11 +50,13 @@ __all__ = [
     "STATELESS_VERSIONS",
     "SUPPORTED_VERSIONS",
     "VERSION_HEADER",
+    "CancelRelay",
     "McpEndpoint",
     "McpMetrics",
     "ToolCatalogue",
     "ToolInput",
     "ToolOutput",
+    "cancel_relay",
     "json_schema",
     "setup_mcp_routes",
 ]
@@ -78,3 +83,15 @@ def setup_mcp_routes(app: web.Application, config: AppConfig) -> None:
     app.router.add_post(MCP_PATH, endpoint.post)
     app.router.add_get(MCP_PATH, method_not_allowed)
     app.router.add_delete(MCP_PATH, method_not_allowed)
+    app.cleanup_ctx.append(_cancel_relay_ctx)
+
+
+async def _cancel_relay_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Cancels relayed between replicas while the app runs, when they share a store."""
+    endpoint = app[MCP_KEY]
+    async with cancel_relay(app[CONFIG_KEY], endpoint.inflight, endpoint.metrics) as relay:
+        endpoint.relay = relay
+        try:
+            yield
+        finally:
+            endpoint.relay = None

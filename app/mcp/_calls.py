@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from app.agents.runner import estimate_tokens
 from app.api import ADMISSION_KEY, RUNNER_KEY, ConnectionWatch
 from app.errors import APIError
 from app.limits import account_for
+from app.middlewares import CLIENT_CLOSED_REQUEST
 from app.shared_state import SHUTDOWN_DEADLINE_KEY, SUBJECT_KEY
 
 from ._jsonrpc import (
@@ -73,21 +75,21 @@ class CancelledParams(BaseModel):
     reason: str | None = None
 
 
-CallKey = tuple[str, str, str]
+# A digest of (subject, session, request id): what the cancel relay publishes, so the shared
+# store never sees who called.
+CallKey = str
 
 
 def call_key(request: web.Request, request_id: RequestId) -> CallKey:
     """Who may cancel a call: the same subject, on the same session (or none), by its id."""
-    return (
-        request.get(SUBJECT_KEY, ""),
-        request.headers.get(SESSION_HEADER, ""),
-        dumps(request_id),
-    )
+    parts = (request.get(SUBJECT_KEY, ""), request.headers.get(SESSION_HEADER, ""), request_id)
+    return hashlib.sha256(dumps(parts).encode()).hexdigest()
 
 
 class InFlight:
-    """Tool calls running in this process. Nothing is shared between processes: a cancel that
-    reaches another replica finds nothing and is ignored, as the specification allows."""
+    """Tool calls running in this process. A cancel that matches none of them is relayed to the
+    other replicas when they share a store (``_relay``), and otherwise ignored, as the
+    specification allows."""
 
     def __init__(self) -> None:
         self._calls: dict[CallKey, set[asyncio.Task[Any]]] = {}
@@ -265,8 +267,8 @@ class ToolCallHandler:
                         return await _finish(request, response, payload)
                     metrics.cancelled("disconnect")
                     self._cancelled(tool, run, "disconnect", started)
-                    if isinstance(exc, ConnectionError) and response is not None:
-                        return response
+                    if isinstance(exc, ConnectionError):
+                        return response if response is not None else client_gone()
                     raise
         finally:
             if not task.done():
@@ -378,6 +380,12 @@ def json_response(
         content_type="application/json",
         headers=headers,
     )
+
+
+def client_gone() -> web.Response:
+    """What a handler returns once the client has closed the connection: nothing reaches it
+    (aiohttp drops the write quietly); the access log and metrics record 499, not an error."""
+    return web.Response(status=CLIENT_CLOSED_REQUEST)
 
 
 def sse_event(payload: dict[str, Any]) -> bytes:

@@ -29,7 +29,8 @@ PROGRESS_GAP_BUCKETS: Final = (0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 15.0, 30.0, 
 
 RequestOutcome = Literal["ok", "error", "rejected"]
 ToolOutcome = Literal["ok", "tool_error", "cancelled", "error"]
-CancelReason = Literal["notification", "disconnect"]
+CancelReason = Literal["notification", "disconnect", "relayed"]
+CANCEL_REASONS: Final = ("notification", "disconnect", "relayed")
 
 
 class McpMetrics:
@@ -65,12 +66,13 @@ class McpMetrics:
         self.cancellations_total = Counter(
             "agentsmcp_mcp_cancellations_total",
             "MCP tool calls cancelled, by reason (notification: notifications/cancelled;"
-            " disconnect: the client closed the connection).",
+            " disconnect: the client closed the connection; relayed: notifications/cancelled"
+            " received by another replica and relayed through the shared store).",
             ("reason",),
             registry=registry,
         )
         # Series that alerts divide by exist from the start.
-        for reason in ("notification", "disconnect"):
+        for reason in CANCEL_REASONS:
             self.cancellations_total.labels(reason)
         for tool in self._tools:
             for outcome in ("ok", "tool_error", "cancelled", "error"):

@@ -26,6 +26,7 @@ from ._calls import (
     ToolCallHandler,
     call_key,
     cancel_params,
+    client_gone,
     json_response,
     open_sse,
     sse_event,
@@ -50,6 +51,7 @@ from ._metrics import McpMetrics, RequestOutcome
 from ._protocol import (
     HANDSHAKE_VERSIONS,
     LATEST_HANDSHAKE_VERSION,
+    SERVER_INFO_META,
     SESSION_HEADER,
     SUPPORTED_VERSIONS,
     Accepts,
@@ -57,6 +59,7 @@ from ._protocol import (
     accepts,
     era_of,
 )
+from ._relay import CancelRelay
 from ._tools import ToolCatalogue
 
 log = structlog.get_logger("agentsmcp.mcp")
@@ -102,6 +105,8 @@ class McpEndpoint:
             self.inflight,
             CallSettings(settings.progress_interval_seconds, settings.keepalive_seconds),
         )
+        # Set while the app runs when replicas share a store (the cleanup context in __init__).
+        self.relay: CancelRelay | None = None
         self._check_origin = settings.check_origin
         self._origins = frozenset(config.server.cors_origins)
         self._server_info = {"name": SERVER_NAME, "version": deployed_version()}
@@ -143,7 +148,7 @@ class McpEndpoint:
             self.metrics.request(message.method, "rejected")
             return _error(request_id, exc)
         if not isinstance(message, JsonRpcRequest):
-            self._notification(request, message.method, message.params)
+            await self._notification(request, message.method, message.params)
             self.metrics.request(message.method, "ok")
             return web.Response(status=202)
         accept = accepts(request)
@@ -178,21 +183,31 @@ class McpEndpoint:
                 status=403,
             )
 
-    def _notification(self, request: web.Request, method: str, params: Any) -> None:
+    async def _notification(self, request: web.Request, method: str, params: Any) -> None:
         if method != "notifications/cancelled":
             return
         parsed = cancel_params(params)
         if parsed is None:
             return
-        if self.inflight.cancel(call_key(request, parsed.requestId)):
+        key = call_key(request, parsed.requestId)
+        if self.inflight.cancel(key):
             self.metrics.cancelled("notification")
             log.info("mcp cancel notification", reason=(parsed.reason or "")[:200])
+        elif self.relay is not None:
+            # Probably running on another replica: best effort, never an error to the client.
+            await self.relay.publish(key)
 
     async def _dispatch(
         self, request: web.Request, message: JsonRpcRequest, era: Era, accept: Accepts
     ) -> web.StreamResponse:
         method = message.method
-        extra: dict[str, Any] = {"resultType": "complete"} if era.stateless else {}
+        # Stateless-era results name the server in _meta on every response (there is no
+        # initialize result to carry serverInfo).
+        extra: dict[str, Any] = (
+            {"resultType": "complete", "_meta": {SERVER_INFO_META: self._server_info}}
+            if era.stateless
+            else {}
+        )
         cacheable = {**extra, "cacheScope": "private", "ttlMs": CACHE_TTL_MS} if extra else {}
         if method == "tools/call":
             return await self.calls.serve(request, message, sse=accept.sse, extra=extra)
@@ -219,7 +234,6 @@ class McpEndpoint:
             result = {
                 "supportedVersions": list(SUPPORTED_VERSIONS),
                 "capabilities": CAPABILITIES,
-                "serverInfo": self._server_info,
                 **cacheable,
             }
             if self._instructions:
@@ -257,9 +271,12 @@ async def _answer(
 ) -> web.StreamResponse:
     if accept.json:
         return json_response(payload, headers=headers)
-    response = await open_sse(request, headers)
-    await response.write(sse_event(payload))
-    await response.write_eof()
+    try:
+        response = await open_sse(request, headers)
+        await response.write(sse_event(payload))
+        await response.write_eof()
+    except ConnectionError:
+        return client_gone()
     return response
 
 

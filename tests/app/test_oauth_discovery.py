@@ -16,8 +16,14 @@ RESOURCE = "https://agents.example.com/mcp"
 METADATA_PATH = "/.well-known/oauth-protected-resource/mcp"
 ROOT_METADATA_PATH = "/.well-known/oauth-protected-resource"
 METADATA_URL = "https://agents.example.com/.well-known/oauth-protected-resource/mcp"
-# Protected routes the challenge is checked on; the MCP endpoint joins as ("POST", "/mcp").
-PROTECTED_ROUTES = [("GET", "/v1/models"), ("GET", "/v1/agents"), ("POST", "/v1/chat/completions")]
+# Protected routes the challenge is checked on, with the body each takes (/mcp: JSON-RPC).
+MCP_LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+PROTECTED_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "/v1/models", None),
+    ("GET", "/v1/agents", None),
+    ("POST", "/v1/chat/completions", None),
+    ("POST", "/mcp", MCP_LIST),
+]
 
 
 def discovery_config(
@@ -45,17 +51,26 @@ async def test_metadata_documents_exact_content(make_client: ClientFactory, path
     }
 
 
-@pytest.mark.parametrize(("method", "path"), PROTECTED_ROUTES)
+@pytest.mark.parametrize(("method", "path", "body"), PROTECTED_ROUTES)
 async def test_no_token_is_401_with_the_discovery_challenge(
-    make_client: ClientFactory, method: str, path: str
+    make_client: ClientFactory, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
     client = await make_client(discovery_config())
-    response = await client.request(method, path)
+    headers = {"Accept": "application/json, text/event-stream"} if path == "/mcp" else {}
+    response = await client.request(method, path, json=body, headers=headers)
     assert response.status == 401
     assert response.headers["WWW-Authenticate"] == (
         f'Bearer realm="agentsmcp", scope="agents:invoke", resource_metadata="{METADATA_URL}"'
     )
-    assert (await response.json())["error"]["code"] == "missing_token"
+    answer = await response.json()
+    if path == "/mcp":
+        # A JSON-RPC error, as MCP clients expect, carrying the API's error code.
+        assert answer["jsonrpc"] == "2.0"
+        assert answer["id"] is None
+        assert answer["error"]["code"] == -32000
+        assert answer["error"]["data"]["code"] == "missing_token"
+    else:
+        assert answer["error"]["code"] == "missing_token"
 
 
 async def test_invalid_token_challenge_names_the_metadata_too(make_client: ClientFactory) -> None:

@@ -24,12 +24,15 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from app.config import AppConfig
 from tests.app.conftest import ClientFactory, bearer, make_config, make_token
+from tests.fakes import FakeServer
+from tests.fakes.appconfig import agent_config
 from tests.oidc import (
     ES256_CLIENT,
     RS256_CLIENT,
     SHORT_LIVED_CLIENT,
     OidcProvider,
     mcp_sdk_client_credentials,
+    mcp_sdk_oauth_session,
 )
 
 pytestmark = pytest.mark.slow
@@ -37,8 +40,17 @@ pytestmark = pytest.mark.slow
 RESOURCE = "https://agents.example.com/mcp"
 METADATA_URL = "https://agents.example.com/.well-known/oauth-protected-resource/mcp"
 SCOPE = "agents:invoke"
-# Protected routes the tokens are tried on; the MCP endpoint joins as ("POST", "/mcp", body).
-PROTECTED_ROUTES: list[tuple[str, str]] = [("GET", "/v1/models"), ("GET", "/v1/agents")]
+MCP_LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+MCP_HEADERS = {
+    "MCP-Protocol-Version": "2025-11-25",
+    "Accept": "application/json, text/event-stream",
+}
+# Protected routes the tokens are tried on, with the body each needs (/mcp: a JSON-RPC message).
+PROTECTED_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "/v1/models", None),
+    ("GET", "/v1/agents", None),
+    ("POST", "/mcp", MCP_LIST),
+]
 
 Client = TestClient[web.Request, web.Application]
 
@@ -77,6 +89,24 @@ async def get(client: Client, path: str, token: str | None = None) -> tuple[int,
     return response.status, response.headers, await response.json()
 
 
+async def send(
+    client: Client, method: str, path: str, body: dict[str, Any] | None, token: str
+) -> tuple[int, Any, Any]:
+    headers = {**bearer(token), **(MCP_HEADERS if path == "/mcp" else {})}
+    response = await client.request(method, path, headers=headers, json=body)
+    return response.status, response.headers, await response.json()
+
+
+def error_code(path: str, body: Any) -> str:
+    """The API error code of a refusal; /mcp answers a JSON-RPC error carrying it in ``data``."""
+    if path == "/mcp":
+        assert body["jsonrpc"] == "2.0"
+        assert body["id"] is None
+        assert body["error"]["code"] == -32000
+        return str(body["error"]["data"]["code"])
+    return str(body["error"]["code"])
+
+
 async def key_fetches(client: Client, outcome: str) -> float:
     text = await (await client.get("/metrics")).text()
     for line in text.splitlines():
@@ -85,15 +115,22 @@ async def key_fetches(client: Client, outcome: str) -> float:
     return 0.0
 
 
-@pytest.mark.parametrize(("method", "path"), PROTECTED_ROUTES)
+@pytest.mark.parametrize(("method", "path", "body"), PROTECTED_ROUTES)
 @pytest.mark.parametrize("client_id", [RS256_CLIENT, ES256_CLIENT], ids=["RS256", "ES256"])
 async def test_provider_token_reaches_protected_routes(
-    make_client: ClientFactory, provider: OidcProvider, client_id: str, method: str, path: str
+    make_client: ClientFactory,
+    provider: OidcProvider,
+    client_id: str,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
 ) -> None:
     token = await provider.token(resource=RESOURCE, scope=SCOPE, client_id=client_id)
     client = await make_client(oidc_config(provider.issuer))
-    response = await client.request(method, path, headers=bearer(token))
-    assert response.status == 200, await response.text()
+    status, _, answer = await send(client, method, path, body, token)
+    assert status == 200, answer
+    if path == "/mcp":
+        assert "tools" in answer["result"], answer
 
 
 @pytest.mark.parametrize("client_id", [RS256_CLIENT, ES256_CLIENT])
@@ -115,14 +152,14 @@ async def test_token_for_another_resource_is_401(
     token = await provider.token(resource="https://other.example.com/mcp", scope=SCOPE)
     assert jwt.decode(token, options={"verify_signature": False})["aud"] != RESOURCE
     client = await make_client(oidc_config(provider.issuer))
-    for _, path in PROTECTED_ROUTES:
-        status, headers, body = await get(client, path, token)
+    for method, path, request_body in PROTECTED_ROUTES:
+        status, headers, body = await send(client, method, path, request_body, token)
         assert status == 401
         assert (
             'error="invalid_token", error_description="wrong audience"'
             in (headers["WWW-Authenticate"])
         )
-        assert body["error"]["code"] == "invalid_token"
+        assert error_code(path, body) == "invalid_token"
 
 
 async def test_expired_token_is_401(make_client: ClientFactory, provider: OidcProvider) -> None:
@@ -147,8 +184,9 @@ async def test_missing_scope_is_403_insufficient_scope(
     token = await provider.token(resource=RESOURCE, scope="agents:read")
     assert jwt.decode(token, options={"verify_signature": False})["scope"] == "agents:read"
     client = await make_client(oidc_config(provider.issuer, discovery=discovery))
-    for _, path in PROTECTED_ROUTES:
-        status, headers, body = await get(client, path, token)
+    message = "The token lacks a required scope; this server needs: agents:invoke."
+    for method, path, request_body in PROTECTED_ROUTES:
+        status, headers, body = await send(client, method, path, request_body, token)
         assert status == 403
         expected = (
             'Bearer realm="agentsmcp", error="insufficient_scope",'
@@ -157,13 +195,24 @@ async def test_missing_scope_is_403_insufficient_scope(
         if discovery:
             expected += f', resource_metadata="{METADATA_URL}"'
         assert headers["WWW-Authenticate"] == expected
-        assert body == {
-            "error": {
-                "message": "The token lacks a required scope; this server needs: agents:invoke.",
-                "type": "permission_error",
-                "code": "insufficient_scope",
+        if path == "/mcp":
+            assert body == {
+                "jsonrpc": "2.0",
+                "id": None,
+                "error": {
+                    "code": -32000,
+                    "message": message,
+                    "data": {"type": "permission_error", "code": "insufficient_scope"},
+                },
             }
-        }
+        else:
+            assert body == {
+                "error": {
+                    "message": message,
+                    "type": "permission_error",
+                    "code": "insufficient_scope",
+                }
+            }
 
 
 async def test_every_required_scope_is_needed(
@@ -444,3 +493,86 @@ async def test_token_of_another_issuer_signed_with_a_known_key_is_401(
     status, headers, _ = await get(client, "/v1/models", token)
     assert status == 401
     assert 'error_description="wrong issuer"' in headers["WWW-Authenticate"]
+
+
+async def test_the_official_mcp_sdk_client_authorizes_itself_and_uses_mcp(
+    aiohttp_server: Any, provider: OidcProvider, unused_tcp_port: int, fake: FakeServer
+) -> None:
+    """End to end on /mcp: the TypeScript SDK's ``Client`` + ``StreamableHTTPClientTransport``
+    with a ``ClientCredentialsProvider`` and no token. Its first POST gets our 401 challenge; it
+    follows our RFC 9728 metadata to the real provider, gets a client-credentials token for our
+    resource, retries, lists the tools and calls the agent. Tokens for another audience or
+    without the scope are refused (401 / 403) with JSON-RPC error bodies."""
+    from app.server import create_app
+
+    base = f"http://127.0.0.1:{unused_tcp_port}"
+    resource = f"{base}/mcp"
+    auth = {
+        "oidc": {"issuer": provider.issuer, "audience": resource, "required_scopes": [SCOPE]},
+        "oauth_discovery": {"enabled": True},
+    }
+    await aiohttp_server(
+        create_app(agent_config(fake, auth=auth)), host="127.0.0.1", port=unused_tcp_port
+    )
+    plan = {
+        "url": resource,
+        "issuer": provider.issuer,
+        "scope": SCOPE,
+        "tool": "coding",
+        "arguments": {"task": "Say hello."},
+        "badTokens": {
+            "wrong_audience": await provider.token(
+                resource="https://other.example.com/mcp", scope=SCOPE
+            ),
+            "missing_scope": await provider.token(resource=resource, scope="agents:read"),
+        },
+    }
+    report = await mcp_sdk_oauth_session(plan)
+    assert "error" not in report, report
+    metadata_url = f"{base}/.well-known/oauth-protected-resource/mcp"
+
+    exchanges = report["exchanges"]
+    first = exchanges[0]
+    assert (first["method"], first["url"], first["rpcMethod"]) == ("POST", resource, "initialize")
+    assert first["authorization"] is None
+    assert first["status"] == 401
+    assert first["wwwAuthenticate"] == (
+        f'Bearer realm="agentsmcp", scope="{SCOPE}", resource_metadata="{metadata_url}"'
+    )
+    assert json.loads(first["body"])["error"]["data"]["code"] == "missing_token"
+    urls = [exchange["url"] for exchange in exchanges]
+    # Discovery: our metadata, then the provider's, then its token endpoint.
+    assert urls[1] == metadata_url
+    assert any(url.startswith(provider.issuer) and "token" in url for url in urls), urls
+    assert report["token"] == {"audience": resource, "scope": SCOPE, "issuer": provider.issuer}
+    served = [e for e in exchanges if e["url"] == resource and e["authorization"] == "Bearer"]
+    assert served[0]["rpcMethod"] == "initialize"
+    assert served[0]["status"] == 200
+    assert {e["rpcMethod"] for e in served} >= {"initialize", "tools/list", "tools/call"}
+    assert all(e["status"] in (200, 202, 405) for e in served), served
+
+    assert report["server_info"]["name"] == "agentsmcp"
+    assert "coding" in report["tools"]
+    assert report["call"]["is_error"] is False
+    assert report["call"]["structured"]["output"] == "Hello, world!"
+
+    bad = report["bad"]
+    for name, status, code, rpc_code in (
+        ("wrong_audience", 401, "invalid_token", -32000),
+        ("missing_scope", 403, "insufficient_scope", -32000),
+    ):
+        outcome = bad[name]
+        assert outcome["connected"] is False, outcome
+        assert outcome["errorCode"] == status, outcome
+        (refused,) = [e for e in outcome["exchanges"] if e["url"] == resource]
+        assert refused["status"] == status
+        body = json.loads(refused["body"])
+        assert body["jsonrpc"] == "2.0"
+        assert body["id"] is None
+        assert body["error"]["code"] == rpc_code
+        assert body["error"]["data"]["code"] == code
+        assert f'resource_metadata="{metadata_url}"' in refused["wwwAuthenticate"]
+    assert (
+        'error_description="wrong audience"'
+        in (bad["wrong_audience"]["exchanges"][0]["wwwAuthenticate"])
+    )

@@ -52,11 +52,13 @@ MCP_SETTINGS: dict[str, Any] = {"progress_interval_seconds": 0.2}
 
 
 def client_command(name: str) -> list[str]:
-    """The command that runs the client program ``name`` ("mcp2" or "typescript")."""
-    if name == "mcp2":
+    """The command that runs the client program ``name`` ("mcp2", "mcp2-schema" or
+    "typescript")."""
+    if name in ("mcp2", "mcp2-schema"):
         if not MCP2_PYTHON.exists():
             pytest.skip("mcp 2.x is not installed: run `make mcp-clients`")
-        return [str(MCP2_PYTHON), str(HERE / "mcp2_client.py")]
+        script = "mcp2_client.py" if name == "mcp2" else "mcp2_schema_check.py"
+        return [str(MCP2_PYTHON), str(HERE / script)]
     node = shutil.which("node")
     if node is None or not (TS_DIR / "node_modules" / ".installed").exists():
         pytest.skip("node or the TypeScript SDK is missing: run `make mcp-clients`")

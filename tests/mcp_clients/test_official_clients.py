@@ -75,6 +75,10 @@ async def test_an_official_client_uses_the_agent_tool(
     assert "error" not in report, f"{report}\n{run.stderr}"
     assert run.returncode == 0, run.stderr
     assert report["protocol_version"] == version
+    # Legacy: initialize's serverInfo; 2026-07-28: the _meta stamp on server/discover.
+    assert report["server_info"] is not None, "the client sees who the server is"
+    assert report["server_info"]["name"] == "agentsmcp"
+    assert report["server_info"]["version"]
 
     tools = {tool["name"]: tool for tool in report["tools"]}
     assert list(tools) == [AGENT], "one tool per exposed agent; 'internal' is hidden"
@@ -142,3 +146,27 @@ async def tool_call_outcomes(server: LiveServer) -> dict[str, float]:
             if sample.name.endswith("_total") and sample.labels.get("tool") == AGENT:
                 outcomes[sample.labels["outcome"]] = sample.value
     return outcomes
+
+
+async def test_stateless_answers_fit_the_revisions_own_types(
+    mcp_server: LiveServer, fake: FakeServer
+) -> None:
+    """Every 2026-07-28 answer validates (strictly) against mcp-types' model of its method, and
+    loses nothing in a round trip through it (no member the revision does not define)."""
+    plan = {
+        **PLAN,
+        "url": f"{mcp_server.url}/mcp",
+        "token": make_token(),
+        "fake_url": fake.base_url,
+    }
+    run = await run_client(client_command("mcp2-schema"), plan)
+    report = run.report
+    assert "error" not in report, f"{report}\n{run.stderr}"
+    assert run.returncode == 0, run.stderr
+    checks = report["checks"]
+    assert len(checks) == 9, checks
+    for method, outcome in checks.items():
+        assert outcome["valid"], (method, outcome)
+        assert outcome["dropped"] == [], (method, outcome)
+    assert report["server_info"]["name"] == "agentsmcp"
+    assert report["is_error"] is True

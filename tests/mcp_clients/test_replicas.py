@@ -6,12 +6,15 @@ the tools and calls the agent (with progress over SSE through the proxy) in one 
 proxy's access log shows which process served each JSON-RPC message, and each process's own
 /metrics confirms it served MCP requests. mcp 2.x in the stateless 2026-07-28 era then runs the
 official-client plan through the same proxy, its cancel (closing the call's stream) included.
+Handshake-era cancels across the two need session affinity, or a shared redis-server through
+which the processes relay them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,8 +24,10 @@ import httpx
 import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.app.conftest import bearer, make_token
+from tests.redis_server import RedisServer, running_redis
 from tests.reliability._process import (
     ServerProcess,
     fake_control,
@@ -44,14 +49,27 @@ CALLS = 3
 
 
 @contextlib.contextmanager
-def two_servers(tmp_path: Path, fakes: str) -> Iterator[list[ServerProcess]]:
-    config = server_config(fakes, agents=AGENTS, mcp=MCP_SETTINGS)
+def two_servers(
+    tmp_path: Path, fakes: str, redis: RedisServer | None = None
+) -> Iterator[list[ServerProcess]]:
+    """Two processes; with ``redis``, sharing it as the limits store (and so relaying cancels)."""
+    sections: dict[str, Any] = {"agents": AGENTS, "mcp": MCP_SETTINGS}
+    env: dict[str, str] = {}
+    if redis is not None:
+        sections["rate_limit"] = {
+            "enabled": True,
+            "backend": "redis",
+            "requests_per_minute": 100_000,
+            "burst": 10_000,
+        }
+        env = {"REDIS_URL": redis.url, "REDIS_PASSWORD": redis.password}
+    config = server_config(fakes, **sections)
     servers: list[ServerProcess] = []
     try:
         for index in range(2):
             logs = tmp_path / f"server{index}"
             logs.mkdir()
-            servers.append(ServerProcess(config, logs))
+            servers.append(ServerProcess(config, logs, env=env))
         for server in servers:
             server.wait_ready()
         yield servers
@@ -69,6 +87,19 @@ def mcp_requests_served(server: ServerProcess) -> float:
         if line.startswith("http_requests_total{") and 'route="/mcp"' in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def cancellations(server: ServerProcess) -> dict[str, float]:
+    """``agentsmcp_mcp_cancellations_total`` by reason, from the process's own /metrics."""
+    status, body = get(f"{server.url}/metrics")
+    assert status == 200
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(body.decode()):
+        if family.name == "agentsmcp_mcp_cancellations":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    found[sample.labels["reason"]] = sample.value
+    return found
 
 
 def rpc_method(entry: dict[str, Any]) -> str | None:
@@ -194,8 +225,9 @@ async def test_the_stateless_era_through_the_proxy(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["mcp2-legacy", "typescript"])
 async def test_handshake_era_cancel_needs_session_affinity(name: str, tmp_path: Path) -> None:
-    """In the handshake era a cancel is a ``notifications/cancelled`` POST, and only the process
-    running the call can act on it; behind plain round robin it lands on the other one. With
+    """Without a shared store: in the handshake era a cancel is a ``notifications/cancelled``
+    POST, and only the process running the call can act on it; behind plain round robin it lands
+    on the other one (with a shared store it is relayed: the next test). With
     nginx hashing on ``Mcp-Session-Id`` where there is one (what an Ingress can do; requests
     without one still spread) every request of the session after ``initialize`` reaches one
     process, and the whole plan passes, cancel included."""
@@ -232,3 +264,58 @@ async def test_handshake_era_cancel_needs_session_affinity(name: str, tmp_path: 
             if e["uri"] == "/mcp" and e["method"] == "POST" and e["session"]
         ]
         assert len({e["upstream"] for e in in_session}) == 1, in_session
+
+
+@pytest.mark.parametrize("name", ["mcp2-legacy", "typescript"])
+async def test_handshake_era_cancel_across_replicas_through_the_shared_store(
+    name: str, tmp_path: Path
+) -> None:
+    """Plain round robin, no affinity: a ``notifications/cancelled`` that lands on the process
+    not running the call is relayed through the shared store (a real redis-server, as the
+    limits store), and the whole plan passes, cancel included (upstream stopped within 1 s)."""
+    binary = nginx_binary()
+    if binary is None:
+        pytest.skip("nginx is not installed: run scripts/system-deps.sh")
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed: run scripts/system-deps.sh")
+    redis_dir = tmp_path / "redis"
+    redis_dir.mkdir()
+    with (
+        running_redis(redis_dir) as redis,
+        fake_upstreams(tmp_path) as fakes,
+        two_servers(tmp_path, fakes, redis) as servers,
+        running_nginx(
+            binary, tmp_path / "nginx", [f"127.0.0.1:{s.port}" for s in servers]
+        ) as proxy,
+    ):
+        program, overrides, version = CLIENTS[name]
+        plan = {
+            **PLAN,
+            **overrides,
+            "url": f"{proxy.url}/mcp",
+            "token": make_token(),
+            "fake_url": fakes,
+        }
+        run = await run_client(client_command(program), plan)
+        report = run.report
+        assert "error" not in report, f"{report}\n{run.stderr}"
+        assert report["protocol_version"] == version
+        assert report["cancel"]["upstream_stopped_after_s"] < 1.0, report["cancel"]
+        assert report["cancel"]["upstream_inflight"] == 0, report["cancel"]
+        assert report["failure"]["is_error"] is True
+        entries = [e for e in proxy.access_log() if e["uri"] == "/mcp"]
+        assert {e["upstream"] for e in entries} == {f"127.0.0.1:{s.port}" for s in servers}
+        # Exactly one cancel was executed, here or on the other process, by notification.
+        counted = [cancellations(server) for server in servers]
+        executed = sum(c.get("notification", 0) + c.get("relayed", 0) for c in counted)
+        assert executed == 1, counted
+        # Where the cancel POST and the call went: a relay iff they differ.
+        calls = [e for e in entries if rpc_method(e) == "tools/call"]
+        cancel = [e for e in entries if rpc_method(e) == "notifications/cancelled"]
+        assert len(cancel) == 1, entries
+        relayed = sum(c.get("relayed", 0) for c in counted)
+        cancelled_id = json.loads(cancel[0]["body"])["params"]["requestId"]
+        (cancelled_call,) = [e for e in calls if json.loads(e["body"])["id"] == cancelled_id]
+        assert relayed == (cancel[0]["upstream"] != cancelled_call["upstream"]), (entries, counted)
+        for server in servers:
+            assert server.popen.poll() is None, server.output()

@@ -21,6 +21,7 @@ import aiohttp
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "provider.mjs"
 MCP_CLIENT_SCRIPT = HERE / "mcp-client-auth.mjs"
+MCP_OAUTH_SCRIPT = HERE / "mcp-client-oauth.mjs"
 START_TIMEOUT_SECONDS = 30.0
 CLIENT_SECRET = "secret"
 # The clients provider.mjs registers.
@@ -155,6 +156,29 @@ async def mcp_sdk_client_credentials(
         raise AssertionError(f"the MCP SDK client failed: {stderr.decode()[-3000:]}")
     result: dict[str, Any] = json.loads(stdout)
     return result
+
+
+async def mcp_sdk_oauth_session(plan: dict[str, Any]) -> dict[str, Any]:
+    """Run the official MCP TypeScript SDK's ``Client`` with a client-credentials auth provider
+    against /mcp (mcp-client-oauth.mjs) and return its report: every HTTP exchange, the token it
+    got, the tools, the call's result, and what each of ``plan["badTokens"]`` got."""
+    process = await asyncio.create_subprocess_exec(
+        *node_command(MCP_OAUTH_SCRIPT),
+        json.dumps({"clientId": RS256_CLIENT, "clientSecret": CLIENT_SECRET, **plan}),
+        cwd=HERE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 120)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    lines = stdout.decode(errors="replace").strip().splitlines()
+    assert lines, f"the MCP SDK client printed nothing: {stderr.decode()[-3000:]}"
+    report: dict[str, Any] = json.loads(lines[-1])
+    return report
 
 
 def _read_line(stream: Any, timeout: float) -> str:

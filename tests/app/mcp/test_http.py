@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import structlog.testing
 
 from app.mcp import SESSION_HEADER, McpEndpoint
 from app.shared_state import METRICS_KEY, SHUTDOWN_DEADLINE_KEY
@@ -21,6 +22,7 @@ from tests.sse import sse_events
 from .conftest import ACCEPT_BOTH, Server, ServerFactory, eventually
 
 MODERN = "2026-07-28"
+SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 META = {
     "io.modelcontextprotocol/protocolVersion": MODERN,
     "io.modelcontextprotocol/clientCapabilities": {},
@@ -83,7 +85,10 @@ async def test_server_discover(http: aiohttp.ClientSession, server: Server) -> N
     assert MODERN in result["supportedVersions"]
     assert "2025-11-25" in result["supportedVersions"]
     assert result["capabilities"] == {"tools": {"listChanged": False}}
-    assert result["serverInfo"]["name"] == "agentsmcp"
+    # 2026-07-28 has no serverInfo result field: the identity is the _meta stamp.
+    assert "serverInfo" not in result
+    assert result["_meta"][SERVER_INFO]["name"] == "agentsmcp"
+    assert result["_meta"][SERVER_INFO]["version"]
     assert result["resultType"] == "complete"
     assert result["cacheScope"] in ("public", "private")
     assert result["ttlMs"] > 0
@@ -98,6 +103,7 @@ async def test_stateless_list_and_call(
         result = (await read_message(response))["result"]
     assert {tool["name"] for tool in result["tools"]} == {"coding", "coding-claude"}
     assert result["resultType"] == "complete"
+    assert result["_meta"][SERVER_INFO]["name"] == "agentsmcp"
     call = request(
         "tools/call", {"name": "coding-claude", "arguments": {"task": "hi"}, "_meta": META}, id="c1"
     )
@@ -109,6 +115,7 @@ async def test_stateless_list_and_call(
     assert message["id"] == "c1"
     assert message["result"]["isError"] is False
     assert message["result"]["structuredContent"]["output"] == "Hello, world!"
+    assert message["result"]["_meta"][SERVER_INFO]["name"] == "agentsmcp"
     assert fake.anthropic.attempts == 1
 
 
@@ -738,6 +745,7 @@ async def test_progress_gap_and_request_metrics(
     assert gaps in text
     assert 'agentsmcp_mcp_progress_gap_seconds_bucket{le="10.0"}' in text
     assert 'agentsmcp_mcp_cancellations_total{reason="disconnect"} 0.0' in text
+    assert 'agentsmcp_mcp_cancellations_total{reason="relayed"} 0.0' in text
     await assert_ready(http, server)
 
 
@@ -831,4 +839,88 @@ async def test_a_bug_is_a_500_json_rpc_error_that_leaks_nothing(
         )
         == 1
     )
+    await assert_ready(http, server)
+
+
+@pytest.mark.parametrize("accept", [ACCEPT_BOTH, "application/json"])
+async def test_client_gone_before_the_answer_is_a_cancel_not_a_500(
+    http: aiohttp.ClientSession, server: Server, fake: FakeServer, accept: str
+) -> None:
+    await _leave_at_once(http, server, fake, "tools/call", accept, cancels=True)
+
+
+async def test_client_gone_before_an_sse_answer_is_not_a_500(
+    http: aiohttp.ClientSession, server: Server, fake: FakeServer
+) -> None:
+    await _leave_at_once(http, server, fake, "tools/list", "text/event-stream", cancels=False)
+
+
+async def _leave_at_once(
+    http: aiohttp.ClientSession,
+    server: Server,
+    fake: FakeServer,
+    method: str,
+    accept: str,
+    *,
+    cancels: bool,
+) -> None:
+    """A client that sends a call and closes the socket at once: the run is cancelled and
+    counted as a disconnect; nothing is logged as an error nor counted as a 5xx."""
+    fake.openai.default = Behavior(chunks=("tok ",) * 20, chunk_delay=0.05)
+    host, port = server.url.removeprefix("http://").split(":")
+    rounds = 5
+    with structlog.testing.capture_logs() as logs:
+        for number in range(rounds):
+            params = {"name": "coding", "arguments": {"task": "x"}} if cancels else None
+            call = request(method, params, id=number)
+            body = json.dumps(call).encode()
+            head = "".join(
+                f"{name}: {value}\r\n"
+                for name, value in {
+                    **headers(**{"MCP-Protocol-Version": "2025-11-25", "Accept": accept}),
+                    "Host": f"{host}:{port}",
+                    "Content-Length": str(len(body)),
+                }.items()
+            )
+            _, writer = await asyncio.open_connection(host, int(port))
+            writer.write(f"POST /mcp HTTP/1.1\r\n{head}\r\n".encode() + body)
+            await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+        registry = server.app[METRICS_KEY].registry
+
+        def cancelled() -> float:
+            value = registry.get_sample_value(
+                "agentsmcp_mcp_cancellations_total", {"reason": "disconnect"}
+            )
+            return value or 0.0
+
+        def served() -> float:
+            return sum(
+                sample.value
+                for metric in registry.collect()
+                if metric.name == "http_requests"
+                for sample in metric.samples
+                if sample.name == "http_requests_total" and sample.labels["route"] == "/mcp"
+            )
+
+        await eventually(lambda: served() == rounds)
+        if cancels:
+            await eventually(lambda: cancelled() == rounds)
+        await eventually(lambda: fake.openai.inflight == 0)
+        await asyncio.sleep(0.3)
+    assert cancelled() == (rounds if cancels else 0)
+    if cancels:
+        outcome = {"tool": "coding", "outcome": "cancelled"}
+        assert registry.get_sample_value("agentsmcp_mcp_tool_calls_total", outcome) == rounds
+    statuses = {
+        sample.labels["status"]
+        for metric in registry.collect()
+        if metric.name == "http_requests"
+        for sample in metric.samples
+        if sample.name == "http_requests_total" and sample.labels["route"] == "/mcp"
+    }
+    assert not any(status.startswith("5") for status in statuses), statuses
+    errors = [entry for entry in logs if entry["log_level"] in ("error", "critical")]
+    assert not errors, errors
     await assert_ready(http, server)
