@@ -29,7 +29,12 @@ from app.providers import (
     ChatProvider,
     FinishReason,
     ProviderError,
+    ResponseFormat,
     StreamEnd,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    ToolChoice,
     Usage,
 )
 
@@ -81,6 +86,10 @@ class RunOptions:
     top_p: float | None = None
     stop: tuple[str, ...] = ()
     user: str | None = None
+    tools: tuple[Tool, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
 
     def params_for(self, settings: AgentSettings) -> ChatParams:
         # The agent's max_tokens is a limit: a request may ask for fewer tokens, never more.
@@ -88,7 +97,17 @@ class RunOptions:
         if self.max_tokens is not None:
             max_tokens = min(self.max_tokens, max_tokens)
         temperature = settings.temperature if self.temperature is None else self.temperature
-        return ChatParams(max_tokens, temperature, self.top_p, self.stop, self.user)
+        return ChatParams(
+            max_tokens,
+            temperature,
+            self.top_p,
+            self.stop,
+            self.user,
+            self.tools,
+            self.tool_choice,
+            self.parallel_tool_calls,
+            self.response_format,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +118,7 @@ class RunResult:
     usage: Usage
     model: str
     duration: float
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 class _Instruments:
@@ -252,7 +272,11 @@ class AgentRunner:
                             options.params_for(settings),
                         )
                 result = attempt.succeeded(
-                    completion.text, completion.finish_reason, completion.usage, completion.model
+                    completion.text,
+                    completion.finish_reason,
+                    completion.usage,
+                    completion.model,
+                    completion.tool_calls,
                 )
                 if account is not None:
                     await account.charge(agent.name, completion.usage.total_tokens)
@@ -267,7 +291,7 @@ class AgentRunner:
         messages: Sequence[ChatMessage],
         options: RunOptions,
         run: RunStream,
-    ) -> AsyncGenerator[str, None]:
+    ) -> AsyncGenerator[str | ToolCallDelta, None]:
         provider = self._provider(agent)
         account = run.account
         if account is not None:
@@ -290,11 +314,13 @@ class AgentRunner:
                         while True:
                             async with asyncio.timeout_at(deadline):
                                 item = await anext(upstream)
-                            if type(item) is str:
+                            if type(item) is str or isinstance(item, ToolCallDelta):
                                 if first:
                                     ttft.observe(time.perf_counter() - attempt.started)
                                     first = False
-                                delivered_chars += len(item)
+                                delivered_chars += len(
+                                    item.arguments if isinstance(item, ToolCallDelta) else item
+                                )
                                 yield item
                             elif isinstance(item, Usage):
                                 reported = item
@@ -304,7 +330,9 @@ class AgentRunner:
                             elif isinstance(item, StreamEnd):
                                 end = item
                                 break
-                    result = attempt.succeeded("", end.finish_reason, end.usage, end.model)
+                    result = attempt.succeeded(
+                        "", end.finish_reason, end.usage, end.model, end.tool_calls
+                    )
                     if account is not None and end.usage.total_tokens > charged:
                         await account.charge(agent.name, end.usage.total_tokens - charged)
                     charged = -1
@@ -351,7 +379,12 @@ class _Attempt:
         return self
 
     def succeeded(
-        self, text: str, finish_reason: FinishReason, usage: Usage, model: str
+        self,
+        text: str,
+        finish_reason: FinishReason,
+        usage: Usage,
+        model: str,
+        tool_calls: tuple[ToolCall, ...] = (),
     ) -> RunResult:
         agent = self._agent
         self._runner._provider_outcome(agent, SUCCESS)
@@ -363,6 +396,7 @@ class _Attempt:
             usage=usage,
             model=model,
             duration=time.perf_counter() - self.started,
+            tool_calls=tool_calls,
         )
 
     def __exit__(
@@ -389,9 +423,11 @@ class _Attempt:
 
 
 class RunStream:
-    """Text deltas of a streaming run. ``agent`` is the agent answering (it changes if the
-    primary fails before its first delta and a fallback takes over); ``result`` is set once the
-    stream has ended successfully (its ``text`` is empty: the deltas are the text).
+    """Text and tool-call deltas of a streaming run. ``agent`` is the agent answering (it
+    changes if the primary fails before its first delta and a fallback takes over); ``result``
+    is set once the
+    stream has ended successfully (its ``text`` is empty: the deltas are the text; its
+    ``tool_calls`` are the streamed calls, assembled).
 
     Always close it (``async with`` or :meth:`aclose`): that closes the upstream request.
     """
@@ -415,7 +451,7 @@ class RunStream:
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> str:
+    async def __anext__(self) -> str | ToolCallDelta:
         return await self._deltas.__anext__()
 
     async def aclose(self) -> None:
@@ -427,7 +463,7 @@ class RunStream:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def _run(self) -> AsyncGenerator[str, None]:
+    async def _run(self) -> AsyncGenerator[str | ToolCallDelta, None]:
         runner = self._runner
         while True:
             delivered = False

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from app.middlewares import REQUEST_ID_HEADER
+from app.providers import ToolCallDelta
 from app.shared_state import REQUEST_ID_KEY
 
 DONE = b"data: [DONE]\n\n"
@@ -58,6 +59,30 @@ class ChunkRenderer:
 
     def delta(self, text: str) -> bytes:
         return self._prefix + _dumps(text).encode() + self._suffix
+
+    def tool_call(self, delta: ToolCallDelta) -> bytes:
+        """A tool-call delta in OpenAI's shape: the first of a call names it (``id``, ``type``,
+        ``function.name``), later ones carry argument fragments."""
+        call: dict[str, Any] = {"index": delta.index}
+        function: dict[str, str] = {}
+        if delta.id is not None:
+            call["id"] = delta.id
+            call["type"] = "function"
+        if delta.name is not None:
+            function["name"] = delta.name
+        if delta.arguments or delta.name is not None:
+            function["arguments"] = delta.arguments
+        call["function"] = function
+        return self._chunk(
+            [
+                {
+                    "index": 0,
+                    "delta": {"tool_calls": [call]},
+                    "logprobs": None,
+                    "finish_reason": None,
+                }
+            ]
+        )
 
     def role(self) -> bytes:
         return self._chunk(

@@ -15,7 +15,7 @@ from aiohttp import web
 from app.agents import Agent, AgentRunner, RunOptions, RunResult, TokenAccount
 from app.errors import APIError, InternalServerError
 from app.limits import account_for
-from app.providers import ChatMessage, Usage
+from app.providers import ChatMessage, ToolCall, ToolCallDelta, Usage
 from app.request_body import read_json
 from app.shared_state import SHUTDOWN_DEADLINE_KEY
 
@@ -95,7 +95,7 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": result.text, "refusal": None},
+                "message": _assistant_message(result.text, result.tool_calls),
                 "logprobs": None,
                 "finish_reason": result.finish_reason,
             }
@@ -104,6 +104,25 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
         "system_fingerprint": None,
     }
     return _json(body, headers={AGENT_HEADER: result.agent.name})
+
+
+def _assistant_message(text: str, tool_calls: tuple[ToolCall, ...]) -> dict[str, Any]:
+    if not tool_calls:
+        return {"role": "assistant", "content": text, "refusal": None}
+    return {
+        "role": "assistant",
+        # OpenAI's content is null when the model only called tools.
+        "content": text or None,
+        "refusal": None,
+        "tool_calls": [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in tool_calls
+        ],
+    }
 
 
 async def _complete(
@@ -136,14 +155,17 @@ async def _stream_chat_completion(
     failure: APIError | None = None
     try:
         async with stream:
-            async for text in stream:
+            async for item in stream:
                 if renderer is None or response is None:
                     # Headers go out with the first delta, so failures before it (fallback
                     # included) are still plain JSON errors with the right status.
                     renderer = _renderer(stream.agent.name)
                     response = await open_stream(request, {AGENT_HEADER: stream.agent.name})
                     await response.write(renderer.role())
-                await response.write(renderer.delta(text))
+                if type(item) is str:
+                    await response.write(renderer.delta(item))
+                elif isinstance(item, ToolCallDelta):
+                    await response.write(renderer.tool_call(item))
     except asyncio.CancelledError:
         if not watch.absorb_shutdown():
             raise
@@ -253,8 +275,10 @@ async def _stream_run(
     try:
         async with stream:
             async for text in stream:
-                output.append(text)
-                await response.write(prefix + dumps(text).encode() + b"}\n\n")
+                # Runs offer no tools, so their streams carry text only.
+                if type(text) is str:
+                    output.append(text)
+                    await response.write(prefix + dumps(text).encode() + b"}\n\n")
     except asyncio.CancelledError:
         if not watch.absorb_shutdown():
             raise

@@ -25,6 +25,8 @@ from pydantic_core.core_schema import ValidationInfo
 
 MAX_STOP_SEQUENCES = 4
 MAX_METADATA_KEYS = 16
+# OpenAI's limit on the number of tools of one request.
+MAX_TOOLS = 128
 # The largest max_tokens an agent can be configured with (config.AgentSettings): anything above it
 # is a client bug, not a request to clamp.
 MAX_TOKENS_LIMIT = 1_000_000
@@ -67,25 +69,81 @@ Content = Annotated[
 ]
 
 
-class Message(_Strict):
-    """A chat message. `content` may be omitted or null only for assistant messages."""
+# OpenAI's (and Anthropic's) rule for function names.
+TOOL_NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
+ToolName = Annotated[str, Field(pattern=TOOL_NAME_PATTERN, examples=["get_weather"])]
 
-    # The same rule as `_content_required`, for the document.
+
+class FunctionCall(_Strict):
+    name: ToolName
+    arguments: str = Field(description="The arguments as JSON text, as the model wrote them.")
+
+
+class ToolCall(_Strict):
+    id: str = Field(min_length=1)
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class Message(_Strict):
+    """A chat message. `content` may be omitted or null only for assistant messages; an
+    assistant message may carry `tool_calls`, each answered by a following `tool` message with
+    its `tool_call_id`."""
+
+    # The same rules as the validators, for the document.
     model_config = ConfigDict(
         json_schema_extra={
-            "if": {"properties": {"role": {"const": "assistant"}}},
-            "else": {"required": ["content"], "properties": {"content": {"not": {"type": "null"}}}},
+            "allOf": [
+                {
+                    "if": {"properties": {"role": {"const": "assistant"}}},
+                    "else": {
+                        "required": ["content"],
+                        "properties": {"content": {"not": {"type": "null"}}},
+                    },
+                },
+                {
+                    "if": {"properties": {"role": {"const": "tool"}}},
+                    "then": {
+                        "required": ["tool_call_id"],
+                        "properties": {"tool_call_id": {"type": "string"}},
+                    },
+                    "else": {"properties": {"tool_call_id": {"type": "null"}}},
+                },
+                {
+                    "if": {"properties": {"role": {"not": {"const": "assistant"}}}},
+                    "then": {"properties": {"tool_calls": {"type": "null"}}},
+                },
+            ]
         }
     )
 
-    role: Literal["system", "developer", "user", "assistant"]
+    role: Literal["system", "developer", "user", "assistant", "tool"]
     content: Content | None = Field(default=None, validate_default=True)
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = Field(default=None, validate_default=True)
 
     @field_validator("content")
     @classmethod
     def _content_required(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None and info.data.get("role", "assistant") != "assistant":
             raise PydanticCustomError("missing", "is required (a string or an array of text parts)")
+        return value
+
+    @field_validator("tool_calls")
+    @classmethod
+    def _assistant_calls(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and info.data.get("role", "assistant") != "assistant":
+            raise PydanticCustomError("not_allowed", "only assistant messages have tool_calls")
+        return value
+
+    @field_validator("tool_call_id")
+    @classmethod
+    def _tool_answers_a_call(cls, value: Any, info: ValidationInfo) -> Any:
+        role = info.data.get("role")
+        if role == "tool" and value is None:
+            raise PydanticCustomError("missing", "is required for a tool message")
+        if role != "tool" and value is not None:
+            raise PydanticCustomError("not_allowed", "only tool messages have a tool_call_id")
         return value
 
 
@@ -128,11 +186,91 @@ class StreamOptions(_Strict):
     include_usage: bool = False
 
 
+def _object_schema(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and value.get("type") != "object":
+        raise PydanticCustomError("invalid_schema", 'must be a JSON Schema of "type": "object"')
+    return value
+
+
+class FunctionDefinition(_Strict):
+    name: ToolName
+    description: str | None = None
+    parameters: Annotated[
+        dict[str, Any] | None,
+        AfterValidator(_object_schema),
+        Field(description='A JSON Schema of "type": "object"; omitted means no parameters.'),
+    ] = None
+    strict: bool | None = None
+
+
+class ToolDefinition(_Strict):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class FunctionName(_Strict):
+    name: ToolName
+
+
+class NamedToolChoice(_Strict):
+    type: Literal["function"]
+    function: FunctionName
+
+
+ToolChoice = Annotated[
+    Annotated[Literal["none", "auto", "required"], Tag("<mode>")]
+    | Annotated[NamedToolChoice, Tag("<function>")],
+    Discriminator(
+        lambda value: "<mode>" if isinstance(value, str) else "<function>",
+        custom_error_type="invalid_tool_choice",
+        custom_error_message='must be "none", "auto", "required" or a named function',
+    ),
+]
+
+
+class JSONSchemaSpec(_Strict):
+    name: ToolName
+    description: str | None = None
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+
+class TextFormat(_Strict):
+    type: Literal["text"]
+
+
+class JSONObjectFormat(_Strict):
+    type: Literal["json_object"]
+
+
+class JSONSchemaFormat(_Strict):
+    type: Literal["json_schema"]
+    json_schema: JSONSchemaSpec
+
+
+def _format_type(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else None
+    return f"<{kind}>" if kind in ("text", "json_object", "json_schema") else None
+
+
+ResponseFormat = Annotated[
+    Annotated[TextFormat, Tag("<text>")]
+    | Annotated[JSONObjectFormat, Tag("<json_object>")]
+    | Annotated[JSONSchemaFormat, Tag("<json_schema>")],
+    Discriminator(
+        _format_type,
+        custom_error_type="invalid_response_format",
+        custom_error_message="must be an object with type text, json_object or json_schema",
+    ),
+]
+
+
 class ChatCompletionRequest(_Strict):
     """OpenAI-compatible; `model` is an agent name. Other Chat Completions arguments are
     refused with 400 `unsupported_parameter` (null, or a value that changes nothing, is
     accepted), unknown ones with `unknown_parameter`. Anthropic agents send no `temperature`
-    or `top_p` upstream (their API version refuses them)."""
+    or `top_p` upstream (their API version refuses them); their tools, tool calls and
+    `response_format` are translated (docs/http-api.md)."""
 
     model: str = Field(min_length=1, examples=["coding"])
     messages: Messages
@@ -145,6 +283,14 @@ class ChatCompletionRequest(_Strict):
     stop: Stop | None = None
     user: str | None = None
     n: Literal[1] | None = Field(default=None, description="Only 1 is supported.")
+    tools: list[ToolDefinition] | None = Field(
+        default=None, max_length=MAX_TOOLS, description="Function tools; names are unique."
+    )
+    tool_choice: ToolChoice | None = Field(
+        default=None, description="`required` or a named function needs `tools`."
+    )
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
 
 
 RunInput = Annotated[
@@ -209,10 +355,24 @@ class Usage(BaseModel):
     total_tokens: int = Field(ge=0)
 
 
+class ResponseFunctionCall(BaseModel):
+    name: str
+    arguments: str = Field(description="JSON text, as the model wrote it.")
+
+
+class ResponseToolCall(BaseModel):
+    id: str
+    type: Literal["function"]
+    function: ResponseFunctionCall
+
+
 class AssistantMessage(BaseModel):
     role: Literal["assistant"]
-    content: str
+    content: str | None = Field(description="Null when the answer is only tool calls.")
     refusal: None = None
+    tool_calls: list[ResponseToolCall] | None = Field(
+        default=None, description="Present when the model called tools."
+    )
 
 
 class Choice(BaseModel):

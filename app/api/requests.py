@@ -2,7 +2,7 @@
 
 Every problem is a 400 ``invalid_request_error`` naming the field, e.g. ``messages[1].content``.
 Both routes refuse fields they do not implement: OpenAI answers 400 to an unrecognized argument,
-and silently dropping ``tools`` or ``response_format`` would hand the client free text instead.
+and silently dropping ``logprobs`` or ``seed`` would hand the client something else than asked.
 """
 
 from __future__ import annotations
@@ -15,8 +15,17 @@ from pydantic import BaseModel, ValidationError
 
 from app.agents import RunOptions
 from app.errors import BadRequestError
-from app.providers import ChatMessage
+from app.providers import (
+    ChatMessage,
+    JSONSchemaFormat,
+    NamedToolChoice,
+    ResponseFormat,
+    Tool,
+    ToolCall,
+    ToolChoice,
+)
 
+from . import models
 from .models import TAG_PREFIX, ChatCompletionRequest, Message, RunRequest
 
 M = TypeVar("M", bound=BaseModel)
@@ -59,7 +68,7 @@ class UnknownParameterError(InvalidFieldError):
 # Chat Completions arguments this server implements.
 CHAT_FIELDS = frozenset(ChatCompletionRequest.model_fields)
 # Every other argument of openai.types.chat.CompletionCreateParams (a test keeps this equal to
-# the SDK's). Tool calling, structured output, seeds, logprobs... are refused until supported.
+# the SDK's). The deprecated `functions`, seeds, logprobs... are refused until supported.
 OPENAI_ONLY_FIELDS = frozenset(
     {
         "audio",
@@ -71,20 +80,16 @@ OPENAI_ONLY_FIELDS = frozenset(
         "metadata",
         "modalities",
         "moderation",
-        "parallel_tool_calls",
         "prediction",
         "presence_penalty",
         "prompt_cache_key",
         "prompt_cache_options",
         "prompt_cache_retention",
         "reasoning_effort",
-        "response_format",
         "safety_identifier",
         "seed",
         "service_tier",
         "store",
-        "tool_choice",
-        "tools",
         "top_logprobs",
         "verbosity",
         "web_search_options",
@@ -96,9 +101,7 @@ NO_OP_VALUES: dict[str, tuple[Any, ...]] = {
     "presence_penalty": (0,),
     "logprobs": (False,),
     "store": (False,),
-    "tools": ([],),
     "functions": ([],),
-    "parallel_tool_calls": (True, False),
 }
 
 
@@ -162,16 +165,100 @@ def _validate(model: type[M], body: Any) -> M:
         raise InvalidFieldError(_param(error["loc"]), problem) from None
 
 
+def _text(content: models.Content | None) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(part.text for part in content or ())
+
+
 def _messages(messages: list[Message]) -> list[ChatMessage]:
+    _check_tool_messages(messages)
     return [
         ChatMessage(
             message.role,
-            message.content
-            if isinstance(message.content, str)
-            else "".join(part.text for part in message.content or ()),
+            _text(message.content),
+            tuple(
+                ToolCall(call.id, call.function.name, call.function.arguments)
+                for call in message.tool_calls or ()
+            ),
+            message.tool_call_id,
         )
         for message in messages
     ]
+
+
+def _check_tool_messages(messages: list[Message]) -> None:
+    """OpenAI's rule: the tool messages directly after an assistant message with ``tool_calls``
+    answer each of its calls, once; no other tool message exists."""
+    # Calls of the latest assistant message not answered yet: id -> that message's index.
+    open_calls: dict[str, int] = {}
+    for index, message in enumerate(messages):
+        if message.role == "tool":
+            if open_calls.pop(message.tool_call_id or "", None) is None:
+                raise InvalidFieldError(
+                    f"messages[{index}].tool_call_id",
+                    "must be the id of an unanswered tool call of the assistant message"
+                    " directly before the tool messages",
+                )
+            continue
+        _unanswered(open_calls)
+        for position, call in enumerate(message.tool_calls or ()):
+            if call.id in open_calls:
+                raise InvalidFieldError(
+                    f"messages[{index}].tool_calls[{position}].id",
+                    "duplicate tool call id",
+                )
+            open_calls[call.id] = index
+    _unanswered(open_calls)
+
+
+def _unanswered(open_calls: dict[str, int]) -> None:
+    for call_id, index in open_calls.items():
+        raise InvalidFieldError(
+            f"messages[{index}].tool_calls",
+            f"tool call {_quoted(call_id)} has no tool message answering it (tool messages"
+            " must directly follow the assistant message with tool_calls)",
+        )
+
+
+def _quoted(name: str) -> str:
+    return repr(name if len(name) <= MAX_QUOTED_NAME else name[:MAX_QUOTED_NAME] + "...")
+
+
+def _tools(request: ChatCompletionRequest) -> tuple[Tool, ...]:
+    tools: list[Tool] = []
+    for index, definition in enumerate(request.tools or ()):
+        function = definition.function
+        if any(tool.name == function.name for tool in tools):
+            raise InvalidFieldError(f"tools[{index}].function.name", "duplicate tool name")
+        parameters = function.parameters or {"type": "object", "properties": {}}
+        tools.append(Tool(function.name, function.description, parameters, function.strict))
+    return tuple(tools)
+
+
+def _tool_choice(request: ChatCompletionRequest, tools: tuple[Tool, ...]) -> ToolChoice | None:
+    choice = request.tool_choice
+    if choice is None or (not tools and choice in ("auto", "none")):
+        # Without tools the model calls none anyway: these change nothing.
+        return None
+    if not tools:
+        raise InvalidFieldError("tool_choice", "requires tools")
+    if isinstance(choice, models.NamedToolChoice):
+        name = choice.function.name
+        if all(tool.name != name for tool in tools):
+            raise InvalidFieldError("tool_choice.function.name", "names no tool in tools")
+        return NamedToolChoice(name)
+    return choice
+
+
+def _response_format(request: ChatCompletionRequest) -> ResponseFormat | None:
+    value = request.response_format
+    if value is None:
+        return None
+    if isinstance(value, models.JSONSchemaFormat):
+        spec = value.json_schema
+        return JSONSchemaFormat(spec.name, spec.json_schema, spec.description, spec.strict)
+    return value.type
 
 
 def parse_chat_completion(body: Any) -> ChatCompletionCall:
@@ -183,12 +270,17 @@ def parse_chat_completion(body: Any) -> ChatCompletionCall:
     if max_tokens is None:
         max_tokens = request.max_tokens
     stop = request.stop
+    tools = _tools(request)
     options = RunOptions(
         max_tokens=max_tokens,
         temperature=request.temperature,
         top_p=request.top_p,
         stop=(stop,) if isinstance(stop, str) else tuple(stop or ()),
         user=request.user,
+        tools=tools,
+        tool_choice=_tool_choice(request, tools),
+        parallel_tool_calls=request.parallel_tool_calls if tools else None,
+        response_format=_response_format(request),
     )
     include_usage = request.stream_options is not None and request.stream_options.include_usage
     return ChatCompletionCall(

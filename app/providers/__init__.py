@@ -2,6 +2,12 @@
 
 Adapters translate the provider-neutral chat model (:class:`ChatMessage`, :class:`ChatParams`,
 :class:`Completion`, stream items) to each provider and raise only :class:`ProviderError`.
+
+Tool calling, the same for both providers: pass :class:`Tool` s (and optionally a
+:class:`ToolChoice`, ``parallel_tool_calls``) in :class:`ChatParams`; a :class:`Completion` (or a
+stream's :class:`StreamEnd`, after its :class:`ToolCallDelta` s) carries the :class:`ToolCall` s
+with finish reason ``tool_calls``; send back ``ChatMessage("assistant", text, tool_calls=calls)``
+then one ``ChatMessage("tool", result, tool_call_id=call.id)`` per call, and call again.
 """
 
 import importlib
@@ -15,9 +21,17 @@ from ._models import (
     ChatParams,
     Completion,
     FinishReason,
+    JSONSchemaFormat,
+    NamedToolChoice,
+    ResponseFormat,
     Role,
     StreamEnd,
     StreamItem,
+    Tool,
+    ToolCall,
+    ToolCallAssembler,
+    ToolCallDelta,
+    ToolChoice,
     Usage,
 )
 
@@ -50,11 +64,19 @@ __all__ = [
     "Completion",
     "ErrorKind",
     "FinishReason",
+    "JSONSchemaFormat",
+    "NamedToolChoice",
     "OpenAIProvider",
     "ProviderError",
+    "ResponseFormat",
     "Role",
     "StreamEnd",
     "StreamItem",
+    "Tool",
+    "ToolCall",
+    "ToolCallAssembler",
+    "ToolCallDelta",
+    "ToolChoice",
     "Usage",
     "build_providers",
     "deprecated_models",

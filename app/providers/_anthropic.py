@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from types import ModuleType
 from typing import Any, ClassVar, cast
 
 import anthropic
+from anthropic import transform_schema
 from anthropic.resources.messages.messages import DEPRECATED_MODELS
 from anthropic.types import MessageParam
 
 from ._base import SDKAdapter
 from ._errors import ErrorKind, ProviderError
-from ._models import ChatMessage, ChatParams, Completion, FinishReason, StreamEnd, StreamItem, Usage
+from ._models import (
+    ChatMessage,
+    ChatParams,
+    Completion,
+    FinishReason,
+    JSONSchemaFormat,
+    NamedToolChoice,
+    StreamEnd,
+    StreamItem,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    ToolChoice,
+    Usage,
+)
 
 DEFAULT_API_BASE = "https://api.anthropic.com"
 PATH = "/v1/messages"
@@ -30,6 +46,14 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
+
+
+TOOL_CHOICE_TYPES = {"auto": "auto", "required": "any", "none": "none"}
+# Anthropic has no JSON mode: `json_object` (and a `json_schema` format without a schema) asks for
+# it in the system prompt. A `json_schema` format with a schema uses structured outputs instead.
+JSON_INSTRUCTION = (
+    "Answer with a single valid JSON object and nothing else: no prose and no code fences."
+)
 
 
 def finish_reason(stop_reason: str | None) -> FinishReason:
@@ -54,26 +78,105 @@ def translate_messages(
 ) -> tuple[str, list[MessageParam]]:
     """Split OpenAI-style messages into Anthropic's ``system`` and alternating turns.
 
-    System and developer messages join the agent's system prompt; consecutive messages of the
-    same role are merged because Anthropic expects user and assistant turns to alternate.
+    System and developer messages join the agent's system prompt. Assistant tool calls become
+    ``tool_use`` blocks and ``tool`` messages ``tool_result`` blocks of a user turn (ids and
+    order kept). Consecutive turns of the same role are merged because Anthropic expects user
+    and assistant turns to alternate; a merged user turn holds its tool results first, as
+    Anthropic requires. A turn of text only is sent as one string.
     """
     system_parts = [system] if system.strip() else []
-    turns: list[dict[str, str]] = []
+    turns: list[dict[str, Any]] = []
     for message in messages:
-        if not message.content.strip():
-            # Anthropic refuses empty or whitespace-only text (except a final prefill); an
-            # empty OpenAI-style message carries nothing, so it is left out.
-            continue
         if message.role in ("system", "developer"):
-            system_parts.append(message.content)
-        elif turns and turns[-1]["role"] == message.role:
-            turns[-1]["content"] += "\n\n" + message.content
+            if message.content.strip():
+                system_parts.append(message.content)
+            continue
+        blocks = _blocks(message)
+        if not blocks:
+            continue
+        role = "assistant" if message.role == "assistant" else "user"
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
         else:
-            turns.append({"role": message.role, "content": message.content})
-    if turns and turns[-1]["role"] == "assistant":
-        # A final assistant turn is a prefill, which must not end with whitespace.
-        turns[-1]["content"] = turns[-1]["content"].rstrip()
+            turns.append({"role": role, "content": blocks})
+    for turn in turns:
+        blocks = sorted(turn["content"], key=lambda block: block["type"] != "tool_result")
+        if turn is turns[-1] and turn["role"] == "assistant" and blocks[-1]["type"] == "text":
+            # A final assistant turn is a prefill, which must not end with whitespace.
+            blocks[-1]["text"] = blocks[-1]["text"].rstrip()
+        if all(block["type"] == "text" for block in blocks):
+            turn["content"] = "\n\n".join(block["text"] for block in blocks)
+        else:
+            turn["content"] = blocks
     return "\n\n".join(system_parts), cast(list[MessageParam], turns)
+
+
+def _blocks(message: ChatMessage) -> list[dict[str, Any]]:
+    if message.role == "tool":
+        block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id}
+        if message.content:
+            block["content"] = message.content
+        return [block]
+    # Anthropic refuses empty or whitespace-only text (except a final prefill); an empty
+    # OpenAI-style message carries nothing, so it is left out.
+    blocks: list[dict[str, Any]] = (
+        [{"type": "text", "text": message.content}] if message.content.strip() else []
+    )
+    if message.role == "assistant":
+        blocks += [
+            {"type": "tool_use", "id": call.id, "name": call.name, "input": _input(call)}
+            for call in message.tool_calls
+        ]
+    return blocks
+
+
+def _input(call: ToolCall) -> dict[str, Any]:
+    try:
+        value = json.loads(call.arguments or "{}")
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ProviderError(
+            ErrorKind.REQUEST,
+            f"tool call {call.id!r}: arguments must be a JSON object for an Anthropic agent",
+            provider="anthropic",
+            status=400,
+        )
+    return value
+
+
+def _tool(tool: Tool) -> dict[str, Any]:
+    wire: dict[str, Any] = {"name": tool.name, "input_schema": dict(tool.parameters)}
+    if tool.description:
+        wire["description"] = tool.description
+    if tool.strict:
+        # Strict tools take the structured-output schema subset: the SDK's own conversion.
+        wire["input_schema"] = transform_schema(dict(tool.parameters))
+        wire["strict"] = True
+    return wire
+
+
+def _tool_choice(choice: ToolChoice | None, parallel: bool | None) -> dict[str, Any] | None:
+    if choice is None and parallel is not False:
+        return None
+    if isinstance(choice, NamedToolChoice):
+        wire: dict[str, Any] = {"type": "tool", "name": choice.name}
+    else:
+        wire = {"type": TOOL_CHOICE_TYPES[choice or "auto"]}
+    if parallel is False and wire["type"] != "none":
+        wire["disable_parallel_tool_use"] = True
+    return wire
+
+
+def _used_tools(turns: Sequence[Any]) -> list[str]:
+    names: dict[str, None] = {}
+    for turn in turns:
+        content = turn["content"]
+        if not isinstance(content, str):
+            for block in content:
+                if isinstance(block, dict) and block.get("type") == "tool_use":
+                    names[str(block["name"])] = None
+    return list(names)
 
 
 def user_id(user: str) -> str:
@@ -82,6 +185,12 @@ def user_id(user: str) -> str:
     if len(user) <= USER_ID_MAX:
         return user
     return hashlib.sha256(user.encode()).hexdigest()
+
+
+def _arguments(value: Any) -> str:
+    if not isinstance(value, dict):
+        raise TypeError("tool_use input is not an object")
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 class AnthropicProvider(SDKAdapter):
@@ -112,10 +221,31 @@ class AnthropicProvider(SDKAdapter):
             body["stop_sequences"] = list(params.stop)
         if params.user:
             body["metadata"] = {"user_id": user_id(params.user)}
+        if params.tools:
+            body["tools"] = [_tool(tool) for tool in params.tools]
+            choice = _tool_choice(params.tool_choice, params.parallel_tool_calls)
+            if choice is not None:
+                body["tool_choice"] = choice
+        elif used := _used_tools(turns):
+            # Anthropic refuses tool_use blocks without tool definitions, where OpenAI needs
+            # none: the tools the history names are declared, and calling them is ruled out.
+            body["tools"] = [{"name": name, "input_schema": {"type": "object"}} for name in used]
+            body["tool_choice"] = {"type": "none"}
+        response_format = params.response_format
+        if isinstance(response_format, JSONSchemaFormat) and response_format.schema is not None:
+            schema = transform_schema(dict(response_format.schema))
+            body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+        elif response_format is not None and response_format != "text":
+            body["system"] = f"{system_prompt}\n\n{JSON_INSTRUCTION}".lstrip()
         return body
 
     def _completion(self, data: Any, model: str) -> Completion:
         text = "".join(block["text"] for block in data["content"] if block.get("type") == "text")
+        calls = tuple(
+            ToolCall(block["id"], block["name"], _arguments(block["input"]))
+            for block in data["content"]
+            if block.get("type") == "tool_use"
+        )
         usage = data["usage"]
         prompt_tokens, completion_tokens = _tokens(usage, usage.get("input_tokens"))
         answered_model = data.get("model") or model
@@ -127,6 +257,7 @@ class AnthropicProvider(SDKAdapter):
             finish_reason=finish,
             usage=Usage(prompt_tokens, completion_tokens),
             model=answered_model,
+            tool_calls=calls,
         )
 
     async def _read_stream(
@@ -136,6 +267,9 @@ class AnthropicProvider(SDKAdapter):
         stop_reason: str | None = None
         answered_model = model
         finished = False
+        # Content block index -> tool call index, and the calls that streamed input so far.
+        tool_index: dict[int, int] = {}
+        with_input: set[int] = set()
         async for event in events:
             kind = event["type"]
             if kind == "content_block_delta":
@@ -144,6 +278,24 @@ class AnthropicProvider(SDKAdapter):
                     if not isinstance(delta["text"], str):
                         raise TypeError("text delta is not a string")
                     yield delta["text"]
+                elif delta.get("type") == "input_json_delta" and delta["partial_json"]:
+                    if not isinstance(delta["partial_json"], str):
+                        raise TypeError("input_json_delta is not a string")
+                    index = tool_index[event["index"]]
+                    with_input.add(index)
+                    yield ToolCallDelta(index, arguments=delta["partial_json"])
+            elif kind == "content_block_start":
+                block = event["content_block"]
+                if block.get("type") == "tool_use":
+                    index = tool_index[event["index"]] = len(tool_index)
+                    if not isinstance(block["id"], str) or not isinstance(block["name"], str):
+                        raise TypeError("tool_use id or name is not a string")
+                    yield ToolCallDelta(index, id=block["id"], name=block["name"])
+            elif kind == "content_block_stop":
+                index = tool_index.get(event["index"], -1)
+                if index >= 0 and index not in with_input:
+                    # A call without input streams no input_json_delta; OpenAI's is "{}".
+                    yield ToolCallDelta(index, arguments="{}")
             elif kind == "message_start":
                 message = event["message"]
                 answered_model = message.get("model") or model

@@ -18,7 +18,15 @@ from ._errors import (
     stream_error,
     unfinished_stream_error,
 )
-from ._models import ChatMessage, ChatParams, Completion, StreamEnd, StreamItem
+from ._models import (
+    ChatMessage,
+    ChatParams,
+    Completion,
+    StreamEnd,
+    StreamItem,
+    ToolCallAssembler,
+    ToolCallDelta,
+)
 
 
 class ChatProvider(Protocol):
@@ -33,8 +41,8 @@ class ChatProvider(Protocol):
     def stream(
         self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
     ) -> AsyncGenerator[StreamItem, None]:
-        """Text deltas and usage reports, then one :class:`StreamEnd`. Closing the iterator
-        closes the upstream."""
+        """Text and tool-call deltas and usage reports, then one :class:`StreamEnd` (with the
+        assembled tool calls). Closing the iterator closes the upstream."""
         ...
 
     async def aclose(self) -> None: ...
@@ -106,8 +114,8 @@ class SDKAdapter:
     def _read_stream(
         self, events: AsyncIterator[Any], model: str
     ) -> AsyncGenerator[StreamItem, None]:
-        """Text deltas and usage reports, then a :class:`StreamEnd` only if the stream reached
-        its end event."""
+        """Text and tool-call deltas and usage reports, then a :class:`StreamEnd` (without tool
+        calls: the base assembles them) only if the stream reached its end event."""
         raise NotImplementedError
 
     def _stream_error_event(self, exc: Exception) -> ProviderError | None:
@@ -141,19 +149,22 @@ class SDKAdapter:
             raise self._error(exc) from exc
         try:
             end: StreamEnd | None = None
+            calls = ToolCallAssembler()
             try:
                 async with contextlib.aclosing(self._read_stream(upstream, model)) as items:
                     async for item in items:
                         if isinstance(item, StreamEnd):
                             end = item
                         else:
+                            if isinstance(item, ToolCallDelta):
+                                calls.add(item)
                             yield item
             except Exception as exc:
                 raise self._error(exc) from exc
             if end is None:
                 content_type = upstream.response.headers.get("content-type")
                 raise unfinished_stream_error(self.name, content_type, self.stream_end)
-            yield end
+            yield StreamEnd(end.finish_reason, end.usage, end.model, calls.calls())
         finally:
             await upstream.close()
 

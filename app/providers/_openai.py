@@ -10,7 +10,22 @@ import openai
 
 from ._base import SDKAdapter
 from ._errors import ErrorKind, ProviderError, redact
-from ._models import ChatMessage, ChatParams, Completion, FinishReason, StreamEnd, StreamItem, Usage
+from ._models import (
+    ChatMessage,
+    ChatParams,
+    Completion,
+    FinishReason,
+    JSONSchemaFormat,
+    NamedToolChoice,
+    ResponseFormat,
+    StreamEnd,
+    StreamItem,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    ToolChoice,
+    Usage,
+)
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 PATH = "/chat/completions"
@@ -41,7 +56,7 @@ class OpenAIProvider(SDKAdapter):
         self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
     ) -> dict[str, Any]:
         wire = [{"role": "system", "content": system}] if system else []
-        wire.extend({"role": message.role, "content": message.content} for message in messages)
+        wire.extend(wire_message(message) for message in messages)
         body: dict[str, Any] = {
             "model": model,
             "messages": wire,
@@ -55,17 +70,37 @@ class OpenAIProvider(SDKAdapter):
             body["stop"] = list(params.stop)
         if params.user is not None:
             body["user"] = params.user
+        if params.tools:
+            body["tools"] = [wire_tool(tool) for tool in params.tools]
+            if params.tool_choice is not None:
+                body["tool_choice"] = wire_tool_choice(params.tool_choice)
+            if params.parallel_tool_calls is not None:
+                body["parallel_tool_calls"] = params.parallel_tool_calls
+        if params.response_format is not None:
+            body["response_format"] = wire_response_format(params.response_format)
         return body
 
     def _completion(self, data: Any, model: str) -> Completion:
         choice = data["choices"][0]
-        text = choice["message"].get("content") or ""
+        message = choice["message"]
+        text = message.get("content") or ""
+        calls = tuple(
+            ToolCall(call["id"], call["function"]["name"], call["function"]["arguments"])
+            for call in message.get("tool_calls") or ()
+            if call.get("type", "function") == "function"
+        )
+        if not all(
+            isinstance(part, str) for call in calls for part in (call.id, call.name, call.arguments)
+        ):
+            raise TypeError("unexpected types in the tool calls")
         finish = _FINISH.get(choice.get("finish_reason") or "stop", "stop")
         usage = _usage(data.get("usage"))
         answered_model = data.get("model") or model
         if not isinstance(text, str) or not isinstance(answered_model, str):
             raise TypeError("unexpected types in the completion")
-        return Completion(text=text, finish_reason=finish, usage=usage, model=answered_model)
+        return Completion(
+            text=text, finish_reason=finish, usage=usage, model=answered_model, tool_calls=calls
+        )
 
     async def _read_stream(
         self, events: AsyncIterator[Any], model: str
@@ -82,6 +117,8 @@ class OpenAIProvider(SDKAdapter):
                     if not isinstance(text, str):
                         raise TypeError("delta content is not a string")
                     yield text
+                for call in choice["delta"].get("tool_calls") or ():
+                    yield _tool_call_delta(call)
                 reason = choice.get("finish_reason")
                 if reason is not None:
                     finish = _FINISH.get(reason, "stop")
@@ -98,6 +135,70 @@ class OpenAIProvider(SDKAdapter):
             message = redact(exc.message, self._key)
             return ProviderError(ErrorKind.OVERLOADED, message, provider=self.name)
         return None
+
+
+def _tool_call_delta(call: Any) -> ToolCallDelta:
+    function = call.get("function") or {}
+    delta = ToolCallDelta(
+        index=call["index"],
+        id=call.get("id"),
+        name=function.get("name"),
+        arguments=function.get("arguments") or "",
+    )
+    if not isinstance(delta.index, int) or not all(
+        value is None or isinstance(value, str) for value in (delta.id, delta.name, delta.arguments)
+    ):
+        raise TypeError("unexpected types in a tool call delta")
+    return delta
+
+
+def wire_message(message: ChatMessage) -> dict[str, Any]:
+    """A message as Chat Completions defines it."""
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    if message.role == "assistant" and message.tool_calls:
+        return {
+            "role": "assistant",
+            # Null, not "", when the assistant only called tools (as OpenAI answers it).
+            "content": message.content or None,
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for call in message.tool_calls
+            ],
+        }
+    return {"role": message.role, "content": message.content}
+
+
+def wire_tool(tool: Tool) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name, "parameters": dict(tool.parameters)}
+    if tool.description is not None:
+        function["description"] = tool.description
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
+
+
+def wire_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
+    if isinstance(choice, NamedToolChoice):
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice
+
+
+def wire_response_format(response_format: ResponseFormat) -> dict[str, Any]:
+    if not isinstance(response_format, JSONSchemaFormat):
+        return {"type": response_format}
+    json_schema: dict[str, Any] = {"name": response_format.name}
+    if response_format.description is not None:
+        json_schema["description"] = response_format.description
+    if response_format.schema is not None:
+        json_schema["schema"] = dict(response_format.schema)
+    if response_format.strict is not None:
+        json_schema["strict"] = response_format.strict
+    return {"type": "json_schema", "json_schema": json_schema}
 
 
 def _usage(data: Any) -> Usage:
