@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import time
 from collections.abc import AsyncGenerator, Iterator, Sequence
@@ -197,7 +198,10 @@ class AgentRunner:
     ) -> None:
         """Admit a run of ``agent`` against ``account``'s budgets, reserving the most it can
         use: an estimate of the prompt plus its max tokens."""
-        prompt_chars = len(agent.settings.system_prompt) + sum(len(m.content) for m in messages)
+        prompt_chars = _prompt_chars(agent.settings, messages) + sum(
+            len(tool.name) + len(tool.description or "") + len(json.dumps(tool.parameters))
+            for tool in options.tools
+        )
         reserve = estimate_tokens(prompt_chars) + options.params_for(agent.settings).max_tokens
         await account.admit(agent.name, reserve)
 
@@ -350,13 +354,19 @@ class AgentRunner:
                 await account.settle(agent.name)
 
 
+def _prompt_chars(settings: AgentSettings, messages: Sequence[ChatMessage]) -> int:
+    return len(settings.system_prompt) + sum(
+        len(m.content) + sum(len(call.name) + len(call.arguments) for call in m.tool_calls)
+        for m in messages
+    )
+
+
 def _broken_stream_usage(
     reported: Usage, delivered_chars: int, settings: AgentSettings, messages: Sequence[ChatMessage]
 ) -> int:
     prompt = reported.prompt_tokens
     if not prompt and delivered_chars:
-        prompt_chars = len(settings.system_prompt) + sum(len(m.content) for m in messages)
-        prompt = estimate_tokens(prompt_chars)
+        prompt = estimate_tokens(_prompt_chars(settings, messages))
     completion = max(reported.completion_tokens, estimate_tokens(delivered_chars))
     return prompt + completion
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+import re
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from types import ModuleType
 from typing import Any, ClassVar, cast
 
@@ -48,6 +49,7 @@ FINISH_REASONS: dict[str, FinishReason] = {
 }
 
 
+TOOL_USE_ID = re.compile(r"[a-zA-Z0-9_-]+")
 TOOL_CHOICE_TYPES = {"auto": "auto", "required": "any", "none": "none"}
 # Anthropic has no JSON mode: `json_object` (and a `json_schema` format without a schema) asks for
 # it in the system prompt. A `json_schema` format with a schema uses structured outputs instead.
@@ -113,7 +115,10 @@ def translate_messages(
 
 def _blocks(message: ChatMessage) -> list[dict[str, Any]]:
     if message.role == "tool":
-        block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id}
+        block: dict[str, Any] = {
+            "type": "tool_result",
+            "tool_use_id": tool_use_id(message.tool_call_id or ""),
+        }
         if message.content:
             block["content"] = message.content
         return [block]
@@ -124,10 +129,24 @@ def _blocks(message: ChatMessage) -> list[dict[str, Any]]:
     )
     if message.role == "assistant":
         blocks += [
-            {"type": "tool_use", "id": call.id, "name": call.name, "input": _input(call)}
+            {
+                "type": "tool_use",
+                "id": tool_use_id(call.id),
+                "name": call.name,
+                "input": _input(call),
+            }
             for call in message.tool_calls
         ]
     return blocks
+
+
+def tool_use_id(call_id: str) -> str:
+    """Anthropic takes tool_use ids matching ``^[a-zA-Z0-9_-]+$`` only; another provider's id
+    (or a client's own) that does not is replaced by a stable one, the same in ``tool_use`` and
+    ``tool_result``."""
+    if TOOL_USE_ID.fullmatch(call_id):
+        return call_id
+    return "toolu_" + hashlib.sha256(call_id.encode()).hexdigest()[:32]
 
 
 def _input(call: ToolCall) -> dict[str, Any]:
@@ -151,9 +170,25 @@ def _tool(tool: Tool) -> dict[str, Any]:
         wire["description"] = tool.description
     if tool.strict:
         # Strict tools take the structured-output schema subset: the SDK's own conversion.
-        wire["input_schema"] = transform_schema(dict(tool.parameters))
+        wire["input_schema"] = _converted(tool.parameters, f"tool {tool.name!r}")
         wire["strict"] = True
     return wire
+
+
+def _converted(schema: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``schema`` in the structured-output subset, converted by the SDK's own helper."""
+    try:
+        return transform_schema(dict(schema))
+    except Exception:
+        # The helper fails in assorted ways (AssertionError, ValueError, TypeError...) on
+        # schemas it cannot convert; all of them are the client's schema, not a server bug.
+        raise ProviderError(
+            ErrorKind.REQUEST,
+            f"{where}: the JSON schema cannot be converted to Anthropic's structured-output"
+            " subset (each schema needs a single type, anyOf, allOf, const or enum)",
+            provider="anthropic",
+            status=400,
+        ) from None
 
 
 def _tool_choice(choice: ToolChoice | None, parallel: bool | None) -> dict[str, Any] | None:
@@ -233,7 +268,7 @@ class AnthropicProvider(SDKAdapter):
             body["tool_choice"] = {"type": "none"}
         response_format = params.response_format
         if isinstance(response_format, JSONSchemaFormat) and response_format.schema is not None:
-            schema = transform_schema(dict(response_format.schema))
+            schema = _converted(response_format.schema, "response_format.json_schema.schema")
             body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
         elif response_format is not None and response_format != "text":
             body["system"] = f"{system_prompt}\n\n{JSON_INSTRUCTION}".lstrip()

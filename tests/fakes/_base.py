@@ -22,6 +22,22 @@ RECORD_LIMIT = 10_000
 DropMode = Literal["close", "reset"]
 
 
+ARGUMENT_FRAGMENTS = 3
+
+
+@dataclass(frozen=True)
+class ScriptedCall:
+    """A tool call a fake answers with; ``arguments`` is the JSON text of an object."""
+
+    name: str
+    arguments: str = "{}"
+    id: str | None = None
+
+    def fragments(self) -> list[str]:
+        size = max(1, -(-len(self.arguments) // ARGUMENT_FRAGMENTS))
+        return [self.arguments[i : i + size] for i in range(0, len(self.arguments), size)]
+
+
 @dataclass
 class Behavior:
     """What the fake does for one upstream request.
@@ -29,6 +45,9 @@ class Behavior:
     ``status`` other than 200 answers with the provider's error body (and ``retry_after`` headers).
     ``drop_after`` cuts a stream after that many text chunks: ``close`` ends the TCP connection
     without finishing the chunked body, ``reset`` aborts it with an RST.
+    ``tool_calls`` makes the answer call tools (after the text of ``chunks``, if any) in the
+    provider's wire format, finish reason ``tool_calls`` / ``tool_use``; streamed, each call's
+    arguments arrive in :data:`ARGUMENT_FRAGMENTS` pieces.
     """
 
     status: int = 200
@@ -45,6 +64,7 @@ class Behavior:
     finish: str | None = None
     prompt_tokens: int = 11
     completion_tokens: int | None = None
+    tool_calls: tuple[ScriptedCall, ...] = ()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Behavior:
@@ -55,6 +75,8 @@ class Behavior:
         values = dict(data)
         if "chunks" in values:
             values["chunks"] = tuple(values["chunks"])
+        if "tool_calls" in values:
+            values["tool_calls"] = tuple(ScriptedCall(**call) for call in values["tool_calls"])
         return cls(**values)
 
     @property

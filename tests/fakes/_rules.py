@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -199,6 +200,7 @@ def check_openai(raw: bytes) -> dict[str, Any]:
         raise openai_error(
             f"Invalid {kind} for '{param}': {exc.message}.", param, f"invalid_{kind}"
         ) from None
+    check_openai_tools(body)
     return body
 
 
@@ -297,6 +299,7 @@ def check_anthropic(raw: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
             raise anthropic_error(
                 "messages: final assistant content cannot end with trailing whitespace"
             )
+    check_anthropic_tools(body)
     if body.get("system") == "":
         raise anthropic_error("system: text content blocks must be non-empty")
     user_id = (body.get("metadata") or {}).get("user_id")
@@ -318,3 +321,230 @@ def _legacy_sampling(sampling: Mapping[str, Any]) -> None:
             raise anthropic_error(f"{name}: range: {low}..{high}")
     if sampling.get("temperature") is not None and sampling.get("top_p") is not None:
         raise anthropic_error(BOTH_SAMPLING)
+
+
+# ------------------------------------------------------------------------------------ Tools
+# The tool rules both APIs enforce beyond their request types (the SDK types accept any dict
+# as a schema and any string as a name). Messages are the real APIs' wording where known.
+
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+TOOL_USE_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
+OPENAI_NAME_PATTERN = "^[a-zA-Z0-9_-]+$"
+OPENAI_NAME_MAX = 64
+
+
+def _openai_name(value: Any, param: str) -> None:
+    if not isinstance(value, str):
+        return  # the type check reports it
+    if len(value) > OPENAI_NAME_MAX:
+        raise openai_error(
+            f"Invalid '{param}': string too long. Expected a string with maximum length"
+            f" {OPENAI_NAME_MAX}, but got a string with length {len(value)} instead.",
+            param,
+            "string_above_max_length",
+        )
+    if not TOOL_NAME.match(value):
+        raise openai_error(
+            f"Invalid '{param}': string does not match pattern. Expected a string that matches"
+            f" the pattern '{OPENAI_NAME_PATTERN}'.",
+            param,
+            "invalid_value",
+        )
+
+
+def check_openai_tools(body: Mapping[str, Any]) -> None:
+    """Tool definitions, tool_choice, tool messages and response_format (after the type)."""
+    tools = body.get("tools")
+    if tools == []:
+        raise openai_error(
+            "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an"
+            " empty array instead.",
+            "tools",
+            "empty_array",
+        )
+    names = []
+    for index, tool in enumerate(tools or ()):
+        function = tool.get("function") or {}
+        _openai_name(function.get("name"), f"tools[{index}].function.name")
+        names.append(function.get("name"))
+        parameters = function.get("parameters")
+        if parameters is not None and parameters.get("type") != "object":
+            raise openai_error(
+                f"Invalid schema for function '{function.get('name')}': schema must be a JSON"
+                f" Schema of 'type: \"object\"', got 'type: \"{parameters.get('type')}\"'.",
+                f"tools[{index}].function.parameters",
+                "invalid_function_parameters",
+            )
+    for name in ("tool_choice", "parallel_tool_calls"):
+        if body.get(name) is not None and not tools:
+            raise openai_error(
+                f"Invalid value for '{name}': '{name}' is only allowed when 'tools' are specified.",
+                name,
+            )
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        wanted = (choice.get("function") or {}).get("name")
+        if wanted not in names:
+            raise openai_error(
+                f"Invalid value for 'tool_choice': function '{wanted}' not found in 'tools'.",
+                "tool_choice",
+            )
+    _openai_tool_messages(body["messages"])
+    response_format = body.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        _openai_name(
+            (response_format.get("json_schema") or {}).get("name"),
+            "response_format.json_schema.name",
+        )
+    if response_format.get("type") == "json_object" and not any(
+        "json" in text.lower() for text in _openai_texts(body["messages"])
+    ):
+        raise openai_error(
+            "'messages' must contain the word 'json' in some form, to use 'response_format' of"
+            " type 'json_object'.",
+            "messages",
+        )
+
+
+def _openai_texts(messages: list[Any]) -> Iterator[str]:
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            yield content
+        elif isinstance(content, list):
+            yield from (part.get("text", "") for part in content if isinstance(part, dict))
+
+
+def _openai_tool_messages(messages: list[Any]) -> None:
+    """A tool message answers a call of the assistant message right before the run of tool
+    messages it is in; every call of that assistant message is answered."""
+    open_calls: dict[str, int] = {}
+    for index, message in enumerate(messages):
+        if message.get("role") == "tool":
+            if open_calls.pop(message.get("tool_call_id"), None) is None:
+                raise openai_error(
+                    "Invalid parameter: messages with role 'tool' must be a response to a"
+                    " preceeding message with 'tool_calls'.",
+                    f"messages.[{index}].role",
+                )
+            continue
+        _openai_unanswered(open_calls)
+        if message.get("role") == "assistant":
+            open_calls = {call["id"]: index for call in message.get("tool_calls") or ()}
+    _openai_unanswered(open_calls)
+
+
+def _openai_unanswered(open_calls: dict[str, int]) -> None:
+    if open_calls:
+        index = next(iter(open_calls.values()))
+        raise openai_error(
+            "An assistant message with 'tool_calls' must be followed by tool messages responding"
+            " to each 'tool_call_id'. The following tool_call_ids did not have response"
+            f" messages: {', '.join(open_calls)}",
+            f"messages.[{index}].role",
+        )
+
+
+def _blocks(message: Mapping[str, Any], kind: str) -> list[tuple[int, dict[str, Any]]]:
+    content = message.get("content")
+    if not isinstance(content, list):
+        return []
+    return [(i, block) for i, block in enumerate(content) if block.get("type") == kind]
+
+
+def check_anthropic_tools(body: Mapping[str, Any]) -> None:
+    """Tool definitions, tool_choice, tool_use/tool_result pairing and output_config.format."""
+    tools = body.get("tools") or []
+    names: list[str] = []
+    for index, tool in enumerate(tools):
+        if tool.get("type", "custom") != "custom":
+            continue  # a server tool, named by its type
+        if not TOOL_NAME.match(tool["name"]):
+            raise anthropic_error(
+                f"tools.{index}.custom.name: String should match pattern '{TOOL_NAME.pattern}'"
+            )
+        if tool["input_schema"].get("type") != "object":
+            raise anthropic_error(
+                f"tools.{index}.custom.input_schema.type: Input should be 'object'"
+            )
+        if tool["name"] in names:
+            raise anthropic_error("tools: Tool names must be unique.")
+        names.append(tool["name"])
+    choice = body.get("tool_choice")
+    if choice is not None and not tools:
+        raise anthropic_error(
+            "tool_choice: tool_choice may only be specified while providing tools."
+        )
+    if choice is not None and choice.get("type") == "tool" and choice.get("name") not in names:
+        raise anthropic_error(f"tool_choice.name: Tool '{choice.get('name')}' not found in tools.")
+    messages = body["messages"]
+    if not tools and any(
+        _blocks(message, "tool_use") or _blocks(message, "tool_result") for message in messages
+    ):
+        raise anthropic_error(
+            "Requests which include `tool_use` or `tool_result` blocks must define tools."
+        )
+    for index, message in enumerate(messages):
+        for position, block in _blocks(message, "tool_use"):
+            if not TOOL_USE_ID.match(block["id"]):
+                raise anthropic_error(
+                    f"messages.{index}.content.{position}.tool_use.id: String should match"
+                    f" pattern '{TOOL_USE_ID.pattern}'"
+                )
+        for _, block in _blocks(message, "text"):
+            if not block.get("text", "").strip():
+                raise anthropic_error(
+                    "messages: text content blocks must contain non-whitespace text"
+                )
+        previous = messages[index - 1] if index else {}
+        asked = [block["id"] for _, block in _blocks(previous, "tool_use")]
+        for position, block in _blocks(message, "tool_result"):
+            if block["tool_use_id"] not in asked:
+                raise anthropic_error(
+                    f"messages.{index}.content.{position}: unexpected `tool_use_id` found in"
+                    f" `tool_result` blocks: {block['tool_use_id']}. Each `tool_result` block"
+                    " must have a corresponding `tool_use` block in the previous message."
+                )
+    for index, message in enumerate(messages):
+        uses = _blocks(message, "tool_use")
+        if not uses:
+            continue
+        following = messages[index + 1] if index + 1 < len(messages) else {}
+        answered = {block["tool_use_id"] for _, block in _blocks(following, "tool_result")}
+        missing = [block["id"] for _, block in uses if block["id"] not in answered]
+        if missing:
+            raise anthropic_error(
+                f"messages.{index}: `tool_use` ids were found without `tool_result` blocks"
+                f" immediately after: {', '.join(missing)}. Each `tool_use` block must have a"
+                " corresponding `tool_result` block in the next message."
+            )
+        content = following["content"]
+        if any(block.get("type") != "tool_result" for block in content[: len(answered)]):
+            raise anthropic_error(
+                f"messages.{index + 1}: Did not find {len(answered)} `tool_result` block(s) at"
+                " the beginning of this message. Messages following `tool_use` blocks must"
+                " begin with a matching number of `tool_result` blocks."
+            )
+    fmt = (body.get("output_config") or {}).get("format")
+    if fmt is not None:
+        _closed_objects(fmt["schema"], "output_config.format.schema")
+
+
+def _closed_objects(schema: Any, path: str) -> None:
+    """Structured outputs: every object schema sets ``additionalProperties: false``."""
+    if isinstance(schema, list):
+        for index, item in enumerate(schema):
+            _closed_objects(item, f"{path}.{index}")
+        return
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "object" and schema.get("additionalProperties") is not False:
+        raise anthropic_error(
+            f"{path}: For 'object' type, 'additionalProperties' must be explicitly set to false"
+        )
+    for key in ("properties", "$defs", "definitions"):
+        for name, item in (schema.get(key) or {}).items():
+            _closed_objects(item, f"{path}.{key}.{name}")
+    for key in ("items", "anyOf", "allOf", "oneOf"):
+        if key in schema:
+            _closed_objects(schema[key], f"{path}.{key}")

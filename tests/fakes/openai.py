@@ -28,6 +28,17 @@ class FakeOpenAI(FakeUpstream):
         return check_openai(raw)
 
     def complete_body(self, body: dict[str, Any], behavior: Behavior) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": behavior.text, "refusal": None}
+        if behavior.tool_calls:
+            message["content"] = behavior.text or None
+            message["tool_calls"] = [
+                {
+                    "id": call.id or f"call_fake{next(_ids)}",
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for call in behavior.tool_calls
+            ]
         return {
             "id": f"chatcmpl-fake{next(_ids)}",
             "object": "chat.completion",
@@ -36,8 +47,8 @@ class FakeOpenAI(FakeUpstream):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": behavior.text, "refusal": None},
-                    "finish_reason": behavior.finish or "stop",
+                    "message": message,
+                    "finish_reason": behavior.finish or _finish(behavior),
                     "logprobs": None,
                 }
             ],
@@ -66,7 +77,19 @@ class FakeOpenAI(FakeUpstream):
         events += text_events(
             behavior, lambda text: sse(chunk({"content": text})), b"data: {this is not json\n\n"
         )
-        events.append(sse(chunk({}, behavior.finish or "stop")))
+        for index, call in enumerate(behavior.tool_calls):
+            start = {
+                "index": index,
+                "id": call.id or f"call_fake{next(_ids)}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+            events.append(sse(chunk({"tool_calls": [start]})))
+            events += [
+                sse(chunk({"tool_calls": [{"index": index, "function": {"arguments": part}}]}))
+                for part in call.fragments()
+            ]
+        events.append(sse(chunk({}, behavior.finish or _finish(behavior))))
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = {
                 "prompt_tokens": behavior.prompt_tokens,
@@ -91,3 +114,7 @@ class FakeOpenAI(FakeUpstream):
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         error_type = _ERROR_TYPES.get(status, "server_error")
         return {"error": {"message": message, "type": error_type, "param": None, "code": None}}
+
+
+def _finish(behavior: Behavior) -> str:
+    return "tool_calls" if behavior.tool_calls else "stop"
