@@ -186,6 +186,9 @@ class ToolServers:
     """Every configured tool server (their clients live in the app's cleanup context)."""
 
     def __init__(self, config: AppConfig, metrics: ToolMetrics) -> None:
+        # At startup, not in the first run: the SDK takes about a second to import.
+        import mcp.client.streamable_http  # noqa: F401
+
         self.metrics = metrics
         refresh = config.server.secrets_refresh_seconds
         self._servers: dict[str, ToolServer] = {}

@@ -143,3 +143,17 @@ def test_a_token_in_the_yaml_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         load_config({"AGENTSMCP_CONFIG": str(path), "JWT_SECRET_KEY": SECRET})
     assert raised.value.problems[0].startswith("tool_server_tokens: secrets come only from")
+
+
+def test_every_tool_setting_is_documented() -> None:
+    from app.config import AgentSettings, ToolServerSettings
+
+    reference = (Path(__file__).resolve().parents[3] / "docs" / "configuration.md").read_text()
+    keys = [f"tool_servers.<name>.{name}" for name in ToolServerSettings.model_fields]
+    keys += [
+        f"agents.<name>.{name}"
+        for name in ("tool_servers", "max_steps", "tool_timeout_seconds", "max_tool_result_chars")
+    ]
+    assert set(AgentSettings.model_fields) >= {k.split(".")[-1] for k in keys[-4:]}
+    assert [key for key in keys if f"`{key}`" not in reference] == []
+    assert "`TOOL_SERVER_<NAME>_TOKEN`" in reference
