@@ -3,15 +3,18 @@ reach logs, metrics or the model, and tool results are capped untrusted data."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
 import structlog
 
 from app.observability.logging import configure_logging
+from app.shared_state import METRICS_KEY
 from tests.app.conftest import bearer, make_token
 from tests.fakes import Behavior, FakeServer, ScriptedCall
 from tests.fakes.appconfig import ANTHROPIC_KEY, OPENAI_KEY
@@ -174,4 +177,35 @@ async def test_tool_server_secrets_reach_no_log_metric_or_model(
     for text in (raw, output, metrics):
         assert OPENAI_KEY not in text
         assert ANTHROPIC_KEY not in text
+    assert await server.ready() == 200
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_a_client_that_leaves_mid_tool_call_cancels_the_run(
+    fake: FakeServer, tool_server: ToolProcess, start_server: StartServer, provider: str
+) -> None:
+    agent = tools_agent(provider, ["calc"], tool_timeout_seconds=60)
+    server = await start_server(
+        tools_config(fake, {"calc": calc_server(tool_server)}, {"a": agent})
+    )
+    model = upstream(fake, provider)
+    model.script(call("slow", '{"seconds": 30}'), Behavior(chunks=("never",)))
+    response = await server.http.post(
+        f"{server.url}/v1/agents/a/runs",
+        json={"input": "wait", "stream": True},
+        headers=bearer(make_token()),
+    )
+    seen = b""
+    while b"run.tool_call" not in seen:
+        seen += await response.content.readany()
+    left_at = time.monotonic()
+    response.close()
+    registry = server.app[METRICS_KEY].registry
+    labels = {"agent": "a", "provider": provider, "outcome": "cancelled"}
+    while registry.get_sample_value("agentsmcp_agent_runs_total", labels) != 1:
+        assert time.monotonic() - left_at < 2, "the run was not cancelled within 2 s"
+        await asyncio.sleep(0.02)
+    assert registry.get_sample_value("agentsmcp_inflight_runs", {"agent": "a"}) == 0
+    # The slow call never got a result, and the model was not called again.
+    assert len(model.requests) == 1
     assert await server.ready() == 200
