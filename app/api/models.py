@@ -393,8 +393,10 @@ class ChatCompletion(BaseModel):
 
 
 class ChatCompletionStreamEvent(BaseModel):
-    """One server-sent event of a streamed completion: `data:` holds a chat.completion.chunk,
-    a usage chunk (`choices: []`) when `stream_options.include_usage` is set, or `[DONE]`
+    """One server-sent event of a streamed completion: `data:` holds a chat.completion.chunk
+    (text in `delta.content`, function calls in `delta.tool_calls[]`: a call's first delta
+    with `index`, `id`, `type` and `function.name`, then `function.arguments` fragments), a usage
+    chunk (`choices: []`) when `stream_options.include_usage` is set, or `[DONE]`
     last. A failure after the first token is one `data: {"error": {...}}` event before
     `[DONE]`."""
 

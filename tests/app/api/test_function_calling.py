@@ -569,3 +569,26 @@ async def test_anthropic_gets_ids_it_accepts(sdk: openai.AsyncOpenAI, fake: Fake
     sent_id = assistant["content"][0]["id"]
     assert sent_id.startswith("toolu_")
     assert results["content"][0]["tool_use_id"] == sent_id
+
+
+class GetWeather(pydantic.BaseModel):
+    city: str
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+async def test_sdk_parses_strict_pydantic_tool_calls(
+    sdk: openai.AsyncOpenAI, fake: FakeServer, agent: str
+) -> None:
+    # The SDK's strict function tools: it checks the answer's calls against the model.
+    upstream(fake, agent).script(
+        Behavior(chunks=(), tool_calls=(ScriptedCall("GetWeather", '{"city":"Paris"}'),))
+    )
+    completion = await sdk.chat.completions.parse(
+        model=agent, messages=ASK, tools=[openai.pydantic_function_tool(GetWeather)]
+    )
+    calls = completion.choices[0].message.tool_calls or []
+    assert [call.function.parsed_arguments for call in calls] == [GetWeather(city="Paris")]
+    if agent.endswith("claude"):
+        tool = fake.anthropic.requests[-1]["tools"][0]
+        assert tool["strict"] is True
+        assert tool["input_schema"]["additionalProperties"] is False
