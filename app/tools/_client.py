@@ -14,12 +14,12 @@ import logging
 from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 import structlog
 
 from app.secret_files import RotatingSecret
 
 if TYPE_CHECKING:
+    import httpx
     from mcp import ClientSession
 
 log = structlog.get_logger("agentsmcp.tools")
@@ -42,26 +42,27 @@ class ToolServerError(Exception):
         self.outcome = outcome
 
 
-class _Bearer(httpx.Auth):
-    """The tool server's token, re-read from its secret file when it rotates."""
-
-    def __init__(self, secret: RotatingSecret) -> None:
-        self._secret = secret
-        self._last: str | None = secret.value()
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        value = self._secret.value() or self._last
-        self._last = value
-        if value:
-            request.headers["Authorization"] = f"Bearer {value}"
-        yield request
-
-
 def http_client(timeout: float, token: RotatingSecret | None) -> httpx.AsyncClient:
     """The connection pool of one tool server. Redirects are not followed: the URL in the config
-    is the only place requests go."""
+    is the only place requests go. A file-backed token is re-read when it rotates."""
+    import httpx
+
+    class Bearer(httpx.Auth):
+        def __init__(self, secret: RotatingSecret) -> None:
+            self._secret = secret
+            self._last: str | None = secret.value()
+
+        def auth_flow(
+            self, request: httpx.Request
+        ) -> Generator[httpx.Request, httpx.Response, None]:
+            value = self._secret.value() or self._last
+            self._last = value
+            if value:
+                request.headers["Authorization"] = f"Bearer {value}"
+            yield request
+
     return httpx.AsyncClient(
-        auth=_Bearer(token) if token is not None else None,
+        auth=Bearer(token) if token is not None else None,
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
     )
@@ -69,6 +70,8 @@ def http_client(timeout: float, token: RotatingSecret | None) -> httpx.AsyncClie
 
 def describe_failure(server: str, exc: BaseException) -> str:
     """What went wrong, from the exception's type alone (its text may quote the server)."""
+    import httpx
+
     for leaf in _leaves(exc):
         if isinstance(leaf, httpx.HTTPStatusError):
             return f"tool server {server!r} answered HTTP {leaf.response.status_code}"

@@ -10,8 +10,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
-import jsonschema
 import structlog
 from cachetools import TTLCache
 
@@ -23,6 +21,7 @@ from ._client import Session, ToolServerError, describe_failure, http_client
 from ._metrics import OTHER, ToolMetrics, ToolOutcome
 
 if TYPE_CHECKING:
+    import httpx
     from mcp import ClientSession
     from mcp.types import CallToolResult, ListToolsResult
 
@@ -139,6 +138,8 @@ class ToolServer:
         return self._allowed(tools)
 
     def _allowed(self, listed: Sequence[Any]) -> tuple[ServerTool, ...]:
+        import jsonschema
+
         allowed = self.settings.allowed_tools
         prefix = self.settings.name_prefix
         tools: list[ServerTool] = []
