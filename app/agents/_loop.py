@@ -259,11 +259,15 @@ class ToolRun:
     ) -> AsyncGenerator[str | StreamEnd, None]:
         """One model call: its text, then a StreamEnd with the assembled tool calls. Its usage
         is charged to the account as the provider reports it."""
+        from .runner import _broken_stream_usage
+
         runner, agent, account = self._runner, self.agent, self.account
         settings = agent.settings
         if account is not None:
             await runner.admit(account, agent, messages, self._options)
-        charged = 0
+        # Charged so far, the provider's latest usage report, the text delivered, and whether
+        # the call finished (a broken one is charged like a broken chat stream).
+        charged, reported, delivered, finished = 0, Usage(), 0, False
         try:
             with runner._upstream_errors(agent):
                 if not self._streaming:
@@ -288,8 +292,10 @@ class ToolRun:
                             async with asyncio.timeout_at(deadline):
                                 item = await anext(upstream)
                             if type(item) is str:
+                                delivered += len(item)
                                 yield item
                             elif isinstance(item, Usage):
+                                reported = item
                                 if account is not None and item.total_tokens > charged:
                                     await account.charge(agent.name, item.total_tokens - charged)
                                     charged = item.total_tokens
@@ -298,11 +304,16 @@ class ToolRun:
                                 break
                     finally:
                         await upstream.aclose()
+            finished = True
             if account is not None and end.usage.total_tokens > charged:
                 await account.charge(agent.name, end.usage.total_tokens - charged)
             yield end
         finally:
             if account is not None:
+                if not finished and (delivered or reported.total_tokens):
+                    used = _broken_stream_usage(reported, delivered, settings, messages)
+                    if used > charged:
+                        await account.charge(agent.name, used - charged)
                 await account.settle(agent.name)
 
     async def _call_all(

@@ -108,13 +108,19 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
                 "index": 0,
                 "message": _assistant_message(result.text, result.tool_calls),
                 "logprobs": None,
-                "finish_reason": result.finish_reason,
+                "finish_reason": _completion_finish(result),
             }
         ],
         "usage": _usage(result.usage),
         "system_fingerprint": None,
     }
     return _json(body, headers={AGENT_HEADER: result.agent.name})
+
+
+def _completion_finish(result: RunResult) -> str:
+    """A tools agent's run cut by max_steps answers ``length`` on the OpenAI-compatible route:
+    its own tool calls are not the client's to run, so ``tool_calls`` would be wrong."""
+    return "length" if result.limit is not None else result.finish_reason
 
 
 def _assistant_message(text: str, tool_calls: tuple[ToolCall, ...]) -> dict[str, Any]:
@@ -202,7 +208,7 @@ async def _stream_chat_completion(
     else:
         result = stream.result
         assert result is not None
-        tail = renderer.finish(result.finish_reason)
+        tail = renderer.finish(_completion_finish(result))
         if parsed.include_usage:
             tail += renderer.usage(_usage(result.usage))
     with contextlib.suppress(ConnectionError):

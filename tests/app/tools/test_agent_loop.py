@@ -332,3 +332,46 @@ async def test_tool_server_down_garbage_or_not_mcp(
         'agentsmcp_tool_calls_total{agent="a",outcome="error",tool="add",tool_server="dying"} 1.0'
         in metrics
     )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_openai_sdk_on_chat_completions_gets_the_loops_answer(
+    fake: FakeServer, tool_server: ToolProcess, start_server: StartServer, stream: bool
+) -> None:
+    import openai
+
+    agents = {
+        "calc-agent": tools_agent("anthropic", ["calc"]),
+        "looper": tools_agent("openai", ["calc"], max_steps=1),
+    }
+    server = await start_server(tools_config(fake, {"calc": calc_server(tool_server)}, agents))
+    fake.anthropic.script(
+        calls(("toolu_1", "add", '{"a": 2, "b": 3}')), Behavior(chunks=("It is ", "5."))
+    )
+    fake.openai.default = calls(("call_1", "add", '{"a": 2, "b": 3}'))
+    sdk = openai.AsyncOpenAI(api_key=make_token(), base_url=server.url + "/v1", max_retries=0)
+    try:
+        results = []
+        for agent in ("calc-agent", "looper"):
+            messages: Any = [{"role": "user", "content": "2 + 3?"}]
+            if stream:
+                chunks = await sdk.chat.completions.create(
+                    model=agent, messages=messages, stream=True
+                )
+                text, finish = "", None
+                async for chunk in chunks:
+                    if chunk.choices:
+                        text += chunk.choices[0].delta.content or ""
+                        assert not chunk.choices[0].delta.tool_calls
+                        finish = chunk.choices[0].finish_reason or finish
+                results.append((text, finish))
+            else:
+                completion = await sdk.chat.completions.create(model=agent, messages=messages)
+                choice = completion.choices[0]
+                assert choice.message.tool_calls is None
+                results.append((choice.message.content, choice.finish_reason))
+    finally:
+        await sdk.close()
+    # The server ran the tools itself: the client gets the answer, never the agent's tool calls;
+    # a run cut by max_steps is "length".
+    assert results == [("It is 5.", "stop"), ("", "length")]

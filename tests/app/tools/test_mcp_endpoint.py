@@ -60,6 +60,11 @@ async def test_mcp_client_calls_a_tools_agent_and_sees_the_tool_in_progress(
         == 1
     )
     assert registry.get_sample_value("agentsmcp_agent_run_steps_sum", {"agent": "helper"}) == 2
+    duration = registry.get_sample_value(
+        "agentsmcp_tool_call_duration_seconds_sum", {"tool_server": "calc", "tool": "slow"}
+    )
+    assert duration is not None
+    assert duration >= 0.6
 
 
 async def test_an_incomplete_run_is_an_error_result_naming_the_limit(
