@@ -67,6 +67,8 @@ async def agent_runner_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         registry = AgentRegistry(config.agents, providers)
         app[RUNNER_KEY] = AgentRunner(registry, app[AGENT_METRICS_KEY], tool_servers)
+        if tool_servers is not None:
+            tool_servers.warm_up()
         yield
     finally:
         refresher.cancel()

@@ -4,6 +4,7 @@ and calls, and the per-run :class:`Toolbox` an agent loop uses."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,13 @@ from app.config import AppConfig, ToolServerSettings, tool_server_token_env
 from app.providers import Tool
 from app.secret_files import RotatingSecret
 
-from ._client import Session, ToolServerError, describe_failure, http_client
+from ._client import (
+    CLOSE_TIMEOUT_SECONDS,
+    Session,
+    ToolServerError,
+    describe_failure,
+    http_client,
+)
 from ._metrics import OTHER, ToolMetrics, ToolOutcome
 
 if TYPE_CHECKING:
@@ -30,6 +37,9 @@ log = structlog.get_logger("agentsmcp.tools")
 # What a model may be offered (OpenAI's limit), and the name rule both providers enforce.
 MAX_TOOLS_PER_SERVER = 128
 MAX_LIST_PAGES = 10
+# After a failed tools/list, runs use the last good listing (or go without the server's tools)
+# this long before the server is asked again.
+LIST_RETRY_SECONDS = 10.0
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
@@ -88,6 +98,8 @@ class ToolServer:
             maxsize=1, ttl=max(settings.list_ttl_seconds, 1e-9)
         )
         self._last_good: tuple[ServerTool, ...] | None = None
+        self._failure: ToolServerError | None = None
+        self._retry_at = 0.0
         self._lock = asyncio.Lock()
 
     def session(self) -> Session:
@@ -95,7 +107,9 @@ class ToolServer:
 
     async def tools(self) -> tuple[ServerTool, ...]:
         """The allowed tools, from the cache or a fresh tools/list. A failed refresh keeps the
-        last good listing; without one it raises :class:`ToolServerError`."""
+        last good listing; without one it raises :class:`ToolServerError`. After a failure the
+        server is asked again only after :data:`LIST_RETRY_SECONDS`, so a server that hangs
+        does not make every run wait for its timeout."""
         cached = self._cache.get("tools")
         if cached is not None:
             return cached
@@ -103,14 +117,21 @@ class ToolServer:
             cached = self._cache.get("tools")
             if cached is not None:
                 return cached
+            if self._failure is not None and time.monotonic() < self._retry_at:
+                if self._last_good is not None:
+                    return self._last_good
+                raise self._failure
             try:
                 listed = await self._list()
             except ToolServerError as exc:
                 self._metrics.list_refresh_failures.labels(self.name).inc()
                 log.warning("tool list refresh failed", tool_server=self.name, problem=exc.message)
+                self._failure = exc
+                self._retry_at = time.monotonic() + LIST_RETRY_SECONDS
                 if self._last_good is None:
                     raise
                 return self._last_good
+            self._failure = None
             self._last_good = listed
             if self.settings.list_ttl_seconds > 0:
                 self._cache["tools"] = listed
@@ -201,6 +222,7 @@ class ToolServers:
                     config.secret_files.get(var), config.tool_server_token(name), refresh
                 )
             self._servers[name] = ToolServer(name, settings, token, metrics)
+        # Background work: warm-up listings, and the closing of finished runs' sessions.
         self._closing: set[asyncio.Task[None]] = set()
 
     def __getitem__(self, name: str) -> ToolServer:
@@ -209,6 +231,19 @@ class ToolServers:
     def toolbox(self, agent: str, servers: Sequence[str], result_chars: int) -> Toolbox:
         return Toolbox(self, agent, [self._servers[name] for name in servers], result_chars)
 
+    def warm_up(self) -> None:
+        """List every server's tools in the background, so the first runs need not wait for
+        it; startup and readiness never depend on tool servers."""
+        for server in self._servers.values():
+            task = asyncio.create_task(self._list_quietly(server))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _list_quietly(server: ToolServer) -> None:
+        with contextlib.suppress(ToolServerError):
+            await server.tools()
+
     def close_later(self, session: Session) -> None:
         """Close a run's session in the background (its DELETE need not delay the answer)."""
         task = asyncio.create_task(session.close())
@@ -216,6 +251,10 @@ class ToolServers:
         task.add_done_callback(self._closing.discard)
 
     async def aclose(self) -> None:
+        if self._closing:
+            await asyncio.wait(set(self._closing), timeout=CLOSE_TIMEOUT_SECONDS)
+        for task in self._closing:
+            task.cancel()
         if self._closing:
             await asyncio.wait(set(self._closing))
         for server in self._servers.values():

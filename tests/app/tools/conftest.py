@@ -102,6 +102,26 @@ async def garbage_server() -> AsyncIterator[str]:
 
 
 @pytest.fixture
+async def silent_server() -> AsyncIterator[str]:
+    """Accepts connections and reads, never answers."""
+    connections: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        with contextlib.suppress(Exception):
+            while await reader.read(65536):
+                pass
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}/mcp"
+    for writer in connections:
+        writer.close()
+    server.close()
+    await server.wait_closed()
+
+
+@pytest.fixture
 async def not_mcp_server() -> AsyncIterator[str]:
     async def answer(request: web.Request) -> web.Response:
         await request.read()

@@ -375,3 +375,26 @@ async def test_openai_sdk_on_chat_completions_gets_the_loops_answer(
     # The server ran the tools itself: the client gets the answer, never the agent's tool calls;
     # a run cut by max_steps is "length".
     assert results == [("It is 5.", "stop"), ("", "length")]
+
+
+async def test_a_tool_server_that_never_answers_holds_no_run_for_long(
+    fake: FakeServer, tool_server: ToolProcess, start_server: StartServer, silent_server: str
+) -> None:
+    servers = {
+        "calc": calc_server(tool_server),
+        "silent": {"url": silent_server, "timeout_seconds": 1},
+    }
+    agent = tools_agent("openai", ["calc", "silent"])
+    server = await start_server(tools_config(fake, servers, {"a": agent}))
+    fake.openai.default = Behavior(chunks=("fine",))
+    # The first runs may wait for the startup listing (at most the server's 1 s timeout)...
+    first = await run(server, "a", False)
+    assert first["status"] == "completed"
+    # ...later ones do not ask the silent server again for a while.
+    started = time.monotonic()
+    for _ in range(3):
+        body = await run(server, "a", True)
+        assert body["status"] == "completed"
+    assert time.monotonic() - started < 1.5
+    assert offered("openai", fake.openai.requests[-1]) == ["add", "big", "book", "fail", "slow"]
+    assert await server.ready() == 200
