@@ -10,6 +10,7 @@ and a :class:`ToolServerError`, never a hang or a crash of the caller.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -106,6 +107,7 @@ class Session:
         self._ready: asyncio.Future[ClientSession] = loop.create_future()
         self._stop = asyncio.Event()
         self._failure: str | None = None
+        self._notices: set[asyncio.Task[None]] = set()
         self._task = asyncio.create_task(self._own(), name=f"mcp-session-{server}")
 
     async def _own(self) -> None:
@@ -194,8 +196,31 @@ class Session:
             f"tool server {self.server!r} did not answer within {seconds:g} s", "timeout"
         )
 
+    def cancel_later(self, request_id: int, reason: str) -> None:
+        """Send ``notifications/cancelled`` for a request given up on, in the background (the
+        session stays open until its run ends, so the notice can still go out)."""
+        if not self.alive:
+            return
+        task = asyncio.create_task(self._cancel_request(request_id, reason))
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
+
+    async def _cancel_request(self, request_id: int, reason: str) -> None:
+        from mcp import types
+
+        notice = types.ClientNotification(
+            types.CancelledNotification(
+                params=types.CancelledNotificationParams(requestId=request_id, reason=reason)
+            )
+        )
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
+                await self._ready.result().send_notification(notice)
+
     async def close(self) -> None:
         """End the session (its DELETE gets :data:`CLOSE_TIMEOUT_SECONDS`); never raises."""
+        if self._notices:
+            await asyncio.wait(set(self._notices), timeout=CLOSE_TIMEOUT_SECONDS)
         self._stop.set()
         if self._task.done():
             return

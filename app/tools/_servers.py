@@ -309,12 +309,21 @@ class Toolbox:
         server = self._registry[tool.server]
         limit = min(seconds, server.settings.timeout_seconds)
         started = time.monotonic()
+        sent: list[int] = []
+
+        async def send(session: ClientSession) -> CallToolResult:
+            # The id the SDK gives this request (assigned before its first await), so that a
+            # call given up on can be cancelled on the server (mcp 1.x never does it itself).
+            sent.append(session._request_id)
+            return await session.call_tool(tool.remote_name, arguments)
+
+        session: Session | None = None
+        finished = False
         try:
             session = await self._session(server, limit)
             remaining = max(limit - (time.monotonic() - started), 0.001)
-            result: CallToolResult = await session.request(
-                lambda s: s.call_tool(tool.remote_name, arguments), remaining
-            )
+            result: CallToolResult = await session.request(send, remaining)
+            finished = True
         except ToolServerError as exc:
             if exc.outcome == "timeout":
                 # The limit the call was given, not what was left of it at the last step.
@@ -332,6 +341,9 @@ class Toolbox:
                     f" {exc.error.code})"
                 ) from None
             raise ToolServerError(describe_failure(server.name, exc)) from None
+        finally:
+            if not finished and sent and session is not None:
+                session.cancel_later(sent[0], "the agent stopped waiting for this call")
         return self._output(result)
 
     async def _session(self, server: ToolServer, seconds: float) -> Session:

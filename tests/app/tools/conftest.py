@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -47,6 +49,13 @@ def free_port() -> int:
 class ToolProcess:
     url: str
     process: subprocess.Popen[bytes]
+    # Lines "cancelled <seconds>" for each slow call the server saw cancelled.
+    cancel_log: Path
+
+    def cancelled(self) -> list[str]:
+        if not self.cancel_log.exists():
+            return []
+        return self.cancel_log.read_text(encoding="utf-8").split()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -60,13 +69,15 @@ class ToolProcess:
 
 def start_tool_server() -> ToolProcess:
     port = free_port()
+    cancel_log = Path(tempfile.mkdtemp(prefix="agentsmcp-tools-")) / "cancelled"
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.app.tools.tool_server", str(port), TOOL_TOKEN],
         cwd=ROOT,
+        env={**os.environ, "TEST_TOOL_CANCEL_LOG": str(cancel_log)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    server = ToolProcess(f"http://127.0.0.1:{port}/mcp", process)
+    server = ToolProcess(f"http://127.0.0.1:{port}/mcp", process, cancel_log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -4,6 +4,7 @@ tool-call deltas when the run streams) and refuse requests the real APIs would r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -217,11 +218,20 @@ async def test_tool_timeout_is_a_tool_error_and_the_run_goes_on(
     config = tools_config(fake, {"calc": calc_server(tool_server)}, {"waiter": agent})
     server = await start_server(config)
     model = upstream(fake, provider)
+    seconds = {"openai": 30.1, "anthropic": 30.2}[provider] + (0.01 if stream else 0)
     model.script(
-        calls(("call_slow", "slow", '{"seconds": 30}')), Behavior(chunks=("It timed out.",))
+        calls(("call_slow", "slow", json.dumps({"seconds": seconds}))),
+        # The next model call takes a while: the run (and its MCP session) is still going on.
+        Behavior(chunks=("It timed out.",), header_delay=2),
     )
     started = time.monotonic()
-    body = await run(server, "waiter", stream)
+    running = asyncio.ensure_future(run(server, "waiter", stream))
+    # The server is told to stop the call it was given up on (notifications/cancelled) at once,
+    # not only when the run's session ends.
+    while f"{seconds:g}" not in tool_server.cancelled()[1::2]:
+        assert not running.done(), "the tool server saw no cancellation before the run ended"
+        await asyncio.sleep(0.05)
+    body = await running
 
     assert time.monotonic() - started < 10
     assert body["status"] == "completed"

@@ -8,6 +8,7 @@ reaches the tool server (and nothing else).
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from typing import Annotated, Any
 
@@ -27,7 +28,14 @@ def add(a: float, b: float) -> float:
 @server.tool()
 async def slow(seconds: float) -> str:
     """Wait, then answer."""
-    await asyncio.sleep(seconds)
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        # A client's notifications/cancelled (or the end of its session) reached this call: the
+        # tests read this line. One small local write: blocking is fine here.
+        with open(os.environ["TEST_TOOL_CANCEL_LOG"], "a", encoding="utf-8") as log:  # noqa: ASYNC230
+            log.write(f"cancelled {seconds:g}\n")
+        raise
     return "finally done"
 
 
