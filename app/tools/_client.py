@@ -44,8 +44,9 @@ class ToolServerError(Exception):
 
 
 def http_client(timeout: float, token: RotatingSecret | None) -> httpx.AsyncClient:
-    """The connection pool of one tool server. Redirects are not followed: the URL in the config
-    is the only place requests go. A file-backed token is re-read when it rotates."""
+    """The connection pool of one tool server. A file-backed token is re-read when it rotates.
+    The SDK's transport follows a redirect only within the URL's origin, whatever the client's
+    ``follow_redirects``: requests (and the token) go to the configured origin only."""
     import httpx
 
     class Bearer(httpx.Auth):
@@ -65,7 +66,6 @@ def http_client(timeout: float, token: RotatingSecret | None) -> httpx.AsyncClie
     return httpx.AsyncClient(
         auth=Bearer(token) if token is not None else None,
         timeout=httpx.Timeout(timeout),
-        follow_redirects=False,
     )
 
 
