@@ -408,3 +408,26 @@ async def test_a_tool_server_that_never_answers_holds_no_run_for_long(
     assert time.monotonic() - started < 1.5
     assert offered("openai", fake.openai.requests[-1]) == ["add", "big", "book", "fail", "slow"]
     assert await server.ready() == 200
+
+
+async def test_only_allowed_tools_are_offered_or_run(
+    fake: FakeServer, tool_server: ToolProcess, start_server: StartServer
+) -> None:
+    servers = {"calc": calc_server(tool_server, allowed_tools=["add", "slow"], name_prefix="c_")}
+    server = await start_server(tools_config(fake, servers, {"a": tools_agent("openai", ["calc"])}))
+    fake.openai.script(
+        calls(("call_1", "c_book", '{"city": "Paris", "nights": 2}'), ("call_2", "book", "{}")),
+        Behavior(chunks=("no",)),
+    )
+    body = await run(server, "a", False)
+    assert offered("openai", fake.openai.requests[0]) == ["c_add", "c_slow"]
+    outcomes = [c["outcome"] for c in body["steps"][0]["tool_calls"]]
+    assert outcomes == ["rejected", "rejected"]
+    async with server.http.get(server.url + "/metrics", headers=bearer(make_token())) as response:
+        metrics = await response.text()
+    # Made-up names are counted as "other", never as their own label values.
+    assert (
+        'agentsmcp_tool_calls_total{agent="a",outcome="rejected",tool="other",tool_server="other"}'
+        " 2.0" in metrics
+    )
+    assert 'tool="c_book"' not in metrics
