@@ -9,6 +9,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
@@ -209,3 +210,31 @@ async def test_a_client_that_leaves_mid_tool_call_cancels_the_run(
     # The slow call never got a result, and the model was not called again.
     assert len(model.requests) == 1
     assert await server.ready() == 200
+
+
+async def test_a_rotated_token_file_is_used_from_the_next_request(
+    fake: FakeServer, tool_server: ToolProcess, start_server: StartServer, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "TOOL_SERVER_CALC_TOKEN"
+    token_file.write_text(TOOL_TOKEN + "\n")
+    config = tools_config(
+        fake,
+        {"calc": calc_server(tool_server, list_ttl_seconds=0)},
+        {"a": tools_agent("openai", ["calc"])},
+        server={"secrets_refresh_seconds": 1},
+        secret_files={TOKEN_ENV: str(token_file)},
+    )
+    server = await start_server(config)
+    step = call("add", '{"a": 1, "b": 1}')
+    outcomes = []
+    for token in (TOOL_TOKEN, "rotated-to-a-token-the-server-refuses", TOOL_TOKEN):
+        token_file.write_text(token + "\n")
+        await asyncio.sleep(1.1)
+        fake.openai.script(step, Behavior(chunks=("ok",)))
+        body = await run(server, "a", False)
+        (record,) = body["steps"][0]["tool_calls"]
+        outcomes.append((record["outcome"], record["error"]))
+    assert outcomes[0] == ("ok", None)
+    assert outcomes[1][0] == "error"
+    assert "answered HTTP 401" in outcomes[1][1]
+    assert outcomes[2] == ("ok", None)
