@@ -11,6 +11,7 @@ secrets that app/secret_files.py re-reads at runtime). ``parse_config`` validate
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -304,7 +305,50 @@ def mcp_tool_name(agent_name: str, agent: AgentSettings) -> str:
     return agent.mcp.tool_name or re.sub(r"[^A-Za-z0-9_-]", "_", agent_name)
 
 
+ToolServerName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+# An MCP tool's name as its server lists it (the MCP spec's characters).
+McpServerToolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
+TOOL_SERVER_TOKEN_ENV = re.compile(r"^TOOL_SERVER_[A-Z0-9_]+_TOKEN$")
+
+
+def tool_server_token_env(name: str) -> str:
+    """The secret holding a tool server's bearer token (one definition)."""
+    return f"TOOL_SERVER_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}_TOKEN"
+
+
+def _tool_server_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL like https://tools.example.com/mcp")
+    if parts.username or parts.password or parts.fragment:
+        raise ValueError(
+            f"{value!r} must not carry credentials or a fragment (tokens come from the"
+            " tool server's secret, see auth)"
+        )
+    return value
+
+
+class ToolServerSettings(StrictModel):
+    """An MCP tool server (Streamable HTTP) whose tools agents may call (docs/tools.md)."""
+
+    url: Annotated[str, AfterValidator(_tool_server_url)]
+    # bearer: send the secret TOOL_SERVER_<NAME>_TOKEN as "Authorization: Bearer ...".
+    auth: Literal["none", "bearer"] = "none"
+    # Each request to the server (handshake, tools/list, tools/call) is bounded by this.
+    timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    # Unset: every tool the server lists; else only these (names as the server lists them).
+    allowed_tools: list[McpServerToolName] | None = None
+    # Prepended to the server's tool names in what the model sees (names must stay unique).
+    name_prefix: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,32}$")
+    # How long a tools/list answer is used before it is asked for again.
+    list_ttl_seconds: float = Field(300.0, ge=0, le=86_400)
+
+
+TOOLS_AGENT_TYPE = "tools"
+
+
 class AgentSettings(StrictModel):
+    # "tools": the agent loop with tools from tool_servers; anything else: one model call.
     type: str = Field("chat", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
     # What the agent is for: the MCP tool description hosts show to their models.
     description: str = Field("", max_length=4096)
@@ -317,6 +361,13 @@ class AgentSettings(StrictModel):
     temperature: float | None = Field(None, ge=0, le=2)
     fallback: AgentName | None = None
     mcp: AgentMcpSettings = Field(default_factory=AgentMcpSettings)
+    # Tools agents (type: tools) only.
+    tool_servers: list[ToolServerName] = Field(default_factory=list, max_length=32)
+    # Model calls per run; a run that still asks for tools after the last one is incomplete.
+    max_steps: int = Field(8, ge=1, le=100)
+    tool_timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    # A tool result longer than this is cut before the model sees it.
+    max_tool_result_chars: int = Field(20_000, ge=100, le=1_000_000)
 
 
 def _default_providers() -> dict[ProviderName, ProviderSettings]:
@@ -332,6 +383,7 @@ class AppConfig(StrictModel):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
     agents: dict[AgentName, AgentSettings] = Field(default_factory=dict)
+    tool_servers: dict[ToolServerName, ToolServerSettings] = Field(default_factory=dict)
     providers: dict[ProviderName, ProviderSettings] = Field(default_factory=_default_providers)
 
     # Secrets: environment only (see SECRET_ENV); excluded from dumps.
@@ -343,6 +395,8 @@ class AppConfig(StrictModel):
     anthropic_api_key: SecretStr | None = Field(None, exclude=True)
     redis_url: SecretStr | None = Field(None, exclude=True)
     redis_password: SecretStr | None = Field(None, exclude=True)
+    # TOOL_SERVER_<NAME>_TOKEN secrets, by variable name.
+    tool_server_tokens: dict[str, SecretStr] = Field(default_factory=dict, exclude=True)
     # Secret name -> the file it is re-read from while the server runs (empty: environment only).
     secret_files: dict[str, str] = Field(default_factory=dict, exclude=True)
 
@@ -357,6 +411,12 @@ class AppConfig(StrictModel):
                 )
             if agent.fallback is None:
                 continue
+            fallback = self.agents.get(agent.fallback)
+            if fallback is not None and fallback.type == TOOLS_AGENT_TYPE:
+                problems.append(
+                    f"agents.{name}.fallback: {agent.fallback!r} is a tools agent, which cannot"
+                    " stand in for a single call"
+                )
             if agent.fallback == name:
                 problems.append(f"agents.{name}.fallback: an agent cannot fall back to itself")
             elif agent.fallback not in self.agents:
@@ -364,6 +424,7 @@ class AppConfig(StrictModel):
             elif _fallback_cycle(self.agents, name):
                 problems.append(f"agents.{name}.fallback: fallback chain loops back to {name!r}")
         problems.extend(self._mcp_tool_problems())
+        problems.extend(self._tool_server_problems())
         if self.metrics.port is not None and self.metrics.port == self.server.port:
             problems.append(
                 f"metrics.port: must differ from server.port ({self.server.port}), or be unset"
@@ -422,6 +483,41 @@ class AppConfig(StrictModel):
             else:
                 owners[tool] = name
         return problems
+
+    def _tool_server_problems(self) -> list[str]:
+        problems = []
+        for name, agent in self.agents.items():
+            for used in agent.tool_servers:
+                if used not in self.tool_servers:
+                    problems.append(f"agents.{name}.tool_servers: unknown tool server {used!r}")
+            if agent.type == TOOLS_AGENT_TYPE and not agent.tool_servers:
+                problems.append(f"agents.{name}.tool_servers: a tools agent needs at least one")
+            elif agent.type == TOOLS_AGENT_TYPE and agent.fallback is not None:
+                problems.append(
+                    f"agents.{name}.fallback: tools agents do not fall back (a run's tool calls"
+                    " cannot be handed to another agent); remove it"
+                )
+            elif agent.type != TOOLS_AGENT_TYPE and agent.tool_servers:
+                problems.append(
+                    f"agents.{name}.tool_servers: only agents of type {TOOLS_AGENT_TYPE!r} call"
+                    " tools; set type: tools or remove tool_servers"
+                )
+        variables: dict[str, str] = {}
+        for name, server in self.tool_servers.items():
+            var = tool_server_token_env(name)
+            if var in variables:
+                problems.append(
+                    f"tool_servers.{name}: its secret name {var} is also tool server"
+                    f" {variables[var]!r}'s; rename one"
+                )
+            variables[var] = name
+            if server.auth == "bearer" and not self.tool_server_token(name):
+                problems.append(f"{var}: required while tool_servers.{name}.auth is bearer")
+        return problems
+
+    def tool_server_token(self, name: str) -> str | None:
+        secret = self.tool_server_tokens.get(tool_server_token_env(name))
+        return secret.get_secret_value() if secret else None
 
     def provider(self, name: ProviderName) -> ProviderSettings:
         return self.providers.get(name) or ProviderSettings()
@@ -519,7 +615,7 @@ class _YamlSource(YamlConfigSettingsSource):
             raise ConfigError(
                 [f"{CONFIG_PATH_ENV}: {file_path} must hold a mapping at the top level"]
             )
-        for field in (*SECRET_ENV.values(), "secret_files"):
+        for field in (*SECRET_ENV.values(), "secret_files", "tool_server_tokens"):
             if field in loaded:
                 raise ConfigError(
                     [
@@ -579,10 +675,35 @@ class _SecretSource(PydanticBaseSettingsSource):
                     problems.append(str(exc))
             if value:
                 data[field] = value
+        tokens = _tool_server_token_names(env)
+        token_paths, token_problems = secret_paths(tokens, env)
+        problems += token_problems
+        data["tool_server_tokens"] = {}
+        for var in tokens:
+            value = env.get(var) or None
+            if var in token_paths:
+                try:
+                    required = bool(env.get(var + FILE_SUFFIX))
+                    value = read_secret_file(token_paths[var], required=required, name=var)
+                except SecretFileError as exc:
+                    problems.append(str(exc))
+            if value:
+                data["tool_server_tokens"][var] = value
         if problems:
             raise ConfigError(problems)
-        data["secret_files"] = paths
+        data["secret_files"] = {**paths, **token_paths}
         return data
+
+
+def _tool_server_token_names(env: Mapping[str, str]) -> list[str]:
+    """TOOL_SERVER_<NAME>_TOKEN secrets present as variables, _FILE variables or files in the
+    secrets directory (their names depend on the configured servers)."""
+    names = {var.removesuffix(FILE_SUFFIX) for var in env}
+    directory = env.get(SECRETS_DIR_ENV) or ""
+    if directory:
+        with contextlib.suppress(OSError):
+            names.update(entry.name for entry in os.scandir(directory))
+    return sorted(name for name in names if TOOL_SERVER_TOKEN_ENV.match(name))
 
 
 def parse_config(

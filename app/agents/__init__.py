@@ -1,5 +1,6 @@
 """Agents from the configuration, run over the providers with timeouts, fallback and metrics."""
 
+from ._loop import RunLimit, Step, ToolCallFinished, ToolCallRecord, ToolCallStarted, ToolRun
 from .errors import (
     AgentNotFoundError,
     ProviderNotConfiguredError,
@@ -22,10 +23,16 @@ __all__ = [
     "AgentRunner",
     "ProviderNotConfiguredError",
     "ProviderRequestError",
+    "RunLimit",
     "RunOptions",
     "RunResult",
     "RunStream",
+    "Step",
     "TokenAccount",
+    "ToolCallFinished",
+    "ToolCallRecord",
+    "ToolCallStarted",
+    "ToolRun",
     "UpstreamAuthError",
     "UpstreamError",
     "UpstreamRateLimitError",

@@ -18,12 +18,12 @@ import time
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
-from app.config import AgentSettings
+from app.config import TOOLS_AGENT_TYPE, AgentSettings
 from app.providers import (
     ChatMessage,
     ChatParams,
@@ -39,6 +39,7 @@ from app.providers import (
     Usage,
 )
 
+from ._loop import RunLimit, Step, ToolRun
 from .errors import (
     ProviderNotConfiguredError,
     ProviderRequestError,
@@ -48,6 +49,9 @@ from .errors import (
 )
 from .metrics import AgentMetrics
 from .registry import Agent, AgentRegistry
+
+if TYPE_CHECKING:
+    from app.tools import ToolServers
 
 log = structlog.get_logger("agentsmcp.agents")
 
@@ -120,6 +124,9 @@ class RunResult:
     model: str
     duration: float
     tool_calls: tuple[ToolCall, ...] = ()
+    # Tools agents: the run's steps, and the limit that ended it early (the run is incomplete).
+    steps: tuple[Step, ...] = ()
+    limit: RunLimit | None = None
 
 
 class _Instruments:
@@ -155,9 +162,15 @@ class _Instruments:
 
 
 class AgentRunner:
-    def __init__(self, registry: AgentRegistry, metrics: AgentMetrics) -> None:
+    def __init__(
+        self,
+        registry: AgentRegistry,
+        metrics: AgentMetrics,
+        tool_servers: ToolServers | None = None,
+    ) -> None:
         self.registry = registry
         self.metrics = metrics
+        self.tool_servers = tool_servers
         self._instruments = {agent.name: _Instruments(metrics, agent) for agent in registry}
         self._provider_counters: dict[tuple[str, str], Counter] = {}
 
@@ -171,6 +184,12 @@ class AgentRunner:
         options: RunOptions,
         account: TokenAccount | None = None,
     ) -> RunResult:
+        if _loops(agent, options):
+            async with ToolRun(self, agent, messages, options, account, streaming=False) as run:
+                async for _ in run:
+                    pass
+            assert run.result is not None
+            return run.result
         while True:
             try:
                 return await self._complete_once(agent, messages, options, account)
@@ -186,7 +205,10 @@ class AgentRunner:
         messages: Sequence[ChatMessage],
         options: RunOptions,
         account: TokenAccount | None = None,
-    ) -> RunStream:
+    ) -> RunStream | ToolRun:
+        """The run's deltas: a tools agent's :class:`ToolRun` also yields its tool-call events."""
+        if _loops(agent, options):
+            return ToolRun(self, agent, messages, options, account, streaming=True)
         return RunStream(self, agent, messages, options, account)
 
     async def admit(
@@ -359,6 +381,12 @@ def _prompt_chars(settings: AgentSettings, messages: Sequence[ChatMessage]) -> i
         len(m.content) + sum(len(call.name) + len(call.arguments) for call in m.tool_calls)
         for m in messages
     )
+
+
+def _loops(agent: Agent, options: RunOptions) -> bool:
+    """Whether a run of ``agent`` is the tool loop. A request that brings its own tools (the
+    OpenAI-compatible route) gets a single call with those, as for any agent."""
+    return agent.settings.type == TOOLS_AGENT_TYPE and not options.tools
 
 
 def _broken_stream_usage(

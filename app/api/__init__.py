@@ -19,6 +19,7 @@ from app.config import PROVIDER_KEY_ENV, AppConfig, ConfigError, ProviderName
 from app.providers import ChatProvider, build_providers, deprecated_models, missing_keys
 from app.secret_files import RotatingSecret
 from app.shared_state import CONFIG_KEY, METRICS_KEY
+from app.tools import TOOL_METRICS_KEY, ToolMetrics, ToolServers
 
 from . import handlers
 from ._watch import ConnectionWatch
@@ -47,6 +48,7 @@ def setup_agent_routes(app: web.Application, config: AppConfig) -> None:
     for note in deprecated_models(config):
         log.warning("deprecated model", problem=note)
     app[AGENT_METRICS_KEY] = AgentMetrics(app[METRICS_KEY].registry)
+    app[TOOL_METRICS_KEY] = ToolMetrics(app[METRICS_KEY].registry)
     app[ADMISSION_KEY] = Admission(config.server.max_inflight_runs, app[METRICS_KEY].registry)
     router = app.router
     router.add_get("/v1/models", handlers.list_models)
@@ -56,13 +58,17 @@ def setup_agent_routes(app: web.Application, config: AppConfig) -> None:
 
 
 async def agent_runner_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Open one client per provider on startup and close them on cleanup."""
+    """Open one client per provider and one connection pool per tool server on startup, and
+    close them on cleanup."""
     config = app[CONFIG_KEY]
     providers = build_providers(config)
+    tool_servers = ToolServers(config, app[TOOL_METRICS_KEY]) if config.tool_servers else None
     refresher = asyncio.create_task(refresh_provider_keys(config, providers))
     try:
         registry = AgentRegistry(config.agents, providers)
-        app[RUNNER_KEY] = AgentRunner(registry, app[AGENT_METRICS_KEY])
+        app[RUNNER_KEY] = AgentRunner(registry, app[AGENT_METRICS_KEY], tool_servers)
+        if tool_servers is not None:
+            tool_servers.warm_up()
         yield
     finally:
         refresher.cancel()
@@ -70,6 +76,8 @@ async def agent_runner_ctx(app: web.Application) -> AsyncIterator[None]:
             await refresher
         for provider in providers.values():
             await provider.aclose()
+        if tool_servers is not None:
+            await tool_servers.aclose()
 
 
 async def refresh_provider_keys(

@@ -7,12 +7,23 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
 from aiohttp import web
 
-from app.agents import Agent, AgentRunner, RunOptions, RunResult, TokenAccount
+from app.agents import (
+    Agent,
+    AgentRunner,
+    RunOptions,
+    RunResult,
+    Step,
+    TokenAccount,
+    ToolCallFinished,
+    ToolCallStarted,
+    ToolRun,
+)
 from app.errors import APIError, InternalServerError
 from app.limits import account_for
 from app.providers import ChatMessage, ToolCall, ToolCallDelta, Usage
@@ -97,13 +108,19 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
                 "index": 0,
                 "message": _assistant_message(result.text, result.tool_calls),
                 "logprobs": None,
-                "finish_reason": result.finish_reason,
+                "finish_reason": _completion_finish(result),
             }
         ],
         "usage": _usage(result.usage),
         "system_fingerprint": None,
     }
     return _json(body, headers={AGENT_HEADER: result.agent.name})
+
+
+def _completion_finish(result: RunResult) -> str:
+    """A tools agent's run cut by max_steps answers ``length`` on the OpenAI-compatible route:
+    its own tool calls are not the client's to run, so ``tool_calls`` would be wrong."""
+    return "length" if result.limit is not None else result.finish_reason
 
 
 def _assistant_message(text: str, tool_calls: tuple[ToolCall, ...]) -> dict[str, Any]:
@@ -191,7 +208,7 @@ async def _stream_chat_completion(
     else:
         result = stream.result
         assert result is not None
-        tail = renderer.finish(result.finish_reason)
+        tail = renderer.finish(_completion_finish(result))
         if parsed.include_usage:
             tail += renderer.usage(_usage(result.usage))
     with contextlib.suppress(ConnectionError):
@@ -234,19 +251,89 @@ def _run_body(
     run_id: str, result: RunResult, output: str, metadata: dict[str, Any]
 ) -> dict[str, Any]:
     agent = result.agent
-    return {
+    body: dict[str, Any] = {
         "id": run_id,
         "object": "agent.run",
         "agent": agent.name,
-        "status": "completed",
+        "status": "completed" if result.limit is None else "incomplete",
         "output": output,
         "finish_reason": result.finish_reason,
         "usage": _usage(result.usage),
         "provider": agent.provider_name,
         "model": result.model,
-        "duration_ms": round(result.duration * 1000, 3),
+        "duration_ms": _ms(result.duration),
         "metadata": metadata,
     }
+    if result.steps:
+        body["steps"] = _steps(result.steps)
+    if result.limit is not None:
+        body["error"] = {
+            "message": result.limit.message,
+            "type": "run_limit",
+            "code": result.limit.code,
+        }
+    return body
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+def _steps(steps: Sequence[Step]) -> list[dict[str, Any]]:
+    return [
+        {
+            "index": step.index,
+            "finish_reason": step.finish_reason,
+            "model": step.model,
+            "usage": _usage(step.usage),
+            "duration_ms": _ms(step.duration),
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "name": call.name,
+                    "tool_server": call.tool_server,
+                    "arguments": call.arguments,
+                    "outcome": call.outcome,
+                    "duration_ms": _ms(call.duration),
+                    "error": call.error,
+                    "result_chars": call.result_chars,
+                    "truncated": call.truncated,
+                }
+                for call in step.tool_calls
+            ],
+        }
+        for step in steps
+    ]
+
+
+def _tool_event(run_id: str, item: ToolCallStarted | ToolCallFinished) -> bytes:
+    if isinstance(item, ToolCallStarted):
+        return event(
+            "run.tool_call",
+            {
+                "id": run_id,
+                "step": item.step,
+                "tool_call_id": item.id,
+                "name": item.name,
+                "tool_server": item.tool_server,
+                "arguments": item.arguments,
+            },
+        )
+    record = item.record
+    return event(
+        "run.tool_result",
+        {
+            "id": run_id,
+            "step": item.step,
+            "tool_call_id": record.id,
+            "name": record.name,
+            "tool_server": record.tool_server,
+            "outcome": record.outcome,
+            "duration_ms": _ms(record.duration),
+            "output": item.output,
+            "truncated": record.truncated,
+        },
+    )
 
 
 async def _stream_run(
@@ -274,11 +361,12 @@ async def _stream_run(
     failure: APIError | None = None
     try:
         async with stream:
-            async for text in stream:
-                # Runs offer no tools, so their streams carry text only.
-                if type(text) is str:
-                    output.append(text)
-                    await response.write(prefix + dumps(text).encode() + b"}\n\n")
+            async for item in stream:
+                if type(item) is str:
+                    output.append(item)
+                    await response.write(prefix + dumps(item).encode() + b"}\n\n")
+                elif isinstance(item, ToolCallStarted | ToolCallFinished):
+                    await response.write(_tool_event(run_id, item))
     except asyncio.CancelledError:
         if not watch.absorb_shutdown():
             raise
@@ -296,6 +384,8 @@ async def _stream_run(
             "error": failure.body()["error"],
             "metadata": metadata,
         }
+        if isinstance(stream, ToolRun):
+            failed["steps"] = _steps(stream.steps)
         tail = event("run.failed", failed)
     else:
         result = stream.result

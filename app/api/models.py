@@ -403,26 +403,100 @@ class ChatCompletionStreamEvent(BaseModel):
     data: str = Field(min_length=1)
 
 
+ToolOutcome = Literal["ok", "error", "timeout", "invalid_arguments", "rejected"]
+
+
+class RunToolCall(BaseModel):
+    """A tool call of a step (tools agents) and how it ended."""
+
+    id: str
+    name: str = Field(description="The tool's name as the model called it.")
+    tool_server: str | None = Field(description="Null for a tool the model made up.")
+    arguments: str = Field(description="JSON text, as the model wrote it.")
+    outcome: ToolOutcome
+    duration_ms: float = Field(ge=0)
+    error: str | None = Field(default=None, description="What the model was told went wrong.")
+    result_chars: int = Field(ge=0, description="Length of the tool's result before any cut.")
+    truncated: bool = Field(description="The result was cut to max_tool_result_chars.")
+
+
+class RunStep(BaseModel):
+    """One model call of a tools agent's run, and the tool calls it asked for."""
+
+    index: int = Field(ge=1)
+    finish_reason: FinishReason
+    model: str
+    usage: Usage
+    duration_ms: float = Field(ge=0, description="The model call and its tool calls.")
+    tool_calls: list[RunToolCall]
+
+
+class RunLimitError(BaseModel):
+    message: str
+    type: Literal["run_limit"]
+    code: Literal["max_steps_exceeded"]
+
+
 class Run(BaseModel):
     id: str
     object: Literal["agent.run"]
     agent: str = Field(description="The agent that answered.")
-    status: Literal["completed"]
+    status: Literal["completed", "incomplete"] = Field(
+        description="`incomplete`: a tools agent's run reached max_steps (see `error`)."
+    )
     output: str
     finish_reason: FinishReason
-    usage: Usage
+    usage: Usage = Field(description="All model calls of the run together.")
     provider: ProviderName
     model: str
     duration_ms: float = Field(ge=0)
     metadata: dict[str, Any]
+    steps: list[RunStep] | None = Field(
+        default=None, description="Tools agents only: the model calls and their tool calls."
+    )
+    error: RunLimitError | None = Field(default=None, description="Why the run is incomplete.")
+
+
+class RunToolCallEvent(BaseModel):
+    """`run.tool_call`: the model asked for a tool; the call starts now."""
+
+    id: str = Field(description="The run's id.")
+    step: int = Field(ge=1)
+    tool_call_id: str
+    name: str
+    tool_server: str | None
+    arguments: str
+
+
+class RunToolResultEvent(BaseModel):
+    """`run.tool_result`: a tool call ended; `output` is what the model gets back."""
+
+    id: str = Field(description="The run's id.")
+    step: int = Field(ge=1)
+    tool_call_id: str
+    name: str
+    tool_server: str | None
+    outcome: ToolOutcome
+    duration_ms: float = Field(ge=0)
+    output: str
+    truncated: bool
 
 
 class RunStreamEvent(BaseModel):
     """One server-sent event of a streamed run: `run.started` (`id`, `agent`,
-    `status: running`), `run.delta` (`{"id", "delta"}`), then `run.completed` (a Run) or
-    `run.failed` (`status: failed`, `error: {message, type, code}`). `data` is JSON."""
+    `status: running`), `run.delta` (`{"id", "delta"}`), for tools agents `run.tool_call`
+    (RunToolCallEvent) and `run.tool_result` (RunToolResultEvent) between the deltas, then
+    `run.completed` (a Run, `status` completed or incomplete) or `run.failed` (`status: failed`,
+    `error: {message, type, code}`, and `steps` for tools agents). `data` is JSON."""
 
-    event: Literal["run.started", "run.delta", "run.completed", "run.failed"]
+    event: Literal[
+        "run.started",
+        "run.delta",
+        "run.tool_call",
+        "run.tool_result",
+        "run.completed",
+        "run.failed",
+    ]
     data: str = Field(json_schema_extra={"contentMediaType": "application/json"})
 
 
@@ -465,6 +539,8 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     ChatCompletionStreamEvent,
     Run,
     RunStreamEvent,
+    RunToolCallEvent,
+    RunToolResultEvent,
     ModelList,
     AgentList,
 )

@@ -21,7 +21,14 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from app.admission import ServerOverloadedError
-from app.agents import RunOptions, RunResult, RunStream
+from app.agents import (
+    RunOptions,
+    RunResult,
+    RunStream,
+    ToolCallFinished,
+    ToolCallStarted,
+    ToolRun,
+)
 from app.agents.runner import estimate_tokens
 from app.api import ADMISSION_KEY, RUNNER_KEY, ConnectionWatch
 from app.errors import APIError
@@ -124,22 +131,36 @@ class CallSettings:
 
 @dataclass
 class _Run:
-    """The agent's text so far, and the task producing it."""
+    """The agent's text so far, the tools it is calling (tools agents), and the task producing
+    them. ``changed`` is set when a tool call starts, so progress names it at once."""
 
     parts: list[str] = field(default_factory=list)
     chars: int = 0
+    # Tool call id -> tool name, of the calls running now.
+    running: dict[str, str] = field(default_factory=dict)
+    tool_calls: int = 0
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def collect(self, stream: RunStream) -> RunResult:
+    async def collect(self, stream: RunStream | ToolRun) -> RunResult:
         async with stream:
             async for item in stream:
-                if isinstance(item, str):  # an MCP call offers the model no tools: text only
+                if type(item) is str:
                     self.parts.append(item)
                     self.chars += len(item)
+                elif isinstance(item, ToolCallStarted):
+                    self.running[item.id] = item.name
+                    self.tool_calls += 1
+                    self.changed.set()
+                elif isinstance(item, ToolCallFinished):
+                    self.running.pop(item.record.id, None)
         assert stream.result is not None
         return stream.result
 
     def text(self) -> str:
         return "".join(self.parts)
+
+    def progress(self) -> int:
+        return self.chars + self.tool_calls
 
 
 def tool_result(result: RunResult, output: str) -> dict[str, Any]:
@@ -284,7 +305,12 @@ class ToolCallHandler:
             cancelled = McpError(REQUEST_CANCELLED, "Request cancelled")
             return json_response(error_message(message.id, cancelled))
         failure = task.exception()
-        if failure is None:
+        limit = task.result().limit if failure is None else None
+        if limit is not None:
+            message_text = f"{limit.message} (error code: {limit.code})"
+            payload = result_message(message.id, {**error_result(message_text), **extra})
+            metrics.tool_call(tool.name, "tool_error", duration)
+        elif failure is None:
             payload = result_message(
                 message.id, {**tool_result(task.result(), run.text()), **extra}
             )
@@ -333,11 +359,22 @@ class ToolCallHandler:
         last = time.perf_counter()
         await response.write(_progress_event(progress_token, progress, run))
         while True:
-            done, _ = await asyncio.wait({task}, timeout=settings.progress_interval)
-            if done:
+            run.changed.clear()
+            changed = asyncio.ensure_future(run.changed.wait())
+            waiters: set[asyncio.Future[Any]] = {task, changed}
+            try:
+                finished, _ = await asyncio.wait(
+                    waiters,
+                    timeout=settings.progress_interval,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                changed.cancel()
+            if task in finished:
                 return
-            # Progress counts the answer's characters; it grows by at least 1 per notification.
-            progress = max(run.chars, progress + 1)
+            # Progress counts the answer's characters and the tool calls started; it grows by
+            # at least 1 per notification.
+            progress = max(run.progress(), progress + 1)
             await response.write(_progress_event(progress_token, progress, run))
             now = time.perf_counter()
             self._metrics.progress_gap.observe(now - last)
@@ -349,7 +386,13 @@ def _progress_event(token: str | int, progress: int, run: _Run) -> bytes:
     if len(text) > PROGRESS_MESSAGE_CHARS:
         text = "..." + text[-PROGRESS_MESSAGE_CHARS:]
     params: dict[str, Any] = {"progressToken": token, "progress": progress}
-    params["message"] = text or "The agent is working."
+    if run.running:
+        names = ", ".join(sorted(set(run.running.values())))
+        params["message"] = (
+            f"Running tool {names}." if len(run.running) == 1 else (f"Running tools {names}.")
+        )
+    else:
+        params["message"] = text or "The agent is working."
     return sse_event(notification_message("notifications/progress", params))
 
 

@@ -33,14 +33,15 @@ SECRET_VALUES = {
 }
 # Runs inside the pod: the secret files, readiness, and a token signed with the mounted key.
 CHECK = """
-import os, sys, urllib.request
-from tools.issue_token import issue_token
+import os, sys, time, urllib.request
+import jwt  # the image holds the server's runtime only: PyJWT, not the token CLI
 directory = os.environ["AGENTSMCP_SECRETS_DIR"]
 print(sorted(n for n in os.listdir(directory) if not n.startswith(".")))
 urllib.request.urlopen("http://127.0.0.1:8000/health/ready", timeout=2)
 key = open(os.path.join(directory, "JWT_SECRET_KEY")).read()
-token = issue_token(
-    secret=key, subject="kube", issuer="agentsmcp", audience="agentsmcp-api", ttl=60)
+now = int(time.time())
+claims = {"sub": "kube", "iss": "agentsmcp", "aud": "agentsmcp-api", "iat": now, "exp": now + 60}
+token = jwt.encode(claims, key, algorithm="HS256")
 request = urllib.request.Request(
     "http://127.0.0.1:8000/v1/models", headers={"Authorization": "Bearer " + token})
 print(urllib.request.urlopen(request, timeout=5).status)
