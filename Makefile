@@ -14,7 +14,6 @@ TOOLS_VENV ?= .venv-tools
 TOOLS_BIN := $(TOOLS_VENV)/bin
 # The official MCP clients the tests drive /mcp with besides mcp 1.x in .venv (tests/mcp_clients).
 MCP2_VENV ?= .venv-mcp2
-MCP_TS := tests/mcp_clients/ts
 
 .DEFAULT_GOAL := help
 .PHONY: system-deps node-deps help venv lint typecheck unit test serve token deploy deploy-cluster local-cluster smoke render validate bench bench-overload clean tools mcp-clients
@@ -48,12 +47,7 @@ $(MCP2_VENV)/bin/.installed: tests/mcp_clients/requirements-mcp2.txt
 	$(MCP2_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $<
 	touch $@
 
-$(MCP_TS)/node_modules/.installed: $(MCP_TS)/package.json $(MCP_TS)/package-lock.json
-	@command -v npm >/dev/null 2>&1 || { echo "mcp-clients: 'npm' is needed (scripts/system-deps.sh installs it)" >&2; exit 1; }
-	cd $(MCP_TS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
-	touch $@
-
-mcp-clients: $(MCP2_VENV)/bin/.installed $(MCP_TS)/node_modules/.installed  ## The official MCP clients for the tests: mcp 2.x in .venv-mcp2, the TypeScript SDK (npm ci)
+mcp-clients: $(MCP2_VENV)/bin/.installed node-deps  ## The official MCP clients for the tests: mcp 2.x in .venv-mcp2, the TypeScript SDK (node-deps)
 
 validate: venv tools render  ## Render all stacks, then run every validator (see docs/validation.md)
 	$(BIN)/mypy --python-executable $(TOOLS_BIN)/python validation
@@ -67,14 +61,15 @@ lint: venv  ## ruff
 typecheck: venv  ## mypy --strict on app/ and components/
 	$(BIN)/mypy
 
-# The OpenID provider the auth tests run (tests/oidc): oidc-provider from its lockfile, with npm ci.
-OIDC_NODE_MODULES := tests/oidc/node_modules/.package-lock.json
-$(OIDC_NODE_MODULES): tests/oidc/package.json tests/oidc/package-lock.json
+# The npm packages the tests run (tests/package.json): the OpenID provider of the auth tests
+# (tests/oidc) and the MCP TypeScript SDK (tests/mcp_clients/ts, tests/oidc), with npm ci.
+NODE_MODULES := tests/node_modules/.package-lock.json
+$(NODE_MODULES): tests/package.json tests/package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "node-deps: node and npm are needed (apt-get install nodejs npm)" >&2; exit 1; }
-	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+	npm ci --prefix tests --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
-node-deps: $(OIDC_NODE_MODULES)  ## npm packages the tests run (tests/oidc, from package-lock.json)
+node-deps: $(NODE_MODULES)  ## npm packages the tests run (tests/package.json, from its package-lock.json)
 
 unit: venv tools node-deps mcp-clients  ## pytest without the e2e tier (CI=true turns any skip into a failure)
 	$(BIN)/python scripts/run-pytest.py -m "not e2e"
@@ -154,7 +149,7 @@ container-test: venv base-images  ## Build the image with the stand-ins and run 
 	$(BIN)/python scripts/run-pytest.py tests/container
 
 clean:  ## Remove build output and the virtualenv
-	rm -rf build $(VENV) $(TOOLS_VENV) $(MCP2_VENV) $(MCP_TS)/node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf build $(VENV) $(TOOLS_VENV) $(MCP2_VENV) tests/node_modules .mypy_cache .ruff_cache .pytest_cache
 
 # The e2e tier (docs/e2e.md): a real control plane and the real Pulumi engine, built from the Go
 # module proxy into build/e2e-tools (keyed by version; a warm machine rebuilds nothing).

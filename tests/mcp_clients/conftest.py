@@ -1,5 +1,5 @@
 """Fixtures for driving /mcp with the official MCP clients that live outside the main virtualenv:
-mcp 2.x in ``.venv-mcp2`` and the TypeScript SDK in ``ts/node_modules`` (``make mcp-clients``).
+mcp 2.x in ``.venv-mcp2`` and the TypeScript SDK in ``tests/node_modules`` (``make mcp-clients``).
 Missing clients skip, and CI=true turns a skip into a failure."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def client_command(name: str) -> list[str]:
         script = "mcp2_client.py" if name == "mcp2" else "mcp2_schema_check.py"
         return [str(MCP2_PYTHON), str(HERE / script)]
     node = shutil.which("node")
-    if node is None or not (TS_DIR / "node_modules" / ".installed").exists():
+    if node is None or not (HERE.parent / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir():
         pytest.skip("node or the TypeScript SDK is missing: run `make mcp-clients`")
     return [node, str(TS_DIR / "client.mjs")]
 

@@ -36,7 +36,7 @@ class ProviderNotInstalled(RuntimeError):
 
 def node_command(script: Path = SCRIPT) -> list[str]:
     node = shutil.which("node")
-    if node is None or not (HERE / "node_modules" / "oidc-provider").is_dir():
+    if node is None or not (HERE.parent / "node_modules" / "oidc-provider").is_dir():
         raise ProviderNotInstalled(
             "tests/oidc needs node and its pinned packages: run `make node-deps` (npm ci)"
         )
