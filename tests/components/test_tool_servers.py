@@ -157,3 +157,29 @@ def test_extra_egress_admits_a_private_tool_server() -> None:
     run = run_program("dev", config=config)
     egress = _named(run, NETWORK_POLICY, "agentsmcp")["spec"]["egress"]
     assert egress[-1]["to"] == [{"ipBlock": {"cidr": "10.1.2.0/24"}}]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://search.tools.svc:8080/mcp", ("tools", 8080)),
+        ("http://search.tools.svc.cluster.local/mcp", ("tools", 80)),
+        ("https://search.tools.svc/mcp", ("tools", 443)),
+        ("http://calc:9000/mcp", ("agentsmcp-dev", 9000)),
+        # Not told apart from a public name: under the public rules, not a namespace rule.
+        ("http://search.tools:8080/mcp", (None, 8080)),
+        ("https://tools.example.com/mcp", (None, 443)),
+        ("http://10.1.2.3:8080/mcp", (None, 8080)),
+        ("http://a.b.c.svc:8080/mcp", (None, 8080)),
+    ],
+)
+def test_which_urls_name_a_service(url: str, expected: tuple[str | None, int]) -> None:
+    from components.config._stack import _service_namespace
+
+    assert _service_namespace(url, "agentsmcp-dev") == expected
+
+
+def test_a_service_form_the_rules_cannot_place_is_refused() -> None:
+    config = tools_config(servers={"odd": {"url": "http://a.b.c.svc:8080/mcp"}})
+    with pytest.raises(pulumi.RunError, match=r"tool_servers\.odd\.url: .* not a public address"):
+        run_program("dev", config=config)
