@@ -183,3 +183,14 @@ def test_a_service_form_the_rules_cannot_place_is_refused() -> None:
     config = tools_config(servers={"odd": {"url": "http://a.b.c.svc:8080/mcp"}})
     with pytest.raises(pulumi.RunError, match=r"tool_servers\.odd\.url: .* not a public address"):
         run_program("dev", config=config)
+
+
+def test_tokens_appear_in_no_rendered_document() -> None:
+    from tools.render_manifests import REDACTED, render_documents
+
+    config = tools_config()
+    documents = render_documents(run_program("dev", config=config))
+    for token in placeholder_tool_server_tokens(config).values():
+        assert not any(token in text for text in documents.values())
+    secret = documents["secret-agentsmcp-dev-agentsmcp-secrets.yaml"]
+    assert f"TOOL_SERVER_WEB_SEARCH_TOKEN: {REDACTED}" in secret
