@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pulumi
 
+from app.config import tool_server_token_env
 from components.autoscaling import Autoscaling, AutoscalingArgs
 from components.cluster_ref import cluster_facts
 from components.config import StackConfigError, load_stack_config
@@ -91,6 +92,14 @@ def main() -> None:
             registry_password=secrets.registry_password,
             redis_url=redis_url,
             redis_password=redis_password,
+            tool_server_tokens={
+                tool_server_token_env(name): token
+                for name, token in (
+                    secrets.tool_server_tokens
+                    if isinstance(secrets.tool_server_tokens, dict)
+                    else {}
+                ).items()
+            },
         ),
         provider,
     )

@@ -10,7 +10,10 @@ agentsmcp_agent_requests_limit, agentsmcp_overload_rejected_total, agentsmcp_rat
 agentsmcp_oidc_key_fetches_total{outcome};
 and the MCP endpoint's: agentsmcp_mcp_requests_total{method,outcome},
 agentsmcp_mcp_tool_calls_total{tool,outcome}, agentsmcp_mcp_tool_call_duration_seconds_bucket{tool},
-agentsmcp_mcp_progress_gap_seconds_bucket, agentsmcp_mcp_cancellations_total{reason}.
+agentsmcp_mcp_progress_gap_seconds_bucket, agentsmcp_mcp_cancellations_total{reason};
+and tools agents': agentsmcp_tool_calls_total{agent,tool_server,tool,outcome},
+agentsmcp_tool_call_duration_seconds_bucket{tool_server,tool},
+agentsmcp_agent_run_steps_bucket{agent}, agentsmcp_tool_list_refresh_failures_total{tool_server}.
 
 Latency is alerted per route only for routes that answer without an LLM; agent routes are alerted
 on time to first token (streams), since a healthy completion may take a minute.
@@ -52,6 +55,10 @@ METRICS_USED = (
     "agentsmcp_mcp_tool_call_duration_seconds_bucket",
     "agentsmcp_mcp_progress_gap_seconds_bucket",
     "agentsmcp_mcp_cancellations_total",
+    "agentsmcp_tool_calls_total",
+    "agentsmcp_tool_call_duration_seconds_bucket",
+    "agentsmcp_agent_run_steps_bucket",
+    "agentsmcp_tool_list_refresh_failures_total",
 )
 # Alerts that wait a fixed time: the others wait monitoring.alerts.forDuration.
 FIXED_FOR = {
@@ -69,6 +76,12 @@ MCP_TOOL_FAILURES = "error|tool_error"
 # The server sends a progress notification at least this often during a tool call with a progress
 # token; longer gaps let MCP hosts' idle timeouts cut the call.
 MCP_PROGRESS_INTERVAL_SECONDS = 10
+# Tools agents' tool-call outcomes (app.tools ToolOutcome) that are the tool server's fault.
+# invalid_arguments (the model's arguments failed the tool's schema) and rejected (a tool the
+# model may not call) never reach the server: they are the model's mistakes, fed back to it, and
+# count in neither side of the ratio, so a model's bad day does not page the tool server's owners.
+TOOL_SERVER_FAILURES = "error|timeout"
+TOOL_SERVER_CALLS = "ok|error|timeout"
 # Routes whose duration is an LLM's generation time (app/api/__init__.py).
 AGENT_ROUTES = ("/v1/chat/completions", "/v1/agents/{name}/runs")
 
@@ -107,6 +120,16 @@ def _mcp_tool_error_ratio(namespace: str, job: str) -> str:
     calls = "agentsmcp_mcp_tool_calls_total"
     return (
         f"sum by (tool) (rate({calls}{failed}[5m])) / sum by (tool) (rate({calls}{finished}[5m]))"
+    )
+
+
+def _tool_server_error_ratio(namespace: str, job: str) -> str:
+    failed = _selector(namespace, job, f'outcome=~"{TOOL_SERVER_FAILURES}"')
+    reached = _selector(namespace, job, f'outcome=~"{TOOL_SERVER_CALLS}"')
+    calls = "agentsmcp_tool_calls_total"
+    return (
+        f"sum by (tool_server) (rate({calls}{failed}[5m]))"
+        f" / sum by (tool_server) (rate({calls}{reached}[5m]))"
     )
 
 
@@ -228,6 +251,22 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
             "warning",
             f"p99 gap between MCP progress notifications is above"
             f" {MCP_PROGRESS_INTERVAL_SECONDS}s; hosts may cut long tool calls",
+        ),
+        rule(
+            "ToolServerErrors",
+            f"{_tool_server_error_ratio(namespace, job)} > {alerts.tool_server_error_ratio}",
+            "warning",
+            f"More than {alerts.tool_server_error_ratio:.0%} of a tool server's calls fail or"
+            " time out",
+        ),
+        # Agents keep a listing until it expires; then every run that needs it asks again, and
+        # a server that cannot list its tools gives its agents none.
+        rule(
+            "ToolListRefreshFailing",
+            "sum by (tool_server)"
+            f" (increase(agentsmcp_tool_list_refresh_failures_total{sel}[10m])) > 0",
+            "warning",
+            "A tool server's tool list cannot be fetched",
         ),
     ]
 
@@ -394,6 +433,62 @@ def dashboard(namespace: str, job: str) -> dict[str, Any]:
                     (
                         f"sum by (reason) (rate(agentsmcp_mcp_cancellations_total{sel}[5m]))",
                         "{{reason}}",
+                    )
+                ],
+            ),
+            panel(
+                15,
+                "Tool calls (tools agents)",
+                "ops",
+                [
+                    (
+                        "sum by (tool_server, tool, outcome)"
+                        f" (rate(agentsmcp_tool_calls_total{sel}[5m]))",
+                        "{{tool_server}}/{{tool}} {{outcome}}",
+                    )
+                ],
+            ),
+            panel(
+                16,
+                "Tool-server errors and timeouts",
+                "percentunit",
+                [(_tool_server_error_ratio(namespace, job), "{{tool_server}}")],
+            ),
+            panel(
+                17,
+                "Tool-call duration",
+                "s",
+                [
+                    (
+                        _mcp_quantile(
+                            q, "agentsmcp_tool_call_duration_seconds", sel, "tool_server, tool, "
+                        ),
+                        f"p{round(q * 100)} {{{{tool_server}}}}/{{{{tool}}}}",
+                    )
+                    for q in (0.5, 0.99)
+                ],
+            ),
+            panel(
+                18,
+                "Steps per tools-agent run",
+                "short",
+                [
+                    (
+                        _mcp_quantile(q, "agentsmcp_agent_run_steps", sel, "agent, "),
+                        f"p{round(q * 100)} {{{{agent}}}}",
+                    )
+                    for q in (0.5, 0.99)
+                ],
+            ),
+            panel(
+                19,
+                "Tool-list refresh failures",
+                "ops",
+                [
+                    (
+                        "sum by (tool_server)"
+                        f" (rate(agentsmcp_tool_list_refresh_failures_total{sel}[5m]))",
+                        "{{tool_server}}",
                     )
                 ],
             ),

@@ -7,7 +7,9 @@ components.workload) and the HTTP-01 solver's policy (components.exposure) admit
   data plane's namespace, plus ``loadBalancer.sourceRanges``) to the HTTP port only;
 - the monitoring namespace to the metrics port only;
 - egress to DNS (CoreDNS pods and NodeLocal DNSCache addresses), to public addresses on
-  ``networkPolicy.upstreamPorts``, and to each ``networkPolicy.extraEgress`` destination.
+  ``networkPolicy.upstreamPorts``, to each ``networkPolicy.extraEgress`` destination, and to
+  the namespace and port of each in-cluster tool server (``serverConfig.tool_servers``; the
+  others must be covered by the rules above, which the stack config checks).
 """
 
 from __future__ import annotations
@@ -124,3 +126,19 @@ def egress_rules(
         for rule in policy.extra_egress
     ]
     return rules
+
+
+def tool_server_rules(config: StackConfig) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgs]:
+    """One rule per namespace holding in-cluster tool servers, on their URLs' ports. The peer is
+    the whole namespace: a URL names a Service, whose pods' labels the stack does not know."""
+    by_namespace: dict[str, set[int]] = {}
+    for destination in config.tool_server_destinations:
+        if destination.namespace is not None:
+            by_namespace.setdefault(destination.namespace, set()).add(destination.port)
+    return [
+        k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+            to=[namespace_peer(namespace)],
+            ports=[Port(port=port, protocol="TCP") for port in sorted(by_namespace[namespace])],
+        )
+        for namespace in sorted(by_namespace)
+    ]

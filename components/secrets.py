@@ -1,11 +1,12 @@
-"""The server's Secrets: API keys, JWT keys and the limits store's URL and password (mounted as
-files), and the registry pull Secret."""
+"""The server's Secrets: API keys, JWT keys, the limits store's URL and password and the tool
+servers' bearer tokens (mounted as files), and the registry pull Secret."""
 
 from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -44,6 +45,8 @@ class AppSecretsArgs:
     # The shared limits store (serverConfig.rate_limit.backend redis), when there is one.
     redis_url: pulumi.Output[str] | None = None
     redis_password: pulumi.Output[str] | None = None
+    # TOOL_SERVER_<NAME>_TOKEN (app.config.tool_server_token_env) -> bearer token.
+    tool_server_tokens: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
 
 
 class AppSecrets(pulumi.ComponentResource):
@@ -81,6 +84,7 @@ class AppSecrets(pulumi.ComponentResource):
             "REDIS_PASSWORD": args.redis_password,
         }
         values.update({key: value for key, value in optional.items() if value is not None})
+        values.update(args.tool_server_tokens)
         # Each value secret on its own, so the Secret's shape (its keys) stays visible in diffs.
         string_data = {key: _secret(value) for key, value in sorted(values.items())}
         secret = k8s.core.v1.Secret(

@@ -369,6 +369,7 @@ class AgentServer(pulumi.ComponentResource):
                 ingress=ingress,
                 egress=[
                     *network.egress_rules(policy),
+                    *network.tool_server_rules(config),
                     *([args.store_egress] if args.store_egress is not None else []),
                 ],
             ),

@@ -45,7 +45,7 @@ from pulumi.runtime.settings import set_root_resource
 from components._pulumi_wire import SECRET_SIG as SECRET_SIG
 from components._pulumi_wire import SIG_KEY as SIG_KEY
 from components.cluster_config import CLUSTER_NAMESPACE
-from components.config import NAMESPACE, SECRET_KEYS
+from components.config import NAMESPACE, SECRET_KEYS, TOOL_SERVER_TOKENS_KEY
 from components.stack_file import stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +73,8 @@ REDACTED = "REDACTED"
 PLACEHOLDER_SECRETS = {
     key: f"placeholder-{key}-0123456789abcdef0123456789abcdef"
     for key in SECRET_KEYS
-    if key != "jwtPreviousSecretKey"  # set only during a key rotation
+    # Set only during a key rotation; toolServerTokens: one per bearer tool server (below).
+    if key not in ("jwtPreviousSecretKey", TOOL_SERVER_TOKENS_KEY)
 }
 FAKE_DIGEST = "sha256:" + "0" * 64
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -181,12 +182,23 @@ def _wire_value(value: Any) -> str:
     return json.dumps(value)
 
 
+def placeholder_tool_server_tokens(settings: Mapping[str, Any]) -> dict[str, str]:
+    """A placeholder token for each tool server of ``serverConfig`` with auth bearer."""
+    server_config = settings.get(f"{NAMESPACE}:serverConfig")
+    servers = server_config.get("tool_servers") if isinstance(server_config, dict) else None
+    return {
+        name: f"placeholder-{TOOL_SERVER_TOKENS_KEY}-{name}-0123456789abcdef0123456789abcdef"
+        for name, server in (servers.items() if isinstance(servers, dict) else ())
+        if isinstance(server, dict) and server.get("auth") == "bearer"
+    }
+
+
 def run_program(
     stack: str,
     *,
     preview: bool = False,
     config: Mapping[str, Any] | None = None,
-    secrets: Mapping[str, str] | None = None,
+    secrets: Mapping[str, Any] | None = None,
     project: Project = APP,
 ) -> ProgramRun:
     """Run ``project``'s ``__main__.py`` for ``stack`` under mocks; return every registration.
@@ -195,7 +207,11 @@ def run_program(
     replaces the placeholder secrets (keys without prefix; a missing key stays unset).
     """
     settings = dict(stack_config(stack, project.root) if config is None else config)
-    placeholders = {k: v for k, v in PLACEHOLDER_SECRETS.items() if k in project.secret_keys}
+    placeholders: dict[str, Any] = {
+        k: v for k, v in PLACEHOLDER_SECRETS.items() if k in project.secret_keys
+    }
+    if project == APP and (tokens := placeholder_tool_server_tokens(settings)):
+        placeholders[TOOL_SERVER_TOKENS_KEY] = tokens
     secret_values = placeholders if secrets is None else secrets
     for key, value in secret_values.items():
         settings[f"{project.namespace}:{key}"] = value

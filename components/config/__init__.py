@@ -64,11 +64,14 @@ from components.config._stack import (
     NAMESPACE,
     SECRET_KEYS,
     SERVER_CONFIG_KEY,
+    TOOL_SERVER_TOKENS_KEY,
     StackConfig,
     StackConfigError,
+    ToolServerDestination,
     describe_error,
     oidc_egress_problems,
     parse_stack_config,
+    tool_server_egress_problems,
 )
 
 __all__ = [
@@ -79,6 +82,7 @@ __all__ = [
     "NAMESPACE",
     "SECRET_KEYS",
     "SERVER_CONFIG_KEY",
+    "TOOL_SERVER_TOKENS_KEY",
     "AlertSettings",
     "Annotations",
     "AutoscalingSettings",
@@ -116,6 +120,7 @@ __all__ = [
     "StackConfig",
     "StackConfigError",
     "TlsSettings",
+    "ToolServerDestination",
     "ValkeySettings",
     "VpaSettings",
     "describe_error",
@@ -124,4 +129,5 @@ __all__ = [
     "oidc_egress_problems",
     "parse_stack_config",
     "read_raw_config",
+    "tool_server_egress_problems",
 ]

@@ -12,6 +12,8 @@ from pydantic.alias_generators import to_camel, to_snake
 from components.config._stack import (
     NAMESPACE,
     SECRET_KEYS,
+    SERVER_CONFIG_KEY,
+    TOOL_SERVER_TOKENS_KEY,
     StackConfig,
     StackConfigError,
     parse_stack_config,
@@ -70,6 +72,51 @@ class Secrets:
         self.registry_password = config.get_secret("registryPassword")
         self.redis_url = config.get_secret("redisUrl")
         self.redis_password = config.get_secret("redisPassword")
+        # Read as text (the names are checked while the program runs, which a secret Output
+        # would not allow), each token wrapped as a secret at once.
+        self.tool_server_tokens: dict[str, pulumi.Output[str]] = {}
+        self.tool_server_tokens_problem: str | None = None
+        value = pulumi.runtime.get_config(f"{NAMESPACE}:{TOOL_SERVER_TOKENS_KEY}")
+        try:
+            tokens = json.loads(value) if isinstance(value, str) else value
+        except json.JSONDecodeError:
+            tokens = None
+        if value is None:
+            pass
+        elif not isinstance(tokens, dict) or not all(
+            isinstance(token, str) and token for token in tokens.values()
+        ):
+            self.tool_server_tokens_problem = (
+                'must be an object of non-empty strings, like {"search": "<token>"}'
+            )
+        else:
+            self.tool_server_tokens = {
+                str(name): pulumi.Output.secret(token) for name, token in tokens.items()
+            }
+
+
+def tool_server_token_problems(config: StackConfig, secrets: Secrets) -> list[str]:
+    """Every bearer tool server has its token in toolServerTokens, and no other does."""
+    key = f"{NAMESPACE}:{TOOL_SERVER_TOKENS_KEY}"
+    if secrets.tool_server_tokens_problem is not None:
+        return [f"{key}: {secrets.tool_server_tokens_problem}"]
+    tokens = secrets.tool_server_tokens
+    bearer = config.bearer_tool_servers
+    problems = [
+        f"{key}.{name}: required because {SERVER_CONFIG_KEY}.tool_servers.{name}.auth is bearer;"
+        f" set it with `pulumi config set --secret --path '{TOOL_SERVER_TOKENS_KEY}.{name}'"
+        " <token>`"
+        for name in bearer
+        if name not in tokens
+    ]
+    problems += [
+        f"{key}.{name}: no tool server {name!r} with auth bearer in "
+        f"{SERVER_CONFIG_KEY}.tool_servers; remove it with "
+        f"`pulumi config rm --path '{TOOL_SERVER_TOKENS_KEY}.{name}'`"
+        for name in sorted(tokens)
+        if name not in bearer
+    ]
+    return problems
 
 
 _PROVIDER_SECRETS = {"openai": "openaiApiKey", "anthropic": "anthropicApiKey"}
@@ -99,6 +146,7 @@ def load_stack_config() -> tuple[StackConfig, Secrets]:
                 f"{NAMESPACE}:{secret_key}: required because an agent uses {provider}; set it "
                 f"with `pulumi config set --secret {secret_key}`"
             )
+    problems += tool_server_token_problems(config, secrets)
     if problems:
         raise StackConfigError(problems)
     return config, secrets

@@ -330,6 +330,9 @@ class AlertSettings(Model):
     overload_rejected_per_second: float = Field(1.0, gt=0)
     # MCP tool calls of one tool that fail (outcomes error and tool_error; cancelled excluded).
     mcp_tool_error_ratio: float = Field(0.1, gt=0, lt=1)
+    # Tools agents' calls to one tool server that fail or time out (the model's invalid
+    # arguments and rejected calls excluded).
+    tool_server_error_ratio: float = Field(0.1, gt=0, lt=1)
     for_duration: Duration = "10m"
 
 

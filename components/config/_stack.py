@@ -11,12 +11,21 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, ValidationError
 from pydantic.alias_generators import to_camel
 
-from app.config import ENV_OVERRIDES, SECRET_ENV, AgentSettings, AppConfig, parse_config
+from app.config import (
+    ENV_OVERRIDES,
+    SECRET_ENV,
+    AgentSettings,
+    AppConfig,
+    parse_config,
+    tool_server_token_env,
+)
 from app.config import ConfigError as ServerConfigError
 from components.config._fields import DnsLabel, Model
 from components.config._settings import (
@@ -48,7 +57,10 @@ SECRET_KEYS = (
     "registryPassword",
     "redisUrl",
     "redisPassword",
+    # {tool server name: bearer token}, for serverConfig.tool_servers with auth bearer.
+    "toolServerTokens",
 )
+TOOL_SERVER_TOKENS_KEY = "toolServerTokens"
 # The metrics listener when serverConfig.metrics.port is unset: the deployment keeps /metrics off
 # the public port (the NetworkPolicy admits only Prometheus to it).
 DEFAULT_METRICS_PORT = 9090
@@ -77,6 +89,33 @@ MOVED_KEYS: dict[tuple[str, ...], str] = {
 ENV_SECTIONS = frozenset({"logging"})
 # What stands in for the secrets while validating: they come from the Kubernetes Secret.
 _SECRET_STAND_INS = {"jwt_secret_key": "x" * 64, "redis_url": "redis://limits-store:6379/0"}
+
+
+@dataclass(frozen=True)
+class ToolServerDestination:
+    name: str
+    url: str
+    # The Service's namespace for in-cluster URLs, else None.
+    namespace: str | None
+    port: int
+
+
+_SERVICE_HOST = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _service_namespace(url: str, own_namespace: str) -> tuple[str | None, int]:
+    """``(namespace, port)`` of a Service URL (``svc``, ``svc.ns.svc``,
+    ``svc.ns.svc.cluster.local``); namespace None for any other host. ``svc.ns`` alone is not
+    taken for a Service: it cannot be told from a public name like ``example.com``."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    labels = host.removesuffix(".cluster.local").split(".")
+    if len(labels) == 1 and _SERVICE_HOST.match(labels[0]):
+        return own_namespace, port
+    if len(labels) == 3 and labels[2] == "svc" and all(map(_SERVICE_HOST.match, labels[:2])):
+        return labels[1], port
+    return None, port
 
 
 class StackConfig(Model):
@@ -124,6 +163,20 @@ class StackConfig(Model):
         if isinstance(metrics, dict):
             data["metrics"] = {"enabled": True, "port": DEFAULT_METRICS_PORT, **metrics}
         return data
+
+    @property
+    def tool_server_destinations(self) -> list[ToolServerDestination]:
+        """Where each configured tool server is: a Service in a namespace (by its URL's host),
+        or somewhere outside the cluster (namespace None)."""
+        return [
+            ToolServerDestination(name, server.url, *_service_namespace(server.url, self.namespace))
+            for name, server in sorted(self.app.tool_servers.items())
+        ]
+
+    @property
+    def bearer_tool_servers(self) -> list[str]:
+        """Tool servers whose token the deployment must provide (toolServerTokens)."""
+        return sorted(n for n, s in self.app.tool_servers.items() if s.auth == "bearer")
 
     @property
     def server_file(self) -> dict[str, Any]:
@@ -279,15 +332,27 @@ def _validate_server(config: StackConfig) -> tuple[AppConfig | None, list[str]]:
     # Reported above; dropped so that the rest is still checked.
     for field in ("environment", "secret_files", *SECRET_ENV.values()):
         data.pop(field, None)
+    servers = data.get("tool_servers")
+    tokens = {
+        tool_server_token_env(name): "x" * 32
+        for name, server in (servers.items() if isinstance(servers, dict) else ())
+        if isinstance(name, str) and isinstance(server, dict) and server.get("auth") == "bearer"
+    }
     try:
         app = parse_config(
-            {**data, **_SECRET_STAND_INS, "environment": config.environment}, env_paths=None
+            {
+                **data,
+                **_SECRET_STAND_INS,
+                "tool_server_tokens": tokens,
+                "environment": config.environment,
+            },
+            env_paths=None,
         )
     except ServerConfigError as exc:
         return None, problems + [f"{_key(SERVER_CONFIG_KEY)}.{line}" for line in exc.problems]
     if problems:
         return None, problems
-    return app.model_copy(update=dict.fromkeys(_SECRET_STAND_INS)), []
+    return app.model_copy(update={**dict.fromkeys(_SECRET_STAND_INS), "tool_server_tokens": {}}), []
 
 
 def _cross_checks(config: StackConfig) -> list[str]:
@@ -404,6 +469,7 @@ def _server_cross_checks(config: StackConfig) -> list[str]:
             f"drain_seconds + {SERVER_CONFIG_KEY}.server.shutdown_timeout_seconds + 5)"
         )
     problems.extend(oidc_egress_problems(config))
+    problems.extend(tool_server_egress_problems(config))
     metrics = config.app.metrics
     if config.monitoring.enabled and not metrics.enabled:
         problems.append(
@@ -431,5 +497,22 @@ def oidc_egress_problems(config: StackConfig) -> list[str]:
             problems.append(
                 f"{_key(SERVER_CONFIG_KEY, 'auth', 'oidc', field)}: the pods could not reach "
                 f"{url}: {why}"
+            )
+    return problems
+
+
+def tool_server_egress_problems(config: StackConfig) -> list[str]:
+    """In-cluster tool servers get an egress rule of their own (components.network); the others
+    must be reachable through the rules for public upstreams or ``extraEgress``."""
+    problems = []
+    for destination in config.tool_server_destinations:
+        if destination.namespace is not None:
+            continue
+        why = config.network_policy.egress_problem(destination.url)
+        if why is not None:
+            problems.append(
+                f"{_key(SERVER_CONFIG_KEY, 'tool_servers', destination.name, 'url')}: the pods "
+                f"could not reach {destination.url}: {why} (in-cluster Services: write the URL "
+                "as http://<service>.<namespace>.svc:<port>/...)"
             )
     return problems

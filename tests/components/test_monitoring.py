@@ -34,3 +34,23 @@ def test_agent_routes_are_the_servers_llm_routes() -> None:
         if route.method == "POST" and route.resource is not None
     }
     assert posts == set(AGENT_ROUTES)
+
+
+def test_tool_server_outcomes_are_the_servers() -> None:
+    from typing import get_args
+
+    from app.tools._metrics import ToolOutcome
+    from components.monitoring import TOOL_SERVER_CALLS, TOOL_SERVER_FAILURES
+
+    outcomes = set(get_args(ToolOutcome))
+    failures, calls = set(TOOL_SERVER_FAILURES.split("|")), set(TOOL_SERVER_CALLS.split("|"))
+    assert failures < calls <= outcomes
+    # What never reaches the tool server: the model's mistakes, left out of the ratio.
+    assert outcomes - calls == {"invalid_arguments", "rejected"}
+
+
+def test_metrics_used_are_registered_by_the_server() -> None:
+    from components.monitoring import METRICS_USED
+    from tests.components.test_program import _metric_names
+
+    assert set(METRICS_USED) <= _metric_names(), set(METRICS_USED) - _metric_names()

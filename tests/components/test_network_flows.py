@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.components.conftest import config_with, ingress_tls_staging_config
+from tests.components.test_tool_servers import tools_config
 from tools.render_manifests import render_documents, run_program
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,3 +160,14 @@ def test_load_balancer_source_ranges(tmp_path: Path) -> None:
     assert allowed(policies, Peer(ip="203.0.113.7"), pod, 8000, "http")
     assert not allowed(policies, Peer(ip="198.51.100.1"), pod, 8000, "http")
     assert not allowed(policies, Peer(ip="203.0.113.7"), pod, 9090, "metrics")
+
+
+def test_in_cluster_tool_servers_are_reachable_and_nothing_else(tmp_path: Path) -> None:
+    servers = {"search": {"url": "http://search.tools.svc:8080/mcp"}}
+    config = tools_config("dev", servers)
+    policies = _policies(tmp_path, "dev", config)
+    pod = app("dev")
+    search = Peer("tools", {"app": "search"}, ip="10.244.2.20")
+    assert allowed(policies, pod, search, 8080, "mcp")
+    assert not allowed(policies, pod, search, 8081, "mcp")
+    assert not allowed(policies, pod, Peer("other", {"app": "search"}), 8080, "mcp")

@@ -524,6 +524,8 @@ def test_alerts_and_dashboard_use_real_metric_names(run: ProgramRun) -> None:
             "IdentityProviderUnreachable",
             "MCPToolCallErrors",
             "MCPProgressGaps",
+            "ToolServerErrors",
+            "ToolListRefreshFailing",
         }
         expressions += [a["expr"] for a in alerts]
     dashboard = next(
@@ -545,8 +547,9 @@ def test_alert_thresholds_are_stricter_in_prod(stack_runs: dict[str, ProgramRun]
         return {
             rule["alert"]: float(rule["expr"].rsplit("> ", 1)[1])
             for rule in rules.inputs["spec"]["groups"][0]["rules"]
-            # IdentityProviderUnreachable has no stack threshold: any failed key fetch counts.
-            if "> " in rule["expr"] and rule["alert"] != "IdentityProviderUnreachable"
+            # No stack threshold: any failed key fetch or tool-list refresh counts.
+            if "> " in rule["expr"]
+            and rule["alert"] not in ("IdentityProviderUnreachable", "ToolListRefreshFailing")
         }
 
     staging, prod = thresholds("staging"), thresholds("prod")
@@ -563,6 +566,7 @@ def test_alert_thresholds_are_stricter_in_prod(stack_runs: dict[str, ProgramRun]
             "UpstreamErrors",
             "RateLimitSaturation",
             "MCPToolCallErrors",
+            "ToolServerErrors",
         }
     )
     for alert in staging:
