@@ -37,6 +37,11 @@ NAMESPACE = "agentsmcp"
 # kwok never pulls images; any digest-pinned reference is what `image.ref` accepts.
 IMAGE_REF = "registry.e2e.invalid/agentsmcp@sha256:" + "e2" * 32
 SECRET_KEYS = ("openaiApiKey", "anthropicApiKey", "jwtSecretKey")
+# A bearer tool server in the config: its token is set the way docs/stack-config.md says,
+# `pulumi config set --secret --path 'toolServerTokens.<name>'`, so the real CLI's handling of a
+# secret set by path is what the program reads.
+TOOL_SERVER = "search"
+TOOL_SERVER_TOKEN_PATH = f"toolServerTokens.{TOOL_SERVER}"
 
 
 def e2e_config(stack: str, kubeconfig: Path, overrides: Mapping[str, Any] = {}) -> dict[str, Any]:
@@ -58,12 +63,31 @@ def e2e_config(stack: str, kubeconfig: Path, overrides: Mapping[str, Any] = {}) 
             **exposure,
             "gateway": {"name": "e2e-gateway", "namespace": "e2e-gateway"},
         }
+    server_config = dict(config[f"{NAMESPACE}:serverConfig"])
+    server_config["tool_servers"] = {
+        TOOL_SERVER: {"url": "http://search.e2e-tools.svc:8080/mcp", "auth": "bearer"}
+    }
+    config[f"{NAMESPACE}:serverConfig"] = server_config
     return with_overrides(config, overrides)
 
 
 def new_secrets() -> dict[str, str]:
     """Distinct, recognisable secret values, so a leak into state or objects can be searched for."""
-    return {key: f"e2e-{key}-{secrets.token_hex(16)}" for key in SECRET_KEYS}
+    return {
+        key: f"e2e-{key}-{secrets.token_hex(16)}" for key in (*SECRET_KEYS, TOOL_SERVER_TOKEN_PATH)
+    }
+
+
+def nested_secrets(secret_values: Mapping[str, str]) -> dict[str, Any]:
+    """The secrets as the program reads them: a value set by path (``a.b``) inside its object."""
+    nested: dict[str, Any] = {}
+    for key, value in secret_values.items():
+        head, _, rest = key.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            nested[key] = value
+    return nested
 
 
 def predict(stack: str, config: Mapping[str, Any], secret_values: Mapping[str, str]) -> list[Any]:
@@ -80,7 +104,9 @@ def predict(stack: str, config: Mapping[str, Any], secret_values: Mapping[str, s
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
-        input=json.dumps({"stack": stack, "config": dict(config), "secrets": dict(secret_values)}),
+        input=json.dumps(
+            {"stack": stack, "config": dict(config), "secrets": nested_secrets(secret_values)}
+        ),
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -161,6 +187,7 @@ def create_stack(
         {
             f"{NAMESPACE}:{key}": auto.ConfigValue(value=value, secret=True)
             for key, value in secret_values.items()
-        }
+        },
+        path=True,
     )
     return E2EStack(name, workdir, kubeconfig, config, secret_values, stack)
