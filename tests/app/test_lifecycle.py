@@ -119,7 +119,8 @@ async def test_signal_drains_then_finishes_in_flight_requests_and_exits_0(
     servers.append(server)
     await server.wait_ready()
     async with aiohttp.ClientSession() as session:
-        slow = asyncio.create_task(session.get(f"{server.url}/slow?seconds=7"))
+        # Long enough to still be in flight after the drain on a loaded machine.
+        slow = asyncio.create_task(session.get(f"{server.url}/slow?seconds=12"))
         await asyncio.sleep(0.3)
         server.signal(signum)
         await asyncio.sleep(0.2)
