@@ -60,7 +60,8 @@ def client_command(name: str) -> list[str]:
         script = "mcp2_client.py" if name == "mcp2" else "mcp2_schema_check.py"
         return [str(MCP2_PYTHON), str(HERE / script)]
     node = shutil.which("node")
-    if node is None or not (HERE.parent / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir():
+    sdk = HERE.parent / "node_modules" / "@modelcontextprotocol" / "sdk"
+    if node is None or not sdk.is_dir():
         pytest.skip("node or the TypeScript SDK is missing: run `make mcp-clients`")
     return [node, str(TS_DIR / "client.mjs")]
 
