@@ -99,18 +99,12 @@ class MonitoringArgs:
     depends_on: Sequence[pulumi.Resource] = ()
 
 
+LATENCY = "http_request_duration_seconds"
+TTFT = "agentsmcp_time_to_first_token_seconds"
+
+
 def _selector(namespace: str, job: str, extra: str = "") -> str:
     return "{" + f'namespace="{namespace}",job="{job}"' + (f",{extra}" if extra else "") + "}"
-
-
-def _latency_quantile(quantile: float, selector: str, by: str = "") -> str:
-    buckets = f"rate(http_request_duration_seconds_bucket{selector}[5m])"
-    return f"histogram_quantile({quantile}, sum by ({by}le) ({buckets}))"
-
-
-def _ttft_quantile(quantile: float, selector: str) -> str:
-    buckets = f"rate(agentsmcp_time_to_first_token_seconds_bucket{selector}[5m])"
-    return f"histogram_quantile({quantile}, sum by (agent, le) ({buckets}))"
 
 
 def _mcp_tool_error_ratio(namespace: str, job: str) -> str:
@@ -133,8 +127,18 @@ def _tool_server_error_ratio(namespace: str, job: str) -> str:
     )
 
 
-def _mcp_quantile(quantile: float, metric: str, selector: str, by: str = "") -> str:
-    return f"histogram_quantile({quantile}, sum by ({by}le) (rate({metric}_bucket{selector}[5m])))"
+def _quantile(quantile: float, histogram: str, selector: str, by: str = "") -> str:
+    buckets = f"rate({histogram}_bucket{selector}[5m])"
+    return f"histogram_quantile({quantile}, sum by ({by}le) ({buckets}))"
+
+
+def _p50_p99(histogram: str, selector: str, *labels: str) -> list[tuple[str, str]]:
+    """Dashboard targets: the p50 and p99 of a histogram per ``labels``."""
+    by = "".join(f"{label}, " for label in labels)
+    legend = "/".join("{{" + label + "}}" for label in labels)
+    return [
+        (_quantile(q, histogram, selector, by), f"p{round(q * 100)} {legend}") for q in (0.5, 0.99)
+    ]
 
 
 def _error_ratio(selector: str, errors: str, by: str = "") -> str:
@@ -185,13 +189,13 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
         ),
         rule(
             "HighLatencyP99",
-            f"{_latency_quantile(0.99, fast_routes, 'route, ')} > {alerts.latency_p99_seconds}",
+            f"{_quantile(0.99, LATENCY, fast_routes, 'route, ')} > {alerts.latency_p99_seconds}",
             "warning",
             f"p99 latency of a route that calls no LLM is above {alerts.latency_p99_seconds}s",
         ),
         rule(
             "HighTimeToFirstToken",
-            f"{_ttft_quantile(0.99, sel)} > {alerts.time_to_first_token_p99_seconds}",
+            f"{_quantile(0.99, TTFT, sel, 'agent, ')} > {alerts.time_to_first_token_p99_seconds}",
             "warning",
             f"p99 time to first token of an agent is above"
             f" {alerts.time_to_first_token_p99_seconds}s",
@@ -246,7 +250,7 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
         # progress notifications keep them alive only if they come often enough.
         rule(
             "MCPProgressGaps",
-            f"{_mcp_quantile(0.99, 'agentsmcp_mcp_progress_gap_seconds', sel)}"
+            f"{_quantile(0.99, 'agentsmcp_mcp_progress_gap_seconds', sel)}"
             f" > {MCP_PROGRESS_INTERVAL_SECONDS}",
             "warning",
             f"p99 gap between MCP progress notifications is above"
@@ -297,11 +301,8 @@ def dashboard(namespace: str, job: str) -> dict[str, Any]:
         }
 
     fast_routes = _selector(namespace, job, f'route!~"{AGENT_ROUTES_REGEX}"')
-    quantiles = [
-        (_latency_quantile(q, fast_routes, "route, "), f"p{round(q * 100)} {{{{route}}}}")
-        for q in (0.5, 0.99)
-    ]
-    ttft = [(_ttft_quantile(q, sel), f"p{round(q * 100)} {{{{agent}}}}") for q in (0.5, 0.99)]
+    quantiles = _p50_p99(LATENCY, fast_routes, "route")
+    ttft = _p50_p99(TTFT, sel, "agent")
     return {
         "title": f"agentsmcp ({namespace})",
         "uid": f"agentsmcp-{namespace}"[:40],
@@ -411,19 +412,13 @@ def dashboard(namespace: str, job: str) -> dict[str, Any]:
                 12,
                 "MCP tool-call duration",
                 "s",
-                [
-                    (
-                        _mcp_quantile(q, "agentsmcp_mcp_tool_call_duration_seconds", sel, "tool, "),
-                        f"p{round(q * 100)} {{{{tool}}}}",
-                    )
-                    for q in (0.5, 0.99)
-                ],
+                _p50_p99("agentsmcp_mcp_tool_call_duration_seconds", sel, "tool"),
             ),
             panel(
                 13,
                 "MCP progress gap (p99)",
                 "s",
-                [(_mcp_quantile(0.99, "agentsmcp_mcp_progress_gap_seconds", sel), "p99 gap")],
+                [(_quantile(0.99, "agentsmcp_mcp_progress_gap_seconds", sel), "p99 gap")],
             ),
             panel(
                 14,
@@ -458,27 +453,13 @@ def dashboard(namespace: str, job: str) -> dict[str, Any]:
                 17,
                 "Tool-call duration",
                 "s",
-                [
-                    (
-                        _mcp_quantile(
-                            q, "agentsmcp_tool_call_duration_seconds", sel, "tool_server, tool, "
-                        ),
-                        f"p{round(q * 100)} {{{{tool_server}}}}/{{{{tool}}}}",
-                    )
-                    for q in (0.5, 0.99)
-                ],
+                _p50_p99("agentsmcp_tool_call_duration_seconds", sel, "tool_server", "tool"),
             ),
             panel(
                 18,
                 "Steps per tools-agent run",
                 "short",
-                [
-                    (
-                        _mcp_quantile(q, "agentsmcp_agent_run_steps", sel, "agent, "),
-                        f"p{round(q * 100)} {{{{agent}}}}",
-                    )
-                    for q in (0.5, 0.99)
-                ],
+                _p50_p99("agentsmcp_agent_run_steps", sel, "agent"),
             ),
             panel(
                 19,
