@@ -626,9 +626,8 @@ class _YamlSource(YamlConfigSettingsSource):
         return loaded
 
 
-class _OverrideSource(PydanticBaseSettingsSource):
-    """The ENV_OVERRIDES table. Ours: pydantic-settings' env source names a nested key
-    AGENTSMCP_SERVER__PORT, and the deployed variable names (AGENTSMCP_PORT, ...) are kept."""
+class _EnvSource(PydanticBaseSettingsSource):
+    """A source that builds the whole settings dict from an environment mapping at once."""
 
     def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
         super().__init__(settings_cls)
@@ -636,6 +635,11 @@ class _OverrideSource(PydanticBaseSettingsSource):
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
+
+
+class _OverrideSource(_EnvSource):
+    """The ENV_OVERRIDES table. Ours: pydantic-settings' env source names a nested key
+    AGENTSMCP_SERVER__PORT, and the deployed variable names (AGENTSMCP_PORT, ...) are kept."""
 
     def __call__(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -649,17 +653,10 @@ class _OverrideSource(PydanticBaseSettingsSource):
         return data
 
 
-class _SecretSource(PydanticBaseSettingsSource):
+class _SecretSource(_EnvSource):
     """Secrets from NAME, NAME_FILE or $AGENTSMCP_SECRETS_DIR/NAME (app/secret_files.py), and
     the files they are re-read from at runtime. Ours: pydantic-settings' secrets source reads
     only a directory, once, with neither NAME_FILE nor the paths rotation needs."""
-
-    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
-        super().__init__(settings_cls)
-        self._env = env
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
         env = self._env
