@@ -16,13 +16,14 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from app.contract import errors
 from app.errors import ServiceUnavailableError
 
 RETRY_AFTER_SECONDS: Final = 1
 
 
 class ServerOverloadedError(ServiceUnavailableError):
-    default_code = "server_overloaded"
+    error = errors.SERVER_OVERLOADED
     default_message = (
         "The server is at its limit of agent runs in flight; retry after the Retry-After delay."
     )

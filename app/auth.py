@@ -24,6 +24,7 @@ from cachetools import TLRUCache
 from pydantic import ValidationError
 
 from app.config import AuthSettings, LimitOverride
+from app.contract import errors
 from app.errors import AuthenticationError, PermissionDeniedError
 
 ALGORITHM: Final = "HS256"
@@ -57,14 +58,14 @@ class Challenge:
     def invalid_token(self, description: str) -> AuthenticationError:
         return AuthenticationError(
             f"Invalid bearer token: {description}.",
-            code="invalid_token",
+            code=errors.INVALID_TOKEN,
             headers={"WWW-Authenticate": self.header("invalid_token", description)},
         )
 
     def missing_token(self) -> AuthenticationError:
         return AuthenticationError(
             MISSING_TOKEN_MESSAGE,
-            code="missing_token",
+            code=errors.MISSING_TOKEN,
             headers={"WWW-Authenticate": self.header()},
         )
 
@@ -74,7 +75,7 @@ class Challenge:
         challenge = Challenge(self.resource_metadata, scopes)
         return PermissionDeniedError(
             f"The token lacks a required scope; this server needs: {scopes}.",
-            code="insufficient_scope",
+            code=errors.INSUFFICIENT_SCOPE,
             headers={
                 "WWW-Authenticate": challenge.header(
                     "insufficient_scope", "the token lacks a required scope"

@@ -9,33 +9,42 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
+
+from app.contract import errors
+from app.contract.errors import ErrorCode
 
 JSON_CONTENT_TYPE = "application/json"
 
 
 class APIError(Exception):
-    """An error with an HTTP status and an OpenAI-style ``type``/``code``."""
+    """An error with an HTTP status and an OpenAI-style ``type``/``code``, from the catalogue
+    entry ``error`` (or the ``code`` entry given when raised)."""
 
-    status: int = 500
-    type: str = "server_error"
-    default_code: str = "internal_error"
+    error: ClassVar[ErrorCode] = errors.INTERNAL_ERROR
     default_message: str = "The server had an error while processing your request."
+    status: int = error.status
+    type: str = error.type
+    default_code: str = error.code
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status, cls.type, cls.default_code = cls.error.status, cls.error.type, cls.error.code
 
     def __init__(
         self,
         message: str | None = None,
         *,
-        code: str | None = None,
+        code: ErrorCode | None = None,
         headers: Mapping[str, str] | None = None,
-        status: int | None = None,
     ) -> None:
-        if status is not None:
-            self.status = status
+        entry = code or self.error
+        self.status, self.type, self.code = entry.status, entry.type, entry.code
+        # A later retry may succeed; for an agent's failure, its fallback may answer.
+        self.retryable = entry.retryable
         self.message = message or self.default_message
-        self.code = code or self.default_code
         self.headers: dict[str, str] = dict(headers or {})
         super().__init__(self.message)
 
@@ -52,69 +61,51 @@ class APIError(Exception):
 
 
 class BadRequestError(APIError):
-    status = 400
-    type = "invalid_request_error"
-    default_code = "bad_request"
+    error = errors.BAD_REQUEST
     default_message = "The request is invalid."
 
 
 class AuthenticationError(APIError):
-    status = 401
-    type = "authentication_error"
-    default_code = "invalid_token"
+    error = errors.INVALID_TOKEN
     default_message = "A valid bearer token is required."
 
 
 class PermissionDeniedError(APIError):
-    status = 403
-    type = "permission_error"
-    default_code = "forbidden"
+    error = errors.FORBIDDEN
     default_message = "You are not allowed to perform this request."
 
 
 class NotFoundError(APIError):
-    status = 404
-    type = "not_found_error"
-    default_code = "not_found"
+    error = errors.NOT_FOUND
     default_message = "The requested resource does not exist."
 
 
 class MethodNotAllowedError(APIError):
-    status = 405
-    type = "invalid_request_error"
-    default_code = "method_not_allowed"
+    error = errors.METHOD_NOT_ALLOWED
     default_message = "The method is not allowed for this resource."
 
 
 class PayloadTooLargeError(APIError):
-    status = 413
-    type = "invalid_request_error"
-    default_code = "payload_too_large"
+    error = errors.PAYLOAD_TOO_LARGE
     default_message = "The request body is too large."
 
 
 class UnsupportedMediaTypeError(APIError):
-    status = 415
-    type = "invalid_request_error"
-    default_code = "unsupported_media_type"
+    error = errors.UNSUPPORTED_MEDIA_TYPE
     default_message = "The request body must be JSON (Content-Type: application/json)."
 
 
 class RateLimitError(APIError):
-    status = 429
-    type = "rate_limit_error"
-    default_code = "rate_limit_exceeded"
+    error = errors.RATE_LIMIT_EXCEEDED
     default_message = "Too many requests: slow down and retry after the Retry-After delay."
 
 
 class InternalServerError(APIError):
-    pass
+    error = errors.INTERNAL_ERROR
 
 
 class ServiceUnavailableError(APIError):
-    status = 503
-    type = "server_error"
-    default_code = "service_unavailable"
+    error = errors.SERVICE_UNAVAILABLE
     default_message = "The service is temporarily unavailable."
 
 
@@ -144,7 +135,8 @@ def from_http_exception(exc: web.HTTPException) -> APIError:
     headers = {name: exc.headers[name] for name in _KEPT_HEADERS if name in exc.headers}
     if cls is None:
         cls = BadRequestError if exc.status < 500 else InternalServerError
-        return cls(exc.reason, code=f"http_{exc.status}", headers=headers, status=exc.status)
+        family = errors.HTTP_CLIENT_ERROR if exc.status < 500 else errors.HTTP_SERVER_ERROR
+        return cls(exc.reason, code=family.for_status(exc.status), headers=headers)
     message = None
     if exc.status < 500 and exc.text and exc.text != f"{exc.status}: {exc.reason}":
         # A message the raiser chose on purpose (5xx texts are never shown: they may leak).

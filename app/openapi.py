@@ -20,6 +20,7 @@ from pydantic.json_schema import models_json_schema
 from app import __version__
 from app.api.models import REQUEST_MODELS, RESPONSE_MODELS
 from app.config import AppConfig
+from app.contract.errors import STATUS_SUMMARIES, codes_of
 from app.mcp import MCP_PATH, OPENAPI_MODELS
 from app.oauth_discovery import WELL_KNOWN_PATH, metadata_paths
 
@@ -40,57 +41,6 @@ def _ref(name: str) -> Schema:
 def _error_codes(*codes: str) -> Schema:
     return {"allOf": [_ref("Error")], "description": "Error `code`s: " + ", ".join(codes)}
 
-
-_ERROR_RESPONSES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "400": (
-        "Invalid request: malformed JSON, an invalid, unknown or unsupported field, or a request"
-        " the provider refused as invalid (its message, keys removed).",
-        (
-            "invalid_json",
-            "bad_request",
-            "invalid_field",
-            "bad_http_request",
-            "unsupported_parameter",
-            "unknown_parameter",
-            "provider_invalid_request",
-        ),
-    ),
-    "401": ("Missing or invalid bearer token.", ("missing_token", "invalid_token")),
-    "403": (
-        "CORS origin or method not allowed, or an OpenID provider's token lacks a scope of"
-        " auth.oidc.required_scopes (see WWW-Authenticate).",
-        ("forbidden", "insufficient_scope"),
-    ),
-    "404": ("Unknown agent or resource.", ("agent_not_found", "not_found")),
-    "405": ("Method not allowed (see the Allow header).", ("method_not_allowed",)),
-    "413": ("Body larger than server.max_body_bytes.", ("payload_too_large",)),
-    "415": ("The body is not JSON.", ("unsupported_media_type",)),
-    "429": (
-        "Rate limit exceeded or token budget spent (see Retry-After and RateLimit-Policy).",
-        ("rate_limit_exceeded", "token_budget_exceeded"),
-    ),
-    "431": ("A header or the request line is too large.", ("request_header_too_large",)),
-    "500": ("A bug; details are in the log under the request ID.", ("internal_error",)),
-    "502": (
-        "The provider failed, rejected the server's key or model, or answered malformed data.",
-        ("upstream_error", "upstream_auth_error", "upstream_unavailable"),
-    ),
-    "503": (
-        "The provider is rate limited or not configured, the server is at its limit of agent"
-        " runs in flight (server.max_inflight_runs), the server is shutting down, or the limits"
-        " store is unreachable with rate_limit.on_store_failure closed, or the OpenID provider's"
-        " signing keys cannot be fetched (auth.oidc).",
-        (
-            "upstream_rate_limited",
-            "provider_not_configured",
-            "server_overloaded",
-            "server_shutting_down",
-            "rate_limit_store_unavailable",
-            "identity_provider_unavailable",
-        ),
-    ),
-    "504": ("The agent's timeout expired.", ("upstream_timeout",)),
-}
 
 _REQUEST_ID_HEADER: Schema = {
     "description": "The request's ID (the client's if it was safe, else a generated one).",
@@ -116,7 +66,7 @@ _RETRY_AFTER: Schema = {
 
 
 def _error(status: str) -> Schema:
-    description, codes = _ERROR_RESPONSES[status]
+    codes = [entry.code for entry in codes_of(int(status))]
     headers: dict[str, Schema] = {"X-Request-ID": _REQUEST_ID_HEADER}
     if status in ("429", "503"):
         headers["Retry-After"] = _RETRY_AFTER
@@ -137,7 +87,7 @@ def _error(status: str) -> Schema:
     if status == "405":
         headers["Allow"] = {"description": "Allowed methods.", "schema": {"type": "string"}}
     return {
-        "description": description,
+        "description": STATUS_SUMMARIES[int(status)],
         "headers": headers,
         "content": {JSON: {"schema": _error_codes(*codes)}},
     }

@@ -22,6 +22,7 @@ from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
+from app.contract import errors
 from app.errors import APIError, BadRequestError, InternalServerError
 from app.middlewares import REQUEST_ID_HEADER, SERVER_NAME
 from app.observability.metrics import OTHER_METHOD, UNMATCHED_ROUTE, Metrics
@@ -31,9 +32,7 @@ log = structlog.get_logger("agentsmcp.parser_errors")
 
 
 class HeaderTooLargeError(APIError):
-    status = 431
-    type = "invalid_request_error"
-    default_code = "request_header_too_large"
+    error = errors.REQUEST_HEADER_TOO_LARGE
     default_message = (
         "A request header (or the request line) is larger than the server accepts, "
         "or there are too many headers."
@@ -41,14 +40,12 @@ class HeaderTooLargeError(APIError):
 
 
 class MalformedHTTPError(BadRequestError):
-    default_code = "bad_http_request"
+    error = errors.BAD_HTTP_REQUEST
     default_message = "The request is not valid HTTP/1.1."
 
 
 class GatewayTimeoutError(APIError):
-    status = 504
-    type = "server_error"
-    default_code = "handler_timeout"
+    error = errors.HANDLER_TIMEOUT
     default_message = "The server did not finish the request in time."
 
 

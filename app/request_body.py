@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from app.contract import errors
 from app.errors import (
     JSON_CONTENT_TYPE,
     BadRequestError,
@@ -40,21 +41,25 @@ async def read_json(request: web.Request) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadRequestError("The request body is not valid UTF-8.", code="invalid_json") from None
+        raise BadRequestError(
+            "The request body is not valid UTF-8.", code=errors.INVALID_JSON
+        ) from None
     try:
         document = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
         if _ESCAPED_SURROGATE.search(text):
             # Lone surrogates ("\ud800") parse but cannot be encoded when sent upstream.
             json.dumps(document, ensure_ascii=False).encode("utf-8")
     except RecursionError:
-        raise BadRequestError("The JSON body is nested too deeply.", code="invalid_json") from None
+        raise BadRequestError(
+            "The JSON body is nested too deeply.", code=errors.INVALID_JSON
+        ) from None
     except UnicodeEncodeError:
         raise BadRequestError(
-            "The JSON body contains an unpaired UTF-16 surrogate escape.", code="invalid_json"
+            "The JSON body contains an unpaired UTF-16 surrogate escape.", code=errors.INVALID_JSON
         ) from None
     except ValueError as exc:
         raise BadRequestError(
-            f"The request body is not valid JSON: {_json_problem(exc)}", code="invalid_json"
+            f"The request body is not valid JSON: {_json_problem(exc)}", code=errors.INVALID_JSON
         ) from None
     return document
 

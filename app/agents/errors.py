@@ -9,33 +9,30 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from app.contract import errors
 from app.errors import APIError, BadRequestError, NotFoundError, ServiceUnavailableError
 from app.providers import ErrorKind, ProviderError
 
 
 class AgentNotFoundError(NotFoundError):
-    default_code = "agent_not_found"
+    error = errors.AGENT_NOT_FOUND
 
 
 class ProviderNotConfiguredError(ServiceUnavailableError):
-    default_code = "provider_not_configured"
+    error = errors.PROVIDER_NOT_CONFIGURED
 
 
 class UpstreamError(APIError):
     """A failed upstream call. ``retryable`` errors let an agent's fallback answer instead."""
 
-    status = 502
-    type = "upstream_error"
-    default_code = "upstream_error"
-    retryable = False
+    error = errors.UPSTREAM_ERROR
 
 
 class ProviderRequestError(BadRequestError):
     """The provider refused the request as invalid (context too long, a bad parameter): the
     client's mistake, so a 400 with the provider's message, never a fallback."""
 
-    default_code = "provider_invalid_request"
-    retryable = False
+    error = errors.PROVIDER_INVALID_REQUEST
 
     def body(self) -> dict[str, Any]:
         body = super().body()
@@ -49,24 +46,19 @@ CLIENT_REQUEST_STATUSES = frozenset({400, 413, 422})
 
 
 class UpstreamAuthError(UpstreamError):
-    default_code = "upstream_auth_error"
+    error = errors.UPSTREAM_AUTH_ERROR
 
 
 class UpstreamUnavailableError(UpstreamError):
-    default_code = "upstream_unavailable"
-    retryable = True
+    error = errors.UPSTREAM_UNAVAILABLE
 
 
 class UpstreamRateLimitError(UpstreamError):
-    status = 503
-    default_code = "upstream_rate_limited"
-    retryable = True
+    error = errors.UPSTREAM_RATE_LIMITED
 
 
 class UpstreamTimeoutError(UpstreamError):
-    status = 504
-    default_code = "upstream_timeout"
-    retryable = True
+    error = errors.UPSTREAM_TIMEOUT
 
 
 def _retry_after(seconds: float | None) -> dict[str, str]:

@@ -24,6 +24,7 @@ from app.agents import (
     ToolCallStarted,
     ToolRun,
 )
+from app.contract import errors
 from app.errors import APIError, InternalServerError
 from app.limits import account_for
 from app.providers import ChatMessage, ToolCall, ToolCallDelta, Usage
@@ -41,9 +42,7 @@ log = structlog.get_logger("agentsmcp.api")
 
 
 class ServerShuttingDownError(APIError):
-    status = 503
-    type = "server_error"
-    default_code = "server_shutting_down"
+    error = errors.SERVER_SHUTTING_DOWN
     default_message = "The server is shutting down; the stream was ended. Retry the request."
 
 

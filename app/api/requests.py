@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from app.agents import RunOptions
+from app.contract import errors
 from app.errors import BadRequestError
 from app.providers import (
     ChatMessage,
@@ -37,7 +38,7 @@ MAX_QUOTED_NAME = 64
 class InvalidFieldError(BadRequestError):
     """A 400 naming the offending field in ``param``, as OpenAI does."""
 
-    default_code = "invalid_field"
+    error = errors.INVALID_FIELD
 
     def __init__(self, param: str, problem: str) -> None:
         super().__init__(f"{param}: {problem}")
@@ -52,13 +53,13 @@ class InvalidFieldError(BadRequestError):
 class UnsupportedParameterError(InvalidFieldError):
     """A Chat Completions argument OpenAI knows but this server does not implement (yet)."""
 
-    default_code = "unsupported_parameter"
+    error = errors.UNSUPPORTED_PARAMETER
 
 
 class UnknownParameterError(InvalidFieldError):
     """An argument that is not part of the Chat Completions API at all (OpenAI's wording)."""
 
-    default_code = "unknown_parameter"
+    error = errors.UNKNOWN_PARAMETER
 
     def __init__(self, param: str) -> None:
         super().__init__(param, "")

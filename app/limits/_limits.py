@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.config import LimitOverride, RateLimitSettings
+from app.contract import errors
 from app.errors import RateLimitError
 
 from ._metrics import LimitMetrics
@@ -199,6 +200,6 @@ def budget_exceeded(decision: Decision, agent: str) -> RateLimitError:
     return RateLimitError(
         f"Token budget exceeded: {decision.name} of {whose} ({decision.limit} tokens per "
         f"{decision.window_seconds} s) is used up. Retry after {decision.retry_after_seconds} s.",
-        code="token_budget_exceeded",
+        code=errors.TOKEN_BUDGET_EXCEEDED,
         headers=decision.headers(),
     )

@@ -17,6 +17,7 @@ from typing import Final, Literal, TypeVar
 import structlog
 from redis.exceptions import RedisError
 
+from app.contract import errors
 from app.errors import ServiceUnavailableError
 
 from ._metrics import LimitMetrics
@@ -33,7 +34,7 @@ STORE_ERRORS = (RedisError, OSError, TimeoutError)
 
 
 class StoreUnavailableError(ServiceUnavailableError):
-    default_code = "rate_limit_store_unavailable"
+    error = errors.RATE_LIMIT_STORE_UNAVAILABLE
     default_message = (
         "Rate limits cannot be checked right now (the limits store is unreachable). "
         "Retry after the Retry-After delay."

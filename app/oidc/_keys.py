@@ -27,6 +27,7 @@ from jwt import PyJWK, PyJWKSet
 from jwt.exceptions import PyJWTError
 
 from app.config import OidcSettings
+from app.contract import errors
 from app.errors import ServiceUnavailableError
 
 MAX_DOCUMENT_BYTES: Final = 512 * 1024
@@ -40,7 +41,7 @@ logger = structlog.get_logger("agentsmcp.oidc")
 
 
 class IdentityProviderUnavailable(ServiceUnavailableError):
-    default_code = "identity_provider_unavailable"
+    error = errors.IDENTITY_PROVIDER_UNAVAILABLE
     default_message = (
         "The identity provider's signing keys cannot be fetched, so the token cannot be"
         " verified now; retry shortly."

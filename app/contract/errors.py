@@ -1,0 +1,292 @@
+"""The error catalogue: every ``code`` an error body may carry, with its status, ``type``,
+what it means and whether a retry may help.
+
+Errors are raised from it (:class:`app.errors.APIError` subclasses name their entry), the OpenAPI
+error responses list its codes, and the error table of docs/http-api.md is rendered from it
+(``tests/app/test_error_catalogue.py`` fails on drift either way).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Final
+
+
+class RetryAfter(enum.Enum):
+    """Whether the error response carries a ``Retry-After`` header."""
+
+    ALWAYS = "always"
+    WHEN_KNOWN = "when known"
+    NEVER = "never"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    code: str
+    status: int
+    type: str
+    description: str
+    # A later retry of the same request may succeed (for agent failures: the fallback may answer).
+    retryable: bool = False
+    retry_after: RetryAfter = RetryAfter.NEVER
+    # ``http_<status>``: one code per status, for aiohttp errors without a code of their own.
+    family: bool = False
+
+    def for_status(self, status: int) -> ErrorCode:
+        """The member of a family entry for ``status``."""
+        return replace(self, code=f"http_{status}", status=status, family=False)
+
+
+INVALID = "invalid_request_error"
+SERVER = "server_error"
+
+INVALID_JSON: Final = ErrorCode(
+    "invalid_json", 400, INVALID, "malformed JSON, invalid UTF-8, nesting too deep"
+)
+BAD_REQUEST: Final = ErrorCode(
+    "bad_request", 400, INVALID, "an empty body, or another request the server cannot read"
+)
+INVALID_FIELD: Final = ErrorCode(
+    "invalid_field", 400, INVALID, "an invalid field (`param` names it)"
+)
+BAD_HTTP_REQUEST: Final = ErrorCode(
+    "bad_http_request",
+    400,
+    INVALID,
+    "not valid HTTP/1.1 (a malformed request line, header or chunked body)",
+)
+UNSUPPORTED_PARAMETER: Final = ErrorCode(
+    "unsupported_parameter",
+    400,
+    INVALID,
+    "an OpenAI argument the server does not implement (`param` names it)",
+)
+UNKNOWN_PARAMETER: Final = ErrorCode(
+    "unknown_parameter", 400, INVALID, "an argument that is not part of the API (`param` names it)"
+)
+PROVIDER_INVALID_REQUEST: Final = ErrorCode(
+    "provider_invalid_request",
+    400,
+    INVALID,
+    "a request the provider refused as invalid (see [Agent API](#agent-api))",
+)
+MISSING_TOKEN: Final = ErrorCode(
+    "missing_token",
+    401,
+    "authentication_error",
+    "no bearer token (see [Authentication](#authentication))",
+)
+INVALID_TOKEN: Final = ErrorCode(
+    "invalid_token",
+    401,
+    "authentication_error",
+    "an invalid or expired bearer token (see [Authentication](#authentication))",
+)
+FORBIDDEN: Final = ErrorCode(
+    "forbidden", 403, "permission_error", "not allowed (a CORS origin or method)"
+)
+INSUFFICIENT_SCOPE: Final = ErrorCode(
+    "insufficient_scope",
+    403,
+    "permission_error",
+    "a provider token without a required scope (see [Authentication](#authentication))",
+)
+AGENT_NOT_FOUND: Final = ErrorCode("agent_not_found", 404, "not_found_error", "unknown agent")
+NOT_FOUND: Final = ErrorCode("not_found", 404, "not_found_error", "unknown path or resource")
+METHOD_NOT_ALLOWED: Final = ErrorCode(
+    "method_not_allowed", 405, INVALID, "wrong method (with `Allow`)"
+)
+PAYLOAD_TOO_LARGE: Final = ErrorCode(
+    "payload_too_large", 413, INVALID, "body over `server.max_body_bytes`"
+)
+UNSUPPORTED_MEDIA_TYPE: Final = ErrorCode(
+    "unsupported_media_type",
+    415,
+    INVALID,
+    "a JSON endpoint without `Content-Type: application/json`",
+)
+RATE_LIMIT_EXCEEDED: Final = ErrorCode(
+    "rate_limit_exceeded",
+    429,
+    "rate_limit_error",
+    "a request limit is used up (see [Rate limits](#rate-limits))",
+    retryable=True,
+    retry_after=RetryAfter.ALWAYS,
+)
+TOKEN_BUDGET_EXCEEDED: Final = ErrorCode(
+    "token_budget_exceeded",
+    429,
+    "rate_limit_error",
+    "a token budget is spent (see [Rate limits](#rate-limits))",
+    retryable=True,
+    retry_after=RetryAfter.ALWAYS,
+)
+REQUEST_HEADER_TOO_LARGE: Final = ErrorCode(
+    "request_header_too_large",
+    431,
+    INVALID,
+    "a header or the request line is too large, or there are too many headers",
+)
+INTERNAL_ERROR: Final = ErrorCode(
+    "internal_error",
+    500,
+    SERVER,
+    "a bug; details go to the log under the request ID, never to the client",
+)
+UPSTREAM_ERROR: Final = ErrorCode(
+    "upstream_error",
+    502,
+    "upstream_error",
+    "the provider answered another 4xx or a malformed response",
+)
+UPSTREAM_AUTH_ERROR: Final = ErrorCode(
+    "upstream_auth_error", 502, "upstream_error", "the provider rejected the server's key"
+)
+UPSTREAM_UNAVAILABLE: Final = ErrorCode(
+    "upstream_unavailable",
+    502,
+    "upstream_error",
+    "the provider failed (5xx, 529, connection) after retries",
+    retryable=True,
+    retry_after=RetryAfter.WHEN_KNOWN,
+)
+UPSTREAM_RATE_LIMITED: Final = ErrorCode(
+    "upstream_rate_limited",
+    503,
+    "upstream_error",
+    "the provider's rate limit, after retries",
+    retryable=True,
+    retry_after=RetryAfter.ALWAYS,
+)
+PROVIDER_NOT_CONFIGURED: Final = ErrorCode(
+    "provider_not_configured", 503, SERVER, "the agent's provider has no key (development only)"
+)
+SERVER_OVERLOADED: Final = ErrorCode(
+    "server_overloaded",
+    503,
+    SERVER,
+    "more agent requests in flight than `server.max_inflight_runs`",
+    retryable=True,
+    retry_after=RetryAfter.ALWAYS,
+)
+SERVER_SHUTTING_DOWN: Final = ErrorCode(
+    "server_shutting_down",
+    503,
+    SERVER,
+    "the shutdown timeout expired while the request waited",
+    retryable=True,
+)
+RATE_LIMIT_STORE_UNAVAILABLE: Final = ErrorCode(
+    "rate_limit_store_unavailable",
+    503,
+    SERVER,
+    "the limits store is unreachable and `rate_limit.on_store_failure` is `closed`",
+    retryable=True,
+    retry_after=RetryAfter.ALWAYS,
+)
+IDENTITY_PROVIDER_UNAVAILABLE: Final = ErrorCode(
+    "identity_provider_unavailable",
+    503,
+    SERVER,
+    "the OpenID provider's keys cannot be fetched (`auth.oidc`)",
+    retryable=True,
+    retry_after=RetryAfter.ALWAYS,
+)
+SERVICE_UNAVAILABLE: Final = ErrorCode(
+    "service_unavailable",
+    503,
+    SERVER,
+    "a 503 raised by aiohttp",
+    retryable=True,
+    retry_after=RetryAfter.WHEN_KNOWN,
+)
+UPSTREAM_TIMEOUT: Final = ErrorCode(
+    "upstream_timeout",
+    504,
+    "upstream_error",
+    "the agent's `timeout` or the provider request's expired",
+    retryable=True,
+)
+HANDLER_TIMEOUT: Final = ErrorCode(
+    "handler_timeout",
+    504,
+    SERVER,
+    "a request handler timed out below the application (aiohttp's own 504)",
+    retryable=True,
+)
+HTTP_CLIENT_ERROR: Final = ErrorCode(
+    "http_<status>", 400, INVALID, "another 4xx raised by aiohttp", family=True
+)
+HTTP_SERVER_ERROR: Final = ErrorCode(
+    "http_<status>", 500, SERVER, "another 5xx raised by aiohttp", family=True
+)
+
+# In the order of the docs' table and the OpenAPI error responses: by status.
+CATALOGUE: Final[tuple[ErrorCode, ...]] = (
+    INVALID_JSON,
+    BAD_REQUEST,
+    INVALID_FIELD,
+    BAD_HTTP_REQUEST,
+    UNSUPPORTED_PARAMETER,
+    UNKNOWN_PARAMETER,
+    PROVIDER_INVALID_REQUEST,
+    MISSING_TOKEN,
+    INVALID_TOKEN,
+    FORBIDDEN,
+    INSUFFICIENT_SCOPE,
+    AGENT_NOT_FOUND,
+    NOT_FOUND,
+    METHOD_NOT_ALLOWED,
+    PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    RATE_LIMIT_EXCEEDED,
+    TOKEN_BUDGET_EXCEEDED,
+    REQUEST_HEADER_TOO_LARGE,
+    INTERNAL_ERROR,
+    UPSTREAM_ERROR,
+    UPSTREAM_AUTH_ERROR,
+    UPSTREAM_UNAVAILABLE,
+    UPSTREAM_RATE_LIMITED,
+    PROVIDER_NOT_CONFIGURED,
+    SERVER_OVERLOADED,
+    SERVER_SHUTTING_DOWN,
+    RATE_LIMIT_STORE_UNAVAILABLE,
+    IDENTITY_PROVIDER_UNAVAILABLE,
+    SERVICE_UNAVAILABLE,
+    UPSTREAM_TIMEOUT,
+    HANDLER_TIMEOUT,
+    HTTP_CLIENT_ERROR,
+    HTTP_SERVER_ERROR,
+)
+BY_CODE: Final[Mapping[str, ErrorCode]] = {
+    entry.code: entry for entry in CATALOGUE if not entry.family
+}
+
+# What an error response of each status means, whatever its code (the OpenAPI descriptions).
+STATUS_SUMMARIES: Final[Mapping[int, str]] = {
+    400: "Invalid request: malformed JSON, an invalid, unknown or unsupported field, or a request"
+    " the provider refused as invalid (its message, keys removed).",
+    401: "Missing or invalid bearer token.",
+    403: "CORS origin or method not allowed, or an OpenID provider's token lacks a scope of"
+    " auth.oidc.required_scopes (see WWW-Authenticate).",
+    404: "Unknown agent or resource.",
+    405: "Method not allowed (see the Allow header).",
+    413: "Body larger than server.max_body_bytes.",
+    415: "The body is not JSON.",
+    429: "Rate limit exceeded or token budget spent (see Retry-After and RateLimit-Policy).",
+    431: "A header or the request line is too large.",
+    500: "A bug; details are in the log under the request ID.",
+    502: "The provider failed, rejected the server's key or model, or answered malformed data.",
+    503: "The provider is rate limited or not configured, the server is at its limit of agent"
+    " runs in flight (server.max_inflight_runs), the server is shutting down, or the limits"
+    " store is unreachable with rate_limit.on_store_failure closed, or the OpenID provider's"
+    " signing keys cannot be fetched (auth.oidc).",
+    504: "The agent's timeout expired.",
+}
+
+
+def codes_of(status: int) -> tuple[ErrorCode, ...]:
+    """The catalogue's codes answered with ``status``, in catalogue order."""
+    return tuple(entry for entry in CATALOGUE if entry.status == status and not entry.family)
