@@ -35,9 +35,8 @@ CORS_EXPOSED_HEADERS = (
     "RateLimit-Remaining",
     "RateLimit-Reset",
     "RateLimit-Policy",
-    # MCP (docs/mcp.md): browser clients read the session and the auth challenge.
+    # MCP (docs/mcp.md): browser clients read the session (and the auth challenge, above).
     SESSION_HEADER,
-    "WWW-Authenticate",
 )
 # Request headers a browser script may send cross-origin (MCP's included).
 CORS_ALLOWED_HEADERS = (
