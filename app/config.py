@@ -40,6 +40,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from app.contract.paths import HEALTH_PATH, LIVE_PATH, METRICS_PATH, OPENAPI_PATH, READY_PATH
 from app.secret_files import (
     FILE_SUFFIX,
     SECRETS_DIR_ENV,
@@ -136,7 +137,7 @@ class ServerSettings(StrictModel):
         return origins
 
 
-DEFAULT_PUBLIC_PATHS = ("/health", "/health/live", "/health/ready", "/metrics", "/openapi.json")
+DEFAULT_PUBLIC_PATHS = (HEALTH_PATH, LIVE_PATH, READY_PATH, METRICS_PATH, OPENAPI_PATH)
 
 
 # Asymmetric JWS algorithms only: an OpenID provider's tokens are never verified with HS* or none.

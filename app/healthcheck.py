@@ -14,8 +14,8 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from app.config import ConfigError, ServerSettings, load_config
+from app.contract.paths import LIVE_PATH
 
-LIVE_PATH = "/health/live"
 DEFAULT_TIMEOUT_SECONDS = 3.0
 
 

@@ -4,8 +4,10 @@
 2. access log + metrics: measures the whole request, including the rendered error responses.
 3. errors: turns any exception below into the OpenAI error shape, so 401/413/429 look the same.
 4. auth: deny by default; public paths pass through.
-5. rate limit: keyed by the authenticated subject, so it must come after auth. Health endpoints
-   and /metrics are never limited: a throttled probe restarts or unroutes a healthy pod.
+5. rate limit: keyed by the authenticated subject, so it must come after auth. Probes and scrapes
+   are never limited: a throttled probe restarts or unroutes a healthy pod.
+
+Auth and rate limit take a request's path policy from the route table (app/routes.py).
 6. body size: rejects declared oversized bodies before a handler reads them.
 """
 
@@ -24,6 +26,7 @@ from pydantic import SecretStr
 
 from app.auth import TokenVerifier, bearer_token
 from app.config import MIN_PRODUCTION_SECRET_BYTES, AppConfig
+from app.contract.routes import PathPolicies
 from app.errors import (
     APIError,
     InternalServerError,
@@ -31,7 +34,7 @@ from app.errors import (
     from_http_exception,
 )
 from app.limits import make_rate_limit_middleware
-from app.oauth_discovery import challenge_for, is_metadata_path
+from app.oauth_discovery import challenge_for
 from app.observability.metrics import UNMATCHED_ROUTE
 from app.oidc import OIDC_VERIFIER_KEY
 from app.secret_files import RotatingSecret
@@ -193,7 +196,7 @@ def jwt_keys(config: AppConfig) -> Callable[[], tuple[str, ...]]:
     return keys
 
 
-def make_auth_middleware(config: AppConfig) -> Middleware | None:
+def make_auth_middleware(config: AppConfig, policies: PathPolicies) -> Middleware | None:
     """HS256 tokens of this server, and (with ``auth.oidc``) the OpenID provider's tokens, told
     apart by their header's algorithm; the provider's tokens must also carry the required scopes."""
     if not config.auth.enabled:
@@ -204,13 +207,11 @@ def make_auth_middleware(config: AppConfig) -> Middleware | None:
         config.auth, jwt_keys(config), override_claim=override_claim, challenge=challenge
     )
     required_scopes = tuple(config.auth.oidc.required_scopes) if config.auth.oidc else ()
-    public_paths = frozenset(config.auth.public_paths)
 
     @web.middleware
     async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        path = request.path
         # Browsers send CORS preflights without credentials; aiohttp-cors answers them.
-        if path in public_paths or is_metadata_path(path) or _is_cors_preflight(request):
+        if policies.of(request).public or _is_cors_preflight(request):
             return await handler(request)
         token = bearer_token(request.headers.get(hdrs.AUTHORIZATION), challenge)
         # config_dict: also found from a sub-application (request.app is then the sub-app).
@@ -241,13 +242,13 @@ def make_body_size_middleware(max_body_bytes: int) -> Middleware:
     return body_size_middleware
 
 
-def build_middlewares(config: AppConfig) -> list[Middleware]:
+def build_middlewares(config: AppConfig, policies: PathPolicies) -> list[Middleware]:
     chain: list[Middleware | None] = [
         request_id_middleware,
         make_access_log_middleware(config.metrics.enabled),
         error_middleware,
-        make_auth_middleware(config),
-        make_rate_limit_middleware(config),
+        make_auth_middleware(config, policies),
+        make_rate_limit_middleware(config, policies),
         make_body_size_middleware(config.server.max_body_bytes),
     ]
     return [middleware for middleware in chain if middleware is not None]

@@ -18,11 +18,12 @@ from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
 
 from app.auth import DEFAULT_CHALLENGE, Challenge
 from app.config import AppConfig, AuthSettings, OidcSettings
+from app.contract.paths import WELL_KNOWN_PATH
 
-WELL_KNOWN_PATH: Final = "/.well-known/oauth-protected-resource"
 # The document is public and carries no credentials: any origin may read it (browser clients
 # such as the MCP Inspector fetch it cross-origin, some with an MCP-Protocol-Version header).
 CORS_HEADERS: Final = {
@@ -32,10 +33,6 @@ CORS_HEADERS: Final = {
     hdrs.ACCESS_CONTROL_MAX_AGE: "600",
 }
 CACHE_CONTROL: Final = "public, max-age=300"
-
-
-def is_metadata_path(path: str) -> bool:
-    return path == WELL_KNOWN_PATH or path.startswith(WELL_KNOWN_PATH + "/")
 
 
 def metadata_paths(oidc: OidcSettings) -> tuple[str, ...]:
@@ -72,10 +69,15 @@ def challenge_for(auth: AuthSettings) -> Challenge:
     )
 
 
-def setup_discovery_routes(app: web.Application, config: AppConfig) -> None:
+def served_oidc(config: AppConfig) -> OidcSettings | None:
+    """The OpenID provider whose metadata is served, or None while discovery is off."""
     oidc = config.auth.oidc
-    if not (config.auth.enabled and config.auth.oauth_discovery.enabled and oidc is not None):
-        return
+    if not (config.auth.enabled and config.auth.oauth_discovery.enabled):
+        return None
+    return oidc
+
+
+def metadata_view(oidc: OidcSettings) -> Handler:
     body = json.dumps(metadata_document(oidc)).encode()
 
     async def protected_resource_metadata(request: web.Request) -> web.Response:
@@ -85,9 +87,8 @@ def setup_discovery_routes(app: web.Application, config: AppConfig) -> None:
             headers={**CORS_HEADERS, hdrs.CACHE_CONTROL: CACHE_CONTROL},
         )
 
-    async def preflight(request: web.Request) -> web.Response:
-        return web.Response(status=204, headers=CORS_HEADERS)
+    return protected_resource_metadata
 
-    for path in metadata_paths(oidc):
-        app.router.add_get(path, protected_resource_metadata)
-        app.router.add_route(hdrs.METH_OPTIONS, path, preflight)
+
+async def preflight(request: web.Request) -> web.Response:
+    return web.Response(status=204, headers=CORS_HEADERS)

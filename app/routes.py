@@ -1,32 +1,21 @@
-"""URL table. Feature modules add their routes here, each with one ``setup_*_routes`` call."""
+"""The route table: the core's records, then each front door's, in one tuple. The router
+registers it (``app.contract.routes.register`` in ``app.server.create_app``), app/openapi.py
+describes it, and the middlewares take their path policies from it (:func:`path_policies`)."""
 
 from __future__ import annotations
 
-from aiohttp import web
-
-from app import health
-from app.api import setup_agent_routes
+from app.api import agent_routes
 from app.config import AppConfig
-from app.mcp import setup_mcp_routes
-from app.oauth_discovery import setup_discovery_routes
-from app.observability import exposition
-from app.openapi import OPENAPI_PATH, openapi_handler
-
-METRICS_PATH = "/metrics"
+from app.contract.routes import PathPolicies, Route
+from app.core_routes import UNDECLARED_PREFIXES, core_routes
+from app.mcp import mcp_routes
 
 
-def setup_core_routes(app: web.Application, config: AppConfig) -> None:
-    app.router.add_get("/health", health.health, allow_head=True)
-    app.router.add_get("/health/live", health.live, allow_head=True)
-    app.router.add_get("/health/ready", health.ready, allow_head=True)
-    # With metrics disabled, or on their own port (see create_metrics_app), /metrics answers 404.
-    if config.metrics.enabled and config.metrics.port is None:
-        app.router.add_get(METRICS_PATH, exposition.metrics)
-    app.router.add_get(OPENAPI_PATH, openapi_handler(config))
+def route_table(config: AppConfig) -> tuple[Route, ...]:
+    """Every route of an app built from ``config``: served ones, and declared ones it does not
+    serve (``/metrics`` on its own port)."""
+    return (*core_routes(config), *agent_routes(config), *mcp_routes(config))
 
 
-def setup_routes(app: web.Application, config: AppConfig) -> None:
-    setup_core_routes(app, config)
-    setup_discovery_routes(app, config)
-    setup_agent_routes(app, config)
-    setup_mcp_routes(app, config)
+def path_policies(table: tuple[Route, ...], config: AppConfig) -> PathPolicies:
+    return PathPolicies(table, config.auth.public_paths, UNDECLARED_PREFIXES)

@@ -6,16 +6,18 @@ import aiohttp_cors
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from app.api import agent_runner_ctx
+from app.api import agent_runner_ctx, setup_agent_api
 from app.config import AppConfig
+from app.contract.routes import Route, register
+from app.core_routes import OPENAPI_DOCUMENT_KEY, metrics_route
 from app.limits import limits_ctx
-from app.mcp import METHOD_HEADER, NAME_HEADER, SESSION_HEADER, VERSION_HEADER
+from app.mcp import METHOD_HEADER, NAME_HEADER, SESSION_HEADER, VERSION_HEADER, setup_mcp
 from app.middlewares import REQUEST_ID_HEADER, build_middlewares, set_response_headers
-from app.oauth_discovery import challenge_for, is_metadata_path
-from app.observability import exposition
+from app.oauth_discovery import challenge_for
 from app.observability.metrics import Metrics
 from app.oidc import setup_oidc
-from app.routes import METRICS_PATH, setup_routes
+from app.openapi import render_document
+from app.routes import path_policies, route_table
 from app.shared_state import (
     CONFIG_KEY,
     ERROR_RENDERERS_KEY,
@@ -56,8 +58,9 @@ CORS_MAX_AGE_SECONDS = 600
 
 def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) -> web.Application:
     """Build the application for ``config``. Each app gets its own metrics registry by default."""
+    table = route_table(config)
     app = web.Application(
-        middlewares=build_middlewares(config),
+        middlewares=build_middlewares(config, path_policies(table, config)),
         client_max_size=config.server.max_body_bytes,
     )
     state = ServerState()
@@ -66,8 +69,11 @@ def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) 
     app[METRICS_KEY] = Metrics(registry if registry is not None else CollectorRegistry())
     app[SHUTDOWN_DEADLINE_KEY] = state.shutdown_deadline
     app[ERROR_RENDERERS_KEY] = {}
+    app[OPENAPI_DOCUMENT_KEY] = render_document(config, table)
 
-    setup_routes(app, config)
+    setup_agent_api(app, config)
+    setup_mcp(app, config)
+    register(app.router, table)
     # The limits store client, then provider clients: opened on startup, closed on cleanup.
     app.cleanup_ctx.append(limits_ctx)
     app.cleanup_ctx.append(agent_runner_ctx)
@@ -75,7 +81,7 @@ def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) 
     setup_oidc(app, config, challenge_for(config.auth))
     app.on_startup.append(_mark_started)
     app.on_response_prepare.append(set_response_headers)
-    _setup_cors(app, config)
+    _setup_cors(app, config, table)
     return app
 
 
@@ -87,7 +93,7 @@ def create_metrics_app(app: web.Application) -> web.Application:
     """
     metrics_app = web.Application()
     metrics_app[METRICS_KEY] = app[METRICS_KEY]
-    metrics_app.router.add_get(METRICS_PATH, exposition.metrics)
+    register(metrics_app.router, (metrics_route(),))
     return metrics_app
 
 
@@ -97,7 +103,7 @@ async def _mark_started(app: web.Application) -> None:
         state.not_ready_reason = None
 
 
-def _setup_cors(app: web.Application, config: AppConfig) -> None:
+def _setup_cors(app: web.Application, config: AppConfig, table: tuple[Route, ...]) -> None:
     # Without allowed origins there is nothing to answer; skip the per-response CORS signal.
     if not config.server.cors_origins:
         return
@@ -108,7 +114,8 @@ def _setup_cors(app: web.Application, config: AppConfig) -> None:
         max_age=CORS_MAX_AGE_SECONDS,
     )
     cors = aiohttp_cors.setup(app, defaults=dict.fromkeys(config.server.cors_origins, options))
+    # Views answering CORS themselves (the OAuth metadata: any origin, never credentials).
+    own_cors = {route.path for route in table if route.own_cors}
     for route in list(app.router.routes()):
-        # The OAuth metadata answers any origin itself, credentials never being involved.
-        if route.resource is None or not is_metadata_path(route.resource.canonical):
+        if route.resource is None or route.resource.canonical not in own_cors:
             cors.add(route)

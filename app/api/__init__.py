@@ -1,7 +1,8 @@
-"""The agent API: routes, and the cleanup context that owns the provider clients.
+"""The agent API: route records, its state, and the cleanup context that owns the provider clients.
 
-Wiring (two lines in the core): ``setup_agent_routes(app, config)`` in ``app.routes`` and
-``app.cleanup_ctx.append(agent_runner_ctx)`` in ``app.server.create_app``.
+Wiring (three lines in the core): its route records, ``agent_routes(config)``, in ``app.routes``;
+``setup_agent_api(app, config)`` and ``app.cleanup_ctx.append(agent_runner_ctx)`` in
+``app.server.create_app``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from app.secret_files import RotatingSecret
 from app.shared_state import CONFIG_KEY, METRICS_KEY
 from app.tools import TOOL_METRICS_KEY, ToolMetrics, ToolServers
 
-from . import handlers
 from ._watch import ConnectionWatch
+from .routes import agent_routes
 from .shared_state import ADMISSION_KEY, AGENT_METRICS_KEY, RUNNER_KEY
 
 log = structlog.get_logger("agentsmcp.agents")
@@ -32,13 +33,14 @@ __all__ = [
     "AGENT_METRICS_KEY",
     "RUNNER_KEY",
     "ConnectionWatch",
+    "agent_routes",
     "agent_runner_ctx",
-    "setup_agent_routes",
+    "setup_agent_api",
 ]
 
 
-def setup_agent_routes(app: web.Application, config: AppConfig) -> None:
-    """Add the agent routes and metrics. A provider that agents use without an API key is a
+def setup_agent_api(app: web.Application, config: AppConfig) -> None:
+    """The agent API's metrics and admission. A provider that agents use without an API key is a
     configuration error, except in development where those agents answer 503."""
     problems = missing_keys(config)
     if problems and config.environment != "development":
@@ -50,11 +52,6 @@ def setup_agent_routes(app: web.Application, config: AppConfig) -> None:
     app[AGENT_METRICS_KEY] = AgentMetrics(app[METRICS_KEY].registry)
     app[TOOL_METRICS_KEY] = ToolMetrics(app[METRICS_KEY].registry)
     app[ADMISSION_KEY] = Admission(config.server.max_inflight_runs, app[METRICS_KEY].registry)
-    router = app.router
-    router.add_get("/v1/models", handlers.list_models)
-    router.add_post("/v1/chat/completions", handlers.chat_completions)
-    router.add_get("/v1/agents", handlers.list_agents)
-    router.add_post("/v1/agents/{name}/runs", handlers.create_run)
 
 
 async def agent_runner_ctx(app: web.Application) -> AsyncIterator[None]:

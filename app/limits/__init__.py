@@ -22,7 +22,7 @@ from app.shared_state import CONFIG_KEY, METRICS_KEY
 from ._keys import LIMITS_KEY, QUOTA_KEY
 from ._limits import BudgetAccount, Limits, Quota
 from ._metrics import LimitMetrics
-from ._middleware import UNLIMITED_PATHS, make_rate_limit_middleware
+from ._middleware import make_rate_limit_middleware
 from ._model import Bucket, Budget, Decision, Reservation
 from ._redis import RedisStore, connect
 from ._shared import STORE_ERRORS, FailoverStore, StoreUnavailableError
@@ -32,7 +32,6 @@ __all__ = [
     "LIMITS_KEY",
     "QUOTA_KEY",
     "STORE_ERRORS",
-    "UNLIMITED_PATHS",
     "Bucket",
     "Budget",
     "BudgetAccount",

@@ -6,34 +6,32 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from app.config import AppConfig
-from app.oauth_discovery import is_metadata_path
+from app.contract.routes import PathPolicies
 from app.shared_state import LIMIT_OVERRIDE_KEY, METRICS_KEY, SUBJECT_KEY
 
 from ._keys import LIMITS_KEY, QUOTA_KEY
 from ._limits import request_limit_exceeded
 
-# Probes, load-balancer checks and scrapes: never rate limited, whatever the quota; nor the
-# OAuth protected resource metadata (app/oauth_discovery.py), a small static document.
-UNLIMITED_PATHS = frozenset({"/health", "/health/live", "/health/ready", "/metrics"})
 
-
-def make_rate_limit_middleware(config: AppConfig) -> Middleware | None:
+def make_rate_limit_middleware(config: AppConfig, policies: PathPolicies) -> Middleware | None:
+    """Probes, scrapes and the OAuth metadata are never limited (their routes' ``rate_limited``
+    is off); public paths are limited per client IP, in-process."""
     if not config.rate_limit.enabled:
         return None
-    public_paths = frozenset(config.auth.public_paths)
     auth_enabled = config.auth.enabled
 
     @web.middleware
     async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in UNLIMITED_PATHS or is_metadata_path(request.path):
+        policy = policies.of(request)
+        if not policy.rate_limited:
             return await handler(request)
         subject = request.get(SUBJECT_KEY)
         public = False
         if subject is not None:
             key = "sub:" + subject
-        elif request.path in public_paths or not auth_enabled:
+        elif policy.public or not auth_enabled:
             key = "ip:" + (request.remote or "unknown")
-            public = request.path in public_paths
+            public = policy.public
         else:
             # A CORS preflight: no credentials, nothing to key on; aiohttp-cors answers it cheaply.
             return await handler(request)

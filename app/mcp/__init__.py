@@ -1,8 +1,9 @@
 """The MCP endpoint: every exposed agent as a tool, over Streamable HTTP at ``POST /mcp``.
 
-Wiring (one line in the core): ``setup_mcp_routes(app, config)`` in ``app.routes``; it needs the
-agent API's runner and admission (``app.api``), and registers the endpoint's JSON-RPC error
-rendering for errors raised before the view (auth, rate limits, body size).
+Wiring (two lines in the core): its route records, ``mcp_routes(config)``, in ``app.routes``, and
+``setup_mcp(app, config)`` in ``app.server.create_app``; it needs the agent API's runner and
+admission (``app.api``), and registers the endpoint's JSON-RPC error rendering for errors raised
+before the view (auth, rate limits, body size).
 See docs/mcp.md.
 """
 
@@ -11,19 +12,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from pydantic import BaseModel
 
 from app.config import AppConfig
 from app.shared_state import CONFIG_KEY, ERROR_RENDERERS_KEY, METRICS_KEY
 
-from ._jsonrpc import (
-    JsonRpcClientResponse,
-    JsonRpcError,
-    JsonRpcNotification,
-    JsonRpcRequest,
-    JsonRpcResult,
-    McpStreamEvent,
-)
 from ._metrics import McpMetrics
 from ._protocol import (
     HANDSHAKE_VERSIONS,
@@ -35,8 +27,9 @@ from ._protocol import (
     VERSION_HEADER,
 )
 from ._relay import CancelRelay, cancel_relay
+from ._routes import MCP_KEY, OPENAPI_MODELS, mcp_routes
 from ._tools import OUTPUT_SCHEMA, ToolCatalogue, ToolInput, ToolOutput, json_schema
-from ._view import MCP_PATH, McpEndpoint, method_not_allowed
+from ._view import MCP_PATH, McpEndpoint
 
 __all__ = [
     "HANDSHAKE_VERSIONS",
@@ -58,31 +51,19 @@ __all__ = [
     "ToolOutput",
     "cancel_relay",
     "json_schema",
-    "setup_mcp_routes",
+    "mcp_routes",
+    "setup_mcp",
 ]
 
-MCP_KEY = web.AppKey("mcp", McpEndpoint)
-# The models whose JSON schemas the OpenAPI document (app.openapi) describes /mcp with.
-OPENAPI_MODELS: tuple[type[BaseModel], ...] = (
-    JsonRpcRequest,
-    JsonRpcNotification,
-    JsonRpcClientResponse,
-    JsonRpcResult,
-    JsonRpcError,
-    McpStreamEvent,
-)
 
-
-def setup_mcp_routes(app: web.Application, config: AppConfig) -> None:
-    """Add ``/mcp`` (when ``mcp.enabled``). Call after ``setup_agent_routes``."""
+def setup_mcp(app: web.Application, config: AppConfig) -> None:
+    """The endpoint behind ``/mcp``'s routes (when ``mcp.enabled``). Call after
+    ``setup_agent_api``."""
     if not config.mcp.enabled:
         return
     endpoint = McpEndpoint(config, app[METRICS_KEY].registry)
     app[MCP_KEY] = endpoint
     app[ERROR_RENDERERS_KEY][MCP_PATH] = endpoint.render_error
-    app.router.add_post(MCP_PATH, endpoint.post)
-    app.router.add_get(MCP_PATH, method_not_allowed)
-    app.router.add_delete(MCP_PATH, method_not_allowed)
     app.cleanup_ctx.append(_cancel_relay_ctx)
 
 

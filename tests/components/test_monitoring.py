@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from app.agents import runner
-from app.api import setup_agent_routes
+from app.api import agent_routes
+from app.contract.routes import register
 from app.providers import ErrorKind
 from components.monitoring import AGENT_ROUTES, NON_FAILURE_OUTCOMES
 
@@ -19,15 +20,11 @@ def test_non_failure_outcomes_are_success_cancelled_and_client_request_errors() 
 
 def test_agent_routes_are_the_servers_llm_routes() -> None:
     from aiohttp import web
-    from prometheus_client import CollectorRegistry
 
     from app.config import parse_config
-    from app.observability.metrics import Metrics
-    from app.shared_state import METRICS_KEY
 
     app = web.Application()
-    app[METRICS_KEY] = Metrics(CollectorRegistry())
-    setup_agent_routes(app, parse_config({"jwt_secret_key": "x"}))
+    register(app.router, agent_routes(parse_config({"jwt_secret_key": "x"})))
     posts = {
         route.resource.canonical
         for route in app.router.routes()
