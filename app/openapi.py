@@ -1,5 +1,5 @@
 """The OpenAPI 3.1 document served at ``GET /openapi.json``: the JSON schemas of the request and
-response models (``app.api.models``) plus the route table below.
+response models (each front door's, and ``app.http.models``) plus the route table below.
 
 It describes the deployment's routes (``/metrics`` only when metrics are enabled, CORS preflights
 only when origins are configured), every request body, response and error shape. It names no
@@ -15,12 +15,13 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from app import __version__
-from app.api.models import REQUEST_MODELS, RESPONSE_MODELS
+from app import __version__, mcp, openai_api, runs_api
 from app.config import AppConfig
-from app.mcp import MCP_PATH, OPENAPI_MODELS
+from app.http import models as http_models
+from app.mcp import MCP_PATH
 from app.oauth_discovery import WELL_KNOWN_PATH, metadata_paths
 
 OPENAPI_PATH = "/openapi.json"
@@ -210,10 +211,21 @@ def _head_of(get: Schema) -> Schema:
     }
 
 
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (*openai_api.REQUEST_MODELS, *runs_api.REQUEST_MODELS)
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    *http_models.OPENAPI_MODELS,
+    *openai_api.RESPONSE_MODELS,
+    *runs_api.RESPONSE_MODELS,
+)
+
+
 def _schemas() -> dict[str, Schema]:
     """Every body's JSON schema, generated from the models that validate requests."""
     _, schemas = models_json_schema(
-        [(model, "validation") for model in (*REQUEST_MODELS, *RESPONSE_MODELS, *OPENAPI_MODELS)],
+        [
+            (model, "validation")
+            for model in (*REQUEST_MODELS, *RESPONSE_MODELS, *mcp.OPENAPI_MODELS)
+        ],
         ref_template=REF_TEMPLATE,
     )
     defs: dict[str, Schema] = schemas["$defs"]

@@ -5,12 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from app import health
-from app.api import setup_agent_routes
 from app.config import AppConfig
+from app.core import setup_core
 from app.mcp import setup_mcp_routes
 from app.oauth_discovery import setup_discovery_routes
 from app.observability import exposition
+from app.openai_api import setup_openai_routes
 from app.openapi import OPENAPI_PATH, openapi_handler
+from app.runs_api import setup_runs_routes
 
 METRICS_PATH = "/metrics"
 
@@ -28,5 +30,7 @@ def setup_core_routes(app: web.Application, config: AppConfig) -> None:
 def setup_routes(app: web.Application, config: AppConfig) -> None:
     setup_core_routes(app, config)
     setup_discovery_routes(app, config)
-    setup_agent_routes(app, config)
+    setup_core(app, config)
+    setup_openai_routes(app)
+    setup_runs_routes(app)
     setup_mcp_routes(app, config)

@@ -6,8 +6,8 @@ import aiohttp_cors
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from app.api import agent_runner_ctx
 from app.config import AppConfig
+from app.core import agent_runner_ctx
 from app.limits import limits_ctx
 from app.mcp import METHOD_HEADER, NAME_HEADER, SESSION_HEADER, VERSION_HEADER
 from app.middlewares import REQUEST_ID_HEADER, build_middlewares, set_response_headers

@@ -1,7 +1,7 @@
 """The MCP endpoint: every exposed agent as a tool, over Streamable HTTP at ``POST /mcp``.
 
 Wiring (one line in the core): ``setup_mcp_routes(app, config)`` in ``app.routes``; it needs the
-agent API's runner and admission (``app.api``), and registers the endpoint's JSON-RPC error
+agent core's runner and admission (``app.core``), and registers the endpoint's JSON-RPC error
 rendering for errors raised before the view (auth, rate limits, body size).
 See docs/mcp.md.
 """
@@ -74,7 +74,7 @@ OPENAPI_MODELS: tuple[type[BaseModel], ...] = (
 
 
 def setup_mcp_routes(app: web.Application, config: AppConfig) -> None:
-    """Add ``/mcp`` (when ``mcp.enabled``). Call after ``setup_agent_routes``."""
+    """Add ``/mcp`` (when ``mcp.enabled``). Call after ``setup_core``."""
     if not config.mcp.enabled:
         return
     endpoint = McpEndpoint(config, app[METRICS_KEY].registry)

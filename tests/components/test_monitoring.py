@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from app.agents import runner
-from app.api import setup_agent_routes
+from app.core import runner, setup_core
+from app.openai_api import setup_openai_routes
 from app.providers import ErrorKind
+from app.runs_api import setup_runs_routes
 from components.monitoring import AGENT_ROUTES, NON_FAILURE_OUTCOMES
 
 
@@ -27,7 +28,9 @@ def test_agent_routes_are_the_servers_llm_routes() -> None:
 
     app = web.Application()
     app[METRICS_KEY] = Metrics(CollectorRegistry())
-    setup_agent_routes(app, parse_config({"jwt_secret_key": "x"}))
+    setup_core(app, parse_config({"jwt_secret_key": "x"}))
+    setup_openai_routes(app)
+    setup_runs_routes(app)
     posts = {
         route.resource.canonical
         for route in app.router.routes()

@@ -1,7 +1,8 @@
-"""The agent API: routes, and the cleanup context that owns the provider clients.
+"""Starting the agent core: the startup checks, its metrics and admission, and the cleanup context
+that owns the provider clients, the tool servers and the runner.
 
-Wiring (two lines in the core): ``setup_agent_routes(app, config)`` in ``app.routes`` and
-``app.cleanup_ctx.append(agent_runner_ctx)`` in ``app.server.create_app``.
+Wiring (two lines): ``setup_core(app, config)`` in ``app.routes`` (before any front door's routes)
+and ``app.cleanup_ctx.append(agent_runner_ctx)`` in ``app.server.create_app``.
 """
 
 from __future__ import annotations
@@ -13,33 +14,25 @@ from collections.abc import AsyncIterator, Mapping
 import structlog
 from aiohttp import web
 
-from app.admission import Admission
-from app.agents import AgentMetrics, AgentRegistry, AgentRunner
 from app.config import PROVIDER_KEY_ENV, AppConfig, ConfigError, ProviderName
 from app.providers import ChatProvider, build_providers, deprecated_models, missing_keys
 from app.secret_files import RotatingSecret
 from app.shared_state import CONFIG_KEY, METRICS_KEY
 from app.tools import TOOL_METRICS_KEY, ToolMetrics, ToolServers
 
-from . import handlers
-from ._watch import ConnectionWatch
-from .shared_state import ADMISSION_KEY, AGENT_METRICS_KEY, RUNNER_KEY
+from .admission import Admission
+from .keys import ADMISSION_KEY, AGENT_METRICS_KEY, RUNNER_KEY
+from .metrics import AgentMetrics
+from .registry import AgentRegistry
+from .runner import AgentRunner
 
 log = structlog.get_logger("agentsmcp.agents")
 
-__all__ = [
-    "ADMISSION_KEY",
-    "AGENT_METRICS_KEY",
-    "RUNNER_KEY",
-    "ConnectionWatch",
-    "agent_runner_ctx",
-    "setup_agent_routes",
-]
 
-
-def setup_agent_routes(app: web.Application, config: AppConfig) -> None:
-    """Add the agent routes and metrics. A provider that agents use without an API key is a
-    configuration error, except in development where those agents answer 503."""
+def setup_core(app: web.Application, config: AppConfig) -> None:
+    """Check the agents' providers and create the core's metrics and admission. A provider that
+    agents use without an API key is a configuration error, except in development where those
+    agents answer 503."""
     problems = missing_keys(config)
     if problems and config.environment != "development":
         raise ConfigError(problems)
@@ -50,11 +43,6 @@ def setup_agent_routes(app: web.Application, config: AppConfig) -> None:
     app[AGENT_METRICS_KEY] = AgentMetrics(app[METRICS_KEY].registry)
     app[TOOL_METRICS_KEY] = ToolMetrics(app[METRICS_KEY].registry)
     app[ADMISSION_KEY] = Admission(config.server.max_inflight_runs, app[METRICS_KEY].registry)
-    router = app.router
-    router.add_get("/v1/models", handlers.list_models)
-    router.add_post("/v1/chat/completions", handlers.chat_completions)
-    router.add_get("/v1/agents", handlers.list_agents)
-    router.add_post("/v1/agents/{name}/runs", handlers.create_run)
 
 
 async def agent_runner_ctx(app: web.Application) -> AsyncIterator[None]:
