@@ -11,7 +11,6 @@ from aiohttp.typedefs import Handler
 from pydantic import BaseModel
 
 from app import health
-from app.api.models import Health, Live, NotReady, Ready
 from app.config import AppConfig, OidcSettings
 from app.contract.openapi import JSON, RETRY_AFTER_HEADER
 from app.contract.paths import (
@@ -23,6 +22,7 @@ from app.contract.paths import (
     WELL_KNOWN_PATH,
 )
 from app.contract.routes import PathPolicy, Reply, Route
+from app.http.models import Health, Live, NotReady, Ready
 from app.oauth_discovery import metadata_paths, metadata_view, preflight, served_oidc
 from app.observability import exposition
 

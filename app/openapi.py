@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document served at ``GET /openapi.json``: the JSON schemas of the request and
-response models (``app.api.models``) plus one operation per record of the route table
-(app/routes.py), its error responses from the error catalogue (app/contract/errors.py).
+response models (each front door's, and ``app.http.models``) plus one operation per record of
+the route table (app/routes.py), its error responses from the error catalogue
+(app/contract/errors.py).
 
 It describes the deployment's routes (``/metrics`` only when metrics are served on the API port,
 CORS preflights only when origins are configured), every request body, response and error
@@ -14,10 +15,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from app import __version__
-from app.api.models import REQUEST_MODELS, RESPONSE_MODELS
+from app import __version__, mcp, openai_api, runs_api
 from app.config import AppConfig
 from app.contract.openapi import (
     JSON,
@@ -29,7 +30,7 @@ from app.contract.openapi import (
 )
 from app.contract.paths import OPENAPI_PATH
 from app.contract.routes import PathPolicies, Route
-from app.mcp import OPENAPI_MODELS
+from app.http import models as http_models
 from app.routes import path_policies, route_table
 
 __all__ = ["OPENAPI_PATH", "build_document", "render_document"]
@@ -38,10 +39,21 @@ __all__ = ["OPENAPI_PATH", "build_document", "render_document"]
 ANY_REQUEST_ERRORS = frozenset({400, 431, 500})
 
 
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (*openai_api.REQUEST_MODELS, *runs_api.REQUEST_MODELS)
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    *http_models.OPENAPI_MODELS,
+    *openai_api.RESPONSE_MODELS,
+    *runs_api.RESPONSE_MODELS,
+)
+
+
 def _schemas() -> dict[str, Schema]:
     """Every body's JSON schema, generated from the models that validate requests."""
     _, schemas = models_json_schema(
-        [(model, "validation") for model in (*REQUEST_MODELS, *RESPONSE_MODELS, *OPENAPI_MODELS)],
+        [
+            (model, "validation")
+            for model in (*REQUEST_MODELS, *RESPONSE_MODELS, *mcp.OPENAPI_MODELS)
+        ],
         ref_template=REF_TEMPLATE,
     )
     defs: dict[str, Schema] = schemas["$defs"]

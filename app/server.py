@@ -6,9 +6,9 @@ import aiohttp_cors
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from app.api import agent_runner_ctx, setup_agent_api
 from app.config import AppConfig
 from app.contract.routes import Route, register
+from app.core import agent_runner_ctx, setup_core
 from app.core_routes import OPENAPI_DOCUMENT_KEY, metrics_route
 from app.limits import limits_ctx
 from app.mcp import METHOD_HEADER, NAME_HEADER, SESSION_HEADER, VERSION_HEADER, setup_mcp
@@ -71,7 +71,7 @@ def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) 
     app[ERROR_RENDERERS_KEY] = {}
     app[OPENAPI_DOCUMENT_KEY] = render_document(config, table)
 
-    setup_agent_api(app, config)
+    setup_core(app, config)
     setup_mcp(app, config)
     register(app.router, table)
     # The limits store client, then provider clients: opened on startup, closed on cleanup.

@@ -19,6 +19,11 @@ Schema = Mapping[str, Any]
 # a JSON schema written out.
 Body = type[BaseModel] | tuple[type[BaseModel], ...] | Schema
 
+# What a route running an agent answers besides the middlewares' errors (HTTP front doors): an
+# unknown agent, a body too large or not JSON, the provider's failures (502; 503 is shedding's
+# and the provider's rate limit) and the agent's timeout.
+AGENT_RUN_ERRORS = frozenset({404, 413, 415, 502, 504})
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:

@@ -1,9 +1,9 @@
 """The MCP endpoint: every exposed agent as a tool, over Streamable HTTP at ``POST /mcp``.
 
-Wiring (two lines in the core): its route records, ``mcp_routes(config)``, in ``app.routes``, and
-``setup_mcp(app, config)`` in ``app.server.create_app``; it needs the agent API's runner and
-admission (``app.api``), and registers the endpoint's JSON-RPC error rendering for errors raised
-before the view (auth, rate limits, body size).
+Wiring (two lines in the core): its route records, ``mcp_routes(config)``, in
+``app.routes.route_table``, and ``setup_mcp(app, config)`` in ``app.server.create_app``; it needs
+the agent core's runner and admission (``app.core``), and registers the endpoint's JSON-RPC error
+rendering for errors raised before the view (auth, rate limits, body size).
 See docs/mcp.md.
 """
 
@@ -57,8 +57,7 @@ __all__ = [
 
 
 def setup_mcp(app: web.Application, config: AppConfig) -> None:
-    """The endpoint behind ``/mcp``'s routes (when ``mcp.enabled``). Call after
-    ``setup_agent_api``."""
+    """The endpoint behind ``/mcp``'s routes (when ``mcp.enabled``). Call after ``setup_core``."""
     if not config.mcp.enabled:
         return
     endpoint = McpEndpoint(config, app[METRICS_KEY].registry)

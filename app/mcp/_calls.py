@@ -20,17 +20,20 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from app.admission import ServerOverloadedError
-from app.agents import (
+from app.core import (
+    ADMISSION_KEY,
+    RUNNER_KEY,
+    ConnectionWatch,
     RunOptions,
     RunResult,
     RunStream,
+    ServerOverloadedError,
     ToolCallFinished,
     ToolCallStarted,
     ToolRun,
+    estimate_tokens,
 )
-from app.agents.runner import estimate_tokens
-from app.api import ADMISSION_KEY, RUNNER_KEY, ConnectionWatch
+from app.core.wire import usage_json
 from app.errors import APIError
 from app.limits import account_for
 from app.middlewares import CLIENT_CLOSED_REQUEST
@@ -164,18 +167,13 @@ class _Run:
 
 
 def tool_result(result: RunResult, output: str) -> dict[str, Any]:
-    usage = result.usage
     structured = ToolOutput.model_validate(
         {
             "output": output,
             "agent": result.agent.name,
             "model": result.model,
             "finish_reason": result.finish_reason,
-            "usage": {
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-                "total_tokens": usage.total_tokens,
-            },
+            "usage": usage_json(result.usage),
         }
     ).model_dump(mode="json")
     return {

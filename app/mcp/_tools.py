@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
-from app.api.models import FinishReason, Usage
 from app.config import AgentSettings, AppConfig, mcp_tool_name
-from app.providers import ChatMessage
+from app.core.wire import Usage
+from app.providers import ChatMessage, FinishReason
 
 MAX_CONTEXT_MESSAGES = 100
 

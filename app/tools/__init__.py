@@ -2,7 +2,7 @@
 TTL, arguments checked against each tool's input schema, calls over the official ``mcp``
 client.
 
-Wiring: ``app.api`` registers :class:`ToolMetrics` with the agent routes, and its runner's
+Wiring: ``app.core`` registers :class:`ToolMetrics` at startup (``setup_core``), and its runner's
 cleanup context owns the :class:`ToolServers` (their connection pools and sessions). Importing
 this package does not import ``mcp`` (about 50 MB and a second of start-up): only a config with
 tool servers does.

@@ -1,24 +1,30 @@
-"""Fixtures for the server core tests: configs, tokens and clients on the real app factory."""
+"""Fixtures for the server tests: configs, tokens and clients on the real app factory, and the
+agent front doors' clients wired to fake upstreams."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import jwt
+import openai
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from app.config import AppConfig, parse_config
 from app.server import create_app
+from tests.fakes import FakeServer
+from tests.fakes.appconfig import agent_config
 
 SECRET = "test-secret-that-is-long-enough-for-production-use"
 ISSUER = "agentsmcp"
 AUDIENCE = "agentsmcp-api"
 
 ClientFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
+Client = TestClient[web.Request, web.Application]
+AgentClientFactory = Callable[..., Awaitable[Client]]
 
 
 def make_config(**sections: Any) -> AppConfig:
@@ -90,3 +96,28 @@ def make_client(aiohttp_client: Any) -> ClientFactory:
 @pytest.fixture
 def token() -> str:
     return make_token()
+
+
+@pytest.fixture
+def make_agent_client(aiohttp_client: Any, fake: FakeServer) -> AgentClientFactory:
+    async def factory(config: AppConfig | None = None, **overrides: Any) -> Client:
+        app = create_app(config or agent_config(fake, **overrides))
+        client: Client = await aiohttp_client(app)
+        return client
+
+    return factory
+
+
+@pytest.fixture
+async def client(make_agent_client: AgentClientFactory) -> Client:
+    return await make_agent_client()
+
+
+@pytest.fixture
+async def sdk(client: Client) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The official OpenAI SDK pointed at our server."""
+    sdk = openai.AsyncOpenAI(
+        api_key=make_token(), base_url=str(client.make_url("/v1")), max_retries=0
+    )
+    yield sdk
+    await sdk.close()

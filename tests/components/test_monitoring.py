@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from app.agents import runner
-from app.api import agent_routes
 from app.contract.routes import register
+from app.core import runner
+from app.openai_api import openai_routes
 from app.providers import ErrorKind
+from app.runs_api import runs_routes
 from components.monitoring import AGENT_ROUTES, NON_FAILURE_OUTCOMES
 
 
@@ -24,7 +25,8 @@ def test_agent_routes_are_the_servers_llm_routes() -> None:
     from app.config import parse_config
 
     app = web.Application()
-    register(app.router, agent_routes(parse_config({"jwt_secret_key": "x"})))
+    config = parse_config({"jwt_secret_key": "x"})
+    register(app.router, (*openai_routes(config), *runs_routes(config)))
     posts = {
         route.resource.canonical
         for route in app.router.routes()

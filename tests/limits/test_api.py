@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from app.agents.runner import estimate_tokens
 from app.config import AppConfig
+from app.core import estimate_tokens
 from app.server import create_app
 from app.shared_state import METRICS_KEY
 from tests.app.conftest import bearer, make_token

@@ -208,7 +208,7 @@ def test_a_constraint_changed_in_a_model_changes_the_document(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import app.openapi
-    from app.api.models import ChatCompletionRequest
+    from app.openai_api.models import ChatCompletionRequest
 
     assert {"type": "number", "minimum": 0, "maximum": 2} in _property(
         build_document(make_config()), "ChatCompletionRequest", "temperature"
@@ -306,7 +306,9 @@ RUN_BODIES: list[Any] = [
 )
 def test_the_document_and_the_server_agree_on_what_is_valid(model: str, body: Any) -> None:
     # A real JSON Schema 2020-12 validator (jsonschema_rs, schemathesis's) on the served schema.
-    from app.api.requests import InvalidFieldError, parse_chat_completion, parse_run
+    from app.http.wire import InvalidFieldError
+    from app.openai_api.requests import parse_chat_completion
+    from app.runs_api.requests import parse_run
 
     document = build_document(make_config())
     validator = jsonschema_rs.Draft202012Validator(

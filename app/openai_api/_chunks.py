@@ -1,43 +1,14 @@
-"""Server-sent events for the two streaming routes, rendered with as little work per delta as
-possible: the constant part of every chunk is encoded once per stream."""
+"""``chat.completion.chunk`` server-sent events: the constant part of every chunk is encoded once
+per stream."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from aiohttp import web
-
-from app.middlewares import REQUEST_ID_HEADER
+from app.http.sse import dumps
 from app.providers import ToolCallDelta
-from app.shared_state import REQUEST_ID_KEY
 
 DONE = b"data: [DONE]\n\n"
-
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def dumps(value: Any) -> str:
-    return _dumps(value)
-
-
-async def open_stream(request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream; charset=utf-8",
-            "Cache-Control": "no-cache",
-            # nginx and similar proxies must not buffer the stream.
-            "X-Accel-Buffering": "no",
-            REQUEST_ID_HEADER: request.get(REQUEST_ID_KEY, ""),
-            **headers,
-        }
-    )
-    await response.prepare(request)
-    return response
-
-
-def event(name: str, data: Any) -> bytes:
-    return f"event: {name}\ndata: {_dumps(data)}\n\n".encode()
 
 
 class ChunkRenderer:
@@ -53,12 +24,12 @@ class ChunkRenderer:
             "model": model,
             "system_fingerprint": None,
         }
-        head = _dumps(self._base)[:-1]
+        head = dumps(self._base)[:-1]
         self._prefix = f'data: {head},"choices":[{{"index":0,"delta":{{"content":'.encode()
         self._suffix = b'},"logprobs":null,"finish_reason":null}]}\n\n'
 
     def delta(self, text: str) -> bytes:
-        return self._prefix + _dumps(text).encode() + self._suffix
+        return self._prefix + dumps(text).encode() + self._suffix
 
     def tool_call(self, delta: ToolCallDelta) -> bytes:
         """A tool-call delta in OpenAI's shape: the first of a call names it (``id``, ``type``,
@@ -96,8 +67,8 @@ class ChunkRenderer:
         return self._chunk([], usage=usage)
 
     def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
-        return f"data: {_dumps({**self._base, 'choices': choices, **extra})}\n\n".encode()
+        return f"data: {dumps({**self._base, 'choices': choices, **extra})}\n\n".encode()
 
 
 def error_data(body: dict[str, Any]) -> bytes:
-    return f"data: {_dumps(body)}\n\n".encode()
+    return f"data: {dumps(body)}\n\n".encode()

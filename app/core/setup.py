@@ -1,8 +1,8 @@
-"""The agent API: route records, its state, and the cleanup context that owns the provider clients.
+"""Starting the agent core: the startup checks, its metrics and admission, and the cleanup context
+that owns the provider clients, the tool servers and the runner.
 
-Wiring (three lines in the core): its route records, ``agent_routes(config)``, in ``app.routes``;
-``setup_agent_api(app, config)`` and ``app.cleanup_ctx.append(agent_runner_ctx)`` in
-``app.server.create_app``.
+Wiring (two lines, in ``app.server.create_app``): ``setup_core(app, config)`` (before any front
+door's setup) and ``app.cleanup_ctx.append(agent_runner_ctx)``.
 """
 
 from __future__ import annotations
@@ -14,34 +14,25 @@ from collections.abc import AsyncIterator, Mapping
 import structlog
 from aiohttp import web
 
-from app.admission import Admission
-from app.agents import AgentMetrics, AgentRegistry, AgentRunner
 from app.config import PROVIDER_KEY_ENV, AppConfig, ConfigError, ProviderName
 from app.providers import ChatProvider, build_providers, deprecated_models, missing_keys
 from app.secret_files import RotatingSecret
 from app.shared_state import CONFIG_KEY, METRICS_KEY
 from app.tools import TOOL_METRICS_KEY, ToolMetrics, ToolServers
 
-from ._watch import ConnectionWatch
-from .routes import agent_routes
-from .shared_state import ADMISSION_KEY, AGENT_METRICS_KEY, RUNNER_KEY
+from .admission import Admission
+from .keys import ADMISSION_KEY, AGENT_METRICS_KEY, RUNNER_KEY
+from .metrics import AgentMetrics
+from .registry import AgentRegistry
+from .runner import AgentRunner
 
 log = structlog.get_logger("agentsmcp.agents")
 
-__all__ = [
-    "ADMISSION_KEY",
-    "AGENT_METRICS_KEY",
-    "RUNNER_KEY",
-    "ConnectionWatch",
-    "agent_routes",
-    "agent_runner_ctx",
-    "setup_agent_api",
-]
 
-
-def setup_agent_api(app: web.Application, config: AppConfig) -> None:
-    """The agent API's metrics and admission. A provider that agents use without an API key is a
-    configuration error, except in development where those agents answer 503."""
+def setup_core(app: web.Application, config: AppConfig) -> None:
+    """Check the agents' providers and create the core's metrics and admission. A provider that
+    agents use without an API key is a configuration error, except in development where those
+    agents answer 503."""
     problems = missing_keys(config)
     if problems and config.environment != "development":
         raise ConfigError(problems)

@@ -1,53 +1,33 @@
-"""Request bodies of the agent API, validated with the models of ``app.api.models``.
+"""Chat completion request bodies, validated with ``app.openai_api.models``, into core run
+requests.
 
 Every problem is a 400 ``invalid_request_error`` naming the field, e.g. ``messages[1].content``.
-Both routes refuse fields they do not implement: OpenAI answers 400 to an unrecognized argument,
-and silently dropping ``logprobs`` or ``seed`` would hand the client something else than asked.
+Arguments this server does not implement are refused: OpenAI answers 400 to an unrecognized
+argument, and silently dropping ``logprobs`` or ``seed`` would hand the client something else
+than asked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
-from app.agents import RunOptions
 from app.contract import errors
-from app.errors import BadRequestError
+from app.core import RunOptions
+from app.http.chat_messages import chat_messages
+from app.http.wire import InvalidFieldError, shortened, validate_body
 from app.providers import (
     ChatMessage,
     JSONSchemaFormat,
     NamedToolChoice,
     ResponseFormat,
     Tool,
-    ToolCall,
     ToolChoice,
 )
 
 from . import models
-from .models import TAG_PREFIX, ChatCompletionRequest, Message, RunRequest
-
-M = TypeVar("M", bound=BaseModel)
-
-# Client-chosen names quoted in error messages are cut here, so an error never echoes a huge body.
-MAX_QUOTED_NAME = 64
-
-
-class InvalidFieldError(BadRequestError):
-    """A 400 naming the offending field in ``param``, as OpenAI does."""
-
-    error = errors.INVALID_FIELD
-
-    def __init__(self, param: str, problem: str) -> None:
-        super().__init__(f"{param}: {problem}")
-        self.param = param
-
-    def body(self) -> dict[str, Any]:
-        body = super().body()
-        body["error"]["param"] = self.param
-        return body
+from .models import ChatCompletionRequest
 
 
 class UnsupportedParameterError(InvalidFieldError):
@@ -68,6 +48,8 @@ class UnknownParameterError(InvalidFieldError):
 
 # Chat Completions arguments this server implements.
 CHAT_FIELDS = frozenset(ChatCompletionRequest.model_fields)
+
+
 # Every other argument of openai.types.chat.CompletionCreateParams (a test keeps this equal to
 # the SDK's). The deprecated `functions`, seeds, logprobs... are refused until supported.
 OPENAI_ONLY_FIELDS = frozenset(
@@ -96,6 +78,8 @@ OPENAI_ONLY_FIELDS = frozenset(
         "web_search_options",
     }
 )
+
+
 # Values that ask for exactly what the server does anyway (clients often send the defaults).
 NO_OP_VALUES: dict[str, tuple[Any, ...]] = {
     "frequency_penalty": (0,),
@@ -118,8 +102,7 @@ def _refuse_unsupported(body: Mapping[str, Any]) -> None:
             raise UnsupportedParameterError(
                 name, "is not supported by this server; remove it from the request"
             )
-        shown = name if len(name) <= MAX_QUOTED_NAME else name[:MAX_QUOTED_NAME] + "..."
-        raise UnknownParameterError(shown)
+        raise UnknownParameterError(shortened(name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,101 +112,6 @@ class ChatCompletionCall:
     options: RunOptions
     stream: bool
     include_usage: bool
-
-
-@dataclass(frozen=True, slots=True)
-class RunCall:
-    messages: list[ChatMessage]
-    stream: bool
-    metadata: dict[str, Any]
-
-
-def _param(loc: tuple[int | str, ...]) -> str:
-    param = ""
-    for part in loc:
-        if isinstance(part, int):
-            param += f"[{part}]"
-        elif not part.startswith(TAG_PREFIX):
-            if len(part) > MAX_QUOTED_NAME:
-                part = part[:MAX_QUOTED_NAME] + "..."
-            param += f".{part}" if param else part
-    return param or "body"
-
-
-def _validate(model: type[M], body: Any) -> M:
-    if not isinstance(body, dict):
-        raise InvalidFieldError("body", "must be a JSON object")
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False, include_input=False)[0]
-        if error["type"] == "extra_forbidden":
-            problem = f"unknown field (allowed: {', '.join(model.model_fields)})"
-        elif error["type"] == "missing" and error["msg"] == "Field required":
-            problem = "is required"
-        else:
-            problem = error["msg"]
-        raise InvalidFieldError(_param(error["loc"]), problem) from None
-
-
-def _text(content: models.Content | None) -> str:
-    if isinstance(content, str):
-        return content
-    return "".join(part.text for part in content or ())
-
-
-def _messages(messages: list[Message]) -> list[ChatMessage]:
-    _check_tool_messages(messages)
-    return [
-        ChatMessage(
-            message.role,
-            _text(message.content),
-            tuple(
-                ToolCall(call.id, call.function.name, call.function.arguments)
-                for call in message.tool_calls or ()
-            ),
-            message.tool_call_id,
-        )
-        for message in messages
-    ]
-
-
-def _check_tool_messages(messages: list[Message]) -> None:
-    """OpenAI's rule: the tool messages directly after an assistant message with ``tool_calls``
-    answer each of its calls, once; no other tool message exists."""
-    # Calls of the latest assistant message not answered yet: id -> that message's index.
-    open_calls: dict[str, int] = {}
-    for index, message in enumerate(messages):
-        if message.role == "tool":
-            if open_calls.pop(message.tool_call_id or "", None) is None:
-                raise InvalidFieldError(
-                    f"messages[{index}].tool_call_id",
-                    "must be the id of an unanswered tool call of the assistant message"
-                    " directly before the tool messages",
-                )
-            continue
-        _unanswered(open_calls)
-        for position, call in enumerate(message.tool_calls or ()):
-            if call.id in open_calls:
-                raise InvalidFieldError(
-                    f"messages[{index}].tool_calls[{position}].id",
-                    "duplicate tool call id",
-                )
-            open_calls[call.id] = index
-    _unanswered(open_calls)
-
-
-def _unanswered(open_calls: dict[str, int]) -> None:
-    for call_id, index in open_calls.items():
-        raise InvalidFieldError(
-            f"messages[{index}].tool_calls",
-            f"tool call {_quoted(call_id)} has no tool message answering it (tool messages"
-            " must directly follow the assistant message with tool_calls)",
-        )
-
-
-def _quoted(name: str) -> str:
-    return repr(name if len(name) <= MAX_QUOTED_NAME else name[:MAX_QUOTED_NAME] + "...")
 
 
 def _tools(request: ChatCompletionRequest) -> tuple[Tool, ...]:
@@ -265,7 +153,7 @@ def _response_format(request: ChatCompletionRequest) -> ResponseFormat | None:
 def parse_chat_completion(body: Any) -> ChatCompletionCall:
     if isinstance(body, dict):
         _refuse_unsupported(body)
-    request = _validate(ChatCompletionRequest, body)
+    request = validate_body(ChatCompletionRequest, body)
     # Both are checked even though max_completion_tokens wins: an invalid field never passes.
     max_tokens = request.max_completion_tokens
     if max_tokens is None:
@@ -285,12 +173,5 @@ def parse_chat_completion(body: Any) -> ChatCompletionCall:
     )
     include_usage = request.stream_options is not None and request.stream_options.include_usage
     return ChatCompletionCall(
-        request.model, _messages(request.messages), options, bool(request.stream), include_usage
+        request.model, chat_messages(request.messages), options, bool(request.stream), include_usage
     )
-
-
-def parse_run(body: Any) -> RunCall:
-    request = _validate(RunRequest, body)
-    value = request.input
-    messages = [ChatMessage("user", value)] if isinstance(value, str) else _messages(value)
-    return RunCall(messages, bool(request.stream), request.metadata or {})

@@ -18,12 +18,10 @@ from aiohttp import web
 from app.config import ConfigError
 from app.observability.logging import configure_logging
 from app.server import create_app
-from tests.app.conftest import bearer, make_token
+from tests.app.conftest import AgentClientFactory, bearer, make_token
 from tests.fakes import Behavior, FakeServer
 from tests.fakes.appconfig import ANTHROPIC_KEY, JWT_SECRET, OPENAI_KEY, agent_config
 from tests.sse import sse_events
-
-from .conftest import AgentClientFactory
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from app.agents import (
+from app.config import AppConfig
+from app.core import (
     AgentMetrics,
     AgentRegistry,
     AgentRunner,
@@ -23,7 +24,6 @@ from app.agents import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from app.config import AppConfig
 from app.providers import ChatMessage, build_providers
 from tests.fakes import Behavior, FakeServer
 from tests.fakes.appconfig import DEFAULT_AGENTS, agent_config

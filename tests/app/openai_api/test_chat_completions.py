@@ -7,10 +7,9 @@ import json
 import openai
 import pytest
 
+from tests.app.conftest import AgentClientFactory, Client
 from tests.fakes import Behavior, FakeServer
 from tests.sse import sse_events
-
-from .conftest import AgentClientFactory, Client
 
 # "coding" runs on OpenAI, "coding-claude" on Anthropic.
 AGENTS = ["coding", "coding-claude"]
@@ -271,7 +270,7 @@ async def test_fallback_run_reports_the_answering_agent(
 def test_known_fields_are_exactly_the_sdks_chat_completion_arguments() -> None:
     from openai.types.chat.completion_create_params import CompletionCreateParamsBase
 
-    from app.api.requests import CHAT_FIELDS, OPENAI_ONLY_FIELDS
+    from app.openai_api.requests import CHAT_FIELDS, OPENAI_ONLY_FIELDS
 
     sdk = set(CompletionCreateParamsBase.__annotations__) | {"stream"}
     assert sdk == CHAT_FIELDS | OPENAI_ONLY_FIELDS

@@ -6,10 +6,9 @@ import json
 
 import pytest
 
+from tests.app.conftest import AgentClientFactory, Client
 from tests.fakes import Behavior, FakeServer
 from tests.sse import sse_events
-
-from .conftest import AgentClientFactory, Client
 
 AGENTS = {"coding": ("openai", "gpt-4o"), "coding-claude": ("anthropic", "claude-sonnet-5-5")}
 

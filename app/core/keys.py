@@ -1,11 +1,13 @@
-"""Typed application keys of the agent API."""
+"""Typed application keys of the agent core: every front door reaches the runner and admission
+through them."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from app.admission import Admission
-from app.agents import AgentMetrics, AgentRunner
+from .admission import Admission
+from .metrics import AgentMetrics
+from .runner import AgentRunner
 
 RUNNER_KEY = web.AppKey("agent_runner", AgentRunner)
 AGENT_METRICS_KEY = web.AppKey("agent_metrics", AgentMetrics)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tests.app.conftest import bearer, make_token
+from tests.app.conftest import AgentClientFactory, bearer, make_token
 from tests.fakes import Behavior, FakeServer
 from tests.fakes.appconfig import agent_config
-
-from .conftest import AgentClientFactory
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 

@@ -16,10 +16,9 @@ import pydantic
 import pytest
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 
+from tests.app.conftest import Client
 from tests.fakes import Behavior, FakeServer, FakeUpstream, ScriptedCall
 from tests.sse import sse_events
-
-from .conftest import Client
 
 AGENTS = ["coding", "coding-claude"]
 TOOLS: list[ChatCompletionToolParam] = [

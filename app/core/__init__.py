@@ -1,0 +1,69 @@
+"""The agent core: it owns runs. Agents from the configuration, run over the providers with
+timeouts, fallback, token budgets and metrics; admission (load shedding); the connection watch
+that stops runs nobody waits for; and the run, step, event and usage types.
+
+Front doors (``app.openai_api``, ``app.runs_api``, ``app.mcp``) translate their wire format into
+a run and the run's events back; they import the core, never one another. See
+docs/architecture.md.
+"""
+
+from ._loop import RunLimit, Step, ToolCallFinished, ToolCallRecord, ToolCallStarted, ToolRun
+from .admission import Admission, ServerOverloadedError
+from .errors import (
+    AgentNotFoundError,
+    ProviderNotConfiguredError,
+    ProviderRequestError,
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamRateLimitError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from .keys import ADMISSION_KEY, AGENT_METRICS_KEY, RUNNER_KEY
+from .metrics import AgentMetrics
+from .registry import Agent, AgentRegistry
+from .runner import (
+    AgentRunner,
+    RunOptions,
+    RunResult,
+    RunStream,
+    TokenAccount,
+    estimate_tokens,
+)
+from .setup import agent_runner_ctx, refresh_provider_keys, setup_core
+from .watch import ConnectionWatch
+
+__all__ = [
+    "ADMISSION_KEY",
+    "AGENT_METRICS_KEY",
+    "RUNNER_KEY",
+    "Admission",
+    "Agent",
+    "AgentMetrics",
+    "AgentNotFoundError",
+    "AgentRegistry",
+    "AgentRunner",
+    "ConnectionWatch",
+    "ProviderNotConfiguredError",
+    "ProviderRequestError",
+    "RunLimit",
+    "RunOptions",
+    "RunResult",
+    "RunStream",
+    "ServerOverloadedError",
+    "Step",
+    "TokenAccount",
+    "ToolCallFinished",
+    "ToolCallRecord",
+    "ToolCallStarted",
+    "ToolRun",
+    "UpstreamAuthError",
+    "UpstreamError",
+    "UpstreamRateLimitError",
+    "UpstreamTimeoutError",
+    "UpstreamUnavailableError",
+    "agent_runner_ctx",
+    "estimate_tokens",
+    "refresh_provider_keys",
+    "setup_core",
+]

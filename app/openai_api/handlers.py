@@ -1,0 +1,170 @@
+"""Views of the OpenAI-compatible API: ``/v1/models`` and ``/v1/chat/completions``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from app.core import (
+    ADMISSION_KEY,
+    RUNNER_KEY,
+    Agent,
+    AgentRunner,
+    ConnectionWatch,
+    RunResult,
+    TokenAccount,
+)
+from app.core.wire import usage_json
+from app.errors import APIError
+from app.http.responses import (
+    AGENT_HEADER,
+    ServerShuttingDownError,
+    as_api_error,
+    complete_run,
+    json_response,
+)
+from app.http.sse import open_stream
+from app.limits import account_for
+from app.providers import ToolCall, ToolCallDelta
+from app.request_body import read_json
+from app.shared_state import SHUTDOWN_DEADLINE_KEY
+
+from ._chunks import DONE, ChunkRenderer, error_data
+from .requests import ChatCompletionCall, parse_chat_completion
+
+
+async def list_models(request: web.Request) -> web.Response:
+    runner = request.app[RUNNER_KEY]
+    created = runner.registry.created
+    data = [
+        {"id": agent.name, "object": "model", "created": created, "owned_by": agent.provider_name}
+        for agent in runner.registry
+    ]
+    return json_response({"object": "list", "data": data})
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    # Admission first: under overload the refusal must cost as little as possible.
+    with request.app[ADMISSION_KEY].admit():
+        return await _chat_completions(request)
+
+
+async def _chat_completions(request: web.Request) -> web.StreamResponse:
+    parsed = parse_chat_completion(await read_json(request))
+    runner = request.app[RUNNER_KEY]
+    agent = runner.agent(parsed.agent)
+    account = account_for(request)
+    with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
+        if parsed.stream:
+            return await _stream_chat_completion(request, runner, agent, parsed, watch, account)
+        result = await complete_run(runner, agent, parsed.messages, parsed.options, watch, account)
+    body = {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": result.agent.name,
+        "choices": [
+            {
+                "index": 0,
+                "message": _assistant_message(result.text, result.tool_calls),
+                "logprobs": None,
+                "finish_reason": _completion_finish(result),
+            }
+        ],
+        "usage": usage_json(result.usage),
+        "system_fingerprint": None,
+    }
+    return json_response(body, headers={AGENT_HEADER: result.agent.name})
+
+
+def _completion_finish(result: RunResult) -> str:
+    """A tools agent's run cut by max_steps answers ``length`` on the OpenAI-compatible route:
+    its own tool calls are not the client's to run, so ``tool_calls`` would be wrong."""
+    return "length" if result.limit is not None else result.finish_reason
+
+
+def _assistant_message(text: str, tool_calls: tuple[ToolCall, ...]) -> dict[str, Any]:
+    if not tool_calls:
+        return {"role": "assistant", "content": text, "refusal": None}
+    return {
+        "role": "assistant",
+        # OpenAI's content is null when the model only called tools.
+        "content": text or None,
+        "refusal": None,
+        "tool_calls": [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in tool_calls
+        ],
+    }
+
+
+async def _stream_chat_completion(
+    request: web.Request,
+    runner: AgentRunner,
+    agent: Agent,
+    parsed: ChatCompletionCall,
+    watch: ConnectionWatch,
+    account: TokenAccount | None,
+) -> web.StreamResponse:
+    stream = runner.stream(agent, parsed.messages, parsed.options, account)
+    response: web.StreamResponse | None = None
+    renderer: ChunkRenderer | None = None
+    failure: APIError | None = None
+    try:
+        async with stream:
+            async for item in stream:
+                if renderer is None or response is None:
+                    # Headers go out with the first delta, so failures before it (fallback
+                    # included) are still plain JSON errors with the right status.
+                    renderer = _renderer(stream.agent.name)
+                    response = await open_stream(request, {AGENT_HEADER: stream.agent.name})
+                    await response.write(renderer.role())
+                if type(item) is str:
+                    await response.write(renderer.delta(item))
+                elif isinstance(item, ToolCallDelta):
+                    await response.write(renderer.tool_call(item))
+    except asyncio.CancelledError:
+        if not watch.absorb_shutdown():
+            raise
+        failure = ServerShuttingDownError()
+    except ConnectionError:
+        # The client went away mid-stream; the upstream is already closed.
+        if response is None:
+            raise
+        return response
+    except Exception as exc:
+        if response is None:
+            raise
+        failure = as_api_error(exc)
+    if response is None or renderer is None:
+        if failure is not None:
+            raise failure
+        # The upstream finished without any text: still a valid stream.
+        renderer = _renderer(stream.agent.name)
+        response = await open_stream(request, {AGENT_HEADER: stream.agent.name})
+        await response.write(renderer.role())
+    if failure is not None:
+        tail = error_data(failure.body())
+    else:
+        result = stream.result
+        assert result is not None
+        tail = renderer.finish(_completion_finish(result))
+        if parsed.include_usage:
+            tail += renderer.usage(usage_json(result.usage))
+    with contextlib.suppress(ConnectionError):
+        await response.write(tail + DONE)
+        await response.write_eof()
+    return response
+
+
+def _renderer(agent: str) -> ChunkRenderer:
+    return ChunkRenderer(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), agent)

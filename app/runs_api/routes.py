@@ -1,0 +1,51 @@
+"""The runs front door's route records: ``/v1/agents`` and ``/v1/agents/{name}/runs``."""
+
+from __future__ import annotations
+
+from aiohttp import hdrs
+
+from app.config import AppConfig
+from app.contract.openapi import JSON, SSE
+from app.contract.routes import AGENT_RUN_ERRORS, Reply, Route
+
+from . import handlers
+from .models import AgentList, Run, RunRequest, RunStreamEvent
+
+AGENT_NAME = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "description": "Agent name (GET /v1/agents).",
+    "schema": {"type": "string", "examples": ["coding"]},
+}
+
+
+def runs_routes(config: AppConfig) -> tuple[Route, ...]:
+    return (
+        Route(
+            hdrs.METH_GET,
+            "/v1/agents",
+            handlers.list_agents,
+            "get_agents",
+            "Configured agents (never prompts or keys).",
+            {200: Reply("Agent list.", {JSON: AgentList})},
+        ),
+        Route(
+            hdrs.METH_POST,
+            "/v1/agents/{name}/runs",
+            handlers.create_run,
+            "create_run",
+            "Run an agent (native API).",
+            {
+                200: Reply(
+                    "A completed run, or SSE run events with `stream: true`.",
+                    {JSON: Run, SSE: RunStreamEvent},
+                )
+            },
+            body=RunRequest,
+            parameters=(AGENT_NAME,),
+            errors=AGENT_RUN_ERRORS,
+            agent_run=True,
+            may_shed=True,
+        ),
+    )
