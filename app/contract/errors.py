@@ -283,7 +283,7 @@ STATUS_SUMMARIES: Final[Mapping[int, str]] = {
     " runs in flight (server.max_inflight_runs), the server is shutting down, or the limits"
     " store is unreachable with rate_limit.on_store_failure closed, or the OpenID provider's"
     " signing keys cannot be fetched (auth.oidc).",
-    504: "The agent's timeout expired.",
+    504: "The agent's timeout expired (or, rarely, a handler timed out below the application).",
 }
 
 
