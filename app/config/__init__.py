@@ -1,0 +1,66 @@
+"""Server configuration: a YAML file (``AGENTSMCP_CONFIG``), overridden by environment variables.
+
+Secrets never come from the file, only from the environment. Every problem is reported as one
+``key.path: message`` line through :class:`ConfigError`, so ``python -m app`` can print them and
+exit 2.
+"""
+
+from app.config._schema import (
+    ANTHROPIC_API_VERSION,
+    COMMIT_ENV,
+    ENV_OVERRIDES,
+    ENV_VARS,
+    MIN_PRODUCTION_SECRET_BYTES,
+    PROVIDER_KEY_ENV,
+    SECRET_ENV,
+    TOOLS_AGENT_TYPE,
+    AgentMcpSettings,
+    AgentSettings,
+    AppConfig,
+    AuthSettings,
+    ConfigError,
+    LimitOverride,
+    McpSettings,
+    OAuthDiscoverySettings,
+    OidcSettings,
+    ProviderName,
+    ProviderSettings,
+    RateLimitSettings,
+    ServerSettings,
+    ToolServerSettings,
+    deployed_version,
+    load_config,
+    mcp_tool_name,
+    parse_config,
+    tool_server_token_env,
+)
+
+__all__ = [
+    "ANTHROPIC_API_VERSION",
+    "COMMIT_ENV",
+    "ENV_OVERRIDES",
+    "ENV_VARS",
+    "MIN_PRODUCTION_SECRET_BYTES",
+    "PROVIDER_KEY_ENV",
+    "SECRET_ENV",
+    "TOOLS_AGENT_TYPE",
+    "AgentMcpSettings",
+    "AgentSettings",
+    "AppConfig",
+    "AuthSettings",
+    "ConfigError",
+    "LimitOverride",
+    "McpSettings",
+    "OAuthDiscoverySettings",
+    "OidcSettings",
+    "ProviderName",
+    "ProviderSettings",
+    "RateLimitSettings",
+    "ServerSettings",
+    "ToolServerSettings",
+    "deployed_version",
+    "load_config",
+    "mcp_tool_name",
+    "parse_config",
+    "tool_server_token_env",
+]
