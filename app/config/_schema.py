@@ -1,112 +1,30 @@
-"""Server configuration: a YAML file (``AGENTSMCP_CONFIG``), overridden by environment variables.
+"""The config's schema: pydantic models of the YAML file's sections and of the whole config.
 
-Secrets never come from the file, only from the environment. Every problem is reported as one
-``key.path: message`` line through :class:`ConfigError`, so ``python -m app`` can print them and
-exit 2.
-
-``load_config`` is pydantic-settings: its YAML source, deep-merged under two sources of ours that
-pydantic-settings cannot express (the ENV_OVERRIDES names and the NAME / NAME_FILE / secrets-dir
-secrets that app/secret_files.py re-reads at runtime). ``parse_config`` validates a mapping alone.
+Each model checks its own fields; the rules between sections are in _checks.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-from collections.abc import Mapping
-from contextvars import ContextVar
-from importlib.resources.abc import Traversable
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic.fields import FieldInfo
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
-)
 
-from app.secret_files import (
-    FILE_SUFFIX,
-    SECRETS_DIR_ENV,
-    SecretFileError,
-    read_secret_file,
-    secret_paths,
-)
-
-CONFIG_PATH_ENV = "AGENTSMCP_CONFIG"
-# Optional build metadata shown in the agentsmcp_build_info metric; "unknown" when unset.
-COMMIT_ENV = "AGENTSMCP_COMMIT"
-
-# Environment variable -> dotted key path in the config model. Deployments may set exactly these.
-ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
-    "AGENTSMCP_ENVIRONMENT": ("environment",),
-    "AGENTSMCP_HOST": ("server", "host"),
-    "AGENTSMCP_PORT": ("server", "port"),
-    "AGENTSMCP_LOG_LEVEL": ("logging", "level"),
-    "AGENTSMCP_LOG_FORMAT": ("logging", "format"),
-    "AGENTSMCP_PROMETHEUS_ENABLED": ("metrics", "enabled"),
-    "AGENTSMCP_RATE_LIMIT_ENABLED": ("rate_limit", "enabled"),
-}
-
-# The deployed version (the image's VERSION build arg), shown by agentsmcp_build_info and /health.
-VERSION_ENV = "AGENTSMCP_VERSION"
-
-# Secrets -> AppConfig field. Never read from the YAML file: from the environment variable, the
-# file named by <NAME>_FILE, or $AGENTSMCP_SECRETS_DIR/<NAME> (see app/secret_files.py).
-SECRET_ENV: dict[str, str] = {
-    "JWT_SECRET_KEY": "jwt_secret_key",
-    "JWT_PREVIOUS_SECRET_KEY": "jwt_previous_secret_key",
-    "OPENAI_API_KEY": "openai_api_key",
-    "ANTHROPIC_API_KEY": "anthropic_api_key",
-    "REDIS_URL": "redis_url",
-    "REDIS_PASSWORD": "redis_password",
-}
-
-# Every environment variable the server reads; the Pulumi Deployment is checked against it.
-ENV_VARS: frozenset[str] = frozenset(
-    {
-        CONFIG_PATH_ENV,
-        COMMIT_ENV,
-        VERSION_ENV,
-        SECRETS_DIR_ENV,
-        *ENV_OVERRIDES,
-        *SECRET_ENV,
-        *(name + FILE_SUFFIX for name in SECRET_ENV),
-    }
-)
-
-MIN_PRODUCTION_SECRET_BYTES = 32
+from app.config._checks import cross_check_problems
+from app.config._environment import tool_server_token_env
+from app.config._errors import ConfigError
 
 Environment = Literal["development", "staging", "production"]
 ProviderName = Literal["openai", "anthropic"]
 AgentName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-PROVIDER_KEY_ENV: dict[str, str] = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
-# What the pinned anthropic SDK sends as anthropic-version (anthropic._constants); a test keeps
-# them equal. That version refuses temperature, top_p and top_k.
-ANTHROPIC_API_VERSION = "2026-10-21"
-
-
-def deployed_version(environ: Mapping[str, str] | None = None) -> str:
-    """``AGENTSMCP_VERSION`` (set by the image from its VERSION build arg), else the package's."""
-    from app import __version__
-
-    env = os.environ if environ is None else environ
-    return env.get(VERSION_ENV) or __version__
 
 
 class StrictModel(BaseModel):
@@ -300,20 +218,9 @@ class McpSettings(StrictModel):
     instructions: str | None = Field(None, max_length=4096)
 
 
-def mcp_tool_name(agent_name: str, agent: AgentSettings) -> str:
-    """The MCP tool name of an agent (one definition for the config checks and the endpoint)."""
-    return agent.mcp.tool_name or re.sub(r"[^A-Za-z0-9_-]", "_", agent_name)
-
-
 ToolServerName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 # An MCP tool's name as its server lists it (the MCP spec's characters).
 McpServerToolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
-TOOL_SERVER_TOKEN_ENV = re.compile(r"^TOOL_SERVER_[A-Z0-9_]+_TOKEN$")
-
-
-def tool_server_token_env(name: str) -> str:
-    """The secret holding a tool server's bearer token (one definition)."""
-    return f"TOOL_SERVER_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}_TOKEN"
 
 
 def _tool_server_url(value: str) -> str:
@@ -344,9 +251,6 @@ class ToolServerSettings(StrictModel):
     list_ttl_seconds: float = Field(300.0, ge=0, le=86_400)
 
 
-TOOLS_AGENT_TYPE = "tools"
-
-
 class AgentSettings(StrictModel):
     # "tools": the agent loop with tools from tool_servers; anything else: one model call.
     type: str = Field("chat", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
@@ -357,7 +261,7 @@ class AgentSettings(StrictModel):
     system_prompt: str = ""
     timeout: float = Field(60.0, gt=0, le=3600)
     max_tokens: int = Field(1024, ge=1, le=1_000_000)
-    # OpenAI's range; Anthropic agents take none (see AppConfig._cross_checks).
+    # OpenAI's range; Anthropic agents take none (see _checks.py).
     temperature: float | None = Field(None, ge=0, le=2)
     fallback: AgentName | None = None
     mcp: AgentMcpSettings = Field(default_factory=AgentMcpSettings)
@@ -402,118 +306,10 @@ class AppConfig(StrictModel):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> AppConfig:
-        problems: list[str] = []
-        for name, agent in self.agents.items():
-            if agent.provider == "anthropic" and agent.temperature is not None:
-                problems.append(
-                    f"agents.{name}.temperature: the Anthropic Messages API version the server"
-                    f" uses ({ANTHROPIC_API_VERSION}) does not accept temperature; remove it"
-                )
-            if agent.fallback is None:
-                continue
-            fallback = self.agents.get(agent.fallback)
-            if fallback is not None and fallback.type == TOOLS_AGENT_TYPE:
-                problems.append(
-                    f"agents.{name}.fallback: {agent.fallback!r} is a tools agent, which cannot"
-                    " stand in for a single call"
-                )
-            if agent.fallback == name:
-                problems.append(f"agents.{name}.fallback: an agent cannot fall back to itself")
-            elif agent.fallback not in self.agents:
-                problems.append(f"agents.{name}.fallback: unknown agent {agent.fallback!r}")
-            elif _fallback_cycle(self.agents, name):
-                problems.append(f"agents.{name}.fallback: fallback chain loops back to {name!r}")
-        problems.extend(self._mcp_tool_problems())
-        problems.extend(self._tool_server_problems())
-        if self.metrics.port is not None and self.metrics.port == self.server.port:
-            problems.append(
-                f"metrics.port: must differ from server.port ({self.server.port}), or be unset"
-            )
-        for name in self.rate_limit.agents:
-            if name not in self.agents:
-                problems.append(f"rate_limit.agents.{name}: unknown agent {name!r}")
-        if self.rate_limit.enabled and self.rate_limit.backend == "redis":
-            url = self.redis_url.get_secret_value() if self.redis_url else ""
-            if not url:
-                problems.append("REDIS_URL: required while rate_limit.backend is redis")
-            elif not url.startswith(("redis://", "rediss://", "unix://")):
-                problems.append("REDIS_URL: must start with redis://, rediss:// or unix://")
-        if self.auth.oauth_discovery.enabled and self.auth.oidc is None:
-            problems.append(
-                "auth.oauth_discovery.enabled: needs auth.oidc (the provider to advertise)"
-            )
-        if self.environment == "production" and not self.auth.enabled:
-            problems.append("auth.enabled: authentication cannot be disabled in production")
-        if self.auth.enabled:
-            secret = self.jwt_secret_key.get_secret_value() if self.jwt_secret_key else ""
-            if not secret:
-                problems.append("JWT_SECRET_KEY: required while auth.enabled is true")
-            elif (
-                self.environment == "production"
-                and len(secret.encode()) < MIN_PRODUCTION_SECRET_BYTES
-            ):
-                problems.append(
-                    f"JWT_SECRET_KEY: must be at least {MIN_PRODUCTION_SECRET_BYTES} bytes"
-                    " in production"
-                )
+        problems = cross_check_problems(self)
         if problems:
             raise ConfigError(problems)
         return self
-
-    def _mcp_tool_problems(self) -> list[str]:
-        if not self.mcp.enabled:
-            return []
-        problems = []
-        owners: dict[str, str] = {}
-        limit = self.mcp.tool_name_max_length
-        for name, agent in self.agents.items():
-            if not agent.mcp.expose:
-                continue
-            tool = mcp_tool_name(name, agent)
-            if len(tool) > limit:
-                problems.append(
-                    f"agents.{name}.mcp.tool_name: the tool name {tool!r} is longer than"
-                    f" mcp.tool_name_max_length ({limit}); set a shorter one"
-                )
-            elif tool in owners:
-                problems.append(
-                    f"agents.{name}.mcp.tool_name: the tool name {tool!r} is already agent"
-                    f" {owners[tool]!r}'s; set a different one"
-                )
-            else:
-                owners[tool] = name
-        return problems
-
-    def _tool_server_problems(self) -> list[str]:
-        problems = []
-        for name, agent in self.agents.items():
-            for used in agent.tool_servers:
-                if used not in self.tool_servers:
-                    problems.append(f"agents.{name}.tool_servers: unknown tool server {used!r}")
-            if agent.type == TOOLS_AGENT_TYPE and not agent.tool_servers:
-                problems.append(f"agents.{name}.tool_servers: a tools agent needs at least one")
-            elif agent.type == TOOLS_AGENT_TYPE and agent.fallback is not None:
-                problems.append(
-                    f"agents.{name}.fallback: tools agents do not fall back (a run's tool calls"
-                    " cannot be handed to another agent); remove it"
-                )
-            elif agent.type != TOOLS_AGENT_TYPE and agent.tool_servers:
-                problems.append(
-                    f"agents.{name}.tool_servers: only agents of type {TOOLS_AGENT_TYPE!r} call"
-                    " tools; set type: tools or remove tool_servers"
-                )
-        variables: dict[str, str] = {}
-        for name, server in self.tool_servers.items():
-            var = tool_server_token_env(name)
-            if var in variables:
-                problems.append(
-                    f"tool_servers.{name}: its secret name {var} is also tool server"
-                    f" {variables[var]!r}'s; rename one"
-                )
-            variables[var] = name
-            if server.auth == "bearer" and not self.tool_server_token(name):
-                problems.append(f"{var}: required while tool_servers.{name}.auth is bearer")
-        return problems
 
     def tool_server_token(self, name: str) -> str | None:
         secret = self.tool_server_tokens.get(tool_server_token_env(name))
@@ -525,208 +321,3 @@ class AppConfig(StrictModel):
     def provider_key(self, name: ProviderName) -> str | None:
         secret = self.openai_api_key if name == "openai" else self.anthropic_api_key
         return secret.get_secret_value() if secret else None
-
-
-def _fallback_cycle(agents: Mapping[str, AgentSettings], start: str) -> bool:
-    seen = {start}
-    current = agents[start].fallback
-    while current is not None and current in agents:
-        if current in seen:
-            return current == start
-        seen.add(current)
-        current = agents[current].fallback
-    return False
-
-
-class ConfigError(ValueError):
-    """Invalid configuration. ``problems`` holds one ``key.path: message`` line per problem."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
-
-
-def load_config(environ: Mapping[str, str] | None = None) -> AppConfig:
-    """Build the config from ``AGENTSMCP_CONFIG`` (if set), env overrides and secrets."""
-    env = os.environ if environ is None else environ
-    token = _ENVIRON.set(env)
-    try:
-        return _EnvironmentConfig()
-    except ValidationError as exc:
-        raise ConfigError(
-            _problems(exc, {path: var for var, path in ENV_OVERRIDES.items() if env.get(var)})
-        ) from None
-    finally:
-        _ENVIRON.reset(token)
-
-
-# The mapping load_config reads; settings_customise_sources is a classmethod and takes no arguments.
-_ENVIRON: ContextVar[Mapping[str, str]] = ContextVar("agentsmcp_environ")
-
-
-class _EnvironmentConfig(AppConfig, BaseSettings):
-    """AppConfig assembled by pydantic-settings from its sources, highest priority first."""
-
-    model_config = SettingsConfigDict(extra="forbid", frozen=True)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        env = _ENVIRON.get()
-        # The YAML source reads (and reports a bad file) first, as before any other problem.
-        yaml_source = _YamlSource(settings_cls, env.get(CONFIG_PATH_ENV) or None)
-        return (_OverrideSource(settings_cls, env), _SecretSource(settings_cls, env), yaml_source)
-
-
-class _YamlSource(YamlConfigSettingsSource):
-    """pydantic-settings' YAML source, with our error lines: it skips a missing file and takes
-    any top-level value, where a named file must exist, hold a mapping and carry no secret."""
-
-    def __init__(self, settings_cls: type[BaseSettings], path: str | None) -> None:
-        if path and not Path(path).is_file():
-            try:
-                Path(path).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ConfigError(
-                    [f"{CONFIG_PATH_ENV}: cannot read {path}: {exc.strerror}"]
-                ) from None
-        super().__init__(settings_cls, yaml_file=path, yaml_file_encoding="utf-8")
-
-    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
-        try:
-            loaded = super()._read_file(file_path)
-        except OSError as exc:
-            raise ConfigError(
-                [f"{CONFIG_PATH_ENV}: cannot read {file_path}: {exc.strerror}"]
-            ) from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(
-                [f"{CONFIG_PATH_ENV}: {file_path} is not valid YAML{where}"]
-            ) from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(
-                [f"{CONFIG_PATH_ENV}: {file_path} must hold a mapping at the top level"]
-            )
-        for field in (*SECRET_ENV.values(), "secret_files", "tool_server_tokens"):
-            if field in loaded:
-                raise ConfigError(
-                    [
-                        f"{field}: secrets come only from the environment or secret files,"
-                        " not this file"
-                    ]
-                )
-        return loaded
-
-
-class _EnvSource(PydanticBaseSettingsSource):
-    """A source that builds the whole settings dict from an environment mapping at once."""
-
-    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
-        super().__init__(settings_cls)
-        self._env = env
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-
-class _OverrideSource(_EnvSource):
-    """The ENV_OVERRIDES table. Ours: pydantic-settings' env source names a nested key
-    AGENTSMCP_SERVER__PORT, and the deployed variable names (AGENTSMCP_PORT, ...) are kept."""
-
-    def __call__(self) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        for var, path in ENV_OVERRIDES.items():
-            value = self._env.get(var)
-            if value:
-                node = data
-                for part in path[:-1]:
-                    node = node.setdefault(part, {})
-                node[path[-1]] = value
-        return data
-
-
-class _SecretSource(_EnvSource):
-    """Secrets from NAME, NAME_FILE or $AGENTSMCP_SECRETS_DIR/NAME (app/secret_files.py), and
-    the files they are re-read from at runtime. Ours: pydantic-settings' secrets source reads
-    only a directory, once, with neither NAME_FILE nor the paths rotation needs."""
-
-    def __call__(self) -> dict[str, Any]:
-        env = self._env
-        data: dict[str, Any] = {}
-        paths, problems = secret_paths(list(SECRET_ENV), env)
-        for var, field in SECRET_ENV.items():
-            value = env.get(var) or None
-            if var in paths:
-                try:
-                    required = bool(env.get(var + FILE_SUFFIX))
-                    value = read_secret_file(paths[var], required=required, name=var)
-                except SecretFileError as exc:
-                    problems.append(str(exc))
-            if value:
-                data[field] = value
-        tokens = _tool_server_token_names(env)
-        token_paths, token_problems = secret_paths(tokens, env)
-        problems += token_problems
-        data["tool_server_tokens"] = {}
-        for var in tokens:
-            value = env.get(var) or None
-            if var in token_paths:
-                try:
-                    required = bool(env.get(var + FILE_SUFFIX))
-                    value = read_secret_file(token_paths[var], required=required, name=var)
-                except SecretFileError as exc:
-                    problems.append(str(exc))
-            if value:
-                data["tool_server_tokens"][var] = value
-        if problems:
-            raise ConfigError(problems)
-        data["secret_files"] = {**paths, **token_paths}
-        return data
-
-
-def _tool_server_token_names(env: Mapping[str, str]) -> list[str]:
-    """TOOL_SERVER_<NAME>_TOKEN secrets present as variables, _FILE variables or files in the
-    secrets directory (their names depend on the configured servers)."""
-    names = {var.removesuffix(FILE_SUFFIX) for var in env}
-    directory = env.get(SECRETS_DIR_ENV) or ""
-    if directory:
-        with contextlib.suppress(OSError):
-            names.update(entry.name for entry in os.scandir(directory))
-    return sorted(name for name in names if TOOL_SERVER_TOKEN_ENV.match(name))
-
-
-def parse_config(
-    data: Mapping[str, Any], env_paths: Mapping[tuple[str, ...], str] | None = None
-) -> AppConfig:
-    """Validate a config mapping (the YAML's shape). Raises ConfigError listing every problem."""
-    try:
-        return AppConfig.model_validate(dict(data))
-    except ValidationError as exc:
-        raise ConfigError(_problems(exc, env_paths)) from None
-
-
-def _problems(exc: ValidationError, env_paths: Mapping[tuple[str, ...], str] | None) -> list[str]:
-    problems = []
-    for error in exc.errors():
-        if error["type"] == "value_error" and isinstance(
-            (ctx := error.get("ctx", {})).get("error"), ConfigError
-        ):
-            problems.extend(ctx["error"].problems)
-            continue
-        path = tuple(str(part) for part in error["loc"])
-        key = ".".join(path) or "(root)"
-        if env_paths and path in env_paths:
-            key = f"{env_paths[path]} ({key})"
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown key"
-        problems.append(f"{key}: {message}")
-    return problems
