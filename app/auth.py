@@ -187,14 +187,6 @@ class TokenVerifier:
         self._cache_seconds = cache_seconds
         self._cache = new_principal_cache(cache_size)
 
-    def subject_from_header(self, authorization: str | None) -> str:
-        """Return the subject of a valid ``Authorization: Bearer`` header or raise a 401."""
-        return self.principal_from_header(authorization).subject
-
-    def principal_from_header(self, authorization: str | None) -> Principal:
-        """The principal of a valid ``Authorization: Bearer`` header, or raise a 401."""
-        return self.principal(bearer_token(authorization, self._challenge))
-
     def verify(self, token: str) -> str:
         return self.principal(token).subject
 
