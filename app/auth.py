@@ -131,23 +131,25 @@ def principal_from_claims(
     return Principal(subject, limits, scopes)
 
 
+# A fixed description per kind of PyJWT failure, checked in this order.
+_JWT_ERROR_DESCRIPTIONS: tuple[tuple[type[jwt.InvalidTokenError], str], ...] = (
+    (jwt.ExpiredSignatureError, "token has expired"),
+    (jwt.InvalidIssuerError, "wrong issuer"),
+    (jwt.InvalidAudienceError, "wrong audience"),
+    (jwt.InvalidAlgorithmError, "algorithm not allowed"),
+    (jwt.InvalidSignatureError, "bad signature"),
+    (jwt.ImmatureSignatureError, "token not yet valid"),
+)
+
+
 def jwt_error(exc: jwt.InvalidTokenError, challenge: Challenge) -> AuthenticationError:
-    """The 401 for a PyJWT validation failure (a fixed description per kind)."""
-    description = "malformed token"
-    if isinstance(exc, jwt.ExpiredSignatureError):
-        description = "token has expired"
-    elif isinstance(exc, jwt.InvalidIssuerError):
-        description = "wrong issuer"
-    elif isinstance(exc, jwt.InvalidAudienceError):
-        description = "wrong audience"
-    elif isinstance(exc, jwt.MissingRequiredClaimError):
-        description = f"missing {exc.claim} claim"
-    elif isinstance(exc, jwt.InvalidAlgorithmError):
-        description = "algorithm not allowed"
-    elif isinstance(exc, jwt.InvalidSignatureError):
-        description = "bad signature"
-    elif isinstance(exc, jwt.ImmatureSignatureError):
-        description = "token not yet valid"
+    """The 401 for a PyJWT validation failure."""
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return challenge.invalid_token(f"missing {exc.claim} claim")
+    description = next(
+        (text for kind, text in _JWT_ERROR_DESCRIPTIONS if isinstance(exc, kind)),
+        "malformed token",
+    )
     return challenge.invalid_token(description)
 
 
