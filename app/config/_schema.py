@@ -290,7 +290,7 @@ class AppConfig(StrictModel):
     tool_servers: dict[ToolServerName, ToolServerSettings] = Field(default_factory=dict)
     providers: dict[ProviderName, ProviderSettings] = Field(default_factory=_default_providers)
 
-    # Secrets: environment only (see SECRET_ENV); excluded from dumps.
+    # Secrets: environment only (SECRET_ENV in _environment.py); excluded from dumps.
     jwt_secret_key: SecretStr | None = Field(None, exclude=True)
     # Accepted for verification only, during a key rotation
     # (see docs/operations.md, "Rotating secrets").
