@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import KubernetesSettings
+from components.config import KubernetesSettings, ResourceSettings
 
 APP_NAME = "agentsmcp"
 CONTAINER_NAME = "agentsmcp"
@@ -45,3 +45,43 @@ def child_opts(
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on))
+
+
+def pod_security_context(uid: int) -> k8s.core.v1.PodSecurityContextArgs:
+    """Pod Security ``restricted``: a non-root user and group ``uid``, which also owns volumes."""
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        fs_group=uid,
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def container_security_context(uid: int) -> k8s.core.v1.SecurityContextArgs:
+    """Pod Security ``restricted`` for one container: no privileges, read-only root filesystem."""
+    return k8s.core.v1.SecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        privileged=False,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def resource_requirements(resources: ResourceSettings) -> k8s.core.v1.ResourceRequirementsArgs:
+    return k8s.core.v1.ResourceRequirementsArgs(
+        requests=resources.requests.quantities(), limits=resources.limits.quantities()
+    )
+
+
+def tcp_service_port(name: str, port: int) -> k8s.core.v1.ServicePortArgs:
+    """A Service port that forwards to the container port of the same name."""
+    return k8s.core.v1.ServicePortArgs(name=name, port=port, target_port=name, protocol="TCP")
+
+
+def tcp_container_port(name: str, port: int) -> k8s.core.v1.ContainerPortArgs:
+    return k8s.core.v1.ContainerPortArgs(name=name, container_port=port, protocol="TCP")
