@@ -13,6 +13,14 @@ from components.kube import child_opts
 POD_SECURITY_LEVEL = "restricted"
 
 
+def pod_security_labels() -> dict[str, str]:
+    """Pod Security Admission enforces, audits and warns at ``restricted``."""
+    return {
+        f"pod-security.kubernetes.io/{mode}": POD_SECURITY_LEVEL
+        for mode in ("enforce", "audit", "warn")
+    }
+
+
 @dataclass(frozen=True)
 class NamespaceBaselineArgs:
     name: str
@@ -33,14 +41,10 @@ class NamespaceBaseline(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("agentsmcp:index:NamespaceBaseline", resource_name, None, opts)
-        pod_security = {
-            f"pod-security.kubernetes.io/{mode}": POD_SECURITY_LEVEL
-            for mode in ("enforce", "audit", "warn")
-        }
         self.namespace = k8s.core.v1.Namespace(
             f"{resource_name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.name, labels={**args.labels, **pod_security}
+                name=args.name, labels={**args.labels, **pod_security_labels()}
             ),
             opts=child_opts(self, provider),
         )
