@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import network
 from components.config import StackConfig
-from components.kube import APP_NAME, child_opts
+from components.kube import APP_NAME, KubeComponent, child_opts
 
 CLUSTER_ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
 ACME_SOLVER_POLICY_NAME = "acme-http01-solver"
@@ -86,17 +87,14 @@ class ExposureArgs:
     depends_on: Sequence[pulumi.Resource] = ()
 
 
-class Exposure(pulumi.ComponentResource):
+class Exposure(KubeComponent[ExposureArgs]):
     public_url: str | None
 
-    def __init__(
-        self,
-        resource_name: str,
-        args: ExposureArgs,
-        provider: k8s.Provider,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("agentsmcp:index:Exposure", resource_name, None, opts)
+    TYPE = "agentsmcp:index:Exposure"
+
+    def _build(
+        self, resource_name: str, args: ExposureArgs, provider: k8s.Provider
+    ) -> Mapping[str, Any]:
         settings = args.config.exposure
         child = child_opts(self, provider, args.depends_on)
         scheme = "https" if settings.tls.enabled else "http"
@@ -107,7 +105,7 @@ class Exposure(pulumi.ComponentResource):
             _ingresses(resource_name, args, child)
         elif settings.mode == "gateway":
             _http_route(resource_name, args, child)
-        self.register_outputs({"publicUrl": self.public_url})
+        return {"publicUrl": self.public_url}
 
 
 def _ingresses(resource_name: str, args: ExposureArgs, opts: pulumi.ResourceOptions) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -14,6 +15,8 @@ CONTAINER_NAME = "agentsmcp"
 CONFIG_MOUNT_DIR = "/etc/agentsmcp"
 CONFIG_FILE_NAME = "config.yaml"
 RUN_AS_ID = 1000
+
+ArgsT = TypeVar("ArgsT")
 
 
 def selector_labels(stack: str) -> dict[str, str]:
@@ -37,6 +40,28 @@ def cluster_provider(stack: str, settings: KubernetesSettings) -> k8s.Provider:
         context=settings.context,
         enable_server_side_apply=True,
     )
+
+
+class KubeComponent(pulumi.ComponentResource, Generic[ArgsT]):
+    """A component of the app stack: built from its ``args``, its Kubernetes objects children
+    of it on ``provider``. A subclass names its Pulumi type in ``TYPE`` (part of every child's
+    URN: changing it replaces them all) and builds its children in ``_build``."""
+
+    TYPE: ClassVar[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: ArgsT,
+        provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(self.TYPE, resource_name, None, opts)
+        self.register_outputs(self._build(resource_name, args, provider))
+
+    def _build(self, resource_name: str, args: ArgsT, provider: k8s.Provider) -> Mapping[str, Any]:
+        """Create the children; return the outputs to register."""
+        raise NotImplementedError
 
 
 def child_opts(

@@ -3,7 +3,9 @@ only from the server's pods, password from a generated (or given) secret, no dis
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -12,6 +14,7 @@ import pulumi_random as random
 from components.config import LimitsStoreSettings, PersistenceSettings, ValkeySettings
 from components.kube import (
     APP_NAME,
+    KubeComponent,
     child_opts,
     container_security_context,
     pod_security_context,
@@ -65,19 +68,16 @@ class ValkeyStoreArgs:
     password: pulumi.Output[str] | None
 
 
-class ValkeyStore(pulumi.ComponentResource):
+class ValkeyStore(KubeComponent[ValkeyStoreArgs]):
     url: pulumi.Output[str]
     password: pulumi.Output[str]
     selector: dict[str, str]
 
-    def __init__(
-        self,
-        resource_name: str,
-        args: ValkeyStoreArgs,
-        provider: k8s.Provider,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("agentsmcp:index:ValkeyStore", resource_name, None, opts)
+    TYPE = "agentsmcp:index:ValkeyStore"
+
+    def _build(
+        self, resource_name: str, args: ValkeyStoreArgs, provider: k8s.Provider
+    ) -> Mapping[str, Any]:
         child = child_opts(self, provider)
         self.selector = valkey_labels(args.stack)
         password = args.password
@@ -116,7 +116,7 @@ class ValkeyStore(pulumi.ComponentResource):
             opts=child,
         )
         _network_policy(resource_name, args, child)
-        self.register_outputs({"url": self.url})
+        return {"url": self.url}
 
 
 def _meta(args: ValkeyStoreArgs) -> k8s.meta.v1.ObjectMetaArgs:

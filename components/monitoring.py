@@ -22,7 +22,7 @@ on time to first token (streams), since a healthy completion may take a minute.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -30,7 +30,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import AlertSettings, MonitoringSettings
-from components.kube import APP_NAME, child_opts
+from components.kube import APP_NAME, KubeComponent, child_opts
 
 # Every metric an expression below uses; the tests check this list against the server's registry.
 METRICS_USED = (
@@ -441,15 +441,12 @@ def _tool_server_panels(namespace: str, job: str) -> list[_Panel]:
     ]
 
 
-class Monitoring(pulumi.ComponentResource):
-    def __init__(
-        self,
-        resource_name: str,
-        args: MonitoringArgs,
-        provider: k8s.Provider,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("agentsmcp:index:Monitoring", resource_name, None, opts)
+class Monitoring(KubeComponent[MonitoringArgs]):
+    TYPE = "agentsmcp:index:Monitoring"
+
+    def _build(
+        self, resource_name: str, args: MonitoringArgs, provider: k8s.Provider
+    ) -> Mapping[str, Any]:
         settings = args.settings
         crd_opts = child_opts(self, provider, args.depends_on)
         job = args.service_name
@@ -494,7 +491,7 @@ class Monitoring(pulumi.ComponentResource):
                 },
                 opts=crd_opts,
             )
-        self.register_outputs({})
+        return {}
 
 
 def _operator_object(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import LimitRangeSettings, QuotaSettings
-from components.kube import child_opts
+from components.kube import KubeComponent, child_opts
 
 POD_SECURITY_LEVEL = "restricted"
 
@@ -29,18 +31,15 @@ class NamespaceBaselineArgs:
     limit_range: LimitRangeSettings
 
 
-class NamespaceBaseline(pulumi.ComponentResource):
+class NamespaceBaseline(KubeComponent[NamespaceBaselineArgs]):
     namespace: k8s.core.v1.Namespace
     name: pulumi.Output[str]
 
-    def __init__(
-        self,
-        resource_name: str,
-        args: NamespaceBaselineArgs,
-        provider: k8s.Provider,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("agentsmcp:index:NamespaceBaseline", resource_name, None, opts)
+    TYPE = "agentsmcp:index:NamespaceBaseline"
+
+    def _build(
+        self, resource_name: str, args: NamespaceBaselineArgs, provider: k8s.Provider
+    ) -> Mapping[str, Any]:
         self.namespace = k8s.core.v1.Namespace(
             f"{resource_name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -96,4 +95,4 @@ class NamespaceBaseline(pulumi.ComponentResource):
             ),
             opts=in_namespace,
         )
-        self.register_outputs({"name": self.name})
+        return {"name": self.name}

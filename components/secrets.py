@@ -7,13 +7,14 @@ import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.config import RegistrySettings
-from components.kube import child_opts
+from components.kube import KubeComponent, child_opts
 
 SECRET_NAME = "agentsmcp-secrets"  # noqa: S105 (a name, not a value)
 PULL_SECRET_NAME = "agentsmcp-registry"  # noqa: S105 (a name, not a value)
@@ -49,7 +50,7 @@ class AppSecretsArgs:
     tool_server_tokens: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
 
 
-class AppSecrets(pulumi.ComponentResource):
+class AppSecrets(KubeComponent[AppSecretsArgs]):
     """``name`` and ``pull_secret_name`` are outputs of the Secrets themselves, so whatever uses
     them (the Deployment) is created after them. The server re-reads the mounted files, so a
     changed value reaches running pods without a restart (docs/operations.md, "Rotating
@@ -58,14 +59,11 @@ class AppSecrets(pulumi.ComponentResource):
     name: pulumi.Output[str]
     pull_secret_name: pulumi.Output[str] | None
 
-    def __init__(
-        self,
-        resource_name: str,
-        args: AppSecretsArgs,
-        provider: k8s.Provider,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("agentsmcp:index:AppSecrets", resource_name, None, opts)
+    TYPE = "agentsmcp:index:AppSecrets"
+
+    def _build(
+        self, resource_name: str, args: AppSecretsArgs, provider: k8s.Provider
+    ) -> Mapping[str, Any]:
         jwt_secret_key = args.jwt_secret_key
         if jwt_secret_key is None:
             generated = random.RandomPassword(
@@ -113,4 +111,4 @@ class AppSecrets(pulumi.ComponentResource):
                 opts=child_opts(self, provider),
             )
             self.pull_secret_name = pull_secret.metadata.apply(lambda m: m.name or PULL_SECRET_NAME)
-        self.register_outputs({"name": self.name, "pullSecretName": self.pull_secret_name})
+        return {"name": self.name, "pullSecretName": self.pull_secret_name}

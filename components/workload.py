@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -19,6 +20,7 @@ from components.kube import (
     CONFIG_MOUNT_DIR,
     CONTAINER_NAME,
     RUN_AS_ID,
+    KubeComponent,
     child_opts,
     container_security_context,
     pod_security_context,
@@ -69,21 +71,18 @@ class AgentServerArgs:
     store_egress: k8s.networking.v1.NetworkPolicyEgressRuleArgs | None = None
 
 
-class AgentServer(pulumi.ComponentResource):
+class AgentServer(KubeComponent[AgentServerArgs]):
     deployment: k8s.apps.v1.Deployment
     service: k8s.core.v1.Service
     service_name: str
     deployment_name: str
     load_balancer: k8s.core.v1.Service | None
 
-    def __init__(
-        self,
-        resource_name: str,
-        args: AgentServerArgs,
-        provider: k8s.Provider,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("agentsmcp:index:AgentServer", resource_name, None, opts)
+    TYPE = "agentsmcp:index:AgentServer"
+
+    def _build(
+        self, resource_name: str, args: AgentServerArgs, provider: k8s.Provider
+    ) -> Mapping[str, Any]:
         config = args.config
         child = child_opts(self, provider)
         server_yaml = render_server_yaml(config)
@@ -110,7 +109,7 @@ class AgentServer(pulumi.ComponentResource):
         if config.pdb.enabled:
             _disruption_budget(resource_name, args, child)
         _network_policy(resource_name, args, child)
-        self.register_outputs({"deployment": self.deployment_name, "service": self.service_name})
+        return {"deployment": self.deployment_name, "service": self.service_name}
 
 
 def _meta(args: AgentServerArgs, name: str) -> k8s.meta.v1.ObjectMetaArgs:
