@@ -265,13 +265,9 @@ def _acme_solver_policy(
             ),
             policy_types=["Ingress"],
             ingress=[
-                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=network.public_sources(args.config, args.public_source_namespaces),
-                    ports=[
-                        k8s.networking.v1.NetworkPolicyPortArgs(
-                            port=network.ACME_SOLVER_PORT, protocol="TCP"
-                        )
-                    ],
+                network.tcp_ingress(
+                    network.public_sources(args.config, args.public_source_namespaces),
+                    network.ACME_SOLVER_PORT,
                 )
             ],
         ),

@@ -72,28 +72,30 @@ def child_opts(
     return pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on))
 
 
+def _restricted_identity(uid: int) -> dict[str, Any]:
+    """What Pod Security ``restricted`` asks of pods and containers alike: a non-root user and
+    group ``uid``, and the runtime's default seccomp profile."""
+    return {
+        "run_as_non_root": True,
+        "run_as_user": uid,
+        "run_as_group": uid,
+        "seccomp_profile": k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    }
+
+
 def pod_security_context(uid: int) -> k8s.core.v1.PodSecurityContextArgs:
-    """Pod Security ``restricted``: a non-root user and group ``uid``, which also owns volumes."""
-    return k8s.core.v1.PodSecurityContextArgs(
-        run_as_non_root=True,
-        run_as_user=uid,
-        run_as_group=uid,
-        fs_group=uid,
-        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-    )
+    """Pod Security ``restricted``; group ``uid`` also owns the volumes."""
+    return k8s.core.v1.PodSecurityContextArgs(**_restricted_identity(uid), fs_group=uid)
 
 
 def container_security_context(uid: int) -> k8s.core.v1.SecurityContextArgs:
     """Pod Security ``restricted`` for one container: no privileges, read-only root filesystem."""
     return k8s.core.v1.SecurityContextArgs(
-        run_as_non_root=True,
-        run_as_user=uid,
-        run_as_group=uid,
+        **_restricted_identity(uid),
         allow_privilege_escalation=False,
         read_only_root_filesystem=True,
         privileged=False,
         capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
     )
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
+from components import network
 from components.config import LimitsStoreSettings, PersistenceSettings, ValkeySettings
 from components.kube import (
     APP_NAME,
@@ -22,6 +22,7 @@ from components.kube import (
     tcp_container_port,
     tcp_service_port,
 )
+from components.secrets import generated_password
 
 VALKEY_NAME = f"{APP_NAME}-valkey"
 VALKEY_PORT = 6379
@@ -82,12 +83,7 @@ class ValkeyStore(KubeComponent[ValkeyStoreArgs]):
         self.selector = valkey_labels(args.stack)
         password = args.password
         if password is None:
-            password = random.RandomPassword(
-                f"{resource_name}-password",
-                length=48,
-                special=False,
-                opts=pulumi.ResourceOptions(parent=self),
-            ).result
+            password = generated_password(f"{resource_name}-password", 48, self)
         secret_password: pulumi.Output[str] = pulumi.Output.secret(password)
         self.password = secret_password
         self.url = pulumi.Output.from_input(
@@ -252,20 +248,7 @@ def _network_policy(
             pod_selector=_match_valkey(args),
             policy_types=["Ingress", "Egress"],
             ingress=[
-                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[
-                        k8s.networking.v1.NetworkPolicyPeerArgs(
-                            pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                                match_labels=args.server_selector
-                            )
-                        )
-                    ],
-                    ports=[
-                        k8s.networking.v1.NetworkPolicyPortArgs(
-                            port=VALKEY_PORT_NAME, protocol="TCP"
-                        )
-                    ],
-                )
+                network.tcp_ingress([network.pod_peer(args.server_selector)], VALKEY_PORT_NAME)
             ],
             egress=[],
         ),
@@ -279,23 +262,8 @@ def store_egress(
     """The server's egress rule to the store: our Valkey's pods, or the external store's
     networks; None without a store."""
     if settings.mode == "valkey" and valkey_selector is not None:
-        return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-            to=[
-                k8s.networking.v1.NetworkPolicyPeerArgs(
-                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=valkey_selector)
-                )
-            ],
-            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=VALKEY_PORT, protocol="TCP")],
-        )
+        return network.tcp_egress([network.pod_peer(valkey_selector)], VALKEY_PORT)
     if settings.mode == "external":
         external = settings.external
-        return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-            to=[
-                k8s.networking.v1.NetworkPolicyPeerArgs(
-                    ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr)
-                )
-                for cidr in external.egress_cidrs
-            ],
-            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=external.port, protocol="TCP")],
-        )
+        return network.tcp_egress(network.cidr_peers(external.egress_cidrs), external.port)
     return None

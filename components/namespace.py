@@ -52,9 +52,7 @@ class NamespaceBaseline(KubeComponent[NamespaceBaselineArgs]):
         quota = args.quota
         k8s.core.v1.ResourceQuota(
             f"{resource_name}-quota",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="agentsmcp-quota", namespace=args.name, labels=args.labels
-            ),
+            metadata=_in_namespace(args, "agentsmcp-quota"),
             spec=k8s.core.v1.ResourceQuotaSpecArgs(
                 hard={
                     "requests.cpu": quota.requests_cpu,
@@ -69,9 +67,7 @@ class NamespaceBaseline(KubeComponent[NamespaceBaselineArgs]):
         limits = args.limit_range
         k8s.core.v1.LimitRange(
             f"{resource_name}-limits",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="agentsmcp-limits", namespace=args.name, labels=args.labels
-            ),
+            metadata=_in_namespace(args, "agentsmcp-limits"),
             spec=k8s.core.v1.LimitRangeSpecArgs(
                 limits=[
                     k8s.core.v1.LimitRangeItemArgs(
@@ -86,9 +82,7 @@ class NamespaceBaseline(KubeComponent[NamespaceBaselineArgs]):
         )
         k8s.networking.v1.NetworkPolicy(
             f"{resource_name}-default-deny",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="default-deny-all", namespace=args.name, labels=args.labels
-            ),
+            metadata=_in_namespace(args, "default-deny-all"),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(),
                 policy_types=["Ingress", "Egress"],
@@ -96,3 +90,7 @@ class NamespaceBaseline(KubeComponent[NamespaceBaselineArgs]):
             opts=in_namespace,
         )
         return {"name": self.name}
+
+
+def _in_namespace(args: NamespaceBaselineArgs, name: str) -> k8s.meta.v1.ObjectMetaArgs:
+    return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.name, labels=args.labels)

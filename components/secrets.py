@@ -26,6 +26,16 @@ def _secret(value: pulumi.Output[str]) -> pulumi.Output[str]:
     return marked
 
 
+def generated_password(
+    resource_name: str, length: int, parent: pulumi.Resource
+) -> pulumi.Output[str]:
+    """A random password of letters and digits, kept in the stack's state (stable across runs)."""
+    password = random.RandomPassword(
+        resource_name, length=length, special=False, opts=pulumi.ResourceOptions(parent=parent)
+    )
+    return password.result
+
+
 def docker_config_json(server: str, username: str, password: str) -> str:
     """The ``.dockerconfigjson`` document the kubelet reads for ``imagePullSecrets``."""
     auth = base64.b64encode(f"{username}:{password}".encode()).decode()
@@ -66,13 +76,7 @@ class AppSecrets(KubeComponent[AppSecretsArgs]):
     ) -> Mapping[str, Any]:
         jwt_secret_key = args.jwt_secret_key
         if jwt_secret_key is None:
-            generated = random.RandomPassword(
-                f"{resource_name}-jwt-secret-key",
-                length=64,
-                special=False,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            jwt_secret_key = generated.result
+            jwt_secret_key = generated_password(f"{resource_name}-jwt-secret-key", 64, self)
         values: dict[str, pulumi.Output[str]] = {"JWT_SECRET_KEY": jwt_secret_key}
         optional = {
             "JWT_PREVIOUS_SECRET_KEY": args.jwt_previous_secret_key,

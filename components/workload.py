@@ -367,18 +367,9 @@ def _ingress_rules(args: AgentServerArgs) -> list[k8s.networking.v1.NetworkPolic
     if config.load_balancer.enabled:
         # externalTrafficPolicy Local keeps the client address, so ipBlocks can match it.
         public += network.cidr_peers(config.load_balancer.source_ranges)
-    rules = [
-        k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-            from_=[network.namespace_peer(args.monitoring_namespace)],
-            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=METRICS_PORT_NAME, protocol="TCP")],
-        )
-    ]
+    monitoring = network.tcp_ingress(
+        [network.namespace_peer(args.monitoring_namespace)], METRICS_PORT_NAME
+    )
     if public:
-        rules.insert(
-            0,
-            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=public,
-                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=PORT_NAME, protocol="TCP")],
-            ),
-        )
-    return rules
+        return [network.tcp_ingress(public, PORT_NAME), monitoring]
+    return [monitoring]
