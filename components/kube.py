@@ -43,9 +43,9 @@ def cluster_provider(stack: str, settings: KubernetesSettings) -> k8s.Provider:
 
 
 class KubeComponent(pulumi.ComponentResource, Generic[ArgsT]):
-    """A component of the app stack: built from its ``args``, its Kubernetes objects children
-    of it on ``provider``. A subclass names its Pulumi type in ``TYPE`` (part of every child's
-    URN: changing it replaces them all) and builds its children in ``_build``."""
+    """A component of the app stack, built from its ``args``; its Kubernetes objects are its
+    children, on ``provider``. A subclass names its Pulumi type in ``TYPE`` (part of every
+    child's URN: changing it replaces them all) and creates its children in ``_build``."""
 
     TYPE: ClassVar[str]
 
