@@ -132,23 +132,25 @@ def principal_from_claims(
     return Principal(subject, limits, scopes)
 
 
+# A fixed description per kind of PyJWT failure, checked in this order.
+_JWT_ERROR_DESCRIPTIONS: tuple[tuple[type[jwt.InvalidTokenError], str], ...] = (
+    (jwt.ExpiredSignatureError, "token has expired"),
+    (jwt.InvalidIssuerError, "wrong issuer"),
+    (jwt.InvalidAudienceError, "wrong audience"),
+    (jwt.InvalidAlgorithmError, "algorithm not allowed"),
+    (jwt.InvalidSignatureError, "bad signature"),
+    (jwt.ImmatureSignatureError, "token not yet valid"),
+)
+
+
 def jwt_error(exc: jwt.InvalidTokenError, challenge: Challenge) -> AuthenticationError:
-    """The 401 for a PyJWT validation failure (a fixed description per kind)."""
-    description = "malformed token"
-    if isinstance(exc, jwt.ExpiredSignatureError):
-        description = "token has expired"
-    elif isinstance(exc, jwt.InvalidIssuerError):
-        description = "wrong issuer"
-    elif isinstance(exc, jwt.InvalidAudienceError):
-        description = "wrong audience"
-    elif isinstance(exc, jwt.MissingRequiredClaimError):
-        description = f"missing {exc.claim} claim"
-    elif isinstance(exc, jwt.InvalidAlgorithmError):
-        description = "algorithm not allowed"
-    elif isinstance(exc, jwt.InvalidSignatureError):
-        description = "bad signature"
-    elif isinstance(exc, jwt.ImmatureSignatureError):
-        description = "token not yet valid"
+    """The 401 for a PyJWT validation failure."""
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return challenge.invalid_token(f"missing {exc.claim} claim")
+    description = next(
+        (text for kind, text in _JWT_ERROR_DESCRIPTIONS if isinstance(exc, kind)),
+        "malformed token",
+    )
     return challenge.invalid_token(description)
 
 
@@ -187,14 +189,6 @@ class TokenVerifier:
         self._leeway = settings.leeway_seconds
         self._cache_seconds = cache_seconds
         self._cache = new_principal_cache(cache_size)
-
-    def subject_from_header(self, authorization: str | None) -> str:
-        """Return the subject of a valid ``Authorization: Bearer`` header or raise a 401."""
-        return self.principal_from_header(authorization).subject
-
-    def principal_from_header(self, authorization: str | None) -> Principal:
-        """The principal of a valid ``Authorization: Bearer`` header, or raise a 401."""
-        return self.principal(bearer_token(authorization, self._challenge))
 
     def verify(self, token: str) -> str:
         return self.principal(token).subject

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import AutoscalingSettings, ScalingPolicy, VpaSettings
-from components.kube import APP_NAME, CONTAINER_NAME, child_opts
+from components.kube import APP_NAME, CONTAINER_NAME, KubeComponent, child_opts
 
 
 @dataclass(frozen=True)
@@ -32,15 +34,12 @@ def _behavior(policy: ScalingPolicy) -> k8s.autoscaling.v2.HPAScalingRulesArgs:
     )
 
 
-class Autoscaling(pulumi.ComponentResource):
-    def __init__(
-        self,
-        resource_name: str,
-        args: AutoscalingArgs,
-        provider: k8s.Provider,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("agentsmcp:index:Autoscaling", resource_name, None, opts)
+class Autoscaling(KubeComponent[AutoscalingArgs]):
+    TYPE = "agentsmcp:index:Autoscaling"
+
+    def _build(
+        self, resource_name: str, args: AutoscalingArgs, provider: k8s.Provider
+    ) -> Mapping[str, Any]:
         target_name = args.deployment.metadata.apply(lambda m: m.name or APP_NAME)
         metadata = k8s.meta.v1.ObjectMetaArgs(
             name=APP_NAME, namespace=args.namespace, labels=args.labels
@@ -104,4 +103,4 @@ class Autoscaling(pulumi.ComponentResource):
                 },
                 opts=child_opts(self, provider),
             )
-        self.register_outputs({})
+        return {}

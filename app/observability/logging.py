@@ -64,9 +64,6 @@ class Redactor:
             event_dict[key] = self._clean(key, value, 0)
         return event_dict
 
-    def redact_text(self, text: str) -> str:
-        return self._pattern.sub(REDACTED, text)
-
     def _clean(self, key: object, value: Any, depth: int) -> Any:
         if isinstance(key, str) and key.lower() in SENSITIVE_KEYS and value:
             return REDACTED

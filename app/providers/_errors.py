@@ -83,25 +83,21 @@ def redact(text: str, secret: str | None) -> str:
 
 def provider_message(body: object) -> str | None:
     """The human-readable message in an OpenAI- or Anthropic-style error body."""
-    if isinstance(body, Mapping):
-        inner = body.get("error")
-        if isinstance(inner, Mapping):
-            body = inner
-        message = body.get("message") if isinstance(body, Mapping) else None
-        if isinstance(message, str) and message:
-            return message
-    return None
+    message = _error_field(body, "message")
+    return message if isinstance(message, str) and message else None
 
 
 def error_type(body: object) -> str | None:
-    if isinstance(body, Mapping):
-        inner = body.get("error")
-        if isinstance(inner, Mapping):
-            body = inner
-        kind = body.get("type") if isinstance(body, Mapping) else None
-        if isinstance(kind, str):
-            return kind
-    return None
+    kind = _error_field(body, "type")
+    return kind if isinstance(kind, str) else None
+
+
+def _error_field(body: object, name: str) -> object:
+    """A field of an error body: ``{"error": {name: ...}}`` or ``{name: ...}``."""
+    if not isinstance(body, Mapping):
+        return None
+    inner = body.get("error")
+    return (inner if isinstance(inner, Mapping) else body).get(name)
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -137,24 +133,16 @@ def status_error(
             status=status,
         )
     if status == 429:
+        kind, message = ErrorKind.RATE_LIMIT, f"{provider} rate limit exceeded"
+    elif status in (408, 409) or status >= 500:
+        kind, message = ErrorKind.OVERLOADED, f"{provider} is unavailable (HTTP {status})"
+    else:
+        message = provider_message(body) or f"{provider} rejected the request (HTTP {status})"
         return ProviderError(
-            ErrorKind.RATE_LIMIT,
-            f"{provider} rate limit exceeded",
-            provider=provider,
-            status=status,
-            retry_after=retry_after_seconds(headers),
+            ErrorKind.REQUEST, redact(message, secret), provider=provider, status=status
         )
-    if status in (408, 409) or status >= 500:
-        return ProviderError(
-            ErrorKind.OVERLOADED,
-            f"{provider} is unavailable (HTTP {status})",
-            provider=provider,
-            status=status,
-            retry_after=retry_after_seconds(headers),
-        )
-    message = provider_message(body) or f"{provider} rejected the request (HTTP {status})"
     return ProviderError(
-        ErrorKind.REQUEST, redact(message, secret), provider=provider, status=status
+        kind, message, provider=provider, status=status, retry_after=retry_after_seconds(headers)
     )
 
 

@@ -25,7 +25,7 @@ from ._client import (
     describe_failure,
     http_client,
 )
-from ._metrics import OTHER, ToolMetrics, ToolOutcome
+from ._metrics import OTHER, ToolMetrics
 
 if TYPE_CHECKING:
     import httpx
@@ -397,16 +397,3 @@ def metric_tool(tool: ServerTool | None) -> tuple[str, str]:
     if tool is None:
         return OTHER, OTHER
     return tool.server, tool.remote_name
-
-
-__all__ = [
-    "CallOutput",
-    "ServerTool",
-    "ToolMetrics",
-    "ToolOutcome",
-    "ToolServer",
-    "ToolServerError",
-    "ToolServers",
-    "Toolbox",
-    "metric_tool",
-]

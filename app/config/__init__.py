@@ -1,0 +1,73 @@
+"""Server configuration: a YAML file (``AGENTSMCP_CONFIG``), overridden by environment variables.
+
+Secrets never come from the file, only from the environment. Every problem is reported as one
+``key.path: message`` line through :class:`ConfigError`, so ``python -m app`` can print them and
+exit 2.
+
+The package by concern: _schema.py (the pydantic models), _environment.py (the variables the
+server reads and the secrets among them), _checks.py (the rules between sections), _sources.py
+(the pydantic-settings sources), _load.py (``load_config`` and ``parse_config``), _errors.py.
+"""
+
+from app.config._checks import (
+    ANTHROPIC_API_VERSION,
+    MIN_PRODUCTION_SECRET_BYTES,
+    TOOLS_AGENT_TYPE,
+    mcp_tool_name,
+)
+from app.config._environment import (
+    COMMIT_ENV,
+    ENV_OVERRIDES,
+    ENV_VARS,
+    PROVIDER_KEY_ENV,
+    SECRET_ENV,
+    deployed_version,
+    tool_server_token_env,
+)
+from app.config._errors import ConfigError
+from app.config._load import load_config, parse_config
+from app.config._schema import (
+    AgentMcpSettings,
+    AgentSettings,
+    AppConfig,
+    AuthSettings,
+    LimitOverride,
+    McpSettings,
+    OAuthDiscoverySettings,
+    OidcSettings,
+    ProviderName,
+    ProviderSettings,
+    RateLimitSettings,
+    ServerSettings,
+    ToolServerSettings,
+)
+
+__all__ = [
+    "ANTHROPIC_API_VERSION",
+    "COMMIT_ENV",
+    "ENV_OVERRIDES",
+    "ENV_VARS",
+    "MIN_PRODUCTION_SECRET_BYTES",
+    "PROVIDER_KEY_ENV",
+    "SECRET_ENV",
+    "TOOLS_AGENT_TYPE",
+    "AgentMcpSettings",
+    "AgentSettings",
+    "AppConfig",
+    "AuthSettings",
+    "ConfigError",
+    "LimitOverride",
+    "McpSettings",
+    "OAuthDiscoverySettings",
+    "OidcSettings",
+    "ProviderName",
+    "ProviderSettings",
+    "RateLimitSettings",
+    "ServerSettings",
+    "ToolServerSettings",
+    "deployed_version",
+    "load_config",
+    "mcp_tool_name",
+    "parse_config",
+    "tool_server_token_env",
+]
