@@ -24,6 +24,7 @@ import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
 from app.config import TOOLS_AGENT_TYPE, AgentSettings
+from app.errors import APIError
 from app.providers import (
     ChatMessage,
     ChatParams,
@@ -190,13 +191,16 @@ class AgentRunner:
                     pass
             assert run.result is not None
             return run.result
+        failed: APIError | None = None
         while True:
             try:
                 return await self._complete_once(agent, messages, options, account)
-            except UpstreamError as exc:
+            except APIError as exc:
                 fallback = self._fallback(agent, exc)
                 if fallback is None:
+                    _name_first_failure(exc, failed)
                     raise
+                failed = failed or exc
                 agent = fallback
 
     def stream(
@@ -227,8 +231,9 @@ class AgentRunner:
         reserve = estimate_tokens(prompt_chars) + options.params_for(agent.settings).max_tokens
         await account.admit(agent.name, reserve)
 
-    def _fallback(self, agent: Agent, exc: UpstreamError) -> Agent | None:
-        if not exc.retryable:
+    def _fallback(self, agent: Agent, exc: APIError) -> Agent | None:
+        """The agent that answers after ``exc``: only after a retryable upstream failure."""
+        if not (isinstance(exc, UpstreamError) and exc.retryable):
             return None
         fallback = self.registry.fallback_of(agent)
         if fallback is not None:
@@ -383,6 +388,12 @@ def _prompt_chars(settings: AgentSettings, messages: Sequence[ChatMessage]) -> i
     )
 
 
+def _name_first_failure(error: APIError, failed: APIError | None) -> None:
+    """A fallback's failure also names the agent the client asked for, and how it failed."""
+    if failed is not None:
+        error.message = f"{failed.message} Its fallback failed too: {error.message}"
+
+
 def _loops(agent: Agent, options: RunOptions) -> bool:
     """Whether a run of ``agent`` is the tool loop. A request that brings its own tools (the
     OpenAI-compatible route) gets a single call with those, as for any agent."""
@@ -503,6 +514,7 @@ class RunStream:
 
     async def _run(self) -> AsyncGenerator[str | ToolCallDelta, None]:
         runner = self._runner
+        failed: APIError | None = None
         while True:
             delivered = False
             attempt = runner._stream_once(self.agent, self._messages, self._options, self)
@@ -512,8 +524,10 @@ class RunStream:
                         delivered = True
                         yield text
                 return
-            except UpstreamError as exc:
+            except APIError as exc:
                 fallback = None if delivered else runner._fallback(self.agent, exc)
                 if fallback is None:
+                    _name_first_failure(exc, failed)
                     raise
+                failed = failed or exc
                 self.agent = fallback

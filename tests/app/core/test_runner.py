@@ -26,7 +26,7 @@ from app.core import (
 )
 from app.providers import ChatMessage, build_providers
 from tests.fakes import Behavior, FakeServer
-from tests.fakes.appconfig import DEFAULT_AGENTS, agent_config
+from tests.fakes.appconfig import DEFAULT_AGENTS, OPENAI_KEY, agent_config
 
 MESSAGES = [ChatMessage("user", "hi")]
 FAST = {"retry_after_ms": 5}
@@ -113,6 +113,24 @@ async def test_fallback_on_connection_failure_before_the_first_token(
     fake.openai.default = Behavior(drop_after=0)
     text, stream = await harness.stream("coding")
     assert (text, stream.agent.name) == ("Hello, world!", "coding-claude")
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_a_failed_fallback_also_names_the_primary_failure(
+    fake: FakeServer, streaming: bool
+) -> None:
+    # Only OPENAI_API_KEY set: coding (OpenAI) fails, its fallback coding-claude has no key.
+    harness = await make_harness(fake, keys=False, openai_api_key=OPENAI_KEY)
+    fake.openai.default = Behavior(status=503, retry_after_ms=5)
+    run = harness.stream if streaming else harness.complete
+    with pytest.raises(ProviderNotConfiguredError) as caught:
+        await run("coding")
+    await harness.close()
+    error = caught.value
+    assert (error.status, error.code) == (503, "provider_not_configured")
+    assert error.message.startswith("Agent 'coding': ")
+    assert "Its fallback failed too: Agent 'coding-claude' is unavailable" in error.message
+    assert error.body()["error"]["message"] == error.message
 
 
 async def test_no_fallback_after_text_was_streamed(harness: Harness, fake: FakeServer) -> None:
