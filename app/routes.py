@@ -12,6 +12,7 @@ from app.oauth_discovery import setup_discovery_routes
 from app.observability import exposition
 from app.openai_api import setup_openai_routes
 from app.openapi import OPENAPI_PATH, openapi_handler
+from app.responses_api import setup_responses_routes
 from app.runs_api import setup_runs_routes
 
 METRICS_PATH = "/metrics"
@@ -33,4 +34,5 @@ def setup_routes(app: web.Application, config: AppConfig) -> None:
     setup_core(app, config)
     setup_openai_routes(app)
     setup_runs_routes(app)
+    setup_responses_routes(app)
     setup_mcp_routes(app, config)
