@@ -193,10 +193,20 @@ async def _stream_tail(
     conversation: list[ChatMessage],
 ) -> bytes:
     if failure is not None or result is None:
-        error = (failure or as_api_error(RuntimeError("stream ended without a result"))).body()
-        return events.fail({"code": error["error"]["code"], "message": error["error"]["message"]})
+        return events.fail(_failed(failure or as_api_error(RuntimeError("no result"))))
     status, incomplete = outcome(result)
     tail = events.close("completed" if status == "completed" else "incomplete")
     body = events.draft.body(status, events.output, result.usage, incomplete=incomplete)
     await _keep(request, call, body, conversation)
     return tail + events.end(body)
+
+
+def _failed(failure: APIError) -> dict[str, str]:
+    """A response's ``error``: OpenAI's codes are a closed set, so the server's own code goes
+    into the message."""
+    detail = failure.body()["error"]
+    code = "rate_limit_exceeded" if failure.status == 429 or "rate_limit" in failure.code else None
+    return {
+        "code": code or "server_error",
+        "message": f"{detail['message']} ({detail['code']})",
+    }
