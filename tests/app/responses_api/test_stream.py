@@ -26,7 +26,7 @@ from .test_create import AGENTS, TOOLS, upstream
 
 # The SDK's event models by their type (the union's discriminator is the SDK's own, not pydantic's).
 EVENTS: dict[str, type[pydantic.BaseModel]] = {
-    model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    model.model_fields["type"].annotation.__args__[0]: model
     for model in get_args(get_args(ResponseStreamEvent)[0])
 }
 CALLS = (
