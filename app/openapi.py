@@ -11,6 +11,7 @@ routes and fuzzes a live server against it with schemathesis.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +19,7 @@ from aiohttp.typedefs import Handler
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from app import __version__, mcp, openai_api, runs_api
+from app import __version__, mcp, openai_api, responses_api, runs_api
 from app.config import AppConfig
 from app.http import models as http_models
 from app.mcp import MCP_PATH
@@ -211,11 +212,16 @@ def _head_of(get: Schema) -> Schema:
     }
 
 
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (*openai_api.REQUEST_MODELS, *runs_api.REQUEST_MODELS)
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    *openai_api.REQUEST_MODELS,
+    *runs_api.REQUEST_MODELS,
+    *responses_api.REQUEST_MODELS,
+)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     *http_models.OPENAPI_MODELS,
     *openai_api.RESPONSE_MODELS,
     *runs_api.RESPONSE_MODELS,
+    *responses_api.RESPONSE_MODELS,
 )
 
 
@@ -346,6 +352,53 @@ def _mcp_operations(*, public: bool, rate: tuple[str, ...], store_down: tuple[st
     return operations
 
 
+def _responses_paths(
+    agent_errors: tuple[str, ...], rate: tuple[str, ...], is_public: Callable[[str], bool]
+) -> dict[str, Schema]:
+    """The Responses API (app.responses_api, docs/responses.md)."""
+    stored = "/v1/responses/{response_id}"
+    response_id = {
+        "name": "response_id",
+        "in": "path",
+        "required": True,
+        "description": "A stored response's id (resp_...).",
+        "schema": {"type": "string"},
+    }
+
+    def stored_operation(method: str, summary: str, ok: Schema) -> Schema:
+        return _operation(
+            summary,
+            {"200": _ok(summary, {JSON: {"schema": ok}})},
+            ("404", "503", *rate),
+            public=is_public(stored),
+            parameters=[response_id],
+            operation_id=f"{method}_response",
+        )
+
+    create = _operation(
+        "OpenAI Responses API: a response from an agent.",
+        {
+            "200": _ok(
+                "A response, or SSE typed events with `stream: true`.",
+                {JSON: {"schema": _ref("Response")}, SSE: {"schema": _ref("ResponseStreamEvent")}},
+            )
+        },
+        agent_errors,
+        public=is_public("/v1/responses"),
+        body=_ref("ResponseCreateRequest"),
+        operation_id="create_response",
+    )
+    return {
+        "/v1/responses": {"post": create},
+        stored: {
+            "get": stored_operation("get", "A stored response.", _ref("Response")),
+            "delete": stored_operation(
+                "delete", "Delete a stored response.", _ref("ResponseDeleted")
+            ),
+        },
+    }
+
+
 def build_document(config: AppConfig) -> Schema:
     """The OpenAPI 3.1 document of an app built from ``config``."""
     public = set(config.auth.public_paths) if config.auth.enabled else None
@@ -432,6 +485,7 @@ def build_document(config: AppConfig) -> Schema:
             operation_id="create_chat_completion",
         )
     }
+    paths.update(_responses_paths(agent_errors, rate, is_public))
     paths["/v1/agents"] = {
         "get": _operation(
             "Configured agents (never prompts or keys).",

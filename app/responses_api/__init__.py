@@ -19,5 +19,5 @@ __all__ = ["REQUEST_MODELS", "RESPONSE_MODELS", "setup_responses_routes"]
 def setup_responses_routes(app: web.Application) -> None:
     app.cleanup_ctx.append(response_store_ctx)
     app.router.add_post("/v1/responses", handlers.create_response)
-    app.router.add_get("/v1/responses/{response_id}", handlers.get_response, allow_head=False)
+    app.router.add_get("/v1/responses/{response_id}", handlers.get_response)
     app.router.add_delete("/v1/responses/{response_id}", handlers.delete_response)
