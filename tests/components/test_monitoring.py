@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.core import runner, setup_core
 from app.openai_api import setup_openai_routes
 from app.providers import ErrorKind
+from app.responses_api import setup_responses_routes
 from app.runs_api import setup_runs_routes
 from components.monitoring import AGENT_ROUTES, NON_FAILURE_OUTCOMES
 
@@ -31,6 +32,7 @@ def test_agent_routes_are_the_servers_llm_routes() -> None:
     setup_core(app, parse_config({"jwt_secret_key": "x"}))
     setup_openai_routes(app)
     setup_runs_routes(app)
+    setup_responses_routes(app)
     posts = {
         route.resource.canonical
         for route in app.router.routes()
