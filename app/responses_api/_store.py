@@ -34,6 +34,8 @@ log = structlog.get_logger("agentsmcp.responses")
 # OpenAI keeps responses for 30 days; a replica's memory and a shared store keep them a day.
 TTL_SECONDS: Final = 24 * 3600
 MAX_ENTRIES: Final = 1000
+# A replica's memory holds at most this much of stored responses (their JSON text).
+MAX_BYTES: Final = 64 * 1024 * 1024
 CLOSE_SECONDS: Final = 2.0
 
 
@@ -80,26 +82,32 @@ def _key(subject: str, response_id: str) -> str:
 
 
 class MemoryResponseStore:
-    """The newest :data:`MAX_ENTRIES` records of this process, each for :data:`TTL_SECONDS`."""
+    """The newest records of this process, at most :data:`MAX_ENTRIES` and :data:`MAX_BYTES`,
+    each for :data:`TTL_SECONDS`."""
 
     def __init__(
         self,
         *,
         ttl: float = TTL_SECONDS,
         max_entries: int = MAX_ENTRIES,
+        max_bytes: int = MAX_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ttl = ttl
         self._max_entries = max_entries
+        self._max_bytes = max_bytes
         self._clock = clock
         self._records: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._bytes = 0
 
     async def save(self, subject: str, record: StoredResponse) -> None:
         key = _key(subject, record.response["id"])
-        self._records[key] = (self._clock() + self._ttl, record.encode())
-        self._records.move_to_end(key)
-        while len(self._records) > self._max_entries:
-            self._records.popitem(last=False)
+        text = record.encode()
+        self._drop(key)
+        self._records[key] = (self._clock() + self._ttl, text)
+        self._bytes += len(text)
+        while len(self._records) > self._max_entries or self._bytes > self._max_bytes:
+            self._drop(next(iter(self._records)))
 
     async def load(self, subject: str, response_id: str) -> StoredResponse | None:
         key = _key(subject, response_id)
@@ -107,18 +115,23 @@ class MemoryResponseStore:
         if entry is None:
             return None
         if entry[0] <= self._clock():
-            del self._records[key]
+            self._drop(key)
             return None
         return StoredResponse.decode(entry[1])
 
     async def delete(self, subject: str, response_id: str) -> bool:
         found = await self.load(subject, response_id) is not None
-        if found:
-            del self._records[_key(subject, response_id)]
+        self._drop(_key(subject, response_id))
         return found
 
     async def aclose(self) -> None:
         self._records.clear()
+        self._bytes = 0
+
+    def _drop(self, key: str) -> None:
+        entry = self._records.pop(key, None)
+        if entry is not None:
+            self._bytes -= len(entry[1])
 
 
 class RedisResponseStore:

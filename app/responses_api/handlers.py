@@ -37,7 +37,7 @@ from app.shared_state import SHUTDOWN_DEADLINE_KEY, SUBJECT_KEY
 from ._events import ResponseEvents
 from ._output import ResponseDraft, outcome, output_items, output_messages
 from ._store import RESPONSE_STORE_KEY, StoredResponse
-from .requests import ResponsesCall, check_tool_outputs, parse_response_create
+from .requests import ResponsesCall, check_conversation, parse_response_create
 
 
 class ResponseNotFoundError(NotFoundError):
@@ -63,7 +63,7 @@ async def _create_response(request: web.Request) -> web.StreamResponse:
     runner = request.app[RUNNER_KEY]
     agent = runner.agent(call.request.model)
     conversation = [*await _previous(request, call), *call.input]
-    check_tool_outputs(conversation)
+    check_conversation(conversation)
     messages = _with_instructions(call, conversation)
     account = account_for(request)
     with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:

@@ -188,9 +188,14 @@ def input_messages(request: ResponseCreateRequest) -> list[ChatMessage]:
     return messages
 
 
-def check_tool_outputs(conversation: Sequence[ChatMessage]) -> None:
-    """OpenAI's rule: every function call has its output, right after the calls, and every
+def check_conversation(conversation: Sequence[ChatMessage]) -> None:
+    """The conversation (a previous response's, then the input) has something to answer, and
+    OpenAI's rule holds: every function call has its output, right after the calls, and every
     output answers a call."""
+    if all(message.role in ("system", "developer") for message in conversation):
+        raise InvalidFieldError(
+            "input", "must contain at least one message other than system or developer messages"
+        )
     open_calls: set[str] = set()
     for message in conversation:
         if message.role == "tool":

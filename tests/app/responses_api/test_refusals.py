@@ -105,6 +105,12 @@ BAD: dict[str, tuple[dict[str, Any], str, str]] = {
         "input",
         "invalid_field",
     ),
+    "empty input": ({"model": "coding", "input": []}, "input", "invalid_field"),
+    "only instructions": (
+        {"model": "coding", "input": [{"role": "developer", "content": "Be brief."}]},
+        "input",
+        "invalid_field",
+    ),
     "tool choice without tools": (
         {"model": "coding", "input": "hi", "tool_choice": "required"},
         "tool_choice",

@@ -130,3 +130,14 @@ async def test_memory_store_expires_and_is_bounded() -> None:
     assert await store.load("bob", "b") is None
     now[0] = 10.0
     assert await store.load("alice", "c") is None
+
+
+async def test_memory_store_is_bounded_in_bytes() -> None:
+    size = len(record("a").encode())
+    store = MemoryResponseStore(max_bytes=2 * size + 1)
+    for name in ("a", "b", "c"):
+        await store.save("alice", record(name))
+    assert await store.load("alice", "a") is None
+    assert await store.load("alice", "c") == record("c")
+    assert await store.delete("alice", "b")
+    assert not await store.delete("alice", "b")
