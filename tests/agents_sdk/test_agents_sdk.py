@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from app.responses_api._store import RESPONSE_STORE_KEY
 from tests.app.conftest import make_token
 from tests.fakes import Behavior, FakeServer, FakeUpstream, ScriptedCall
 from tests.fakes.appconfig import agent_config
@@ -86,6 +87,9 @@ async def test_agent_with_a_function_tool_runs_to_completion(
     assert not target.rejected
     # Chained, the second turn's upstream request still holds the first turn (from the store).
     assert "Weather in Paris?" in json.dumps(target.requests[-1])
+    last = await server.app[RESPONSE_STORE_KEY].load("alice", report["last_response_id"])
+    assert last is not None
+    assert (last.response["previous_response_id"] is not None) is chained
     if streamed:
         events = report["events"]
         assert events.count("response.completed") == 2
