@@ -198,18 +198,13 @@ class TextConfig(StrictModel):
     )
 
 
-def _metadata(value: dict[str, str] | None) -> dict[str, str] | None:
-    if value is None:
-        return None
-    if len(value) > MAX_METADATA_PAIRS:
-        raise PydanticCustomError("too_many", f"at most {MAX_METADATA_PAIRS} pairs")
-    for key, text in value.items():
-        if len(key) > MAX_METADATA_KEY or len(text) > MAX_METADATA_VALUE:
-            raise PydanticCustomError(
-                "too_long",
-                f"keys are at most {MAX_METADATA_KEY}, values {MAX_METADATA_VALUE} characters",
-            )
-    return value
+Metadata = Annotated[
+    dict[
+        Annotated[str, Field(max_length=MAX_METADATA_KEY)],
+        Annotated[str, Field(max_length=MAX_METADATA_VALUE)],
+    ],
+    Field(max_length=MAX_METADATA_PAIRS),
+]
 
 
 class StreamOptions(StrictModel):
@@ -238,7 +233,7 @@ class ResponseCreateRequest(StrictModel):
     max_output_tokens: int | None = Field(default=None, ge=MIN_OUTPUT_TOKENS, le=MAX_OUTPUT_TOKENS)
     temperature: float | None = Field(default=None, ge=0, le=2, allow_inf_nan=False)
     top_p: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
-    metadata: Annotated[dict[str, str] | None, AfterValidator(_metadata)] = None
+    metadata: Metadata | None = None
     user: str | None = None
     safety_identifier: str | None = None
 
