@@ -167,3 +167,20 @@ async def test_raw_body_validates_as_the_sdks_response(
     assert response.parallel_tool_calls is False
     assert body["store"] is False
     assert answer.headers["X-Agentsmcp-Agent"] == "coding"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_fallback_answers_and_is_named(
+    client: Client, auth: dict[str, str], fake: FakeServer, stream: bool
+) -> None:
+    fake.openai.default = Behavior(status=503)
+    answer = await client.post(
+        "/v1/responses", json={"model": "coding", "input": "hi", "stream": stream}, headers=auth
+    )
+    assert answer.status == 200
+    assert answer.headers["X-Agentsmcp-Agent"] == "coding-claude"
+    text = await answer.text()
+    body = json.loads(text if not stream else text.rsplit("data: ", 1)[1])
+    response = body if not stream else body["response"]
+    assert response["model"] == "coding-claude"
+    assert raw(response).output_text == "Hello, world!"
