@@ -14,9 +14,11 @@ TOOLS_VENV ?= .venv-tools
 TOOLS_BIN := $(TOOLS_VENV)/bin
 # The official MCP clients the tests drive /mcp with besides mcp 1.x in .venv (tests/mcp_clients).
 MCP2_VENV ?= .venv-mcp2
+# The OpenAI Agents SDK the tests drive /v1/responses with (tests/agents_sdk): its own openai pin.
+AGENTS_VENV ?= .venv-agents
 
 .DEFAULT_GOAL := help
-.PHONY: system-deps node-deps help venv lint typecheck unit test serve token deploy deploy-cluster local-cluster smoke render validate bench bench-overload clean tools mcp-clients
+.PHONY: system-deps node-deps help venv lint typecheck unit test serve token deploy deploy-cluster local-cluster smoke render validate bench bench-overload clean tools mcp-clients agents-sdk
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -49,6 +51,14 @@ $(MCP2_VENV)/bin/.installed: tests/mcp_clients/requirements-mcp2.txt
 
 mcp-clients: $(MCP2_VENV)/bin/.installed node-deps  ## The official MCP clients for the tests: mcp 2.x in .venv-mcp2, the TypeScript SDK (node-deps)
 
+# openai-agents pins its own openai (newer than the server's), so it gets its own virtualenv.
+$(AGENTS_VENV)/bin/.installed: tests/agents_sdk/requirements-agents.txt
+	test -x $(AGENTS_VENV)/bin/python || $(PYTHON) -m venv $(AGENTS_VENV)
+	$(AGENTS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+agents-sdk: $(AGENTS_VENV)/bin/.installed  ## The OpenAI Agents SDK for the tests, in .venv-agents
+
 validate: venv tools render  ## Render all stacks, then run every validator (see docs/validation.md)
 	$(BIN)/mypy --python-executable $(TOOLS_BIN)/python validation
 	$(TOOLS_BIN)/python -m validation --manifests $(MANIFESTS) \
@@ -71,7 +81,7 @@ $(NODE_MODULES): tests/package.json tests/package-lock.json
 
 node-deps: $(NODE_MODULES)  ## npm packages the tests run (tests/package.json, from its package-lock.json)
 
-unit: venv tools node-deps mcp-clients  ## pytest without the e2e tier (CI=true turns any skip into a failure)
+unit: venv tools node-deps mcp-clients agents-sdk  ## pytest without the e2e tier (CI=true turns any skip into a failure)
 	$(BIN)/python scripts/run-pytest.py -m "not e2e"
 
 test: system-deps lint typecheck unit validate  ## Lint, type-check, run every test, then validate the rendered stacks
@@ -149,7 +159,7 @@ container-test: venv base-images  ## Build the image with the stand-ins and run 
 	$(BIN)/python scripts/run-pytest.py tests/container
 
 clean:  ## Remove build output and the virtualenv
-	rm -rf build $(VENV) $(TOOLS_VENV) $(MCP2_VENV) tests/node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf build $(VENV) $(TOOLS_VENV) $(MCP2_VENV) $(AGENTS_VENV) tests/node_modules .mypy_cache .ruff_cache .pytest_cache
 
 # The e2e tier (docs/e2e.md): a real control plane and the real Pulumi engine, built from the Go
 # module proxy into build/e2e-tools (keyed by version; a warm machine rebuilds nothing).

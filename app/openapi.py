@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from app import __version__, mcp, openai_api, runs_api
+from app import __version__, mcp, openai_api, responses_api, runs_api
 from app.config import AppConfig
 from app.contract.openapi import (
     JSON,
@@ -39,11 +39,16 @@ __all__ = ["OPENAPI_PATH", "build_document", "render_document"]
 ANY_REQUEST_ERRORS = frozenset({400, 431, 500})
 
 
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (*openai_api.REQUEST_MODELS, *runs_api.REQUEST_MODELS)
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    *openai_api.REQUEST_MODELS,
+    *runs_api.REQUEST_MODELS,
+    *responses_api.REQUEST_MODELS,
+)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     *http_models.OPENAPI_MODELS,
     *openai_api.RESPONSE_MODELS,
     *runs_api.RESPONSE_MODELS,
+    *responses_api.RESPONSE_MODELS,
 )
 
 

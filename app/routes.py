@@ -9,6 +9,7 @@ from app.contract.routes import PathPolicies, Route
 from app.core_routes import UNDECLARED_PREFIXES, core_routes
 from app.mcp import mcp_routes
 from app.openai_api import openai_routes
+from app.responses_api import responses_routes
 from app.runs_api import runs_routes
 
 
@@ -19,6 +20,7 @@ def route_table(config: AppConfig) -> tuple[Route, ...]:
         *core_routes(config),
         *openai_routes(config),
         *runs_routes(config),
+        *responses_routes(config),
         *mcp_routes(config),
     )
 

@@ -17,6 +17,7 @@ from app.oauth_discovery import challenge_for
 from app.observability.metrics import Metrics
 from app.oidc import setup_oidc
 from app.openapi import render_document
+from app.responses_api import setup_responses
 from app.routes import path_policies, route_table
 from app.shared_state import (
     CONFIG_KEY,
@@ -73,6 +74,7 @@ def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) 
 
     setup_core(app, config)
     setup_mcp(app, config)
+    setup_responses(app)
     register(app.router, table)
     # The limits store client, then provider clients: opened on startup, closed on cleanup.
     app.cleanup_ctx.append(limits_ctx)

@@ -82,8 +82,8 @@ MCP_PROGRESS_INTERVAL_SECONDS = 10
 # count in neither side of the ratio, so a model's bad day does not page the tool server's owners.
 TOOL_SERVER_FAILURES = "error|timeout"
 TOOL_SERVER_CALLS = "ok|error|timeout"
-# Routes whose duration is an LLM's generation time (app/api/__init__.py).
-AGENT_ROUTES = ("/v1/chat/completions", "/v1/agents/{name}/runs")
+# Routes whose duration is an LLM's generation time (the agent front doors' POST routes).
+AGENT_ROUTES = ("/v1/chat/completions", "/v1/agents/{name}/runs", "/v1/responses")
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,24 @@ UNSUPPORTED_PARAMETER: Final = ErrorCode(
 UNKNOWN_PARAMETER: Final = ErrorCode(
     "unknown_parameter", 400, INVALID, "an argument that is not part of the API (`param` names it)"
 )
+MISSING_REQUIRED_PARAMETER: Final = ErrorCode(
+    "missing_required_parameter",
+    400,
+    INVALID,
+    "a required argument is missing (`param` names it; Responses API)",
+)
+UNSUPPORTED_TOOL: Final = ErrorCode(
+    "unsupported_tool",
+    400,
+    INVALID,
+    "a hosted tool (`web_search`, `file_search`, ...) the server does not run (Responses API)",
+)
+PREVIOUS_RESPONSE_NOT_FOUND: Final = ErrorCode(
+    "previous_response_not_found",
+    400,
+    INVALID,
+    "`previous_response_id` names no stored response of the caller (Responses API)",
+)
 PROVIDER_INVALID_REQUEST: Final = ErrorCode(
     "provider_invalid_request",
     400,
@@ -94,6 +112,9 @@ INSUFFICIENT_SCOPE: Final = ErrorCode(
     "a provider token without a required scope (see [Authentication](#authentication))",
 )
 AGENT_NOT_FOUND: Final = ErrorCode("agent_not_found", 404, "not_found_error", "unknown agent")
+RESPONSE_NOT_FOUND: Final = ErrorCode(
+    "response_not_found", 404, "not_found_error", "no stored response of the caller has that id"
+)
 NOT_FOUND: Final = ErrorCode("not_found", 404, "not_found_error", "unknown path or resource")
 METHOD_NOT_ALLOWED: Final = ErrorCode(
     "method_not_allowed", 405, INVALID, "wrong method (with `Allow`)"
@@ -194,6 +215,13 @@ IDENTITY_PROVIDER_UNAVAILABLE: Final = ErrorCode(
     retryable=True,
     retry_after=RetryAfter.ALWAYS,
 )
+RESPONSE_STORE_UNAVAILABLE: Final = ErrorCode(
+    "response_store_unavailable",
+    503,
+    SERVER,
+    "the shared store of stored responses is unreachable (Responses API)",
+    retryable=True,
+)
 SERVICE_UNAVAILABLE: Final = ErrorCode(
     "service_unavailable",
     503,
@@ -231,12 +259,16 @@ CATALOGUE: Final[tuple[ErrorCode, ...]] = (
     BAD_HTTP_REQUEST,
     UNSUPPORTED_PARAMETER,
     UNKNOWN_PARAMETER,
+    MISSING_REQUIRED_PARAMETER,
+    UNSUPPORTED_TOOL,
+    PREVIOUS_RESPONSE_NOT_FOUND,
     PROVIDER_INVALID_REQUEST,
     MISSING_TOKEN,
     INVALID_TOKEN,
     FORBIDDEN,
     INSUFFICIENT_SCOPE,
     AGENT_NOT_FOUND,
+    RESPONSE_NOT_FOUND,
     NOT_FOUND,
     METHOD_NOT_ALLOWED,
     PAYLOAD_TOO_LARGE,
@@ -254,6 +286,7 @@ CATALOGUE: Final[tuple[ErrorCode, ...]] = (
     SERVER_SHUTTING_DOWN,
     RATE_LIMIT_STORE_UNAVAILABLE,
     IDENTITY_PROVIDER_UNAVAILABLE,
+    RESPONSE_STORE_UNAVAILABLE,
     SERVICE_UNAVAILABLE,
     UPSTREAM_TIMEOUT,
     HANDLER_TIMEOUT,

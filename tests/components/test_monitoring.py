@@ -6,6 +6,7 @@ from app.contract.routes import register
 from app.core import runner
 from app.openai_api import openai_routes
 from app.providers import ErrorKind
+from app.responses_api import responses_routes
 from app.runs_api import runs_routes
 from components.monitoring import AGENT_ROUTES, NON_FAILURE_OUTCOMES
 
@@ -26,7 +27,10 @@ def test_agent_routes_are_the_servers_llm_routes() -> None:
 
     app = web.Application()
     config = parse_config({"jwt_secret_key": "x"})
-    register(app.router, (*openai_routes(config), *runs_routes(config)))
+    register(
+        app.router,
+        (*openai_routes(config), *runs_routes(config), *responses_routes(config)),
+    )
     posts = {
         route.resource.canonical
         for route in app.router.routes()

@@ -1,0 +1,213 @@
+"""Views of the Responses API: ``POST /v1/responses``, ``GET`` and ``DELETE
+/v1/responses/{id}``. A response is one run of the agent, admitted, budgeted and watched exactly
+as a chat completion is."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from aiohttp import web
+
+from app.contract import errors
+from app.core import (
+    ADMISSION_KEY,
+    RUNNER_KEY,
+    Agent,
+    AgentRunner,
+    ConnectionWatch,
+    RunResult,
+    TokenAccount,
+)
+from app.errors import APIError, NotFoundError
+from app.http.responses import (
+    AGENT_HEADER,
+    ServerShuttingDownError,
+    as_api_error,
+    complete_run,
+    json_response,
+)
+from app.http.sse import open_stream
+from app.http.wire import InvalidFieldError, quoted
+from app.limits import account_for
+from app.providers import ChatMessage, ToolCallDelta
+from app.request_body import read_json
+from app.shared_state import SHUTDOWN_DEADLINE_KEY, SUBJECT_KEY
+
+from ._events import ResponseEvents
+from ._output import ResponseDraft, outcome, output_items, output_messages
+from ._store import RESPONSE_STORE_KEY, StoredResponse
+from .requests import ResponsesCall, check_conversation, parse_response_create
+
+
+class ResponseNotFoundError(NotFoundError):
+    error = errors.RESPONSE_NOT_FOUND
+
+
+class PreviousResponseNotFoundError(InvalidFieldError):
+    error = errors.PREVIOUS_RESPONSE_NOT_FOUND
+
+
+def _subject(request: web.Request) -> str:
+    return request.get(SUBJECT_KEY) or ""
+
+
+async def create_response(request: web.Request) -> web.StreamResponse:
+    # Admission first: under overload the refusal must cost as little as possible.
+    with request.app[ADMISSION_KEY].admit():
+        return await _create_response(request)
+
+
+async def _create_response(request: web.Request) -> web.StreamResponse:
+    call = parse_response_create(await read_json(request))
+    runner = request.app[RUNNER_KEY]
+    agent = runner.agent(call.request.model)
+    conversation = [*await _previous(request, call), *call.input]
+    check_conversation(conversation)
+    messages = _with_instructions(call, conversation)
+    account = account_for(request)
+    with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
+        if call.request.stream:
+            return await _stream_response(
+                request, runner, agent, call, messages, conversation, watch, account
+            )
+        result = await complete_run(runner, agent, messages, call.options, watch, account)
+    draft = ResponseDraft(call, result.agent.name)
+    status, incomplete = outcome(result)
+    output = output_items(result.text, result.tool_calls, status)
+    body = draft.body(status, output, result.usage, incomplete=incomplete)
+    await _keep(request, call, body, conversation)
+    return json_response(body, headers={AGENT_HEADER: result.agent.name})
+
+
+async def _previous(request: web.Request, call: ResponsesCall) -> list[ChatMessage]:
+    response_id = call.request.previous_response_id
+    if response_id is None:
+        return []
+    record = await request.app[RESPONSE_STORE_KEY].load(_subject(request), response_id)
+    if record is None:
+        raise PreviousResponseNotFoundError(
+            "previous_response_id", f"no response {quoted(response_id)} found"
+        )
+    return record.conversation
+
+
+def _with_instructions(call: ResponsesCall, conversation: list[ChatMessage]) -> list[ChatMessage]:
+    instructions = call.request.instructions
+    return [ChatMessage("system", instructions), *conversation] if instructions else conversation
+
+
+async def _keep(
+    request: web.Request,
+    call: ResponsesCall,
+    body: dict[str, Any],
+    conversation: list[ChatMessage],
+) -> None:
+    if call.store and body["status"] in ("completed", "incomplete"):
+        record = StoredResponse(body, [*conversation, *output_messages(body["output"])])
+        await request.app[RESPONSE_STORE_KEY].save(_subject(request), record)
+
+
+async def get_response(request: web.Request) -> web.Response:
+    record = await request.app[RESPONSE_STORE_KEY].load(_subject(request), _response_id(request))
+    if record is None:
+        raise _not_found(request)
+    return json_response(record.response)
+
+
+async def delete_response(request: web.Request) -> web.Response:
+    response_id = _response_id(request)
+    if not await request.app[RESPONSE_STORE_KEY].delete(_subject(request), response_id):
+        raise _not_found(request)
+    return json_response({"id": response_id, "object": "response", "deleted": True})
+
+
+def _response_id(request: web.Request) -> str:
+    return request.match_info["response_id"]
+
+
+def _not_found(request: web.Request) -> ResponseNotFoundError:
+    return ResponseNotFoundError(f"No response with id {quoted(_response_id(request))} found.")
+
+
+async def _stream_response(
+    request: web.Request,
+    runner: AgentRunner,
+    agent: Agent,
+    call: ResponsesCall,
+    messages: list[ChatMessage],
+    conversation: list[ChatMessage],
+    watch: ConnectionWatch,
+    account: TokenAccount | None,
+) -> web.StreamResponse:
+    stream = runner.stream(agent, messages, call.options, account)
+    response: web.StreamResponse | None = None
+    events: ResponseEvents | None = None
+    failure: APIError | None = None
+    try:
+        async with stream:
+            async for item in stream:
+                if events is None or response is None:
+                    # Headers go out with the first delta, so failures before it (fallback
+                    # included) are still plain JSON errors with the right status.
+                    events = ResponseEvents(ResponseDraft(call, stream.agent.name))
+                    response = await open_stream(request, {AGENT_HEADER: stream.agent.name})
+                    await response.write(events.start())
+                if type(item) is str:
+                    await response.write(events.text(item))
+                elif isinstance(item, ToolCallDelta):
+                    await response.write(events.tool_call(item))
+    except asyncio.CancelledError:
+        if not watch.absorb_shutdown():
+            raise
+        failure = ServerShuttingDownError()
+    except ConnectionError:
+        # The client went away mid-stream; the upstream is already closed.
+        if response is None:
+            raise
+        return response
+    except Exception as exc:
+        if response is None:
+            raise
+        failure = as_api_error(exc)
+    if response is None or events is None:
+        if failure is not None:
+            raise failure
+        # The upstream finished without any output: still a valid stream.
+        events = ResponseEvents(ResponseDraft(call, stream.agent.name))
+        response = await open_stream(request, {AGENT_HEADER: stream.agent.name})
+        await response.write(events.start())
+    tail = await _stream_tail(request, call, events, stream.result, failure, conversation)
+    with contextlib.suppress(ConnectionError):
+        await response.write(tail)
+        await response.write_eof()
+    return response
+
+
+async def _stream_tail(
+    request: web.Request,
+    call: ResponsesCall,
+    events: ResponseEvents,
+    result: RunResult | None,
+    failure: APIError | None,
+    conversation: list[ChatMessage],
+) -> bytes:
+    if failure is not None or result is None:
+        return events.fail(_failed(failure or as_api_error(RuntimeError("no result"))))
+    status, incomplete = outcome(result)
+    tail = events.close("completed" if status == "completed" else "incomplete")
+    body = events.draft.body(status, events.output, result.usage, incomplete=incomplete)
+    await _keep(request, call, body, conversation)
+    return tail + events.end(body)
+
+
+def _failed(failure: APIError) -> dict[str, str]:
+    """A response's ``error``: OpenAI's codes are a closed set, so the server's own code goes
+    into the message."""
+    detail = failure.body()["error"]
+    code = "rate_limit_exceeded" if failure.status == 429 or "rate_limit" in failure.code else None
+    return {
+        "code": code or "server_error",
+        "message": f"{detail['message']} ({detail['code']})",
+    }
