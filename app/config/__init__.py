@@ -4,7 +4,8 @@ Secrets never come from the file, only from the environment. Every problem is re
 ``key.path: message`` line through :class:`ConfigError`, so ``python -m app`` can print them and
 exit 2.
 
-The package by concern: _schema.py (the pydantic models), _environment.py (the variables the
+The package by concern: _schema.py (the pydantic models), _model.py (``AppConfig``: them
+checked against each other), _environment.py (the variables the
 server reads and the secrets among them), _checks.py (the rules between sections), _sources.py
 (the pydantic-settings sources), _load.py (``load_config`` and ``parse_config``), _errors.py.
 """
@@ -26,10 +27,10 @@ from app.config._environment import (
 )
 from app.config._errors import ConfigError
 from app.config._load import load_config, parse_config
+from app.config._model import AppConfig
 from app.config._schema import (
     AgentMcpSettings,
     AgentSettings,
-    AppConfig,
     AuthSettings,
     LimitOverride,
     McpSettings,

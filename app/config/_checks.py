@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING
 
 from app.config._environment import tool_server_token_env
-
-if TYPE_CHECKING:
-    from app.config._schema import AgentSettings, AppConfig
+from app.config._schema import AgentSettings, ConfigFields
 
 MIN_PRODUCTION_SECRET_BYTES = 32
 # What the pinned anthropic SDK sends as anthropic-version (anthropic._constants); a test keeps
@@ -23,7 +20,7 @@ def mcp_tool_name(agent_name: str, agent: AgentSettings) -> str:
     return agent.mcp.tool_name or re.sub(r"[^A-Za-z0-9_-]", "_", agent_name)
 
 
-def cross_check_problems(config: AppConfig) -> list[str]:
+def cross_check_problems(config: ConfigFields) -> list[str]:
     """Every problem between fields, one ``key.path: message`` line each."""
     return [
         *_agent_problems(config),
@@ -34,7 +31,7 @@ def cross_check_problems(config: AppConfig) -> list[str]:
     ]
 
 
-def _agent_problems(config: AppConfig) -> Iterator[str]:
+def _agent_problems(config: ConfigFields) -> Iterator[str]:
     agents = config.agents
     for name, agent in agents.items():
         if agent.provider == "anthropic" and agent.temperature is not None:
@@ -69,7 +66,7 @@ def _fallback_cycle(agents: Mapping[str, AgentSettings], start: str) -> bool:
     return False
 
 
-def _mcp_tool_problems(config: AppConfig) -> Iterator[str]:
+def _mcp_tool_problems(config: ConfigFields) -> Iterator[str]:
     if not config.mcp.enabled:
         return
     owners: dict[str, str] = {}
@@ -92,7 +89,7 @@ def _mcp_tool_problems(config: AppConfig) -> Iterator[str]:
             owners[tool] = name
 
 
-def _tool_server_problems(config: AppConfig) -> Iterator[str]:
+def _tool_server_problems(config: ConfigFields) -> Iterator[str]:
     for name, agent in config.agents.items():
         for used in agent.tool_servers:
             if used not in config.tool_servers:
@@ -122,7 +119,7 @@ def _tool_server_problems(config: AppConfig) -> Iterator[str]:
             yield f"{var}: required while tool_servers.{name}.auth is bearer"
 
 
-def _port_and_rate_limit_problems(config: AppConfig) -> Iterator[str]:
+def _port_and_rate_limit_problems(config: ConfigFields) -> Iterator[str]:
     if config.metrics.port is not None and config.metrics.port == config.server.port:
         yield f"metrics.port: must differ from server.port ({config.server.port}), or be unset"
     rate_limit = config.rate_limit
@@ -137,7 +134,7 @@ def _port_and_rate_limit_problems(config: AppConfig) -> Iterator[str]:
             yield "REDIS_URL: must start with redis://, rediss:// or unix://"
 
 
-def _auth_problems(config: AppConfig) -> Iterator[str]:
+def _auth_problems(config: ConfigFields) -> Iterator[str]:
     auth, production = config.auth, config.environment == "production"
     if auth.oauth_discovery.enabled and auth.oidc is None:
         yield "auth.oauth_discovery.enabled: needs auth.oidc (the provider to advertise)"

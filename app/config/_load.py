@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from app.config._environment import CONFIG_PATH_ENV, ENV_OVERRIDES
 from app.config._errors import ConfigError, validation_problems
-from app.config._schema import AppConfig
+from app.config._model import AppConfig
 from app.config._sources import OverrideSource, SecretSource, YamlSource
 
 # The mapping load_config reads; settings_customise_sources is a classmethod and takes no arguments.

@@ -15,12 +15,9 @@ from pydantic import (
     Field,
     SecretStr,
     field_validator,
-    model_validator,
 )
 
-from app.config._checks import cross_check_problems
 from app.config._environment import tool_server_token_env
-from app.config._errors import ConfigError
 from app.contract.paths import HEALTH_PATH, LIVE_PATH, METRICS_PATH, OPENAPI_PATH, READY_PATH
 
 Environment = Literal["development", "staging", "production"]
@@ -279,7 +276,9 @@ def _default_providers() -> dict[ProviderName, ProviderSettings]:
     return {"openai": ProviderSettings(), "anthropic": ProviderSettings()}
 
 
-class AppConfig(StrictModel):
+class ConfigFields(StrictModel):
+    """Every section of the config, each valid alone (AppConfig adds the rules between them)."""
+
     environment: Environment = "development"
     server: ServerSettings = Field(default_factory=ServerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
@@ -304,13 +303,6 @@ class AppConfig(StrictModel):
     tool_server_tokens: dict[str, SecretStr] = Field(default_factory=dict, exclude=True)
     # Secret name -> the file it is re-read from while the server runs (empty: environment only).
     secret_files: dict[str, str] = Field(default_factory=dict, exclude=True)
-
-    @model_validator(mode="after")
-    def _cross_checks(self) -> AppConfig:
-        problems = cross_check_problems(self)
-        if problems:
-            raise ConfigError(problems)
-        return self
 
     def tool_server_token(self, name: str) -> str | None:
         secret = self.tool_server_tokens.get(tool_server_token_env(name))
