@@ -112,6 +112,7 @@ def main() -> None:
             labels=labels,
             image_ref=image.ref,
             secret_name=app_secrets.name,
+            secret_revision=app_secrets.revision,
             pull_secret_name=app_secrets.pull_secret_name,
             public_source_namespaces=public_sources,
             monitoring_namespace=facts.monitoring_namespace,

@@ -11,6 +11,7 @@ import pulumi_random as random
 
 from components.config import LimitsStoreSettings, ValkeySettings
 from components.kube import APP_NAME, child_opts
+from components.secrets import secret_revision
 
 VALKEY_NAME = f"{APP_NAME}-valkey"
 VALKEY_PORT = 6379
@@ -95,6 +96,11 @@ class ValkeyStore(pulumi.ComponentResource):
         conf: pulumi.Output[str] = pulumi.Output.secret(
             self.password.apply(lambda value: valkey_conf(value, settings))
         )
+        conf_revision = pulumi.Output.unsecret(
+            pulumi.Output.all(self.password, conf).apply(
+                lambda pair: secret_revision({CONFIG_KEY: pair[1]}, pair[0])
+            )
+        )
         config_secret = k8s.core.v1.Secret(
             f"{resource_name}-config",
             metadata=meta(VALKEY_NAME),
@@ -156,7 +162,11 @@ class ValkeyStore(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                 volume_claim_templates=claims,
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    # Valkey reads its config only at start: a changed one (updated in place)
+                    # restarts it, and a new password reaches it with the server's.
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=labels, annotations={"checksum/config": conf_revision}
+                    ),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
                         enable_service_links=False,

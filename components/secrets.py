@@ -4,6 +4,8 @@ servers' bearer tokens (mounted as files), and the registry pull Secret."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +25,14 @@ DOCKER_CONFIG_KEY = ".dockerconfigjson"
 def _secret(value: pulumi.Output[str]) -> pulumi.Output[str]:
     marked: pulumi.Output[str] = pulumi.Output.secret(value)
     return marked
+
+
+def secret_revision(values: Mapping[str, str], key: str) -> str:
+    """Changes exactly when ``values`` do, and reveals nothing about them: an HMAC keyed by
+    ``key`` (the JWT signing key, itself one of the values), so a guess cannot be tested
+    against it and it may stand in the pod template as a plain value."""
+    text = "\n".join(f"{name}={values[name]}" for name in sorted(values))
+    return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def docker_config_json(server: str, username: str, password: str) -> str:
@@ -51,11 +61,13 @@ class AppSecretsArgs:
 
 class AppSecrets(pulumi.ComponentResource):
     """``name`` and ``pull_secret_name`` are outputs of the Secrets themselves, so whatever uses
-    them (the Deployment) is created after them. The server re-reads the mounted files, so a
-    changed value reaches running pods without a restart (docs/operations.md, "Rotating
-    secrets")."""
+    them (the Deployment) is created after them. A changed value updates the Secret in place (the
+    provider treats Secrets as mutable: components.kube), so the mounted files rotate and the
+    server re-reads them; ``revision`` changes with the values, and the pods roll on it too, for
+    what is read only at start (docs/operations.md, "Rotating secrets")."""
 
     name: pulumi.Output[str]
+    revision: pulumi.Output[str]
     pull_secret_name: pulumi.Output[str] | None
 
     def __init__(
@@ -97,6 +109,11 @@ class AppSecrets(pulumi.ComponentResource):
             opts=child_opts(self, provider),
         )
         self.name = secret.metadata.apply(lambda m: m.name or SECRET_NAME)
+        self.revision = pulumi.Output.unsecret(
+            pulumi.Output.all(**string_data).apply(
+                lambda data: secret_revision(data, data["JWT_SECRET_KEY"])
+            )
+        )
         self.pull_secret_name = None
         registry = args.registry
         if registry is not None and args.registry_password is not None:
@@ -113,4 +130,6 @@ class AppSecrets(pulumi.ComponentResource):
                 opts=child_opts(self, provider),
             )
             self.pull_secret_name = pull_secret.metadata.apply(lambda m: m.name or PULL_SECRET_NAME)
-        self.register_outputs({"name": self.name, "pullSecretName": self.pull_secret_name})
+        self.register_outputs(
+            {"name": self.name, "revision": self.revision, "pullSecretName": self.pull_secret_name}
+        )

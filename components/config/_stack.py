@@ -83,9 +83,8 @@ MOVED_KEYS: dict[tuple[str, ...], str] = {
     ("monitoring", "port"): "metrics.port",
 }
 # serverConfig sections the pods get as environment variables (the server's ENV_OVERRIDES), not
-# in the ConfigMap: pulumi-kubernetes replaces a ConfigMap on any data change, and the Deployment
-# with it, where a changed variable updates the Deployment in place. A log level is what one
-# changes on a running deployment.
+# in the ConfigMap: a log level is what one changes on a running deployment, and a changed
+# variable touches the Deployment alone (a changed file is a new ConfigMap, components.workload).
 ENV_SECTIONS = frozenset({"logging"})
 # What stands in for the secrets while validating: they come from the Kubernetes Secret.
 _SECRET_STAND_INS = {"jwt_secret_key": "x" * 64, "redis_url": "redis://limits-store:6379/0"}
