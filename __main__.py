@@ -129,6 +129,9 @@ def main() -> None:
                 deployment=server.deployment,
                 hpa=config.autoscaling,
                 vpa=config.vpa,
+                namespace_name=config.namespace,
+                job=server.service_name,
+                target_inflight=config.keda_target_inflight,
             ),
             provider,
         )

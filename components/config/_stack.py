@@ -246,6 +246,12 @@ class StackConfig(Model):
         return self.termination_grace_period_seconds or self.minimum_grace_seconds
 
     @property
+    def keda_target_inflight(self) -> int:
+        """Agent requests in flight per pod the KEDA ScaledObject scales at."""
+        target = self.autoscaling.keda.target_inflight_per_pod
+        return target or max(1, self.app.server.max_inflight_runs // 2)
+
+    @property
     def hpa_scales_on_resources(self) -> bool:
         scaling = self.autoscaling
         return scaling.enabled and (
@@ -458,6 +464,7 @@ def _server_cross_checks(config: StackConfig) -> list[str]:
             f"{backend}: must be 'redis' while limitsStore.mode is {store.mode!r} "
             "(or set limitsStore.mode to 'none')"
         )
+    problems.extend(keda_problems(config))
     if (
         config.termination_grace_period_seconds is not None
         and config.termination_grace_period_seconds < config.minimum_grace_seconds
@@ -479,6 +486,30 @@ def _server_cross_checks(config: StackConfig) -> list[str]:
         problems.append(
             f"{_key(SERVER_CONFIG_KEY, 'metrics', 'port')}: must be 1024 or above "
             "(the server runs as a non-root user)"
+        )
+    return problems
+
+
+def keda_problems(config: StackConfig) -> list[str]:
+    scaling = config.autoscaling
+    if scaling.scaler != "keda":
+        return []
+    if not scaling.enabled:
+        return [f"{_key('autoscaling', 'scaler')}: 'keda' needs autoscaling.enabled true"]
+    problems = []
+    limit = config.app.server.max_inflight_runs
+    if config.keda_target_inflight > limit:
+        problems.append(
+            f"{_key('autoscaling', 'keda', 'targetInflightPerPod')}: must not exceed "
+            f"{SERVER_CONFIG_KEY}.server.max_inflight_runs ({config.keda_target_inflight} > "
+            f"{limit}): pods would shed requests before a new one is added"
+        )
+    fallback = scaling.keda.fallback_replicas
+    if fallback is not None and not scaling.min_replicas <= fallback <= scaling.max_replicas:
+        problems.append(
+            f"{_key('autoscaling', 'keda', 'fallbackReplicas')}: must be between "
+            f"autoscaling.minReplicas and maxReplicas ({scaling.min_replicas}-"
+            f"{scaling.max_replicas}), got {fallback}"
         )
     return problems
 

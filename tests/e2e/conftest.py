@@ -19,8 +19,9 @@ from e2e.controlplane import ControlPlane, install_crds
 from e2e.crds import crd_documents
 
 STACKS = ("dev", "staging", "prod")
-# Rendered like the stacks, from prod's file with these settings: what no stack file turns on yet.
-VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
+# Rendered like the stacks, from a stack's file with these settings (and serverConfig sections
+# merged in): what no stack file turns on yet.
+VARIANTS: dict[str, tuple[str, dict[str, object], dict[str, dict[str, object]]]] = {
     # The shared limits store deployed in the namespace (a Valkey StatefulSet).
     "prod-valkey": (
         "prod",
@@ -28,6 +29,22 @@ VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
             "agentsmcp:namespace": "agentsmcp-prod-valkey",
             "agentsmcp:limitsStore": {"mode": "valkey"},
         },
+        {"rate_limit": {"backend": "redis"}},
+    ),
+    # KEDA scaling on in-flight agent requests per pod instead of the HPA.
+    "prod-keda": (
+        "prod",
+        {
+            "agentsmcp:namespace": "agentsmcp-prod-keda",
+            "agentsmcp:autoscaling": {
+                "enabled": True,
+                "scaler": "keda",
+                "minReplicas": 5,
+                "maxReplicas": 50,
+                "keda": {"fallbackReplicas": 10},
+            },
+        },
+        {},
     ),
 }
 _RENDER_VARIANT = """
@@ -35,10 +52,13 @@ import json, sys
 from pathlib import Path
 from components.stack_file import stack_config
 from tools.render_manifests import render_stack
-stack, overrides, out = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
+stack, overrides, sections, out = (
+    sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]), Path(sys.argv[4])
+)
 config = stack_config(stack)
 server_config = config["agentsmcp:serverConfig"]
-server_config["rate_limit"] = {**server_config.get("rate_limit", {}), "backend": "redis"}
+for name, section in sections.items():
+    server_config[name] = {**server_config.get(name, {}), **section}
 render_stack(stack, out, config={**config, **overrides})
 """
 
@@ -86,7 +106,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             capture_output=True,
         )
         dirs[stack] = out / stack
-    for variant, (stack, overrides) in VARIANTS.items():
+    for variant, (stack, overrides, sections) in VARIANTS.items():
         subprocess.run(
             [
                 sys.executable,
@@ -94,6 +114,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                 _RENDER_VARIANT,
                 stack,
                 json.dumps(overrides),
+                json.dumps(sections),
                 str(out / variant),
             ],
             cwd=ROOT,

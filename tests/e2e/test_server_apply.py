@@ -175,3 +175,34 @@ def test_crd_schema_refuses_an_invalid_service_monitor(
     accepted, error, _ = server_apply(control_plane, monitor, dry_run=True)
     assert not accepted
     assert message in error
+
+
+@pytest.mark.parametrize(
+    ("mutation", "message"),
+    [
+        (
+            lambda s: s["spec"].update(minReplicaCount=60),
+            "minReplicaCount must be less than or equal to maxReplicaCount",
+        ),
+        (lambda s: s["spec"]["fallback"].update(behavior="panic"), "spec.fallback.behavior"),
+        (lambda s: s["spec"].update(triggers=[]), "spec.triggers"),
+        (
+            lambda s: s["spec"].update(replicas=3),
+            ".spec.replicas: field not declared in schema",
+        ),
+    ],
+    ids=["min-above-max", "fallback-enum", "no-trigger", "unknown-field"],
+)
+def test_keda_crd_refuses_an_invalid_scaled_object(
+    applied: dict[str, ApplyReport],
+    rendered: dict[str, Path],
+    control_plane: ControlPlane,
+    mutation: Any,
+    message: str,
+) -> None:
+    scaled = copy.deepcopy(_one(rendered["prod-keda"], "ScaledObject"))
+    assert server_apply(control_plane, scaled, dry_run=True)[0]
+    mutation(scaled)
+    accepted, error, _ = server_apply(control_plane, scaled, dry_run=True)
+    assert not accepted
+    assert message in error
