@@ -141,74 +141,96 @@ class ClusterAddons(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("agentsmcp:index:ClusterAddons", resource_name, None, opts)
-        values: dict[str, dict[str, Any] | None] = {
-            "ingress_nginx": _merge(
-                INGRESS_NGINX_LOCAL_VALUES if config.ingress_nginx.local else {},
-                config.ingress_nginx.values,
-            )
-            if config.exposure == "ingress"
-            else None,
-            "envoy_gateway": config.gateway.values if config.exposure == "gateway" else None,
-            "cert_manager": _merge(
-                CERT_MANAGER_GATEWAY_VALUES if config.exposure == "gateway" else {},
-                config.cert_manager.values,
-            )
-            if config.cert_manager.enabled
-            else None,
-            "kube_prometheus_stack": config.kube_prometheus_stack.values
-            if config.kube_prometheus_stack.enabled
-            else None,
-            "metrics_server": config.metrics_server.values
-            if config.metrics_server.enabled
-            else None,
-            "vpa": config.vpa.values if config.vpa.enabled else None,
-            "keda": config.keda.values if config.keda.enabled else None,
-        }
         self.releases = {}
-        for key, extra in values.items():
+        for key, extra in _release_values(config).items():
             if extra is None:
                 continue
-            chart = CHARTS[key]
             # cert-manager's Gateway API support needs the Gateway API CRDs at its start.
             after = (
                 [self.releases["envoy_gateway"]]
                 if key == "cert_manager" and "envoy_gateway" in self.releases
                 else []
             )
-            self.releases[key] = k8s.helm.v3.Release(
-                f"{resource_name}-{chart.release}",
-                name=chart.release,
-                chart=chart.chart,
-                version=chart.version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo)
-                if chart.repo
-                else None,
-                namespace=chart.namespace,
-                create_namespace=True,
-                atomic=True,
-                cleanup_on_fail=True,
-                timeout=600,
-                values=_merge(chart.values, extra),
-                opts=child_opts(self, provider, after),
+            self.releases[key] = _release(
+                resource_name, CHARTS[key], extra, child_opts(self, provider, after)
             )
         self.issuers: list[pulumi.Resource] = []
         if config.cert_manager.enabled and http01_solver is not None:
-            for name, server in ACME_SERVERS.items():
-                self.issuers.append(
-                    k8s.apiextensions.CustomResource(
-                        f"{resource_name}-{name}",
-                        api_version="cert-manager.io/v1",
-                        kind="ClusterIssuer",
-                        metadata=k8s.meta.v1.ObjectMetaArgs(name=name),
-                        spec={
-                            "acme": {
-                                "server": server,
-                                "email": config.cert_manager.email,
-                                "privateKeySecretRef": {"name": f"{name}-account-key"},
-                                "solvers": [{"http01": http01_solver}],
-                            }
-                        },
-                        opts=child_opts(self, provider, [self.releases["cert_manager"]]),
-                    )
+            after_cert_manager = child_opts(self, provider, [self.releases["cert_manager"]])
+            self.issuers = [
+                _cluster_issuer(
+                    resource_name, name, server, config, http01_solver, after_cert_manager
                 )
+                for name, server in ACME_SERVERS.items()
+            ]
         self.register_outputs({"releases": sorted(CHARTS[key].release for key in self.releases)})
+
+
+def _release_values(config: ClusterConfig) -> dict[str, dict[str, Any] | None]:
+    """The values each chart gets on top of its own (``Chart.values``); None: not installed."""
+    return {
+        "ingress_nginx": _merge(
+            INGRESS_NGINX_LOCAL_VALUES if config.ingress_nginx.local else {},
+            config.ingress_nginx.values,
+        )
+        if config.exposure == "ingress"
+        else None,
+        "envoy_gateway": config.gateway.values if config.exposure == "gateway" else None,
+        "cert_manager": _merge(
+            CERT_MANAGER_GATEWAY_VALUES if config.exposure == "gateway" else {},
+            config.cert_manager.values,
+        )
+        if config.cert_manager.enabled
+        else None,
+        "kube_prometheus_stack": config.kube_prometheus_stack.values
+        if config.kube_prometheus_stack.enabled
+        else None,
+        "metrics_server": config.metrics_server.values if config.metrics_server.enabled else None,
+        "vpa": config.vpa.values if config.vpa.enabled else None,
+        "keda": config.keda.values if config.keda.enabled else None,
+    }
+
+
+def _release(
+    resource_name: str, chart: Chart, extra: dict[str, Any], opts: pulumi.ResourceOptions
+) -> k8s.helm.v3.Release:
+    return k8s.helm.v3.Release(
+        f"{resource_name}-{chart.release}",
+        name=chart.release,
+        chart=chart.chart,
+        version=chart.version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo) if chart.repo else None,
+        namespace=chart.namespace,
+        create_namespace=True,
+        atomic=True,
+        cleanup_on_fail=True,
+        timeout=600,
+        values=_merge(chart.values, extra),
+        opts=opts,
+    )
+
+
+def _cluster_issuer(
+    resource_name: str,
+    name: str,
+    server: str,
+    config: ClusterConfig,
+    http01_solver: dict[str, Any],
+    opts: pulumi.ResourceOptions,
+) -> pulumi.Resource:
+    """The ACME ClusterIssuer ``name`` at ``server``, answering HTTP-01 with ``http01_solver``."""
+    return k8s.apiextensions.CustomResource(
+        f"{resource_name}-{name}",
+        api_version="cert-manager.io/v1",
+        kind="ClusterIssuer",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name),
+        spec={
+            "acme": {
+                "server": server,
+                "email": config.cert_manager.email,
+                "privateKeySecretRef": {"name": f"{name}-account-key"},
+                "solvers": [{"http01": http01_solver}],
+            }
+        },
+        opts=opts,
+    )

@@ -3,6 +3,7 @@ agent requests in flight per pod; and a VPA that recommends or sets requests."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import AutoscalingSettings, ScalingPolicy, VpaSettings
-from components.kube import APP_NAME, CONTAINER_NAME, child_opts
+from components.kube import APP_NAME, CONTAINER_NAME, KubeComponent, child_opts
 from components.monitoring import inflight_requests_query
 
 # Keep what runs while Prometheus cannot be read, and at least the fallback replicas.
@@ -97,15 +98,12 @@ def scaled_object_spec(args: AutoscalingArgs, target_name: pulumi.Input[str]) ->
     }
 
 
-class Autoscaling(pulumi.ComponentResource):
-    def __init__(
-        self,
-        resource_name: str,
-        args: AutoscalingArgs,
-        provider: k8s.Provider,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("agentsmcp:index:Autoscaling", resource_name, None, opts)
+class Autoscaling(KubeComponent[AutoscalingArgs]):
+    TYPE = "agentsmcp:index:Autoscaling"
+
+    def _build(
+        self, resource_name: str, args: AutoscalingArgs, provider: k8s.Provider
+    ) -> Mapping[str, Any]:
         target_name = args.deployment.metadata.apply(lambda m: m.name or APP_NAME)
         metadata = k8s.meta.v1.ObjectMetaArgs(
             name=APP_NAME, namespace=args.namespace, labels=args.labels
@@ -178,4 +176,4 @@ class Autoscaling(pulumi.ComponentResource):
                 },
                 opts=child_opts(self, provider),
             )
-        self.register_outputs({})
+        return {}

@@ -11,15 +11,16 @@ per Ingress object, hence a second Ingress for ``/mcp``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import network
 from components.config import StackConfig
-from components.kube import APP_NAME, child_opts
+from components.kube import APP_NAME, KubeComponent, child_opts
 
 CLUSTER_ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
 ACME_SOLVER_POLICY_NAME = "acme-http01-solver"
@@ -86,172 +87,189 @@ class ExposureArgs:
     depends_on: Sequence[pulumi.Resource] = ()
 
 
-class Exposure(pulumi.ComponentResource):
+class Exposure(KubeComponent[ExposureArgs]):
     public_url: str | None
 
-    def __init__(
-        self,
-        resource_name: str,
-        args: ExposureArgs,
-        provider: k8s.Provider,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("agentsmcp:index:Exposure", resource_name, None, opts)
+    TYPE = "agentsmcp:index:Exposure"
+
+    def _build(
+        self, resource_name: str, args: ExposureArgs, provider: k8s.Provider
+    ) -> Mapping[str, Any]:
         settings = args.config.exposure
         child = child_opts(self, provider, args.depends_on)
         scheme = "https" if settings.tls.enabled else "http"
         self.public_url = f"{scheme}://{settings.host}" if settings.mode != "none" else None
-        paths = public_paths(settings.publish_openapi)
         if settings.mode == "ingress":
-            assert settings.host is not None  # guaranteed by config validation
-            annotations = dict(settings.annotations)
-            tls = None
             if settings.tls.enabled:
-                assert settings.tls.cluster_issuer is not None
-                assert settings.tls.secret_name is not None
-                annotations[CLUSTER_ISSUER_ANNOTATION] = settings.tls.cluster_issuer
-                tls = [
-                    k8s.networking.v1.IngressTLSArgs(
-                        hosts=[settings.host], secret_name=settings.tls.secret_name
-                    )
-                ]
-                self._acme_solver_policy(resource_name, args, child)
-            backend = k8s.networking.v1.IngressBackendArgs(
-                service=k8s.networking.v1.IngressServiceBackendArgs(
-                    name=args.service_name,
-                    port=k8s.networking.v1.ServiceBackendPortArgs(number=args.service_port),
-                )
-            )
-
-            def ingress(
-                name: str, suffix: str, annotations: dict[str, str], routes: list[tuple[str, str]]
-            ) -> None:
-                k8s.networking.v1.Ingress(
-                    f"{resource_name}-{name}",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=APP_NAME + suffix,
-                        namespace=args.namespace,
-                        labels=args.labels,
-                        annotations=annotations or None,
-                    ),
-                    spec=k8s.networking.v1.IngressSpecArgs(
-                        ingress_class_name=args.ingress_class_name,
-                        tls=tls,
-                        rules=[
-                            k8s.networking.v1.IngressRuleArgs(
-                                host=settings.host,
-                                http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                                    paths=[
-                                        k8s.networking.v1.HTTPIngressPathArgs(
-                                            path=path, path_type=match, backend=backend
-                                        )
-                                        for path, match in routes
-                                    ]
-                                ),
-                            )
-                        ],
-                    ),
-                    opts=child,
-                )
-
-            ingress("ingress", "", annotations, paths)
-            # Same host and TLS; the certificate is the main Ingress's (one cert-manager owner).
-            mcp_annotations = {
-                key: value
-                for key, value in settings.annotations.items()
-                if key != CLUSTER_ISSUER_ANNOTATION
-            }
-            ingress(
-                "mcp-ingress",
-                MCP_INGRESS_SUFFIX,
-                {**mcp_annotations, **mcp_ingress_annotations(args.config)},
-                [(MCP_PATH, "Exact")],
-            )
+                _acme_solver_policy(resource_name, args, child)
+            _ingresses(resource_name, args, child)
         elif settings.mode == "gateway":
-            assert settings.host is not None
-            assert args.gateway_name is not None
-            assert args.gateway_namespace is not None
-            gateway = settings.gateway
-            section = gateway.section_name if gateway is not None else None
-            if section is None and gateway is None:
-                # The cluster stack's Gateway: one HTTPS listener per host, HTTP redirects.
-                secure = settings.tls.enabled
-                section = https_listener_name(settings.host) if secure else HTTP_LISTENER_NAME
-            parent_ref: dict[str, object] = {
-                "name": args.gateway_name,
-                "namespace": args.gateway_namespace,
-            }
-            if section is not None:
-                parent_ref["sectionName"] = section
-            backend_refs = [{"name": args.service_name, "port": args.service_port}]
-            # Gateways cut requests at a default (Envoy's is 15 s); an agent's answer or stream
-            # (on /v1 or /mcp) may run for its whole timeout and fallbacks.
-            timeouts = {"request": f"{route_timeout_seconds(args.config)}s"}
-            k8s.apiextensions.CustomResource(
-                f"{resource_name}-http-route",
-                api_version="gateway.networking.k8s.io/v1",
-                kind="HTTPRoute",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=APP_NAME,
-                    namespace=args.namespace,
-                    labels=args.labels,
-                    annotations=dict(settings.annotations) or None,
-                ),
-                spec={
-                    "parentRefs": [parent_ref],
-                    "hostnames": [settings.host],
-                    "rules": [
-                        {
-                            "matches": [
-                                {
-                                    "path": {
-                                        "type": "PathPrefix" if match == "Prefix" else "Exact",
-                                        "value": path,
-                                    }
-                                }
-                                for path, match in paths
-                            ],
-                            "backendRefs": backend_refs,
-                            "timeouts": timeouts,
-                        },
-                        # The MCP endpoint exactly (no redirect to /mcp/); Envoy streams
-                        # responses unbuffered.
-                        {
-                            "matches": [{"path": {"type": "Exact", "value": MCP_PATH}}],
-                            "backendRefs": backend_refs,
-                            "timeouts": timeouts,
-                        },
-                    ],
-                },
-                opts=child,
-            )
-        self.register_outputs({"publicUrl": self.public_url})
+            _http_route(resource_name, args, child)
+        return {"publicUrl": self.public_url}
 
-    @staticmethod
-    def _acme_solver_policy(
-        resource_name: str, args: ExposureArgs, opts: pulumi.ResourceOptions
-    ) -> None:
-        """cert-manager's HTTP-01 solver pods run in this namespace, under its default-deny."""
-        k8s.networking.v1.NetworkPolicy(
-            f"{resource_name}-acme-solver-policy",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=ACME_SOLVER_POLICY_NAME, namespace=args.namespace, labels=args.labels
-            ),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                    match_labels=dict(network.ACME_SOLVER_LABELS)
-                ),
-                policy_types=["Ingress"],
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=network.public_sources(args.config, args.public_source_namespaces),
-                        ports=[
-                            k8s.networking.v1.NetworkPolicyPortArgs(
-                                port=network.ACME_SOLVER_PORT, protocol="TCP"
-                            )
-                        ],
-                    )
-                ],
-            ),
-            opts=opts,
+
+def _ingresses(resource_name: str, args: ExposureArgs, opts: pulumi.ResourceOptions) -> None:
+    """The main Ingress (its TLS certificate from cert-manager) and the ``/mcp`` Ingress."""
+    settings = args.config.exposure
+    assert settings.host is not None  # guaranteed by config validation
+    annotations = dict(settings.annotations)
+    tls = None
+    if settings.tls.enabled:
+        assert settings.tls.cluster_issuer is not None
+        assert settings.tls.secret_name is not None
+        annotations[CLUSTER_ISSUER_ANNOTATION] = settings.tls.cluster_issuer
+        tls = [
+            k8s.networking.v1.IngressTLSArgs(
+                hosts=[settings.host], secret_name=settings.tls.secret_name
+            )
+        ]
+    _ingress(
+        f"{resource_name}-ingress",
+        "",
+        args,
+        annotations,
+        tls,
+        public_paths(settings.publish_openapi),
+        opts,
+    )
+    # Same host and TLS; the certificate is the main Ingress's (one cert-manager owner).
+    mcp_annotations = {
+        key: value
+        for key, value in settings.annotations.items()
+        if key != CLUSTER_ISSUER_ANNOTATION
+    }
+    _ingress(
+        f"{resource_name}-mcp-ingress",
+        MCP_INGRESS_SUFFIX,
+        args,
+        {**mcp_annotations, **mcp_ingress_annotations(args.config)},
+        tls,
+        [(MCP_PATH, "Exact")],
+        opts,
+    )
+
+
+def _ingress(
+    resource_name: str,
+    suffix: str,
+    args: ExposureArgs,
+    annotations: dict[str, str],
+    tls: list[k8s.networking.v1.IngressTLSArgs] | None,
+    routes: list[tuple[str, str]],
+    opts: pulumi.ResourceOptions,
+) -> None:
+    host = args.config.exposure.host
+    assert host is not None  # guaranteed by config validation
+    backend = k8s.networking.v1.IngressBackendArgs(
+        service=k8s.networking.v1.IngressServiceBackendArgs(
+            name=args.service_name,
+            port=k8s.networking.v1.ServiceBackendPortArgs(number=args.service_port),
         )
+    )
+    k8s.networking.v1.Ingress(
+        resource_name,
+        metadata=_meta(args, APP_NAME + suffix, annotations),
+        spec=k8s.networking.v1.IngressSpecArgs(
+            ingress_class_name=args.ingress_class_name,
+            tls=tls,
+            rules=[
+                k8s.networking.v1.IngressRuleArgs(
+                    host=host,
+                    http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                        paths=[
+                            k8s.networking.v1.HTTPIngressPathArgs(
+                                path=path, path_type=match, backend=backend
+                            )
+                            for path, match in routes
+                        ]
+                    ),
+                )
+            ],
+        ),
+        opts=opts,
+    )
+
+
+def _meta(
+    args: ExposureArgs, name: str, annotations: Mapping[str, str] | None = None
+) -> k8s.meta.v1.ObjectMetaArgs:
+    return k8s.meta.v1.ObjectMetaArgs(
+        name=name,
+        namespace=args.namespace,
+        labels=args.labels,
+        annotations=dict(annotations or {}) or None,
+    )
+
+
+def _gateway_parent(args: ExposureArgs) -> dict[str, object]:
+    """The HTTPRoute's parentRef: the configured Gateway, or the cluster stack's listener."""
+    settings = args.config.exposure
+    assert settings.host is not None
+    assert args.gateway_name is not None
+    assert args.gateway_namespace is not None
+    gateway = settings.gateway
+    section = gateway.section_name if gateway is not None else None
+    if section is None and gateway is None:
+        # The cluster stack's Gateway: one HTTPS listener per host, HTTP redirects.
+        secure = settings.tls.enabled
+        section = https_listener_name(settings.host) if secure else HTTP_LISTENER_NAME
+    parent_ref: dict[str, object] = {"name": args.gateway_name, "namespace": args.gateway_namespace}
+    if section is not None:
+        parent_ref["sectionName"] = section
+    return parent_ref
+
+
+def _http_route(resource_name: str, args: ExposureArgs, opts: pulumi.ResourceOptions) -> None:
+    settings = args.config.exposure
+    backend_refs = [{"name": args.service_name, "port": args.service_port}]
+    # Gateways cut requests at a default (Envoy's is 15 s); an agent's answer or stream (on /v1
+    # or /mcp) may run for its whole timeout and fallbacks.
+    timeouts = {"request": f"{route_timeout_seconds(args.config)}s"}
+    public = [
+        {"path": {"type": "PathPrefix" if match == "Prefix" else "Exact", "value": path}}
+        for path, match in public_paths(settings.publish_openapi)
+    ]
+    k8s.apiextensions.CustomResource(
+        f"{resource_name}-http-route",
+        api_version="gateway.networking.k8s.io/v1",
+        kind="HTTPRoute",
+        metadata=_meta(args, APP_NAME, settings.annotations),
+        spec={
+            "parentRefs": [_gateway_parent(args)],
+            "hostnames": [settings.host],
+            "rules": [
+                {"matches": public, "backendRefs": backend_refs, "timeouts": timeouts},
+                # The MCP endpoint exactly (no redirect to /mcp/); Envoy streams responses
+                # unbuffered.
+                {
+                    "matches": [{"path": {"type": "Exact", "value": MCP_PATH}}],
+                    "backendRefs": backend_refs,
+                    "timeouts": timeouts,
+                },
+            ],
+        },
+        opts=opts,
+    )
+
+
+def _acme_solver_policy(
+    resource_name: str, args: ExposureArgs, opts: pulumi.ResourceOptions
+) -> None:
+    """cert-manager's HTTP-01 solver pods run in this namespace, under its default-deny."""
+    k8s.networking.v1.NetworkPolicy(
+        f"{resource_name}-acme-solver-policy",
+        metadata=_meta(args, ACME_SOLVER_POLICY_NAME),
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                match_labels=dict(network.ACME_SOLVER_LABELS)
+            ),
+            policy_types=["Ingress"],
+            ingress=[
+                network.tcp_ingress(
+                    network.public_sources(args.config, args.public_source_namespaces),
+                    network.ACME_SOLVER_PORT,
+                )
+            ],
+        ),
+        opts=opts,
+    )

@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 from components.cluster_config import GatewayClusterSettings
 from components.exposure import CLUSTER_ISSUER_ANNOTATION, HTTP_LISTENER_NAME, https_listener_name
 from components.kube import child_opts
-from components.namespace import POD_SECURITY_LEVEL
+from components.namespace import pod_security_labels
 
 GATEWAY_CLASS = "envoy"
 ENVOY_CONTROLLER = "gateway.envoyproxy.io/gatewayclass-controller"
@@ -23,15 +23,42 @@ def certificate_secret(host: str) -> str:
     return host.replace(".", "-") + "-tls"
 
 
-def http01_solver(settings: GatewayClusterSettings) -> dict[str, Any]:
-    """cert-manager's HTTP-01 solver answering through the Gateway's HTTP listener."""
-    parent = {
+def _http_listener(settings: GatewayClusterSettings) -> dict[str, Any]:
+    """A parentRef to the Gateway's HTTP listener."""
+    return {
         "name": settings.name,
         "namespace": settings.namespace,
-        "kind": "Gateway",
         "sectionName": HTTP_LISTENER_NAME,
     }
+
+
+def http01_solver(settings: GatewayClusterSettings) -> dict[str, Any]:
+    """cert-manager's HTTP-01 solver answering through the Gateway's HTTP listener."""
+    parent = {**_http_listener(settings), "kind": "Gateway"}
     return {"gatewayHTTPRoute": {"parentRefs": [parent]}}
+
+
+def listeners(settings: GatewayClusterSettings) -> list[dict[str, Any]]:
+    """The HTTP listener, and one HTTPS listener per TLS host; routes from any namespace."""
+    all_namespaces = {"namespaces": {"from": "All"}}
+    http = {
+        "name": HTTP_LISTENER_NAME,
+        "protocol": "HTTP",
+        "port": 80,
+        "allowedRoutes": all_namespaces,
+    }
+    https = [
+        {
+            "name": https_listener_name(host),
+            "hostname": host,
+            "protocol": "HTTPS",
+            "port": 443,
+            "tls": {"mode": "Terminate", "certificateRefs": [{"name": certificate_secret(host)}]},
+            "allowedRoutes": all_namespaces,
+        }
+        for host in settings.tls_hosts
+    ]
+    return [http, *https]
 
 
 class PublicGateway(pulumi.ComponentResource):
@@ -44,16 +71,11 @@ class PublicGateway(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("agentsmcp:index:PublicGateway", resource_name, None, opts)
-        after = child_opts(self, provider, depends_on)
         namespace = k8s.core.v1.Namespace(
             f"{resource_name}-namespace",
             # Only Gateway and HTTPRoute objects live here (Envoy's pods run in its own namespace).
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=settings.namespace,
-                labels={
-                    f"pod-security.kubernetes.io/{mode}": POD_SECURITY_LEVEL
-                    for mode in ("enforce", "audit", "warn")
-                },
+                name=settings.namespace, labels=pod_security_labels()
             ),
             opts=child_opts(self, provider),
         )
@@ -63,37 +85,13 @@ class PublicGateway(pulumi.ComponentResource):
             kind="GatewayClass",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=GATEWAY_CLASS),
             spec={"controllerName": ENVOY_CONTROLLER},
-            opts=after,
+            opts=child_opts(self, provider, depends_on),
         )
-        all_namespaces = {"namespaces": {"from": "All"}}
-        listeners: list[dict[str, Any]] = [
-            {
-                "name": HTTP_LISTENER_NAME,
-                "protocol": "HTTP",
-                "port": 80,
-                "allowedRoutes": all_namespaces,
-            }
-        ]
-        listeners += [
-            {
-                "name": https_listener_name(host),
-                "hostname": host,
-                "protocol": "HTTPS",
-                "port": 443,
-                "tls": {
-                    "mode": "Terminate",
-                    "certificateRefs": [{"name": certificate_secret(host)}],
-                },
-                "allowedRoutes": all_namespaces,
-            }
-            for host in settings.tls_hosts
-        ]
         annotations = (
             {CLUSTER_ISSUER_ANNOTATION: settings.cluster_issuer}
             if settings.cluster_issuer is not None and settings.tls_hosts
             else None
         )
-        in_namespace = child_opts(self, provider, [*depends_on, namespace, gateway_class])
         gateway = k8s.apiextensions.CustomResource(
             f"{resource_name}-gateway",
             api_version=GATEWAY_API,
@@ -101,41 +99,41 @@ class PublicGateway(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=settings.name, namespace=settings.namespace, annotations=annotations
             ),
-            spec={"gatewayClassName": GATEWAY_CLASS, "listeners": listeners},
-            opts=in_namespace,
+            spec={"gatewayClassName": GATEWAY_CLASS, "listeners": listeners(settings)},
+            opts=child_opts(self, provider, [*depends_on, namespace, gateway_class]),
         )
-        http_parent = {
-            "name": settings.name,
-            "namespace": settings.namespace,
-            "sectionName": HTTP_LISTENER_NAME,
-        }
         for host in settings.tls_hosts:
-            # cert-manager's solver route matches its exact challenge path, which wins over this.
-            k8s.apiextensions.CustomResource(
-                f"{resource_name}-redirect-{host}",
-                api_version=GATEWAY_API,
-                kind="HTTPRoute",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=f"https-redirect-{certificate_secret(host).removesuffix('-tls')}",
-                    namespace=settings.namespace,
-                ),
-                spec={
-                    "parentRefs": [http_parent],
-                    "hostnames": [host],
-                    "rules": [
-                        {
-                            "filters": [
-                                {
-                                    "type": "RequestRedirect",
-                                    "requestRedirect": {"scheme": "https", "statusCode": 301},
-                                }
-                            ]
-                        }
-                    ],
-                },
-                opts=child_opts(self, provider, [gateway]),
-            )
-        self.http01_solver = {
-            "gatewayHTTPRoute": {"parentRefs": [{**http_parent, "kind": "Gateway"}]}
-        }
+            _https_redirect(resource_name, settings, host, child_opts(self, provider, [gateway]))
+        self.http01_solver = http01_solver(settings)
         self.register_outputs({"gateway": settings.name})
+
+
+def _https_redirect(
+    resource_name: str, settings: GatewayClusterSettings, host: str, opts: pulumi.ResourceOptions
+) -> None:
+    """``host``'s plain HTTP requests redirected to HTTPS. cert-manager's solver route matches
+    its exact challenge path, which wins over this."""
+    k8s.apiextensions.CustomResource(
+        f"{resource_name}-redirect-{host}",
+        api_version=GATEWAY_API,
+        kind="HTTPRoute",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=f"https-redirect-{certificate_secret(host).removesuffix('-tls')}",
+            namespace=settings.namespace,
+        ),
+        spec={
+            "parentRefs": [_http_listener(settings)],
+            "hostnames": [host],
+            "rules": [
+                {
+                    "filters": [
+                        {
+                            "type": "RequestRedirect",
+                            "requestRedirect": {"scheme": "https", "statusCode": 301},
+                        }
+                    ]
+                }
+            ],
+        },
+        opts=opts,
+    )

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import KubernetesSettings
+from components.config import KubernetesSettings, ResourceSettings
 
 APP_NAME = "agentsmcp"
 CONTAINER_NAME = "agentsmcp"
 CONFIG_MOUNT_DIR = "/etc/agentsmcp"
 CONFIG_FILE_NAME = "config.yaml"
 RUN_AS_ID = 1000
+
+ArgsT = TypeVar("ArgsT")
 
 
 def selector_labels(stack: str) -> dict[str, str]:
@@ -46,9 +49,73 @@ def cluster_provider(stack: str, settings: KubernetesSettings) -> k8s.Provider:
     )
 
 
+class KubeComponent(pulumi.ComponentResource, Generic[ArgsT]):
+    """A component of the app stack, built from its ``args``; its Kubernetes objects are its
+    children, on ``provider``. A subclass names its Pulumi type in ``TYPE`` (part of every
+    child's URN: changing it replaces them all) and creates its children in ``_build``."""
+
+    TYPE: ClassVar[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: ArgsT,
+        provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(self.TYPE, resource_name, None, opts)
+        self.register_outputs(self._build(resource_name, args, provider))
+
+    def _build(self, resource_name: str, args: ArgsT, provider: k8s.Provider) -> Mapping[str, Any]:
+        """Create the children; return the outputs to register."""
+        raise NotImplementedError
+
+
 def child_opts(
     parent: pulumi.Resource,
     provider: k8s.Provider,
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on))
+
+
+def _restricted_identity(uid: int) -> dict[str, Any]:
+    """What Pod Security ``restricted`` asks of pods and containers alike: a non-root user and
+    group ``uid``, and the runtime's default seccomp profile."""
+    return {
+        "run_as_non_root": True,
+        "run_as_user": uid,
+        "run_as_group": uid,
+        "seccomp_profile": k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    }
+
+
+def pod_security_context(uid: int) -> k8s.core.v1.PodSecurityContextArgs:
+    """Pod Security ``restricted``; group ``uid`` also owns the volumes."""
+    return k8s.core.v1.PodSecurityContextArgs(**_restricted_identity(uid), fs_group=uid)
+
+
+def container_security_context(uid: int) -> k8s.core.v1.SecurityContextArgs:
+    """Pod Security ``restricted`` for one container: no privileges, read-only root filesystem."""
+    return k8s.core.v1.SecurityContextArgs(
+        **_restricted_identity(uid),
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        privileged=False,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+    )
+
+
+def resource_requirements(resources: ResourceSettings) -> k8s.core.v1.ResourceRequirementsArgs:
+    return k8s.core.v1.ResourceRequirementsArgs(
+        requests=resources.requests.quantities(), limits=resources.limits.quantities()
+    )
+
+
+def tcp_service_port(name: str, port: int) -> k8s.core.v1.ServicePortArgs:
+    """A Service port that forwards to the container port of the same name."""
+    return k8s.core.v1.ServicePortArgs(name=name, port=port, target_port=name, protocol="TCP")
+
+
+def tcp_container_port(name: str, port: int) -> k8s.core.v1.ContainerPortArgs:
+    return k8s.core.v1.ContainerPortArgs(name=name, container_port=port, protocol="TCP")

@@ -22,15 +22,15 @@ on time to first token (streams), since a healthy completion may take a minute.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import MonitoringSettings
-from components.kube import APP_NAME, child_opts
+from components.config import AlertSettings, MonitoringSettings
+from components.kube import APP_NAME, KubeComponent, child_opts
 
 # Every metric an expression below uses; the tests check this list against the server's registry.
 METRICS_USED = (
@@ -159,78 +159,101 @@ def _error_ratio(selector: str, errors: str, by: str = "") -> str:
 AGENT_ROUTES_REGEX = "|".join(route.replace("{name}", ".+") for route in AGENT_ROUTES)
 
 
-def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[dict[str, Any]]:
-    alerts = settings.alerts
-    sel = _selector(namespace, job)
-    errors = _selector(namespace, job, 'status=~"5.."')
-    upstream_failed = _selector(namespace, job, f'outcome!~"{NON_FAILURE_OUTCOMES}"')
-    fast_routes = _selector(namespace, job, f'route!~"{AGENT_ROUTES_REGEX}"')
-    key_fetch_errors = _selector(namespace, job, 'outcome="error"')
-    key_fetch_ok = _selector(namespace, job, 'outcome="ok"')
+class _Alert(NamedTuple):
+    name: str
+    expr: str
+    severity: str
+    summary: str
 
-    def rule(name: str, expr: str, severity: str, summary: str) -> dict[str, Any]:
-        return {
-            "alert": name,
-            "expr": expr,
-            "for": FIXED_FOR.get(name, alerts.for_duration),
-            "labels": {"severity": severity, "service": APP_NAME},
+
+def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[dict[str, Any]]:
+    thresholds = settings.alerts
+    alerts = [
+        *_server_alerts(namespace, job, thresholds),
+        *_dependency_alerts(namespace, job, thresholds),
+        *_tool_alerts(namespace, job, thresholds),
+    ]
+    return [
+        {
+            "alert": alert.name,
+            "expr": alert.expr,
+            "for": FIXED_FOR.get(alert.name, thresholds.for_duration),
+            "labels": {"severity": alert.severity, "service": APP_NAME},
             "annotations": {
-                "summary": summary,
-                "description": f"{summary} (namespace {namespace}).",
+                "summary": alert.summary,
+                "description": f"{alert.summary} (namespace {namespace}).",
             },
         }
+        for alert in alerts
+    ]
 
+
+def _server_alerts(namespace: str, job: str, alerts: AlertSettings) -> list[_Alert]:
+    """The server itself: up, failing, slow, overloaded."""
+    sel = _selector(namespace, job)
+    errors = _selector(namespace, job, 'status=~"5.."')
+    fast_routes = _selector(namespace, job, f'route!~"{AGENT_ROUTES_REGEX}"')
     return [
-        rule(
+        _Alert(
             "AgentsMCPDown",
             f"sum(up{sel}) == 0 or absent(up{sel})",
             "critical",
             "No agentsmcp target is up",
         ),
-        rule(
+        _Alert(
             "HighErrorRate",
             f"{_error_ratio(sel, errors, 'route')} > {alerts.error_ratio}",
             "critical",
             f"More than {alerts.error_ratio:.0%} of a route's requests fail with 5xx",
         ),
-        rule(
+        _Alert(
             "HighLatencyP99",
             f"{_quantile(0.99, LATENCY, fast_routes, 'route, ')} > {alerts.latency_p99_seconds}",
             "warning",
             f"p99 latency of a route that calls no LLM is above {alerts.latency_p99_seconds}s",
         ),
-        rule(
+        _Alert(
             "HighTimeToFirstToken",
             f"{_quantile(0.99, TTFT, sel, 'agent, ')} > {alerts.time_to_first_token_p99_seconds}",
             "warning",
             f"p99 time to first token of an agent is above"
             f" {alerts.time_to_first_token_p99_seconds}s",
         ),
-        rule(
+        _Alert(
             "AgentsMCPOverloaded",
-            f"sum(rate(agentsmcp_overload_rejected_total{sel}[5m]))"
+            f"{_rate_sum('agentsmcp_overload_rejected_total', sel)}"
             f" > {alerts.overload_rejected_per_second}",
             "warning",
             f"More than {alerts.overload_rejected_per_second} agent requests/s are shed with 503"
             " (serverConfig.server.max_inflight_runs reached; add pods)",
         ),
-        rule(
+    ]
+
+
+def _dependency_alerts(namespace: str, job: str, alerts: AlertSettings) -> list[_Alert]:
+    """What the server depends on: LLM providers, the rate-limit store, the OpenID provider."""
+    sel = _selector(namespace, job)
+    upstream_failed = _selector(namespace, job, f'outcome!~"{NON_FAILURE_OUTCOMES}"')
+    key_fetch_errors = _selector(namespace, job, 'outcome="error"')
+    key_fetch_ok = _selector(namespace, job, 'outcome="ok"')
+    return [
+        _Alert(
             "UpstreamErrors",
-            f"sum by (provider) (rate(agentsmcp_provider_requests_total{upstream_failed}[5m]))"
-            f" / sum by (provider) (rate(agentsmcp_provider_requests_total{sel}[5m]))"
+            f"{_rate_sum('agentsmcp_provider_requests_total', upstream_failed, 'provider')}"
+            f" / {_rate_sum('agentsmcp_provider_requests_total', sel, 'provider')}"
             f" > {alerts.upstream_error_ratio}",
             "warning",
             f"More than {alerts.upstream_error_ratio:.0%} of LLM provider calls fail",
         ),
-        rule(
+        _Alert(
             "RateLimitSaturation",
-            f"sum(rate(agentsmcp_rate_limited_total{sel}[5m])) > {alerts.rate_limited_per_second}",
+            f"{_rate_sum('agentsmcp_rate_limited_total', sel)} > {alerts.rate_limited_per_second}",
             "warning",
             f"More than {alerts.rate_limited_per_second} requests/s are rate limited",
         ),
         # A replica that cannot reach the shared store enforces only its own limits (fail open)
         # or refuses every request (fail closed).
-        rule(
+        _Alert(
             "RateLimitStoreUnreachable",
             f"min(agentsmcp_ratelimit_store_up{sel}) == 0",
             "critical",
@@ -238,7 +261,7 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
         ),
         # auth.oidc: key fetches fail and none succeeded for 10m. Known keys stay in use for
         # auth.oidc.jwks_max_stale_seconds, then the provider's tokens get 503.
-        rule(
+        _Alert(
             "IdentityProviderUnreachable",
             f"sum by (pod) (increase(agentsmcp_oidc_key_fetches_total{key_fetch_errors}[10m])) > 0"
             f" unless sum by (pod) (increase(agentsmcp_oidc_key_fetches_total{key_fetch_ok}[10m]))"
@@ -246,7 +269,14 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
             "warning",
             "A server cannot fetch the OpenID provider's signing keys",
         ),
-        rule(
+    ]
+
+
+def _tool_alerts(namespace: str, job: str, alerts: AlertSettings) -> list[_Alert]:
+    """Tools: the MCP endpoint's tool calls and the tools agents' tool servers."""
+    sel = _selector(namespace, job)
+    return [
+        _Alert(
             "MCPToolCallErrors",
             f"{_mcp_tool_error_ratio(namespace, job)} > {alerts.mcp_tool_error_ratio}",
             "warning",
@@ -254,7 +284,7 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
         ),
         # Hosts cut tool calls that stay silent too long (their idle timeouts); the server's
         # progress notifications keep them alive only if they come often enough.
-        rule(
+        _Alert(
             "MCPProgressGaps",
             f"{_quantile(0.99, 'agentsmcp_mcp_progress_gap_seconds', sel)}"
             f" > {MCP_PROGRESS_INTERVAL_SECONDS}",
@@ -262,7 +292,7 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
             f"p99 gap between MCP progress notifications is above"
             f" {MCP_PROGRESS_INTERVAL_SECONDS}s; hosts may cut long tool calls",
         ),
-        rule(
+        _Alert(
             "ToolServerErrors",
             f"{_tool_server_error_ratio(namespace, job)} > {alerts.tool_server_error_ratio}",
             "warning",
@@ -271,7 +301,7 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
         ),
         # Agents keep a listing until it expires; then every run that needs it asks again, and
         # a server that cannot list its tools gives its agents none.
-        rule(
+        _Alert(
             "ToolListRefreshFailing",
             "sum by (tool_server)"
             f" (increase(agentsmcp_tool_list_refresh_failures_total{sel}[10m])) > 0",
@@ -281,34 +311,17 @@ def alert_rules(namespace: str, job: str, settings: MonitoringSettings) -> list[
     ]
 
 
+# A dashboard panel: title, unit, and its targets as (PromQL expression, legend) pairs.
+_Panel = tuple[str, str, list[tuple[str, str]]]
+
+
 def dashboard(namespace: str, job: str) -> dict[str, Any]:
-    sel = _selector(namespace, job)
-    errors = _selector(namespace, job, 'status=~"5.."')
-
-    def panel(
-        panel_id: int, title: str, unit: str, targets: list[tuple[str, str]]
-    ) -> dict[str, Any]:
-        return {
-            "id": panel_id,
-            "type": "timeseries",
-            "title": title,
-            "datasource": {"type": "prometheus", "uid": "${datasource}"},
-            "gridPos": {
-                "h": 8,
-                "w": 12,
-                "x": 12 * ((panel_id - 1) % 2),
-                "y": 8 * ((panel_id - 1) // 2),
-            },
-            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-            "targets": [
-                {"refId": chr(ord("A") + index), "expr": expr, "legendFormat": legend}
-                for index, (expr, legend) in enumerate(targets)
-            ],
-        }
-
-    fast_routes = _selector(namespace, job, f'route!~"{AGENT_ROUTES_REGEX}"')
-    quantiles = _p50_p99(LATENCY, fast_routes, "route")
-    ttft = _p50_p99(TTFT, sel, "agent")
+    panels = [
+        *_http_panels(namespace, job),
+        *_agent_panels(namespace, job),
+        *_mcp_panels(namespace, job),
+        *_tool_server_panels(namespace, job),
+    ]
     return {
         "title": f"agentsmcp ({namespace})",
         "uid": f"agentsmcp-{namespace}"[:40],
@@ -327,213 +340,147 @@ def dashboard(namespace: str, job: str) -> dict[str, Any]:
                 }
             ]
         },
-        "panels": [
-            panel(
-                1,
-                "Request rate",
-                "reqps",
-                [(f"sum by (route) (rate(http_requests_total{sel}[5m]))", "{{route}}")],
-            ),
-            panel(
-                2,
-                "Error ratio (5xx)",
-                "percentunit",
-                [
-                    (
-                        _error_ratio(sel, errors, "route"),
-                        "5xx {{route}}",
-                    )
-                ],
-            ),
-            panel(3, "Latency of routes without an LLM", "s", quantiles),
-            panel(
-                4,
-                "Agent runs",
-                "ops",
-                [
-                    (
-                        f"sum by (agent, outcome) (rate(agentsmcp_agent_runs_total{sel}[5m]))",
-                        "{{agent}} {{outcome}}",
-                    )
-                ],
-            ),
-            panel(
-                5,
-                "LLM tokens",
-                "short",
-                [
-                    (
-                        f"sum by (provider, kind) (rate(agentsmcp_llm_tokens_total{sel}[5m]))",
-                        "{{provider}} {{kind}}",
-                    )
-                ],
-            ),
-            panel(
-                6,
-                "In flight",
-                "short",
-                [
-                    (f"sum(http_requests_in_flight{sel})", "HTTP requests"),
-                    (f"sum by (agent) (agentsmcp_inflight_runs{sel})", "runs {{agent}}"),
-                    (f"sum(agentsmcp_agent_requests_in_flight{sel})", "agent requests"),
-                    (f"sum(agentsmcp_agent_requests_limit{sel})", "agent request limit"),
-                ],
-            ),
-            panel(7, "Time to first token (streams)", "s", ttft),
-            panel(
-                8,
-                "Shed with 503 (overload)",
-                "reqps",
-                [(f"sum(rate(agentsmcp_overload_rejected_total{sel}[5m]))", "shed")],
-            ),
-            panel(
-                9,
-                "MCP requests by method",
-                "reqps",
-                [
-                    (
-                        f"sum by (method, outcome) (rate(agentsmcp_mcp_requests_total{sel}[5m]))",
-                        "{{method}} {{outcome}}",
-                    )
-                ],
-            ),
-            panel(
-                10,
-                "MCP tool calls",
-                "ops",
-                [
-                    (
-                        f"sum by (tool, outcome) (rate(agentsmcp_mcp_tool_calls_total{sel}[5m]))",
-                        "{{tool}} {{outcome}}",
-                    )
-                ],
-            ),
-            panel(
-                11,
-                "MCP tool-call errors",
-                "percentunit",
-                [(_mcp_tool_error_ratio(namespace, job), "failed {{tool}}")],
-            ),
-            panel(
-                12,
-                "MCP tool-call duration",
-                "s",
-                _p50_p99("agentsmcp_mcp_tool_call_duration_seconds", sel, "tool"),
-            ),
-            panel(
-                13,
-                "MCP progress gap (p99)",
-                "s",
-                [(_quantile(0.99, "agentsmcp_mcp_progress_gap_seconds", sel), "p99 gap")],
-            ),
-            panel(
-                14,
-                "MCP cancellations",
-                "ops",
-                [
-                    (
-                        f"sum by (reason) (rate(agentsmcp_mcp_cancellations_total{sel}[5m]))",
-                        "{{reason}}",
-                    )
-                ],
-            ),
-            panel(
-                15,
-                "Tool calls (tools agents)",
-                "ops",
-                [
-                    (
-                        "sum by (tool_server, tool, outcome)"
-                        f" (rate(agentsmcp_tool_calls_total{sel}[5m]))",
-                        "{{tool_server}}/{{tool}} {{outcome}}",
-                    )
-                ],
-            ),
-            panel(
-                16,
-                "Tool-server errors and timeouts",
-                "percentunit",
-                [(_tool_server_error_ratio(namespace, job), "{{tool_server}}")],
-            ),
-            panel(
-                17,
-                "Tool-call duration",
-                "s",
-                _p50_p99("agentsmcp_tool_call_duration_seconds", sel, "tool_server", "tool"),
-            ),
-            panel(
-                18,
-                "Steps per tools-agent run",
-                "short",
-                _p50_p99("agentsmcp_agent_run_steps", sel, "agent"),
-            ),
-            panel(
-                19,
-                "Tool-list refresh failures",
-                "ops",
-                [
-                    (
-                        "sum by (tool_server)"
-                        f" (rate(agentsmcp_tool_list_refresh_failures_total{sel}[5m]))",
-                        "{{tool_server}}",
-                    )
-                ],
-            ),
+        "panels": [_panel(index + 1, *panel) for index, panel in enumerate(panels)],
+    }
+
+
+def _panel(panel_id: int, title: str, unit: str, targets: list[tuple[str, str]]) -> dict[str, Any]:
+    """A time series panel; two panels a row, in the order of their ids."""
+    return {
+        "id": panel_id,
+        "type": "timeseries",
+        "title": title,
+        "datasource": {"type": "prometheus", "uid": "${datasource}"},
+        "gridPos": {
+            "h": 8,
+            "w": 12,
+            "x": 12 * ((panel_id - 1) % 2),
+            "y": 8 * ((panel_id - 1) // 2),
+        },
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "targets": [
+            {"refId": chr(ord("A") + index), "expr": expr, "legendFormat": legend}
+            for index, (expr, legend) in enumerate(targets)
         ],
     }
 
 
-class Monitoring(pulumi.ComponentResource):
-    def __init__(
-        self,
-        resource_name: str,
-        args: MonitoringArgs,
-        provider: k8s.Provider,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("agentsmcp:index:Monitoring", resource_name, None, opts)
+def _rate_sum(metric: str, selector: str, by: str = "") -> str:
+    group = f" by ({by}) " if by else ""
+    return f"sum{group}(rate({metric}{selector}[5m]))"
+
+
+def _http_panels(namespace: str, job: str) -> list[_Panel]:
+    sel = _selector(namespace, job)
+    errors = _selector(namespace, job, 'status=~"5.."')
+    fast_routes = _selector(namespace, job, f'route!~"{AGENT_ROUTES_REGEX}"')
+    return [
+        ("Request rate", "reqps", [(_rate_sum("http_requests_total", sel, "route"), "{{route}}")]),
+        (
+            "Error ratio (5xx)",
+            "percentunit",
+            [(_error_ratio(sel, errors, "route"), "5xx {{route}}")],
+        ),
+        ("Latency of routes without an LLM", "s", _p50_p99(LATENCY, fast_routes, "route")),
+    ]
+
+
+def _agent_panels(namespace: str, job: str) -> list[_Panel]:
+    sel = _selector(namespace, job)
+    runs = _rate_sum("agentsmcp_agent_runs_total", sel, "agent, outcome")
+    tokens = _rate_sum("agentsmcp_llm_tokens_total", sel, "provider, kind")
+    in_flight = [
+        (f"sum(http_requests_in_flight{sel})", "HTTP requests"),
+        (f"sum by (agent) (agentsmcp_inflight_runs{sel})", "runs {{agent}}"),
+        (f"sum(agentsmcp_agent_requests_in_flight{sel})", "agent requests"),
+        (f"sum(agentsmcp_agent_requests_limit{sel})", "agent request limit"),
+    ]
+    shed = _rate_sum("agentsmcp_overload_rejected_total", sel)
+    return [
+        ("Agent runs", "ops", [(runs, "{{agent}} {{outcome}}")]),
+        ("LLM tokens", "short", [(tokens, "{{provider}} {{kind}}")]),
+        ("In flight", "short", in_flight),
+        ("Time to first token (streams)", "s", _p50_p99(TTFT, sel, "agent")),
+        ("Shed with 503 (overload)", "reqps", [(shed, "shed")]),
+    ]
+
+
+def _mcp_panels(namespace: str, job: str) -> list[_Panel]:
+    sel = _selector(namespace, job)
+    requests = _rate_sum("agentsmcp_mcp_requests_total", sel, "method, outcome")
+    tool_calls = _rate_sum("agentsmcp_mcp_tool_calls_total", sel, "tool, outcome")
+    gap = _quantile(0.99, "agentsmcp_mcp_progress_gap_seconds", sel)
+    cancellations = _rate_sum("agentsmcp_mcp_cancellations_total", sel, "reason")
+    return [
+        ("MCP requests by method", "reqps", [(requests, "{{method}} {{outcome}}")]),
+        ("MCP tool calls", "ops", [(tool_calls, "{{tool}} {{outcome}}")]),
+        (
+            "MCP tool-call errors",
+            "percentunit",
+            [(_mcp_tool_error_ratio(namespace, job), "failed {{tool}}")],
+        ),
+        (
+            "MCP tool-call duration",
+            "s",
+            _p50_p99("agentsmcp_mcp_tool_call_duration_seconds", sel, "tool"),
+        ),
+        ("MCP progress gap (p99)", "s", [(gap, "p99 gap")]),
+        ("MCP cancellations", "ops", [(cancellations, "{{reason}}")]),
+    ]
+
+
+def _tool_server_panels(namespace: str, job: str) -> list[_Panel]:
+    sel = _selector(namespace, job)
+    calls = _rate_sum("agentsmcp_tool_calls_total", sel, "tool_server, tool, outcome")
+    refresh_failures = _rate_sum("agentsmcp_tool_list_refresh_failures_total", sel, "tool_server")
+    durations = _p50_p99("agentsmcp_tool_call_duration_seconds", sel, "tool_server", "tool")
+    return [
+        ("Tool calls (tools agents)", "ops", [(calls, "{{tool_server}}/{{tool}} {{outcome}}")]),
+        (
+            "Tool-server errors and timeouts",
+            "percentunit",
+            [(_tool_server_error_ratio(namespace, job), "{{tool_server}}")],
+        ),
+        ("Tool-call duration", "s", durations),
+        ("Steps per tools-agent run", "short", _p50_p99("agentsmcp_agent_run_steps", sel, "agent")),
+        ("Tool-list refresh failures", "ops", [(refresh_failures, "{{tool_server}}")]),
+    ]
+
+
+class Monitoring(KubeComponent[MonitoringArgs]):
+    TYPE = "agentsmcp:index:Monitoring"
+
+    def _build(
+        self, resource_name: str, args: MonitoringArgs, provider: k8s.Provider
+    ) -> Mapping[str, Any]:
         settings = args.settings
         crd_opts = child_opts(self, provider, args.depends_on)
-        release = {"release": args.release_label}
         job = args.service_name
-        k8s.apiextensions.CustomResource(
+        scrape = {
+            "port": args.port_name,
+            "path": "/metrics",
+            "interval": settings.interval,
+            "scheme": "http",
+        }
+        _operator_object(
             f"{resource_name}-service-monitor",
-            api_version="monitoring.coreos.com/v1",
-            kind="ServiceMonitor",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=APP_NAME, namespace=args.namespace, labels={**args.labels, **release}
-            ),
-            spec={
+            "ServiceMonitor",
+            args,
+            {
                 "selector": {"matchLabels": args.selector},
                 "namespaceSelector": {"matchNames": [args.namespace]},
-                "endpoints": [
-                    {
-                        "port": args.port_name,
-                        "path": "/metrics",
-                        "interval": settings.interval,
-                        "scheme": "http",
-                    }
-                ],
+                "endpoints": [scrape],
             },
-            opts=crd_opts,
+            crd_opts,
         )
         if settings.alerts.enabled:
-            k8s.apiextensions.CustomResource(
+            rules = alert_rules(args.namespace, job, settings)
+            _operator_object(
                 f"{resource_name}-prometheus-rule",
-                api_version="monitoring.coreos.com/v1",
-                kind="PrometheusRule",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=APP_NAME, namespace=args.namespace, labels={**args.labels, **release}
-                ),
-                spec={
-                    "groups": [
-                        {
-                            "name": "agentsmcp.rules",
-                            "rules": alert_rules(args.namespace, job, settings),
-                        }
-                    ]
-                },
-                opts=crd_opts,
+                "PrometheusRule",
+                args,
+                {"groups": [{"name": "agentsmcp.rules", "rules": rules}]},
+                crd_opts,
             )
         if settings.dashboard:
             k8s.core.v1.ConfigMap(
@@ -550,4 +497,26 @@ class Monitoring(pulumi.ComponentResource):
                 },
                 opts=crd_opts,
             )
-        self.register_outputs({})
+        return {}
+
+
+def _operator_object(
+    resource_name: str,
+    kind: str,
+    args: MonitoringArgs,
+    spec: dict[str, Any],
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """A Prometheus Operator object, labelled for the Prometheus that selects by release."""
+    k8s.apiextensions.CustomResource(
+        resource_name,
+        api_version="monitoring.coreos.com/v1",
+        kind=kind,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=APP_NAME,
+            namespace=args.namespace,
+            labels={**args.labels, "release": args.release_label},
+        ),
+        spec=spec,
+        opts=opts,
+    )

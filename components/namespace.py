@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import LimitRangeSettings, QuotaSettings
-from components.kube import child_opts
+from components.kube import KubeComponent, child_opts
 
 POD_SECURITY_LEVEL = "restricted"
+
+
+def pod_security_labels() -> dict[str, str]:
+    """Pod Security Admission enforces, audits and warns at ``restricted``."""
+    return {
+        f"pod-security.kubernetes.io/{mode}": POD_SECURITY_LEVEL
+        for mode in ("enforce", "audit", "warn")
+    }
 
 
 @dataclass(frozen=True)
@@ -21,26 +31,19 @@ class NamespaceBaselineArgs:
     limit_range: LimitRangeSettings
 
 
-class NamespaceBaseline(pulumi.ComponentResource):
+class NamespaceBaseline(KubeComponent[NamespaceBaselineArgs]):
     namespace: k8s.core.v1.Namespace
     name: pulumi.Output[str]
 
-    def __init__(
-        self,
-        resource_name: str,
-        args: NamespaceBaselineArgs,
-        provider: k8s.Provider,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("agentsmcp:index:NamespaceBaseline", resource_name, None, opts)
-        pod_security = {
-            f"pod-security.kubernetes.io/{mode}": POD_SECURITY_LEVEL
-            for mode in ("enforce", "audit", "warn")
-        }
+    TYPE = "agentsmcp:index:NamespaceBaseline"
+
+    def _build(
+        self, resource_name: str, args: NamespaceBaselineArgs, provider: k8s.Provider
+    ) -> Mapping[str, Any]:
         self.namespace = k8s.core.v1.Namespace(
             f"{resource_name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.name, labels={**args.labels, **pod_security}
+                name=args.name, labels={**args.labels, **pod_security_labels()}
             ),
             opts=child_opts(self, provider),
         )
@@ -49,9 +52,7 @@ class NamespaceBaseline(pulumi.ComponentResource):
         quota = args.quota
         k8s.core.v1.ResourceQuota(
             f"{resource_name}-quota",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="agentsmcp-quota", namespace=args.name, labels=args.labels
-            ),
+            metadata=_in_namespace(args, "agentsmcp-quota"),
             spec=k8s.core.v1.ResourceQuotaSpecArgs(
                 hard={
                     "requests.cpu": quota.requests_cpu,
@@ -66,9 +67,7 @@ class NamespaceBaseline(pulumi.ComponentResource):
         limits = args.limit_range
         k8s.core.v1.LimitRange(
             f"{resource_name}-limits",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="agentsmcp-limits", namespace=args.name, labels=args.labels
-            ),
+            metadata=_in_namespace(args, "agentsmcp-limits"),
             spec=k8s.core.v1.LimitRangeSpecArgs(
                 limits=[
                     k8s.core.v1.LimitRangeItemArgs(
@@ -83,13 +82,15 @@ class NamespaceBaseline(pulumi.ComponentResource):
         )
         k8s.networking.v1.NetworkPolicy(
             f"{resource_name}-default-deny",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="default-deny-all", namespace=args.name, labels=args.labels
-            ),
+            metadata=_in_namespace(args, "default-deny-all"),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(),
                 policy_types=["Ingress", "Egress"],
             ),
             opts=in_namespace,
         )
-        self.register_outputs({"name": self.name})
+        return {"name": self.name}
+
+
+def _in_namespace(args: NamespaceBaselineArgs, name: str) -> k8s.meta.v1.ObjectMetaArgs:
+    return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.name, labels=args.labels)

@@ -38,6 +38,28 @@ def namespace_peer(name: pulumi.Input[str]) -> Peer:
     )
 
 
+def pod_peer(labels: dict[str, str]) -> Peer:
+    """The pods of this namespace with ``labels``."""
+    return Peer(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels))
+
+
+def tcp_ingress(
+    sources: Sequence[Peer], port: int | str
+) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
+    """From ``sources`` to one TCP port (a number, or a container port's name)."""
+    return k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+        from_=list(sources), ports=[Port(port=port, protocol="TCP")]
+    )
+
+
+def tcp_egress(
+    destinations: Sequence[Peer], port: int
+) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+    return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+        to=list(destinations), ports=[Port(port=port, protocol="TCP")]
+    )
+
+
 def cidr_peers(cidrs: Sequence[str], except_cidrs: Sequence[str] = ()) -> list[Peer]:
     peers = []
     for cidr in cidrs:

@@ -9,13 +9,14 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.config import RegistrySettings
-from components.kube import child_opts
+from components.kube import KubeComponent, child_opts
 
 SECRET_NAME = "agentsmcp-secrets"  # noqa: S105 (a name, not a value)
 PULL_SECRET_NAME = "agentsmcp-registry"  # noqa: S105 (a name, not a value)
@@ -33,6 +34,16 @@ def secret_revision(values: Mapping[str, str], key: str) -> str:
     against it and it may stand in the pod template as a plain value."""
     text = "\n".join(f"{name}={values[name]}" for name in sorted(values))
     return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def generated_password(
+    resource_name: str, length: int, parent: pulumi.Resource
+) -> pulumi.Output[str]:
+    """A random password of letters and digits, kept in the stack's state (stable across runs)."""
+    password = random.RandomPassword(
+        resource_name, length=length, special=False, opts=pulumi.ResourceOptions(parent=parent)
+    )
+    return password.result
 
 
 def docker_config_json(server: str, username: str, password: str) -> str:
@@ -59,7 +70,7 @@ class AppSecretsArgs:
     tool_server_tokens: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
 
 
-class AppSecrets(pulumi.ComponentResource):
+class AppSecrets(KubeComponent[AppSecretsArgs]):
     """``name`` and ``pull_secret_name`` are outputs of the Secrets themselves, so whatever uses
     them (the Deployment) is created after them. A changed value updates the Secret in place (the
     provider treats Secrets as mutable: components.kube), so the mounted files rotate and the
@@ -70,23 +81,14 @@ class AppSecrets(pulumi.ComponentResource):
     revision: pulumi.Output[str]
     pull_secret_name: pulumi.Output[str] | None
 
-    def __init__(
-        self,
-        resource_name: str,
-        args: AppSecretsArgs,
-        provider: k8s.Provider,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("agentsmcp:index:AppSecrets", resource_name, None, opts)
+    TYPE = "agentsmcp:index:AppSecrets"
+
+    def _build(
+        self, resource_name: str, args: AppSecretsArgs, provider: k8s.Provider
+    ) -> Mapping[str, Any]:
         jwt_secret_key = args.jwt_secret_key
         if jwt_secret_key is None:
-            generated = random.RandomPassword(
-                f"{resource_name}-jwt-secret-key",
-                length=64,
-                special=False,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            jwt_secret_key = generated.result
+            jwt_secret_key = generated_password(f"{resource_name}-jwt-secret-key", 64, self)
         values: dict[str, pulumi.Output[str]] = {"JWT_SECRET_KEY": jwt_secret_key}
         optional = {
             "JWT_PREVIOUS_SECRET_KEY": args.jwt_previous_secret_key,
@@ -130,6 +132,8 @@ class AppSecrets(pulumi.ComponentResource):
                 opts=child_opts(self, provider),
             )
             self.pull_secret_name = pull_secret.metadata.apply(lambda m: m.name or PULL_SECRET_NAME)
-        self.register_outputs(
-            {"name": self.name, "revision": self.revision, "pullSecretName": self.pull_secret_name}
-        )
+        return {
+            "name": self.name,
+            "revision": self.revision,
+            "pullSecretName": self.pull_secret_name,
+        }

@@ -361,6 +361,15 @@ def _validate_server(config: StackConfig) -> tuple[AppConfig | None, list[str]]:
 
 
 def _cross_checks(config: StackConfig) -> list[str]:
+    problems = [*_scaling_checks(config), *_exposure_checks(config), *_deployment_checks(config)]
+    # The rest is computed from the server's configuration, so only once that is known good.
+    if config._app is not None:
+        problems.extend(_server_cross_checks(config))
+    return problems
+
+
+def _scaling_checks(config: StackConfig) -> list[str]:
+    """Autoscaling, the VPA and the PDB agree with each other and with the replica count."""
     problems: list[str] = []
     scaling = config.autoscaling
     if scaling.enabled:
@@ -390,6 +399,11 @@ def _cross_checks(config: StackConfig) -> list[str]:
                 f"{_key('pdb', 'minAvailable')}: must be below the minimum replica count "
                 f"({floor}), or no pod could ever be evicted and node drains would hang"
             )
+    return problems
+
+
+def _exposure_checks(config: StackConfig) -> list[str]:
+    problems: list[str] = []
     exposure = config.exposure
     if exposure.mode != "none" and exposure.host is None:
         problems.append(
@@ -414,6 +428,12 @@ def _cross_checks(config: StackConfig) -> list[str]:
             f"{_key('exposure', 'tls', 'enabled')}: production must be exposed with TLS "
             "(exposure.mode ingress or gateway, and exposure.tls.enabled true)"
         )
+    return problems
+
+
+def _deployment_checks(config: StackConfig) -> list[str]:
+    """Debug mode, the image, the LoadBalancer Service and the limits store."""
+    problems: list[str] = []
     if config.environment == "production" and config.debug.enabled:
         problems.append(
             f"{_key('debug', 'enabled')}: debug mode turns off probes; not in production"
@@ -444,9 +464,6 @@ def _cross_checks(config: StackConfig) -> list[str]:
             f"{_key('limitsStore', 'external', 'egressCidrs')}: required with an external store "
             "(the networks the server may reach it on, like 10.20.0.0/16)"
         )
-    # The rest is computed from the server's configuration, so only once that is known good.
-    if config._app is not None:
-        problems.extend(_server_cross_checks(config))
     return problems
 
 
