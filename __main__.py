@@ -148,6 +148,7 @@ def _secrets(app: AppStack, store: StoreAccess) -> AppSecrets:
                 tool_server_token_env(name): token
                 for name, token in secrets.tool_server_tokens.items()
             },
+            external=app.config.external_secrets if app.config.external_secrets.enabled else None,
         ),
         app.provider,
     )

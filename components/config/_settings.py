@@ -414,5 +414,34 @@ class LimitsStoreSettings(Model):
     external: ExternalStoreSettings = ExternalStoreSettings()
 
 
+class SecretStoreRef(Model):
+    """An External Secrets Operator store the cluster already has."""
+
+    name: DnsLabel
+    kind: Literal["SecretStore", "ClusterSecretStore"] = "ClusterSecretStore"
+
+
+class RemoteSecret(Model):
+    """One value in the store: its key (a Vault path, an AWS Secrets Manager secret name) and,
+    for a structured secret, the property (a Vault KV field, a JSON key)."""
+
+    key: str = Field(min_length=1, max_length=2048)
+    property: str | None = Field(None, min_length=1, max_length=253)
+    version: str | None = Field(None, min_length=1, max_length=253)
+
+
+class ExternalSecretsSettings(Model):
+    """The app's secrets from a secret store through an ExternalSecret (External Secrets
+    Operator), instead of a Secret built from the stack's secret keys."""
+
+    enabled: bool = False
+    store: SecretStoreRef | None = None
+    refresh_interval: Duration = "1h"
+    # Secret file name (JWT_SECRET_KEY, OPENAI_API_KEY, TOOL_SERVER_<NAME>_TOKEN, ...) -> value.
+    data: dict[str, RemoteSecret] = Field(default_factory=dict)
+    # Store keys whose every property becomes a file under its own name.
+    data_from: list[str] = Field(default_factory=list)
+
+
 class DebugSettings(Model):
     enabled: bool = False

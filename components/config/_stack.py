@@ -33,6 +33,7 @@ from components.config._settings import (
     ClusterSettings,
     DebugSettings,
     ExposureSettings,
+    ExternalSecretsSettings,
     ImageSettings,
     KubernetesSettings,
     LimitRangeSettings,
@@ -136,6 +137,7 @@ class StackConfig(Model):
     monitoring: MonitoringSettings = MonitoringSettings()
     cluster: ClusterSettings = ClusterSettings()
     limits_store: LimitsStoreSettings = LimitsStoreSettings()
+    external_secrets: ExternalSecretsSettings = ExternalSecretsSettings()
     debug: DebugSettings = DebugSettings()
     pre_stop_seconds: int = Field(5, ge=0, le=300)
     termination_grace_period_seconds: int | None = Field(None, ge=1, le=3600)
@@ -482,6 +484,7 @@ def _server_cross_checks(config: StackConfig) -> list[str]:
             "(or set limitsStore.mode to 'none')"
         )
     problems.extend(keda_problems(config))
+    problems.extend(external_secrets_problems(config))
     if (
         config.termination_grace_period_seconds is not None
         and config.termination_grace_period_seconds < config.minimum_grace_seconds
@@ -503,6 +506,58 @@ def _server_cross_checks(config: StackConfig) -> list[str]:
         problems.append(
             f"{_key(SERVER_CONFIG_KEY, 'metrics', 'port')}: must be 1024 or above "
             "(the server runs as a non-root user)"
+        )
+    return problems
+
+
+def secret_file_names(config: StackConfig) -> set[str]:
+    """The files the server reads from its Secret (app.config.SECRET_ENV and the bearer tool
+    servers' tokens)."""
+    return set(SECRET_ENV) | {tool_server_token_env(n) for n in config.bearer_tool_servers}
+
+
+def required_secret_files(config: StackConfig) -> set[str]:
+    """The files the server cannot run without in this stack."""
+    providers = {agent.provider for agent in config.app.agents.values()}
+    required = {"JWT_SECRET_KEY"}
+    if config.environment != "development":
+        required |= {f"{provider.upper()}_API_KEY" for provider in providers}
+    if config.limits_store.mode == "external":
+        required.add("REDIS_URL")
+    return required | {tool_server_token_env(n) for n in config.bearer_tool_servers}
+
+
+def external_secrets_problems(config: StackConfig) -> list[str]:
+    external = config.external_secrets
+    if not external.enabled:
+        return []
+    problems = []
+    if external.store is None:
+        problems.append(
+            f"{_key('externalSecrets', 'store')}: required with externalSecrets.enabled "
+            "(the name and kind of a SecretStore or ClusterSecretStore)"
+        )
+    if not external.data and not external.data_from:
+        problems.append(
+            f"{_key('externalSecrets', 'data')}: give data (file name -> store key) or dataFrom "
+            "(store keys whose properties are the files)"
+        )
+    known = secret_file_names(config)
+    problems += [
+        f"{_key('externalSecrets', 'data', name)}: not a file the server reads; one of "
+        f"{', '.join(sorted(known))}"
+        for name in sorted(set(external.data) - known)
+    ]
+    if not external.data_from:
+        problems += [
+            f"{_key('externalSecrets', 'data', name)}: required (the server needs it here)"
+            for name in sorted(required_secret_files(config) - set(external.data))
+        ]
+    if config.limits_store.mode == "valkey":
+        problems.append(
+            f"{_key('externalSecrets', 'enabled')}: limitsStore.mode valkey keeps its password in "
+            "the stack; with secrets from a store use limitsStore.mode external (REDIS_URL and "
+            "REDIS_PASSWORD in the store)"
         )
     return problems
 

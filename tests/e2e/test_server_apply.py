@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from e2e.binaries import ROOT
 from e2e.controlplane import ControlPlane
 from e2e.serverapply import (
     WORKLOAD_KINDS,
@@ -206,3 +209,51 @@ def test_keda_crd_refuses_an_invalid_scaled_object(
     accepted, error, _ = server_apply(control_plane, scaled, dry_run=True)
     assert not accepted
     assert message in error
+
+
+def _documented_stores() -> list[dict[str, Any]]:
+    """The SecretStore examples docs/deploy.md shows (Vault, AWS Secrets Manager)."""
+    text = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    docs = [yaml.safe_load(block) for block in blocks]
+    return [
+        d for d in docs if isinstance(d, dict) and str(d.get("kind", "")).endswith("SecretStore")
+    ]
+
+
+def test_documented_secret_stores_are_valid_eso_objects(
+    applied: dict[str, ApplyReport], control_plane: ControlPlane
+) -> None:
+    stores = _documented_stores()
+    assert {store["metadata"]["name"] for store in stores} == {
+        "vault-backend",
+        "aws-secrets-manager",
+    }
+    for store in stores:
+        accepted, error, warnings = server_apply(control_plane, store, dry_run=True)
+        assert accepted, error
+        assert warnings == []
+    # The schema is really checked: a store with an unknown provider field is refused.
+    broken = copy.deepcopy(stores[0])
+    broken["spec"]["provider"]["vault"]["token"] = "s.abc"
+    accepted, error, _ = server_apply(control_plane, broken, dry_run=True)
+    assert not accepted
+    assert "field not declared in schema" in error
+
+
+def test_external_secret_writes_the_secret_the_pods_mount(rendered: dict[str, Path]) -> None:
+    external = _one(rendered["prod-external-secrets"], "ExternalSecret")
+    deployment = _one(rendered["prod-external-secrets"], "Deployment")
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert external["spec"]["target"]["name"] == volumes["secrets"]["secret"]["secretName"]
+    kinds = [obj["kind"] for obj in load_rendered(rendered["prod-external-secrets"])]
+    secrets = [
+        obj["metadata"]["name"]
+        for obj in load_rendered(rendered["prod-external-secrets"])
+        if obj["kind"] == "Secret"
+    ]
+    assert "agentsmcp-secrets" not in secrets
+    assert kinds.count("ExternalSecret") == 1
+    # The same mount as the stack's own Secret.
+    default = _one(rendered["prod"], "Deployment")["spec"]["template"]["spec"]
+    assert volumes["secrets"] == {v["name"]: v for v in default["volumes"]}["secrets"]
