@@ -28,7 +28,7 @@ from tests.app.conftest import bearer, make_token
 from tests.mcp_clients._nginx import Nginx, nginx_binary, running_nginx
 from tests.sse import parse_events
 
-from ._process import ServerProcess, fake_control, fake_upstreams, server_config
+from ._process import ServerProcess, fake_upstreams, server_config, stream_slowly
 
 REQUESTS = 1000
 CONCURRENCY = 16
@@ -138,13 +138,7 @@ async def test_rolling_replacement_under_load_fails_no_request(tmp_path: Path) -
         directory.mkdir()
     with contextlib.ExitStack() as stack:
         fakes = stack.enter_context(fake_upstreams(dirs["fakes"]))
-        for provider in ("openai", "anthropic"):
-            fake_control(
-                fakes,
-                "PUT",
-                f"/_fake/{provider}/default",
-                {"chunks": CHUNKS, "chunk_delay": CHUNK_DELAY},
-            )
+        stream_slowly(fakes, CHUNKS, CHUNK_DELAY)
         config = server_config(
             fakes,
             server={"drain_seconds": DRAIN_SECONDS, "shutdown_timeout_seconds": SHUTDOWN_TIMEOUT},
