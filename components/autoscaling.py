@@ -27,9 +27,9 @@ class AutoscalingArgs:
     vpa: VpaSettings
     # For autoscaling.scaler keda: the namespace and scrape job the in-flight gauge comes from,
     # and the per-pod target (StackConfig.keda_target_inflight).
-    namespace_name: str = ""
-    job: str = APP_NAME
-    target_inflight: int = 1
+    namespace_name: str
+    job: str
+    target_inflight: int
 
 
 def _behavior(policy: ScalingPolicy) -> k8s.autoscaling.v2.HPAScalingRulesArgs:
