@@ -16,10 +16,9 @@ import contextlib
 import json
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -110,12 +109,16 @@ class Rollout:
 
 
 async def _roll(
-    old: ServerProcess, keep: ServerProcess, new_factory: Any, proxy: Nginx, load: Load
+    old: ServerProcess,
+    keep: ServerProcess,
+    new_factory: Callable[[], ServerProcess],
+    proxy: Nginx,
+    load: Load,
 ) -> tuple[Rollout, ServerProcess]:
     """Start the new server, let the held-back load through, swap the proxy's upstreams while
     streams run on the old server, SIGTERM it and wait for its exit."""
     await asyncio.wait_for(load.start_new.wait(), timeout=120)
-    new: ServerProcess = await asyncio.to_thread(new_factory)
+    new = await asyncio.to_thread(new_factory)
     await asyncio.to_thread(new.wait_ready, 60)
     load.new_ready.set()
     # Streams take CHUNK_DELAY * len(CHUNKS) (0.3 s): some are on the old server now.
