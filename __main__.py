@@ -148,6 +148,7 @@ def _secrets(app: AppStack, store: StoreAccess) -> AppSecrets:
                 tool_server_token_env(name): token
                 for name, token in secrets.tool_server_tokens.items()
             },
+            external=app.config.external_secrets if app.config.external_secrets.enabled else None,
         ),
         app.provider,
     )
@@ -165,6 +166,7 @@ def _server(
             labels=app.labels,
             image_ref=image.ref,
             secret_name=app_secrets.name,
+            secret_revision=app_secrets.revision,
             pull_secret_name=app_secrets.pull_secret_name,
             public_source_namespaces=app.public_sources,
             monitoring_namespace=app.facts.monitoring_namespace,
@@ -183,6 +185,9 @@ def _autoscaling(app: AppStack, server: AgentServer) -> None:
             deployment=server.deployment,
             hpa=app.config.autoscaling,
             vpa=app.config.vpa,
+            namespace_name=app.config.namespace,
+            job=server.service_name,
+            target_inflight=app.config.keda_target_inflight,
         ),
         app.provider,
     )

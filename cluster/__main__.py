@@ -59,6 +59,7 @@ def main() -> None:
         pulumi.export(out.MONITORING_NAMESPACE, monitoring.namespace)
         pulumi.export(out.PROMETHEUS_RELEASE_LABEL, monitoring.release)
     pulumi.export(out.VPA_INSTALLED, config.vpa.enabled)
+    pulumi.export(out.KEDA_INSTALLED, config.keda.enabled)
     pulumi.export(
         "clusterIssuers",
         sorted(issuer for issuer in ("letsencrypt-prod", "letsencrypt-staging"))

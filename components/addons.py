@@ -82,6 +82,8 @@ CHARTS: dict[str, Chart] = {
         "kube-system",
     ),
     "vpa": Chart("vpa", "vpa", "https://charts.fairwinds.com/stable", "4.10.0", "vpa"),
+    # The release whose CRDs `make e2e` checks app stacks' ScaledObjects against (e2e/crds.py).
+    "keda": Chart("keda", "keda", "https://kedacore.github.io/charts", "2.20.2", "keda"),
 }
 
 
@@ -185,6 +187,7 @@ def _release_values(config: ClusterConfig) -> dict[str, dict[str, Any] | None]:
         else None,
         "metrics_server": config.metrics_server.values if config.metrics_server.enabled else None,
         "vpa": config.vpa.values if config.vpa.enabled else None,
+        "keda": config.keda.values if config.keda.enabled else None,
     }
 
 

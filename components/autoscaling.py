@@ -1,4 +1,5 @@
-"""Autoscaling: an HPA on CPU/memory utilisation and a VPA that recommends or sets requests."""
+"""Autoscaling: an HPA on CPU/memory utilisation, or a KEDA ScaledObject that also scales on the
+agent requests in flight per pod; and a VPA that recommends or sets requests."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ import pulumi_kubernetes as k8s
 
 from components.config import AutoscalingSettings, ScalingPolicy, VpaSettings
 from components.kube import APP_NAME, CONTAINER_NAME, KubeComponent, child_opts
+from components.monitoring import inflight_requests_query
+
+# Keep what runs while Prometheus cannot be read, and at least the fallback replicas.
+KEDA_FALLBACK_BEHAVIOR = "currentReplicasIfHigher"
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,11 @@ class AutoscalingArgs:
     deployment: k8s.apps.v1.Deployment
     hpa: AutoscalingSettings
     vpa: VpaSettings
+    # For autoscaling.scaler keda: the namespace and scrape job the in-flight gauge comes from,
+    # and the per-pod target (StackConfig.keda_target_inflight).
+    namespace_name: str
+    job: str
+    target_inflight: int
 
 
 def _behavior(policy: ScalingPolicy) -> k8s.autoscaling.v2.HPAScalingRulesArgs:
@@ -34,6 +44,60 @@ def _behavior(policy: ScalingPolicy) -> k8s.autoscaling.v2.HPAScalingRulesArgs:
     )
 
 
+def _keda_behavior(policy: ScalingPolicy) -> dict[str, Any]:
+    return {
+        "stabilizationWindowSeconds": policy.stabilization_seconds,
+        "selectPolicy": "Max",
+        "policies": [
+            {"type": "Percent", "value": policy.percent, "periodSeconds": policy.period_seconds}
+        ],
+    }
+
+
+def scaled_object_spec(args: AutoscalingArgs, target_name: pulumi.Input[str]) -> dict[str, Any]:
+    """The ScaledObject: the Prometheus trigger on in-flight agent requests per pod (KEDA divides
+    the query's sum by the target), plus the CPU/memory utilisation targets the HPA would have."""
+    hpa, keda = args.hpa, args.hpa.keda
+    triggers: list[dict[str, Any]] = [
+        {
+            "type": "prometheus",
+            "name": "inflight-requests",
+            "metricType": "AverageValue",
+            "metadata": {
+                "serverAddress": keda.prometheus_url,
+                "query": inflight_requests_query(args.namespace_name, args.job),
+                "threshold": str(args.target_inflight),
+            },
+        }
+    ]
+    triggers += [
+        {"type": name, "metricType": "Utilization", "metadata": {"value": str(target)}}
+        for name, target in (("cpu", hpa.cpu_utilization), ("memory", hpa.memory_utilization))
+        if target is not None
+    ]
+    return {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target_name},
+        "minReplicaCount": hpa.min_replicas,
+        "maxReplicaCount": hpa.max_replicas,
+        "pollingInterval": keda.polling_interval_seconds,
+        "cooldownPeriod": keda.cooldown_seconds,
+        "fallback": {
+            "failureThreshold": keda.failure_threshold,
+            "replicas": keda.fallback_replicas or hpa.min_replicas,
+            "behavior": KEDA_FALLBACK_BEHAVIOR,
+        },
+        "advanced": {
+            "horizontalPodAutoscalerConfig": {
+                "behavior": {
+                    "scaleUp": _keda_behavior(hpa.scale_up),
+                    "scaleDown": _keda_behavior(hpa.scale_down),
+                }
+            }
+        },
+        "triggers": triggers,
+    }
+
+
 class Autoscaling(KubeComponent[AutoscalingArgs]):
     TYPE = "agentsmcp:index:Autoscaling"
 
@@ -45,7 +109,16 @@ class Autoscaling(KubeComponent[AutoscalingArgs]):
             name=APP_NAME, namespace=args.namespace, labels=args.labels
         )
         hpa = args.hpa
-        if hpa.enabled:
+        if hpa.enabled and hpa.scaler == "keda":
+            k8s.apiextensions.CustomResource(
+                f"{resource_name}-scaled-object",
+                api_version="keda.sh/v1alpha1",
+                kind="ScaledObject",
+                metadata=metadata,
+                spec=scaled_object_spec(args, target_name),
+                opts=child_opts(self, provider),
+            )
+        elif hpa.enabled:
             metrics = [
                 k8s.autoscaling.v2.MetricSpecArgs(
                     type="Resource",

@@ -61,6 +61,8 @@ class ClusterConfig(Model):
     kube_prometheus_stack: AddonToggle = AddonToggle()
     metrics_server: AddonToggle = AddonToggle()
     vpa: AddonToggle = AddonToggle()
+    # KEDA, for app stacks with autoscaling.scaler keda (in-flight requests per pod).
+    keda: AddonToggle = AddonToggle()
 
 
 def _key(*parts: object) -> str:

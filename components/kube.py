@@ -33,12 +33,19 @@ def common_labels(stack: str, version: str) -> dict[str, str]:
 
 
 def cluster_provider(stack: str, settings: KubernetesSettings) -> k8s.Provider:
-    """The one provider every Kubernetes resource uses: ambient kubeconfig unless configured."""
+    """The one provider every Kubernetes resource uses: ambient kubeconfig unless configured.
+
+    ConfigMaps and Secrets are updated in place when their data changes: the provider's default
+    replaces them, which under a fixed name means deleting first (what mounts them is left
+    without it). Whatever must roll with a change says so itself (content-named ConfigMap,
+    secret revision annotation)."""
     return k8s.Provider(
         f"{APP_NAME}-{stack}-k8s",
         kubeconfig=settings.kubeconfig,
         context=settings.context,
         enable_server_side_apply=True,
+        enable_config_map_mutable=True,
+        enable_secret_mutable=True,
     )
 
 

@@ -22,7 +22,7 @@ from components.kube import (
     tcp_container_port,
     tcp_service_port,
 )
-from components.secrets import generated_password
+from components.secrets import generated_password, secret_revision
 
 VALKEY_NAME = f"{APP_NAME}-valkey"
 VALKEY_PORT = 6379
@@ -89,7 +89,7 @@ class ValkeyStore(KubeComponent[ValkeyStoreArgs]):
         self.url = pulumi.Output.from_input(
             f"redis://{VALKEY_NAME}.{args.namespace_name}.svc.cluster.local:{VALKEY_PORT}/0"
         )
-        config_secret = _config_secret(resource_name, args, self.password, child)
+        config_secret, conf_revision = _config_secret(resource_name, args, self.password, child)
         k8s.core.v1.Service(
             f"{resource_name}-service",
             metadata=_meta(args),
@@ -100,7 +100,7 @@ class ValkeyStore(KubeComponent[ValkeyStoreArgs]):
             ),
             opts=child,
         )
-        _stateful_set(resource_name, args, config_secret, child)
+        _stateful_set(resource_name, args, config_secret, conf_revision, child)
         # One replica: a PDB that forbade its eviction would block every node drain. The
         # server's failure policy covers the seconds the store is away.
         k8s.policy.v1.PodDisruptionBudget(
@@ -129,25 +129,34 @@ def _config_secret(
     args: ValkeyStoreArgs,
     password: pulumi.Output[str],
     opts: pulumi.ResourceOptions,
-) -> k8s.core.v1.Secret:
-    """``valkey.conf``, a secret since it holds the password."""
+) -> tuple[k8s.core.v1.Secret, pulumi.Output[str]]:
+    """``valkey.conf``, a secret since it holds the password; and its revision (a keyed hash,
+    plain): Valkey reads its config only at start, so the pod template carries it and a changed
+    config (the Secret updated in place) restarts Valkey, a new password with the server's."""
     settings = args.settings
     conf: pulumi.Output[str] = pulumi.Output.secret(
         password.apply(lambda value: valkey_conf(value, settings))
     )
-    return k8s.core.v1.Secret(
+    revision = pulumi.Output.unsecret(
+        pulumi.Output.all(password, conf).apply(
+            lambda pair: secret_revision({CONFIG_KEY: pair[1]}, pair[0])
+        )
+    )
+    secret = k8s.core.v1.Secret(
         f"{resource_name}-config",
         metadata=_meta(args),
         type="Opaque",
         string_data={CONFIG_KEY: conf},
         opts=opts,
     )
+    return secret, revision
 
 
 def _stateful_set(
     resource_name: str,
     args: ValkeyStoreArgs,
     config_secret: k8s.core.v1.Secret,
+    conf_revision: pulumi.Output[str],
     opts: pulumi.ResourceOptions,
 ) -> None:
     persistence = args.settings.persistence
@@ -161,7 +170,8 @@ def _stateful_set(
             volume_claim_templates=_data_claims(persistence) if persistence.enabled else None,
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(
-                    labels={**args.labels, **valkey_labels(args.stack)}
+                    labels={**args.labels, **valkey_labels(args.stack)},
+                    annotations={"checksum/config": conf_revision},
                 ),
                 spec=k8s.core.v1.PodSpecArgs(
                     automount_service_account_token=False,

@@ -107,6 +107,12 @@ def _selector(namespace: str, job: str, extra: str = "") -> str:
     return "{" + f'namespace="{namespace}",job="{job}"' + (f",{extra}" if extra else "") + "}"
 
 
+def inflight_requests_query(namespace: str, job: str) -> str:
+    """Agent requests in flight over every pod of the stack: what KEDA's Prometheus trigger
+    divides by its per-pod target (metricType AverageValue) to get the replicas it wants."""
+    return f"sum(agentsmcp_agent_requests_in_flight{_selector(namespace, job)})"
+
+
 def _mcp_tool_error_ratio(namespace: str, job: str) -> str:
     # Calls to unknown tools (counted as tool "other") are the client's mistake, not a failing tool.
     failed = _selector(namespace, job, f'tool!="other",outcome=~"{MCP_TOOL_FAILURES}"')

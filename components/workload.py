@@ -30,7 +30,12 @@ from components.kube import (
     tcp_service_port,
 )
 
-CONFIG_MAP_NAME = "agentsmcp-config"
+# The server config's ConfigMap is named by its content (CONFIG_MAP_PREFIX-<hash>): a change
+# creates a new one, rolls the Deployment onto it, then deletes the old one (docs/stack-config.md).
+CONFIG_MAP_PREFIX = "agentsmcp-config"
+CONFIG_HASH_LENGTH = 10
+# Pod template annotation holding AppSecrets.revision: a secret change rolls the pods.
+SECRET_REVISION_ANNOTATION = "checksum/secrets"  # noqa: S105 (a name, not a value)
 # Where the Secret's keys appear as files; the server reads them through AGENTSMCP_SECRETS_DIR.
 SECRETS_MOUNT_DIR = "/var/run/secrets/agentsmcp"
 SERVICE_NAME = APP_NAME
@@ -53,6 +58,11 @@ def render_server_yaml(config: StackConfig) -> str:
     return yaml.safe_dump(config.server_file, sort_keys=True, default_flow_style=False)
 
 
+def config_hash(server_yaml: str) -> str:
+    """The part of the ConfigMap's name (and of its Pulumi resource name) its content decides."""
+    return hashlib.sha256(server_yaml.encode()).hexdigest()[:CONFIG_HASH_LENGTH]
+
+
 @dataclass(frozen=True)
 class AgentServerArgs:
     stack: str
@@ -62,6 +72,9 @@ class AgentServerArgs:
     image_ref: pulumi.Input[str]
     # Outputs of the Secrets (not constant names), so the Deployment waits for them.
     secret_name: pulumi.Input[str]
+    # Changes exactly when the secrets' values do (AppSecrets.revision); None when a controller
+    # outside Pulumi writes them (the server re-reads the rotated files).
+    secret_revision: pulumi.Input[str] | None
     # Namespaces public traffic comes from (ingress controller or Gateway data plane), unless
     # networkPolicy.ingressSources replaces them; and the Prometheus namespace.
     public_source_namespaces: Sequence[pulumi.Input[str]]
@@ -86,9 +99,12 @@ class AgentServer(KubeComponent[AgentServerArgs]):
         config = args.config
         child = child_opts(self, provider)
         server_yaml = render_server_yaml(config)
+        # A new resource per content (not a replacement): created before the Deployment moves to
+        # it, the old one deleted after the rollout. A content-named object never changes.
+        digest = config_hash(server_yaml)
         config_map = k8s.core.v1.ConfigMap(
-            f"{resource_name}-config",
-            metadata=_meta(args, CONFIG_MAP_NAME),
+            f"{resource_name}-config-{digest}",
+            metadata=_meta(args, f"{CONFIG_MAP_PREFIX}-{digest}"),
             data={CONFIG_FILE_NAME: server_yaml},
             opts=child,
         )
@@ -100,7 +116,7 @@ class AgentServer(KubeComponent[AgentServerArgs]):
         )
         self.deployment_name = APP_NAME
         pod_spec = _pod_spec(args, service_account, config_map)
-        self.deployment = _deployment(resource_name, args, server_yaml, pod_spec, child)
+        self.deployment = _deployment(resource_name, args, pod_spec, child)
         self.service_name = SERVICE_NAME
         self.service = _cluster_service(resource_name, args, child)
         self.load_balancer = None
@@ -123,7 +139,6 @@ def _match_server(args: AgentServerArgs) -> k8s.meta.v1.LabelSelectorArgs:
 def _deployment(
     resource_name: str,
     args: AgentServerArgs,
-    server_yaml: str,
     pod_spec: k8s.core.v1.PodSpecArgs,
     opts: pulumi.ResourceOptions,
 ) -> k8s.apps.v1.Deployment:
@@ -144,10 +159,10 @@ def _deployment(
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     labels=args.labels,
-                    # No secret checksum: the server re-reads rotated secret files itself.
-                    annotations={
-                        "checksum/config": hashlib.sha256(server_yaml.encode()).hexdigest(),
-                    },
+                    # The config's change is in its ConfigMap's name, the secrets' here.
+                    annotations=None
+                    if args.secret_revision is None
+                    else {SECRET_REVISION_ANNOTATION: args.secret_revision},
                 ),
                 spec=pod_spec,
             ),
@@ -319,7 +334,7 @@ def _volumes(
         k8s.core.v1.VolumeArgs(
             name="config",
             config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                name=config_map.metadata.apply(lambda m: m.name or CONFIG_MAP_NAME),
+                name=config_map.metadata.apply(lambda m: m.name or CONFIG_MAP_PREFIX),
                 items=[k8s.core.v1.KeyToPathArgs(key=CONFIG_FILE_NAME, path=CONFIG_FILE_NAME)],
             ),
         ),

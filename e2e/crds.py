@@ -49,6 +49,23 @@ SOURCES = (
             )
         ),
     ),
+    # The chart the cluster stack installs with keda.enabled is the same release (2.20.2).
+    CrdSource(
+        "github.com/kedacore/keda/v2",
+        "v2.20.2",
+        tuple(
+            f"config/crd/bases/keda.sh_{kind}.yaml"
+            for kind in ("scaledobjects", "triggerauthentications", "clustertriggerauthentications")
+        ),
+    ),
+    CrdSource(
+        "github.com/external-secrets/external-secrets",
+        "v1.3.2",
+        tuple(
+            f"config/crds/bases/external-secrets.io_{kind}.yaml"
+            for kind in ("externalsecrets", "secretstores", "clustersecretstores")
+        ),
+    ),
     CrdSource(
         "github.com/cert-manager/cert-manager",
         "v1.21.2",

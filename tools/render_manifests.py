@@ -361,11 +361,16 @@ class RenderError(Exception):
 
 
 def render_stack(
-    stack: str, out: Path, project: Project = APP, config: Mapping[str, Any] | None = None
+    stack: str,
+    out: Path,
+    project: Project = APP,
+    config: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Render ``stack`` into ``out``, replacing an earlier render there (and nothing else).
-    ``config`` replaces the stack file's config, as in :func:`run_program`."""
-    files = render_documents(run_program(stack, project=project, config=config))
+    ``config`` and ``secrets`` replace the stack file's config and the placeholder secrets, as in
+    :func:`run_program`."""
+    files = render_documents(run_program(stack, project=project, config=config, secrets=secrets))
     marker = out / RENDER_MARKER
     if out.exists() and any(out.iterdir()) and not marker.exists():
         raise RenderError(f"{out} is not empty and holds no earlier render; choose another --out")

@@ -1,6 +1,7 @@
 """Cross-object references inside one stack, the mistakes a schema cannot see: a Service whose
 selector matches no pod, a named port nobody declares, an autoscaler aimed at a missing
-Deployment, a Secret key the pods read but the Secret lacks, ``spec.replicas`` next to an HPA."""
+Deployment, a Secret key the pods read but the Secret lacks, ``spec.replicas`` next to an HPA or
+a KEDA ScaledObject. A Secret an ExternalSecret of the stack writes counts as the stack's."""
 
 from __future__ import annotations
 
@@ -91,16 +92,40 @@ class _Index:
             if pod.namespace == namespace and selector_matches(selector, pod.labels)
         ]
 
-    def keys(self, kind: str, namespace: str, name: str) -> set[str] | None:
+    def keys(self, kind: str, namespace: str, name: str) -> frozenset[str] | None:
         found = self.get(kind, namespace, name)
+        if found is None and kind == "Secret":
+            return self._external_secret_keys(namespace, name)
         if found is None:
             return None
         body = found.body
-        return {
-            *(body.get("data") or {}),
-            *(body.get("stringData") or {}),
-            *(body.get("binaryData") or {}),
-        }
+        return frozenset(
+            {
+                *(body.get("data") or {}),
+                *(body.get("stringData") or {}),
+                *(body.get("binaryData") or {}),
+            }
+        )
+
+    def _external_secret_keys(self, namespace: str, name: str) -> frozenset[str] | None:
+        """The keys of a Secret an ExternalSecret of the stack writes (External Secrets Operator):
+        its ``data`` keys, or any key when ``dataFrom`` takes whole store entries."""
+        for external in self.of_kind("ExternalSecret"):
+            spec = external.body.get("spec") or {}
+            target = (spec.get("target") or {}).get("name") or external.name
+            if _namespace(external) != namespace or target != name:
+                continue
+            if spec.get("dataFrom"):
+                return _AnyKeys()
+            return frozenset(str(item.get("secretKey")) for item in spec.get("data") or [])
+        return None
+
+
+class _AnyKeys(frozenset[str]):
+    """Keys known only to a secret store: every key may be there."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
 
 
 def _check_services(index: _Index, result: CheckResult) -> None:
@@ -165,6 +190,7 @@ def _check_targets(index: _Index, result: CheckResult) -> None:
     scaled: set[tuple[str, str, str]] = set()
     for kind, field in (
         ("HorizontalPodAutoscaler", "scaleTargetRef"),
+        ("ScaledObject", "scaleTargetRef"),
         ("VerticalPodAutoscaler", "targetRef"),
     ):
         for autoscaler in index.of_kind(kind):
@@ -173,14 +199,15 @@ def _check_targets(index: _Index, result: CheckResult) -> None:
             key = (str(target.get("kind")), _namespace(autoscaler), str(target.get("name")))
             if index.get(*key) is None:
                 result.fail(autoscaler.label, f"{field} {key[0]}/{key[2]} is not in the stack")
-            elif kind == "HorizontalPodAutoscaler":
+            elif kind != "VerticalPodAutoscaler":
                 scaled.add(key)
     for key in sorted(scaled):
         workload = index.get(*key)
         if workload is not None and "replicas" in (workload.body.get("spec") or {}):
             result.fail(
                 workload.label,
-                "sets spec.replicas although an HPA owns it (server-side apply conflict)",
+                "sets spec.replicas although an HPA owns it (server-side apply conflict; a KEDA "
+                "ScaledObject's HPA too)",
             )
     for budget in index.of_kind("PodDisruptionBudget"):
         result.runs += 1

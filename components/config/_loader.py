@@ -122,6 +122,11 @@ def tool_server_token_problems(config: StackConfig, secrets: Secrets) -> list[st
 _PROVIDER_SECRETS = {"openai": "openaiApiKey", "anthropic": "anthropicApiKey"}
 
 
+# The stack secret keys that become files of the app's Secret (not registryPassword: the pull
+# Secret stays the stack's with externalSecrets too).
+_APP_SECRET_KEYS = tuple(key for key in SECRET_KEYS if key != "registryPassword")
+
+
 def load_stack_config() -> tuple[StackConfig, Secrets]:
     """Read and validate the running stack's config. Raises StackConfigError."""
     config = parse_stack_config(read_raw_config())
@@ -132,6 +137,28 @@ def load_stack_config() -> tuple[StackConfig, Secrets]:
             f"{NAMESPACE}:registryPassword: required with image.registry; set it with "
             "`pulumi config set --secret registryPassword`"
         )
+    if config.external_secrets.enabled:
+        problems += _store_owned_secret_problems()
+    else:
+        problems += _stack_secret_problems(config, secrets)
+    if problems:
+        raise StackConfigError(problems)
+    return config, secrets
+
+
+def _store_owned_secret_problems() -> list[str]:
+    """With externalSecrets the store holds the app's secrets: one set in the stack as well
+    would never reach the pods."""
+    return [
+        f"{NAMESPACE}:{key}: externalSecrets.enabled takes the app's secrets from the store; "
+        f"put it there (externalSecrets.data) and remove it with `pulumi config rm {key}`"
+        for key in _APP_SECRET_KEYS
+        if pulumi.runtime.get_config(f"{NAMESPACE}:{key}") is not None
+    ]
+
+
+def _stack_secret_problems(config: StackConfig, secrets: Secrets) -> list[str]:
+    problems = []
     if config.limits_store.mode == "external" and secrets.redis_url is None:
         problems.append(
             f"{NAMESPACE}:redisUrl: required with limitsStore.mode external; set it with "
@@ -146,7 +173,4 @@ def load_stack_config() -> tuple[StackConfig, Secrets]:
                 f"{NAMESPACE}:{secret_key}: required because an agent uses {provider}; set it "
                 f"with `pulumi config set --secret {secret_key}`"
             )
-    problems += tool_server_token_problems(config, secrets)
-    if problems:
-        raise StackConfigError(problems)
-    return config, secrets
+    return problems + tool_server_token_problems(config, secrets)

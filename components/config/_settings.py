@@ -142,8 +142,33 @@ class ScalingPolicy(Model):
     period_seconds: int = Field(60, ge=1, le=1800)
 
 
+# kube-prometheus-stack's Prometheus as the cluster stack installs it (release and namespace).
+DEFAULT_PROMETHEUS_URL = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
+
+
+class KedaSettings(Model):
+    """``autoscaling.scaler: keda``: a ScaledObject (KEDA must run in the cluster) scaling on the
+    agent requests in flight per pod, read from Prometheus, besides the CPU/memory targets."""
+
+    # The Prometheus KEDA's operator queries (its own network path, not the pods').
+    prometheus_url: str = Field(DEFAULT_PROMETHEUS_URL, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    # Agent requests in flight per pod to scale at; unset: half of
+    # serverConfig.server.max_inflight_runs, so pods are added well before any request is shed.
+    target_inflight_per_pod: int | None = Field(None, ge=1, le=100_000)
+    polling_interval_seconds: int = Field(15, ge=1, le=3600)
+    cooldown_seconds: int = Field(300, ge=0, le=86_400)
+    # While Prometheus cannot be read (failureThreshold polls in a row): at least this many
+    # replicas, never fewer than are running. Unset: autoscaling.minReplicas.
+    fallback_replicas: int | None = Field(None, ge=1, le=1000)
+    failure_threshold: int = Field(3, ge=1, le=100)
+
+
 class AutoscalingSettings(Model):
     enabled: bool = False
+    # hpa: a HorizontalPodAutoscaler on CPU/memory; keda: a KEDA ScaledObject that also scales on
+    # the agent requests in flight per pod (autoscaling.keda).
+    scaler: Literal["hpa", "keda"] = "hpa"
+    keda: KedaSettings = KedaSettings()
     min_replicas: int = Field(2, ge=1, le=1000)
     max_replicas: int = Field(10, ge=1, le=1000)
     cpu_utilization: int | None = Field(70, ge=1, le=100)
@@ -387,6 +412,35 @@ class LimitsStoreSettings(Model):
     mode: Literal["none", "external", "valkey"] = "none"
     valkey: ValkeySettings = ValkeySettings()
     external: ExternalStoreSettings = ExternalStoreSettings()
+
+
+class SecretStoreRef(Model):
+    """An External Secrets Operator store the cluster already has."""
+
+    name: DnsLabel
+    kind: Literal["SecretStore", "ClusterSecretStore"] = "ClusterSecretStore"
+
+
+class RemoteSecret(Model):
+    """One value in the store: its key (a Vault path, an AWS Secrets Manager secret name) and,
+    for a structured secret, the property (a Vault KV field, a JSON key)."""
+
+    key: str = Field(min_length=1, max_length=2048)
+    property: str | None = Field(None, min_length=1, max_length=253)
+    version: str | None = Field(None, min_length=1, max_length=253)
+
+
+class ExternalSecretsSettings(Model):
+    """The app's secrets from a secret store through an ExternalSecret (External Secrets
+    Operator), instead of a Secret built from the stack's secret keys."""
+
+    enabled: bool = False
+    store: SecretStoreRef | None = None
+    refresh_interval: Duration = "1h"
+    # Secret file name (JWT_SECRET_KEY, OPENAI_API_KEY, TOOL_SERVER_<NAME>_TOKEN, ...) -> value.
+    data: dict[str, RemoteSecret] = Field(default_factory=dict)
+    # Store keys whose every property becomes a file under its own name.
+    data_from: list[str] = Field(default_factory=list)
 
 
 class DebugSettings(Model):

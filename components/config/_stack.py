@@ -33,6 +33,7 @@ from components.config._settings import (
     ClusterSettings,
     DebugSettings,
     ExposureSettings,
+    ExternalSecretsSettings,
     ImageSettings,
     KubernetesSettings,
     LimitRangeSettings,
@@ -83,9 +84,8 @@ MOVED_KEYS: dict[tuple[str, ...], str] = {
     ("monitoring", "port"): "metrics.port",
 }
 # serverConfig sections the pods get as environment variables (the server's ENV_OVERRIDES), not
-# in the ConfigMap: pulumi-kubernetes replaces a ConfigMap on any data change, and the Deployment
-# with it, where a changed variable updates the Deployment in place. A log level is what one
-# changes on a running deployment.
+# in the ConfigMap: a log level is what one changes on a running deployment, and a changed
+# variable touches the Deployment alone (a changed file is a new ConfigMap, components.workload).
 ENV_SECTIONS = frozenset({"logging"})
 # What stands in for the secrets while validating: they come from the Kubernetes Secret.
 _SECRET_STAND_INS = {"jwt_secret_key": "x" * 64, "redis_url": "redis://limits-store:6379/0"}
@@ -137,6 +137,7 @@ class StackConfig(Model):
     monitoring: MonitoringSettings = MonitoringSettings()
     cluster: ClusterSettings = ClusterSettings()
     limits_store: LimitsStoreSettings = LimitsStoreSettings()
+    external_secrets: ExternalSecretsSettings = ExternalSecretsSettings()
     debug: DebugSettings = DebugSettings()
     pre_stop_seconds: int = Field(5, ge=0, le=300)
     termination_grace_period_seconds: int | None = Field(None, ge=1, le=3600)
@@ -245,6 +246,12 @@ class StackConfig(Model):
     @property
     def grace_seconds(self) -> int:
         return self.termination_grace_period_seconds or self.minimum_grace_seconds
+
+    @property
+    def keda_target_inflight(self) -> int:
+        """Agent requests in flight per pod the KEDA ScaledObject scales at."""
+        target = self.autoscaling.keda.target_inflight_per_pod
+        return target or max(1, self.app.server.max_inflight_runs // 2)
 
     @property
     def hpa_scales_on_resources(self) -> bool:
@@ -476,6 +483,8 @@ def _server_cross_checks(config: StackConfig) -> list[str]:
             f"{backend}: must be 'redis' while limitsStore.mode is {store.mode!r} "
             "(or set limitsStore.mode to 'none')"
         )
+    problems.extend(keda_problems(config))
+    problems.extend(external_secrets_problems(config))
     if (
         config.termination_grace_period_seconds is not None
         and config.termination_grace_period_seconds < config.minimum_grace_seconds
@@ -497,6 +506,82 @@ def _server_cross_checks(config: StackConfig) -> list[str]:
         problems.append(
             f"{_key(SERVER_CONFIG_KEY, 'metrics', 'port')}: must be 1024 or above "
             "(the server runs as a non-root user)"
+        )
+    return problems
+
+
+def secret_file_names(config: StackConfig) -> set[str]:
+    """The files the server reads from its Secret (app.config.SECRET_ENV and the bearer tool
+    servers' tokens)."""
+    return set(SECRET_ENV) | {tool_server_token_env(n) for n in config.bearer_tool_servers}
+
+
+def required_secret_files(config: StackConfig) -> set[str]:
+    """The files the server cannot run without in this stack."""
+    providers = {agent.provider for agent in config.app.agents.values()}
+    required = {"JWT_SECRET_KEY"}
+    if config.environment != "development":
+        required |= {f"{provider.upper()}_API_KEY" for provider in providers}
+    if config.limits_store.mode == "external":
+        required.add("REDIS_URL")
+    return required | {tool_server_token_env(n) for n in config.bearer_tool_servers}
+
+
+def external_secrets_problems(config: StackConfig) -> list[str]:
+    external = config.external_secrets
+    if not external.enabled:
+        return []
+    problems = []
+    if external.store is None:
+        problems.append(
+            f"{_key('externalSecrets', 'store')}: required with externalSecrets.enabled "
+            "(the name and kind of a SecretStore or ClusterSecretStore)"
+        )
+    if not external.data and not external.data_from:
+        problems.append(
+            f"{_key('externalSecrets', 'data')}: give data (file name -> store key) or dataFrom "
+            "(store keys whose properties are the files)"
+        )
+    known = secret_file_names(config)
+    problems += [
+        f"{_key('externalSecrets', 'data', name)}: not a file the server reads; one of "
+        f"{', '.join(sorted(known))}"
+        for name in sorted(set(external.data) - known)
+    ]
+    if not external.data_from:
+        problems += [
+            f"{_key('externalSecrets', 'data', name)}: required (the server needs it here)"
+            for name in sorted(required_secret_files(config) - set(external.data))
+        ]
+    if config.limits_store.mode == "valkey":
+        problems.append(
+            f"{_key('externalSecrets', 'enabled')}: limitsStore.mode valkey keeps its password in "
+            "the stack; with secrets from a store use limitsStore.mode external (REDIS_URL and "
+            "REDIS_PASSWORD in the store)"
+        )
+    return problems
+
+
+def keda_problems(config: StackConfig) -> list[str]:
+    scaling = config.autoscaling
+    if scaling.scaler != "keda":
+        return []
+    if not scaling.enabled:
+        return [f"{_key('autoscaling', 'scaler')}: 'keda' needs autoscaling.enabled true"]
+    problems = []
+    limit = config.app.server.max_inflight_runs
+    if config.keda_target_inflight > limit:
+        problems.append(
+            f"{_key('autoscaling', 'keda', 'targetInflightPerPod')}: must not exceed "
+            f"{SERVER_CONFIG_KEY}.server.max_inflight_runs ({config.keda_target_inflight} > "
+            f"{limit}): pods would shed requests before a new one is added"
+        )
+    fallback = scaling.keda.fallback_replicas
+    if fallback is not None and not scaling.min_replicas <= fallback <= scaling.max_replicas:
+        problems.append(
+            f"{_key('autoscaling', 'keda', 'fallbackReplicas')}: must be between "
+            f"autoscaling.minReplicas and maxReplicas ({scaling.min_replicas}-"
+            f"{scaling.max_replicas}), got {fallback}"
         )
     return problems
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from components.stack_file import stack_config, with_overrides
+from components.workload import CONFIG_MAP_PREFIX
 from tools.render_manifests import ProgramRun, Registration, run_program
 
 STACKS = ("dev", "staging", "prod")
@@ -30,6 +31,17 @@ def run(stack_runs: dict[str, ProgramRun], stack: str) -> ProgramRun:
 def one(run: ProgramRun, type_token: str) -> Registration:
     found = run.of_type(type_token)
     assert len(found) == 1, f"expected one {type_token}, got {[r.name for r in found]}"
+    return found[0]
+
+
+def server_config_map(run: ProgramRun) -> Registration:
+    """The server's ConfigMap, named by its content (components.workload.CONFIG_MAP_PREFIX)."""
+    found = [
+        reg
+        for reg in run.of_type("kubernetes:core/v1:ConfigMap")
+        if reg.inputs["metadata"]["name"].startswith(f"{CONFIG_MAP_PREFIX}-")
+    ]
+    assert len(found) == 1, f"expected one server ConfigMap, got {[r.name for r in found]}"
     return found[0]
 
 

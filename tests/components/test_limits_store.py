@@ -14,7 +14,7 @@ import pytest
 
 from components.config import ValkeySettings
 from components.limits_store import VALKEY_NAME, valkey_conf
-from tests.components.conftest import config_with, server_config
+from tests.components.conftest import config_with, server_config, server_config_map
 from tools.render_manifests import PLACEHOLDER_SECRETS, SECRET_SIG, SIG_KEY, ProgramRun, run_program
 from validation._manifests import Manifest
 
@@ -22,7 +22,6 @@ STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 SECRET = "kubernetes:core/v1:Secret"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
-CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 SHARED = {"enabled": True, "requests_per_minute": 600, "burst": 100, "backend": "redis"}
 
 
@@ -84,7 +83,7 @@ def test_valkey_mode_deploys_a_restricted_store_only_our_pods_reach() -> None:
         "redis://agentsmcp-valkey.agentsmcp-prod.svc.cluster.local:6379/0"
     )
     assert _named(run, SECRET, VALKEY_NAME)["stringData"].get(SIG_KEY) == SECRET_SIG
-    server_config = _named(run, CONFIG_MAP, "agentsmcp-config")["data"]["config.yaml"]
+    server_config = server_config_map(run).inputs["data"]["config.yaml"]
     assert "backend: redis" in server_config
 
 

@@ -18,6 +18,7 @@ from tests.components.conftest import (
     ingress_tls_staging_config,
     one,
     server_config,
+    server_config_map,
 )
 from tools.render_manifests import (
     PLACEHOLDER_SECRETS,
@@ -223,10 +224,7 @@ def test_env_names_are_what_the_server_reads(run: ProgramRun) -> None:
 
 
 def test_config_map_passes_the_servers_own_config_loader(run: ProgramRun, tmp_path: Path) -> None:
-    config_map = next(
-        r for r in run.of_type(CONFIG_MAP) if r.inputs["metadata"]["name"] == "agentsmcp-config"
-    )
-    text = config_map.inputs["data"]["config.yaml"]
+    text = server_config_map(run).inputs["data"]["config.yaml"]
     path = tmp_path / "config.yaml"
     path.write_text(text, encoding="utf-8")
     environ = {item["name"]: item["value"] for item in _container(run)["env"] if "value" in item}
@@ -257,16 +255,12 @@ def test_rollout_and_shutdown(run: ProgramRun) -> None:
     deployment = _deployment(run)
     template = deployment["spec"]["template"]
     annotations = template["metadata"]["annotations"]
-    assert re.fullmatch(r"[0-9a-f]{64}", annotations["checksum/config"])
-    # The server re-reads rotated secret files; a secret change must not roll the pods.
-    assert "checksum/secret" not in annotations
+    # The config's change is in its ConfigMap's name; the secrets' in their revision.
+    assert set(annotations) == {"checksum/secrets"}
+    assert re.fullmatch(r"[0-9a-f]{16}", annotations["checksum/secrets"])
     container = _container(run)
     pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
-    server = yaml.safe_load(
-        next(
-            r for r in run.of_type(CONFIG_MAP) if r.inputs["metadata"]["name"] == "agentsmcp-config"
-        ).inputs["data"]["config.yaml"]
-    )["server"]
+    server = yaml.safe_load(server_config_map(run).inputs["data"]["config.yaml"])["server"]
     grace = template["spec"]["terminationGracePeriodSeconds"]
     assert grace > pre_stop + server["drain_seconds"] + server["shutdown_timeout_seconds"]
     assert container["resources"]["requests"]

@@ -10,7 +10,7 @@ import pulumi
 import pytest
 
 from app.config import load_config
-from tests.components.conftest import config_with, server_config
+from tests.components.conftest import config_with, server_config, server_config_map
 from tools.render_manifests import (
     PLACEHOLDER_SECRETS,
     ProgramRun,
@@ -19,7 +19,6 @@ from tools.render_manifests import (
 )
 
 SECRET = "kubernetes:core/v1:Secret"
-CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 TOOL_SERVERS = {
@@ -65,7 +64,7 @@ def test_bearer_tokens_are_files_the_server_reads(tmp_path: Path) -> None:
     assert not any("CALC" in key for key in values)
     container = _named(run, DEPLOYMENT, "agentsmcp")["spec"]["template"]["spec"]["containers"][0]
     assert not any(item["name"].startswith("TOOL_SERVER") for item in container["env"])
-    text = _named(run, CONFIG_MAP, "agentsmcp-config")["data"]["config.yaml"]
+    text = server_config_map(run).inputs["data"]["config.yaml"]
     assert all(token not in text for token in tokens.values())
     # What the kubelet writes into the secrets volume, read by the server's loader.
     (tmp_path / "config.yaml").write_text(text, encoding="utf-8")

@@ -63,7 +63,11 @@ def _manifests(suffix: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     cannot collide, the Secret holding real values and the Deployment running the built image."""
     files = render_documents(run_program("prod"))
     secret = yaml.safe_load(files["secret-agentsmcp-prod-agentsmcp-secrets.yaml"])
-    config_map = yaml.safe_load(files["configmap-agentsmcp-prod-agentsmcp-config.yaml"])
+    # Named by its content: agentsmcp-config-<hash>.
+    (config_file,) = (
+        n for n in files if n.startswith("configmap-agentsmcp-prod-agentsmcp-config-")
+    )
+    config_map = yaml.safe_load(files[config_file])
     deployment = yaml.safe_load(files["deployment-agentsmcp-prod-agentsmcp.yaml"])
     secret.pop("stringData")
     secret["data"] = {k: base64.b64encode(v.encode()).decode() for k, v in SECRET_VALUES.items()}

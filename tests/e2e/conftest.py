@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytest
@@ -19,15 +20,62 @@ from e2e.controlplane import ControlPlane, install_crds
 from e2e.crds import crd_documents
 
 STACKS = ("dev", "staging", "prod")
-# Rendered like the stacks, from prod's file with these settings: what no stack file turns on yet.
-VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Rendered like the stacks, from ``stack``'s file with these settings (and serverConfig
+    sections merged in, secrets replaced): what no stack file turns on yet."""
+
+    stack: str
+    overrides: dict[str, object]
+    sections: dict[str, dict[str, object]] = field(default_factory=dict)
+    secrets: dict[str, object] | None = None
+
+
+# The store keys the prod-external-secrets variant reads (one Vault KV secret, three fields).
+EXTERNAL_SECRET_DATA = {
+    name: {"key": "agentsmcp/prod", "property": name.lower()}
+    for name in ("JWT_SECRET_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+}
+VARIANTS: dict[str, Variant] = {
     # The shared limits store deployed in the namespace (a Valkey StatefulSet).
-    "prod-valkey": (
+    "prod-valkey": Variant(
         "prod",
         {
             "agentsmcp:namespace": "agentsmcp-prod-valkey",
             "agentsmcp:limitsStore": {"mode": "valkey"},
         },
+        {"rate_limit": {"backend": "redis"}},
+    ),
+    # KEDA scaling on in-flight agent requests per pod instead of the HPA.
+    "prod-keda": Variant(
+        "prod",
+        {
+            "agentsmcp:namespace": "agentsmcp-prod-keda",
+            "agentsmcp:autoscaling": {
+                "enabled": True,
+                "scaler": "keda",
+                "minReplicas": 5,
+                "maxReplicas": 50,
+                "keda": {"fallbackReplicas": 10},
+            },
+        },
+    ),
+    # The app's secrets from a ClusterSecretStore through an ExternalSecret (no stack secrets but
+    # the registry password).
+    "prod-external-secrets": Variant(
+        "prod",
+        {
+            "agentsmcp:namespace": "agentsmcp-prod-eso",
+            "agentsmcp:externalSecrets": {
+                "enabled": True,
+                "store": {"name": "vault-backend", "kind": "ClusterSecretStore"},
+                "refreshInterval": "15m",
+                "data": EXTERNAL_SECRET_DATA,
+            },
+        },
+        secrets={"registryPassword": "e2e-registry-password"},
     ),
 }
 _RENDER_VARIANT = """
@@ -35,11 +83,12 @@ import json, sys
 from pathlib import Path
 from components.stack_file import stack_config
 from tools.render_manifests import render_stack
-stack, overrides, out = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
+stack, variant, out = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
 config = stack_config(stack)
 server_config = config["agentsmcp:serverConfig"]
-server_config["rate_limit"] = {**server_config.get("rate_limit", {}), "backend": "redis"}
-render_stack(stack, out, config={**config, **overrides})
+for name, section in variant["sections"].items():
+    server_config[name] = {**server_config.get(name, {}), **section}
+render_stack(stack, out, config={**config, **variant["overrides"]}, secrets=variant["secrets"])
 """
 
 
@@ -86,19 +135,19 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             capture_output=True,
         )
         dirs[stack] = out / stack
-    for variant, (stack, overrides) in VARIANTS.items():
+    for name, variant in VARIANTS.items():
         subprocess.run(
             [
                 sys.executable,
                 "-c",
                 _RENDER_VARIANT,
-                stack,
-                json.dumps(overrides),
-                str(out / variant),
+                variant.stack,
+                json.dumps(asdict(variant)),
+                str(out / name),
             ],
             cwd=ROOT,
             check=True,
             capture_output=True,
         )
-        dirs[variant] = out / variant
+        dirs[name] = out / name
     return dirs

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import secrets
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 from pulumi import automation as auto
 
 from e2e.controlplane import ControlPlane, IngressStatusPublisher
-from e2e.stack import E2EStack, create_stack, predict
+from e2e.stack import NAMESPACE, E2EStack, create_stack, predict
 
 E2E_STACKS = ("dev", "prod")
 # What a changed setting must do: the new level reaches the pods' env, nothing else changes.
@@ -219,6 +220,74 @@ def test_no_secret_in_clear(
     # The check can fail: the Secret itself does hold every value (base64-encoded).
     for value in e2e.secret_values.values():
         assert base64.b64encode(value.encode()).decode() in secret
+
+
+def _ops(events: list[auto.EngineEvent]) -> dict[str, auto.OpType]:
+    """``{type::name: op}`` of every step the engine announced (same steps left out)."""
+    return {
+        f"{meta.type}::{meta.urn.rsplit('::', 1)[-1]}": meta.op
+        for meta in (e.resource_pre_event.metadata for e in events if e.resource_pre_event)
+        if meta.op != auto.OpType.SAME
+    }
+
+
+def test_setting_and_secret_change_rolls_without_replacing(
+    deployed: tuple[E2EStack, auto.UpResult], control_plane: ControlPlane
+) -> None:
+    """A changed server setting and secret: a new ConfigMap, the Deployment and the Secret
+    updated in place, a new ReplicaSet, the old ConfigMap deleted last; no replace anywhere."""
+    e2e, result = deployed
+    namespace = result.outputs["namespace"].value
+
+    def get(*args: str) -> dict[str, Any]:
+        return control_plane.get_json(*args, "-n", namespace)
+
+    deployment = get("deployment", "agentsmcp")
+    selector = ",".join(
+        f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items()
+    )
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    old_config_map = volumes["config"]["configMap"]["name"]
+    old_secret = get("secret", "agentsmcp-secrets")
+    old_sets = {rs["metadata"]["name"] for rs in get("replicasets", "-l", selector)["items"]}
+    prompt_key = f"{NAMESPACE}:serverConfig.agents.coding.system_prompt"
+    prompt = e2e.stack.get_config(prompt_key, path=True).value
+    e2e.stack.set_config(prompt_key, auto.ConfigValue(value=prompt + " Be brief."), path=True)
+    new_key = f"e2e-openaiApiKey-rotated-{secrets.token_hex(16)}"
+    e2e.stack.set_config(
+        f"{NAMESPACE}:openaiApiKey", auto.ConfigValue(value=new_key, secret=True), path=True
+    )
+    e2e.secret_values["openaiApiKey"] = new_key
+
+    events: list[auto.EngineEvent] = []
+    e2e.stack.preview(color="never", on_event=events.append)
+    planned = _ops(events)
+    assert not {auto.OpType.REPLACE, auto.OpType.CREATE_REPLACEMENT} & set(planned.values())
+    config_maps = {k: op for k, op in planned.items() if "ConfigMap" in k}
+    assert sorted(config_maps.values()) == [auto.OpType.CREATE, auto.OpType.DELETE]
+    updated = sorted(k.split("::")[0] for k, op in planned.items() if op == auto.OpType.UPDATE)
+    assert updated == ["kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Secret"]
+
+    events.clear()
+    applied = e2e.stack.up(color="never", on_event=events.append)
+    assert applied.summary.result == "succeeded"
+    assert _ops(events) == planned
+    after = get("deployment", "agentsmcp")
+    assert after["metadata"]["uid"] == deployment["metadata"]["uid"]
+    assert after["metadata"]["generation"] > deployment["metadata"]["generation"]
+    assert after["status"].get("updatedReplicas") == after["spec"]["replicas"]
+    new_sets = {rs["metadata"]["name"] for rs in get("replicasets", "-l", selector)["items"]}
+    assert new_sets - old_sets
+    volumes = {v["name"]: v for v in after["spec"]["template"]["spec"]["volumes"]}
+    new_config_map = volumes["config"]["configMap"]["name"]
+    assert new_config_map != old_config_map
+    assert "Be brief." in get("configmap", new_config_map)["data"]["config.yaml"]
+    gone = control_plane.kubectl("get", "configmap", old_config_map, "-n", namespace, check=False)
+    assert "NotFound" in gone.stderr
+    secret = get("secret", "agentsmcp-secrets")
+    assert secret["metadata"]["uid"] == old_secret["metadata"]["uid"]
+    assert base64.b64decode(secret["data"]["OPENAI_API_KEY"]).decode() == new_key
+    e2e.stack.preview(expect_no_changes=True, color="never")
 
 
 def test_destroy_removes_everything(

@@ -19,7 +19,7 @@ from tests.reliability._process import free_port, get, wait_until
 LOG_FORMAT = (
     '{"upstream":"$upstream_addr","status":"$status","method":"$request_method",'
     '"uri":"$request_uri","session":"$http_mcp_session_id","minted":"$upstream_http_mcp_session_id",'
-    '"body":"$request_body"}'
+    '"body":"$request_body","time":"$msec"}'
 )
 
 
@@ -95,16 +95,10 @@ class Nginx:
         self.port = free_port()
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (directory / name).mkdir(parents=True, exist_ok=True)
-        conf = directory / "nginx.conf"
-        conf.write_text(config(self.port, upstreams, directory, session_affinity=session_affinity))
-        test = subprocess.run(
-            [binary, "-t", "-p", str(directory), "-c", str(conf), "-e", "stderr"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if test.returncode != 0:
-            raise RuntimeError(f"nginx -t refused the config:\n{test.stderr}")
+        self.binary = binary
+        self.session_affinity = session_affinity
+        self.upstreams = list(upstreams)
+        conf = self._write_config(upstreams)
         self._log = (directory / "nginx.out").open("wb")
         self.process = subprocess.Popen(
             [binary, "-p", str(directory), "-c", str(conf), "-e", str(directory / "error.log")],
@@ -115,6 +109,38 @@ class Nginx:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def _write_config(self, upstreams: list[str]) -> Path:
+        conf = self.directory / "nginx.conf"
+        conf.write_text(
+            config(self.port, upstreams, self.directory, session_affinity=self.session_affinity)
+        )
+        test = subprocess.run(
+            [self.binary, "-t", "-p", str(self.directory), "-c", str(conf), "-e", "stderr"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if test.returncode != 0:
+            raise RuntimeError(f"nginx -t refused the config:\n{test.stderr}")
+        return conf
+
+    def reload(self, upstreams: list[str]) -> None:
+        """New upstreams, as an endpoint change reaches a proxy: nginx starts workers with the new
+        config and lets the old ones finish the requests they hold (SIGHUP). Returns once the
+        proxy has routed a request to an upstream the old config did not have."""
+        added = set(upstreams) - set(self.upstreams)
+        if not added:
+            raise ValueError("reload needs an upstream the proxy does not have yet")
+        self._write_config(upstreams)
+        self.upstreams = list(upstreams)
+        self.process.send_signal(signal.SIGHUP)
+
+        def routes_to_added() -> bool:
+            get(f"{self.url}/health/live")
+            return any(entry["upstream"] in added for entry in self.access_log())
+
+        wait_until(routes_to_added, timeout=20, what=f"nginx to route to {sorted(added)}")
 
     def access_log(self) -> list[dict[str, Any]]:
         path = self.directory / "access.log"

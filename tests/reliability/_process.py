@@ -131,6 +131,17 @@ def fake_control(base: str, method: str, path: str, data: Any) -> None:
         assert response.status == 200
 
 
+def stream_slowly(fakes: str, chunks: list[str], chunk_delay: float) -> None:
+    """Both fake providers answer every request with ``chunks``, ``chunk_delay`` s apart."""
+    for provider in ("openai", "anthropic"):
+        fake_control(
+            fakes,
+            "PUT",
+            f"/_fake/{provider}/default",
+            {"chunks": chunks, "chunk_delay": chunk_delay},
+        )
+
+
 def server_config(fakes: str, **sections: Any) -> dict[str, Any]:
     """The YAML config of a server whose providers are the fakes at ``fakes``."""
     config: dict[str, Any] = {

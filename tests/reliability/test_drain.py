@@ -24,7 +24,13 @@ from app.lifecycle import STREAM_ABORT_GRACE_SECONDS
 from tests.app.conftest import bearer, make_token
 from tests.sse import parse_events
 
-from ._process import ServerProcess, fake_control, fake_upstreams, running_server, server_config
+from ._process import (
+    ServerProcess,
+    fake_upstreams,
+    running_server,
+    server_config,
+    stream_slowly,
+)
 
 STREAMS = 50
 CHUNKS = [f"tok{i} " for i in range(20)]
@@ -97,13 +103,7 @@ def slow_stack(
     logs: Path, chunk_delay: float, **server: float
 ) -> Iterator[tuple[str, ServerProcess]]:
     with fake_upstreams(logs) as fakes:
-        for provider in ("openai", "anthropic"):
-            fake_control(
-                fakes,
-                "PUT",
-                f"/_fake/{provider}/default",
-                {"chunks": CHUNKS, "chunk_delay": chunk_delay},
-            )
+        stream_slowly(fakes, CHUNKS, chunk_delay)
         config = server_config(fakes, server=server)
         with running_server(config, logs) as process:
             yield fakes, process

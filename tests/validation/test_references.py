@@ -212,3 +212,60 @@ def test_a_second_service_over_the_same_pods_is_a_double_scrape(manifests: Path)
         and "scraped through 2 Services (agentsmcp, agentsmcp-headless)" in f.message
         for f in result.findings
     ), [f.render() for f in result.findings]
+
+
+def _scaled_object(target: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": "agentsmcp", "namespace": "agentsmcp-prod"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+            "triggers": [{"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}}],
+        },
+    }
+
+
+def test_a_scaled_object_is_checked_like_an_hpa(manifests: Path) -> None:
+    stack_dir = manifests / STACK
+    write_yaml(stack_dir / "scaledobject-agentsmcp-prod-agentsmcp.yaml", _scaled_object("api"))
+    edit(object_file(manifests, "deployment-"), lambda d: d["spec"].update(replicas=3))
+    findings = [f.render() for f in _check(manifests).findings]
+    assert any("scaleTargetRef Deployment/api is not in the stack" in f for f in findings), findings
+    write_yaml(
+        stack_dir / "scaledobject-agentsmcp-prod-agentsmcp.yaml", _scaled_object("agentsmcp")
+    )
+    (stack_dir / "horizontalpodautoscaler-agentsmcp-prod-agentsmcp.yaml").unlink()
+    findings = [f.render() for f in _check(manifests).findings]
+    assert any("sets spec.replicas although an HPA owns it" in f for f in findings), findings
+
+
+def _external_secret(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": {"name": "agentsmcp-secrets", "namespace": "agentsmcp-prod"},
+        "spec": {
+            "secretStoreRef": {"name": "vault"},
+            "target": {"name": "agentsmcp-secrets"},
+            **spec,
+        },
+    }
+
+
+def test_a_secret_an_external_secret_writes_belongs_to_the_stack(manifests: Path) -> None:
+    stack_dir = manifests / STACK
+    object_file(manifests, "secret-agentsmcp-prod-agentsmcp-secrets.yaml").unlink()
+    findings = [f.render() for f in _check(manifests).findings]
+    assert any("Secret agentsmcp-secrets is missing" in f for f in findings), findings
+    data = [{"secretKey": "JWT_SECRET_KEY", "remoteRef": {"key": "agentsmcp/prod"}}]
+    write_yaml(
+        stack_dir / "externalsecret-agentsmcp-prod-agentsmcp-secrets.yaml",
+        _external_secret(data=data),
+    )
+    assert _check(manifests).passed, [f.render() for f in _check(manifests).findings]
+    write_yaml(
+        stack_dir / "externalsecret-agentsmcp-prod-agentsmcp-secrets.yaml",
+        _external_secret(dataFrom=[{"extract": {"key": "agentsmcp/prod"}}]),
+    )
+    assert _check(manifests).passed
