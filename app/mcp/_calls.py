@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from app.core import (
     ADMISSION_KEY,
+    NO_MAX_TOKENS,
     RUNNER_KEY,
     ConnectionWatch,
     RunOptions,
@@ -37,6 +38,7 @@ from app.core.wire import usage_json
 from app.errors import APIError
 from app.limits import account_for
 from app.middlewares import CLIENT_CLOSED_REQUEST
+from app.providers import ChatParams
 from app.shared_state import SHUTDOWN_DEADLINE_KEY, SUBJECT_KEY
 
 from ._jsonrpc import (
@@ -256,7 +258,8 @@ class ToolCallHandler:
     ) -> web.StreamResponse:
         runner = request.app[RUNNER_KEY]
         agent = runner.agent(tool.agent)
-        options = RunOptions(max_tokens=arguments.max_tokens)
+        max_tokens = NO_MAX_TOKENS if arguments.max_tokens is None else arguments.max_tokens
+        options = RunOptions(ChatParams(max_tokens))
         stream = runner.stream(agent, arguments.messages(), options, account_for(request))
         run = _Run()
         task = asyncio.create_task(run.collect(stream), name=f"mcp-tool-call-{tool.name}")

@@ -25,7 +25,7 @@ from ._client import (
     describe_failure,
     http_client,
 )
-from ._metrics import OTHER, ToolMetrics, ToolOutcome
+from ._metrics import OTHER, ToolCallOutcome, ToolMetrics
 
 if TYPE_CHECKING:
     import httpx
@@ -402,8 +402,8 @@ def metric_tool(tool: ServerTool | None) -> tuple[str, str]:
 __all__ = [
     "CallOutput",
     "ServerTool",
+    "ToolCallOutcome",
     "ToolMetrics",
-    "ToolOutcome",
     "ToolServer",
     "ToolServerError",
     "ToolServers",
