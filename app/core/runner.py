@@ -135,9 +135,9 @@ class AgentRunner:
         streamed calls, assembled)."""
         metering = self.metering
         provider = metering.provider(agent)
-        deadline = asyncio.get_running_loop().time() + agent.settings.timeout
         texts: list[str] = []
         async with metering.reserved(account, agent, messages, options):
+            deadline = asyncio.get_running_loop().time() + agent.settings.timeout
             with metering.attempt(agent) as attempt:
                 call = metering.call(
                     agent,
