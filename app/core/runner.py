@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Self
 import structlog
 
 from app.config import TOOLS_AGENT_TYPE
+from app.errors import APIError
 from app.providers import ChatMessage, StreamEnd, ToolCallDelta
 
 from ._loop import ToolRun
@@ -61,17 +62,18 @@ class AgentRunner:
                     pass
             assert run.result is not None
             return run.result
+        chain = FallbackChain(self.registry, agent)
         while True:
             try:
                 async with contextlib.aclosing(
-                    self._attempt(agent, messages, options, account, streaming=False)
+                    self._attempt(chain.agent, messages, options, account, streaming=False)
                 ) as items:
                     async for item in items:
                         if isinstance(item, RunResult):
                             result = item
                 return result
-            except UpstreamError as exc:
-                agent = self._fallback_or_raise(agent, exc)
+            except APIError as exc:
+                chain.fall_back(exc)
 
     def stream(
         self,
@@ -110,16 +112,6 @@ class AgentRunner:
         return ToolRun(
             self.metering, self.tool_servers, agent, messages, options, account, streaming=streaming
         )
-
-    def _fallback_or_raise(self, agent: Agent, exc: UpstreamError) -> Agent:
-        """The agent to try next after ``agent`` failed with ``exc``; ``exc`` when none."""
-        fallback = self.registry.fallback_of(agent) if exc.retryable else None
-        if fallback is None:
-            raise exc
-        log.warning(
-            "agent failed, falling back", agent=agent.name, fallback=fallback.name, code=exc.code
-        )
-        return fallback
 
     async def _attempt(
         self,
@@ -167,6 +159,41 @@ class AgentRunner:
                     end.tool_calls,
                 )
         yield result
+
+
+class FallbackChain:
+    """The agents a single-call run tries in turn: ``agent``, then its fallback once it failed
+    with a retryable error, and so on. An error raised after a fallback names every attempt:
+    the client asked for the first agent, and its failure is the cause."""
+
+    __slots__ = ("_earlier", "_registry", "agent")
+
+    def __init__(self, registry: AgentRegistry, agent: Agent) -> None:
+        self._registry = registry
+        self.agent = agent
+        # What the failed attempts before ``agent`` said, as the error's message begins.
+        self._earlier = ""
+
+    def fall_back(self, exc: APIError, *, delivered: bool = False) -> None:
+        """Move on to the fallback after ``exc``, or raise ``exc`` (naming the attempts before
+        it) when there is none: ``exc`` is not retryable, or the agent already ``delivered``
+        text."""
+        agent = self.agent
+        retryable = isinstance(exc, UpstreamError) and exc.retryable and not delivered
+        fallback = self._registry.fallback_of(agent) if retryable else None
+        if fallback is None:
+            if self._earlier:
+                exc.message = self._earlier + exc.message
+                exc.args = (exc.message,)
+            raise exc
+        log.warning(
+            "agent failed, falling back", agent=agent.name, fallback=fallback.name, code=exc.code
+        )
+        self._earlier += (
+            f"{exc.message} (error code: {exc.code}) Its fallback, agent {fallback.name!r},"
+            " failed too: "
+        )
+        self.agent = fallback
 
 
 def _loops(agent: Agent, options: RunOptions) -> bool:
@@ -217,10 +244,11 @@ class RunStream:
 
     async def _run(self) -> AsyncGenerator[str | ToolCallDelta, None]:
         runner = self._runner
+        chain = FallbackChain(runner.registry, self.agent)
         while True:
             delivered = False
             attempt = runner._attempt(
-                self.agent, self._messages, self._options, self.account, streaming=True
+                chain.agent, self._messages, self._options, self.account, streaming=True
             )
             try:
                 async with contextlib.aclosing(attempt) as items:
@@ -231,7 +259,6 @@ class RunStream:
                             delivered = True
                             yield item
                 return
-            except UpstreamError as exc:
-                if delivered:
-                    raise
-                self.agent = runner._fallback_or_raise(self.agent, exc)
+            except APIError as exc:
+                chain.fall_back(exc, delivered=delivered)
+                self.agent = chain.agent
