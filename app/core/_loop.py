@@ -62,7 +62,7 @@ class ToolRun:
         self.account = account
         self.result: RunResult | None = None
         self.steps: list[Step] = []
-        self.metering = metering
+        self._metering = metering
         self._servers = tool_servers
         self._messages = list(messages)
         self._options = options
@@ -86,13 +86,13 @@ class ToolRun:
 
     async def _run(self) -> AsyncGenerator[RunEvent, None]:
         agent, settings = self.agent, self.agent.settings
-        provider = self.metering.provider(agent)
+        provider = self._metering.provider(agent)
         toolbox = self._servers.toolbox(
             agent.name, settings.tool_servers, settings.max_tool_result_chars
         )
         deadline = asyncio.get_running_loop().time() + settings.timeout
         try:
-            with self.metering.attempt(agent) as attempt:
+            with self._metering.attempt(agent) as attempt:
                 await self._offer_tools(toolbox, deadline)
                 async for event in self._steps(provider, toolbox, deadline, attempt.started):
                     yield event
@@ -109,7 +109,7 @@ class ToolRun:
             async with asyncio.timeout_at(deadline):
                 tools = tuple(await toolbox.load())
         except TimeoutError:
-            self.metering.provider_outcome(agent, "timeout")
+            self._metering.provider_outcome(agent, "timeout")
             raise timeout_error(agent.name, agent.settings.timeout) from None
         if toolbox.unavailable:
             log.warning(
@@ -186,11 +186,17 @@ class ToolRun:
         self, provider: ChatProvider, messages: list[ChatMessage], deadline: float
     ) -> AsyncGenerator[str | StreamEnd, None]:
         """One model call: its text, then a StreamEnd with the assembled tool calls."""
-        metering, agent, account, options = self.metering, self.agent, self.account, self._options
+        metering, agent, account, options = self._metering, self.agent, self.account, self._options
         async with metering.reserved(account, agent, messages, options):
-            call = metering.call(
-                agent, provider, messages, options, account, deadline, streaming=self._streaming
-            )
+            if not self._streaming:
+                text, end = await metering.complete(
+                    agent, provider, messages, options, account, deadline
+                )
+                if text:
+                    yield text
+                yield end
+                return
+            call = metering.stream(agent, provider, messages, options, account, deadline)
             async with contextlib.aclosing(call) as items:
                 async for item in items:
                     # Tool-call deltas are left out: the loop runs the assembled calls.

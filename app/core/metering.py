@@ -1,10 +1,10 @@
 """Provider calls of the agents, metered and charged, and the bookkeeping of a run's outcome.
 
-One streaming loop (:meth:`Metering.call`) serves every model call, plain or streamed, of every
-kind of run: it enforces the run's deadline, records the provider's outcome and the tokens, and
-charges the request's token account as the provider reports usage. A broken stream still
-charges what it used: what the provider reported, and an estimate of what it delivered without
-reporting it.
+One streaming loop (:meth:`Metering.stream`) serves every streamed model call of every kind of
+run, and :meth:`Metering.complete` every plain one: they enforce the run's deadline, record the
+provider's outcome and the tokens, and charge the request's token account as the provider
+reports usage. A broken stream still charges what it used: what the provider reported, and an
+estimate of what it delivered without reporting it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -25,9 +25,7 @@ from app.config import AgentSettings
 from app.errors import APIError
 from app.providers import (
     ChatMessage,
-    ChatParams,
     ChatProvider,
-    Completion,
     ProviderError,
     StreamEnd,
     ToolCallDelta,
@@ -178,25 +176,44 @@ class Metering:
         reserve = estimate_tokens(prompt_chars) + options.max_tokens_for(agent.settings)
         await account.admit(agent.name, reserve)
 
-    @contextlib.asynccontextmanager
-    async def reserved(
+    def reserved(
         self,
         account: TokenAccount | None,
         agent: Agent,
         messages: Sequence[ChatMessage],
         options: RunOptions,
-    ) -> AsyncIterator[None]:
+    ) -> Reservation:
         """A model call admitted against ``account`` (when there is one), settled after it."""
-        if account is None:
-            yield
-            return
-        await self.admit(account, agent, messages, options)
-        try:
-            yield
-        finally:
-            await account.settle(agent.name)
+        return Reservation(self, account, agent, messages, options)
 
-    async def call(
+    async def complete(
+        self,
+        agent: Agent,
+        provider: ChatProvider,
+        messages: Sequence[ChatMessage],
+        options: RunOptions,
+        account: TokenAccount | None,
+        deadline: float,
+    ) -> tuple[str, StreamEnd]:
+        """One plain (not streamed) model call: its text and its end."""
+        settings = agent.settings
+        params = options.params_for(settings)
+        try:
+            with self._upstream_errors(agent):
+                async with asyncio.timeout_at(deadline):
+                    completion = await provider.complete(
+                        settings.model, settings.system_prompt, messages, params
+                    )
+        except asyncio.CancelledError:
+            self.provider_outcome(agent, CANCELLED)
+            raise
+        end = StreamEnd(
+            completion.finish_reason, completion.usage, completion.model, completion.tool_calls
+        )
+        await self._succeeded(agent, account, 0, end)
+        return completion.text, end
+
+    async def stream(
         self,
         agent: Agent,
         provider: ChatProvider,
@@ -205,35 +222,26 @@ class Metering:
         account: TokenAccount | None,
         deadline: float,
         *,
-        streaming: bool,
         ttft_since: float | None = None,
     ) -> AsyncGenerator[CallItem, None]:
-        """One model call: its text and tool-call deltas (all text at once unless
-        ``streaming``), then its :class:`StreamEnd`. With ``ttft_since``, the first delta's
-        delay since then is the time to first token."""
+        """One streamed model call: its text and tool-call deltas, then its
+        :class:`StreamEnd`. With ``ttft_since``, the first delta's delay since then is the time
+        to first token."""
         settings = agent.settings
         params = options.params_for(settings)
-        # Charged so far, the provider's latest usage report, and the characters delivered (a
-        # plain call's usage is known before its text).
+        # Charged so far, the provider's latest usage report, and the characters delivered.
         charged, reported, delivered = 0, Usage(), 0
         finished = False
         try:
             with self._upstream_errors(agent):
-                if streaming:
-                    upstream = provider.stream(
-                        settings.model, settings.system_prompt, messages, params
-                    )
-                else:
-                    upstream = _completed(provider, settings, messages, params)
+                upstream = provider.stream(settings.model, settings.system_prompt, messages, params)
                 try:
                     while True:
                         async with asyncio.timeout_at(deadline):
                             item = await anext(upstream)
                         if type(item) is str or isinstance(item, ToolCallDelta):
                             if ttft_since is not None:
-                                self._instruments[agent.name].ttft.observe(
-                                    time.perf_counter() - ttft_since
-                                )
+                                self._ttft(agent, ttft_since)
                                 ttft_since = None
                             delivered += len(
                                 item.arguments if isinstance(item, ToolCallDelta) else item
@@ -247,20 +255,26 @@ class Metering:
                             break
                 finally:
                     await upstream.aclose()
-            self.provider_outcome(agent, SUCCESS)
-            self._record_tokens(agent, end.usage)
             finished = True
-            await _charge(account, agent, charged, end.usage)
+            await self._succeeded(agent, account, charged, end)
             yield end
         except (asyncio.CancelledError, GeneratorExit):
             if not finished:
                 self.provider_outcome(agent, CANCELLED)
             raise
         finally:
-            if not finished and account is not None and streaming:
+            if not finished and account is not None:
                 used = _broken_call_usage(agent, messages, reported, delivered)
                 if used > charged:
                     await account.charge(agent.name, used - charged)
+
+    async def _succeeded(
+        self, agent: Agent, account: TokenAccount | None, charged: int, end: StreamEnd
+    ) -> None:
+        """A call ended: its outcome, its tokens, and the charge of what is not charged yet."""
+        self.provider_outcome(agent, SUCCESS)
+        self._record_tokens(agent, end.usage)
+        await _charge(account, agent, charged, end.usage)
 
     def provider_outcome(self, agent: Agent, outcome: str) -> None:
         key = (agent.provider_name, outcome)
@@ -282,12 +296,44 @@ class Metering:
             self.provider_outcome(agent, exc.kind.value)
             raise from_provider_error(exc, agent.name) from exc
 
+    def _ttft(self, agent: Agent, since: float) -> None:
+        self._instruments[agent.name].ttft.observe(time.perf_counter() - since)
+
     def _record_tokens(self, agent: Agent, usage: Usage) -> None:
         instruments = self._instruments[agent.name]
         if usage.prompt_tokens:
             instruments.prompt_tokens.inc(usage.prompt_tokens)
         if usage.completion_tokens:
             instruments.completion_tokens.inc(usage.completion_tokens)
+
+
+class Reservation:
+    """``async with``: the tokens a model call may use, set aside on entry and settled on exit
+    (a class rather than an async generator: it is on every call's path)."""
+
+    __slots__ = ("_account", "_agent", "_messages", "_metering", "_options")
+
+    def __init__(
+        self,
+        metering: Metering,
+        account: TokenAccount | None,
+        agent: Agent,
+        messages: Sequence[ChatMessage],
+        options: RunOptions,
+    ) -> None:
+        self._metering = metering
+        self._account = account
+        self._agent = agent
+        self._messages = messages
+        self._options = options
+
+    async def __aenter__(self) -> None:
+        if self._account is not None:
+            await self._metering.admit(self._account, self._agent, self._messages, self._options)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._account is not None:
+            await self._account.settle(self._agent.name)
 
 
 async def _charge(account: TokenAccount | None, agent: Agent, charged: int, usage: Usage) -> int:
@@ -307,24 +353,6 @@ def _broken_call_usage(
     if not prompt and delivered:
         prompt = estimate_tokens(_prompt_chars(agent.settings, messages))
     return prompt + max(reported.completion_tokens, estimate_tokens(delivered))
-
-
-async def _completed(
-    provider: ChatProvider,
-    settings: AgentSettings,
-    messages: Sequence[ChatMessage],
-    params: ChatParams,
-) -> AsyncGenerator[str | Usage | StreamEnd, None]:
-    """A plain (not streamed) call in the shape of a stream: its usage, its text, its end."""
-    completion: Completion = await provider.complete(
-        settings.model, settings.system_prompt, messages, params
-    )
-    yield completion.usage
-    if completion.text:
-        yield completion.text
-    yield StreamEnd(
-        completion.finish_reason, completion.usage, completion.model, completion.tool_calls
-    )
 
 
 def _prompt_chars(settings: AgentSettings, messages: Sequence[ChatMessage]) -> int:

@@ -65,13 +65,7 @@ class AgentRunner:
         chain = FallbackChain(self.registry, agent)
         while True:
             try:
-                async with contextlib.aclosing(
-                    self._attempt(chain.agent, messages, options, account, streaming=False)
-                ) as items:
-                    async for item in items:
-                        if isinstance(item, RunResult):
-                            result = item
-                return result
+                return await self._complete_once(chain.agent, messages, options, account)
             except APIError as exc:
                 chain.fall_back(exc)
 
@@ -113,52 +107,60 @@ class AgentRunner:
             self.metering, self.tool_servers, agent, messages, options, account, streaming=streaming
         )
 
-    async def _attempt(
+    async def _complete_once(
         self,
         agent: Agent,
         messages: Sequence[ChatMessage],
         options: RunOptions,
         account: TokenAccount | None,
-        *,
-        streaming: bool,
-    ) -> AsyncGenerator[str | ToolCallDelta | RunResult, None]:
-        """One agent's attempt at a single-call run: its deltas when ``streaming``, then its
-        result (streamed, its text is empty: the deltas are the text; its tool calls are the
-        streamed calls, assembled)."""
+    ) -> RunResult:
+        """One agent's attempt at a plain single-call run."""
         metering = self.metering
         provider = metering.provider(agent)
-        texts: list[str] = []
         async with metering.reserved(account, agent, messages, options):
             deadline = asyncio.get_running_loop().time() + agent.settings.timeout
             with metering.attempt(agent) as attempt:
-                call = metering.call(
+                text, end = await metering.complete(
+                    agent, provider, messages, options, account, deadline
+                )
+                return _result(agent, text, end, attempt.elapsed())
+
+    async def _stream_once(
+        self,
+        agent: Agent,
+        messages: Sequence[ChatMessage],
+        options: RunOptions,
+        account: TokenAccount | None,
+    ) -> AsyncGenerator[str | ToolCallDelta | RunResult, None]:
+        """One agent's attempt at a streamed single-call run: its deltas, then its result (whose
+        text is empty: the deltas are the text; whose tool calls are the streamed calls,
+        assembled)."""
+        metering = self.metering
+        provider = metering.provider(agent)
+        async with metering.reserved(account, agent, messages, options):
+            deadline = asyncio.get_running_loop().time() + agent.settings.timeout
+            with metering.attempt(agent) as attempt:
+                call = metering.stream(
                     agent,
                     provider,
                     messages,
                     options,
                     account,
                     deadline,
-                    streaming=streaming,
-                    ttft_since=attempt.started if streaming else None,
+                    ttft_since=attempt.started,
                 )
                 async with contextlib.aclosing(call) as items:
                     async for item in items:
                         if isinstance(item, StreamEnd):
                             end = item
-                        elif streaming:
+                        else:
                             yield item
-                        elif type(item) is str:
-                            texts.append(item)
-                result = RunResult(
-                    agent,
-                    "".join(texts),
-                    end.finish_reason,
-                    end.usage,
-                    end.model,
-                    attempt.elapsed(),
-                    end.tool_calls,
-                )
+                result = _result(agent, "", end, attempt.elapsed())
         yield result
+
+
+def _result(agent: Agent, text: str, end: StreamEnd, duration: float) -> RunResult:
+    return RunResult(agent, text, end.finish_reason, end.usage, end.model, duration, end.tool_calls)
 
 
 class FallbackChain:
@@ -225,16 +227,32 @@ class RunStream:
         self._runner = runner
         self._messages = messages
         self._options = options
-        self._deltas = self._run()
+        self._chain = FallbackChain(runner.registry, agent)
+        self._delivered = False
+        self._items = self._attempt()
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> str | ToolCallDelta:
-        return await self._deltas.__anext__()
+        # Fallback is handled here rather than in a generator around the attempts: one
+        # generator less for every delta to pass through.
+        while True:
+            try:
+                item = await self._items.__anext__()
+            except APIError as exc:
+                self._chain.fall_back(exc, delivered=self._delivered)
+                self.agent = self._chain.agent
+                self._items = self._attempt()
+                continue
+            if isinstance(item, RunResult):
+                self.result = item
+                continue
+            self._delivered = True
+            return item
 
     async def aclose(self) -> None:
-        await self._deltas.aclose()
+        await self._items.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -242,23 +260,5 @@ class RunStream:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def _run(self) -> AsyncGenerator[str | ToolCallDelta, None]:
-        runner = self._runner
-        chain = FallbackChain(runner.registry, self.agent)
-        while True:
-            delivered = False
-            attempt = runner._attempt(
-                chain.agent, self._messages, self._options, self.account, streaming=True
-            )
-            try:
-                async with contextlib.aclosing(attempt) as items:
-                    async for item in items:
-                        if isinstance(item, RunResult):
-                            self.result = item
-                        else:
-                            delivered = True
-                            yield item
-                return
-            except APIError as exc:
-                chain.fall_back(exc, delivered=delivered)
-                self.agent = chain.agent
+    def _attempt(self) -> AsyncGenerator[str | ToolCallDelta | RunResult, None]:
+        return self._runner._stream_once(self.agent, self._messages, self._options, self.account)
