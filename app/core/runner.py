@@ -81,17 +81,6 @@ class AgentRunner:
             return self._tool_run(agent, messages, options, account, streaming=True)
         return RunStream(self, agent, messages, options, account)
 
-    async def admit(
-        self,
-        account: TokenAccount,
-        agent: Agent,
-        messages: Sequence[ChatMessage],
-        options: RunOptions,
-    ) -> None:
-        """Admit a run of ``agent`` against ``account``'s budgets, reserving the most it can
-        use: an estimate of the prompt plus its max tokens."""
-        await self.metering.admit(account, agent, messages, options)
-
     def _tool_run(
         self,
         agent: Agent,

@@ -59,7 +59,7 @@ async def _create_run(request: web.Request) -> web.StreamResponse:
         if parsed.stream:
             if account is not None:
                 # Before the stream opens, so a spent budget is a plain 429, not a failed run.
-                await runner.admit(account, agent, parsed.messages, RunOptions())
+                await runner.metering.admit(account, agent, parsed.messages, RunOptions())
             return await _stream_run(
                 request, runner, agent, parsed.messages, parsed.metadata, run_id, watch, account
             )
