@@ -236,9 +236,9 @@ class RunStream:
                 continue
             if isinstance(item, RunResult):
                 self.result = item
-                continue
-            self._delivered = True
-            return item
+            else:
+                self._delivered = True
+                return item
 
     async def aclose(self) -> None:
         await self._items.aclose()
