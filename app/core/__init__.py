@@ -7,7 +7,7 @@ a run and the run's events back; they import the core, never one another. See
 docs/architecture.md.
 """
 
-from ._loop import RunLimit, Step, ToolCallFinished, ToolCallRecord, ToolCallStarted, ToolRun
+from ._loop import ToolRun
 from .admission import Admission, ServerOverloadedError
 from .errors import (
     AgentNotFoundError,
@@ -20,22 +20,29 @@ from .errors import (
     UpstreamUnavailableError,
 )
 from .keys import ADMISSION_KEY, AGENT_METRICS_KEY, RUNNER_KEY
+from .metering import estimate_tokens
 from .metrics import AgentMetrics
 from .registry import Agent, AgentRegistry
-from .runner import (
-    AgentRunner,
+from .run_types import (
+    NO_MAX_TOKENS,
+    RunEvent,
+    RunLimit,
     RunOptions,
     RunResult,
-    RunStream,
+    Step,
     TokenAccount,
-    estimate_tokens,
+    ToolCallFinished,
+    ToolCallRecord,
+    ToolCallStarted,
 )
+from .runner import AgentRunner, RunStream
 from .setup import agent_runner_ctx, refresh_provider_keys, setup_core
 from .watch import ConnectionWatch
 
 __all__ = [
     "ADMISSION_KEY",
     "AGENT_METRICS_KEY",
+    "NO_MAX_TOKENS",
     "RUNNER_KEY",
     "Admission",
     "Agent",
@@ -46,6 +53,7 @@ __all__ = [
     "ConnectionWatch",
     "ProviderNotConfiguredError",
     "ProviderRequestError",
+    "RunEvent",
     "RunLimit",
     "RunOptions",
     "RunResult",

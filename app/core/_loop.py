@@ -11,84 +11,35 @@ run (504 ``upstream_timeout``). Tool server failures never end a run: the model 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import contextlib
 import json
 import time
 from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import structlog
 
-from app.errors import APIError
-from app.providers import ChatMessage, FinishReason, StreamEnd, ToolCall, Usage
-from app.tools import Toolbox, ToolOutcome, ToolServerError, metric_tool
+from app.providers import ChatMessage, ChatProvider, StreamEnd, ToolCall, Usage
+from app.tools import Toolbox, ToolCallOutcome, ToolServerError, ToolServers, metric_tool
 
-from .errors import ProviderRequestError, UpstreamError, timeout_error
+from .errors import timeout_error
+from .metering import Metering
 from .registry import Agent
-
-if TYPE_CHECKING:
-    from .runner import AgentRunner, RunOptions, TokenAccount
+from .run_types import (
+    RunEvent,
+    RunLimit,
+    RunOptions,
+    RunResult,
+    Step,
+    TokenAccount,
+    ToolCallFinished,
+    ToolCallRecord,
+    ToolCallStarted,
+)
 
 log = structlog.get_logger("agentsmcp.agents")
 
 MAX_STEPS_CODE = "max_steps_exceeded"
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallRecord:
-    """One tool call of a step. ``tool_server`` is None for a tool the model made up."""
-
-    id: str
-    name: str
-    tool_server: str | None
-    arguments: str
-    outcome: ToolOutcome
-    duration: float
-    error: str | None = None
-    result_chars: int = 0
-    truncated: bool = False
-
-
-@dataclass(slots=True)
-class Step:
-    """One model call of a run, and the tool calls it asked for."""
-
-    index: int
-    finish_reason: FinishReason
-    usage: Usage
-    model: str
-    duration: float
-    tool_calls: list[ToolCallRecord] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallStarted:
-    step: int
-    id: str
-    name: str
-    tool_server: str | None
-    arguments: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallFinished:
-    """A finished call and ``output``, the text fed back to the model as its result."""
-
-    step: int
-    record: ToolCallRecord
-    output: str
-
-
-@dataclass(frozen=True, slots=True)
-class RunLimit:
-    """Why a run stopped before the model's answer (the run is ``incomplete``)."""
-
-    code: str
-    message: str
-
-
-RunEvent = str | ToolCallStarted | ToolCallFinished
 
 
 class ToolRun:
@@ -98,7 +49,8 @@ class ToolRun:
 
     def __init__(
         self,
-        runner: AgentRunner,
+        metering: Metering,
+        tool_servers: ToolServers,
         agent: Agent,
         messages: Sequence[ChatMessage],
         options: RunOptions,
@@ -106,13 +58,12 @@ class ToolRun:
         *,
         streaming: bool,
     ) -> None:
-        from .runner import RunResult
-
         self.agent = agent
         self.account = account
         self.result: RunResult | None = None
         self.steps: list[Step] = []
-        self._runner = runner
+        self._metering = metering
+        self._servers = tool_servers
         self._messages = list(messages)
         self._options = options
         self._streaming = streaming
@@ -134,115 +85,92 @@ class ToolRun:
         await self.aclose()
 
     async def _run(self) -> AsyncGenerator[RunEvent, None]:
-        runner = self._runner
-        agent = self.agent
-        servers = runner.tool_servers
-        if servers is None:
-            raise RuntimeError("tools agents need the runner's tool servers")
-        provider = runner._provider(agent)
-        instruments = runner._instruments[agent.name]
-        settings = agent.settings
-        toolbox = servers.toolbox(agent.name, settings.tool_servers, settings.max_tool_result_chars)
+        agent, settings = self.agent, self.agent.settings
+        provider = self._metering.provider(agent)
+        toolbox = self._servers.toolbox(
+            agent.name, settings.tool_servers, settings.max_tool_result_chars
+        )
         deadline = asyncio.get_running_loop().time() + settings.timeout
-        started = time.perf_counter()
-        outcome = "internal_error"
-        instruments.inflight.inc()
+        try:
+            with self._metering.attempt(agent) as attempt:
+                await self._offer_tools(toolbox, deadline)
+                async for event in self._steps(provider, toolbox, deadline, attempt.started):
+                    yield event
+                if self.result is not None and self.result.limit is not None:
+                    attempt.ended_by(self.result.limit.code)
+        finally:
+            self._servers.metrics.run_steps.labels(agent.name).observe(len(self.steps))
+            await toolbox.aclose()
+
+    async def _offer_tools(self, toolbox: Toolbox, deadline: float) -> None:
+        """Load the agent's tools; the model calls offer them, and reservations count them."""
+        agent = self.agent
         try:
             async with asyncio.timeout_at(deadline):
                 tools = tuple(await toolbox.load())
-            if toolbox.unavailable:
-                log.warning(
-                    "tool servers unavailable; the run goes on without their tools",
-                    agent=agent.name,
-                    tool_servers=toolbox.unavailable,
-                )
-            params = dataclasses.replace(self._options.params_for(settings), tools=tools)
-            # Reservations count the tool definitions too.
-            self._options = dataclasses.replace(self._options, tools=tools)
-            messages = self._messages
-            texts: list[str] = []
-            total = Usage()
-            for index in range(1, settings.max_steps + 1):
-                step_started = time.perf_counter()
-                step_text: list[str] = []
-                async for item in self._model_call(provider, messages, params, deadline):
-                    if isinstance(item, StreamEnd):
-                        end = item
-                    else:
-                        step_text.append(item)
-                        texts.append(item)
-                        yield item
-                runner._provider_outcome(agent, "success")
-                runner._record_tokens(agent, end.usage)
-                total = Usage(
-                    total.prompt_tokens + end.usage.prompt_tokens,
-                    total.completion_tokens + end.usage.completion_tokens,
-                )
-                step = Step(
-                    index,
-                    end.finish_reason,
-                    end.usage,
-                    end.model,
-                    time.perf_counter() - step_started,
-                )
-                self.steps.append(step)
-                calls = end.tool_calls
-                last = index == settings.max_steps
-                if not calls or last:
-                    limit = None
-                    if calls:
-                        limit = RunLimit(
-                            MAX_STEPS_CODE,
-                            f"Agent {agent.name!r} reached its max_steps ({settings.max_steps})"
-                            " while the model still asked for tools; those calls were not run.",
-                        )
-                    self.result = self._result(end, "".join(texts), total, started, limit)
-                    outcome = MAX_STEPS_CODE if limit else "success"
-                    return
-                messages = [*messages, ChatMessage("assistant", "".join(step_text), calls)]
-                for call in calls:
-                    tool = toolbox.tool(call.name)
-                    yield ToolCallStarted(
-                        index, call.id, call.name, tool.server if tool else None, call.arguments
-                    )
-                outputs: dict[str, str] = {}
-                async for record, output in self._call_all(toolbox, calls, deadline):
-                    outputs[record.id] = output
-                    step.tool_calls.append(record)
-                    yield ToolCallFinished(index, record, output)
-                # Results go back in the order of the calls, each as a tool message: tool output
-                # is data for the model, never instructions or system text.
-                messages = [
-                    *messages,
-                    *(ChatMessage("tool", outputs[c.id], tool_call_id=c.id) for c in calls),
-                ]
-                step.duration = time.perf_counter() - step_started
         except TimeoutError:
-            outcome = "upstream_timeout"
-            runner._provider_outcome(agent, "timeout")
-            raise timeout_error(agent.name, settings.timeout) from None
-        except (UpstreamError, ProviderRequestError) as exc:
-            outcome = exc.code
-            log.warning("agent run failed", agent=agent.name, code=exc.code, error=exc.message)
-            raise
-        except (asyncio.CancelledError, GeneratorExit):
-            outcome = "cancelled"
-            raise
-        except APIError as exc:
-            outcome = exc.code
-            raise
-        finally:
-            instruments.inflight.dec()
-            instruments.duration.observe(time.perf_counter() - started)
-            instruments.outcome(agent, outcome).inc()
-            servers.metrics.run_steps.labels(agent.name).observe(len(self.steps))
-            await toolbox.aclose()
+            self._metering.provider_outcome(agent, "timeout")
+            raise timeout_error(agent.name, agent.settings.timeout) from None
+        if toolbox.unavailable:
+            log.warning(
+                "tool servers unavailable; the run goes on without their tools",
+                agent=agent.name,
+                tool_servers=toolbox.unavailable,
+            )
+        self._options = self._options.with_tools(tools)
+
+    async def _steps(
+        self, provider: ChatProvider, toolbox: Toolbox, deadline: float, started: float
+    ) -> AsyncGenerator[RunEvent, None]:
+        """Model calls and their tool calls until the model answers or max_steps is reached."""
+        agent, max_steps = self.agent, self.agent.settings.max_steps
+        messages = self._messages
+        texts: list[str] = []
+        total = Usage()
+        for index in range(1, max_steps + 1):
+            step_started = time.perf_counter()
+            step_text: list[str] = []
+            async for item in self._model_call(provider, messages, deadline):
+                if isinstance(item, StreamEnd):
+                    end = item
+                else:
+                    step_text.append(item)
+                    texts.append(item)
+                    yield item
+            total = Usage(
+                total.prompt_tokens + end.usage.prompt_tokens,
+                total.completion_tokens + end.usage.completion_tokens,
+            )
+            step = Step(
+                index, end.finish_reason, end.usage, end.model, time.perf_counter() - step_started
+            )
+            self.steps.append(step)
+            calls = end.tool_calls
+            if not calls or index == max_steps:
+                limit = None
+                if calls:
+                    limit = RunLimit(
+                        MAX_STEPS_CODE,
+                        f"Agent {agent.name!r} reached its max_steps ({max_steps})"
+                        " while the model still asked for tools; those calls were not run.",
+                    )
+                self.result = self._result(end, "".join(texts), total, started, limit)
+                return
+            messages = [*messages, ChatMessage("assistant", "".join(step_text), calls)]
+            outputs: dict[str, str] = {}
+            async for event in self._tool_calls(toolbox, step, calls, outputs, deadline):
+                yield event
+            # Results go back in the order of the calls, each as a tool message: tool output
+            # is data for the model, never instructions or system text.
+            messages = [
+                *messages,
+                *(ChatMessage("tool", outputs[c.id], tool_call_id=c.id) for c in calls),
+            ]
+            step.duration = time.perf_counter() - step_started
 
     def _result(
         self, end: StreamEnd, text: str, total: Usage, started: float, limit: RunLimit | None
-    ) -> Any:
-        from .runner import RunResult
-
+    ) -> RunResult:
         return RunResult(
             agent=self.agent,
             text=text,
@@ -255,66 +183,45 @@ class ToolRun:
         )
 
     async def _model_call(
-        self, provider: Any, messages: list[ChatMessage], params: Any, deadline: float
+        self, provider: ChatProvider, messages: list[ChatMessage], deadline: float
     ) -> AsyncGenerator[str | StreamEnd, None]:
-        """One model call: its text, then a StreamEnd with the assembled tool calls. Its usage
-        is charged to the account as the provider reports it."""
-        from .runner import _broken_stream_usage
+        """One model call: its text, then a StreamEnd with the assembled tool calls."""
+        metering, agent, account, options = self._metering, self.agent, self.account, self._options
+        async with metering.reserved(account, agent, messages, options):
+            if not self._streaming:
+                text, end = await metering.complete(
+                    agent, provider, messages, options, account, deadline
+                )
+                if text:
+                    yield text
+                yield end
+                return
+            call = metering.stream(agent, provider, messages, options, account, deadline)
+            async with contextlib.aclosing(call) as items:
+                async for item in items:
+                    # Tool-call deltas are left out: the loop runs the assembled calls.
+                    if type(item) is str or isinstance(item, StreamEnd):
+                        yield item
 
-        runner, agent, account = self._runner, self.agent, self.account
-        settings = agent.settings
-        if account is not None:
-            await runner.admit(account, agent, messages, self._options)
-        # Charged so far, the provider's latest usage report, the text delivered, and whether
-        # the call finished (a broken one is charged like a broken chat stream).
-        charged, reported, delivered, finished = 0, Usage(), 0, False
-        try:
-            with runner._upstream_errors(agent):
-                if not self._streaming:
-                    async with asyncio.timeout_at(deadline):
-                        completion = await provider.complete(
-                            settings.model, settings.system_prompt, messages, params
-                        )
-                    if completion.text:
-                        yield completion.text
-                    end = StreamEnd(
-                        completion.finish_reason,
-                        completion.usage,
-                        completion.model,
-                        completion.tool_calls,
-                    )
-                else:
-                    upstream = provider.stream(
-                        settings.model, settings.system_prompt, messages, params
-                    )
-                    try:
-                        while True:
-                            async with asyncio.timeout_at(deadline):
-                                item = await anext(upstream)
-                            if type(item) is str:
-                                delivered += len(item)
-                                yield item
-                            elif isinstance(item, Usage):
-                                reported = item
-                                if account is not None and item.total_tokens > charged:
-                                    await account.charge(agent.name, item.total_tokens - charged)
-                                    charged = item.total_tokens
-                            elif isinstance(item, StreamEnd):
-                                end = item
-                                break
-                    finally:
-                        await upstream.aclose()
-            finished = True
-            if account is not None and end.usage.total_tokens > charged:
-                await account.charge(agent.name, end.usage.total_tokens - charged)
-            yield end
-        finally:
-            if account is not None:
-                if not finished and (delivered or reported.total_tokens):
-                    used = _broken_stream_usage(reported, delivered, settings, messages)
-                    if used > charged:
-                        await account.charge(agent.name, used - charged)
-                await account.settle(agent.name)
+    async def _tool_calls(
+        self,
+        toolbox: Toolbox,
+        step: Step,
+        calls: Sequence[ToolCall],
+        outputs: dict[str, str],
+        deadline: float,
+    ) -> AsyncGenerator[RunEvent, None]:
+        """Run the step's tool calls: their events, their records in ``step`` and their outputs
+        in ``outputs`` (by call id)."""
+        for call in calls:
+            tool = toolbox.tool(call.name)
+            yield ToolCallStarted(
+                step.index, call.id, call.name, tool.server if tool else None, call.arguments
+            )
+        async for record, output in self._call_all(toolbox, calls, deadline):
+            outputs[record.id] = output
+            step.tool_calls.append(record)
+            yield ToolCallFinished(step.index, record, output)
 
     async def _call_all(
         self, toolbox: Toolbox, calls: Sequence[ToolCall], deadline: float
@@ -342,7 +249,7 @@ class ToolRun:
         error: str | None = None
         chars, truncated, attempted = 0, False, False
         text = ""
-        outcome: ToolOutcome
+        outcome: ToolCallOutcome
         if tool is None:
             outcome = "rejected"
             error = f"There is no tool named {call.name[:64]!r}; call only the tools offered."

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from app.config import PROVIDER_KEY_ENV, AgentSettings, ProviderName
 from app.providers import ChatProvider
@@ -26,20 +25,6 @@ class Agent:
     @property
     def key_env(self) -> str:
         return PROVIDER_KEY_ENV[self.settings.provider]
-
-    def describe(self) -> dict[str, Any]:
-        """The public descriptor: no prompt, no key."""
-        settings = self.settings
-        return {
-            "name": self.name,
-            "type": settings.type,
-            "provider": settings.provider,
-            "model": settings.model,
-            "timeout": settings.timeout,
-            "max_tokens": settings.max_tokens,
-            "fallback": settings.fallback,
-            "available": self.provider is not None,
-        }
 
 
 class AgentRegistry:

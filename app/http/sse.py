@@ -1,5 +1,5 @@
-"""Server-sent events and JSON bodies of the HTTP front doors, rendered with as little work per
-delta as possible."""
+"""Server-sent events of the HTTP front doors, and the JSON encoder of their bodies: as little
+work per delta as possible."""
 
 from __future__ import annotations
 

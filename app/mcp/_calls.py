@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from app.core import (
     ADMISSION_KEY,
+    NO_MAX_TOKENS,
     RUNNER_KEY,
     ConnectionWatch,
     RunOptions,
@@ -37,6 +38,7 @@ from app.core.wire import usage_json
 from app.errors import APIError
 from app.limits import account_for
 from app.middlewares import CLIENT_CLOSED_REQUEST
+from app.providers import ChatParams
 from app.shared_state import SHUTDOWN_DEADLINE_KEY, SUBJECT_KEY
 
 from ._jsonrpc import (
@@ -256,7 +258,8 @@ class ToolCallHandler:
     ) -> web.StreamResponse:
         runner = request.app[RUNNER_KEY]
         agent = runner.agent(tool.agent)
-        options = RunOptions(max_tokens=arguments.max_tokens)
+        max_tokens = NO_MAX_TOKENS if arguments.max_tokens is None else arguments.max_tokens
+        options = RunOptions(ChatParams(max_tokens))
         stream = runner.stream(agent, arguments.messages(), options, account_for(request))
         run = _Run()
         task = asyncio.create_task(run.collect(stream), name=f"mcp-tool-call-{tool.name}")
@@ -302,31 +305,42 @@ class ToolCallHandler:
                 return response
             cancelled = McpError(REQUEST_CANCELLED, "Request cancelled")
             return json_response(error_message(message.id, cancelled))
+        payload = self._payload(message.id, tool, task, run, duration, extra)
+        return await _finish(request, response, payload)
+
+    def _payload(
+        self,
+        request_id: RequestId,
+        tool: Tool,
+        task: asyncio.Task[RunResult],
+        run: _Run,
+        duration: float,
+        extra: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The answer to a call whose run ended (not cancelled): its result, the tool error a
+        limit or an API error makes, or an internal error."""
+        metrics = self._metrics
         failure = task.exception()
         limit = task.result().limit if failure is None else None
         if limit is not None:
             message_text = f"{limit.message} (error code: {limit.code})"
-            payload = result_message(message.id, {**error_result(message_text), **extra})
             metrics.tool_call(tool.name, "tool_error", duration)
-        elif failure is None:
-            payload = result_message(
-                message.id, {**tool_result(task.result(), run.text()), **extra}
-            )
+            return result_message(request_id, {**error_result(message_text), **extra})
+        if failure is None:
             metrics.tool_call(tool.name, "ok", duration)
-        elif isinstance(failure, APIError):
-            payload = result_message(message.id, {**error_result(_actionable(failure)), **extra})
+            return result_message(request_id, {**tool_result(task.result(), run.text()), **extra})
+        if isinstance(failure, APIError):
             metrics.tool_call(tool.name, "tool_error", duration)
-        else:
-            log.error(
-                "mcp tool call failed",
-                tool=tool.name,
-                error_type=type(failure).__name__,
-                exc_info=failure,
-            )
-            internal = McpError(INTERNAL_ERROR, "Internal error while running the agent.")
-            payload = error_message(message.id, internal)
-            metrics.tool_call(tool.name, "error", duration)
-        return await _finish(request, response, payload)
+            return result_message(request_id, {**error_result(_actionable(failure)), **extra})
+        log.error(
+            "mcp tool call failed",
+            tool=tool.name,
+            error_type=type(failure).__name__,
+            exc_info=failure,
+        )
+        metrics.tool_call(tool.name, "error", duration)
+        internal = McpError(INTERNAL_ERROR, "Internal error while running the agent.")
+        return error_message(request_id, internal)
 
     def _cancelled(self, tool: Tool, run: _Run, reason: CancelReason, started: float) -> None:
         # The runner recorded the run's cancelled outcome and charged what it used.

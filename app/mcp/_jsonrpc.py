@@ -8,7 +8,7 @@ was removed from MCP after 2025-03-26), is an invalid request.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Final, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
@@ -110,12 +110,6 @@ class JsonRpcClientResponse(_Message):
     id: RequestId | None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
-
-
-McpMessage = Annotated[
-    JsonRpcRequest | JsonRpcNotification | JsonRpcClientResponse,
-    Field(description="One JSON-RPC 2.0 message (MCP Streamable HTTP); batches are refused."),
-]
 
 
 # Responses: built as plain dicts; these define their documented shape (app.openapi).

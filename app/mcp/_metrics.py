@@ -28,7 +28,8 @@ METHODS: Final = frozenset(
 PROGRESS_GAP_BUCKETS: Final = (0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0)
 
 RequestOutcome = Literal["ok", "error", "rejected"]
-ToolOutcome = Literal["ok", "tool_error", "cancelled", "error"]
+# How an MCP tools/call (an agent run) ended.
+McpCallOutcome = Literal["ok", "tool_error", "cancelled", "error"]
 CancelReason = Literal["notification", "disconnect", "relayed"]
 CANCEL_REASONS: Final = ("notification", "disconnect", "relayed")
 
@@ -85,7 +86,7 @@ class McpMetrics:
     def tool_label(self, name: str) -> str:
         return name if name in self._tools else OTHER
 
-    def tool_call(self, tool: str, outcome: ToolOutcome, duration: float | None = None) -> None:
+    def tool_call(self, tool: str, outcome: McpCallOutcome, duration: float | None = None) -> None:
         label = self.tool_label(tool)
         self.tool_calls_total.labels(label, outcome).inc()
         if duration is not None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
-from typing import Any
 
 from aiohttp import web
 
@@ -16,7 +14,6 @@ from app.core import (
     Agent,
     AgentRunner,
     ConnectionWatch,
-    RunResult,
     TokenAccount,
 )
 from app.core.wire import usage_json
@@ -30,22 +27,17 @@ from app.http.responses import (
 )
 from app.http.sse import open_stream
 from app.limits import account_for
-from app.providers import ToolCall, ToolCallDelta
+from app.providers import ToolCallDelta
 from app.request_body import read_json
 from app.shared_state import SHUTDOWN_DEADLINE_KEY
 
+from . import bodies
 from ._chunks import DONE, ChunkRenderer, error_data
 from .requests import ChatCompletionCall, parse_chat_completion
 
 
 async def list_models(request: web.Request) -> web.Response:
-    runner = request.app[RUNNER_KEY]
-    created = runner.registry.created
-    data = [
-        {"id": agent.name, "object": "model", "created": created, "owned_by": agent.provider_name}
-        for agent in runner.registry
-    ]
-    return json_response({"object": "list", "data": data})
+    return json_response(bodies.model_list(request.app[RUNNER_KEY].registry))
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -63,48 +55,7 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
         if parsed.stream:
             return await _stream_chat_completion(request, runner, agent, parsed, watch, account)
         result = await complete_run(runner, agent, parsed.messages, parsed.options, watch, account)
-    body = {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": result.agent.name,
-        "choices": [
-            {
-                "index": 0,
-                "message": _assistant_message(result.text, result.tool_calls),
-                "logprobs": None,
-                "finish_reason": _completion_finish(result),
-            }
-        ],
-        "usage": usage_json(result.usage),
-        "system_fingerprint": None,
-    }
-    return json_response(body, headers={AGENT_HEADER: result.agent.name})
-
-
-def _completion_finish(result: RunResult) -> str:
-    """A tools agent's run cut by max_steps answers ``length`` on the OpenAI-compatible route:
-    its own tool calls are not the client's to run, so ``tool_calls`` would be wrong."""
-    return "length" if result.limit is not None else result.finish_reason
-
-
-def _assistant_message(text: str, tool_calls: tuple[ToolCall, ...]) -> dict[str, Any]:
-    if not tool_calls:
-        return {"role": "assistant", "content": text, "refusal": None}
-    return {
-        "role": "assistant",
-        # OpenAI's content is null when the model only called tools.
-        "content": text or None,
-        "refusal": None,
-        "tool_calls": [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments},
-            }
-            for call in tool_calls
-        ],
-    }
+    return json_response(bodies.chat_completion(result), headers={AGENT_HEADER: result.agent.name})
 
 
 async def _stream_chat_completion(
@@ -157,7 +108,7 @@ async def _stream_chat_completion(
     else:
         result = stream.result
         assert result is not None
-        tail = renderer.finish(_completion_finish(result))
+        tail = renderer.finish(bodies.completion_finish(result))
         if parsed.include_usage:
             tail += renderer.usage(usage_json(result.usage))
     with contextlib.suppress(ConnectionError):
@@ -167,4 +118,4 @@ async def _stream_chat_completion(
 
 
 def _renderer(agent: str) -> ChunkRenderer:
-    return ChunkRenderer(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), agent)
+    return ChunkRenderer(bodies.completion_id(), int(time.time()), agent)

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.contract import errors
-from app.core import RunOptions
+from app.core import NO_MAX_TOKENS, RunOptions
 from app.http.chat_messages import chat_messages
 from app.http.wire import InvalidFieldError, shortened, validate_body
 from app.providers import (
     ChatMessage,
+    ChatParams,
     JSONSchemaFormat,
     NamedToolChoice,
     ResponseFormat,
@@ -160,8 +161,8 @@ def parse_chat_completion(body: Any) -> ChatCompletionCall:
         max_tokens = request.max_tokens
     stop = request.stop
     tools = _tools(request)
-    options = RunOptions(
-        max_tokens=max_tokens,
+    params = ChatParams(
+        max_tokens=NO_MAX_TOKENS if max_tokens is None else max_tokens,
         temperature=request.temperature,
         top_p=request.top_p,
         stop=(stop,) if isinstance(stop, str) else tuple(stop or ()),
@@ -173,5 +174,9 @@ def parse_chat_completion(body: Any) -> ChatCompletionCall:
     )
     include_usage = request.stream_options is not None and request.stream_options.include_usage
     return ChatCompletionCall(
-        request.model, chat_messages(request.messages), options, bool(request.stream), include_usage
+        request.model,
+        chat_messages(request.messages),
+        RunOptions(params),
+        bool(request.stream),
+        include_usage,
     )

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.contract import errors
-from app.core import RunOptions
+from app.core import NO_MAX_TOKENS, RunOptions
 from app.http.wire import InvalidFieldError, quoted, shortened, validate_body
 from app.providers import (
     ChatMessage,
+    ChatParams,
     JSONSchemaFormat,
     NamedToolChoice,
     ResponseFormat,
@@ -258,8 +259,9 @@ def parse_response_create(body: Any) -> ResponsesCall:
         _refuse_hosted_tools(body)
     request = validate_body(ResponseCreateRequest, body)
     tools = _tools(request)
-    options = RunOptions(
-        max_tokens=request.max_output_tokens,
+    max_tokens = request.max_output_tokens
+    params = ChatParams(
+        max_tokens=NO_MAX_TOKENS if max_tokens is None else max_tokens,
         temperature=request.temperature,
         top_p=request.top_p,
         user=request.user if request.user is not None else request.safety_identifier,
@@ -268,4 +270,4 @@ def parse_response_create(body: Any) -> ResponsesCall:
         parallel_tool_calls=request.parallel_tool_calls if tools else None,
         response_format=_response_format(request),
     )
-    return ResponsesCall(request, input_messages(request), options)
+    return ResponsesCall(request, input_messages(request), RunOptions(params))

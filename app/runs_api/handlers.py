@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -17,14 +16,11 @@ from app.core import (
     AgentRunner,
     ConnectionWatch,
     RunOptions,
-    RunResult,
-    Step,
     TokenAccount,
     ToolCallFinished,
     ToolCallStarted,
     ToolRun,
 )
-from app.core.wire import usage_json
 from app.errors import APIError
 from app.http.responses import (
     AGENT_HEADER,
@@ -39,14 +35,13 @@ from app.providers import ChatMessage
 from app.request_body import read_json
 from app.shared_state import SHUTDOWN_DEADLINE_KEY
 
+from . import bodies
 from .requests import parse_run
 
 
 async def list_agents(request: web.Request) -> web.Response:
     runner = request.app[RUNNER_KEY]
-    return json_response(
-        {"object": "list", "data": [agent.describe() for agent in runner.registry]}
-    )
+    return json_response(bodies.agent_list(runner.registry))
 
 
 async def create_run(request: web.Request) -> web.StreamResponse:
@@ -64,103 +59,14 @@ async def _create_run(request: web.Request) -> web.StreamResponse:
         if parsed.stream:
             if account is not None:
                 # Before the stream opens, so a spent budget is a plain 429, not a failed run.
-                await runner.admit(account, agent, parsed.messages, RunOptions())
+                await runner.metering.admit(account, agent, parsed.messages, RunOptions())
             return await _stream_run(
                 request, runner, agent, parsed.messages, parsed.metadata, run_id, watch, account
             )
         result = await complete_run(runner, agent, parsed.messages, RunOptions(), watch, account)
     return json_response(
-        _run_body(run_id, result, result.text, parsed.metadata),
+        bodies.run(run_id, result, result.text, parsed.metadata),
         headers={AGENT_HEADER: result.agent.name},
-    )
-
-
-def _run_body(
-    run_id: str, result: RunResult, output: str, metadata: dict[str, Any]
-) -> dict[str, Any]:
-    agent = result.agent
-    body: dict[str, Any] = {
-        "id": run_id,
-        "object": "agent.run",
-        "agent": agent.name,
-        "status": "completed" if result.limit is None else "incomplete",
-        "output": output,
-        "finish_reason": result.finish_reason,
-        "usage": usage_json(result.usage),
-        "provider": agent.provider_name,
-        "model": result.model,
-        "duration_ms": _ms(result.duration),
-        "metadata": metadata,
-    }
-    if result.steps:
-        body["steps"] = _steps(result.steps)
-    if result.limit is not None:
-        body["error"] = {
-            "message": result.limit.message,
-            "type": "run_limit",
-            "code": result.limit.code,
-        }
-    return body
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 3)
-
-
-def _steps(steps: Sequence[Step]) -> list[dict[str, Any]]:
-    return [
-        {
-            "index": step.index,
-            "finish_reason": step.finish_reason,
-            "model": step.model,
-            "usage": usage_json(step.usage),
-            "duration_ms": _ms(step.duration),
-            "tool_calls": [
-                {
-                    "id": call.id,
-                    "name": call.name,
-                    "tool_server": call.tool_server,
-                    "arguments": call.arguments,
-                    "outcome": call.outcome,
-                    "duration_ms": _ms(call.duration),
-                    "error": call.error,
-                    "result_chars": call.result_chars,
-                    "truncated": call.truncated,
-                }
-                for call in step.tool_calls
-            ],
-        }
-        for step in steps
-    ]
-
-
-def _tool_event(run_id: str, item: ToolCallStarted | ToolCallFinished) -> bytes:
-    if isinstance(item, ToolCallStarted):
-        return event(
-            "run.tool_call",
-            {
-                "id": run_id,
-                "step": item.step,
-                "tool_call_id": item.id,
-                "name": item.name,
-                "tool_server": item.tool_server,
-                "arguments": item.arguments,
-            },
-        )
-    record = item.record
-    return event(
-        "run.tool_result",
-        {
-            "id": run_id,
-            "step": item.step,
-            "tool_call_id": record.id,
-            "name": record.name,
-            "tool_server": record.tool_server,
-            "outcome": record.outcome,
-            "duration_ms": _ms(record.duration),
-            "output": item.output,
-            "truncated": record.truncated,
-        },
     )
 
 
@@ -175,14 +81,7 @@ async def _stream_run(
     account: TokenAccount | None,
 ) -> web.StreamResponse:
     response = await open_stream(request, {})
-    started = {
-        "id": run_id,
-        "object": "agent.run",
-        "agent": agent.name,
-        "status": "running",
-        "metadata": metadata,
-    }
-    await response.write(event("run.started", started))
+    await response.write(event("run.started", bodies.run_started(run_id, agent, metadata)))
     prefix = f'event: run.delta\ndata: {{"id":"{run_id}","delta":'.encode()
     output: list[str] = []
     stream = runner.stream(agent, messages, RunOptions(), account)
@@ -193,8 +92,10 @@ async def _stream_run(
                 if type(item) is str:
                     output.append(item)
                     await response.write(prefix + dumps(item).encode() + b"}\n\n")
-                elif isinstance(item, ToolCallStarted | ToolCallFinished):
-                    await response.write(_tool_event(run_id, item))
+                elif isinstance(item, ToolCallStarted):
+                    await response.write(event("run.tool_call", bodies.tool_call(run_id, item)))
+                elif isinstance(item, ToolCallFinished):
+                    await response.write(event("run.tool_result", bodies.tool_result(run_id, item)))
     except asyncio.CancelledError:
         if not watch.absorb_shutdown():
             raise
@@ -204,21 +105,13 @@ async def _stream_run(
     except Exception as exc:
         failure = as_api_error(exc)
     if failure is not None:
-        failed = {
-            "id": run_id,
-            "object": "agent.run",
-            "agent": stream.agent.name,
-            "status": "failed",
-            "error": failure.body()["error"],
-            "metadata": metadata,
-        }
-        if isinstance(stream, ToolRun):
-            failed["steps"] = _steps(stream.steps)
+        steps = stream.steps if isinstance(stream, ToolRun) else None
+        failed = bodies.run_failed(run_id, stream.agent, failure.body()["error"], metadata, steps)
         tail = event("run.failed", failed)
     else:
         result = stream.result
         assert result is not None
-        tail = event("run.completed", _run_body(run_id, result, "".join(output), metadata))
+        tail = event("run.completed", bodies.run(run_id, result, "".join(output), metadata))
     with contextlib.suppress(ConnectionError):
         await response.write(tail)
         await response.write_eof()

@@ -12,7 +12,7 @@ from app.core.wire import Usage
 from app.http.chat_messages import Messages
 from app.http.wire import StrictModel, union_member
 from app.providers import FinishReason
-from app.tools import ToolOutcome
+from app.tools import ToolCallOutcome
 
 MAX_METADATA_KEYS = 16
 
@@ -47,7 +47,7 @@ class RunToolCall(BaseModel):
     name: str = Field(description="The tool's name as the model called it.")
     tool_server: str | None = Field(description="Null for a tool the model made up.")
     arguments: str = Field(description="JSON text, as the model wrote it.")
-    outcome: ToolOutcome
+    outcome: ToolCallOutcome
     duration_ms: float = Field(ge=0)
     error: str | None = Field(default=None, description="What the model was told went wrong.")
     result_chars: int = Field(ge=0, description="Length of the tool's result before any cut.")
@@ -110,7 +110,7 @@ class RunToolResultEvent(BaseModel):
     tool_call_id: str
     name: str
     tool_server: str | None
-    outcome: ToolOutcome
+    outcome: ToolCallOutcome
     duration_ms: float = Field(ge=0)
     output: str
     truncated: bool

@@ -14,7 +14,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ._client import ToolServerError
-from ._metrics import OTHER, ToolMetrics, ToolOutcome
+from ._metrics import OTHER, ToolCallOutcome, ToolMetrics
 from ._servers import CallOutput, ServerTool, Toolbox, ToolServer, ToolServers, metric_tool
 
 TOOL_METRICS_KEY = web.AppKey("tool_metrics", ToolMetrics)
@@ -24,8 +24,8 @@ __all__ = [
     "TOOL_METRICS_KEY",
     "CallOutput",
     "ServerTool",
+    "ToolCallOutcome",
     "ToolMetrics",
-    "ToolOutcome",
     "ToolServer",
     "ToolServerError",
     "ToolServers",

@@ -8,7 +8,8 @@ from typing import Final, Literal
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 OTHER: Final = "other"
-ToolOutcome = Literal["ok", "error", "timeout", "invalid_arguments", "rejected"]
+# How a tool call the model asked for ended (a tools agent's call of a tool server's tool).
+ToolCallOutcome = Literal["ok", "error", "timeout", "invalid_arguments", "rejected"]
 TOOL_DURATION_BUCKETS = (
     0.005,
     0.01,
@@ -60,7 +61,7 @@ class ToolMetrics:
         )
 
     def call(
-        self, agent: str, server: str, tool: str, outcome: ToolOutcome, duration: float | None
+        self, agent: str, server: str, tool: str, outcome: ToolCallOutcome, duration: float | None
     ) -> None:
         self.calls_total.labels(agent, server, tool, outcome).inc()
         if duration is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.contract.routes import register
-from app.core import runner
+from app.core import metering
 from app.openai_api import openai_routes
 from app.providers import ErrorKind
 from app.responses_api import responses_routes
@@ -14,8 +14,8 @@ from components.monitoring import AGENT_ROUTES, NON_FAILURE_OUTCOMES
 def test_non_failure_outcomes_are_success_cancelled_and_client_request_errors() -> None:
     # "request": the provider refused the client's invalid request (a 400 to the client).
     assert set(NON_FAILURE_OUTCOMES.split("|")) == {
-        runner.SUCCESS,
-        runner.CANCELLED,
+        metering.SUCCESS,
+        metering.CANCELLED,
         ErrorKind.REQUEST.value,
     }
 
@@ -42,10 +42,10 @@ def test_agent_routes_are_the_servers_llm_routes() -> None:
 def test_tool_server_outcomes_are_the_servers() -> None:
     from typing import get_args
 
-    from app.tools._metrics import ToolOutcome
+    from app.tools._metrics import ToolCallOutcome
     from components.monitoring import TOOL_SERVER_CALLS, TOOL_SERVER_FAILURES
 
-    outcomes = set(get_args(ToolOutcome))
+    outcomes = set(get_args(ToolCallOutcome))
     failures, calls = set(TOOL_SERVER_FAILURES.split("|")), set(TOOL_SERVER_CALLS.split("|"))
     assert failures < calls <= outcomes
     # What never reaches the tool server: the model's mistakes, left out of the ratio.

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -145,6 +146,53 @@ async def test_development_serves_503_for_unconfigured_providers(
     assert {a["name"]: a["available"] for a in agents} == {"coding": True, "coding-claude": False}
     ok = await client.post("/v1/agents/coding/runs", json={"input": "hi"}, headers=auth)
     assert ok.status == 200
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/chat/completions", {"model": "coding", "messages": MESSAGES}),
+        ("/v1/chat/completions", {"model": "coding", "messages": MESSAGES, "stream": True}),
+        ("/v1/agents/coding/runs", {"input": "hi"}),
+        ("/v1/agents/coding/runs", {"input": "hi", "stream": True}),
+    ],
+)
+async def test_a_failed_fallback_names_the_primarys_failure_too(
+    make_agent_client: AgentClientFactory, fake: FakeServer, path: str, body: dict[str, Any]
+) -> None:
+    """As a new user meets it: only OPENAI_API_KEY set and no connection to OpenAI, a chat to
+    `coding`, whose fallback `coding-claude` has no Anthropic key."""
+    unreachable = f"http://127.0.0.1:{_closed_port()}/v1"
+    config = agent_config(fake, keys=False, openai_api_key=OPENAI_KEY, max_retries=0)
+    openai = config.providers["openai"].model_copy(update={"api_base": unreachable})
+    config = config.model_copy(update={"providers": {**config.providers, "openai": openai}})
+    client = await make_agent_client(config)
+    response = await client.post(path, json=body, headers=bearer(make_token()))
+    if path.endswith("/runs") and body.get("stream"):
+        # A streamed run has started before its agent answers: it ends with run.failed.
+        assert response.status == 200
+        name, data = sse_events(await response.text())[-1]
+        assert name == "run.failed"
+        error = json.loads(data)["error"]
+    else:
+        assert response.status == 503
+        assert response.content_type == "application/json"
+        error = (await response.json())["error"]
+    # The last attempt's error, its message led by the primary's failure.
+    assert error["code"] == "provider_not_configured"
+    primary, fallback = error["message"].split(" Its fallback, agent 'coding-claude', failed too: ")
+    assert primary.startswith("Agent 'coding': ")
+    assert primary.endswith("(error code: upstream_unavailable)")
+    assert fallback.startswith("Agent 'coding-claude' is unavailable: ")
+    assert "ANTHROPIC_API_KEY is not set" in fallback
+    assert fake.openai.attempts == fake.anthropic.attempts == 0
 
 
 @pytest.fixture

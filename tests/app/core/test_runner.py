@@ -129,7 +129,10 @@ async def test_a_failed_fallback_also_names_the_primary_failure(
     error = caught.value
     assert (error.status, error.code) == (503, "provider_not_configured")
     assert error.message.startswith("Agent 'coding': ")
-    assert "Its fallback failed too: Agent 'coding-claude' is unavailable" in error.message
+    assert (
+        "Its fallback, agent 'coding-claude', failed too: Agent 'coding-claude' is unavailable"
+        in (error.message)
+    )
     assert error.body()["error"]["message"] == error.message
 
 
