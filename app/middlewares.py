@@ -42,6 +42,7 @@ from app.shared_state import (
     ERROR_RENDERERS_KEY,
     LIMIT_OVERRIDE_KEY,
     METRICS_KEY,
+    PRINCIPAL_KEY,
     REQUEST_ID_KEY,
     STATE_KEY,
     SUBJECT_KEY,
@@ -224,6 +225,7 @@ def make_auth_middleware(config: AppConfig, policies: PathPolicies) -> Middlewar
         else:
             principal = verifier.principal(token)
         request[SUBJECT_KEY] = principal.subject
+        request[PRINCIPAL_KEY] = principal
         if principal.limits is not None:
             request[LIMIT_OVERRIDE_KEY] = principal.limits
         return await handler(request)

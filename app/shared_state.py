@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from app.auth import Principal
 from app.config import AppConfig, LimitOverride
 from app.errors import APIError
 from app.observability.metrics import Metrics
@@ -23,6 +24,9 @@ ERROR_RENDERERS_KEY = web.AppKey("error_renderers", dict[str, Callable[[APIError
 
 # The authenticated JWT subject of a request (absent on public paths).
 SUBJECT_KEY = web.RequestKey("subject", str)
+# The authenticated caller of a request: subject, issuer, scopes, claims (absent on public paths
+# and while auth is disabled).
+PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 # Per-subject limits carried by the token (``rate_limit.override_claim``), when it has them.
 LIMIT_OVERRIDE_KEY = web.RequestKey("limit_override", LimitOverride)
 # The request ID echoed in X-Request-ID and bound to every log line of the request.

@@ -29,6 +29,7 @@ from app.config._errors import ConfigError
 from app.config._load import load_config, parse_config
 from app.config._model import AppConfig
 from app.config._schema import (
+    AccessRule,
     AgentMcpSettings,
     AgentSettings,
     AuthSettings,
@@ -52,6 +53,7 @@ __all__ = [
     "PROVIDER_KEY_ENV",
     "SECRET_ENV",
     "TOOLS_AGENT_TYPE",
+    "AccessRule",
     "AgentMcpSettings",
     "AgentSettings",
     "AppConfig",

@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     SecretStr,
     field_validator,
+    model_validator,
 )
 
 from app.config._environment import tool_server_token_env
@@ -120,6 +121,34 @@ class OAuthDiscoverySettings(StrictModel):
     enabled: bool = False
 
 
+ClaimName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,99}$")]
+ClaimValue = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class AccessRule(StrictModel):
+    """Who may use an agent (docs/security.md). Every kind a rule sets must match; a token may
+    use the agent when any one of its rules matches."""
+
+    # Every one of them is in the token's scope string or scp array.
+    scopes: list[ScopeToken] | None = Field(None, min_length=1)
+    # The token's sub is one of them.
+    subjects: list[ClaimValue] | None = Field(None, min_length=1)
+    # Each claim named has one of the listed values (a list claim, like groups: one of its items).
+    claims: dict[ClaimName, Annotated[list[ClaimValue], Field(min_length=1)]] | None = Field(
+        None, min_length=1
+    )
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> AccessRule:
+        if self.scopes is None and self.subjects is None and self.claims is None:
+            raise ValueError("a rule needs scopes, subjects or claims")
+        return self
+
+
+# Unset: no rule (any authenticated caller); set: at least one rule.
+AccessRules = Annotated[list[AccessRule], Field(min_length=1, max_length=64)]
+
+
 class AuthSettings(StrictModel):
     enabled: bool = True
     issuer: str = Field("agentsmcp", min_length=1)
@@ -130,6 +159,8 @@ class AuthSettings(StrictModel):
     )
     oidc: OidcSettings | None = None
     oauth_discovery: OAuthDiscoverySettings = Field(default_factory=OAuthDiscoverySettings)
+    # The access rules of agents without their own (agents.<name>.access).
+    default_access: AccessRules | None = None
 
 
 class LimitOverride(StrictModel):
@@ -270,6 +301,8 @@ class AgentSettings(StrictModel):
     tool_timeout_seconds: float = Field(30.0, gt=0, le=3600)
     # A tool result longer than this is cut before the model sees it.
     max_tool_result_chars: int = Field(20_000, ge=100, le=1_000_000)
+    # Who may use the agent; unset: auth.default_access, and without that any authenticated caller.
+    access: AccessRules | None = None
 
 
 def _default_providers() -> dict[ProviderName, ProviderSettings]:

@@ -50,3 +50,10 @@ class AgentMetrics:
             ("agent",),
             registry=registry,
         )
+        self.access_refusals_total = Counter(
+            "agentsmcp_access_refusals_total",
+            "Agent requests refused as for an unknown agent, by front door and reason"
+            " (unknown_agent, forbidden, no_token).",
+            ("front_door", "reason"),
+            registry=registry,
+        )

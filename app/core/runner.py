@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Self
 
 import structlog
 
-from app.config import TOOLS_AGENT_TYPE
+from app.config import TOOLS_AGENT_TYPE, AccessRule
 from app.errors import APIError
 from app.providers import ChatMessage, StreamEnd, ToolCallDelta
 
 from ._loop import ToolRun
+from .access import AgentAccess
 from .errors import UpstreamError
 from .metering import Metering
 from .metrics import AgentMetrics
@@ -40,8 +41,11 @@ class AgentRunner:
         registry: AgentRegistry,
         metrics: AgentMetrics,
         tool_servers: ToolServers | None = None,
+        default_access: Sequence[AccessRule] | None = None,
     ) -> None:
         self.registry = registry
+        # Who may use which agent: front doors ask it (through app.core.gate), never the registry.
+        self.access = AgentAccess(registry, default_access)
         self.metrics = metrics
         self.tool_servers = tool_servers
         self.metering = Metering(registry, metrics)

@@ -13,9 +13,14 @@ from app.core import (
     RUNNER_KEY,
     Agent,
     AgentRunner,
+    AuditRecord,
     ConnectionWatch,
     TokenAccount,
+    agent_for,
+    audited,
+    visible_agents,
 )
+from app.core.gate import OPENAI
 from app.core.wire import usage_json
 from app.errors import APIError
 from app.http.responses import (
@@ -37,7 +42,8 @@ from .requests import ChatCompletionCall, parse_chat_completion
 
 
 async def list_models(request: web.Request) -> web.Response:
-    return json_response(bodies.model_list(request.app[RUNNER_KEY].registry))
+    registry = request.app[RUNNER_KEY].registry
+    return json_response(bodies.model_list(registry, visible_agents(request)))
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -49,12 +55,18 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 async def _chat_completions(request: web.Request) -> web.StreamResponse:
     parsed = parse_chat_completion(await read_json(request))
     runner = request.app[RUNNER_KEY]
-    agent = runner.agent(parsed.agent)
-    account = account_for(request)
-    with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
-        if parsed.stream:
-            return await _stream_chat_completion(request, runner, agent, parsed, watch, account)
-        result = await complete_run(runner, agent, parsed.messages, parsed.options, watch, account)
+    with audited(request, OPENAI, parsed.agent) as audit:
+        agent = agent_for(request, parsed.agent)
+        account = account_for(request)
+        with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
+            if parsed.stream:
+                return await _stream_chat_completion(
+                    request, runner, agent, parsed, watch, account, audit
+                )
+            result = await complete_run(
+                runner, agent, parsed.messages, parsed.options, watch, account
+            )
+        audit.finished(result)
     return json_response(bodies.chat_completion(result), headers={AGENT_HEADER: result.agent.name})
 
 
@@ -65,6 +77,7 @@ async def _stream_chat_completion(
     parsed: ChatCompletionCall,
     watch: ConnectionWatch,
     account: TokenAccount | None,
+    audit: AuditRecord,
 ) -> web.StreamResponse:
     stream = runner.stream(agent, parsed.messages, parsed.options, account)
     response: web.StreamResponse | None = None
@@ -91,6 +104,7 @@ async def _stream_chat_completion(
         # The client went away mid-stream; the upstream is already closed.
         if response is None:
             raise
+        audit.failed("client_disconnected")
         return response
     except Exception as exc:
         if response is None:
@@ -104,10 +118,12 @@ async def _stream_chat_completion(
         response = await open_stream(request, {AGENT_HEADER: stream.agent.name})
         await response.write(renderer.role())
     if failure is not None:
+        audit.failed(failure)
         tail = error_data(failure.body())
     else:
         result = stream.result
         assert result is not None
+        audit.finished(result)
         tail = renderer.finish(bodies.completion_finish(result))
         if parsed.include_usage:
             tail += renderer.usage(usage_json(result.usage))

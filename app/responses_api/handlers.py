@@ -16,10 +16,14 @@ from app.core import (
     RUNNER_KEY,
     Agent,
     AgentRunner,
+    AuditRecord,
     ConnectionWatch,
     RunResult,
     TokenAccount,
+    agent_for,
+    audited,
 )
+from app.core.gate import RESPONSES
 from app.errors import APIError, NotFoundError
 from app.http.responses import (
     AGENT_HEADER,
@@ -62,17 +66,19 @@ async def create_response(request: web.Request) -> web.StreamResponse:
 async def _create_response(request: web.Request) -> web.StreamResponse:
     call = parse_response_create(await read_json(request))
     runner = request.app[RUNNER_KEY]
-    agent = runner.agent(call.request.model)
-    conversation = [*await _previous(request, call), *call.input]
-    check_conversation(conversation)
-    messages = _with_instructions(call, conversation)
-    account = account_for(request)
-    with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
-        if call.request.stream:
-            return await _stream_response(
-                request, runner, agent, call, messages, conversation, watch, account
-            )
-        result = await complete_run(runner, agent, messages, call.options, watch, account)
+    with audited(request, RESPONSES, call.request.model) as audit:
+        agent = agent_for(request, call.request.model)
+        conversation = [*await _previous(request, call), *call.input]
+        check_conversation(conversation)
+        messages = _with_instructions(call, conversation)
+        account = account_for(request)
+        with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
+            if call.request.stream:
+                return await _stream_response(
+                    request, runner, agent, call, messages, conversation, watch, account, audit
+                )
+            result = await complete_run(runner, agent, messages, call.options, watch, account)
+        audit.finished(result)
     draft = ResponseDraft(call, result.agent.name)
     status, incomplete = outcome(result)
     output = output_items(result.text, result.tool_calls, status)
@@ -140,6 +146,7 @@ async def _stream_response(
     conversation: list[ChatMessage],
     watch: ConnectionWatch,
     account: TokenAccount | None,
+    audit: AuditRecord,
 ) -> web.StreamResponse:
     stream = runner.stream(agent, messages, call.options, account)
     response: web.StreamResponse | None = None
@@ -166,6 +173,7 @@ async def _stream_response(
         # The client went away mid-stream; the upstream is already closed.
         if response is None:
             raise
+        audit.failed("client_disconnected")
         return response
     except Exception as exc:
         if response is None:
@@ -178,6 +186,10 @@ async def _stream_response(
         events = ResponseEvents(ResponseDraft(call, stream.agent.name))
         response = await open_stream(request, {AGENT_HEADER: stream.agent.name})
         await response.write(events.start())
+    if failure is not None or stream.result is None:
+        audit.failed(failure or "no_result")
+    else:
+        audit.finished(stream.result)
     tail = await _stream_tail(request, call, events, stream.result, failure, conversation)
     with contextlib.suppress(ConnectionError):
         await response.write(tail)
