@@ -296,6 +296,11 @@ class AgentSettings(StrictModel):
     mcp: AgentMcpSettings = Field(default_factory=AgentMcpSettings)
     # Tools agents (type: tools) only.
     tool_servers: list[ToolServerName] = Field(default_factory=list, max_length=32)
+    # Per tool server of tool_servers: only these of its tools (names as the server lists them);
+    # a server not named here offers the agent all its tools (within its allowed_tools).
+    tools: dict[ToolServerName, Annotated[list[McpServerToolName], Field(min_length=1)]] = Field(
+        default_factory=dict
+    )
     # Model calls per run; a run that still asks for tools after the last one is incomplete.
     max_steps: int = Field(8, ge=1, le=100)
     tool_timeout_seconds: float = Field(30.0, gt=0, le=3600)

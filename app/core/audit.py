@@ -19,7 +19,9 @@ from app.errors import APIError
 from .run_types import RunResult
 
 AUDIT_LOGGER: Final = "agentsmcp.audit"
-audit_log = structlog.get_logger(AUDIT_LOGGER).bind(logger=AUDIT_LOGGER)
+# Not bound here: a logger bound at import would keep the processors of that moment, not those
+# configure_logging sets later (redaction, rendering).
+audit_log = structlog.get_logger(AUDIT_LOGGER)
 
 # Client identities are cut to this many characters (a User-Agent can be long).
 MAX_CLIENT_CHARS: Final = 200
@@ -46,7 +48,13 @@ class AuditRecord:
     def finished(self, result: RunResult) -> None:
         """The run's result: who answered, the tools it called, its tokens."""
         self.answered_by = result.agent.name
-        self.tools = [call.name for step in result.steps for call in step.tool_calls]
+        # A rejected call names no tool of ours: its name is model output, never logged.
+        self.tools = [
+            call.name
+            for step in result.steps
+            for call in step.tool_calls
+            if call.outcome != "rejected"
+        ]
         self.prompt_tokens = result.usage.prompt_tokens
         self.completion_tokens = result.usage.completion_tokens
 
@@ -62,6 +70,7 @@ class AuditRecord:
     def emit(self) -> None:
         audit_log.info(
             "audit",
+            logger=AUDIT_LOGGER,
             request_id=self.request_id,
             subject=self.subject,
             issuer=self.issuer,

@@ -60,7 +60,7 @@ from ._jsonrpc import (
     result_message,
 )
 from ._metrics import CancelReason, McpMetrics
-from ._protocol import SESSION_HEADER
+from ._protocol import CLIENT_INFO_META, SESSION_HEADER
 from ._tools import Tool, ToolCatalogue, ToolInput, ToolOutput
 
 log = structlog.get_logger("agentsmcp.mcp")
@@ -235,7 +235,7 @@ class ToolCallHandler:
     ) -> web.StreamResponse:
         """Run the call; ``extra`` joins the result (the stateless era's ``resultType``)."""
         params: CallToolParams = parse_params(CallToolParams, message.params, "tools/call")
-        with audited(request, MCP, params.name) as audit:
+        with audited(request, MCP, params.name, client=_client_info(params)) as audit:
             tool = self.tool(request, params.name, audit)
             return await self._serve(request, message, tool, params, audit, sse=sse, extra=extra)
 
@@ -420,6 +420,17 @@ class ToolCallHandler:
             now = time.perf_counter()
             self._metrics.progress_gap.observe(now - last)
             last = now
+
+
+def _client_info(params: CallToolParams) -> str | None:
+    """The stateless era's ``_meta`` clientInfo as ``name/version`` (the handshake era sends it
+    only on initialize, which no later request is tied to: the audit then names the User-Agent)."""
+    extra = params.meta.model_extra if params.meta is not None else None
+    info = (extra or {}).get(CLIENT_INFO_META)
+    if not isinstance(info, dict) or not isinstance(info.get("name"), str):
+        return None
+    version = info.get("version")
+    return f"{info['name']}/{version}" if isinstance(version, str) else info["name"]
 
 
 def _audit_run(audit: AuditRecord, task: asyncio.Task[RunResult]) -> None:
