@@ -236,3 +236,43 @@ async def test_refusals_are_counted_by_reason(setup: Setup) -> None:
             "agentsmcp_access_refusals_total", {"front_door": door, "reason": reason}
         )
         assert count == 1
+
+
+STREAM_BODIES = {
+    "openai": ("/v1/chat/completions", {"model": "{agent}", "stream": True}),
+    "runs": ("/v1/agents/{agent}/runs", {"stream": True}),
+    "responses": ("/v1/responses", {"model": "{agent}", "stream": True, "store": False}),
+}
+
+
+async def _stream(setup: Setup, door: str, caller: str, agent: str) -> Answer:
+    path, template = STREAM_BODIES[door]
+    body = {
+        key: value.format(agent=agent) if isinstance(value, str) else value
+        for key, value in template.items()
+    }
+    body["messages" if door == "openai" else "input"] = (
+        [{"role": "user", "content": PROMPT}] if door != "responses" else PROMPT
+    )
+    return await _post(setup.url + path.format(agent=agent), setup.tokens[caller], body)
+
+
+@pytest.mark.parametrize("door", sorted(STREAM_BODIES))
+async def test_streamed_runs_are_audited_and_refused_alike(setup: Setup, door: str) -> None:
+    with structlog.testing.capture_logs() as logs:
+        allowed = await _stream(setup, door, "oidc-team-a", "team-a")
+        refused = await _stream(setup, door, "oidc-team-a", "reader")
+        unknown = await _stream(setup, door, "oidc-team-a", UNKNOWN["reader"])
+    assert allowed.status == 200
+    assert allowed.headers["Content-Type"].startswith("text/event-stream")
+    assert refused.status == 404
+    _same_refusal(refused, unknown, "reader")
+    audits = [event for event in logs if event.get("logger") == AUDIT_LOGGER]
+    assert [(event["agent"], event["outcome"], event["reason"]) for event in audits] == [
+        ("team-a", "ok", None),
+        ("reader", "refused", "forbidden"),
+        ("readex", "refused", "unknown_agent"),
+    ]
+    assert audits[0]["completion_tokens"] > 0
+    assert PROMPT not in json.dumps(audits)
+    assert ANSWER not in json.dumps(audits)
