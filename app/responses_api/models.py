@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from app.http.chat_messages import ToolName
+from app.http.tools import (
+    TOOL_CHOICE_DISCRIMINATOR,
+    Parameters,
+    ToolModeMember,
+    format_discriminator,
+)
 from app.http.wire import StrictModel, union_member
 
 # OpenAI's limits: tools of one request, metadata pairs and their sizes, the smallest output.
@@ -128,17 +133,11 @@ Input = Annotated[
 ]
 
 
-def _object_schema(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is not None and value.get("type") != "object":
-        raise PydanticCustomError("invalid_schema", 'must be a JSON Schema of "type": "object"')
-    return value
-
-
 class FunctionTool(StrictModel):
     type: Literal["function"]
     name: ToolName
     description: str | None = None
-    parameters: Annotated[dict[str, Any] | None, AfterValidator(_object_schema)] = None
+    parameters: Parameters = None
     strict: bool | None = None
 
 
@@ -148,13 +147,7 @@ class NamedFunction(StrictModel):
 
 
 ToolChoice = Annotated[
-    Annotated[Literal["none", "auto", "required"], Tag("<mode>")]
-    | Annotated[NamedFunction, Tag("<function>")],
-    Discriminator(
-        lambda value: "<mode>" if isinstance(value, str) else "<function>",
-        custom_error_type="invalid_tool_choice",
-        custom_error_message='must be "none", "auto", "required" or a named function',
-    ),
+    ToolModeMember | Annotated[NamedFunction, Tag("<function>")], TOOL_CHOICE_DISCRIMINATOR
 ]
 
 
@@ -174,20 +167,11 @@ class TextFormatJSONSchema(StrictModel):
     strict: bool | None = None
 
 
-def _format_type(value: Any) -> str | None:
-    kind = value.get("type") if isinstance(value, dict) else None
-    return f"<{kind}>" if kind in ("text", "json_object", "json_schema") else None
-
-
 TextFormat = Annotated[
     Annotated[TextFormatText, Tag("<text>")]
     | Annotated[TextFormatJSONObject, Tag("<json_object>")]
     | Annotated[TextFormatJSONSchema, Tag("<json_schema>")],
-    Discriminator(
-        _format_type,
-        custom_error_type="invalid_format",
-        custom_error_message="must be an object with type text, json_object or json_schema",
-    ),
+    format_discriminator("invalid_format"),
 ]
 
 
