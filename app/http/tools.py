@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 from app.contract import errors
 from app.providers import NamedToolChoice, Tool, ToolChoice
 
-from .wire import InvalidFieldError, shortened
+from .wire import InvalidFieldError, by_type, shortened
 
 ToolMode = Literal["none", "auto", "required"]
 
@@ -40,17 +40,12 @@ TOOL_CHOICE_DISCRIMINATOR = Discriminator(
 )
 
 
-def _format_type(value: Any) -> str | None:
-    kind = value.get("type") if isinstance(value, dict) else None
-    return f"<{kind}>" if kind in ("text", "json_object", "json_schema") else None
-
-
 def format_discriminator(error_type: str) -> Discriminator:
     """The discriminator of a text, json_object or json_schema format union."""
-    return Discriminator(
-        _format_type,
-        custom_error_type=error_type,
-        custom_error_message="must be an object with type text, json_object or json_schema",
+    return by_type(
+        ("text", "json_object", "json_schema"),
+        error_type,
+        "must be an object with type text, json_object or json_schema",
     )
 
 

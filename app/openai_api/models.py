@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Discriminator, Field, Tag
+from pydantic import BaseModel, BeforeValidator, Field, Tag
 
 from app.core.wire import Usage
 from app.http.chat_messages import Messages, ToolName
@@ -20,7 +20,7 @@ from app.http.tools import (
     ToolModeMember,
     format_discriminator,
 )
-from app.http.wire import StrictModel, union_member
+from app.http.wire import StrictModel, string_or_array
 from app.providers import FinishReason
 
 MAX_STOP_SEQUENCES = 4
@@ -48,11 +48,7 @@ MaxTokens = Annotated[int, Field(ge=1, le=MAX_TOKENS_LIMIT), BeforeValidator(_in
 Stop = Annotated[
     Annotated[str, Tag("<string>")]
     | Annotated[list[str], Tag("<list>"), Field(max_length=MAX_STOP_SEQUENCES)],
-    Discriminator(
-        lambda value: union_member(value, "<string>", "<list>", items=str),
-        custom_error_type="invalid_stop",
-        custom_error_message="must be a string or an array of strings",
-    ),
+    string_or_array("<list>", "invalid_stop", "must be a string or an array of strings", items=str),
 ]
 
 
