@@ -25,7 +25,6 @@ log = structlog.get_logger("agentsmcp.api")
 
 class ServerShuttingDownError(APIError):
     error = errors.SERVER_SHUTTING_DOWN
-    default_message = "The server is shutting down; the stream was ended. Retry the request."
 
 
 def json_response(

@@ -35,10 +35,6 @@ STORE_ERRORS = (RedisError, OSError, TimeoutError)
 
 class StoreUnavailableError(ServiceUnavailableError):
     error = errors.RATE_LIMIT_STORE_UNAVAILABLE
-    default_message = (
-        "Rate limits cannot be checked right now (the limits store is unreachable). "
-        "Retry after the Retry-After delay."
-    )
 
 
 class FailoverStore:
