@@ -19,6 +19,10 @@ from .sse import dumps
 
 # Names the agent that answered (a fallback, when it took over).
 AGENT_HEADER = "X-Agentsmcp-Agent"
+# The header as the OpenAPI document describes it.
+ANSWERED_BY = {
+    AGENT_HEADER: {"description": "The agent that answered.", "schema": {"type": "string"}}
+}
 
 log = structlog.get_logger("agentsmcp.api")
 
