@@ -55,15 +55,26 @@ class UnsupportedParameterError(InvalidFieldError):
     error = errors.UNSUPPORTED_PARAMETER
 
 
+class UnknownParameterError(InvalidFieldError):
+    """An argument that is not part of the API at all, in the API's own wording."""
+
+    error = errors.UNKNOWN_PARAMETER
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(param, "")
+        self.message = message
+
+
 def refuse_unsupported(
     body: Mapping[str, Any],
     implemented: Collection[str],
     openai_only: Collection[str],
     no_op_values: Mapping[str, tuple[Any, ...]],
-    unknown: Callable[[str], InvalidFieldError],
+    unknown_message: Callable[[str], str],
 ) -> None:
     """Refuse the first argument (by name) the server does not implement, unless it is null or
-    asks for what the server does anyway; an argument OpenAI does not know gets ``unknown``."""
+    asks for what the server does anyway; an argument OpenAI does not know is refused with
+    ``unknown_message(name)``."""
     for name in sorted(set(body) - set(implemented)):
         value = body[name]
         if name in openai_only:
@@ -75,7 +86,7 @@ def refuse_unsupported(
             raise UnsupportedParameterError(
                 name, "is not supported by this server; remove it from the request"
             )
-        raise unknown(shortened(name))
+        raise UnknownParameterError(shortened(name), unknown_message(shortened(name)))
 
 
 class Function(Protocol):

@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.contract import errors
 from app.core import NO_MAX_TOKENS, RunOptions
 from app.http.chat_messages import chat_messages
 from app.http.tools import core_tool_choice, core_tools, refuse_unsupported
-from app.http.wire import InvalidFieldError, validate_body
+from app.http.wire import validate_body
 from app.providers import (
     ChatMessage,
     ChatParams,
@@ -30,14 +29,9 @@ from . import models
 from .models import ChatCompletionRequest
 
 
-class UnknownParameterError(InvalidFieldError):
+def _unknown_message(param: str) -> str:
     """An argument that is not part of the Chat Completions API at all (OpenAI's wording)."""
-
-    error = errors.UNKNOWN_PARAMETER
-
-    def __init__(self, param: str) -> None:
-        super().__init__(param, "")
-        self.message = f"Unrecognized request argument supplied: {param}"
+    return f"Unrecognized request argument supplied: {param}"
 
 
 # Chat Completions arguments this server implements.
@@ -112,9 +106,7 @@ def _response_format(request: ChatCompletionRequest) -> ResponseFormat | None:
 
 def parse_chat_completion(body: Any) -> ChatCompletionCall:
     if isinstance(body, dict):
-        refuse_unsupported(
-            body, CHAT_FIELDS, OPENAI_ONLY_FIELDS, NO_OP_VALUES, UnknownParameterError
-        )
+        refuse_unsupported(body, CHAT_FIELDS, OPENAI_ONLY_FIELDS, NO_OP_VALUES, _unknown_message)
     request = validate_body(ChatCompletionRequest, body)
     # Both are checked even though max_completion_tokens wins: an invalid field never passes.
     max_tokens = request.max_completion_tokens

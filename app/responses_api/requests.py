@@ -27,14 +27,9 @@ from . import models
 from .models import ResponseCreateRequest
 
 
-class UnknownParameterError(InvalidFieldError):
+def _unknown_message(param: str) -> str:
     """An argument that is not part of the Responses API at all (OpenAI's wording)."""
-
-    error = errors.UNKNOWN_PARAMETER
-
-    def __init__(self, param: str) -> None:
-        super().__init__(param, "")
-        self.message = f"Unknown parameter: {quoted(param)}."
+    return f"Unknown parameter: {quoted(param)}."
 
 
 class MissingParameterError(InvalidFieldError):
@@ -126,9 +121,7 @@ class ResponsesCall:
 
 
 def _refuse_unsupported(body: Mapping[str, Any]) -> None:
-    refuse_unsupported(
-        body, RESPONSES_FIELDS, OPENAI_ONLY_FIELDS, NO_OP_VALUES, UnknownParameterError
-    )
+    refuse_unsupported(body, RESPONSES_FIELDS, OPENAI_ONLY_FIELDS, NO_OP_VALUES, _unknown_message)
     if "input" not in body:
         raise MissingParameterError("input")
 
