@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 
 from aiohttp import web
@@ -22,17 +20,14 @@ from app.core import (
 )
 from app.core.gate import OPENAI
 from app.core.wire import usage_json
-from app.errors import APIError
 from app.http.responses import (
     AGENT_HEADER,
-    ServerShuttingDownError,
-    as_api_error,
     complete_run,
+    end_stream,
     json_response,
+    relay_stream,
 )
-from app.http.sse import open_stream
 from app.limits import account_for
-from app.providers import ToolCallDelta
 from app.request_body import read_json
 from app.shared_state import SHUTDOWN_DEADLINE_KEY
 
@@ -80,57 +75,22 @@ async def _stream_chat_completion(
     audit: AuditRecord,
 ) -> web.StreamResponse:
     stream = runner.stream(agent, parsed.messages, parsed.options, account)
-    response: web.StreamResponse | None = None
-    renderer: ChunkRenderer | None = None
-    failure: APIError | None = None
-    try:
-        async with stream:
-            async for item in stream:
-                if renderer is None or response is None:
-                    # Headers go out with the first delta, so failures before it (fallback
-                    # included) are still plain JSON errors with the right status.
-                    renderer = _renderer(stream.agent.name)
-                    response = await open_stream(request, {AGENT_HEADER: stream.agent.name})
-                    await response.write(renderer.role())
-                if type(item) is str:
-                    await response.write(renderer.delta(item))
-                elif isinstance(item, ToolCallDelta):
-                    await response.write(renderer.tool_call(item))
-    except asyncio.CancelledError:
-        if not watch.absorb_shutdown():
-            raise
-        failure = ServerShuttingDownError()
-    except ConnectionError:
-        # The client went away mid-stream; the upstream is already closed.
-        if response is None:
-            raise
+    relayed = await relay_stream(request, stream, watch, _renderer)
+    if relayed.client_gone:
         audit.failed("client_disconnected")
-        return response
-    except Exception as exc:
-        if response is None:
-            raise
-        failure = as_api_error(exc)
-    if response is None or renderer is None:
-        if failure is not None:
-            raise failure
-        # The upstream finished without any text: still a valid stream.
-        renderer = _renderer(stream.agent.name)
-        response = await open_stream(request, {AGENT_HEADER: stream.agent.name})
-        await response.write(renderer.role())
-    if failure is not None:
-        audit.failed(failure)
-        tail = error_data(failure.body())
+        return relayed.response
+    if relayed.failure is not None:
+        audit.failed(relayed.failure)
+        tail = error_data(relayed.failure.body())
     else:
         result = stream.result
         assert result is not None
         audit.finished(result)
-        tail = renderer.finish(bodies.completion_finish(result))
+        tail = relayed.renderer.finish(bodies.completion_finish(result))
         if parsed.include_usage:
-            tail += renderer.usage(usage_json(result.usage))
-    with contextlib.suppress(ConnectionError):
-        await response.write(tail + DONE)
-        await response.write_eof()
-    return response
+            tail += relayed.renderer.usage(usage_json(result.usage))
+    await end_stream(relayed.response, tail + DONE)
+    return relayed.response
 
 
 def _renderer(agent: str) -> ChunkRenderer:
