@@ -27,6 +27,7 @@ from app.config._environment import (
 from app.config._errors import ConfigError
 from app.config._load import load_config, parse_config
 from app.config._schema import (
+    A2aSettings,
     AgentMcpSettings,
     AgentSettings,
     AppConfig,
@@ -51,6 +52,7 @@ __all__ = [
     "PROVIDER_KEY_ENV",
     "SECRET_ENV",
     "TOOLS_AGENT_TYPE",
+    "A2aSettings",
     "AgentMcpSettings",
     "AgentSettings",
     "AppConfig",
