@@ -142,15 +142,19 @@ class TaskService:
     ) -> Task:
         messages = [_chat(turn) for turn in task.history]
         stream = self._runner.stream(agent, messages, RunOptions(), account)
+        text: list[str] = []
         async with stream:
             async for item in stream:
-                if isinstance(item, ToolCallStarted):
+                if type(item) is str:
+                    text.append(item)
+                elif isinstance(item, ToolCallStarted):
                     note = f"Calling tool {item.name} (step {item.step})."
                     task = await self._change(execution, task.moved("working", note))
         result = stream.result
         assert result is not None
-        answer = Turn("agent", result.text, new_id())
-        done = replace(task, answer=result.text, history=(*task.history, answer))
+        answer_text = result.text or "".join(text)
+        answer = Turn("agent", answer_text, new_id())
+        done = replace(task, answer=answer_text, history=(*task.history, answer))
         if result.limit is None:
             return done.moved("completed")
         return done.moved("completed", f"The run stopped early: {result.limit}.")
