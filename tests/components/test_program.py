@@ -538,6 +538,7 @@ def test_alerts_and_dashboard_use_real_metric_names(run: ProgramRun) -> None:
             "IdentityProviderUnreachable",
             "MCPToolCallErrors",
             "MCPProgressGaps",
+            "A2ATaskFailures",
             "ToolServerErrors",
             "ToolListRefreshFailing",
         }
@@ -581,6 +582,7 @@ def test_alert_thresholds_are_stricter_in_prod(stack_runs: dict[str, ProgramRun]
             "RateLimitSaturation",
             "MCPToolCallErrors",
             "ToolServerErrors",
+            "A2ATaskFailures",
         }
     )
     for alert in staging:
