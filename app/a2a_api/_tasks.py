@@ -86,6 +86,7 @@ class TaskService:
         self._metrics = metrics
         self.store = store
         self.running: dict[str, Execution] = {}
+        self._stopping = False
 
     async def start(
         self,
@@ -127,7 +128,11 @@ class TaskService:
                 task = await self._change(execution, task.moved("working"))
                 task = await self._complete(execution, agent, task, account)
         except asyncio.CancelledError:
-            task = execution.task.moved("canceled", "The task was canceled.")
+            if self._stopping:
+                note = "The server shut down before the task ended (server_shutting_down)."
+                task = execution.task.moved("failed", note)
+            else:
+                task = execution.task.moved("canceled", "The task was canceled.")
         except APIError as exc:
             task = execution.task.moved("failed", f"{exc.message} ({exc.code})")
         except Exception:
@@ -220,6 +225,7 @@ class TaskService:
 
     async def stop(self) -> None:
         """Shutdown: cancel the tasks running here and let them save their final state."""
+        self._stopping = True
         runs = [e.run for e in self.running.values() if e.run is not None]
         for run in runs:
             run.cancel()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from app.a2a_api import A2A_KEY
 from tests.app.conftest import AgentClientFactory, Client, bearer, make_token
 from tests.fakes import Behavior, FakeServer
 from tests.fakes.appconfig import agent_config
@@ -175,3 +176,20 @@ async def test_metrics_count_requests_and_tasks(client: Client, auth: dict[str, 
         'agentsmcp_a2a_requests_total{agent="coding",method="SendMessage",outcome="ok"} 1.0' in text
     )
     assert 'agentsmcp_a2a_task_duration_seconds_count{agent="coding",state="completed"} 1.0' in text
+
+
+async def test_a_task_running_at_shutdown_ends_failed(
+    make_agent_client: AgentClientFactory, fake: FakeServer, auth: dict[str, str]
+) -> None:
+    client = await make_agent_client()
+    fake.openai.script(Behavior(chunk_delay=1.0, chunks=("slow",) * 10))
+    params = {"message": message("slow"), "configuration": {"returnImmediately": True}}
+    task = (await rpc(client, "SendMessage", params, auth))["result"]["task"]
+    await asyncio.sleep(0.2)
+    service = client.app[A2A_KEY].service
+    assert service is not None
+    await service.stop()
+    stored = await service.store.load("alice", task["id"])
+    assert stored is not None
+    assert stored.state == "failed"
+    assert "server_shutting_down" in (stored.status_text or "")
