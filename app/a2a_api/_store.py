@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -122,7 +123,7 @@ class MemoryTaskStore:
             if not own:
                 del self._subjects[digest]
         # Subjects whose tasks all expired are dropped as new saves pass them.
-        for digest in list(self._subjects)[:2]:
+        for digest in list(itertools.islice(self._subjects, 2)):
             self._live(digest)
 
 

@@ -54,3 +54,13 @@ async def test_bounded_per_subject_and_in_all() -> None:
 async def test_round_trip_of_the_encoding() -> None:
     saved = task().moved("failed", "why")
     assert Task.decode(saved.encode()) == saved
+
+
+async def test_idle_subjects_whose_tasks_expired_are_dropped() -> None:
+    clock = Clock()
+    store = MemoryTaskStore(A2aSettings(task_ttl_seconds=10), clock=clock)
+    for subject in ("alice", "bob"):
+        await store.save(subject, task())
+    clock.now = 11
+    await store.save("carol", task())
+    assert len(store) == 1
