@@ -5,7 +5,7 @@ its changes at once, followers on another replica poll the store.
 
 A task runs under the server's admission (a slot from submitted to its final state), the
 caller's token budget, and the agent's timeout; a failure (budget spent, provider down) ends it
-``failed`` with the error's message.
+``failed`` with the error's message, a request the provider refuses as invalid ``rejected``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from app.providers import ChatMessage
 
 from ._metrics import A2aMetrics
 from ._store import TaskStore, subject_digest
-from ._wire import Task, Turn, new_id, now_iso
+from ._wire import State, Task, Turn, new_id, now_iso
 
 log = structlog.get_logger("agentsmcp.a2a")
 
@@ -134,7 +134,10 @@ class TaskService:
             else:
                 task = execution.task.moved("canceled", "The task was canceled.")
         except APIError as exc:
-            task = execution.task.moved("failed", f"{exc.message} ({exc.code})")
+            # The provider refusing the request as invalid (too long, say) rejects the task; the
+            # rest (budget, upstream failures, timeouts) are failures of the run.
+            state: State = "rejected" if exc.status == 400 else "failed"
+            task = execution.task.moved(state, f"{exc.message} ({exc.code})")
         except Exception:
             log.exception("a2a task failed", agent=agent.name)
             task = execution.task.moved("failed", "The agent failed (internal_error).")

@@ -83,10 +83,21 @@ async def test_upstream_failure_is_a_failed_task(
     make_agent_client: AgentClientFactory, fake: FakeServer, auth: dict[str, str]
 ) -> None:
     client = await make_agent_client(agent_config(fake, max_retries=0))
-    fake.openai.script(Behavior(status=400, message="bad request upstream"))
+    fake.openai.script(Behavior(status=500, message="upstream down"))
+    fake.anthropic.script(Behavior(status=500, message="fallback down too"))
     task = (await rpc(client, "SendMessage", {"message": message("x")}, auth))["result"]["task"]
     assert task["status"]["state"] == "TASK_STATE_FAILED"
-    assert task["status"]["message"]["parts"][0]["text"]
+    assert "upstream_" in task["status"]["message"]["parts"][0]["text"]
+
+
+async def test_a_request_the_provider_refuses_is_a_rejected_task(
+    make_agent_client: AgentClientFactory, fake: FakeServer, auth: dict[str, str]
+) -> None:
+    client = await make_agent_client(agent_config(fake, max_retries=0))
+    fake.openai.script(Behavior(status=400, message="prompt is too long"))
+    task = (await rpc(client, "SendMessage", {"message": message("x")}, auth))["result"]["task"]
+    assert task["status"]["state"] == "TASK_STATE_REJECTED"
+    assert "provider_invalid_request" in task["status"]["message"]["parts"][0]["text"]
 
 
 async def test_spent_budget_is_a_failed_task(
