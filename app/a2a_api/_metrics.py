@@ -45,7 +45,8 @@ class A2aMetrics:
         )
         self.tasks_total = Counter(
             "agentsmcp_a2a_tasks_total",
-            "A2A tasks that ended, by agent and final state (completed, failed, canceled).",
+            "A2A tasks that ended, by agent and final state (completed, failed, canceled,"
+            " rejected).",
             ("agent", "state"),
             registry=registry,
         )
