@@ -19,12 +19,12 @@ from app.core import RUNNER_KEY, Agent
 from app.errors import APIError
 from app.http.sse import open_stream
 from app.limits import account_for
+from app.limits.relay import StoreRelay
 from app.request_body import read_json
 from app.shared_state import SUBJECT_KEY
 
 from ._cards import Cards, card_response
 from ._metrics import A2aMetrics
-from ._relay import CancelRelay
 from ._requests import list_params, send_params, task_params
 from ._tasks import STOP_SECONDS, TaskService, task_key
 from ._wire import (
@@ -92,7 +92,7 @@ class A2aEndpoint:
         self._agents = frozenset(config.agents)
         # Set while the app runs (the cleanup context in __init__).
         self.service: TaskService | None = None
-        self.relay: CancelRelay | None = None
+        self.relay: StoreRelay | None = None
         self._methods: dict[str, tuple[Call, str]] = {
             "SendMessage": (self._send, V1),
             "SendStreamingMessage": (self._stream, V1),
