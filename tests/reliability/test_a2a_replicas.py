@@ -15,7 +15,7 @@ import pytest
 from tests.app.conftest import make_token
 from tests.redis_server import running_redis
 
-from ._process import ServerProcess, fake_control, fake_upstreams, get, server_config
+from ._process import ServerProcess, fake_control, fake_upstreams, get, replicas, server_config
 
 pytestmark = pytest.mark.slow
 
@@ -73,16 +73,7 @@ def test_a_task_is_read_and_cancelled_on_another_replica(tmp_path: Path) -> None
     with running_redis(tmp_path) as redis, fake_upstreams(tmp_path) as fakes:
         config = server_config(fakes, rate_limit=LIMITS)
         env = {"REDIS_URL": redis.url, "REDIS_PASSWORD": redis.password}
-        servers: list[ServerProcess] = []
-        try:
-            for index in range(2):
-                logs = tmp_path / f"server{index}"
-                logs.mkdir()
-                servers.append(ServerProcess(config, logs, env=env))
-            for server in servers:
-                server.wait_ready()
-            runs_it, other = servers
-
+        with replicas(config, tmp_path, env) as (runs_it, other):
             done = send(other, "quick")
             assert state(runs_it, done["id"]) == "TASK_STATE_COMPLETED"
             listed = rpc(runs_it, "ListTasks", {})["result"]["tasks"]
@@ -109,6 +100,3 @@ def test_a_task_is_read_and_cancelled_on_another_replica(tmp_path: Path) -> None
                 time.sleep(0.1)
             assert state(runs_it, task["id"]) == "TASK_STATE_CANCELED"
             assert get(f"{runs_it.url}/health/ready")[0] == 200
-        finally:
-            for server in servers:
-                server.stop()
