@@ -151,7 +151,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 def _render(request: web.Request, exc: APIError) -> web.Response:
-    renderer = request.app.get(ERROR_RENDERERS_KEY, {}).get(request.path)
+    renderers = request.app.get(ERROR_RENDERERS_KEY, {})
+    renderer = renderers.get(request.path)
+    if renderer is None and renderers:
+        # A dynamic route's renderer is registered on its pattern (/a2a/{agent}).
+        resource = request.match_info.route.resource
+        renderer = renderers.get(resource.canonical) if resource is not None else None
     return exc.to_response() if renderer is None else renderer(exc)
 
 

@@ -18,8 +18,9 @@ METRICS_KEY = web.AppKey("metrics", Metrics)
 STATE_KEY = web.AppKey("state", ServerState)
 # Set when the shutdown timeout expires; streaming handlers should emit a final error and return.
 SHUTDOWN_DEADLINE_KEY = web.AppKey("shutdown_deadline", asyncio.Event)
-# Path -> how an error raised before its view (auth, rate limit, body size) is rendered there,
-# for protocols whose clients expect their own error body (MCP: a JSON-RPC error).
+# Path (or a dynamic route's pattern) -> how an error raised before its view (auth, rate limit,
+# body size) is rendered there, for protocols whose clients expect their own error body (MCP and
+# A2A: a JSON-RPC error).
 ERROR_RENDERERS_KEY = web.AppKey("error_renderers", dict[str, Callable[[APIError], web.Response]])
 
 # The authenticated JWT subject of a request (absent on public paths).

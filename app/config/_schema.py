@@ -247,6 +247,29 @@ class McpSettings(StrictModel):
     instructions: str | None = Field(None, max_length=4096)
 
 
+class A2aSettings(StrictModel):
+    """The A2A endpoint: agent cards and ``POST /a2a/<agent>`` (docs/a2a.md)."""
+
+    enabled: bool = True
+    # The URL clients reach this server at, as the agent cards advertise it (the Pulumi program
+    # sets it from the stack's host); unset: the origin each card request came in on.
+    public_base_url: AbsoluteUrl | None = None
+    # A task (and a conversation's turns) is kept this long after its last change.
+    task_ttl_seconds: float = Field(3600.0, ge=1, le=7 * 86_400)
+    # The newest tasks a subject keeps; older ones are dropped (and ListTasks shows these).
+    max_tasks_per_subject: int = Field(100, ge=1, le=10_000)
+    # Tasks one replica keeps in memory in all (without the shared store).
+    max_tasks: int = Field(10_000, ge=1, le=1_000_000)
+    # The earlier messages of a contextId a new message carries to the agent.
+    max_context_messages: int = Field(20, ge=0, le=200)
+    max_context_chars: int = Field(32_000, ge=0, le=1_000_000)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, url: str | None) -> str | None:
+        return None if url is None else url.rstrip("/")
+
+
 ToolServerName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 # An MCP tool's name as its server lists it (the MCP spec's characters).
 McpServerToolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
@@ -324,6 +347,7 @@ class ConfigFields(StrictModel):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
+    a2a: A2aSettings = Field(default_factory=A2aSettings)
     agents: dict[AgentName, AgentSettings] = Field(default_factory=dict)
     tool_servers: dict[ToolServerName, ToolServerSettings] = Field(default_factory=dict)
     providers: dict[ProviderName, ProviderSettings] = Field(default_factory=_default_providers)

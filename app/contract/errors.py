@@ -258,6 +258,13 @@ RESPONSE_STORE_UNAVAILABLE: Final = ErrorCode(
     "the shared store of stored responses is unreachable (Responses API)",
     retryable=True,
 )
+TASK_STORE_UNAVAILABLE: Final = ErrorCode(
+    "task_store_unavailable",
+    503,
+    SERVER,
+    "the shared store of A2A tasks is unreachable (A2A)",
+    retryable=True,
+)
 SERVICE_UNAVAILABLE: Final = ErrorCode(
     "service_unavailable",
     503,
@@ -325,6 +332,7 @@ CATALOGUE: Final[tuple[ErrorCode, ...]] = (
     RATE_LIMIT_STORE_UNAVAILABLE,
     IDENTITY_PROVIDER_UNAVAILABLE,
     RESPONSE_STORE_UNAVAILABLE,
+    TASK_STORE_UNAVAILABLE,
     SERVICE_UNAVAILABLE,
     UPSTREAM_TIMEOUT,
     HANDLER_TIMEOUT,
