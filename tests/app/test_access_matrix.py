@@ -94,13 +94,20 @@ async def setup(fake: FakeServer, provider: OidcProvider) -> AsyncIterator[Setup
         "hs-reader": make_token("hs-reader", scope="agents:read"),
     }
     app = create_app(config)
+    async with serve(app) as url:
+        yield Setup(url, app, tokens, provider.issuer)
+
+
+@contextlib.asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    """``app`` on a loopback port: its base URL."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
     try:
-        yield Setup(f"http://{host}:{port}", app, tokens, provider.issuer)
+        yield f"http://{host}:{port}"
     finally:
         await runner.cleanup()
 
@@ -340,7 +347,7 @@ async def test_a2a_cards_list_only_the_agents_without_rules(
     config = agent_config(
         fake, agents=AGENTS, auth={"oidc": {"issuer": provider.issuer, "audience": RESOURCE}}
     )
-    async with _serve(create_app(config)) as url:
+    async with serve(create_app(config)) as url:
         token = make_token("hs-admin")
         for path in CARD_PATHS:
             server = json.loads((await _get(url + path, token)).body)
@@ -357,19 +364,6 @@ async def test_a2a_cards_list_only_the_agents_without_rules(
                 )
         legacy = json.loads((await _get(url + CARD_PATHS[1], None)).body)
         assert legacy["url"] == f"{url}/a2a/general"
-
-
-@contextlib.asynccontextmanager
-async def _serve(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
 
 
 @pytest.mark.parametrize(
