@@ -45,14 +45,15 @@ class Cards:
     def base_url(self, request: web.Request) -> str:
         return self._base_url or f"{request.scheme}://{request.host}"
 
-    def server(self, base: str) -> dict[str, Any]:
+    def server(self, base: str, names: tuple[str, ...]) -> dict[str, Any]:
+        """The server's card; ``names``: the agents it lists (those the caller may use)."""
         return {
             "name": SERVER_NAME,
             "description": "Every agent of this agentsmcp server; each has its own card at"
             f" {A2A_PREFIX}/<agent>{CARD_PATH}.",
-            "supportedInterfaces": [self._interface(base, name) for name in self._agents],
+            "supportedInterfaces": [self._interface(base, name) for name in names],
             **self._common(),
-            "skills": [self._skill(name, agent) for name, agent in self._agents.items()],
+            "skills": [self._skill(name, self._agents[name]) for name in names],
         }
 
     def agent(self, base: str, name: str) -> dict[str, Any]:
@@ -65,10 +66,11 @@ class Cards:
             "skills": [self._skill(name, settings)],
         }
 
-    def legacy(self, base: str, name: str | None) -> dict[str, Any]:
-        """The 0.3 card (``agent.json``): a top-level ``url`` and 0.3's security shapes."""
-        card = self.server(base) if name is None else self.agent(base, name)
-        target = name or next(iter(self._agents), "")
+    def legacy(self, base: str, name: str | None, names: tuple[str, ...]) -> dict[str, Any]:
+        """The 0.3 card (``agent.json``): a top-level ``url`` and 0.3's security shapes;
+        ``name`` None: the server's, listing ``names``."""
+        card = self.server(base, names) if name is None else self.agent(base, name)
+        target = name or next(iter(names), "")
         schemes = {
             scheme: _legacy_scheme(value) for scheme, value in card["securitySchemes"].items()
         }

@@ -24,6 +24,7 @@ from app.core import (
     Admission,
     Agent,
     AgentRunner,
+    AuditRecord,
     RunOptions,
     TokenAccount,
     ToolCallStarted,
@@ -50,12 +51,23 @@ def task_key(subject: str, task_id: str) -> str:
 
 @dataclass(eq=False)
 class Execution:
-    """A task running in this process, and the event its followers wait on."""
+    """A task running in this process, the event its followers wait on, and the audit record
+    of the invocation that started it (logged once, when the task ends)."""
 
     subject: str
     task: Task
+    audit: AuditRecord | None = None
     run: asyncio.Task[None] | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def end_audit(self, failure: APIError | str | None) -> None:
+        """Log the audit event, if not yet logged: the run's outcome, or ``failure``."""
+        record, self.audit = self.audit, None
+        if record is None:
+            return
+        if failure is not None:
+            record.failed(failure)
+        record.emit()
 
     def update(self, task: Task) -> None:
         self.task = task
@@ -95,12 +107,14 @@ class TaskService:
         turns: tuple[Turn, ...],
         context_id: str,
         account: TokenAccount | None,
+        audit: AuditRecord | None = None,
     ) -> Execution:
-        """Submit a task; raises ServerOverloadedError before anything is kept when shedding."""
+        """Submit a task; raises ServerOverloadedError before anything is kept when shedding.
+        ``audit``, once the task is submitted, is the task's to log when it ends."""
         slot = contextlib.ExitStack()
         slot.enter_context(self._admission.admit())
         task = Task(new_id(), context_id, agent.name, "submitted", now_iso(), turns)
-        execution = Execution(subject, task)
+        execution = Execution(subject, task, audit)
         try:
             await self.store.save(subject, task)
         except BaseException:
@@ -111,6 +125,8 @@ class TaskService:
         execution.run = asyncio.create_task(
             self._run(key, execution, agent, account, slot), name=f"a2a-task-{task.id}"
         )
+        # A task cancelled before its first step never runs _run's body.
+        execution.run.add_done_callback(lambda _: execution.end_audit("cancelled"))
         return execution
 
     async def _run(
@@ -123,6 +139,7 @@ class TaskService:
     ) -> None:
         started = time.monotonic()
         task = execution.task
+        failure: APIError | str | None = None
         try:
             with slot:
                 task = await self._change(execution, task.moved("working"))
@@ -130,20 +147,22 @@ class TaskService:
         except asyncio.CancelledError:
             if self._stopping:
                 note = "The server shut down before the task ended (server_shutting_down)."
-                task = execution.task.moved("failed", note)
+                task, failure = execution.task.moved("failed", note), "server_shutting_down"
             else:
                 task = execution.task.moved("canceled", "The task was canceled.")
+                failure = "cancelled"
         except APIError as exc:
             # The provider refusing the request as invalid (too long, say) rejects the task; the
             # rest (budget, upstream failures, timeouts) are failures of the run.
             state: State = "rejected" if exc.status == 400 else "failed"
-            task = execution.task.moved(state, f"{exc.message} ({exc.code})")
+            task, failure = execution.task.moved(state, f"{exc.message} ({exc.code})"), exc
         except Exception:
             log.exception("a2a task failed", agent=agent.name)
             task = execution.task.moved("failed", "The agent failed (internal_error).")
+            failure = "internal_error"
         finally:
             self.running.pop(key, None)
-        await self._final(execution, task, started)
+        await self._final(execution, task, started, failure)
 
     async def _complete(
         self, execution: Execution, agent: Agent, task: Task, account: TokenAccount | None
@@ -160,6 +179,8 @@ class TaskService:
                     task = await self._change(execution, task.moved("working", note))
         result = stream.result
         assert result is not None
+        if execution.audit is not None:
+            execution.audit.finished(result)
         answer_text = result.text or "".join(text)
         answer = Turn("agent", answer_text, new_id())
         done = replace(task, answer=answer_text, history=(*task.history, answer))
@@ -172,9 +193,12 @@ class TaskService:
         await self.store.save(execution.subject, task)
         return task
 
-    async def _final(self, execution: Execution, task: Task, started: float) -> None:
+    async def _final(
+        self, execution: Execution, task: Task, started: float, failure: APIError | str | None
+    ) -> None:
         execution.update(task)
         self._metrics.task_ended(task.agent, task.state, time.monotonic() - started)
+        execution.end_audit(failure)
         try:
             await self.store.save(execution.subject, task)
         except APIError as exc:

@@ -2,10 +2,16 @@
 chooses the wire version (1.0's are PascalCase, 0.3's are paths), so a 0.3 client that sends no
 ``A2A-Version`` header is served as it expects; a version this server does not speak is -32009.
 Streams are SSE: the task first, then its status and artifact updates, ending on its final state.
+
+Access (docs/security.md): a caller that may not use the agent is answered as for an unknown
+agent, whatever the method; the cards (public, read without a token) show only the agents
+without rules. A message (SendMessage, SendStreamingMessage) is one audited invocation: its
+audit event is logged when its task ends, with the task's outcome.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -15,7 +21,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from app.config import AppConfig
-from app.core import RUNNER_KEY, Agent
+from app.core import Agent, AuditRecord, admitted, agent_for, visible_agents
+from app.core.gate import A2A
 from app.errors import APIError
 from app.http.sse import open_stream
 from app.limits import account_for
@@ -60,10 +67,18 @@ class A2aCall:
     """One JSON-RPC request to one agent."""
 
     def __init__(
-        self, request: web.Request, agent: Agent, request_id: Any, params: Any, version: str
+        self,
+        request: web.Request,
+        agent: Agent,
+        audit: AuditRecord,
+        request_id: Any,
+        params: Any,
+        version: str,
     ) -> None:
         self.request = request
         self.agent = agent
+        # Logged by the task a message starts; the other methods are no invocation.
+        self.audit = audit
         self.id = request_id
         self.params = params
         self.render = RENDERERS[version]
@@ -89,7 +104,6 @@ class A2aEndpoint:
     def __init__(self, config: AppConfig, registry: CollectorRegistry) -> None:
         self.cards = Cards(config)
         self.metrics = A2aMetrics(registry, config.agents)
-        self._agents = frozenset(config.agents)
         # Set while the app runs (the cleanup context in __init__).
         self.service: TaskService | None = None
         self.relay: StoreRelay | None = None
@@ -110,24 +124,21 @@ class A2aEndpoint:
     # Cards.
 
     async def server_card(self, request: web.Request) -> web.Response:
-        return card_response(request, self.cards.server(self.cards.base_url(request)))
+        card = self.cards.server(self.cards.base_url(request), _visible(request))
+        return card_response(request, card)
 
     async def agent_card(self, request: web.Request) -> web.Response:
-        name = self._agent_name(request)
+        name = _agent_name(request)
         return card_response(request, self.cards.agent(self.cards.base_url(request), name))
 
     async def legacy_server_card(self, request: web.Request) -> web.Response:
-        return card_response(request, self.cards.legacy(self.cards.base_url(request), None))
+        card = self.cards.legacy(self.cards.base_url(request), None, _visible(request))
+        return card_response(request, card)
 
     async def legacy_agent_card(self, request: web.Request) -> web.Response:
-        name = self._agent_name(request)
-        return card_response(request, self.cards.legacy(self.cards.base_url(request), name))
-
-    def _agent_name(self, request: web.Request) -> str:
-        name = request.match_info["agent"]
-        if name not in self._agents:
-            request.app[RUNNER_KEY].agent(name)  # AgentNotFoundError (404) naming it
-        return name
+        name = _agent_name(request)
+        card = self.cards.legacy(self.cards.base_url(request), name, (name,))
+        return card_response(request, card)
 
     # Errors.
 
@@ -146,7 +157,7 @@ class A2aEndpoint:
         method: str | None = None
         request_id: Any = None
         try:
-            agent = self._agent(request)
+            agent, audit = admitted(request, A2A, request.match_info["agent"])
             document = await _read(request)
             request_id, method, params = _envelope(document)
             version = _version(request)
@@ -157,7 +168,7 @@ class A2aEndpoint:
                     data={"supported": list(SUPPORTED_VERSIONS)},
                 )
             call, wire = self._method(method)
-            response = await call(A2aCall(request, agent, request_id, params, wire))
+            response = await call(A2aCall(request, agent, audit, request_id, params, wire))
         except A2aError as exc:
             self.metrics.request(method, request.match_info.get("agent"), "error")
             return json_response(error_message(request_id, exc), exc.status)
@@ -170,9 +181,6 @@ class A2aEndpoint:
         self.metrics.request(method, agent.name, "ok")
         return response
 
-    def _agent(self, request: web.Request) -> Agent:
-        return request.app[RUNNER_KEY].agent(self._agent_name(request))
-
     def _method(self, method: str) -> tuple[Call, str]:
         found = self._methods.get(method)
         if found is None:
@@ -184,6 +192,16 @@ class A2aEndpoint:
         return self.service
 
     async def _start(self, call: A2aCall) -> tuple[Task, bool, int | None]:
+        """Submit the message's task, which logs the audit event when it ends; a message
+        refused before (bad params, shedding, the store down) logs it here, failed."""
+        try:
+            return await self._submit(call)
+        except BaseException as exc:
+            call.audit.failed(_failure(exc))
+            call.audit.emit()
+            raise
+
+    async def _submit(self, call: A2aCall) -> tuple[Task, bool, int | None]:
         method = "SendMessage" if call.render.version == V1 else "message/send"
         params = send_params(call.params, method, call.render.version)
         service = self._service()
@@ -197,7 +215,7 @@ class A2aEndpoint:
         earlier = await service.context_turns(call.subject, context_id)
         turns = (*earlier, Turn("user", params.text, params.message_id))
         execution = await service.start(
-            call.subject, call.agent, turns, context_id, account_for(call.request)
+            call.subject, call.agent, turns, context_id, account_for(call.request), call.audit
         )
         return execution.task, params.wait, params.history_length
 
@@ -279,6 +297,25 @@ class A2aEndpoint:
         if task is None or task.agent != call.agent.name:
             raise A2aError(TASK_NOT_FOUND, f"Task {task_id!r} not found.")
         return task
+
+
+def _failure(exc: BaseException) -> APIError | str:
+    """What the audit trail says of a message refused before its task started."""
+    if isinstance(exc, APIError):
+        return exc
+    if isinstance(exc, A2aError):
+        return "invalid_request"
+    return "cancelled" if isinstance(exc, asyncio.CancelledError) else "internal_error"
+
+
+def _visible(request: web.Request) -> tuple[str, ...]:
+    """The agents a card may list: on a public path, without a token, those without rules."""
+    return tuple(agent.name for agent in visible_agents(request))
+
+
+def _agent_name(request: web.Request) -> str:
+    """The card's agent; unknown or forbidden: AgentNotFoundError (404), alike."""
+    return agent_for(request, request.match_info["agent"]).name
 
 
 def _changes(render: Renderer, previous: Task | None, current: Task) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from .errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from .gate import agent_for, audited, refusal, visible_agents
+from .gate import admitted, agent_for, audited, refusal, visible_agents
 from .keys import ADMISSION_KEY, AGENT_METRICS_KEY, RUNNER_KEY
 from .metering import estimate_tokens
 from .metrics import AgentMetrics
@@ -76,6 +76,7 @@ __all__ = [
     "UpstreamRateLimitError",
     "UpstreamTimeoutError",
     "UpstreamUnavailableError",
+    "admitted",
     "agent_for",
     "agent_runner_ctx",
     "audited",

@@ -55,15 +55,9 @@ def refusal(request: web.Request, name: str) -> str | None:
     return access.refusal(caller(request), access.registry.find(name))
 
 
-@contextlib.contextmanager
-def audited(
-    request: web.Request, front_door: str, agent: str, *, client: str | None = None
-) -> Iterator[AuditRecord]:
-    """One audit event for the invocation of ``agent`` inside the block: a refusal (the
-    unknown-agent error, or ``record.refused``), a failure or the outcome ``ok``. ``client``:
-    the MCP clientInfo or A2A client; unset, the User-Agent."""
+def _record(request: web.Request, front_door: str, agent: str, client: str | None) -> AuditRecord:
     principal = caller(request)
-    record = AuditRecord(
+    return AuditRecord(
         front_door,
         agent,
         request.get(REQUEST_ID_KEY),
@@ -71,6 +65,39 @@ def audited(
         principal.issuer if principal is not None else None,
         client if client is not None else request.headers.get(hdrs.USER_AGENT),
     )
+
+
+def _close(request: web.Request, record: AuditRecord) -> None:
+    """Count a refusal in the metric, and log the record's one event."""
+    if record.outcome == "refused" and record.reason is not None:
+        metrics = request.config_dict[AGENT_METRICS_KEY]
+        metrics.access_refusals_total.labels(record.front_door, record.reason).inc()
+    record.emit()
+
+
+def admitted(
+    request: web.Request, front_door: str, name: str, *, client: str | None = None
+) -> tuple[Agent, AuditRecord]:
+    """For a run that outlives the request (A2A's tasks): the agent ``name`` and its audit
+    record, still open: the caller logs it (``record.emit()``) once, when the run ends. Unknown
+    or forbidden: the refusal is logged and counted here, and the unknown-agent error raised."""
+    record = _record(request, front_door, name, client)
+    try:
+        return agent_for(request, name), record
+    except AgentNotFoundError as exc:
+        record.refused(exc.reason)
+        _close(request, record)
+        raise
+
+
+@contextlib.contextmanager
+def audited(
+    request: web.Request, front_door: str, agent: str, *, client: str | None = None
+) -> Iterator[AuditRecord]:
+    """One audit event for the invocation of ``agent`` inside the block: a refusal (the
+    unknown-agent error, or ``record.refused``), a failure or the outcome ``ok``. ``client``:
+    the MCP clientInfo or A2A client; unset, the User-Agent."""
+    record = _record(request, front_door, agent, client)
     try:
         yield record
     except AgentNotFoundError as exc:
@@ -86,7 +113,4 @@ def audited(
         record.failed("internal_error")
         raise
     finally:
-        if record.outcome == "refused" and record.reason is not None:
-            metrics = request.config_dict[AGENT_METRICS_KEY]
-            metrics.access_refusals_total.labels(front_door, record.reason).inc()
-        record.emit()
+        _close(request, record)

@@ -1,13 +1,15 @@
 """Per-agent access rules on every front door (docs/security.md), proven with real tokens: the
 OpenID provider of tests/oidc (client-credentials tokens with scopes and a groups claim) and this
 server's HS256 tokens, against three agents x four callers x every front door (chat completions,
-runs, Responses, MCP through the official mcp client), on the real server on a loopback port.
+runs, Responses, MCP through the official mcp client, A2A's JSON-RPC and cards), on the real
+server on a loopback port.
 
 Every refusal looks exactly like an unknown agent; lists never show a forbidden agent; every
 invocation and refusal leaves one audit event, which never holds prompt or answer text."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -49,7 +51,8 @@ ALLOWED = {
     "hs-admin": {"team-a"},
     "hs-reader": {"reader"},
 }
-FRONT_DOORS = ("openai", "runs", "responses", "mcp")
+FRONT_DOORS = ("openai", "runs", "responses", "mcp", "a2a")
+A2A_VERSION = {"A2A-Version": "1.0"}
 # Headers that differ between any two responses.
 VOLATILE_HEADERS = {"X-Request-ID", "Date"}
 
@@ -91,13 +94,20 @@ async def setup(fake: FakeServer, provider: OidcProvider) -> AsyncIterator[Setup
         "hs-reader": make_token("hs-reader", scope="agents:read"),
     }
     app = create_app(config)
+    async with serve(app) as url:
+        yield Setup(url, app, tokens, provider.issuer)
+
+
+@contextlib.asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    """``app`` on a loopback port: its base URL."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
     try:
-        yield Setup(f"http://{host}:{port}", app, tokens, provider.issuer)
+        yield f"http://{host}:{port}"
     finally:
         await runner.cleanup()
 
@@ -109,8 +119,10 @@ class Answer:
     body: str
 
 
-async def _post(url: str, token: str, body: dict[str, Any]) -> Answer:
-    headers = {"Authorization": f"Bearer {token}"}
+async def _post(
+    url: str, token: str, body: dict[str, Any], extra: dict[str, str] | None = None
+) -> Answer:
+    headers = {"Authorization": f"Bearer {token}", **(extra or {})}
     async with (
         aiohttp.ClientSession() as http,
         http.post(url, json=body, headers=headers) as response,
@@ -130,12 +142,23 @@ async def invoke(setup: Setup, door: str, caller: str, agent: str) -> Answer:
     if door == "responses":
         body = {"model": agent, "input": PROMPT, "store": False}
         return await _post(f"{setup.url}/v1/responses", token, body)
+    if door == "a2a":
+        return await a2a_call(setup, caller, agent, "SendMessage", {"message": a2a_message()})
     async with mcp_session(f"{setup.url}/mcp", token) as session:
         try:
             result = await session.call_tool(agent, {"task": PROMPT})
         except McpError as exc:
             return Answer(exc.error.code, {}, json.dumps(exc.error.model_dump()))
     return Answer(200, {}, json.dumps(result.structuredContent))
+
+
+def a2a_message() -> dict[str, Any]:
+    return {"messageId": "m-1", "role": "ROLE_USER", "parts": [{"text": PROMPT}]}
+
+
+async def a2a_call(setup: Setup, caller: str, agent: str, method: str, params: Any) -> Answer:
+    body = {"jsonrpc": "2.0", "id": 7, "method": method, "params": params}
+    return await _post(f"{setup.url}/a2a/{agent}", setup.tokens[caller], body, A2A_VERSION)
 
 
 async def listed(setup: Setup, caller: str) -> dict[str, set[str]]:
@@ -230,8 +253,16 @@ def _check_audit_trail(audits: list[dict[str, Any]], setup: Setup, door: str) ->
 async def test_refusals_are_counted_by_reason(setup: Setup) -> None:
     await invoke(setup, "openai", "hs-admin", "reader")
     await invoke(setup, "mcp", "hs-admin", "readex")
+    await invoke(setup, "a2a", "hs-reader", "general")
+    await invoke(setup, "a2a", "hs-reader", "generax")
     registry = setup.app[METRICS_KEY].registry
-    for door, reason in (("openai", "forbidden"), ("mcp", "unknown_agent")):
+    counted = (
+        ("openai", "forbidden"),
+        ("mcp", "unknown_agent"),
+        ("a2a", "forbidden"),
+        ("a2a", "unknown_agent"),
+    )
+    for door, reason in counted:
         count = registry.get_sample_value(
             "agentsmcp_access_refusals_total", {"front_door": door, "reason": reason}
         )
@@ -276,3 +307,113 @@ async def test_streamed_runs_are_audited_and_refused_alike(setup: Setup, door: s
     assert audits[0]["completion_tokens"] > 0
     assert PROMPT not in json.dumps(audits)
     assert ANSWER not in json.dumps(audits)
+
+
+CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
+
+
+async def _get(url: str, token: str | None) -> Answer:
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as response:
+        kept = {k: v for k, v in response.headers.items() if k not in VOLATILE_HEADERS}
+        return Answer(response.status, kept, await response.text())
+
+
+@pytest.mark.parametrize("caller", [None, *sorted(ALLOWED)])
+async def test_a2a_cards_show_no_agent_with_rules(setup: Setup, caller: str | None) -> None:
+    """The cards are public and read no token: with auth.default_access every agent has rules,
+    so the server card lists none and each agent's card is refused as an unknown agent's."""
+    token = None if caller is None else setup.tokens[caller]
+    with structlog.testing.capture_logs() as logs:
+        for path in CARD_PATHS:
+            server = await _get(setup.url + path, token)
+            assert server.status == 200
+            card = json.loads(server.body)
+            assert card["skills"] == []
+            assert card.get("supportedInterfaces", []) == []
+            for agent in AGENTS:
+                assert agent not in server.body
+                refused = await _get(f"{setup.url}/a2a/{agent}{path}", token)
+                unknown = await _get(f"{setup.url}/a2a/{UNKNOWN[agent]}{path}", token)
+                assert refused.status == 404
+                _same_refusal(refused, unknown, agent)
+    assert [event for event in logs if event.get("logger") == AUDIT_LOGGER] == []
+
+
+async def test_a2a_cards_list_only_the_agents_without_rules(
+    fake: FakeServer, provider: OidcProvider
+) -> None:
+    """Without auth.default_access, ``general`` has no rules: the cards show it and only it."""
+    config = agent_config(
+        fake, agents=AGENTS, auth={"oidc": {"issuer": provider.issuer, "audience": RESOURCE}}
+    )
+    async with serve(create_app(config)) as url:
+        token = make_token("hs-admin")
+        for path in CARD_PATHS:
+            server = json.loads((await _get(url + path, token)).body)
+            assert [skill["id"] for skill in server["skills"]] == ["general"]
+            assert "team-a" not in json.dumps(server)
+            assert "reader" not in json.dumps(server)
+            own = await _get(f"{url}/a2a/general{path}", None)
+            assert own.status == 200
+            assert [skill["id"] for skill in json.loads(own.body)["skills"]] == ["general"]
+            for agent in ("team-a", "reader"):
+                refused = await _get(f"{url}/a2a/{agent}{path}", token)
+                _same_refusal(
+                    refused, await _get(f"{url}/a2a/{UNKNOWN[agent]}{path}", token), agent
+                )
+        legacy = json.loads((await _get(url + CARD_PATHS[1], None)).body)
+        assert legacy["url"] == f"{url}/a2a/general"
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("GetTask", {"id": "{task}"}),
+        ("ListTasks", {}),
+        ("CancelTask", {"id": "{task}"}),
+        ("SubscribeToTask", {"id": "{task}"}),
+        ("SendStreamingMessage", {"message": "{message}"}),
+        ("tasks/get", {"id": "{task}"}),
+    ],
+)
+async def test_a2a_task_methods_on_a_forbidden_agent_look_unknown(
+    setup: Setup, method: str, params: dict[str, str]
+) -> None:
+    """hs-admin's own task on team-a, asked for through reader (forbidden) and readex (unknown):
+    the same 404, whatever the method; each refusal audited, never with prompt text."""
+    sent = await a2a_call(setup, "hs-admin", "team-a", "SendMessage", {"message": a2a_message()})
+    task_id = json.loads(sent.body)["result"]["task"]["id"]
+    filled = {
+        key: a2a_message() if value == "{message}" else task_id for key, value in params.items()
+    }
+    with structlog.testing.capture_logs() as logs:
+        refused = await a2a_call(setup, "hs-admin", "reader", method, filled)
+        unknown = await a2a_call(setup, "hs-admin", "readex", method, filled)
+    assert refused.status == 404
+    _same_refusal(refused, unknown, "reader")
+    assert task_id not in refused.body
+    audits = [event for event in logs if event.get("logger") == AUDIT_LOGGER]
+    assert [(e["front_door"], e["agent"], e["reason"]) for e in audits] == [
+        ("a2a", "reader", "forbidden"),
+        ("a2a", "readex", "unknown_agent"),
+    ]
+    assert PROMPT not in json.dumps(audits)
+    got = await a2a_call(setup, "hs-admin", "team-a", "GetTask", {"id": task_id})
+    assert json.loads(got.body)["result"]["status"]["state"] == "TASK_STATE_COMPLETED"
+
+
+async def test_a2a_stream_is_audited_once_with_its_outcome(setup: Setup) -> None:
+    with structlog.testing.capture_logs() as logs:
+        answer = await a2a_call(
+            setup, "oidc-team-b", "reader", "SendStreamingMessage", {"message": a2a_message()}
+        )
+    assert answer.status == 200
+    assert answer.headers["Content-Type"].startswith("text/event-stream")
+    assert "TASK_STATE_COMPLETED" in answer.body
+    [audit] = [event for event in logs if event.get("logger") == AUDIT_LOGGER]
+    assert (audit["front_door"], audit["agent"], audit["outcome"]) == ("a2a", "reader", "ok")
+    assert audit["subject"] == TEAM_B_CLIENT
+    assert audit["completion_tokens"] > 0
+    assert PROMPT not in json.dumps(audit)
+    assert ANSWER not in json.dumps(audit)
