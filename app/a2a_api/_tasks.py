@@ -125,9 +125,15 @@ class TaskService:
         execution.run = asyncio.create_task(
             self._run(key, execution, agent, account, slot), name=f"a2a-task-{task.id}"
         )
-        # A task cancelled before its first step never runs _run's body.
-        execution.run.add_done_callback(lambda _: execution.end_audit("cancelled"))
+        execution.run.add_done_callback(lambda _: self._ended(key, execution, slot))
         return execution
+
+    def _ended(self, key: str, execution: Execution, slot: contextlib.ExitStack) -> None:
+        """A task cancelled before its first step never runs _run's body: free its admission
+        slot and its place here, and log its audit record (each a no-op when _run did)."""
+        slot.close()
+        self.running.pop(key, None)
+        execution.end_audit("cancelled")
 
     async def _run(
         self,

@@ -14,7 +14,7 @@ import structlog
 
 from app.a2a_api import A2A_KEY
 from app.a2a_api._wire import Turn
-from app.core import AUDIT_LOGGER, RUNNER_KEY, AuditRecord
+from app.core import ADMISSION_KEY, AUDIT_LOGGER, RUNNER_KEY, AuditRecord
 from tests.app.conftest import AgentClientFactory, Client
 from tests.fakes import Behavior, FakeServer
 from tests.fakes.appconfig import agent_config
@@ -98,6 +98,9 @@ async def test_a_task_cancelled_before_its_first_step_is_audited(client: Client)
         execution.run.cancel()
         await asyncio.wait([execution.run])
     assert [_outcome(event) for event in events] == [("coding", "error", "cancelled")]
+    # Nor does it keep its admission slot or its place among the running tasks.
+    assert client.app[ADMISSION_KEY].in_flight == 0
+    assert service.running == {}
 
 
 async def test_failed_and_rejected_tasks_are_audited_with_their_codes(
