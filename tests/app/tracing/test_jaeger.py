@@ -125,7 +125,7 @@ async def test_failed_provider_falls_back_in_two_chat_spans(
     )
     invoke = trace.one("invoke_agent coding")
     failed = child(trace, invoke, "chat gpt-4o")
-    assert failed.tags["error.type"] == "upstream_error"
+    assert failed.tags["error.type"] == "upstream_unavailable"
     assert failed.tags["otel.status_code"] == "ERROR"
     assert child(trace, failed, "POST").tags["http.response.status_code"] == 500
     answered = child(trace, invoke, "chat claude-sonnet-5-5")
@@ -267,3 +267,46 @@ async def test_content_capture_is_opt_in(
     assert tracing.flush()
     trace = traced.wait_for(trace_id, finished("chat gpt-4o"))
     assert PROMPT in trace.one("chat gpt-4o").tags["gen_ai.input.messages"]
+
+
+async def test_a_refusal_is_recorded_on_the_requests_span(
+    traced: Jaeger, fake: FakeServer, aiohttp_client: Any
+) -> None:
+    limits = {"enabled": True, "requests_per_minute": 1, "burst": 1}
+    client = await client_for(aiohttp_client, create_app(agent_config(fake, rate_limit=limits)))
+    body = {"model": "coding", "messages": [{"role": "user", "content": PROMPT}]}
+    statuses, trace_id, code = [], "", ""
+    for _ in range(2):
+        trace_id, _, traceparent = new_traceparent()
+        headers = {**bearer(make_token()), "traceparent": traceparent}
+        response = await client.post("/v1/chat/completions", json=body, headers=headers)
+        statuses.append(response.status)
+        code = (await response.json()).get("error", {}).get("code", "")
+    assert statuses == [200, 429]
+    assert tracing.flush()
+    trace = traced.wait_for(trace_id, finished("POST /v1/chat/completions"))
+    server = trace.one("POST /v1/chat/completions")
+    assert server.tags["http.response.status_code"] == 429
+    assert server.tags["error.type"] == code
+    assert not trace.named("invoke_agent coding")
+
+
+async def test_latency_histograms_carry_exemplars_for_openmetrics(
+    traced: Jaeger, fake: FakeServer, aiohttp_client: Any
+) -> None:
+    client = await client_for(aiohttp_client, create_app(agent_config(fake)))
+    trace_id, _, traceparent = new_traceparent()
+    body = {"model": "coding", "messages": [{"role": "user", "content": PROMPT}]}
+    headers = {**bearer(make_token()), "traceparent": traceparent}
+    response = await client.post("/v1/chat/completions", json=body, headers=headers)
+    assert response.status == 200
+    openmetrics = {"Accept": "application/openmetrics-text; version=1.0.0"}
+    scrape = await client.get("/metrics", headers=openmetrics)
+    assert scrape.headers["Content-Type"].startswith("application/openmetrics-text")
+    lines = (await scrape.text()).splitlines()
+    linked = [line for line in lines if f'trace_id="{trace_id}"' in line]
+    assert any(line.startswith("http_request_duration_seconds_bucket") for line in linked)
+    assert any(line.startswith("agentsmcp_agent_run_duration_seconds_bucket") for line in linked)
+    plain = await client.get("/metrics")
+    assert plain.headers["Content-Type"].startswith("text/plain")
+    assert "trace_id" not in await plain.text()
