@@ -95,6 +95,28 @@ def _route_of(request: web.Request) -> str:
     return resource.canonical if resource is not None else UNMATCHED_ROUTE
 
 
+class Outcome:
+    """The status a request ended with (500 until the handler answers), as the access log and
+    the request's span record it."""
+
+    __slots__ = ("status",)
+
+    def __init__(self) -> None:
+        self.status = 500
+
+    async def respond(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            self.status = exc.status
+            raise
+        except asyncio.CancelledError:
+            self.status = CLIENT_CLOSED_REQUEST
+            raise
+        self.status = response.status
+        return response
+
+
 def make_access_log_middleware(enable_metrics: bool) -> Middleware:
     @web.middleware
     async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -104,18 +126,11 @@ def make_access_log_middleware(enable_metrics: bool) -> Middleware:
         state.request_started()
         metrics.in_flight.inc()
         started = time.perf_counter()
-        status = 500
+        outcome = Outcome()
         try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        except asyncio.CancelledError:
-            status = CLIENT_CLOSED_REQUEST
-            raise
+            return await outcome.respond(request, handler)
         finally:
+            status = outcome.status
             duration = time.perf_counter() - started
             metrics.in_flight.dec()
             state.request_finished()
@@ -264,19 +279,12 @@ def make_tracing_middleware(policies: PathPolicies) -> Middleware | None:
             parent=tracing.extract(request.headers),
         )
         assert span is not None
-        status = 500
+        outcome = Outcome()
         try:
             with tracing.current(span):
-                response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        except asyncio.CancelledError:
-            status = CLIENT_CLOSED_REQUEST
-            raise
+                return await outcome.respond(request, handler)
         finally:
+            status = outcome.status
             span.set_attribute("http.response.status_code", status)
             error = None
             if status >= 500:

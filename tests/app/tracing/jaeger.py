@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.app.tools.conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[3]
 BINARY = ROOT / "build" / "e2e-tools" / "bin" / "jaeger"
 START_SECONDS = 60.0
@@ -58,13 +60,6 @@ exporters:
   jaeger_storage_exporter:
     trace_storage: memstore
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -19,11 +19,12 @@ from app.observability import tracing
 from app.server import create_app
 from tests.app.conftest import bearer, make_token
 from tests.app.mcp.conftest import mcp_config
+from tests.app.tools.conftest import free_port
 from tests.fakes import Behavior, FakeServer, ScriptedCall
 from tests.fakes.appconfig import agent_config
 
 from .conftest import new_traceparent
-from .jaeger import ROOT, Jaeger, Span, Trace, free_port
+from .jaeger import ROOT, Jaeger, Span, Trace
 
 PROMPT = "my-private-prompt-text-7f3a"
 Client = TestClient[web.Request, web.Application]
@@ -32,6 +33,17 @@ Client = TestClient[web.Request, web.Application]
 async def client_for(aiohttp_client: Any, app: web.Application) -> Client:
     client: Client = await aiohttp_client(app)
     return client
+
+
+async def post_chat(client: Client, *, stream: bool = False) -> tuple[str, str, Any]:
+    """A chat completion of agent ``coding`` continuing a new client trace: (trace ID, the
+    client's span ID, the response)."""
+    trace_id, client_span, traceparent = new_traceparent()
+    body = {"model": "coding", "stream": stream, "messages": [{"role": "user", "content": PROMPT}]}
+    headers = {**bearer(make_token()), "traceparent": traceparent}
+    response = await client.post("/v1/chat/completions", json=body, headers=headers)
+    await response.read()
+    return trace_id, client_span, response
 
 
 def finished(*names: str) -> Any:
@@ -66,12 +78,8 @@ async def test_chat_completion_continues_the_clients_trace(
     traced: Jaeger, fake: FakeServer, aiohttp_client: Any, stream: bool
 ) -> None:
     client = await client_for(aiohttp_client, create_app(agent_config(fake)))
-    trace_id, client_span, traceparent = new_traceparent()
-    body = {"model": "coding", "stream": stream, "messages": [{"role": "user", "content": PROMPT}]}
-    headers = {**bearer(make_token()), "traceparent": traceparent}
-    response = await client.post("/v1/chat/completions", json=body, headers=headers)
+    trace_id, client_span, response = await post_chat(client, stream=stream)
     assert response.status == 200
-    await response.read()
     assert tracing.flush()
 
     trace = traced.wait_for(
@@ -113,11 +121,8 @@ async def test_failed_provider_falls_back_in_two_chat_spans(
 ) -> None:
     fake.openai.default = Behavior(status=500)
     client = await client_for(aiohttp_client, create_app(agent_config(fake, max_retries=0)))
-    trace_id, _, traceparent = new_traceparent()
-    body = {"model": "coding", "messages": [{"role": "user", "content": PROMPT}]}
-    headers = {**bearer(make_token()), "traceparent": traceparent}
-    response = await client.post("/v1/chat/completions", json=body, headers=headers)
-    assert response.status == 200, await response.text()
+    trace_id, _, response = await post_chat(client)
+    assert response.status == 200
     assert tracing.flush()
 
     trace = traced.wait_for(
@@ -259,10 +264,7 @@ async def test_content_capture_is_opt_in(
 ) -> None:
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
     client = await client_for(aiohttp_client, create_app(agent_config(fake)))
-    trace_id, _, traceparent = new_traceparent()
-    body = {"model": "coding", "messages": [{"role": "user", "content": PROMPT}]}
-    headers = {**bearer(make_token()), "traceparent": traceparent}
-    response = await client.post("/v1/chat/completions", json=body, headers=headers)
+    trace_id, _, response = await post_chat(client)
     assert response.status == 200
     assert tracing.flush()
     trace = traced.wait_for(trace_id, finished("chat gpt-4o"))
@@ -274,15 +276,10 @@ async def test_a_refusal_is_recorded_on_the_requests_span(
 ) -> None:
     limits = {"enabled": True, "requests_per_minute": 1, "burst": 1}
     client = await client_for(aiohttp_client, create_app(agent_config(fake, rate_limit=limits)))
-    body = {"model": "coding", "messages": [{"role": "user", "content": PROMPT}]}
-    statuses, trace_id, code = [], "", ""
-    for _ in range(2):
-        trace_id, _, traceparent = new_traceparent()
-        headers = {**bearer(make_token()), "traceparent": traceparent}
-        response = await client.post("/v1/chat/completions", json=body, headers=headers)
-        statuses.append(response.status)
-        code = (await response.json()).get("error", {}).get("code", "")
-    assert statuses == [200, 429]
+    _, _, allowed = await post_chat(client)
+    trace_id, _, refused = await post_chat(client)
+    assert (allowed.status, refused.status) == (200, 429)
+    code = (await refused.json())["error"]["code"]
     assert tracing.flush()
     trace = traced.wait_for(trace_id, finished("POST /v1/chat/completions"))
     server = trace.one("POST /v1/chat/completions")
@@ -295,10 +292,7 @@ async def test_latency_histograms_carry_exemplars_for_openmetrics(
     traced: Jaeger, fake: FakeServer, aiohttp_client: Any
 ) -> None:
     client = await client_for(aiohttp_client, create_app(agent_config(fake)))
-    trace_id, _, traceparent = new_traceparent()
-    body = {"model": "coding", "messages": [{"role": "user", "content": PROMPT}]}
-    headers = {**bearer(make_token()), "traceparent": traceparent}
-    response = await client.post("/v1/chat/completions", json=body, headers=headers)
+    trace_id, _, response = await post_chat(client)
     assert response.status == 200
     openmetrics = {"Accept": "application/openmetrics-text; version=1.0.0"}
     scrape = await client.get("/metrics", headers=openmetrics)
