@@ -2,7 +2,8 @@
 
 Two copies of our server, identical but for the OpenTelemetry environment: ``off`` (none) and
 ``on`` (``OTEL_EXPORTER_OTLP_ENDPOINT`` at a local OTLP sink that answers every export with 200,
-``OTEL_TRACES_SAMPLER=always_on``: every request traced and exported), side by side on the
+``OTEL_TRACES_SAMPLER=traceidratio`` at ``--ratio``, 1.0 by default: every request traced and
+exported), side by side on the
 server CPU with the fake upstream and the sink; wrk drives them from the other CPU, runs
 interleaved. Scenarios: a non-streamed and a streamed OpenAI agent run
 (``POST /v1/chat/completions``). Reports CPU per request of each and their ratio (the goal: at
@@ -38,6 +39,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--client-cpu", type=int, default=1)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "bench")
     parser.add_argument("--quick", action="store_true", help="one short run (a smoke test)")
+    parser.add_argument(
+        "--ratio", type=float, default=1.0, help="share of requests traced when on (1.0)"
+    )
     parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
     args, _ = parser.parse_known_args(argv)
     if args.quick:
@@ -57,12 +61,13 @@ def serve_sink(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
-def servers(out: Path, cpu: int, upstream: Process, sink: Process) -> dict[str, Any]:
+def servers(out: Path, cpu: int, upstream: Process, sink: Process, ratio: float) -> dict[str, Any]:
     setups = {mode: agent_server(out / mode, cpu, upstream) for mode in MODES}
     setups["on"].process.env.update(
         {
             "OTEL_EXPORTER_OTLP_ENDPOINT": sink.base_url,
-            "OTEL_TRACES_SAMPLER": "always_on",
+            "OTEL_TRACES_SAMPLER": "traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": str(ratio),
             "OTEL_SERVICE_NAME": "agentsmcp-bench",
         }
     )
@@ -99,7 +104,7 @@ def measure(args: argparse.Namespace, out: Path) -> dict[tuple[str, str], list[f
     try:
         upstream.start()
         sink.start()
-        setups = servers(out, args.server_cpu, upstream, sink)
+        setups = servers(out, args.server_cpu, upstream, sink, args.ratio)
         for setup in setups.values():
             setup.process.start()
             processes.append(setup.process)
@@ -143,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nCPU per request, medians of {args.runs} runs of {args.duration:g} s, c={CONNECTIONS}:"
     )
-    print("| scenario | tracing off | tracing on (100%) | ratio |\n|---|---|---|---|")
+    print(f"| scenario | tracing off | tracing on ({args.ratio:.0%}) | ratio |\n|---|---|---|---|")
     worst = 0.0
     for scenario in SCENARIOS:
         off = statistics.median(results[(scenario, "off")])

@@ -83,7 +83,8 @@ class TracedTransport(httpx2.AsyncBaseTransport):
                 "http.request.method": request.method,
                 "server.address": url.host,
                 "server.port": url.port or (443 if url.scheme == "https" else 80),
-                "url.full": str(url.copy_with(query=None)),
+                # Without the query (string work: url.copy_with parses the URL again).
+                "url.full": str(url).partition("?")[0],
             },
             kind="CLIENT",
         )
