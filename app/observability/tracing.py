@@ -127,14 +127,20 @@ def start_span(
     kind: str = "INTERNAL",
     parent: Context | None = None,
 ) -> Span | None:
-    """A span under ``parent`` (the current context by default); None when tracing is off.
-    ``kind``: a :class:`opentelemetry.trace.SpanKind` name."""
+    """A span under ``parent`` (the current context by default); None when tracing is off or
+    the current span is not sampled (its children would not be either: the request pays for
+    one sampling decision, not one per span). ``kind``: a
+    :class:`opentelemetry.trace.SpanKind` name."""
     tracer = _state.tracer
     if tracer is None:
         return None
-    from opentelemetry.trace import SpanKind
+    from opentelemetry import trace
 
-    return tracer.start_span(name, parent, SpanKind[kind], attributes)
+    if parent is None:
+        current = trace.get_current_span()
+        if current.get_span_context().is_valid and not current.is_recording():
+            return None
+    return tracer.start_span(name, parent, trace.SpanKind[kind], attributes)
 
 
 def attach(span: Span) -> object:

@@ -304,3 +304,17 @@ async def test_latency_histograms_carry_exemplars_for_openmetrics(
     plain = await client.get("/metrics")
     assert plain.headers["Content-Type"].startswith("text/plain")
     assert "trace_id" not in await plain.text()
+
+
+async def test_a_caller_that_does_not_sample_gets_no_spans(
+    traced: Jaeger, fake: FakeServer, aiohttp_client: Any
+) -> None:
+    client = await client_for(aiohttp_client, create_app(agent_config(fake)))
+    trace_id, client_span, _ = new_traceparent()
+    body = {"model": "coding", "messages": [{"role": "user", "content": PROMPT}]}
+    headers = {**bearer(make_token()), "traceparent": f"00-{trace_id}-{client_span}-00"}
+    response = await client.post("/v1/chat/completions", json=body, headers=headers)
+    assert response.status == 200
+    assert tracing.flush()
+    await asyncio.sleep(1.0)
+    assert traced.trace(trace_id) is None
