@@ -16,9 +16,11 @@ TOOLS_BIN := $(TOOLS_VENV)/bin
 MCP2_VENV ?= .venv-mcp2
 # The OpenAI Agents SDK the tests drive /v1/responses with (tests/agents_sdk): its own openai pin.
 AGENTS_VENV ?= .venv-agents
+# The official A2A SDK's client the tests drive /a2a with (tests/a2a_sdk).
+A2A_VENV ?= .venv-a2a
 
 .DEFAULT_GOAL := help
-.PHONY: system-deps node-deps help venv lint typecheck unit test serve token deploy deploy-cluster local-cluster smoke render validate bench bench-overload clean tools mcp-clients agents-sdk
+.PHONY: system-deps node-deps help venv lint typecheck unit test serve token deploy deploy-cluster local-cluster smoke render validate bench bench-overload clean tools mcp-clients agents-sdk a2a-sdk
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -59,6 +61,14 @@ $(AGENTS_VENV)/bin/.installed: tests/agents_sdk/requirements-agents.txt
 
 agents-sdk: $(AGENTS_VENV)/bin/.installed  ## The OpenAI Agents SDK for the tests, in .venv-agents
 
+# The server speaks A2A natively (docs/a2a.md); the SDK is only the tests' client.
+$(A2A_VENV)/bin/.installed: tests/a2a_sdk/requirements-a2a.txt
+	test -x $(A2A_VENV)/bin/python || $(PYTHON) -m venv $(A2A_VENV)
+	$(A2A_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+a2a-sdk: $(A2A_VENV)/bin/.installed  ## The official a2a-sdk client for the tests, in .venv-a2a
+
 validate: venv tools render  ## Render all stacks, then run every validator (see docs/validation.md)
 	$(BIN)/mypy --python-executable $(TOOLS_BIN)/python validation
 	$(TOOLS_BIN)/python -m validation --manifests $(MANIFESTS) \
@@ -81,7 +91,7 @@ $(NODE_MODULES): tests/package.json tests/package-lock.json
 
 node-deps: $(NODE_MODULES)  ## npm packages the tests run (tests/package.json, from its package-lock.json)
 
-unit: venv tools node-deps mcp-clients agents-sdk jaeger  ## pytest without the e2e tier (CI=true turns any skip into a failure)
+unit: venv tools node-deps mcp-clients agents-sdk a2a-sdk jaeger  ## pytest without the e2e tier (CI=true turns any skip into a failure)
 	$(BIN)/python scripts/run-pytest.py -m "not e2e"
 
 test: system-deps lint typecheck unit validate  ## Lint, type-check, run every test, then validate the rendered stacks

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import jwt
@@ -96,6 +96,15 @@ class Principal:
     limits: LimitOverride | None = None
     # The token's scopes; None for this server's own HS256 tokens, which carry no scopes.
     scopes: frozenset[str] | None = None
+    issuer: str | None = None
+    # Every verified claim, for the agents' access rules (never logged: repr leaves it out).
+    claims: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def granted_scopes(self) -> frozenset[str]:
+        """The scopes the token carries (``scope`` or ``scp``), for the access rules; unlike
+        :attr:`scopes`, also those of HS256 tokens."""
+        return self.scopes if self.scopes is not None else token_scopes(self.claims)
 
     def missing_scopes(self, required: Sequence[str]) -> list[str]:
         if self.scopes is None:
@@ -129,7 +138,22 @@ def principal_from_claims(
             limits = LimitOverride.model_validate(claims[override_claim])
         except ValidationError:
             raise challenge.invalid_token("rate-limit claim is not a valid limits object") from None
-    return Principal(subject, limits, scopes)
+    issuer = claims.get("iss")
+    return Principal(
+        subject, limits, scopes, issuer if isinstance(issuer, str) else None, dict(claims)
+    )
+
+
+def token_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+    """The scopes of a token's claims: ``scope``, space-separated (RFC 9068 / RFC 8693), or
+    ``scp``, a string or a list (Entra, Okta)."""
+    for name in ("scope", "scp"):
+        value = claims.get(name)
+        if isinstance(value, str):
+            return frozenset(value.split())
+        if isinstance(value, list):
+            return frozenset(item for item in value if isinstance(item, str))
+    return frozenset()
 
 
 # A fixed description per kind of PyJWT failure, checked in this order.

@@ -21,10 +21,11 @@ JSON_CONTENT_TYPE = "application/json"
 
 class APIError(Exception):
     """An error with an HTTP status and an OpenAI-style ``type``/``code``, from the catalogue
-    entry ``error`` (or the ``code`` entry given when raised)."""
+    entry ``error`` (or the ``code`` entry given when raised). Its default message is the
+    entry's, or its base class's when the entry has none."""
 
     error: ClassVar[ErrorCode] = errors.INTERNAL_ERROR
-    default_message: str = "The server had an error while processing your request."
+    default_message: str = error.message or ""
     status: int = error.status
     type: str = error.type
     default_code: str = error.code
@@ -32,6 +33,8 @@ class APIError(Exception):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.status, cls.type, cls.default_code = cls.error.status, cls.error.type, cls.error.code
+        if cls.error.message is not None and "default_message" not in cls.__dict__:
+            cls.default_message = cls.error.message
 
     def __init__(
         self,
@@ -62,42 +65,34 @@ class APIError(Exception):
 
 class BadRequestError(APIError):
     error = errors.BAD_REQUEST
-    default_message = "The request is invalid."
 
 
 class AuthenticationError(APIError):
     error = errors.INVALID_TOKEN
-    default_message = "A valid bearer token is required."
 
 
 class PermissionDeniedError(APIError):
     error = errors.FORBIDDEN
-    default_message = "You are not allowed to perform this request."
 
 
 class NotFoundError(APIError):
     error = errors.NOT_FOUND
-    default_message = "The requested resource does not exist."
 
 
 class MethodNotAllowedError(APIError):
     error = errors.METHOD_NOT_ALLOWED
-    default_message = "The method is not allowed for this resource."
 
 
 class PayloadTooLargeError(APIError):
     error = errors.PAYLOAD_TOO_LARGE
-    default_message = "The request body is too large."
 
 
 class UnsupportedMediaTypeError(APIError):
     error = errors.UNSUPPORTED_MEDIA_TYPE
-    default_message = "The request body must be JSON (Content-Type: application/json)."
 
 
 class RateLimitError(APIError):
     error = errors.RATE_LIMIT_EXCEEDED
-    default_message = "Too many requests: slow down and retry after the Retry-After delay."
 
 
 class InternalServerError(APIError):
@@ -106,7 +101,6 @@ class InternalServerError(APIError):
 
 class ServiceUnavailableError(APIError):
     error = errors.SERVICE_UNAVAILABLE
-    default_message = "The service is temporarily unavailable."
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

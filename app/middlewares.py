@@ -44,6 +44,7 @@ from app.shared_state import (
     ERROR_RENDERERS_KEY,
     LIMIT_OVERRIDE_KEY,
     METRICS_KEY,
+    PRINCIPAL_KEY,
     REQUEST_ID_KEY,
     STATE_KEY,
     SUBJECT_KEY,
@@ -169,7 +170,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 def _render(request: web.Request, exc: APIError) -> web.Response:
     # A refusal (rate limit, budget, shedding) or failure, on the request's span.
     tracing.record_error(exc.code)
-    renderer = request.app.get(ERROR_RENDERERS_KEY, {}).get(request.path)
+    renderers = request.app.get(ERROR_RENDERERS_KEY, {})
+    renderer = renderers.get(request.path)
+    if renderer is None and renderers:
+        # A dynamic route's renderer is registered on its pattern (/a2a/{agent}).
+        resource = request.match_info.route.resource
+        renderer = renderers.get(resource.canonical) if resource is not None else None
     return exc.to_response() if renderer is None else renderer(exc)
 
 
@@ -243,6 +249,7 @@ def make_auth_middleware(config: AppConfig, policies: PathPolicies) -> Middlewar
         else:
             principal = verifier.principal(token)
         request[SUBJECT_KEY] = principal.subject
+        request[PRINCIPAL_KEY] = principal
         if principal.limits is not None:
             request[LIMIT_OVERRIDE_KEY] = principal.limits
         return await handler(request)

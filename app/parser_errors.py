@@ -33,20 +33,14 @@ log = structlog.get_logger("agentsmcp.parser_errors")
 
 class HeaderTooLargeError(APIError):
     error = errors.REQUEST_HEADER_TOO_LARGE
-    default_message = (
-        "A request header (or the request line) is larger than the server accepts, "
-        "or there are too many headers."
-    )
 
 
 class MalformedHTTPError(BadRequestError):
     error = errors.BAD_HTTP_REQUEST
-    default_message = "The request is not valid HTTP/1.1."
 
 
 class GatewayTimeoutError(APIError):
     error = errors.HANDLER_TIMEOUT
-    default_message = "The server did not finish the request in time."
 
 
 def parser_error(status: int, exc: BaseException | None) -> APIError:

@@ -4,6 +4,7 @@ describes it, and the middlewares take their path policies from it (:func:`path_
 
 from __future__ import annotations
 
+from app.a2a_api import a2a_routes
 from app.config import AppConfig
 from app.contract.routes import PathPolicies, Route
 from app.core_routes import UNDECLARED_PREFIXES, core_routes
@@ -22,6 +23,7 @@ def route_table(config: AppConfig) -> tuple[Route, ...]:
         *runs_routes(config),
         *responses_routes(config),
         *mcp_routes(config),
+        *a2a_routes(config),
     )
 
 

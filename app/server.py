@@ -8,6 +8,7 @@ import aiohttp_cors
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from app.a2a_api import setup_a2a
 from app.config import AppConfig
 from app.contract.routes import Route, register
 from app.core import agent_runner_ctx, setup_core
@@ -85,6 +86,8 @@ def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) 
     # The limits store client, then provider clients: opened on startup, closed on cleanup.
     app.cleanup_ctx.append(limits_ctx)
     app.cleanup_ctx.append(agent_runner_ctx)
+    # After the runner's: its tasks need the runner, and stop before the providers close.
+    setup_a2a(app, config)
     # The OpenID provider's key client (auth.oidc); startup never waits for the provider.
     setup_oidc(app, config, challenge_for(config.auth))
     if traced:

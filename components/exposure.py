@@ -1,12 +1,15 @@
 """Public exposure: an Ingress (cert-manager TLS) or a Gateway API HTTPRoute on a named Gateway.
 
 Only the API (``/v1`` and below), ``/health``, the MCP endpoint (``/mcp``, exactly: never
-redirected to ``/mcp/``) and its OAuth protected-resource metadata (RFC 9728) are routed;
+redirected to ``/mcp/``) and its OAuth protected-resource metadata (RFC 9728), and A2A (``/a2a``
+and below, the agent cards at ``/.well-known/agent-card.json`` and ``agent.json``) are routed;
 ``/openapi.json`` only with ``exposure.publishOpenapi``. ``/metrics`` is on its own port, which
 nothing routes, and the kubelet probes (``/health/live``, ``/health/ready``) reach the pods
 directly. ``/mcp`` answers with SSE streams that run for up to an agent's timeout, so it is never
 buffered and its timeouts are derived from the agents' (ingress-nginx sets buffering and timeouts
-per Ingress object, hence a second Ingress for ``/mcp``).
+per Ingress object, hence a second Ingress for ``/mcp``). A2A's streams (``SendStreamingMessage``,
+``SubscribeToTask``) and blocking ``SendMessage`` are the same, so ``/a2a`` has a third Ingress
+with the same settings (the cards ride along with it).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ MCP_PATH = "/mcp"
 OAUTH_METADATA_PATH = "/.well-known/oauth-protected-resource"
 OAUTH_METADATA_PATHS = (OAUTH_METADATA_PATH, OAUTH_METADATA_PATH + MCP_PATH)
 MCP_INGRESS_SUFFIX = "-mcp"
+A2A_PREFIX = "/a2a"
+A2A_CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
+A2A_INGRESS_SUFFIX = "-a2a"
 NGINX = "nginx.ingress.kubernetes.io/"
 
 
@@ -45,10 +51,15 @@ def public_paths(publish_openapi: bool) -> list[tuple[str, str]]:
     return paths
 
 
+def a2a_paths() -> list[tuple[str, str]]:
+    """(path, match) pairs of A2A: the agents' endpoints and cards, and the server's cards."""
+    return [(A2A_PREFIX, "Prefix"), *((path, "Exact") for path in A2A_CARD_PATHS)]
+
+
 def mcp_ingress_annotations(config: StackConfig) -> dict[str, str]:
-    """ingress-nginx on the ``/mcp`` Ingress: SSE events pass at once, and neither a long JSON
-    answer nor a stream is cut before the agents' timeouts (its defaults: buffered, 60 s). A
-    longer timeout in ``exposure.annotations`` is kept."""
+    """ingress-nginx on the ``/mcp`` (and ``/a2a``) Ingress: SSE events pass at once, and
+    neither a long JSON answer nor a stream is cut before the agents' timeouts (its defaults:
+    buffered, 60 s). A longer timeout in ``exposure.annotations`` is kept."""
     derived = {f"{NGINX}proxy-buffering": "off"}
     for key in (f"{NGINX}proxy-read-timeout", f"{NGINX}proxy-send-timeout"):
         given = config.exposure.annotations.get(key, "")
@@ -109,7 +120,8 @@ class Exposure(KubeComponent[ExposureArgs]):
 
 
 def _ingresses(resource_name: str, args: ExposureArgs, opts: pulumi.ResourceOptions) -> None:
-    """The main Ingress (its TLS certificate from cert-manager) and the ``/mcp`` Ingress."""
+    """The main Ingress (its TLS certificate from cert-manager), the ``/mcp`` and ``/a2a``
+    Ingresses."""
     settings = args.config.exposure
     assert settings.host is not None  # guaranteed by config validation
     annotations = dict(settings.annotations)
@@ -145,6 +157,15 @@ def _ingresses(resource_name: str, args: ExposureArgs, opts: pulumi.ResourceOpti
         {**mcp_annotations, **mcp_ingress_annotations(args.config)},
         tls,
         [(MCP_PATH, "Exact")],
+        opts,
+    )
+    _ingress(
+        f"{resource_name}-a2a-ingress",
+        A2A_INGRESS_SUFFIX,
+        args,
+        {**mcp_annotations, **mcp_ingress_annotations(args.config)},
+        tls,
+        a2a_paths(),
         opts,
     )
 
@@ -243,6 +264,20 @@ def _http_route(resource_name: str, args: ExposureArgs, opts: pulumi.ResourceOpt
                 # unbuffered.
                 {
                     "matches": [{"path": {"type": "Exact", "value": MCP_PATH}}],
+                    "backendRefs": backend_refs,
+                    "timeouts": timeouts,
+                },
+                # A2A: its endpoints stream like /mcp; the cards are plain GETs.
+                {
+                    "matches": [
+                        {
+                            "path": {
+                                "type": "PathPrefix" if match == "Prefix" else "Exact",
+                                "value": path,
+                            }
+                        }
+                        for path, match in a2a_paths()
+                    ],
                     "backendRefs": backend_refs,
                     "timeouts": timeouts,
                 },

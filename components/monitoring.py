@@ -11,6 +11,9 @@ agentsmcp_oidc_key_fetches_total{outcome};
 and the MCP endpoint's: agentsmcp_mcp_requests_total{method,outcome},
 agentsmcp_mcp_tool_calls_total{tool,outcome}, agentsmcp_mcp_tool_call_duration_seconds_bucket{tool},
 agentsmcp_mcp_progress_gap_seconds_bucket, agentsmcp_mcp_cancellations_total{reason};
+and A2A's: agentsmcp_a2a_requests_total{method,agent,outcome},
+agentsmcp_a2a_tasks_total{agent,state}, agentsmcp_a2a_task_duration_seconds_bucket{agent,state},
+agentsmcp_a2a_cancels_relayed_total;
 and tools agents': agentsmcp_tool_calls_total{agent,tool_server,tool,outcome},
 agentsmcp_tool_call_duration_seconds_bucket{tool_server,tool},
 agentsmcp_agent_run_steps_bucket{agent}, agentsmcp_tool_list_refresh_failures_total{tool_server}.
@@ -55,6 +58,10 @@ METRICS_USED = (
     "agentsmcp_mcp_tool_call_duration_seconds_bucket",
     "agentsmcp_mcp_progress_gap_seconds_bucket",
     "agentsmcp_mcp_cancellations_total",
+    "agentsmcp_a2a_requests_total",
+    "agentsmcp_a2a_tasks_total",
+    "agentsmcp_a2a_task_duration_seconds_bucket",
+    "agentsmcp_a2a_cancels_relayed_total",
     "agentsmcp_tool_calls_total",
     "agentsmcp_tool_call_duration_seconds_bucket",
     "agentsmcp_agent_run_steps_bucket",
@@ -83,7 +90,12 @@ MCP_PROGRESS_INTERVAL_SECONDS = 10
 TOOL_SERVER_FAILURES = "error|timeout"
 TOOL_SERVER_CALLS = "ok|error|timeout"
 # Routes whose duration is an LLM's generation time (the agent front doors' POST routes).
-AGENT_ROUTES = ("/v1/chat/completions", "/v1/agents/{name}/runs", "/v1/responses")
+AGENT_ROUTES = (
+    "/v1/chat/completions",
+    "/v1/agents/{name}/runs",
+    "/v1/responses",
+    "/a2a/{agent}",
+)
 
 
 @dataclass(frozen=True)
@@ -121,6 +133,15 @@ def _mcp_tool_error_ratio(namespace: str, job: str) -> str:
     return (
         f"sum by (tool) (rate({calls}{failed}[5m])) / sum by (tool) (rate({calls}{finished}[5m]))"
     )
+
+
+def _a2a_task_failure_ratio(namespace: str, job: str) -> str:
+    # Tasks of unknown agents (counted as agent "other") do not exist; canceled ones are the
+    # client's choice.
+    failed = _selector(namespace, job, 'agent!="other",state="failed"')
+    ended = _selector(namespace, job, 'agent!="other",state!="canceled"')
+    tasks = "agentsmcp_a2a_tasks_total"
+    return f"sum by (agent) (rate({tasks}{failed}[5m])) / sum by (agent) (rate({tasks}{ended}[5m]))"
 
 
 def _tool_server_error_ratio(namespace: str, job: str) -> str:
@@ -293,6 +314,12 @@ def _tool_alerts(namespace: str, job: str, alerts: AlertSettings) -> list[_Alert
             f" {MCP_PROGRESS_INTERVAL_SECONDS}s; hosts may cut long tool calls",
         ),
         _Alert(
+            "A2ATaskFailures",
+            f"{_a2a_task_failure_ratio(namespace, job)} > {alerts.a2a_task_failure_ratio}",
+            "warning",
+            f"More than {alerts.a2a_task_failure_ratio:.0%} of an agent's A2A tasks fail",
+        ),
+        _Alert(
             "ToolServerErrors",
             f"{_tool_server_error_ratio(namespace, job)} > {alerts.tool_server_error_ratio}",
             "warning",
@@ -320,6 +347,7 @@ def dashboard(namespace: str, job: str) -> dict[str, Any]:
         *_http_panels(namespace, job),
         *_agent_panels(namespace, job),
         *_mcp_panels(namespace, job),
+        *_a2a_panels(namespace, job),
         *_tool_server_panels(namespace, job),
     ]
     return {
@@ -426,6 +454,28 @@ def _mcp_panels(namespace: str, job: str) -> list[_Panel]:
         ),
         ("MCP progress gap (p99)", "s", [(gap, "p99 gap")]),
         ("MCP cancellations", "ops", [(cancellations, "{{reason}}")]),
+    ]
+
+
+def _a2a_panels(namespace: str, job: str) -> list[_Panel]:
+    sel = _selector(namespace, job)
+    requests = _rate_sum("agentsmcp_a2a_requests_total", sel, "method, outcome")
+    tasks = _rate_sum("agentsmcp_a2a_tasks_total", sel, "agent, state")
+    relayed = _rate_sum("agentsmcp_a2a_cancels_relayed_total", sel)
+    return [
+        ("A2A requests by method", "reqps", [(requests, "{{method}} {{outcome}}")]),
+        ("A2A tasks by final state", "ops", [(tasks, "{{agent}} {{state}}")]),
+        (
+            "A2A task failures",
+            "percentunit",
+            [(_a2a_task_failure_ratio(namespace, job), "failed {{agent}}")],
+        ),
+        (
+            "A2A task duration",
+            "s",
+            _p50_p99("agentsmcp_a2a_task_duration_seconds", sel, "agent", "state"),
+        ),
+        ("A2A cancels relayed between replicas", "ops", [(relayed, "relayed")]),
     ]
 
 

@@ -11,7 +11,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # Each front door translates its wire format to and from the core; none imports another.
-FRONT_DOORS = ("app.openai_api", "app.runs_api", "app.mcp", "app.responses_api")
+FRONT_DOORS = (
+    "app.openai_api",
+    "app.runs_api",
+    "app.mcp",
+    "app.responses_api",
+    "app.a2a_api",
+)
 CORE = "app.core"
 MAX_FUNCTION_LINES = 80
 

@@ -29,6 +29,8 @@ from app.config._errors import ConfigError
 from app.config._load import load_config, parse_config
 from app.config._model import AppConfig
 from app.config._schema import (
+    A2aSettings,
+    AccessRule,
     AgentMcpSettings,
     AgentSettings,
     AuthSettings,
@@ -52,6 +54,8 @@ __all__ = [
     "PROVIDER_KEY_ENV",
     "SECRET_ENV",
     "TOOLS_AGENT_TYPE",
+    "A2aSettings",
+    "AccessRule",
     "AgentMcpSettings",
     "AgentSettings",
     "AppConfig",

@@ -94,6 +94,7 @@ def _tool_server_problems(config: ConfigFields) -> Iterator[str]:
         for used in agent.tool_servers:
             if used not in config.tool_servers:
                 yield f"agents.{name}.tool_servers: unknown tool server {used!r}"
+        yield from _agent_tools_problems(config, name, agent)
         if agent.type == TOOLS_AGENT_TYPE and not agent.tool_servers:
             yield f"agents.{name}.tool_servers: a tools agent needs at least one"
         elif agent.type == TOOLS_AGENT_TYPE and agent.fallback is not None:
@@ -117,6 +118,21 @@ def _tool_server_problems(config: ConfigFields) -> Iterator[str]:
         variables[var] = name
         if server.auth == "bearer" and not config.tool_server_token(name):
             yield f"{var}: required while tool_servers.{name}.auth is bearer"
+
+
+def _agent_tools_problems(config: ConfigFields, name: str, agent: AgentSettings) -> Iterator[str]:
+    for server, tools in agent.tools.items():
+        if server not in agent.tool_servers:
+            yield f"agents.{name}.tools.{server}: {server!r} is not one of the agent's tool_servers"
+            continue
+        settings = config.tool_servers.get(server)
+        allowed = settings.allowed_tools if settings is not None else None
+        outside = [tool for tool in tools if allowed is not None and tool not in allowed]
+        if outside:
+            yield (
+                f"agents.{name}.tools.{server}: {', '.join(map(repr, outside))} not in"
+                f" tool_servers.{server}.allowed_tools"
+            )
 
 
 def _port_and_rate_limit_problems(config: ConfigFields) -> Iterator[str]:

@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     SecretStr,
     field_validator,
+    model_validator,
 )
 
 from app.config._environment import tool_server_token_env
@@ -120,6 +121,34 @@ class OAuthDiscoverySettings(StrictModel):
     enabled: bool = False
 
 
+ClaimName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,99}$")]
+ClaimValue = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class AccessRule(StrictModel):
+    """Who may use an agent (docs/security.md). Every kind a rule sets must match; a token may
+    use the agent when any one of its rules matches."""
+
+    # Every one of them is in the token's scope string or scp array.
+    scopes: list[ScopeToken] | None = Field(None, min_length=1)
+    # The token's sub is one of them.
+    subjects: list[ClaimValue] | None = Field(None, min_length=1)
+    # Each claim named has one of the listed values (a list claim, like groups: one of its items).
+    claims: dict[ClaimName, Annotated[list[ClaimValue], Field(min_length=1)]] | None = Field(
+        None, min_length=1
+    )
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> AccessRule:
+        if self.scopes is None and self.subjects is None and self.claims is None:
+            raise ValueError("a rule needs scopes, subjects or claims")
+        return self
+
+
+# Unset: no rule (any authenticated caller); set: at least one rule.
+AccessRules = Annotated[list[AccessRule], Field(min_length=1, max_length=64)]
+
+
 class AuthSettings(StrictModel):
     enabled: bool = True
     issuer: str = Field("agentsmcp", min_length=1)
@@ -130,6 +159,8 @@ class AuthSettings(StrictModel):
     )
     oidc: OidcSettings | None = None
     oauth_discovery: OAuthDiscoverySettings = Field(default_factory=OAuthDiscoverySettings)
+    # The access rules of agents without their own (agents.<name>.access).
+    default_access: AccessRules | None = None
 
 
 class LimitOverride(StrictModel):
@@ -216,6 +247,29 @@ class McpSettings(StrictModel):
     instructions: str | None = Field(None, max_length=4096)
 
 
+class A2aSettings(StrictModel):
+    """The A2A endpoint: agent cards and ``POST /a2a/<agent>`` (docs/a2a.md)."""
+
+    enabled: bool = True
+    # The URL clients reach this server at, as the agent cards advertise it (the Pulumi program
+    # sets it from the stack's host); unset: the origin each card request came in on.
+    public_base_url: AbsoluteUrl | None = None
+    # A task (and a conversation's turns) is kept this long after its last change.
+    task_ttl_seconds: float = Field(3600.0, ge=1, le=7 * 86_400)
+    # The newest tasks a subject keeps; older ones are dropped (and ListTasks shows these).
+    max_tasks_per_subject: int = Field(100, ge=1, le=10_000)
+    # Tasks one replica keeps in memory in all (without the shared store).
+    max_tasks: int = Field(10_000, ge=1, le=1_000_000)
+    # The earlier messages of a contextId a new message carries to the agent.
+    max_context_messages: int = Field(20, ge=0, le=200)
+    max_context_chars: int = Field(32_000, ge=0, le=1_000_000)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, url: str | None) -> str | None:
+        return None if url is None else url.rstrip("/")
+
+
 ToolServerName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 # An MCP tool's name as its server lists it (the MCP spec's characters).
 McpServerToolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
@@ -265,11 +319,18 @@ class AgentSettings(StrictModel):
     mcp: AgentMcpSettings = Field(default_factory=AgentMcpSettings)
     # Tools agents (type: tools) only.
     tool_servers: list[ToolServerName] = Field(default_factory=list, max_length=32)
+    # Per tool server of tool_servers: only these of its tools (names as the server lists them);
+    # a server not named here offers the agent all its tools (within its allowed_tools).
+    tools: dict[ToolServerName, Annotated[list[McpServerToolName], Field(min_length=1)]] = Field(
+        default_factory=dict
+    )
     # Model calls per run; a run that still asks for tools after the last one is incomplete.
     max_steps: int = Field(8, ge=1, le=100)
     tool_timeout_seconds: float = Field(30.0, gt=0, le=3600)
     # A tool result longer than this is cut before the model sees it.
     max_tool_result_chars: int = Field(20_000, ge=100, le=1_000_000)
+    # Who may use the agent; unset: auth.default_access, and without that any authenticated caller.
+    access: AccessRules | None = None
 
 
 def _default_providers() -> dict[ProviderName, ProviderSettings]:
@@ -286,6 +347,7 @@ class ConfigFields(StrictModel):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
+    a2a: A2aSettings = Field(default_factory=A2aSettings)
     agents: dict[AgentName, AgentSettings] = Field(default_factory=dict)
     tool_servers: dict[ToolServerName, ToolServerSettings] = Field(default_factory=dict)
     providers: dict[ProviderName, ProviderSettings] = Field(default_factory=_default_providers)

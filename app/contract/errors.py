@@ -33,6 +33,8 @@ class ErrorCode:
     retry_after: RetryAfter = RetryAfter.NEVER
     # ``http_<status>``: one code per status, for aiohttp errors without a code of their own.
     family: bool = False
+    # The message of this code's error class when raised without one (None: its base class's).
+    message: str | None = None
 
     def for_status(self, status: int) -> ErrorCode:
         """The member of a family entry for ``status``."""
@@ -46,7 +48,11 @@ INVALID_JSON: Final = ErrorCode(
     "invalid_json", 400, INVALID, "malformed JSON, invalid UTF-8, nesting too deep"
 )
 BAD_REQUEST: Final = ErrorCode(
-    "bad_request", 400, INVALID, "an empty body, or another request the server cannot read"
+    "bad_request",
+    400,
+    INVALID,
+    "an empty body, or another request the server cannot read",
+    message="The request is invalid.",
 )
 INVALID_FIELD: Final = ErrorCode(
     "invalid_field", 400, INVALID, "an invalid field (`param` names it)"
@@ -56,6 +62,7 @@ BAD_HTTP_REQUEST: Final = ErrorCode(
     400,
     INVALID,
     "not valid HTTP/1.1 (a malformed request line, header or chunked body)",
+    message="The request is not valid HTTP/1.1.",
 )
 UNSUPPORTED_PARAMETER: Final = ErrorCode(
     "unsupported_parameter",
@@ -101,9 +108,14 @@ INVALID_TOKEN: Final = ErrorCode(
     401,
     "authentication_error",
     "an invalid or expired bearer token (see [Authentication](#authentication))",
+    message="A valid bearer token is required.",
 )
 FORBIDDEN: Final = ErrorCode(
-    "forbidden", 403, "permission_error", "not allowed (a CORS origin or method)"
+    "forbidden",
+    403,
+    "permission_error",
+    "not allowed (a CORS origin or method)",
+    message="You are not allowed to perform this request.",
 )
 INSUFFICIENT_SCOPE: Final = ErrorCode(
     "insufficient_scope",
@@ -115,18 +127,33 @@ AGENT_NOT_FOUND: Final = ErrorCode("agent_not_found", 404, "not_found_error", "u
 RESPONSE_NOT_FOUND: Final = ErrorCode(
     "response_not_found", 404, "not_found_error", "no stored response of the caller has that id"
 )
-NOT_FOUND: Final = ErrorCode("not_found", 404, "not_found_error", "unknown path or resource")
+NOT_FOUND: Final = ErrorCode(
+    "not_found",
+    404,
+    "not_found_error",
+    "unknown path or resource",
+    message="The requested resource does not exist.",
+)
 METHOD_NOT_ALLOWED: Final = ErrorCode(
-    "method_not_allowed", 405, INVALID, "wrong method (with `Allow`)"
+    "method_not_allowed",
+    405,
+    INVALID,
+    "wrong method (with `Allow`)",
+    message="The method is not allowed for this resource.",
 )
 PAYLOAD_TOO_LARGE: Final = ErrorCode(
-    "payload_too_large", 413, INVALID, "body over `server.max_body_bytes`"
+    "payload_too_large",
+    413,
+    INVALID,
+    "body over `server.max_body_bytes`",
+    message="The request body is too large.",
 )
 UNSUPPORTED_MEDIA_TYPE: Final = ErrorCode(
     "unsupported_media_type",
     415,
     INVALID,
     "a JSON endpoint without `Content-Type: application/json`",
+    message="The request body must be JSON (Content-Type: application/json).",
 )
 RATE_LIMIT_EXCEEDED: Final = ErrorCode(
     "rate_limit_exceeded",
@@ -135,6 +162,7 @@ RATE_LIMIT_EXCEEDED: Final = ErrorCode(
     "a request limit is used up (see [Rate limits](#rate-limits))",
     retryable=True,
     retry_after=RetryAfter.ALWAYS,
+    message="Too many requests: slow down and retry after the Retry-After delay.",
 )
 TOKEN_BUDGET_EXCEEDED: Final = ErrorCode(
     "token_budget_exceeded",
@@ -149,12 +177,15 @@ REQUEST_HEADER_TOO_LARGE: Final = ErrorCode(
     431,
     INVALID,
     "a header or the request line is too large, or there are too many headers",
+    message="A request header (or the request line) is larger than the server accepts, "
+    "or there are too many headers.",
 )
 INTERNAL_ERROR: Final = ErrorCode(
     "internal_error",
     500,
     SERVER,
     "a bug; details go to the log under the request ID, never to the client",
+    message="The server had an error while processing your request.",
 )
 UPSTREAM_ERROR: Final = ErrorCode(
     "upstream_error",
@@ -198,6 +229,7 @@ SERVER_SHUTTING_DOWN: Final = ErrorCode(
     SERVER,
     "the shutdown timeout expired while the request waited",
     retryable=True,
+    message="The server is shutting down; the stream was ended. Retry the request.",
 )
 RATE_LIMIT_STORE_UNAVAILABLE: Final = ErrorCode(
     "rate_limit_store_unavailable",
@@ -206,6 +238,8 @@ RATE_LIMIT_STORE_UNAVAILABLE: Final = ErrorCode(
     "the limits store is unreachable and `rate_limit.on_store_failure` is `closed`",
     retryable=True,
     retry_after=RetryAfter.ALWAYS,
+    message="Rate limits cannot be checked right now (the limits store is unreachable). "
+    "Retry after the Retry-After delay.",
 )
 IDENTITY_PROVIDER_UNAVAILABLE: Final = ErrorCode(
     "identity_provider_unavailable",
@@ -214,12 +248,21 @@ IDENTITY_PROVIDER_UNAVAILABLE: Final = ErrorCode(
     "the OpenID provider's keys cannot be fetched (`auth.oidc`)",
     retryable=True,
     retry_after=RetryAfter.ALWAYS,
+    message="The identity provider's signing keys cannot be fetched, so the token cannot be"
+    " verified now; retry shortly.",
 )
 RESPONSE_STORE_UNAVAILABLE: Final = ErrorCode(
     "response_store_unavailable",
     503,
     SERVER,
     "the shared store of stored responses is unreachable (Responses API)",
+    retryable=True,
+)
+TASK_STORE_UNAVAILABLE: Final = ErrorCode(
+    "task_store_unavailable",
+    503,
+    SERVER,
+    "the shared store of A2A tasks is unreachable (A2A)",
     retryable=True,
 )
 SERVICE_UNAVAILABLE: Final = ErrorCode(
@@ -229,6 +272,7 @@ SERVICE_UNAVAILABLE: Final = ErrorCode(
     "a 503 raised by aiohttp",
     retryable=True,
     retry_after=RetryAfter.WHEN_KNOWN,
+    message="The service is temporarily unavailable.",
 )
 UPSTREAM_TIMEOUT: Final = ErrorCode(
     "upstream_timeout",
@@ -243,6 +287,7 @@ HANDLER_TIMEOUT: Final = ErrorCode(
     SERVER,
     "a request handler timed out below the application (aiohttp's own 504)",
     retryable=True,
+    message="The server did not finish the request in time.",
 )
 HTTP_CLIENT_ERROR: Final = ErrorCode(
     "http_<status>", 400, INVALID, "another 4xx raised by aiohttp", family=True
@@ -287,6 +332,7 @@ CATALOGUE: Final[tuple[ErrorCode, ...]] = (
     RATE_LIMIT_STORE_UNAVAILABLE,
     IDENTITY_PROVIDER_UNAVAILABLE,
     RESPONSE_STORE_UNAVAILABLE,
+    TASK_STORE_UNAVAILABLE,
     SERVICE_UNAVAILABLE,
     UPSTREAM_TIMEOUT,
     HANDLER_TIMEOUT,

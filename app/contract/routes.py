@@ -67,6 +67,31 @@ class Route:
             raise ValueError(f"{self.path}: a probe is never rate limited")
 
 
+def agent_run_route(
+    path: str,
+    handler: Handler,
+    operation_id: str,
+    summary: str,
+    reply: Reply,
+    body: Body,
+    parameters: tuple[Schema, ...] = (),
+) -> Route:
+    """A front door's POST that runs an agent: it may shed, and answers an agent run's errors."""
+    return Route(
+        hdrs.METH_POST,
+        path,
+        handler,
+        operation_id,
+        summary,
+        {200: reply},
+        body=body,
+        parameters=parameters,
+        errors=AGENT_RUN_ERRORS,
+        agent_run=True,
+        may_shed=True,
+    )
+
+
 def register(router: web.UrlDispatcher, table: Iterable[Route]) -> None:
     """Add the served routes; a GET route answers HEAD too (as ``add_get`` does)."""
     for route in table:

@@ -8,7 +8,9 @@ docs/architecture.md.
 """
 
 from ._loop import ToolRun
+from .access import AgentAccess, caller
 from .admission import Admission, ServerOverloadedError
+from .audit import AUDIT_LOGGER, AuditRecord
 from .errors import (
     AgentNotFoundError,
     ProviderNotConfiguredError,
@@ -19,6 +21,7 @@ from .errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
+from .gate import agent_for, audited, refusal, visible_agents
 from .keys import ADMISSION_KEY, AGENT_METRICS_KEY, RUNNER_KEY
 from .metering import estimate_tokens
 from .metrics import AgentMetrics
@@ -42,14 +45,17 @@ from .watch import ConnectionWatch
 __all__ = [
     "ADMISSION_KEY",
     "AGENT_METRICS_KEY",
+    "AUDIT_LOGGER",
     "NO_MAX_TOKENS",
     "RUNNER_KEY",
     "Admission",
     "Agent",
+    "AgentAccess",
     "AgentMetrics",
     "AgentNotFoundError",
     "AgentRegistry",
     "AgentRunner",
+    "AuditRecord",
     "ConnectionWatch",
     "ProviderNotConfiguredError",
     "ProviderRequestError",
@@ -70,8 +76,13 @@ __all__ = [
     "UpstreamRateLimitError",
     "UpstreamTimeoutError",
     "UpstreamUnavailableError",
+    "agent_for",
     "agent_runner_ctx",
+    "audited",
+    "caller",
     "estimate_tokens",
     "refresh_provider_keys",
+    "refusal",
     "setup_core",
+    "visible_agents",
 ]

@@ -95,7 +95,7 @@ class ToolRun:
         agent, settings = self.agent, self.agent.settings
         provider = self._metering.provider(agent)
         toolbox = self._servers.toolbox(
-            agent.name, settings.tool_servers, settings.max_tool_result_chars
+            agent.name, settings.tool_servers, settings.max_tool_result_chars, settings.tools
         )
         deadline = asyncio.get_running_loop().time() + settings.timeout
         try:

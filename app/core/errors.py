@@ -16,6 +16,18 @@ from app.providers import ErrorKind, ProviderError
 
 class AgentNotFoundError(NotFoundError):
     error = errors.AGENT_NOT_FOUND
+    # Why, for the audit trail and metrics only: the client sees the same error either way.
+    reason: str = "unknown_agent"
+
+
+def unknown_agent(name: str, reason: str = "unknown_agent") -> AgentNotFoundError:
+    """The error for an agent the caller cannot use, whether it does not exist or is forbidden:
+    one message, status and body, so an agent's existence does not leak."""
+    # Agent names have at most 64 characters: never echo a longer one in full.
+    shown = repr(name) if len(name) <= 64 else f"{name[:64]!r}..."
+    error = AgentNotFoundError(f"No agent named {shown}. GET /v1/agents lists them.")
+    error.reason = reason
+    return error
 
 
 class ProviderNotConfiguredError(ServiceUnavailableError):

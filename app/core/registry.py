@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from app.config import PROVIDER_KEY_ENV, AgentSettings, ProviderName
 from app.providers import ChatProvider
 
-from .errors import AgentNotFoundError
+from .errors import unknown_agent
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +42,11 @@ class AgentRegistry:
     def get(self, name: str) -> Agent:
         agent = self._agents.get(name)
         if agent is None:
-            # Agent names have at most 64 characters: never echo a longer one in full.
-            shown = repr(name) if len(name) <= 64 else f"{name[:64]!r}..."
-            raise AgentNotFoundError(f"No agent named {shown}. GET /v1/agents lists them.")
+            raise unknown_agent(name)
         return agent
+
+    def find(self, name: str) -> Agent | None:
+        return self._agents.get(name)
 
     def fallback_of(self, agent: Agent) -> Agent | None:
         name = agent.settings.fallback

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Self
 
 import structlog
 
-from app.config import TOOLS_AGENT_TYPE
+from app.config import TOOLS_AGENT_TYPE, AccessRule
 from app.errors import APIError
 from app.observability import tracing
 from app.providers import ChatMessage, StreamEnd, ToolCallDelta
 
 from ._loop import ToolRun
 from ._tracing import RunSpan, invoke_span
+from .access import AgentAccess
 from .errors import UpstreamError
 from .metering import Metering
 from .metrics import AgentMetrics
@@ -42,8 +43,11 @@ class AgentRunner:
         registry: AgentRegistry,
         metrics: AgentMetrics,
         tool_servers: ToolServers | None = None,
+        default_access: Sequence[AccessRule] | None = None,
     ) -> None:
         self.registry = registry
+        # Who may use which agent: front doors ask it (through app.core.gate), never the registry.
+        self.access = AgentAccess(registry, default_access)
         self.metrics = metrics
         self.tool_servers = tool_servers
         self.metering = Metering(registry, metrics)

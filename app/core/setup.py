@@ -54,7 +54,9 @@ async def agent_runner_ctx(app: web.Application) -> AsyncIterator[None]:
     refresher = asyncio.create_task(refresh_provider_keys(config, providers))
     try:
         registry = AgentRegistry(config.agents, providers)
-        app[RUNNER_KEY] = AgentRunner(registry, app[AGENT_METRICS_KEY], tool_servers)
+        app[RUNNER_KEY] = AgentRunner(
+            registry, app[AGENT_METRICS_KEY], tool_servers, config.auth.default_access
+        )
         if tool_servers is not None:
             tool_servers.warm_up()
         yield

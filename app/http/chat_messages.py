@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, Tag, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_core.core_schema import ValidationInfo
 
 from app.providers import ChatMessage
 from app.providers import ToolCall as CoreToolCall
 
-from .wire import InvalidFieldError, StrictModel, quoted, union_member
+from .wire import InvalidFieldError, StrictModel, quoted, string_or_array
 
 
 class TextPart(StrictModel):
@@ -22,11 +22,7 @@ class TextPart(StrictModel):
 
 Content = Annotated[
     Annotated[str, Tag("<string>")] | Annotated[list[TextPart], Tag("<parts>")],
-    Discriminator(
-        lambda value: union_member(value, "<string>", "<parts>"),
-        custom_error_type="invalid_content",
-        custom_error_message="must be a string or an array of text parts",
-    ),
+    string_or_array("<parts>", "invalid_content", "must be a string or an array of text parts"),
 ]
 
 

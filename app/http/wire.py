@@ -3,9 +3,10 @@ that names the offending field (``messages[1].content``), as OpenAI does."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, ValidationError
 
 from app.contract import errors
 from app.errors import BadRequestError
@@ -14,6 +15,8 @@ from app.errors import BadRequestError
 TAG_PREFIX = "<"
 # Client-chosen names quoted in error messages are cut here, so an error never echoes a huge body.
 MAX_QUOTED_NAME = 64
+
+STRING_TAG = "<string>"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -25,6 +28,30 @@ def union_member(value: Any, string: str, array: str, *, items: type | None = No
     if isinstance(value, list) and (items is None or all(isinstance(i, items) for i in value)):
         return array
     return None
+
+
+def string_or_array(
+    array: str, error_type: str, message: str, *, items: type | None = None
+) -> Discriminator:
+    """The discriminator of a union of a string (tagged ``<string>``) and an array (``array``)."""
+    return Discriminator(
+        lambda value: union_member(value, STRING_TAG, array, items=items),
+        custom_error_type=error_type,
+        custom_error_message=message,
+    )
+
+
+def by_type(
+    kinds: Collection[str], error_type: str, message: str, *, default: str | None = None
+) -> Discriminator:
+    """The discriminator of a union of objects tagged ``<kind>`` by their ``type`` (``default``
+    when they have none)."""
+
+    def member(value: Any) -> str | None:
+        kind = value.get("type", default) if isinstance(value, dict) else None
+        return f"<{kind}>" if kind in kinds else None
+
+    return Discriminator(member, custom_error_type=error_type, custom_error_message=message)
 
 
 class StrictModel(BaseModel):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
+
+from app.observability.metrics import Declare
 
 from ._model import LIMIT_NAMES
 
@@ -12,40 +14,35 @@ OPERATIONS = ("hit", "reserve", "charge", "ping")
 
 class LimitMetrics:
     def __init__(self, registry: CollectorRegistry, agents: list[str]) -> None:
-        self.rejections = Counter(
+        declare = Declare(registry)
+        self.rejections = declare.counter(
             "agentsmcp_ratelimit_rejections_total",
             "Requests refused with 429 by the named limit (agent is empty for the request limit).",
             ("limit", "agent"),
-            registry=registry,
         )
-        self.tokens_charged = Counter(
+        self.tokens_charged = declare.counter(
             "agentsmcp_ratelimit_tokens_charged_total",
             "Tokens charged to budgets, from the providers' reported usage.",
             ("agent",),
-            registry=registry,
         )
-        self.store_errors = Counter(
+        self.store_errors = declare.counter(
             "agentsmcp_ratelimit_store_errors_total",
             "Failed or timed-out calls to the shared limits store, by operation.",
             ("operation",),
-            registry=registry,
         )
-        self.fallbacks = Counter(
+        self.fallbacks = declare.counter(
             "agentsmcp_ratelimit_store_fallbacks_total",
             "Times the shared store became unreachable and the failure policy took over.",
-            registry=registry,
         )
-        self.degraded = Counter(
+        self.degraded = declare.counter(
             "agentsmcp_ratelimit_degraded_total",
             "Limit decisions made without the shared store, by failure policy.",
             ("policy",),
-            registry=registry,
         )
-        self.store_up = Gauge(
+        self.store_up = declare.gauge(
             "agentsmcp_ratelimit_store_up",
             "1 while the limits store answers (always 1 for the in-process store), 0 while the "
             "shared store does not.",
-            registry=registry,
         )
         self.store_up.set(1)
         # Children bound once: the hot path does no label lookups.

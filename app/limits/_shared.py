@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Final, Literal, TypeVar
 
 import structlog
@@ -35,33 +36,23 @@ STORE_ERRORS = (RedisError, OSError, TimeoutError)
 
 class StoreUnavailableError(ServiceUnavailableError):
     error = errors.RATE_LIMIT_STORE_UNAVAILABLE
-    default_message = (
-        "Rate limits cannot be checked right now (the limits store is unreachable). "
-        "Retry after the Retry-After delay."
-    )
 
 
+@dataclass(eq=False)
 class FailoverStore:
-    def __init__(
-        self,
-        shared: RedisStore,
-        fallback: MemoryStore,
-        *,
-        policy: Literal["open", "closed"],
-        timeout: float,
-        retry_interval: float,
-        metrics: LimitMetrics,
-    ) -> None:
-        self.shared = shared
-        self.fallback = fallback
-        self.policy = policy
-        self._timeout = timeout
-        self._retry_interval = retry_interval
-        self._metrics = metrics
-        self._degraded = metrics.degraded.labels(policy)
-        self.up = True
-        self._failures = 0
-        self._retry_at = 0.0
+    shared: RedisStore
+    fallback: MemoryStore
+    _: KW_ONLY
+    policy: Literal["open", "closed"]
+    timeout: float
+    retry_interval: float
+    metrics: LimitMetrics
+    up: bool = field(default=True, init=False)
+    _failures: int = field(default=0, init=False)
+    _retry_at: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        self._degraded = self.metrics.degraded.labels(self.policy)
         self._set_up(1)
 
     async def hit(self, key: str, bucket: Bucket) -> Decision:
@@ -87,7 +78,7 @@ class FailoverStore:
         loop = asyncio.get_running_loop()
         if self.up or loop.time() >= self._retry_at:
             try:
-                async with asyncio.timeout(self._timeout):
+                async with asyncio.timeout(self.timeout):
                     result = await call(self.shared)
             except STORE_ERRORS as exc:
                 self._failed(operation, exc, loop.time())
@@ -105,7 +96,7 @@ class FailoverStore:
         """Ping the store; run periodically so recovery is seen (and the gauge is true) without
         traffic."""
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self.timeout):
                 await self.shared.ping()
         except STORE_ERRORS as exc:
             self._failed("ping", exc, asyncio.get_running_loop().time())
@@ -116,11 +107,11 @@ class FailoverStore:
 
     async def run_probe(self) -> None:
         while True:
-            await asyncio.sleep(self._retry_interval if not self.up else PROBE_SECONDS)
+            await asyncio.sleep(self.retry_interval if not self.up else PROBE_SECONDS)
             await self.probe()
 
     def _failed(self, operation: str, exc: BaseException, now: float) -> None:
-        self._metrics.store_error(operation)
+        self.metrics.store_error(operation)
         self._failures += 1
         error = type(exc).__name__
         if self.up and self._failures < FAILURES_TO_OPEN:
@@ -128,11 +119,11 @@ class FailoverStore:
                 "rate-limit store call failed", operation=operation, error=error, policy=self.policy
             )
             return
-        self._retry_at = now + self._retry_interval
+        self._retry_at = now + self.retry_interval
         if self.up:
             self.up = False
             self._set_up(0)
-            self._metrics.fallbacks.inc()
+            self.metrics.fallbacks.inc()
             log.error(
                 "rate-limit store unreachable",
                 operation=operation,
@@ -150,7 +141,7 @@ class FailoverStore:
         log.info("rate-limit store reachable again; shared limits resume")
 
     def _set_up(self, value: int) -> None:
-        self._metrics.store_up.set(value)
+        self.metrics.store_up.set(value)
 
     async def aclose(self) -> None:
         with contextlib.suppress(*STORE_ERRORS):

@@ -24,6 +24,7 @@ from app.core import (
     ADMISSION_KEY,
     NO_MAX_TOKENS,
     RUNNER_KEY,
+    AuditRecord,
     ConnectionWatch,
     RunOptions,
     RunResult,
@@ -32,8 +33,11 @@ from app.core import (
     ToolCallFinished,
     ToolCallStarted,
     ToolRun,
+    audited,
     estimate_tokens,
+    refusal,
 )
+from app.core.gate import MCP
 from app.core.wire import usage_json
 from app.errors import APIError
 from app.limits import account_for
@@ -57,7 +61,7 @@ from ._jsonrpc import (
     result_message,
 )
 from ._metrics import CancelReason, McpMetrics
-from ._protocol import SESSION_HEADER
+from ._protocol import CLIENT_INFO_META, SESSION_HEADER
 from ._tools import Tool, ToolCatalogue, ToolInput, ToolOutput
 
 log = structlog.get_logger("agentsmcp.mcp")
@@ -214,23 +218,43 @@ class ToolCallHandler:
         self._inflight = inflight
         self._settings = settings
 
-    def tool(self, message: JsonRpcRequest) -> tuple[Tool, CallToolParams]:
-        params: CallToolParams = parse_params(CallToolParams, message.params, "tools/call")
-        tool = self._catalogue.get(params.name)
-        if tool is None:
-            shown = params.name if len(params.name) <= 64 else params.name[:64] + "..."
-            self._metrics.tool_call(params.name, "error")
+    def tool(self, request: web.Request, name: str, audit: AuditRecord) -> Tool:
+        """The tool ``name`` if the caller may use its agent; an unknown tool and a forbidden
+        agent's tool get the same error (an agent's existence does not leak)."""
+        tool = self._catalogue.get(name)
+        reason = "unknown_agent" if tool is None else refusal(request, tool.agent)
+        if tool is None or reason is not None:
+            shown = name if len(name) <= 64 else name[:64] + "..."
+            self._metrics.tool_call(name, "error")
+            audit.refused(reason or "unknown_agent")
             raise McpError(INVALID_PARAMS, f"Unknown tool: {shown!r}. tools/list lists them.")
-        return tool, params
+        audit.agent = tool.agent
+        return tool
 
     async def serve(
         self, request: web.Request, message: JsonRpcRequest, *, sse: bool, extra: dict[str, Any]
     ) -> web.StreamResponse:
         """Run the call; ``extra`` joins the result (the stateless era's ``resultType``)."""
-        tool, params = self.tool(message)
+        params: CallToolParams = parse_params(CallToolParams, message.params, "tools/call")
+        with audited(request, MCP, params.name, client=_client_info(params)) as audit:
+            tool = self.tool(request, params.name, audit)
+            return await self._serve(request, message, tool, params, audit, sse=sse, extra=extra)
+
+    async def _serve(
+        self,
+        request: web.Request,
+        message: JsonRpcRequest,
+        tool: Tool,
+        params: CallToolParams,
+        audit: AuditRecord,
+        *,
+        sse: bool,
+        extra: dict[str, Any],
+    ) -> web.StreamResponse:
         arguments = tool.arguments(params.arguments)
         if isinstance(arguments, str):
             self._metrics.tool_call(tool.name, "tool_error")
+            audit.failed("invalid_arguments")
             return json_response(result_message(message.id, {**error_result(arguments), **extra}))
         with contextlib.ExitStack() as stack:
             try:
@@ -244,7 +268,7 @@ class ToolCallHandler:
                 ) from None
             progress_token = params.meta.progressToken if params.meta is not None else None
             return await self._run(
-                request, message, tool, arguments, progress_token, sse=sse, extra=extra
+                request, message, tool, arguments, progress_token, audit, sse=sse, extra=extra
             )
 
     async def _run(
@@ -254,6 +278,7 @@ class ToolCallHandler:
         tool: Tool,
         arguments: ToolInput,
         progress_token: str | int | None,
+        audit: AuditRecord,
         *,
         sse: bool,
         extra: dict[str, Any],
@@ -287,9 +312,11 @@ class ToolCallHandler:
                             " (another replica will serve it)."
                         )
                         payload = result_message(message.id, {**stopped, **extra})
+                        audit.failed("server_shutting_down")
                         metrics.tool_call(tool.name, "tool_error", time.perf_counter() - started)
                         return await _finish(request, response, payload)
                     metrics.cancelled("disconnect")
+                    audit.failed("client_disconnected")
                     self._cancelled(tool, run, "disconnect", started)
                     if isinstance(exc, ConnectionError):
                         return response if response is not None else client_gone()
@@ -300,6 +327,7 @@ class ToolCallHandler:
         duration = time.perf_counter() - started
         if task.cancelled():
             # By notifications/cancelled, which counted the cancellation.
+            audit.failed("cancelled")
             self._cancelled(tool, run, "notification", started)
             if response is not None:
                 with contextlib.suppress(ConnectionError):
@@ -307,6 +335,7 @@ class ToolCallHandler:
                 return response
             cancelled = McpError(REQUEST_CANCELLED, "Request cancelled")
             return json_response(error_message(message.id, cancelled))
+        _audit_run(audit, task)
         payload = self._payload(message.id, tool, task, run, duration, extra)
         return await _finish(request, response, payload)
 
@@ -393,6 +422,28 @@ class ToolCallHandler:
             now = time.perf_counter()
             self._metrics.progress_gap.observe(now - last)
             last = now
+
+
+def _client_info(params: CallToolParams) -> str | None:
+    """The stateless era's ``_meta`` clientInfo as ``name/version`` (the handshake era sends it
+    only on initialize, which no later request is tied to: the audit then names the User-Agent)."""
+    extra = params.meta.model_extra if params.meta is not None else None
+    info = (extra or {}).get(CLIENT_INFO_META)
+    if not isinstance(info, dict) or not isinstance(info.get("name"), str):
+        return None
+    version = info.get("version")
+    return f"{info['name']}/{version}" if isinstance(version, str) else info["name"]
+
+
+def _audit_run(audit: AuditRecord, task: asyncio.Task[RunResult]) -> None:
+    failure = task.exception()
+    if failure is None:
+        audit.finished(task.result())
+        limit = task.result().limit
+        if limit is not None:
+            audit.failed(limit.code)
+    else:
+        audit.failed(failure if isinstance(failure, APIError) else "internal_error")
 
 
 def _progress_event(token: str | int, progress: int, run: _Run) -> bytes:

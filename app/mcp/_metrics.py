@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final, Literal
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 
-from app.observability.metrics import DURATION_BUCKETS
+from app.observability.metrics import Declare
 
 OTHER: Final = "other"
 METHODS: Final = frozenset(
@@ -36,41 +36,36 @@ CANCEL_REASONS: Final = ("notification", "disconnect", "relayed")
 
 class McpMetrics:
     def __init__(self, registry: CollectorRegistry, tools: Iterable[str]) -> None:
+        declare = Declare(registry)
         self._tools = frozenset(tools)
-        self.requests_total = Counter(
+        self.requests_total = declare.counter(
             "agentsmcp_mcp_requests_total",
             "MCP messages by JSON-RPC method and outcome (ok; error: a JSON-RPC error answer;"
             " rejected: refused before it was served, e.g. bad headers, auth, overload).",
             ("method", "outcome"),
-            registry=registry,
         )
-        self.tool_calls_total = Counter(
+        self.tool_calls_total = declare.counter(
             "agentsmcp_mcp_tool_calls_total",
             "MCP tools/call by tool and outcome (ok; tool_error: an isError result such as a"
             " provider failure, timeout or spent budget; cancelled; error: a JSON-RPC error).",
             ("tool", "outcome"),
-            registry=registry,
         )
-        self.tool_call_duration = Histogram(
+        self.tool_call_duration = declare.histogram(
             "agentsmcp_mcp_tool_call_duration_seconds",
             "Duration of MCP tool calls that ran an agent.",
             ("tool",),
-            buckets=DURATION_BUCKETS,
-            registry=registry,
         )
-        self.progress_gap = Histogram(
+        self.progress_gap = declare.histogram(
             "agentsmcp_mcp_progress_gap_seconds",
             "Seconds between consecutive progress notifications of one MCP tool call.",
             buckets=PROGRESS_GAP_BUCKETS,
-            registry=registry,
         )
-        self.cancellations_total = Counter(
+        self.cancellations_total = declare.counter(
             "agentsmcp_mcp_cancellations_total",
             "MCP tool calls cancelled, by reason (notification: notifications/cancelled;"
             " disconnect: the client closed the connection; relayed: notifications/cancelled"
             " received by another replica and relayed through the shared store).",
             ("reason",),
-            registry=registry,
         )
         # Series that alerts divide by exist from the start.
         for reason in CANCEL_REASONS:

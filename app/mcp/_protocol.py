@@ -30,6 +30,7 @@ METHOD_HEADER: Final = "Mcp-Method"
 NAME_HEADER: Final = "Mcp-Name"
 META_VERSION: Final = "io.modelcontextprotocol/protocolVersion"
 SERVER_INFO_META: Final = "io.modelcontextprotocol/serverInfo"
+CLIENT_INFO_META: Final = "io.modelcontextprotocol/clientInfo"
 
 # Methods whose target is named in Mcp-Name in the stateless era.
 NAMED_METHODS: Final = {"tools/call": "name", "resources/read": "uri", "prompts/get": "name"}

@@ -6,7 +6,7 @@ inlined: several hosts do not resolve them), so the schema a host sees is the ru
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -172,6 +172,10 @@ class ToolCatalogue:
 
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
+
+    def descriptors_of(self, agents: Collection[str]) -> list[dict[str, Any]]:
+        """The descriptors of the tools of ``agents`` (those a caller may use)."""
+        return [tool.descriptor for tool in self._tools.values() if tool.agent in agents]
 
     def __iter__(self) -> Iterator[Tool]:
         return iter(self._tools.values())

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ConfigDict, StrictStr
 
 from app.config import AppConfig, deployed_version
+from app.core import visible_agents
 from app.errors import APIError
 from app.observability import tracing
 from app.request_body import read_json
@@ -251,7 +252,8 @@ class McpEndpoint:
             result = {**extra}
         elif method == "tools/list":
             self._check_cursor(message)
-            result = {"tools": self.catalogue.descriptors, **cacheable}
+            agents = {agent.name for agent in visible_agents(request)}
+            result = {"tools": self.catalogue.descriptors_of(agents), **cacheable}
         elif method == "server/discover":
             result = {
                 "supportedVersions": list(SUPPORTED_VERSIONS),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -22,43 +23,58 @@ DURATION_BUCKETS = (
 )
 
 
+class Declare:
+    """Declares metrics on one registry: the registry is named once, and a histogram's buckets
+    are the request-duration ones unless it says otherwise."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(name, documentation, labels, registry=self.registry)
+
+    def gauge(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Gauge:
+        return Gauge(name, documentation, labels, registry=self.registry)
+
+    def histogram(
+        self,
+        name: str,
+        documentation: str,
+        labels: Sequence[str] = (),
+        buckets: Sequence[float] = DURATION_BUCKETS,
+    ) -> Histogram:
+        return Histogram(name, documentation, labels, buckets=buckets, registry=self.registry)
+
+
 class Metrics:
     """The server's core metrics. Label children are cached so the hot path is two dict lookups."""
 
     def __init__(self, registry: CollectorRegistry, *, commit: str | None = None) -> None:
         self.registry = registry
-        self.requests_total = Counter(
+        declare = Declare(registry)
+        self.requests_total = declare.counter(
             "http_requests_total",
             "HTTP requests by method, matched route pattern and status.",
             ("method", "route", "status"),
-            registry=registry,
         )
-        self.request_duration = Histogram(
+        self.request_duration = declare.histogram(
             "http_request_duration_seconds",
             "HTTP request duration by method and matched route pattern.",
             ("method", "route"),
-            buckets=DURATION_BUCKETS,
-            registry=registry,
         )
-        self.in_flight = Gauge(
-            "http_requests_in_flight", "HTTP requests being handled.", registry=registry
+        self.in_flight = declare.gauge("http_requests_in_flight", "HTTP requests being handled.")
+        self.rate_limited_total = declare.counter(
+            "agentsmcp_rate_limited", "Requests rejected with 429 by the rate limiter."
         )
-        self.rate_limited_total = Counter(
-            "agentsmcp_rate_limited",
-            "Requests rejected with 429 by the rate limiter.",
-            registry=registry,
-        )
-        self.oidc_key_fetches_total = Counter(
+        self.oidc_key_fetches_total = declare.counter(
             "agentsmcp_oidc_key_fetches",
             "Fetches of the OpenID provider's signing keys (auth.oidc) by outcome (ok, error).",
             ("outcome",),
-            registry=registry,
         )
-        self.build_info = Gauge(
+        self.build_info = declare.gauge(
             "agentsmcp_build_info",
             "Build of the running server (always 1).",
             ("version", "commit"),
-            registry=registry,
         )
         resolved_commit = commit if commit is not None else os.environ.get(COMMIT_ENV) or "unknown"
         self.build_info.labels(version=deployed_version(), commit=resolved_commit).set(1)

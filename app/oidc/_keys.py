@@ -42,10 +42,6 @@ logger = structlog.get_logger("agentsmcp.oidc")
 
 class IdentityProviderUnavailable(ServiceUnavailableError):
     error = errors.IDENTITY_PROVIDER_UNAVAILABLE
-    default_message = (
-        "The identity provider's signing keys cannot be fetched, so the token cannot be"
-        " verified now; retry shortly."
-    )
 
     def __init__(self) -> None:
         super().__init__(headers={"Retry-After": str(math.ceil(RETRY_AFTER_SECONDS))})

@@ -17,6 +17,7 @@ from app.auth import (
     jwt_error,
     new_principal_cache,
     principal_from_claims,
+    token_scopes,
 )
 from app.config import OidcSettings
 
@@ -84,21 +85,10 @@ class OidcVerifier:
         except jwt.InvalidTokenError as exc:
             raise jwt_error(exc, self._challenge) from None
         principal = principal_from_claims(
-            claims, self._challenge, self._override_claim, _scopes(claims)
+            claims, self._challenge, self._override_claim, token_scopes(claims)
         )
         self._cache[cache_key] = (principal, min(float(claims["exp"]), now + CACHE_SECONDS))
         return principal
 
     def __len__(self) -> int:
         return len(self._cache)
-
-
-def _scopes(claims: dict[str, Any]) -> frozenset[str]:
-    # RFC 9068 / RFC 8693: "scope", space-separated; some providers (Entra, Okta) send "scp".
-    for name in ("scope", "scp"):
-        value = claims.get(name)
-        if isinstance(value, str):
-            return frozenset(value.split())
-        if isinstance(value, list):
-            return frozenset(item for item in value if isinstance(item, str))
-    return frozenset()

@@ -28,7 +28,7 @@ class ChunkRenderer:
         self._prefix = f'data: {head},"choices":[{{"index":0,"delta":{{"content":'.encode()
         self._suffix = b'},"logprobs":null,"finish_reason":null}]}\n\n'
 
-    def delta(self, text: str) -> bytes:
+    def text(self, text: str) -> bytes:
         return self._prefix + dumps(text).encode() + self._suffix
 
     def tool_call(self, delta: ToolCallDelta) -> bytes:
@@ -55,7 +55,7 @@ class ChunkRenderer:
             ]
         )
 
-    def role(self) -> bytes:
+    def start(self) -> bytes:
         return self._chunk(
             [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]
         )

@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
-from app.core import AgentRegistry, RunResult
+from app.core import Agent, AgentRegistry, RunResult
 from app.core.wire import usage_json
 from app.providers import ToolCall
 
 
-def model_list(registry: AgentRegistry) -> dict[str, Any]:
-    """A :class:`~.models.ModelList`: every agent as a model."""
+def model_list(registry: AgentRegistry, agents: Iterable[Agent] | None = None) -> dict[str, Any]:
+    """A :class:`~.models.ModelList`: ``agents`` (unset: every agent) as models."""
     created = registry.created
     data = [
         {"id": agent.name, "object": "model", "created": created, "owned_by": agent.provider_name}
-        for agent in registry
+        for agent in (registry if agents is None else agents)
     ]
     return {"object": "list", "data": data}
 

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Discriminator, Field, Tag
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, BeforeValidator, Field, Tag
 
 from app.core.wire import Usage
 from app.http.chat_messages import Messages, ToolName
-from app.http.wire import StrictModel, union_member
+from app.http.tools import (
+    TOOL_CHOICE_DISCRIMINATOR,
+    Parameters,
+    ToolModeMember,
+    format_discriminator,
+)
+from app.http.wire import StrictModel, string_or_array
 from app.providers import FinishReason
 
 MAX_STOP_SEQUENCES = 4
@@ -43,11 +48,7 @@ MaxTokens = Annotated[int, Field(ge=1, le=MAX_TOKENS_LIMIT), BeforeValidator(_in
 Stop = Annotated[
     Annotated[str, Tag("<string>")]
     | Annotated[list[str], Tag("<list>"), Field(max_length=MAX_STOP_SEQUENCES)],
-    Discriminator(
-        lambda value: union_member(value, "<string>", "<list>", items=str),
-        custom_error_type="invalid_stop",
-        custom_error_message="must be a string or an array of strings",
-    ),
+    string_or_array("<list>", "invalid_stop", "must be a string or an array of strings", items=str),
 ]
 
 
@@ -55,18 +56,11 @@ class StreamOptions(StrictModel):
     include_usage: bool = False
 
 
-def _object_schema(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is not None and value.get("type") != "object":
-        raise PydanticCustomError("invalid_schema", 'must be a JSON Schema of "type": "object"')
-    return value
-
-
 class FunctionDefinition(StrictModel):
     name: ToolName
     description: str | None = None
     parameters: Annotated[
-        dict[str, Any] | None,
-        AfterValidator(_object_schema),
+        Parameters,
         Field(description='A JSON Schema of "type": "object"; omitted means no parameters.'),
     ] = None
     strict: bool | None = None
@@ -87,13 +81,7 @@ class NamedToolChoice(StrictModel):
 
 
 ToolChoice = Annotated[
-    Annotated[Literal["none", "auto", "required"], Tag("<mode>")]
-    | Annotated[NamedToolChoice, Tag("<function>")],
-    Discriminator(
-        lambda value: "<mode>" if isinstance(value, str) else "<function>",
-        custom_error_type="invalid_tool_choice",
-        custom_error_message='must be "none", "auto", "required" or a named function',
-    ),
+    ToolModeMember | Annotated[NamedToolChoice, Tag("<function>")], TOOL_CHOICE_DISCRIMINATOR
 ]
 
 
@@ -117,20 +105,11 @@ class JSONSchemaFormat(StrictModel):
     json_schema: JSONSchemaSpec
 
 
-def _format_type(value: Any) -> str | None:
-    kind = value.get("type") if isinstance(value, dict) else None
-    return f"<{kind}>" if kind in ("text", "json_object", "json_schema") else None
-
-
 ResponseFormat = Annotated[
     Annotated[TextFormat, Tag("<text>")]
     | Annotated[JSONObjectFormat, Tag("<json_object>")]
     | Annotated[JSONSchemaFormat, Tag("<json_schema>")],
-    Discriminator(
-        _format_type,
-        custom_error_type="invalid_response_format",
-        custom_error_message="must be an object with type text, json_object or json_schema",
-    ),
+    format_discriminator("invalid_response_format"),
 ]
 
 

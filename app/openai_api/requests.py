@@ -9,19 +9,17 @@ than asked.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.contract import errors
 from app.core import NO_MAX_TOKENS, RunOptions
 from app.http.chat_messages import chat_messages
-from app.http.wire import InvalidFieldError, shortened, validate_body
+from app.http.tools import core_tool_choice, core_tools, refuse_unsupported
+from app.http.wire import validate_body
 from app.providers import (
     ChatMessage,
     ChatParams,
     JSONSchemaFormat,
-    NamedToolChoice,
     ResponseFormat,
     Tool,
     ToolChoice,
@@ -31,20 +29,9 @@ from . import models
 from .models import ChatCompletionRequest
 
 
-class UnsupportedParameterError(InvalidFieldError):
-    """A Chat Completions argument OpenAI knows but this server does not implement (yet)."""
-
-    error = errors.UNSUPPORTED_PARAMETER
-
-
-class UnknownParameterError(InvalidFieldError):
+def _unknown_message(param: str) -> str:
     """An argument that is not part of the Chat Completions API at all (OpenAI's wording)."""
-
-    error = errors.UNKNOWN_PARAMETER
-
-    def __init__(self, param: str) -> None:
-        super().__init__(param, "")
-        self.message = f"Unrecognized request argument supplied: {param}"
+    return f"Unrecognized request argument supplied: {param}"
 
 
 # Chat Completions arguments this server implements.
@@ -91,21 +78,6 @@ NO_OP_VALUES: dict[str, tuple[Any, ...]] = {
 }
 
 
-def _refuse_unsupported(body: Mapping[str, Any]) -> None:
-    for name in sorted(set(body) - CHAT_FIELDS):
-        value = body[name]
-        if name in OPENAI_ONLY_FIELDS:
-            if value is None or any(
-                value == no_op and type(value) is type(no_op)
-                for no_op in NO_OP_VALUES.get(name, ())
-            ):
-                continue
-            raise UnsupportedParameterError(
-                name, "is not supported by this server; remove it from the request"
-            )
-        raise UnknownParameterError(shortened(name))
-
-
 @dataclass(frozen=True, slots=True)
 class ChatCompletionCall:
     agent: str
@@ -115,30 +87,11 @@ class ChatCompletionCall:
     include_usage: bool
 
 
-def _tools(request: ChatCompletionRequest) -> tuple[Tool, ...]:
-    tools: list[Tool] = []
-    for index, definition in enumerate(request.tools or ()):
-        function = definition.function
-        if any(tool.name == function.name for tool in tools):
-            raise InvalidFieldError(f"tools[{index}].function.name", "duplicate tool name")
-        parameters = function.parameters or {"type": "object", "properties": {}}
-        tools.append(Tool(function.name, function.description, parameters, function.strict))
-    return tuple(tools)
-
-
 def _tool_choice(request: ChatCompletionRequest, tools: tuple[Tool, ...]) -> ToolChoice | None:
     choice = request.tool_choice
-    if choice is None or (not tools and choice in ("auto", "none")):
-        # Without tools the model calls none anyway: these change nothing.
-        return None
-    if not tools:
-        raise InvalidFieldError("tool_choice", "requires tools")
     if isinstance(choice, models.NamedToolChoice):
-        name = choice.function.name
-        if all(tool.name != name for tool in tools):
-            raise InvalidFieldError("tool_choice.function.name", "names no tool in tools")
-        return NamedToolChoice(name)
-    return choice
+        return core_tool_choice(choice.function, tools, "tool_choice.function.name")
+    return core_tool_choice(choice, tools, "tool_choice.function.name")
 
 
 def _response_format(request: ChatCompletionRequest) -> ResponseFormat | None:
@@ -153,14 +106,14 @@ def _response_format(request: ChatCompletionRequest) -> ResponseFormat | None:
 
 def parse_chat_completion(body: Any) -> ChatCompletionCall:
     if isinstance(body, dict):
-        _refuse_unsupported(body)
+        refuse_unsupported(body, CHAT_FIELDS, OPENAI_ONLY_FIELDS, NO_OP_VALUES, _unknown_message)
     request = validate_body(ChatCompletionRequest, body)
     # Both are checked even though max_completion_tokens wins: an invalid field never passes.
     max_tokens = request.max_completion_tokens
     if max_tokens is None:
         max_tokens = request.max_tokens
     stop = request.stop
-    tools = _tools(request)
+    tools = core_tools((tool.function for tool in request.tools or ()), "tools[{}].function.name")
     params = ChatParams(
         max_tokens=NO_MAX_TOKENS if max_tokens is None else max_tokens,
         temperature=request.temperature,

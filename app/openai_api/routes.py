@@ -6,17 +6,14 @@ from aiohttp import hdrs
 
 from app.config import AppConfig
 from app.contract.openapi import JSON, RATE_LIMIT_HEADERS, SSE
-from app.contract.routes import AGENT_RUN_ERRORS, Reply, Route
-from app.http.responses import AGENT_HEADER
+from app.contract.routes import Reply, Route, agent_run_route
+from app.http.responses import ANSWERED_BY
 
 from . import handlers
 from .models import ChatCompletion, ChatCompletionRequest, ChatCompletionStreamEvent, ModelList
 
 
 def openai_routes(config: AppConfig) -> tuple[Route, ...]:
-    answered_by = {
-        AGENT_HEADER: {"description": "The agent that answered.", "schema": {"type": "string"}}
-    }
     return (
         Route(
             hdrs.METH_GET,
@@ -26,22 +23,16 @@ def openai_routes(config: AppConfig) -> tuple[Route, ...]:
             "Agents as OpenAI models.",
             {200: Reply("Model list.", {JSON: ModelList}, RATE_LIMIT_HEADERS)},
         ),
-        Route(
-            hdrs.METH_POST,
+        agent_run_route(
             "/v1/chat/completions",
             handlers.chat_completions,
             "create_chat_completion",
             "OpenAI-compatible chat completion with an agent.",
-            {
-                200: Reply(
-                    "A chat.completion, or SSE chunks with `stream: true`.",
-                    {JSON: ChatCompletion, SSE: ChatCompletionStreamEvent},
-                    answered_by,
-                )
-            },
-            body=ChatCompletionRequest,
-            errors=AGENT_RUN_ERRORS,
-            agent_run=True,
-            may_shed=True,
+            Reply(
+                "A chat.completion, or SSE chunks with `stream: true`.",
+                {JSON: ChatCompletion, SSE: ChatCompletionStreamEvent},
+                ANSWERED_BY,
+            ),
+            ChatCompletionRequest,
         ),
     )

@@ -4,8 +4,6 @@ as a chat completion is."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 from aiohttp import web
@@ -16,22 +14,26 @@ from app.core import (
     RUNNER_KEY,
     Agent,
     AgentRunner,
+    AuditRecord,
     ConnectionWatch,
     RunResult,
     TokenAccount,
+    agent_for,
+    audited,
 )
+from app.core.gate import RESPONSES
 from app.errors import APIError, NotFoundError
 from app.http.responses import (
     AGENT_HEADER,
-    ServerShuttingDownError,
     as_api_error,
     complete_run,
+    end_stream,
     json_response,
+    relay_stream,
 )
-from app.http.sse import open_stream
 from app.http.wire import InvalidFieldError, quoted
 from app.limits import account_for
-from app.providers import ChatMessage, ToolCallDelta
+from app.providers import ChatMessage
 from app.request_body import read_json
 from app.shared_state import SHUTDOWN_DEADLINE_KEY, SUBJECT_KEY
 
@@ -62,17 +64,19 @@ async def create_response(request: web.Request) -> web.StreamResponse:
 async def _create_response(request: web.Request) -> web.StreamResponse:
     call = parse_response_create(await read_json(request))
     runner = request.app[RUNNER_KEY]
-    agent = runner.agent(call.request.model)
-    conversation = [*await _previous(request, call), *call.input]
-    check_conversation(conversation)
-    messages = _with_instructions(call, conversation)
-    account = account_for(request)
-    with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
-        if call.request.stream:
-            return await _stream_response(
-                request, runner, agent, call, messages, conversation, watch, account
-            )
-        result = await complete_run(runner, agent, messages, call.options, watch, account)
+    with audited(request, RESPONSES, call.request.model) as audit:
+        agent = agent_for(request, call.request.model)
+        conversation = [*await _previous(request, call), *call.input]
+        check_conversation(conversation)
+        messages = _with_instructions(call, conversation)
+        account = account_for(request)
+        with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
+            if call.request.stream:
+                return await _stream_response(
+                    request, runner, agent, call, messages, conversation, watch, account, audit
+                )
+            result = await complete_run(runner, agent, messages, call.options, watch, account)
+        audit.finished(result)
     draft = ResponseDraft(call, result.agent.name)
     status, incomplete = outcome(result)
     output = output_items(result.text, result.tool_calls, status)
@@ -140,49 +144,24 @@ async def _stream_response(
     conversation: list[ChatMessage],
     watch: ConnectionWatch,
     account: TokenAccount | None,
+    audit: AuditRecord,
 ) -> web.StreamResponse:
     stream = runner.stream(agent, messages, call.options, account)
-    response: web.StreamResponse | None = None
-    events: ResponseEvents | None = None
-    failure: APIError | None = None
-    try:
-        async with stream:
-            async for item in stream:
-                if events is None or response is None:
-                    # Headers go out with the first delta, so failures before it (fallback
-                    # included) are still plain JSON errors with the right status.
-                    events = ResponseEvents(ResponseDraft(call, stream.agent.name))
-                    response = await open_stream(request, {AGENT_HEADER: stream.agent.name})
-                    await response.write(events.start())
-                if type(item) is str:
-                    await response.write(events.text(item))
-                elif isinstance(item, ToolCallDelta):
-                    await response.write(events.tool_call(item))
-    except asyncio.CancelledError:
-        if not watch.absorb_shutdown():
-            raise
-        failure = ServerShuttingDownError()
-    except ConnectionError:
-        # The client went away mid-stream; the upstream is already closed.
-        if response is None:
-            raise
-        return response
-    except Exception as exc:
-        if response is None:
-            raise
-        failure = as_api_error(exc)
-    if response is None or events is None:
-        if failure is not None:
-            raise failure
-        # The upstream finished without any output: still a valid stream.
-        events = ResponseEvents(ResponseDraft(call, stream.agent.name))
-        response = await open_stream(request, {AGENT_HEADER: stream.agent.name})
-        await response.write(events.start())
-    tail = await _stream_tail(request, call, events, stream.result, failure, conversation)
-    with contextlib.suppress(ConnectionError):
-        await response.write(tail)
-        await response.write_eof()
-    return response
+    relayed = await relay_stream(
+        request, stream, watch, lambda name: ResponseEvents(ResponseDraft(call, name))
+    )
+    if relayed.client_gone:
+        audit.failed("client_disconnected")
+        return relayed.response
+    if relayed.failure is not None or stream.result is None:
+        audit.failed(relayed.failure or "no_result")
+    else:
+        audit.finished(stream.result)
+    tail = await _stream_tail(
+        request, call, relayed.renderer, stream.result, relayed.failure, conversation
+    )
+    await end_stream(relayed.response, tail)
+    return relayed.response
 
 
 async def _stream_tail(

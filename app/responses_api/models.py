@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, Tag
 
 from app.http.chat_messages import ToolName
-from app.http.wire import StrictModel, union_member
+from app.http.tools import (
+    TOOL_CHOICE_DISCRIMINATOR,
+    Parameters,
+    ToolModeMember,
+    format_discriminator,
+)
+from app.http.wire import StrictModel, by_type, string_or_array
 
 # OpenAI's limits: tools of one request, metadata pairs and their sizes, the smallest output.
 MAX_TOOLS = 128
@@ -40,26 +45,19 @@ class OutputText(StrictModel):
     logprobs: list[Any] | None = None
 
 
-def _part_type(value: Any) -> str | None:
-    kind = value.get("type") if isinstance(value, dict) else None
-    return f"<{kind}>" if kind in ("input_text", "output_text") else None
-
-
 Part = Annotated[
     Annotated[InputText, Tag("<input_text>")] | Annotated[OutputText, Tag("<output_text>")],
-    Discriminator(
-        _part_type,
-        custom_error_type="invalid_content_part",
-        custom_error_message="must be an input_text (or, from an earlier answer, output_text) part",
+    by_type(
+        ("input_text", "output_text"),
+        "invalid_content_part",
+        "must be an input_text (or, from an earlier answer, output_text) part",
     ),
 ]
 
 Content = Annotated[
     Annotated[str, Tag("<string>")] | Annotated[list[Part], Tag("<parts>")],
-    Discriminator(
-        lambda value: union_member(value, "<string>", "<parts>"),
-        custom_error_type="invalid_content",
-        custom_error_message="must be a string or an array of input_text parts",
+    string_or_array(
+        "<parts>", "invalid_content", "must be a string or an array of input_text parts"
     ),
 ]
 
@@ -90,55 +88,37 @@ class FunctionCallOutputItem(StrictModel):
     call_id: str = Field(min_length=1)
     output: Annotated[
         Annotated[str, Tag("<string>")] | Annotated[list[InputText], Tag("<parts>")],
-        Discriminator(
-            lambda value: union_member(value, "<string>", "<parts>"),
-            custom_error_type="invalid_output",
-            custom_error_message="must be a string or an array of input_text parts",
+        string_or_array(
+            "<parts>", "invalid_output", "must be a string or an array of input_text parts"
         ),
     ]
     id: str | None = None
     status: Literal["in_progress", "completed", "incomplete"] | None = None
 
 
-def _item_type(value: Any) -> str | None:
-    if not isinstance(value, dict):
-        return None
-    kind = value.get("type", "message")
-    return f"<{kind}>" if kind in ("message", "function_call", "function_call_output") else None
-
-
 Item = Annotated[
     Annotated[MessageItem, Tag("<message>")]
     | Annotated[FunctionCallItem, Tag("<function_call>")]
     | Annotated[FunctionCallOutputItem, Tag("<function_call_output>")],
-    Discriminator(
-        _item_type,
-        custom_error_type="invalid_input_item",
-        custom_error_message="must be a message, function_call or function_call_output item",
+    by_type(
+        ("message", "function_call", "function_call_output"),
+        "invalid_input_item",
+        "must be a message, function_call or function_call_output item",
+        default="message",
     ),
 ]
 
 Input = Annotated[
     Annotated[str, Tag("<string>")] | Annotated[list[Item], Tag("<items>")],
-    Discriminator(
-        lambda value: union_member(value, "<string>", "<items>"),
-        custom_error_type="invalid_input",
-        custom_error_message="must be a string or an array of input items",
-    ),
+    string_or_array("<items>", "invalid_input", "must be a string or an array of input items"),
 ]
-
-
-def _object_schema(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is not None and value.get("type") != "object":
-        raise PydanticCustomError("invalid_schema", 'must be a JSON Schema of "type": "object"')
-    return value
 
 
 class FunctionTool(StrictModel):
     type: Literal["function"]
     name: ToolName
     description: str | None = None
-    parameters: Annotated[dict[str, Any] | None, AfterValidator(_object_schema)] = None
+    parameters: Parameters = None
     strict: bool | None = None
 
 
@@ -148,13 +128,7 @@ class NamedFunction(StrictModel):
 
 
 ToolChoice = Annotated[
-    Annotated[Literal["none", "auto", "required"], Tag("<mode>")]
-    | Annotated[NamedFunction, Tag("<function>")],
-    Discriminator(
-        lambda value: "<mode>" if isinstance(value, str) else "<function>",
-        custom_error_type="invalid_tool_choice",
-        custom_error_message='must be "none", "auto", "required" or a named function',
-    ),
+    ToolModeMember | Annotated[NamedFunction, Tag("<function>")], TOOL_CHOICE_DISCRIMINATOR
 ]
 
 
@@ -174,20 +148,11 @@ class TextFormatJSONSchema(StrictModel):
     strict: bool | None = None
 
 
-def _format_type(value: Any) -> str | None:
-    kind = value.get("type") if isinstance(value, dict) else None
-    return f"<{kind}>" if kind in ("text", "json_object", "json_schema") else None
-
-
 TextFormat = Annotated[
     Annotated[TextFormatText, Tag("<text>")]
     | Annotated[TextFormatJSONObject, Tag("<json_object>")]
     | Annotated[TextFormatJSONSchema, Tag("<json_schema>")],
-    Discriminator(
-        _format_type,
-        custom_error_type="invalid_format",
-        custom_error_message="must be an object with type text, json_object or json_schema",
-    ),
+    format_discriminator("invalid_format"),
 ]
 
 

@@ -13,36 +13,23 @@ from typing import Any
 
 from app.contract import errors
 from app.core import NO_MAX_TOKENS, RunOptions
-from app.http.wire import InvalidFieldError, quoted, shortened, validate_body
+from app.http.tools import core_tool_choice, core_tools, refuse_unsupported
+from app.http.wire import InvalidFieldError, quoted, validate_body
 from app.providers import (
     ChatMessage,
     ChatParams,
     JSONSchemaFormat,
-    NamedToolChoice,
     ResponseFormat,
-    Tool,
     ToolCall,
-    ToolChoice,
 )
 
 from . import models
 from .models import ResponseCreateRequest
 
 
-class UnsupportedParameterError(InvalidFieldError):
-    """A Responses argument OpenAI knows but this server does not implement."""
-
-    error = errors.UNSUPPORTED_PARAMETER
-
-
-class UnknownParameterError(InvalidFieldError):
+def _unknown_message(param: str) -> str:
     """An argument that is not part of the Responses API at all (OpenAI's wording)."""
-
-    error = errors.UNKNOWN_PARAMETER
-
-    def __init__(self, param: str) -> None:
-        super().__init__(param, "")
-        self.message = f"Unknown parameter: {quoted(param)}."
+    return f"Unknown parameter: {quoted(param)}."
 
 
 class MissingParameterError(InvalidFieldError):
@@ -134,18 +121,7 @@ class ResponsesCall:
 
 
 def _refuse_unsupported(body: Mapping[str, Any]) -> None:
-    for name in sorted(set(body) - RESPONSES_FIELDS):
-        value = body[name]
-        if name in OPENAI_ONLY_FIELDS:
-            if value is None or any(
-                value == no_op and type(value) is type(no_op)
-                for no_op in NO_OP_VALUES.get(name, ())
-            ):
-                continue
-            raise UnsupportedParameterError(
-                name, "is not supported by this server; remove it from the request"
-            )
-        raise UnknownParameterError(shortened(name))
+    refuse_unsupported(body, RESPONSES_FIELDS, OPENAI_ONLY_FIELDS, NO_OP_VALUES, _unknown_message)
     if "input" not in body:
         raise MissingParameterError("input")
 
@@ -221,29 +197,6 @@ def _unanswered(open_calls: set[str]) -> None:
         )
 
 
-def _tools(request: ResponseCreateRequest) -> tuple[Tool, ...]:
-    tools: list[Tool] = []
-    for index, definition in enumerate(request.tools or ()):
-        if any(tool.name == definition.name for tool in tools):
-            raise InvalidFieldError(f"tools[{index}].name", "duplicate tool name")
-        parameters = definition.parameters or {"type": "object", "properties": {}}
-        tools.append(Tool(definition.name, definition.description, parameters, definition.strict))
-    return tuple(tools)
-
-
-def _tool_choice(request: ResponseCreateRequest, tools: tuple[Tool, ...]) -> ToolChoice | None:
-    choice = request.tool_choice
-    if choice is None or (not tools and choice in ("auto", "none")):
-        return None
-    if not tools:
-        raise InvalidFieldError("tool_choice", "requires tools")
-    if isinstance(choice, models.NamedFunction):
-        if all(tool.name != choice.name for tool in tools):
-            raise InvalidFieldError("tool_choice.name", "names no tool in tools")
-        return NamedToolChoice(choice.name)
-    return choice
-
-
 def _response_format(request: ResponseCreateRequest) -> ResponseFormat | None:
     value = request.text.format if request.text is not None else None
     if value is None:
@@ -258,7 +211,7 @@ def parse_response_create(body: Any) -> ResponsesCall:
         _refuse_unsupported(body)
         _refuse_hosted_tools(body)
     request = validate_body(ResponseCreateRequest, body)
-    tools = _tools(request)
+    tools = core_tools(request.tools or (), "tools[{}].name")
     max_tokens = request.max_output_tokens
     params = ChatParams(
         max_tokens=NO_MAX_TOKENS if max_tokens is None else max_tokens,
@@ -266,7 +219,7 @@ def parse_response_create(body: Any) -> ResponsesCall:
         top_p=request.top_p,
         user=request.user if request.user is not None else request.safety_identifier,
         tools=tools,
-        tool_choice=_tool_choice(request, tools),
+        tool_choice=core_tool_choice(request.tool_choice, tools, "tool_choice.name"),
         parallel_tool_calls=request.parallel_tool_calls if tools else None,
         response_format=_response_format(request),
     )

@@ -4,11 +4,13 @@ responses' ``GET`` and ``DELETE /v1/responses/{response_id}``."""
 from __future__ import annotations
 
 from aiohttp import hdrs
+from aiohttp.typedefs import Handler
+from pydantic import BaseModel
 
 from app.config import AppConfig
 from app.contract.openapi import JSON, SSE
-from app.contract.routes import AGENT_RUN_ERRORS, Reply, Route
-from app.http.responses import AGENT_HEADER
+from app.contract.routes import Reply, Route, agent_run_route
+from app.http.responses import ANSWERED_BY
 
 from . import handlers
 from .models import Response, ResponseCreateRequest, ResponseDeleted, ResponseStreamEvent
@@ -25,47 +27,46 @@ RESPONSE_ID = {
 STORED_ERRORS = frozenset({404, 503})
 
 
+def _stored_route(
+    method: str,
+    handler: Handler,
+    operation_id: str,
+    summary: str,
+    model: type[BaseModel] = Response,
+) -> Route:
+    """A route of one stored response: ``summary`` describes its reply as well."""
+    return Route(
+        method,
+        STORED_PATH,
+        handler,
+        operation_id,
+        summary,
+        {200: Reply(summary, {JSON: model})},
+        parameters=(RESPONSE_ID,),
+        errors=STORED_ERRORS,
+    )
+
+
 def responses_routes(config: AppConfig) -> tuple[Route, ...]:
-    answered_by = {
-        AGENT_HEADER: {"description": "The agent that answered.", "schema": {"type": "string"}}
-    }
     return (
-        Route(
-            hdrs.METH_POST,
+        agent_run_route(
             "/v1/responses",
             handlers.create_response,
             "create_response",
             "OpenAI Responses API: a response from an agent.",
-            {
-                200: Reply(
-                    "A response, or SSE typed events with `stream: true`.",
-                    {JSON: Response, SSE: ResponseStreamEvent},
-                    answered_by,
-                )
-            },
-            body=ResponseCreateRequest,
-            errors=AGENT_RUN_ERRORS,
-            agent_run=True,
-            may_shed=True,
+            Reply(
+                "A response, or SSE typed events with `stream: true`.",
+                {JSON: Response, SSE: ResponseStreamEvent},
+                ANSWERED_BY,
+            ),
+            ResponseCreateRequest,
         ),
-        Route(
-            hdrs.METH_GET,
-            STORED_PATH,
-            handlers.get_response,
-            "get_response",
-            "A stored response.",
-            {200: Reply("A stored response.", {JSON: Response})},
-            parameters=(RESPONSE_ID,),
-            errors=STORED_ERRORS,
-        ),
-        Route(
+        _stored_route(hdrs.METH_GET, handlers.get_response, "get_response", "A stored response."),
+        _stored_route(
             hdrs.METH_DELETE,
-            STORED_PATH,
             handlers.delete_response,
             "delete_response",
             "Delete a stored response.",
-            {200: Reply("Delete a stored response.", {JSON: ResponseDeleted})},
-            parameters=(RESPONSE_ID,),
-            errors=STORED_ERRORS,
+            ResponseDeleted,
         ),
     )

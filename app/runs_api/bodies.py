@@ -4,12 +4,11 @@ its model in ``models.py``; tests/app/runs_api/test_bodies.py fails when they dr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from app.core import (
     Agent,
-    AgentRegistry,
     RunResult,
     Step,
     ToolCallFinished,
@@ -20,9 +19,9 @@ from app.core.wire import usage_json
 RUN_OBJECT = "agent.run"
 
 
-def agent_list(registry: AgentRegistry) -> dict[str, Any]:
+def agent_list(agents: Iterable[Agent]) -> dict[str, Any]:
     """An :class:`~.models.AgentList`: each agent's public descriptor, no prompt, no key."""
-    return {"object": "list", "data": [_agent_info(agent) for agent in registry]}
+    return {"object": "list", "data": [_agent_info(agent) for agent in agents]}
 
 
 def _agent_info(agent: Agent) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -14,13 +15,18 @@ from app.core import (
     RUNNER_KEY,
     Agent,
     AgentRunner,
+    AuditRecord,
     ConnectionWatch,
     RunOptions,
     TokenAccount,
     ToolCallFinished,
     ToolCallStarted,
     ToolRun,
+    agent_for,
+    audited,
+    visible_agents,
 )
+from app.core.gate import RUNS
 from app.errors import APIError
 from app.http.responses import (
     AGENT_HEADER,
@@ -40,8 +46,7 @@ from .requests import parse_run
 
 
 async def list_agents(request: web.Request) -> web.Response:
-    runner = request.app[RUNNER_KEY]
-    return json_response(bodies.agent_list(runner.registry))
+    return json_response(bodies.agent_list(visible_agents(request)))
 
 
 async def create_run(request: web.Request) -> web.StreamResponse:
@@ -51,35 +56,48 @@ async def create_run(request: web.Request) -> web.StreamResponse:
 
 async def _create_run(request: web.Request) -> web.StreamResponse:
     runner = request.app[RUNNER_KEY]
-    agent = runner.agent(request.match_info["name"])
-    parsed = parse_run(await read_json(request))
-    run_id = f"run_{uuid.uuid4().hex}"
-    account = account_for(request)
-    with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
-        if parsed.stream:
-            if account is not None:
-                # Before the stream opens, so a spent budget is a plain 429, not a failed run.
-                await runner.metering.admit(account, agent, parsed.messages, RunOptions())
-            return await _stream_run(
-                request, runner, agent, parsed.messages, parsed.metadata, run_id, watch, account
+    name = request.match_info["name"]
+    with audited(request, RUNS, name) as audit:
+        agent = agent_for(request, name)
+        parsed = parse_run(await read_json(request))
+        run_id = f"run_{uuid.uuid4().hex}"
+        account = account_for(request)
+        with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
+            if parsed.stream:
+                if account is not None:
+                    # Before the stream opens, so a spent budget is a plain 429, not a failed run.
+                    await runner.metering.admit(account, agent, parsed.messages, RunOptions())
+                run = _StreamedRun(run_id, parsed.messages, parsed.metadata, audit)
+                return await _stream_run(request, runner, agent, run, watch, account)
+            result = await complete_run(
+                runner, agent, parsed.messages, RunOptions(), watch, account
             )
-        result = await complete_run(runner, agent, parsed.messages, RunOptions(), watch, account)
+        audit.finished(result)
     return json_response(
         bodies.run(run_id, result, result.text, parsed.metadata),
         headers={AGENT_HEADER: result.agent.name},
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _StreamedRun:
+    """What a streamed run needs besides its agent: its id, input, metadata and audit record."""
+
+    run_id: str
+    messages: list[ChatMessage]
+    metadata: dict[str, Any]
+    audit: AuditRecord
+
+
 async def _stream_run(
     request: web.Request,
     runner: AgentRunner,
     agent: Agent,
-    messages: list[ChatMessage],
-    metadata: dict[str, Any],
-    run_id: str,
+    run: _StreamedRun,
     watch: ConnectionWatch,
     account: TokenAccount | None,
 ) -> web.StreamResponse:
+    run_id, messages, metadata = run.run_id, run.messages, run.metadata
     response = await open_stream(request, {})
     await response.write(event("run.started", bodies.run_started(run_id, agent, metadata)))
     prefix = f'event: run.delta\ndata: {{"id":"{run_id}","delta":'.encode()
@@ -101,16 +119,19 @@ async def _stream_run(
             raise
         failure = ServerShuttingDownError()
     except ConnectionError:
+        run.audit.failed("client_disconnected")
         return response
     except Exception as exc:
         failure = as_api_error(exc)
     if failure is not None:
+        run.audit.failed(failure)
         steps = stream.steps if isinstance(stream, ToolRun) else None
         failed = bodies.run_failed(run_id, stream.agent, failure.body()["error"], metadata, steps)
         tail = event("run.failed", failed)
     else:
         result = stream.result
         assert result is not None
+        run.audit.finished(result)
         tail = event("run.completed", bodies.run(run_id, result, "".join(output), metadata))
     with contextlib.suppress(ConnectionError):
         await response.write(tail)

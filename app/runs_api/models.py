@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Field, Tag
 
 from app.config import ProviderName
 from app.core.wire import Usage
 from app.http.chat_messages import Messages
-from app.http.wire import StrictModel, union_member
+from app.http.wire import StrictModel, string_or_array
 from app.providers import FinishReason
 from app.tools import ToolCallOutcome
 
@@ -20,11 +20,7 @@ MAX_METADATA_KEYS = 16
 RunInput = Annotated[
     Annotated[str, Tag("<string>"), Field(min_length=1, pattern=r"\S")]
     | Annotated[Messages, Tag("<messages>")],
-    Discriminator(
-        lambda value: union_member(value, "<string>", "<messages>"),
-        custom_error_type="invalid_input",
-        custom_error_message="must be a string or an array of messages",
-    ),
+    string_or_array("<messages>", "invalid_input", "must be a string or an array of messages"),
 ]
 
 
@@ -91,25 +87,23 @@ class Run(BaseModel):
     error: RunLimitError | None = Field(default=None, description="Why the run is incomplete.")
 
 
-class RunToolCallEvent(BaseModel):
-    """`run.tool_call`: the model asked for a tool; the call starts now."""
-
+class _RunToolEvent(BaseModel):
     id: str = Field(description="The run's id.")
     step: int = Field(ge=1)
     tool_call_id: str
     name: str
     tool_server: str | None
+
+
+class RunToolCallEvent(_RunToolEvent):
+    """`run.tool_call`: the model asked for a tool; the call starts now."""
+
     arguments: str
 
 
-class RunToolResultEvent(BaseModel):
+class RunToolResultEvent(_RunToolEvent):
     """`run.tool_result`: a tool call ended; `output` is what the model gets back."""
 
-    id: str = Field(description="The run's id.")
-    step: int = Field(ge=1)
-    tool_call_id: str
-    name: str
-    tool_server: str | None
     outcome: ToolCallOutcome
     duration_ms: float = Field(ge=0)
     output: str

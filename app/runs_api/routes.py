@@ -6,7 +6,7 @@ from aiohttp import hdrs
 
 from app.config import AppConfig
 from app.contract.openapi import JSON, SSE
-from app.contract.routes import AGENT_RUN_ERRORS, Reply, Route
+from app.contract.routes import Reply, Route, agent_run_route
 
 from . import handlers
 from .models import AgentList, Run, RunRequest, RunStreamEvent
@@ -30,22 +30,16 @@ def runs_routes(config: AppConfig) -> tuple[Route, ...]:
             "Configured agents (never prompts or keys).",
             {200: Reply("Agent list.", {JSON: AgentList})},
         ),
-        Route(
-            hdrs.METH_POST,
+        agent_run_route(
             "/v1/agents/{name}/runs",
             handlers.create_run,
             "create_run",
             "Run an agent (native API).",
-            {
-                200: Reply(
-                    "A completed run, or SSE run events with `stream: true`.",
-                    {JSON: Run, SSE: RunStreamEvent},
-                )
-            },
-            body=RunRequest,
-            parameters=(AGENT_NAME,),
-            errors=AGENT_RUN_ERRORS,
-            agent_run=True,
-            may_shed=True,
+            Reply(
+                "A completed run, or SSE run events with `stream: true`.",
+                {JSON: Run, SSE: RunStreamEvent},
+            ),
+            RunRequest,
+            (AGENT_NAME,),
         ),
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
+
+from app.observability.metrics import Declare
 
 OTHER: Final = "other"
 # How a tool call the model asked for ended (a tools agent's call of a tool server's tool).
@@ -32,32 +34,29 @@ STEP_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 100)
 
 class ToolMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.calls_total = Counter(
+        declare = Declare(registry)
+        self.calls_total = declare.counter(
             "agentsmcp_tool_calls_total",
             "Tool calls of agents by tool server, tool and outcome (ok, error, timeout,"
             " invalid_arguments, rejected).",
             ("agent", "tool_server", "tool", "outcome"),
-            registry=registry,
         )
-        self.call_duration = Histogram(
+        self.call_duration = declare.histogram(
             "agentsmcp_tool_call_duration_seconds",
             "Duration of tool calls to tool servers.",
             ("tool_server", "tool"),
             buckets=TOOL_DURATION_BUCKETS,
-            registry=registry,
         )
-        self.run_steps = Histogram(
+        self.run_steps = declare.histogram(
             "agentsmcp_agent_run_steps",
             "Model calls per run of a tools agent.",
             ("agent",),
             buckets=STEP_BUCKETS,
-            registry=registry,
         )
-        self.list_refresh_failures = Counter(
+        self.list_refresh_failures = declare.counter(
             "agentsmcp_tool_list_refresh_failures_total",
             "Failed tools/list refreshes by tool server.",
             ("tool_server",),
-            registry=registry,
         )
 
     def call(

@@ -229,8 +229,18 @@ class ToolServers:
     def __getitem__(self, name: str) -> ToolServer:
         return self._servers[name]
 
-    def toolbox(self, agent: str, servers: Sequence[str], result_chars: int) -> Toolbox:
-        return Toolbox(self, agent, [self._servers[name] for name in servers], result_chars)
+    def toolbox(
+        self,
+        agent: str,
+        servers: Sequence[str],
+        result_chars: int,
+        only: Mapping[str, Sequence[str]] | None = None,
+    ) -> Toolbox:
+        """The tools of a run of ``agent``: ``servers``' tools, for a server in ``only`` just
+        those named there (``agents.<name>.tools``)."""
+        toolbox = Toolbox(self, agent, [self._servers[name] for name in servers], result_chars)
+        toolbox.only = {server: frozenset(names) for server, names in (only or {}).items()}
+        return toolbox
 
     def warm_up(self) -> None:
         """List every server's tools in the background, so the first runs need not wait for
@@ -277,6 +287,8 @@ class Toolbox:
         self._tools: dict[str, ServerTool] = {}
         self._sessions: dict[str, asyncio.Task[Session]] = {}
         self.unavailable: list[str] = []
+        # Server name -> the only tools of it this agent may use (remote names).
+        self.only: dict[str, frozenset[str]] = {}
 
     async def load(self) -> list[Tool]:
         """The tool definitions to offer; a server whose tools cannot be listed is left out
@@ -290,7 +302,10 @@ class Toolbox:
                     raise listing
                 self.unavailable.append(server.name)
                 continue
+            only = self.only.get(server.name)
             for tool in listing:
+                if only is not None and tool.remote_name not in only:
+                    continue
                 if tool.name in self._tools:
                     log.warning(
                         "tool name taken by another tool server; set name_prefix",

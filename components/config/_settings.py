@@ -358,6 +358,8 @@ class AlertSettings(Model):
     # Tools agents' calls to one tool server that fail or time out (the model's invalid
     # arguments and rejected calls excluded).
     tool_server_error_ratio: float = Field(0.1, gt=0, lt=1)
+    # A2A tasks of one agent that end failed (canceled ones excluded).
+    a2a_task_failure_ratio: float = Field(0.1, gt=0, lt=1, alias="a2aTaskFailureRatio")
     for_duration: Duration = "10m"
 
 

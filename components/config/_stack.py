@@ -165,7 +165,20 @@ class StackConfig(Model):
         metrics = data.get("metrics", {})
         if isinstance(metrics, dict):
             data["metrics"] = {"enabled": True, "port": DEFAULT_METRICS_PORT, **metrics}
+        a2a = data.get("a2a", {})
+        base_url = self.public_https_url
+        if isinstance(a2a, dict) and base_url is not None:
+            # The agent cards' URLs: the stack's host (behind TLS termination the pod sees http).
+            data["a2a"] = {"public_base_url": base_url, **a2a}
         return data
+
+    @property
+    def public_https_url(self) -> str | None:
+        """``https://<exposure.host>`` when the stack exposes the server with TLS."""
+        exposure = self.exposure
+        if exposure.mode == "none" or exposure.host is None or not exposure.tls.enabled:
+            return None
+        return f"https://{exposure.host}"
 
     @property
     def tool_server_destinations(self) -> list[ToolServerDestination]:

@@ -557,3 +557,15 @@ def test_the_openid_providers_urls_must_be_reachable() -> None:
     ]
     config._app = config.app.model_copy(update={"auth": SimpleNamespace(oidc=None)})
     assert oidc_egress_problems(config) == []
+
+
+def test_the_agent_cards_base_url_is_the_stacks_https_host() -> None:
+    loaded = parse_stack_config(raw("prod"))
+    assert loaded.server_file["a2a"] == {"public_base_url": "https://agentsmcp.example.com"}
+    # Set in serverConfig: kept as given.
+    given = with_value("prod", "serverConfig.a2a", {"public_base_url": "https://a.example.com"})
+    assert parse_stack_config(given).server_file["a2a"]["public_base_url"] == (
+        "https://a.example.com"
+    )
+    # Without TLS the origin of each card request is used (the pod cannot know the scheme).
+    assert "a2a" not in parse_stack_config(raw("dev")).server_file

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.a2a_api import a2a_routes
 from app.contract.routes import register
 from app.core import metering
 from app.openai_api import openai_routes
@@ -29,7 +30,12 @@ def test_agent_routes_are_the_servers_llm_routes() -> None:
     config = parse_config({"jwt_secret_key": "x"})
     register(
         app.router,
-        (*openai_routes(config), *runs_routes(config), *responses_routes(config)),
+        (
+            *openai_routes(config),
+            *runs_routes(config),
+            *responses_routes(config),
+            *a2a_routes(config),
+        ),
     )
     posts = {
         route.resource.canonical

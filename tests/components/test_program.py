@@ -58,7 +58,8 @@ COMMON = {
     PROVIDER_TYPE: 1,
 }
 EXPECTED: dict[str, dict[str, int]] = {
-    "dev": {**COMMON, INGRESS: 2},  # the API and /mcp (unbuffered, its own timeouts)
+    # The API, /mcp and /a2a (both unbuffered, their own timeouts).
+    "dev": {**COMMON, INGRESS: 3},
     "staging": {
         **COMMON,
         SECRET: 2,  # and the registry pull Secret
@@ -405,6 +406,13 @@ def test_exposure_and_tls(run: ProgramRun) -> None:
         ((path),) = rule["http"]["paths"]
         assert (path["path"], path["pathType"]) == ("/mcp", "Exact")
         assert path["backend"]["service"] == {"name": "agentsmcp", "port": {"number": 80}}
+        a2a = _ingress(run, "agentsmcp-a2a")
+        assert a2a["metadata"]["annotations"] == mcp["metadata"]["annotations"]
+        assert [(p["path"], p["pathType"]) for p in a2a["spec"]["rules"][0]["http"]["paths"]] == [
+            ("/a2a", "Prefix"),
+            ("/.well-known/agent-card.json", "Exact"),
+            ("/.well-known/agent.json", "Exact"),
+        ]
         return
     route = one(run, HTTP_ROUTE).inputs["spec"]
     host = {"staging": "agentsmcp.staging.example.com", "prod": "agentsmcp.example.com"}
@@ -413,7 +421,7 @@ def test_exposure_and_tls(run: ProgramRun) -> None:
     assert route["parentRefs"] == [
         {"name": "public", "namespace": "gateway", "sectionName": f"https-{host[run.stack]}"}
     ]
-    rule, mcp = route["rules"]
+    rule, mcp, a2a = route["rules"]
     assert rule["backendRefs"] == [{"name": "agentsmcp", "port": 80}]
     assert rule["matches"] == [
         {"path": {"type": "PathPrefix", "value": "/v1"}},
@@ -424,6 +432,12 @@ def test_exposure_and_tls(run: ProgramRun) -> None:
     assert mcp["backendRefs"] == [{"name": "agentsmcp", "port": 80}]
     assert mcp["matches"] == [{"path": {"type": "Exact", "value": "/mcp"}}]
     assert mcp["timeouts"] == rule["timeouts"]
+    assert a2a["matches"] == [
+        {"path": {"type": "PathPrefix", "value": "/a2a"}},
+        {"path": {"type": "Exact", "value": "/.well-known/agent-card.json"}},
+        {"path": {"type": "Exact", "value": "/.well-known/agent.json"}},
+    ]
+    assert a2a["timeouts"] == rule["timeouts"]
 
 
 def _slow_agents() -> dict[str, Any]:
@@ -518,6 +532,7 @@ def test_alerts_and_dashboard_use_real_metric_names(run: ProgramRun) -> None:
             "IdentityProviderUnreachable",
             "MCPToolCallErrors",
             "MCPProgressGaps",
+            "A2ATaskFailures",
             "ToolServerErrors",
             "ToolListRefreshFailing",
         }
@@ -561,6 +576,7 @@ def test_alert_thresholds_are_stricter_in_prod(stack_runs: dict[str, ProgramRun]
             "RateLimitSaturation",
             "MCPToolCallErrors",
             "ToolServerErrors",
+            "A2ATaskFailures",
         }
     )
     for alert in staging:

@@ -28,6 +28,9 @@ CLIENT_SECRET = "secret"
 RS256_CLIENT = "mcp-host"
 ES256_CLIENT = "mcp-host-es"
 SHORT_LIVED_CLIENT = "short-lived"
+# Their access tokens carry a groups claim: ["team-a"], ["team-b"].
+TEAM_A_CLIENT = "team-a"
+TEAM_B_CLIENT = "team-b"
 
 
 class ProviderNotInstalled(RuntimeError):

@@ -8,7 +8,8 @@
 // ones published, as a provider does during a key rotation. Prints "listening <issuer>" when ready.
 //
 // Clients (secret "secret"): mcp-host signs RS256, mcp-host-es ES256, short-lived RS256 with
-// access tokens valid for one second. Every resource is an https URL (or http on 127.0.0.1); its
+// access tokens valid for one second; team-a and team-b sign RS256 and their access tokens carry
+// a groups claim (["team-a"], ["team-b"]), for the access rules' tests. Every resource is an https URL (or http on 127.0.0.1); its
 // scopes are agents:invoke and agents:read.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,6 +32,8 @@ const CLIENTS = {
   'mcp-host': { alg: 'RS256', ttl: 300 },
   'mcp-host-es': { alg: 'ES256', ttl: 300 },
   'short-lived': { alg: 'RS256', ttl: 1 },
+  'team-a': { alg: 'RS256', ttl: 300, groups: ['team-a'] },
+  'team-b': { alg: 'RS256', ttl: 300, groups: ['team-b'] },
 };
 
 function newKey(alg) {
@@ -61,6 +64,10 @@ const provider = new Provider(issuer, {
     response_types: [],
     scope: RESOURCE_SCOPES,
   })),
+  async extraTokenClaims(ctx, token) {
+    const groups = CLIENTS[token.clientId]?.groups;
+    return groups ? { groups } : undefined;
+  },
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },

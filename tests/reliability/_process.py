@@ -203,3 +203,23 @@ def running_server(config: dict[str, Any], logs: Path) -> Iterator[ServerProcess
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def replicas(
+    config: dict[str, Any], logs: Path, env: dict[str, str], count: int = 2
+) -> Iterator[list[ServerProcess]]:
+    """``count`` ready server processes with one configuration (sharing a store through
+    ``env``), stopped at the end."""
+    servers: list[ServerProcess] = []
+    try:
+        for index in range(count):
+            directory = logs / f"server{index}"
+            directory.mkdir()
+            servers.append(ServerProcess(config, directory, env=env))
+        for server in servers:
+            server.wait_ready()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()

@@ -26,6 +26,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
+from app.a2a_api import AGENT_PATH as A2A_PATH
+from app.a2a_api.routes import JSONRPC_ERROR
 from app.config import AppConfig, parse_config
 from app.mcp import MCP_PATH
 from app.openapi import OPENAPI_PATH, build_document
@@ -123,6 +125,12 @@ def test_public_and_protected_operations_follow_the_config() -> None:
         assert "401" in paths[path][method]["responses"]
 
 
+RPC_ERRORS: dict[str, Any] = {
+    MCP_PATH: {"$ref": "#/components/schemas/JsonRpcError"},
+    A2A_PATH: JSONRPC_ERROR,
+}
+
+
 def test_every_error_response_is_the_error_shape() -> None:
     document = build_document(make_config(server={"cors_origins": ["https://a.example"]}))
     for path, operations in document["paths"].items():
@@ -131,10 +139,10 @@ def test_every_error_response_is_the_error_shape() -> None:
                 if int(status) < 400 or method == "head" or (status == "503" and "health" in path):
                     continue
                 schema = response["content"]["application/json"]["schema"]
-                if path == MCP_PATH and status != "431":
-                    # MCP clients read JSON-RPC errors; 431 and malformed HTTP (one branch of
-                    # 400) are answered by aiohttp's parser, below the application.
-                    rpc = {"$ref": "#/components/schemas/JsonRpcError"}
+                if path in (MCP_PATH, A2A_PATH) and status != "431":
+                    # MCP and A2A clients read JSON-RPC errors; 431 and malformed HTTP (one
+                    # branch of 400) are answered by aiohttp's parser, below the application.
+                    rpc = RPC_ERRORS[path]
                     if status == "400":
                         assert schema["anyOf"][0] == rpc
                         schema = schema["anyOf"][1]

@@ -14,7 +14,7 @@ import pytest
 from tests.app.conftest import make_token
 from tests.redis_server import running_redis
 
-from ._process import ServerProcess, fake_control, fake_upstreams, server_config
+from ._process import ServerProcess, fake_control, fake_upstreams, replicas, server_config
 
 pytestmark = pytest.mark.slow
 
@@ -39,14 +39,7 @@ def test_previous_response_id_round_trip_across_two_processes(tmp_path: Path, ag
     ):
         config = server_config(fakes, rate_limit=limits)
         env = {"REDIS_URL": redis.url, "REDIS_PASSWORD": redis.password}
-        servers: list[ServerProcess] = []
-        try:
-            for index in range(2):
-                logs = tmp_path / f"server{index}"
-                logs.mkdir()
-                servers.append(ServerProcess(config, logs, env=env))
-            for server in servers:
-                server.wait_ready()
+        with replicas(config, tmp_path, env) as servers:
             first_replica, second_replica = (sdk(server) for server in servers)
             provider = "anthropic" if agent.endswith("claude") else "openai"
             fake_control(fakes, "PUT", f"/_fake/{provider}/default", {"chunks": ["Paris."]})
@@ -68,6 +61,3 @@ def test_previous_response_id_round_trip_across_two_processes(tmp_path: Path, ag
             second_replica.responses.delete(first.id)
             with pytest.raises(openai.NotFoundError):
                 first_replica.responses.retrieve(first.id)
-        finally:
-            for server in servers:
-                server.stop()

@@ -1,0 +1,313 @@
+"""``POST /a2a/<agent>``: A2A's JSON-RPC binding, 1.0 and 0.3 on one endpoint. The method name
+chooses the wire version (1.0's are PascalCase, 0.3's are paths), so a 0.3 client that sends no
+``A2A-Version`` header is served as it expects; a version this server does not speak is -32009.
+Streams are SSE: the task first, then its status and artifact updates, ending on its final state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from app.config import AppConfig
+from app.core import RUNNER_KEY, Agent
+from app.errors import APIError
+from app.http.sse import open_stream
+from app.limits import account_for
+from app.limits.relay import StoreRelay
+from app.request_body import read_json
+from app.shared_state import SUBJECT_KEY
+
+from ._cards import Cards, card_response
+from ._metrics import A2aMetrics
+from ._requests import list_params, send_params, task_params
+from ._tasks import STOP_SECONDS, TaskService, task_key
+from ._wire import (
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    SERVER_ERROR,
+    SUPPORTED_VERSIONS,
+    TASK_NOT_CANCELABLE,
+    TASK_NOT_FOUND,
+    UNSUPPORTED_OPERATION,
+    V03,
+    V1,
+    VERSION_HEADER,
+    VERSION_NOT_SUPPORTED,
+    A2aError,
+    Renderer,
+    Task,
+    Turn,
+    dumps,
+    error_message,
+    new_id,
+    result_message,
+)
+
+log = structlog.get_logger("agentsmcp.a2a")
+
+Call = Callable[["A2aCall"], Awaitable[web.StreamResponse]]
+RENDERERS: Final = {V1: Renderer(V1), V03: Renderer(V03)}
+
+
+class A2aCall:
+    """One JSON-RPC request to one agent."""
+
+    def __init__(
+        self, request: web.Request, agent: Agent, request_id: Any, params: Any, version: str
+    ) -> None:
+        self.request = request
+        self.agent = agent
+        self.id = request_id
+        self.params = params
+        self.render = RENDERERS[version]
+        self.subject: str = request.get(SUBJECT_KEY) or ""
+
+
+def json_response(payload: Any, status: int = 200) -> web.Response:
+    return web.Response(text=dumps(payload), status=status, content_type="application/json")
+
+
+def _version(request: web.Request) -> str | None:
+    """None: the header names a version this server does not speak."""
+    header = request.headers.get(VERSION_HEADER)
+    if header is None:
+        return V03
+    for version in SUPPORTED_VERSIONS:
+        if header.strip() == version or header.strip().startswith(version + "."):
+            return version
+    return None
+
+
+class A2aEndpoint:
+    def __init__(self, config: AppConfig, registry: CollectorRegistry) -> None:
+        self.cards = Cards(config)
+        self.metrics = A2aMetrics(registry, config.agents)
+        self._agents = frozenset(config.agents)
+        # Set while the app runs (the cleanup context in __init__).
+        self.service: TaskService | None = None
+        self.relay: StoreRelay | None = None
+        self._methods: dict[str, tuple[Call, str]] = {
+            "SendMessage": (self._send, V1),
+            "SendStreamingMessage": (self._stream, V1),
+            "GetTask": (self._get, V1),
+            "ListTasks": (self._list, V1),
+            "CancelTask": (self._cancel, V1),
+            "SubscribeToTask": (self._subscribe, V1),
+            "message/send": (self._send, V03),
+            "message/stream": (self._stream, V03),
+            "tasks/get": (self._get, V03),
+            "tasks/cancel": (self._cancel, V03),
+            "tasks/resubscribe": (self._subscribe, V03),
+        }
+
+    # Cards.
+
+    async def server_card(self, request: web.Request) -> web.Response:
+        return card_response(request, self.cards.server(self.cards.base_url(request)))
+
+    async def agent_card(self, request: web.Request) -> web.Response:
+        name = self._agent_name(request)
+        return card_response(request, self.cards.agent(self.cards.base_url(request), name))
+
+    async def legacy_server_card(self, request: web.Request) -> web.Response:
+        return card_response(request, self.cards.legacy(self.cards.base_url(request), None))
+
+    async def legacy_agent_card(self, request: web.Request) -> web.Response:
+        name = self._agent_name(request)
+        return card_response(request, self.cards.legacy(self.cards.base_url(request), name))
+
+    def _agent_name(self, request: web.Request) -> str:
+        name = request.match_info["agent"]
+        if name not in self._agents:
+            request.app[RUNNER_KEY].agent(name)  # AgentNotFoundError (404) naming it
+        return name
+
+    # Errors.
+
+    def render_error(self, exc: APIError) -> web.Response:
+        """An error raised before the view (auth, rate limit, body size) as a JSON-RPC error;
+        ``data`` keeps the API's type and code."""
+        self.metrics.request(None, None, "error" if exc.status >= 500 else "rejected")
+        error = A2aError(SERVER_ERROR, exc.message, data={"type": exc.type, "code": exc.code})
+        response = json_response(error_message(None, error), exc.status)
+        response.headers.update(exc.headers)
+        return response
+
+    # JSON-RPC.
+
+    async def post(self, request: web.Request) -> web.StreamResponse:
+        method: str | None = None
+        request_id: Any = None
+        try:
+            agent = self._agent(request)
+            document = await _read(request)
+            request_id, method, params = _envelope(document)
+            version = _version(request)
+            if version is None:
+                raise A2aError(
+                    VERSION_NOT_SUPPORTED,
+                    f"A2A-Version {request.headers[VERSION_HEADER]!r} is not supported.",
+                    data={"supported": list(SUPPORTED_VERSIONS)},
+                )
+            call, wire = self._method(method)
+            response = await call(A2aCall(request, agent, request_id, params, wire))
+        except A2aError as exc:
+            self.metrics.request(method, request.match_info.get("agent"), "error")
+            return json_response(error_message(request_id, exc), exc.status)
+        except APIError as exc:
+            self.metrics.request(method, request.match_info.get("agent"), "rejected")
+            error = A2aError(SERVER_ERROR, exc.message, data={"type": exc.type, "code": exc.code})
+            response = json_response(error_message(request_id, error), exc.status)
+            response.headers.update(exc.headers)
+            return response
+        self.metrics.request(method, agent.name, "ok")
+        return response
+
+    def _agent(self, request: web.Request) -> Agent:
+        return request.app[RUNNER_KEY].agent(self._agent_name(request))
+
+    def _method(self, method: str) -> tuple[Call, str]:
+        found = self._methods.get(method)
+        if found is None:
+            raise A2aError(METHOD_NOT_FOUND, f"Method {method!r} not found.")
+        return found
+
+    def _service(self) -> TaskService:
+        assert self.service is not None, "the A2A task service starts with the app"
+        return self.service
+
+    async def _start(self, call: A2aCall) -> tuple[Task, bool, int | None]:
+        method = "SendMessage" if call.render.version == V1 else "message/send"
+        params = send_params(call.params, method, call.render.version)
+        service = self._service()
+        if params.task_id is not None:
+            await self._task(call, params.task_id)
+            raise A2aError(
+                UNSUPPORTED_OPERATION,
+                "The task is finished: send the next message with its contextId, not its taskId.",
+            )
+        context_id = params.context_id or new_id()
+        earlier = await service.context_turns(call.subject, context_id)
+        turns = (*earlier, Turn("user", params.text, params.message_id))
+        execution = await service.start(
+            call.subject, call.agent, turns, context_id, account_for(call.request)
+        )
+        return execution.task, params.wait, params.history_length
+
+    async def _send(self, call: A2aCall) -> web.StreamResponse:
+        task, wait, history_length = await self._start(call)
+        if wait:
+            task = await self._service().final(call.subject, task, call.agent.settings.timeout)
+        return json_response(result_message(call.id, call.render.task_result(task, history_length)))
+
+    async def _stream(self, call: A2aCall) -> web.StreamResponse:
+        task, _, _ = await self._start(call)
+        return await self._events(call, task)
+
+    async def _subscribe(self, call: A2aCall) -> web.StreamResponse:
+        method = "SubscribeToTask" if call.render.version == V1 else "tasks/resubscribe"
+        task = await self._task(call, task_params(call.params, method).id)
+        if task.terminal:
+            raise A2aError(UNSUPPORTED_OPERATION, f"Task {task.id!r} is already {task.state}.")
+        return await self._events(call, task)
+
+    async def _events(self, call: A2aCall, task: Task) -> web.StreamResponse:
+        response = await open_stream(call.request, {})
+        render = call.render
+        previous: Task | None = None
+        with contextlib.suppress(ConnectionError):
+            async for current in self._service().follow(
+                call.subject, task, call.agent.settings.timeout
+            ):
+                for event in _changes(render, previous, current):
+                    await response.write(
+                        f"data: {dumps(result_message(call.id, event))}\n\n".encode()
+                    )
+                previous = current
+            await response.write_eof()
+        return response
+
+    async def _get(self, call: A2aCall) -> web.StreamResponse:
+        params = task_params(call.params, "GetTask" if call.render.version == V1 else "tasks/get")
+        task = await self._task(call, params.id)
+        return json_response(result_message(call.id, call.render.task(task, params.history_length)))
+
+    async def _list(self, call: A2aCall) -> web.StreamResponse:
+        params = list_params(call.params, "ListTasks")
+        tasks = [
+            task
+            for task in await self._service().store.tasks(call.subject)
+            if task.agent == call.agent.name
+            and params.context_id in (None, task.context_id)
+            and params.state in (None, task.state)
+        ]
+        page = tasks[params.offset : params.offset + params.page_size]
+        after = params.offset + len(page)
+        result = {
+            "tasks": [call.render.task(task, params.history_length) for task in page],
+            "nextPageToken": str(after) if after < len(tasks) else "",
+            "pageSize": params.page_size,
+            "totalSize": len(tasks),
+        }
+        return json_response(result_message(call.id, result))
+
+    async def _cancel(self, call: A2aCall) -> web.StreamResponse:
+        method = "CancelTask" if call.render.version == V1 else "tasks/cancel"
+        task = await self._task(call, task_params(call.params, method).id)
+        if task.terminal:
+            raise A2aError(TASK_NOT_CANCELABLE, f"Task {task.id!r} is already {task.state}.")
+        service = self._service()
+        key = task_key(call.subject, task.id)
+        if service.cancel_here(key):
+            task = await service.final(call.subject, task, STOP_SECONDS)
+        else:
+            if self.relay is not None and await self.relay.publish(key):
+                self.metrics.cancels_relayed_total.inc()
+            task = task.moved("canceled", "The task was canceled.")
+            await service.store.save(call.subject, task)
+        return json_response(result_message(call.id, call.render.task(task)))
+
+    async def _task(self, call: A2aCall, task_id: str) -> Task:
+        task = await self._service().store.load(call.subject, task_id)
+        if task is None or task.agent != call.agent.name:
+            raise A2aError(TASK_NOT_FOUND, f"Task {task_id!r} not found.")
+        return task
+
+
+def _changes(render: Renderer, previous: Task | None, current: Task) -> list[dict[str, Any]]:
+    """The stream events between two states of a task: the task itself first."""
+    if previous is None:
+        return [render.task_result(current)]
+    events = []
+    if current.answer is not None and previous.answer is None:
+        events.append(render.artifact_update(current))
+    if (current.state, current.status_text) != (previous.state, previous.status_text):
+        events.append(render.status_update(current))
+    return events
+
+
+async def _read(request: web.Request) -> Any:
+    try:
+        return await read_json(request)
+    except APIError as exc:
+        code = PARSE_ERROR if exc.status == 400 else INVALID_REQUEST
+        raise A2aError(code, exc.message, status=exc.status) from None
+
+
+def _envelope(document: Any) -> tuple[Any, str, Any]:
+    if not isinstance(document, dict) or document.get("jsonrpc") != "2.0":
+        raise A2aError(INVALID_REQUEST, "The body must be one JSON-RPC 2.0 request object.")
+    request_id = document.get("id")
+    if not isinstance(request_id, str | int) or isinstance(request_id, bool):
+        raise A2aError(INVALID_REQUEST, "A JSON-RPC request needs an 'id' (string or integer).")
+    method = document.get("method")
+    if not isinstance(method, str) or not method:
+        raise A2aError(INVALID_REQUEST, "A JSON-RPC request needs a 'method'.", data=None)
+    return request_id, method, document.get("params")

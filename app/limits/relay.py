@@ -1,0 +1,142 @@
+"""Messages between replicas through the store they share (``rate_limit.backend: redis``): one
+pub/sub channel, each message a key (a digest naming what it is about) that every replica hands
+to its ``handle``. The front doors relay cancels this way (MCP's ``notifications/cancelled``,
+A2A's ``CancelTask``): the replica that runs the call or task stops it.
+
+Best effort: publishing waits at most the store's timeout and a failure is logged, never raised;
+a message published while a replica is not subscribed (the store restarting) is lost. The
+listener reconnects on its own and stops at once on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Final
+
+import redis.asyncio as aioredis
+import structlog
+
+from app.config import AppConfig
+
+from . import STORE_ERRORS, shared_store_client
+
+log = structlog.get_logger("agentsmcp.relay")
+
+# How long one wait for a message lasts: bounds how late the listener notices a stop.
+LISTEN_SECONDS: Final = 1.0
+# Shutdown waits at most this for the listener to close its connection.
+STOP_SECONDS: Final = 2.0
+
+
+class StoreRelay:
+    """Publishes keys on ``channel`` and hands the other replicas' keys to ``handle``
+    (True: it acted on one). ``field`` names the key in the JSON message; ``name`` the relay in
+    logs."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        channel: str,
+        handle: Callable[[str], bool],
+        *,
+        field: str,
+        name: str,
+        timeout: float,
+        retry_interval: float,
+    ) -> None:
+        self._client = client
+        self._channel = channel
+        self._handle = handle
+        self._field = field
+        self._name = name
+        self._timeout = timeout
+        self._retry_interval = retry_interval
+        # Skips this replica's own messages: it already found nothing to act on.
+        self._origin = secrets.token_hex(8)
+        self.subscribed = asyncio.Event()
+
+    async def publish(self, key: str) -> bool:
+        """Hand ``key`` to the other replicas; False if the store failed."""
+        payload = json.dumps({"origin": self._origin, self._field: key})
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._client.publish(self._channel, payload)
+        except STORE_ERRORS as exc:
+            log.warning(f"{self._name}: publish failed", error_type=type(exc).__name__)
+            return False
+        return True
+
+    def receive(self, data: Any) -> bool:
+        """Hand a relayed message's key to ``handle``, unless it is this replica's own."""
+        try:
+            message = json.loads(data)
+            origin, key = message["origin"], message[self._field]
+        except (ValueError, TypeError, KeyError):
+            return False
+        if origin == self._origin or not isinstance(key, str):
+            return False
+        return self._handle(key)
+
+    async def listen(self) -> None:
+        """Receive relayed messages until cancelled, reconnecting after store failures."""
+        failing = False
+        while True:
+            try:
+                async with self._client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    async with asyncio.timeout(self._timeout):
+                        await pubsub.subscribe(self._channel)
+                    log.info(f"{self._name}: listening", channel=self._channel)
+                    failing = False
+                    self.subscribed.set()
+                    while True:
+                        message = await pubsub.get_message(timeout=LISTEN_SECONDS)
+                        if message is not None and message.get("type") == "message":
+                            self.receive(message["data"])
+            except STORE_ERRORS as exc:
+                self.subscribed.clear()
+                if not failing:
+                    log.warning(
+                        f"{self._name}: store unreachable, retrying",
+                        error_type=type(exc).__name__,
+                    )
+                    failing = True
+            except Exception:
+                # A bug must not end relaying for the life of the process.
+                self.subscribed.clear()
+                log.exception(f"{self._name}: unexpected error, retrying")
+            await asyncio.sleep(self._retry_interval)
+
+
+@contextlib.asynccontextmanager
+async def store_relay(
+    config: AppConfig, channel: str, handle: Callable[[str], bool], *, field: str, name: str
+) -> AsyncIterator[StoreRelay | None]:
+    """The relay on ``channel`` (under the store's key prefix), listening while the block runs;
+    None without a shared store. Startup never waits for the store, nor does the exit."""
+    client = shared_store_client(config)
+    if client is None:
+        yield None
+        return
+    settings = config.rate_limit.redis
+    relay = StoreRelay(
+        client,
+        f"{settings.key_prefix}{channel}",
+        handle,
+        field=field,
+        name=name,
+        timeout=settings.timeout_seconds,
+        retry_interval=settings.retry_interval_seconds,
+    )
+    listener = asyncio.create_task(relay.listen(), name=name.replace(" ", "-"))
+    try:
+        yield relay
+    finally:
+        listener.cancel()
+        await asyncio.wait({listener}, timeout=STOP_SECONDS)
+        with contextlib.suppress(*STORE_ERRORS):
+            async with asyncio.timeout(STOP_SECONDS):
+                await client.aclose()
