@@ -318,3 +318,29 @@ async def test_a_caller_that_does_not_sample_gets_no_spans(
     assert tracing.flush()
     await asyncio.sleep(1.0)
     assert traced.trace(trace_id) is None
+
+
+@pytest.mark.parametrize("door", ["responses", "a2a"])
+async def test_later_front_doors_inherit_the_cores_spans(
+    traced: Jaeger, fake: FakeServer, aiohttp_client: Any, door: str
+) -> None:
+    client = await client_for(aiohttp_client, create_app(agent_config(fake)))
+    trace_id, client_span, traceparent = new_traceparent()
+    headers = {**bearer(make_token()), "traceparent": traceparent}
+    if door == "responses":
+        path, body = "/v1/responses", {"model": "coding", "input": PROMPT}
+    else:
+        path = "/a2a/coding"
+        text = {"messageId": "m-1", "role": "ROLE_USER", "parts": [{"text": PROMPT}]}
+        body = {"jsonrpc": "2.0", "id": 7, "method": "SendMessage", "params": {"message": text}}
+        headers["A2A-Version"] = "1.0"
+    response = await client.post(path, json=body, headers=headers)
+    assert response.status == 200, await response.text()
+    assert tracing.flush()
+
+    trace = traced.wait_for(trace_id, finished("invoke_agent coding", "chat gpt-4o", "POST"))
+    (server,) = [span for span in trace.spans if span.parent_id == client_span]
+    assert server.tags["http.response.status_code"] == 200
+    invoke = child(trace, server, "invoke_agent coding")
+    assert_chat(child(trace, invoke, "chat gpt-4o"), "openai", "gpt-4o")
+    assert_no_prompt(trace)
