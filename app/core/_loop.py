@@ -70,7 +70,7 @@ class ToolRun:
         self._options = options
         self._streaming = streaming
         self._events = self._run()
-        self._span = RunSpan.start(agent)
+        self._span = RunSpan.start(agent, options.conversation_id)
 
     def __aiter__(self) -> Self:
         return self

@@ -75,8 +75,8 @@ class RunSpan:
         self._span: Span | None = span
 
     @classmethod
-    def start(cls, agent: Agent) -> RunSpan | None:
-        span = invoke_span(agent)
+    def start(cls, agent: Agent, conversation_id: str | None) -> RunSpan | None:
+        span = invoke_span(agent, conversation_id)
         return None if span is None else cls(span)
 
     async def around(
@@ -107,7 +107,7 @@ class RunSpan:
             tracing.end_span(span, None if exc is None else tracing.error_type(exc))
 
 
-def invoke_span(agent: Agent) -> Span | None:
+def invoke_span(agent: Agent, conversation_id: str | None) -> Span | None:
     if not tracing.enabled():
         return None
     attributes: dict[str, tracing.AttributeValue] = {
@@ -116,4 +116,6 @@ def invoke_span(agent: Agent) -> Span | None:
         "gen_ai.provider.name": agent.provider_name,
         "gen_ai.request.model": agent.settings.model,
     }
+    if conversation_id is not None:
+        attributes["gen_ai.conversation.id"] = conversation_id
     return tracing.start_span(f"invoke_agent {agent.name}", attributes)

@@ -69,7 +69,7 @@ class AgentRunner:
             assert run.result is not None
             return run.result
         chain = FallbackChain(self.registry, agent)
-        span = invoke_span(agent)
+        span = invoke_span(agent, options.conversation_id)
         with tracing.current(span):
             while True:
                 try:
@@ -240,7 +240,7 @@ class RunStream:
         self._chain = FallbackChain(runner.registry, agent)
         self._delivered = False
         self._items = self._attempt()
-        self._span = RunSpan.start(agent)
+        self._span = RunSpan.start(agent, options.conversation_id)
 
     def __aiter__(self) -> Self:
         return self

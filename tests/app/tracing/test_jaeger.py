@@ -343,4 +343,8 @@ async def test_later_front_doors_inherit_the_cores_spans(
     assert server.tags["http.response.status_code"] == 200
     invoke = child(trace, server, "invoke_agent coding")
     assert_chat(child(trace, invoke, "chat gpt-4o"), "openai", "gpt-4o")
+    if door == "a2a":
+        # The A2A context is the conversation.
+        context_id = (await response.json())["result"]["task"]["contextId"]
+        assert invoke.tags["gen_ai.conversation.id"] == context_id
     assert_no_prompt(trace)
