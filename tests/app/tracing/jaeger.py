@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.app.tools.conftest import free_port
+from tests.app.tools.conftest import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[3]
 BINARY = ROOT / "build" / "e2e-tools" / "bin" / "jaeger"
@@ -123,13 +123,7 @@ class Jaeger:
         raise RuntimeError(f"jaeger did not listen within {START_SECONDS:g} s")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
 
     def trace(self, trace_id: str) -> Trace | None:
         url = f"http://127.0.0.1:{self.query_port}/api/traces/{trace_id}"

@@ -19,7 +19,7 @@ from app.observability import tracing
 from app.server import create_app
 from tests.app.conftest import bearer, make_token
 from tests.app.mcp.conftest import mcp_config
-from tests.app.tools.conftest import free_port
+from tests.app.tools.conftest import free_port, stop_process
 from tests.fakes import Behavior, FakeServer, ScriptedCall
 from tests.fakes.appconfig import agent_config
 
@@ -213,8 +213,7 @@ def traced_tool_server(traced: Jaeger) -> Iterator[str]:
                 time.sleep(0.05)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_process(process)
 
 
 async def test_tools_agent_run_reaches_the_tool_servers_span(
