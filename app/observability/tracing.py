@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from app.config import ConfigError
+
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.sdk.trace import TracerProvider
@@ -35,8 +37,12 @@ OTHER_ERROR = "_OTHER"
 AttributeValue = str | bool | int | float | Sequence[str]
 
 
-class TracingConfigError(ValueError):
-    """The OpenTelemetry environment asks for something this server does not do."""
+class TracingConfigError(ConfigError):
+    """The OpenTelemetry environment asks for something this server does not do (reported at
+    startup as a configuration error)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__([problem])
 
 
 class _State:
