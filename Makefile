@@ -91,7 +91,7 @@ $(NODE_MODULES): tests/package.json tests/package-lock.json
 
 node-deps: $(NODE_MODULES)  ## npm packages the tests run (tests/package.json, from its package-lock.json)
 
-unit: venv tools node-deps mcp-clients agents-sdk a2a-sdk  ## pytest without the e2e tier (CI=true turns any skip into a failure)
+unit: venv tools node-deps mcp-clients agents-sdk a2a-sdk jaeger  ## pytest without the e2e tier (CI=true turns any skip into a failure)
 	$(BIN)/python scripts/run-pytest.py -m "not e2e"
 
 test: system-deps lint typecheck unit validate  ## Lint, type-check, run every test, then validate the rendered stacks
@@ -128,10 +128,11 @@ render: venv  ## Render every app and cluster stack offline (Pulumi mocks) into 
 		$(BIN)/python -m tools.render_manifests --project cluster --stack $$stack --out $(MANIFESTS)/cluster-$$stack; \
 	done
 
-bench: venv  ## Gateway benchmark, then the overload and limits-store scenarios (BENCH_ARGS="--quick" for a smoke run)
+bench: venv  ## Gateway benchmark, then the overload, limits-store and tracing-cost scenarios (BENCH_ARGS="--quick" for a smoke run)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.overload $(OVERLOAD_ARGS)
 	$(BIN)/python -m bench.limits $(BENCH_ARGS)
+	$(BIN)/python -m bench.tracing $(BENCH_ARGS)
 
 bench-overload: venv  ## Only the overload-shedding scenario and the worker measurement (bench/overload.py)
 	$(BIN)/python -m bench.overload $(OVERLOAD_ARGS)
@@ -174,7 +175,10 @@ clean:  ## Remove build output and the virtualenv
 # The e2e tier (docs/e2e.md): a real control plane and the real Pulumi engine, built from the Go
 # module proxy into build/e2e-tools (keyed by version; a warm machine rebuilds nothing).
 CLUSTER_DIR ?= build/cluster
-.PHONY: e2e-tools cluster-up cluster-down e2e
+.PHONY: jaeger e2e-tools cluster-up cluster-down e2e
+
+jaeger:  ## Build Jaeger v2 (the tracing tests' OTLP receiver and query API; cached like the e2e tools)
+	scripts/e2e-tools.sh jaeger
 
 e2e-tools:  ## Build etcd, kube-*, kubectl, kwok, pulumi and pulumi-resource-kubernetes (cached)
 	scripts/e2e-tools.sh

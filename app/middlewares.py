@@ -1,5 +1,6 @@
 """The middleware chain, outermost first (see :func:`build_middlewares`).
 
+0. tracing (only when on): the request's server span, current for everything below.
 1. request ID: every later log line (access log included) carries it, and every response echoes it.
 2. access log + metrics: measures the whole request, including the rendered error responses.
 3. errors: turns any exception below into the OpenAI error shape, so 401/413/429 look the same.
@@ -35,6 +36,7 @@ from app.errors import (
 )
 from app.limits import make_rate_limit_middleware
 from app.oauth_discovery import challenge_for
+from app.observability import tracing
 from app.observability.metrics import UNMATCHED_ROUTE
 from app.oidc import OIDC_VERIFIER_KEY
 from app.secret_files import RotatingSecret
@@ -94,6 +96,28 @@ def _route_of(request: web.Request) -> str:
     return resource.canonical if resource is not None else UNMATCHED_ROUTE
 
 
+class Outcome:
+    """The status a request ended with (500 until the handler answers), as the access log and
+    the request's span record it."""
+
+    __slots__ = ("status",)
+
+    def __init__(self) -> None:
+        self.status = 500
+
+    async def respond(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            self.status = exc.status
+            raise
+        except asyncio.CancelledError:
+            self.status = CLIENT_CLOSED_REQUEST
+            raise
+        self.status = response.status
+        return response
+
+
 def make_access_log_middleware(enable_metrics: bool) -> Middleware:
     @web.middleware
     async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -103,18 +127,11 @@ def make_access_log_middleware(enable_metrics: bool) -> Middleware:
         state.request_started()
         metrics.in_flight.inc()
         started = time.perf_counter()
-        status = 500
+        outcome = Outcome()
         try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        except asyncio.CancelledError:
-            status = CLIENT_CLOSED_REQUEST
-            raise
+            return await outcome.respond(request, handler)
         finally:
+            status = outcome.status
             duration = time.perf_counter() - started
             metrics.in_flight.dec()
             state.request_finished()
@@ -151,6 +168,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 def _render(request: web.Request, exc: APIError) -> web.Response:
+    # A refusal (rate limit, budget, shedding) or failure, on the request's span.
+    tracing.record_error(exc.code)
     renderers = request.app.get(ERROR_RENDERERS_KEY, {})
     renderer = renderers.get(request.path)
     if renderer is None and renderers:
@@ -249,8 +268,44 @@ def make_body_size_middleware(max_body_bytes: int) -> Middleware:
     return body_size_middleware
 
 
+def make_tracing_middleware(policies: PathPolicies) -> Middleware | None:
+    """One HTTP server span per request, continuing the caller's ``traceparent`` (none for
+    probes and scrapes); None when tracing is off."""
+    if not tracing.enabled():
+        return None
+
+    @web.middleware
+    async def tracing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if policies.is_probe(request):
+            return await handler(request)
+        route = _route_of(request)
+        span = tracing.start_span(
+            f"{request.method} {route}",
+            {"http.request.method": request.method, "http.route": route, "url.path": request.path},
+            kind="SERVER",
+            parent=tracing.extract(request.headers),
+        )
+        assert span is not None
+        outcome = Outcome()
+        try:
+            with tracing.current(span):
+                return await outcome.respond(request, handler)
+        finally:
+            status = outcome.status
+            span.set_attribute("http.response.status_code", status)
+            error = None
+            if status >= 500:
+                # The API error's code when the error middleware recorded one.
+                recorded = getattr(span, "attributes", None) or {}
+                error = str(recorded.get("error.type") or status)
+            tracing.end_span(span, error)
+
+    return tracing_middleware
+
+
 def build_middlewares(config: AppConfig, policies: PathPolicies) -> list[Middleware]:
     chain: list[Middleware | None] = [
+        make_tracing_middleware(policies),
         request_id_middleware,
         make_access_log_middleware(config.metrics.enabled),
         error_middleware,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp_cors
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -15,6 +17,7 @@ from app.limits import limits_ctx
 from app.mcp import METHOD_HEADER, NAME_HEADER, SESSION_HEADER, VERSION_HEADER, setup_mcp
 from app.middlewares import REQUEST_ID_HEADER, build_middlewares, set_response_headers
 from app.oauth_discovery import challenge_for
+from app.observability import tracing
 from app.observability.metrics import Metrics
 from app.oidc import setup_oidc
 from app.openapi import render_document
@@ -61,6 +64,9 @@ CORS_MAX_AGE_SECONDS = 600
 def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) -> web.Application:
     """Build the application for ``config``. Each app gets its own metrics registry by default."""
     table = route_table(config)
+    # From the OpenTelemetry environment; before the middlewares (the tracing one is built
+    # only when it is on).
+    traced = tracing.configure()
     app = web.Application(
         middlewares=build_middlewares(config, path_policies(table, config)),
         client_max_size=config.server.max_body_bytes,
@@ -84,6 +90,8 @@ def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) 
     setup_a2a(app, config)
     # The OpenID provider's key client (auth.oidc); startup never waits for the provider.
     setup_oidc(app, config, challenge_for(config.auth))
+    if traced:
+        app.on_cleanup.append(_stop_tracing)
     app.on_startup.append(_mark_started)
     app.on_response_prepare.append(set_response_headers)
     _setup_cors(app, config, table)
@@ -100,6 +108,11 @@ def create_metrics_app(app: web.Application) -> web.Application:
     metrics_app[METRICS_KEY] = app[METRICS_KEY]
     register(metrics_app.router, (metrics_route(),))
     return metrics_app
+
+
+async def _stop_tracing(app: web.Application) -> None:
+    # The last spans are exported (blocking: the exporter's timeout at most).
+    await asyncio.to_thread(tracing.shutdown)
 
 
 async def _mark_started(app: web.Application) -> None:

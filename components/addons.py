@@ -84,6 +84,19 @@ CHARTS: dict[str, Chart] = {
     "vpa": Chart("vpa", "vpa", "https://charts.fairwinds.com/stable", "4.10.0", "vpa"),
     # The release whose CRDs `make e2e` checks app stacks' ScaledObjects against (e2e/crds.py).
     "keda": Chart("keda", "keda", "https://kedacore.github.io/charts", "2.20.2", "keda"),
+    "otel_collector": Chart(
+        "otel-collector",
+        "opentelemetry-collector",
+        "https://open-telemetry.github.io/opentelemetry-helm-charts",
+        "0.182.0",
+        "observability",
+        {
+            "mode": "deployment",
+            "image": {"repository": "otel/opentelemetry-collector-k8s"},
+            # The Service app stacks name in tracing.endpoint.
+            "fullnameOverride": "otel-collector",
+        },
+    ),
 }
 
 
@@ -188,6 +201,7 @@ def _release_values(config: ClusterConfig) -> dict[str, dict[str, Any] | None]:
         "metrics_server": config.metrics_server.values if config.metrics_server.enabled else None,
         "vpa": config.vpa.values if config.vpa.enabled else None,
         "keda": config.keda.values if config.keda.enabled else None,
+        "otel_collector": config.otel_collector.values if config.otel_collector.enabled else None,
     }
 
 

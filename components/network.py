@@ -9,7 +9,8 @@ components.workload) and the HTTP-01 solver's policy (components.exposure) admit
 - egress to DNS (CoreDNS pods and NodeLocal DNSCache addresses), to public addresses on
   ``networkPolicy.upstreamPorts``, to each ``networkPolicy.extraEgress`` destination, and to
   the namespace and port of each in-cluster tool server (``serverConfig.tool_servers``; the
-  others must be covered by the rules above, which the stack config checks).
+  others must be covered by the rules above, which the stack config checks), and to the
+  OpenTelemetry collector (``tracing.endpoint``: its namespace, or ``tracing.egressCidrs``).
 """
 
 from __future__ import annotations
@@ -164,3 +165,15 @@ def tool_server_rules(config: StackConfig) -> list[k8s.networking.v1.NetworkPoli
         )
         for namespace in sorted(by_namespace)
     ]
+
+
+def tracing_rules(config: StackConfig) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgs]:
+    """Egress to the OpenTelemetry collector on its port: its namespace (an in-cluster Service
+    URL) or ``tracing.egressCidrs``; none without ``tracing.endpoint``."""
+    destination = config.tracing_destination
+    if destination is None:
+        return []
+    namespace, port = destination
+    to = [namespace_peer(namespace)] if namespace is not None else []
+    to += cidr_peers(config.tracing.egress_cidrs)
+    return [tcp_egress(to, port)]

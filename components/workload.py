@@ -367,6 +367,7 @@ def _network_policy(
             egress=[
                 *network.egress_rules(config.network_policy),
                 *network.tool_server_rules(config),
+                *network.tracing_rules(config),
                 *([args.store_egress] if args.store_egress is not None else []),
             ],
         ),

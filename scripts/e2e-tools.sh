@@ -5,6 +5,7 @@
 #   pulumi:      the pulumi CLI (the Python language host is not served by the module proxy;
 #                the e2e tests use the Python SDK's own Automation API language server instead)
 #   k8sprovider: pulumi-resource-kubernetes (our main.go + the module's schema.json)
+#   jaeger:      Jaeger v2 all-in-one (OTLP receiver, memory storage, query API) for the tracing tests
 # Each wrapper module under e2e/tools/<name> builds with ONE `go build` into
 # $E2E_TOOLS_CACHE/<name>-<version>-<hash>/bin (default ~/.cache/agentsmcp/e2e-tools), keyed by
 # the wrapper files, Go version and build flags, outside the checkout so that a warm machine
@@ -119,6 +120,14 @@ build_k8sprovider() {
 	link "$dir"
 }
 
+build_jaeger() {
+	local w=e2e/tools/jaeger v dir
+	v=$(modversion $w github.com/jaegertracing/jaeger)
+	dir=$(build jaeger "$v" -ldflags "-s -w" github.com/jaegertracing/jaeger/cmd/jaeger)
+	finish "$dir"
+	link "$dir"
+}
+
 # link <dir>: point build/e2e-tools/bin/<binary> at this recipe's binaries
 link() {
 	mkdir -p "$LINKS"
@@ -130,9 +139,9 @@ names=("$@")
 [[ ${#names[@]} -gt 0 ]] || names=(kube kwok pulumi k8sprovider)
 for name in "${names[@]}"; do
 	case $name in
-	kube | kwok | pulumi | k8sprovider) "build_$name" ;;
+	kube | kwok | pulumi | k8sprovider | jaeger) "build_$name" ;;
 	*)
-		log "unknown tool set '$name' (kube, kwok, pulumi, k8sprovider)"
+		log "unknown tool set '$name' (kube, kwok, pulumi, k8sprovider, jaeger)"
 		exit 2
 		;;
 	esac

@@ -174,7 +174,8 @@ class TaskService:
         self, execution: Execution, agent: Agent, task: Task, account: TokenAccount | None
     ) -> Task:
         messages = [_chat(turn) for turn in task.history]
-        stream = self._runner.stream(agent, messages, RunOptions(), account)
+        options = RunOptions(conversation_id=task.context_id)
+        stream = self._runner.stream(agent, messages, options, account)
         text: list[str] = []
         async with stream:
             async for item in stream:

@@ -125,7 +125,10 @@ class PathPolicies:
     ) -> None:
         self._public_paths = frozenset(public_paths)
         self._prefixes = dict(prefixes)
+        table = tuple(table)
         declared: dict[str, PathPolicy] = {}
+        # Probes and scrapes: never traced.
+        self._probes = frozenset(route.path for route in table if route.probe)
         for route in table:
             policy = PathPolicy(
                 public=route.public or route.path in self._public_paths,
@@ -146,6 +149,12 @@ class PathPolicies:
         if resource is not None:
             policy = self._by_path.get(resource.canonical)
         return policy if policy is not None else self.undeclared(request.path)
+
+    def is_probe(self, request: web.Request) -> bool:
+        if request.path in self._probes:
+            return True
+        resource = request.match_info.route.resource
+        return resource is not None and resource.canonical in self._probes
 
     def declared(self, path: str) -> PathPolicy:
         """The policy of a path the table declares."""

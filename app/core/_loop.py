@@ -19,9 +19,11 @@ from typing import Any, Self
 
 import structlog
 
+from app.observability import tracing
 from app.providers import ChatMessage, ChatProvider, StreamEnd, ToolCall, Usage
 from app.tools import Toolbox, ToolCallOutcome, ToolServerError, ToolServers, metric_tool
 
+from ._tracing import RunSpan, tool_span
 from .errors import timeout_error
 from .metering import Metering
 from .registry import Agent
@@ -68,15 +70,20 @@ class ToolRun:
         self._options = options
         self._streaming = streaming
         self._events = self._run()
+        self._span = RunSpan.start(agent, options.conversation_id)
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> RunEvent:
-        return await self._events.__anext__()
+        if self._span is None:
+            return await self._events.__anext__()
+        return await self._span.around(self._events.__anext__())
 
     async def aclose(self) -> None:
         await self._events.aclose()
+        if self._span is not None:
+            self._span.end(None)
 
     async def __aenter__(self) -> Self:
         return self
@@ -250,6 +257,7 @@ class ToolRun:
         chars, truncated, attempted = 0, False, False
         text = ""
         outcome: ToolCallOutcome
+        span = None
         if tool is None:
             outcome = "rejected"
             error = f"There is no tool named {call.name[:64]!r}; call only the tools offered."
@@ -267,8 +275,10 @@ class ToolRun:
                 remaining = deadline - asyncio.get_running_loop().time()
                 timeout = max(min(agent.settings.tool_timeout_seconds, remaining), 0.001)
                 attempted = True
+                span = tool_span(agent, call.name, call.id, call.arguments)
                 try:
-                    output = await toolbox.call(tool, arguments, timeout)
+                    with tracing.current(span):
+                        output = await toolbox.call(tool, arguments, timeout)
                 except ToolServerError as exc:
                     outcome = "timeout" if exc.outcome == "timeout" else "error"
                     error = exc.message
@@ -279,6 +289,8 @@ class ToolRun:
                     else:
                         outcome = "ok"
         duration = time.perf_counter() - started
+        if span is not None:
+            tracing.end_span(span, None if outcome == "ok" else outcome)
         metrics = toolbox.metrics
         metrics.call(agent.name, server, tool_label, outcome, duration if attempted else None)
         if outcome != "ok":

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import math
+import sys
 import time
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from types import TracebackType
@@ -23,6 +24,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from app.config import AgentSettings
 from app.errors import APIError
+from app.observability import tracing
 from app.providers import (
     ChatMessage,
     ChatProvider,
@@ -32,6 +34,7 @@ from app.providers import (
     Usage,
 )
 
+from ._tracing import chat_ended, chat_span
 from .errors import (
     ProviderNotConfiguredError,
     ProviderRequestError,
@@ -135,7 +138,7 @@ class RunAttempt:
             outcome = INTERNAL_ERROR
         instruments = self._instruments
         instruments.inflight.dec()
-        instruments.duration.observe(time.perf_counter() - self.started)
+        instruments.duration.observe(time.perf_counter() - self.started, tracing.exemplar())
         instruments.outcome(agent, outcome).inc()
 
 
@@ -198,18 +201,25 @@ class Metering:
         """One plain (not streamed) model call: its text and its end."""
         settings = agent.settings
         params = options.params_for(settings)
+        span = chat_span(agent, messages, streaming=False)
         try:
-            with self._upstream_errors(agent):
+            with self._upstream_errors(agent), tracing.current(span):
                 async with asyncio.timeout_at(deadline):
                     completion = await provider.complete(
                         settings.model, settings.system_prompt, messages, params
                     )
-        except asyncio.CancelledError:
-            self.provider_outcome(agent, CANCELLED)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                self.provider_outcome(agent, CANCELLED)
+            if span is not None:
+                tracing.end_span(span, tracing.error_type(exc))
             raise
         end = StreamEnd(
             completion.finish_reason, completion.usage, completion.model, completion.tool_calls
         )
+        if span is not None:
+            chat_ended(span, end, completion.text)
+            span.end()
         await self._succeeded(agent, account, 0, end)
         return completion.text, end
 
@@ -232,13 +242,20 @@ class Metering:
         # Charged so far, the provider's latest usage report, and the characters delivered.
         charged, reported, delivered = 0, Usage(), 0
         finished = False
+        span = chat_span(agent, messages, streaming=True)
         try:
             with self._upstream_errors(agent):
                 upstream = provider.stream(settings.model, settings.system_prompt, messages, params)
                 try:
                     while True:
                         async with asyncio.timeout_at(deadline):
-                            item = await anext(upstream)
+                            # The upstream request is the chat span's child (never current
+                            # across a yield: the consumer's context is its own).
+                            if span is None:
+                                item = await anext(upstream)
+                            else:
+                                with tracing.current(span):
+                                    item = await anext(upstream)
                         if type(item) is str or isinstance(item, ToolCallDelta):
                             if ttft_since is not None:
                                 self._ttft(agent, ttft_since)
@@ -256,6 +273,8 @@ class Metering:
                 finally:
                     await upstream.aclose()
             finished = True
+            if span is not None:
+                chat_ended(span, end, None)
             await self._succeeded(agent, account, charged, end)
             yield end
         except (asyncio.CancelledError, GeneratorExit):
@@ -263,6 +282,8 @@ class Metering:
                 self.provider_outcome(agent, CANCELLED)
             raise
         finally:
+            if span is not None:
+                tracing.end_span(span, None if finished else tracing.error_type(sys.exc_info()[1]))
             if not finished and account is not None:
                 used = _broken_call_usage(agent, messages, reported, delivered)
                 if used > charged:

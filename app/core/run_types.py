@@ -44,13 +44,16 @@ class RunOptions:
     ``params.temperature`` is the agent's."""
 
     params: ChatParams = AGENT_DEFAULTS
+    # The conversation the run belongs to, where the front door has one (an A2A context): on
+    # the run's span as gen_ai.conversation.id.
+    conversation_id: str | None = None
 
     @property
     def tools(self) -> tuple[Tool, ...]:
         return self.params.tools
 
     def with_tools(self, tools: tuple[Tool, ...]) -> RunOptions:
-        return RunOptions(dataclasses.replace(self.params, tools=tools))
+        return dataclasses.replace(self, params=dataclasses.replace(self.params, tools=tools))
 
     def max_tokens_for(self, settings: AgentSettings) -> int:
         return min(self.params.max_tokens, settings.max_tokens)

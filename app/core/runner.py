@@ -19,9 +19,11 @@ import structlog
 
 from app.config import TOOLS_AGENT_TYPE, AccessRule
 from app.errors import APIError
+from app.observability import tracing
 from app.providers import ChatMessage, StreamEnd, ToolCallDelta
 
 from ._loop import ToolRun
+from ._tracing import RunSpan, invoke_span
 from .access import AgentAccess
 from .errors import UpstreamError
 from .metering import Metering
@@ -67,11 +69,26 @@ class AgentRunner:
             assert run.result is not None
             return run.result
         chain = FallbackChain(self.registry, agent)
-        while True:
-            try:
-                return await self._complete_once(chain.agent, messages, options, account)
-            except APIError as exc:
-                chain.fall_back(exc)
+        span = invoke_span(agent, options.conversation_id)
+        with tracing.current(span):
+            while True:
+                try:
+                    result = await self._complete_once(chain.agent, messages, options, account)
+                    break
+                except APIError as exc:
+                    try:
+                        chain.fall_back(exc)
+                    except BaseException:
+                        if span is not None:
+                            tracing.end_span(span, tracing.error_type(exc))
+                        raise
+                except BaseException as exc:
+                    if span is not None:
+                        tracing.end_span(span, tracing.error_type(exc))
+                    raise
+        if span is not None:
+            span.end()
+        return result
 
     def stream(
         self,
@@ -223,6 +240,7 @@ class RunStream:
         self._chain = FallbackChain(runner.registry, agent)
         self._delivered = False
         self._items = self._attempt()
+        self._span = RunSpan.start(agent, options.conversation_id)
 
     def __aiter__(self) -> Self:
         return self
@@ -232,9 +250,17 @@ class RunStream:
         # generator less for every delta to pass through.
         while True:
             try:
-                item = await self._items.__anext__()
+                if self._span is None:
+                    item = await self._items.__anext__()
+                else:
+                    item = await self._span.around(self._items.__anext__(), recoverable=(APIError,))
             except APIError as exc:
-                self._chain.fall_back(exc, delivered=self._delivered)
+                try:
+                    self._chain.fall_back(exc, delivered=self._delivered)
+                except APIError:
+                    if self._span is not None:
+                        self._span.end(exc)
+                    raise
                 self.agent = self._chain.agent
                 self._items = self._attempt()
                 continue
@@ -246,6 +272,8 @@ class RunStream:
 
     async def aclose(self) -> None:
         await self._items.aclose()
+        if self._span is not None:
+            self._span.end(None)
 
     async def __aenter__(self) -> Self:
         return self

@@ -42,6 +42,7 @@ from app.core.wire import usage_json
 from app.errors import APIError
 from app.limits import account_for
 from app.middlewares import CLIENT_CLOSED_REQUEST
+from app.observability import tracing
 from app.providers import ChatParams
 from app.shared_state import SHUTDOWN_DEADLINE_KEY, SUBJECT_KEY
 
@@ -259,6 +260,7 @@ class ToolCallHandler:
             try:
                 stack.enter_context(request.app[ADMISSION_KEY].admit())
             except ServerOverloadedError as exc:
+                tracing.record_error(exc.code)
                 raise McpError(
                     SERVER_ERROR,
                     f"{exc.message} (error code: {exc.code})",

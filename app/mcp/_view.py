@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, StrictStr
 from app.config import AppConfig, deployed_version
 from app.core import visible_agents
 from app.errors import APIError
+from app.observability import tracing
 from app.request_body import read_json
 
 from ._calls import (
@@ -62,6 +63,7 @@ from ._protocol import (
 )
 from ._relay import CancelRelay
 from ._tools import ToolCatalogue
+from ._tracing import tools_call_span
 
 log = structlog.get_logger("agentsmcp.mcp")
 
@@ -198,6 +200,26 @@ class McpEndpoint:
             # Probably running on another replica: best effort, never an error to the client.
             await self.relay.publish(key)
 
+    async def _call(
+        self,
+        request: web.Request,
+        message: JsonRpcRequest,
+        era: Era,
+        accept: Accepts,
+        extra: dict[str, Any],
+    ) -> web.StreamResponse:
+        span = tools_call_span(request, message, era)
+        if span is None:
+            return await self.calls.serve(request, message, sse=accept.sse, extra=extra)
+        try:
+            with tracing.current(span):
+                response = await self.calls.serve(request, message, sse=accept.sse, extra=extra)
+        except BaseException as exc:
+            tracing.end_span(span, tracing.error_type(exc))
+            raise
+        tracing.end_span(span)
+        return response
+
     async def _dispatch(
         self, request: web.Request, message: JsonRpcRequest, era: Era, accept: Accepts
     ) -> web.StreamResponse:
@@ -211,7 +233,7 @@ class McpEndpoint:
         )
         cacheable = {**extra, "cacheScope": "private", "ttlMs": CACHE_TTL_MS} if extra else {}
         if method == "tools/call":
-            return await self.calls.serve(request, message, sse=accept.sse, extra=extra)
+            return await self._call(request, message, era, accept, extra)
         headers: dict[str, str] = {}
         result: dict[str, Any]
         if method == "initialize":

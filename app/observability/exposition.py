@@ -1,13 +1,18 @@
-"""The Prometheus exposition view (``/metrics``), served on the metrics listener or the API port."""
+"""The Prometheus exposition view (``/metrics``), served on the metrics listener or the API port.
+
+A scraper asking for OpenMetrics gets it, with the latency histograms' exemplars (the trace and
+span IDs of an observed request, when tracing is on); others get the Prometheus text format.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 
 from app.shared_state import METRICS_KEY
 
 
 async def metrics(request: web.Request) -> web.Response:
-    payload = generate_latest(request.app[METRICS_KEY].registry)
-    return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    payload = encoder(request.app[METRICS_KEY].registry)
+    return web.Response(body=payload, headers={"Content-Type": content_type})

@@ -17,6 +17,8 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from app.config import AppConfig
 
+from . import tracing
+
 REDACTED = "[REDACTED]"
 # Keys whose values are secrets whatever they hold.
 SENSITIVE_KEYS = frozenset(
@@ -83,6 +85,14 @@ class Redactor:
         return self._pattern.sub(REDACTED, repr(value))
 
 
+def add_trace_ids(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """``trace_id`` and ``span_id`` of the current span (when tracing is on and sampled)."""
+    ids = tracing.current_ids()
+    if ids is not None:
+        event_dict["trace_id"], event_dict["span_id"] = ids
+    return event_dict
+
+
 def configure_logging(config: AppConfig, *, stream: TextIO | None = None) -> Redactor:
     """Configure structlog and the standard library logging for the whole process."""
     secrets = [
@@ -105,6 +115,7 @@ def configure_logging(config: AppConfig, *, stream: TextIO | None = None) -> Red
         renderer = structlog.dev.ConsoleRenderer(colors=False)
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

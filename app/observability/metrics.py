@@ -9,6 +9,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from app.config import COMMIT_ENV, deployed_version
 
+from .tracing import exemplar
+
 UNMATCHED_ROUTE = "unmatched"
 OTHER_METHOD = "OTHER"
 # Any other method is counted as OTHER, so clients cannot create label values at will.
@@ -93,4 +95,4 @@ class Metrics:
         if histogram is None:
             histogram = self.request_duration.labels(method, route)
             self._histograms[histogram_key] = histogram
-        histogram.observe(duration)
+        histogram.observe(duration, exemplar())

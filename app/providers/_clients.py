@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import httpx2
+
 from app.config import PROVIDER_KEY_ENV, AppConfig, ProviderName, ProviderSettings
+from app.observability import tracing
 
 from ._base import ChatProvider, SDKAdapter
 
@@ -52,13 +55,56 @@ def _build_provider(provider: ProviderName, key: str, settings: ProviderSettings
         from ._openai import OpenAIProvider as adapter
     else:
         from ._anthropic import AnthropicProvider as adapter
+    http_client = adapter.sdk.DefaultAioHttpClient()
+    if tracing.enabled():
+        http_client._transport = TracedTransport(http_client._transport)
     return adapter(
         api_key=key,
         api_base=settings.api_base,
         max_retries=settings.max_retries,
         timeout=settings.timeout,
-        http_client=adapter.sdk.DefaultAioHttpClient(),
+        http_client=http_client,
     )
+
+
+class TracedTransport(httpx2.AsyncBaseTransport):
+    """Each upstream request as a CLIENT span under the current one (the model call's
+    ``chat`` span), its ``traceparent`` sent on to the provider. Neither headers nor bodies
+    are recorded."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        url = request.url
+        span = tracing.start_span(
+            request.method,
+            {
+                "http.request.method": request.method,
+                "server.address": url.host,
+                "server.port": url.port or (443 if url.scheme == "https" else 80),
+                # Without the query (string work: url.copy_with parses the URL again).
+                "url.full": str(url).partition("?")[0],
+            },
+            kind="CLIENT",
+        )
+        if span is None:
+            return await self._inner.handle_async_request(request)
+        with tracing.current(span):
+            carrier: dict[str, str] = {}
+            tracing.inject(carrier)
+            request.headers.update(carrier)
+        try:
+            response = await self._inner.handle_async_request(request)
+        except BaseException as exc:
+            tracing.end_span(span, tracing.error_type(exc))
+            raise
+        span.set_attribute("http.response.status_code", response.status_code)
+        tracing.end_span(span, str(response.status_code) if response.status_code >= 400 else None)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def build_providers(config: AppConfig) -> dict[ProviderName, ChatProvider]:

@@ -15,6 +15,7 @@ import structlog
 from cachetools import TTLCache
 
 from app.config import AppConfig, ToolServerSettings, tool_server_token_env
+from app.observability import tracing
 from app.providers import Tool
 from app.secret_files import RotatingSecret
 
@@ -330,7 +331,7 @@ class Toolbox:
             # The id the SDK gives this request (assigned before its first await), so that a
             # call given up on can be cancelled on the server (mcp 1.x never does it itself).
             sent.append(session._request_id)
-            return await session.call_tool(tool.remote_name, arguments)
+            return await session.call_tool(tool.remote_name, arguments, meta=_trace_meta())
 
         session: Session | None = None
         finished = False
@@ -412,3 +413,13 @@ def metric_tool(tool: ServerTool | None) -> tuple[str, str]:
     if tool is None:
         return OTHER, OTHER
     return tool.server, tool.remote_name
+
+
+def _trace_meta() -> dict[str, Any] | None:
+    """The current trace context for ``params._meta`` (the tool server's spans join the run's
+    trace), or None when tracing is off."""
+    if not tracing.enabled():
+        return None
+    carrier: dict[str, str] = {}
+    tracing.inject(carrier)
+    return dict(carrier) or None

@@ -57,6 +57,7 @@ from components.config._settings import (
     ScalingPolicy,
     SecretStoreRef,
     TlsSettings,
+    TracingSettings,
     ValkeySettings,
     VpaSettings,
 )
@@ -129,6 +130,7 @@ __all__ = [
     "StackConfigError",
     "TlsSettings",
     "ToolServerDestination",
+    "TracingSettings",
     "ValkeySettings",
     "VpaSettings",
     "describe_error",

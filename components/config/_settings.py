@@ -416,6 +416,18 @@ class LimitsStoreSettings(Model):
     external: ExternalStoreSettings = ExternalStoreSettings()
 
 
+class TracingSettings(Model):
+    """OpenTelemetry traces (docs/operations.md#tracing-opentelemetry): the pods get the
+    standard OTEL_* environment for an OTLP http/protobuf collector at ``endpoint`` (e.g.
+    ``http://otel-collector.observability.svc:4318``). An in-cluster Service URL opens egress to
+    its namespace and port; any other host needs ``egressCidrs``."""
+
+    endpoint: str | None = Field(None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$", max_length=2048)
+    # Share of traces started here that are kept (a caller's sampled flag is followed).
+    sampler_ratio: float = Field(1.0, ge=0.0, le=1.0)
+    egress_cidrs: list[Cidr] = Field(default_factory=list)
+
+
 class SecretStoreRef(Model):
     """An External Secrets Operator store the cluster already has."""
 

@@ -44,6 +44,7 @@ from components.config._settings import (
     PdbSettings,
     QuotaSettings,
     ResourceSettings,
+    TracingSettings,
     VpaSettings,
 )
 
@@ -137,6 +138,7 @@ class StackConfig(Model):
     monitoring: MonitoringSettings = MonitoringSettings()
     cluster: ClusterSettings = ClusterSettings()
     limits_store: LimitsStoreSettings = LimitsStoreSettings()
+    tracing: TracingSettings = TracingSettings()
     external_secrets: ExternalSecretsSettings = ExternalSecretsSettings()
     debug: DebugSettings = DebugSettings()
     pre_stop_seconds: int = Field(5, ge=0, le=300)
@@ -209,7 +211,31 @@ class StackConfig(Model):
                 for part in path:
                     value = getattr(value, part)
                 env[var] = str(value)
-        return env
+        return {**env, **self.tracing_env}
+
+    @property
+    def tracing_env(self) -> dict[str, str]:
+        """The standard OpenTelemetry environment for ``tracing`` (none without an endpoint)."""
+        tracing = self.tracing
+        if tracing.endpoint is None:
+            return {}
+        return {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": tracing.endpoint,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_SERVICE_NAME": "agentsmcp",
+            "OTEL_RESOURCE_ATTRIBUTES": (
+                f"deployment.environment.name={self.environment},"
+                f"k8s.namespace.name={self.namespace}"
+            ),
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": f"{tracing.sampler_ratio:g}",
+        }
+
+    @property
+    def tracing_destination(self) -> tuple[str | None, int] | None:
+        """``(namespace, port)`` of the collector (namespace None outside the cluster)."""
+        endpoint = self.tracing.endpoint
+        return None if endpoint is None else _service_namespace(endpoint, self.namespace)
 
     @property
     def longest_agent_request_seconds(self) -> int:
@@ -477,6 +503,12 @@ def _deployment_checks(config: StackConfig) -> list[str]:
     if store.mode == "external" and not store.external.egress_cidrs:
         problems.append(
             f"{_key('limitsStore', 'external', 'egressCidrs')}: required with an external store "
+            "(the networks the server may reach it on, like 10.20.0.0/16)"
+        )
+    destination = config.tracing_destination
+    if destination is not None and destination[0] is None and not config.tracing.egress_cidrs:
+        problems.append(
+            f"{_key('tracing', 'egressCidrs')}: required with a collector outside the cluster "
             "(the networks the server may reach it on, like 10.20.0.0/16)"
         )
     return problems

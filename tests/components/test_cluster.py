@@ -175,3 +175,17 @@ def test_an_app_stack_needing_what_its_cluster_stack_lacks_gets_one_line() -> No
         "agentsmcp:cluster.stack: organization/agentsmcp-cluster/k3d exports no 'gatewayName'"
         in result.stderr
     )
+
+
+def test_an_otel_collector_is_installed_on_request() -> None:
+    config = {
+        **stack_config("staging", CLUSTER.root),
+        "agentsmcp-cluster:otelCollector": {"enabled": True},
+    }
+    release = _releases(run_program("staging", project=CLUSTER, config=config))["otel-collector"]
+    inputs = release.inputs
+    assert inputs["chart"] == "opentelemetry-collector"
+    assert inputs["namespace"] == "observability"
+    assert inputs["values"]["mode"] == "deployment"
+    # The Service app stacks' tracing.endpoint names: otel-collector.observability.svc:4318.
+    assert inputs["values"]["fullnameOverride"] == "otel-collector"
