@@ -128,7 +128,7 @@ render: venv  ## Render every app and cluster stack offline (Pulumi mocks) into 
 		$(BIN)/python -m tools.render_manifests --project cluster --stack $$stack --out $(MANIFESTS)/cluster-$$stack; \
 	done
 
-bench: venv  ## Gateway benchmark, then the overload, limits-store and tracing-cost scenarios (BENCH_ARGS="--quick" for a smoke run)
+bench: venv system-deps  ## Gateway benchmark, then the overload, limits-store and tracing-cost scenarios (BENCH_ARGS="--quick" for a smoke run)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.overload $(OVERLOAD_ARGS)
 	$(BIN)/python -m bench.limits $(BENCH_ARGS)

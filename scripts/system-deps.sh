@@ -28,6 +28,8 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 # The tests start nginx with their own config on loopback; the binary is all they need.
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# wrk drives the plain-request scenarios of `make bench` (bench/load.py).
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 
 if [[ $(id -u) -ne 0 ]]; then
     if ((${#missing[@]})); then
