@@ -16,9 +16,9 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 import redis.asyncio as aioredis
 import structlog
@@ -31,6 +31,7 @@ from app.providers import ChatMessage, ToolCall
 from app.shared_state import CONFIG_KEY
 
 log = structlog.get_logger("agentsmcp.responses")
+T = TypeVar("T")
 
 # OpenAI keeps responses for 30 days; a replica's memory and a shared store keep them a day.
 TTL_SECONDS: Final = 24 * 3600
@@ -159,22 +160,22 @@ class RedisResponseStore:
             log.warning("response store: save failed", error_type=type(exc).__name__)
 
     async def load(self, subject: str, response_id: str) -> StoredResponse | None:
-        try:
-            async with asyncio.timeout(self._timeout):
-                text = await self._client.get(self._prefix + _key(subject, response_id))
-        except STORE_ERRORS as exc:
-            log.warning("response store: load failed", error_type=type(exc).__name__)
-            raise ResponseStoreUnavailableError() from None
+        key = self._prefix + _key(subject, response_id)
+        text = await self._read("load", self._client.get(key))
         return None if text is None else StoredResponse.decode(text)
 
     async def delete(self, subject: str, response_id: str) -> bool:
+        key = self._prefix + _key(subject, response_id)
+        return bool(await self._read("delete", self._client.delete(key)))
+
+    async def _read(self, operation: str, call: Awaitable[T]) -> T:
+        """``call`` within the store's timeout; a failure is logged and answered with a 503."""
         try:
             async with asyncio.timeout(self._timeout):
-                removed = await self._client.delete(self._prefix + _key(subject, response_id))
+                return await call
         except STORE_ERRORS as exc:
-            log.warning("response store: delete failed", error_type=type(exc).__name__)
+            log.warning(f"response store: {operation} failed", error_type=type(exc).__name__)
             raise ResponseStoreUnavailableError() from None
-        return bool(removed)
 
     async def aclose(self) -> None:
         with contextlib.suppress(*STORE_ERRORS):
