@@ -9,7 +9,14 @@ from aiohttp.typedefs import Handler
 
 from app.config import AppConfig
 from app.contract import errors
-from app.contract.openapi import JSON, SSE, Schema, error_headers, error_shape
+from app.contract.openapi import (
+    JSON,
+    SSE,
+    Schema,
+    error_headers,
+    error_shape,
+    path_parameter,
+)
 from app.contract.routes import Reply, Route
 
 from ._cards import A2A_PREFIX, CARD_PATH, LEGACY_CARD_PATH
@@ -17,13 +24,7 @@ from ._view import A2aEndpoint
 
 A2A_KEY: Final = web.AppKey("a2a", A2aEndpoint)
 AGENT_PATH: Final = A2A_PREFIX + "/{agent}"
-AGENT = {
-    "name": "agent",
-    "in": "path",
-    "required": True,
-    "description": "An agent's name.",
-    "schema": {"type": "string"},
-}
+AGENT = path_parameter("agent", "An agent's name.")
 CARD: Final[Schema] = {
     "type": "object",
     "description": "An A2A agent card (A2A 1.0; agent.json: 0.3's shape).",
