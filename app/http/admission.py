@@ -12,7 +12,7 @@ from app.core import ADMISSION_KEY
 View = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def admitted(view: View) -> View:
+def admission_first(view: View) -> View:
     """``view`` run in an admission slot; a request over the limit gets a fast 503 instead."""
 
     @functools.wraps(view)

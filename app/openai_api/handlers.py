@@ -19,7 +19,7 @@ from app.core import (
 )
 from app.core.gate import OPENAI
 from app.core.wire import usage_json
-from app.http.admission import admitted
+from app.http.admission import admission_first
 from app.http.responses import (
     AGENT_HEADER,
     complete_run,
@@ -41,7 +41,7 @@ async def list_models(request: web.Request) -> web.Response:
     return json_response(bodies.model_list(registry, visible_agents(request)))
 
 
-@admitted
+@admission_first
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     parsed = parse_chat_completion(await read_json(request))
     runner = request.app[RUNNER_KEY]

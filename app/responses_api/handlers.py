@@ -22,7 +22,7 @@ from app.core import (
 )
 from app.core.gate import RESPONSES
 from app.errors import APIError, NotFoundError
-from app.http.admission import admitted
+from app.http.admission import admission_first
 from app.http.responses import (
     AGENT_HEADER,
     as_api_error,
@@ -55,7 +55,7 @@ def _subject(request: web.Request) -> str:
     return request.get(SUBJECT_KEY) or ""
 
 
-@admitted
+@admission_first
 async def create_response(request: web.Request) -> web.StreamResponse:
     call = parse_response_create(await read_json(request))
     runner = request.app[RUNNER_KEY]

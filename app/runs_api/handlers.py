@@ -27,7 +27,7 @@ from app.core import (
 )
 from app.core.gate import RUNS
 from app.errors import APIError
-from app.http.admission import admitted
+from app.http.admission import admission_first
 from app.http.responses import (
     AGENT_HEADER,
     ServerShuttingDownError,
@@ -49,7 +49,7 @@ async def list_agents(request: web.Request) -> web.Response:
     return json_response(bodies.agent_list(visible_agents(request)))
 
 
-@admitted
+@admission_first
 async def create_run(request: web.Request) -> web.StreamResponse:
     runner = request.app[RUNNER_KEY]
     name = request.match_info["name"]
