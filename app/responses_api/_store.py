@@ -17,7 +17,7 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, TypeVar
 
 import redis.asyncio as aioredis
@@ -83,32 +83,25 @@ def _key(subject: str, response_id: str) -> str:
     return f"responses:{digest}:{response_id}"
 
 
+@dataclass(eq=False, kw_only=True, slots=True)
 class MemoryResponseStore:
     """The newest records of this process, at most :data:`MAX_ENTRIES` and :data:`MAX_BYTES`,
     each for :data:`TTL_SECONDS`."""
 
-    def __init__(
-        self,
-        *,
-        ttl: float = TTL_SECONDS,
-        max_entries: int = MAX_ENTRIES,
-        max_bytes: int = MAX_BYTES,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._ttl = ttl
-        self._max_entries = max_entries
-        self._max_bytes = max_bytes
-        self._clock = clock
-        self._records: OrderedDict[str, tuple[float, str]] = OrderedDict()
-        self._bytes = 0
+    ttl: float = TTL_SECONDS
+    max_entries: int = MAX_ENTRIES
+    max_bytes: int = MAX_BYTES
+    clock: Callable[[], float] = time.monotonic
+    _records: OrderedDict[str, tuple[float, str]] = field(init=False, default_factory=OrderedDict)
+    _bytes: int = field(init=False, default=0)
 
     async def save(self, subject: str, record: StoredResponse) -> None:
         key = _key(subject, record.response["id"])
         text = record.encode()
         self._drop(key)
-        self._records[key] = (self._clock() + self._ttl, text)
+        self._records[key] = (self.clock() + self.ttl, text)
         self._bytes += len(text)
-        while len(self._records) > self._max_entries or self._bytes > self._max_bytes:
+        while len(self._records) > self.max_entries or self._bytes > self.max_bytes:
             self._drop(next(iter(self._records)))
 
     async def load(self, subject: str, response_id: str) -> StoredResponse | None:
@@ -116,7 +109,7 @@ class MemoryResponseStore:
         entry = self._records.get(key)
         if entry is None:
             return None
-        if entry[0] <= self._clock():
+        if entry[0] <= self.clock():
             self._drop(key)
             return None
         return StoredResponse.decode(entry[1])
