@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final, Literal
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 
-from app.observability.metrics import DURATION_BUCKETS
+from app.observability import catalogue
 
 OTHER: Final = "other"
 METHODS: Final = frozenset(
@@ -36,33 +36,10 @@ RequestOutcome = Literal["ok", "error", "rejected"]
 class A2aMetrics:
     def __init__(self, registry: CollectorRegistry, agents: Iterable[str]) -> None:
         self._agents = frozenset(agents)
-        self.requests_total = Counter(
-            "agentsmcp_a2a_requests_total",
-            "A2A JSON-RPC requests by method, agent and outcome (ok; error: a JSON-RPC error"
-            " answer; rejected: refused before the method ran, e.g. version, auth, overload).",
-            ("method", "agent", "outcome"),
-            registry=registry,
-        )
-        self.tasks_total = Counter(
-            "agentsmcp_a2a_tasks_total",
-            "A2A tasks that ended, by agent and final state (completed, failed, canceled,"
-            " rejected).",
-            ("agent", "state"),
-            registry=registry,
-        )
-        self.task_duration = Histogram(
-            "agentsmcp_a2a_task_duration_seconds",
-            "Duration of A2A tasks from submitted to their final state.",
-            ("agent", "state"),
-            buckets=DURATION_BUCKETS,
-            registry=registry,
-        )
-        self.cancels_relayed_total = Counter(
-            "agentsmcp_a2a_cancels_relayed_total",
-            "A2A CancelTask requests received by another replica and relayed through the"
-            " shared store to the one running the task.",
-            registry=registry,
-        )
+        self.requests_total = catalogue.A2A_REQUESTS.on(registry)
+        self.tasks_total = catalogue.A2A_TASKS.on(registry)
+        self.task_duration = catalogue.A2A_TASK_DURATION.on(registry)
+        self.cancels_relayed_total = catalogue.A2A_CANCELS_RELAYED.on(registry)
 
     def request(self, method: str | None, agent: str | None, outcome: RequestOutcome) -> None:
         self.requests_total.labels(

@@ -9,58 +9,64 @@ from aiohttp.typedefs import Handler
 
 from app.config import AppConfig
 from app.contract import errors
-from app.contract.openapi import JSON, SSE, Schema, error_headers, error_shape
+from app.contract.openapi import (
+    JSON,
+    SSE,
+    Schema,
+    error_headers,
+    error_shape,
+    path_parameter,
+)
 from app.contract.routes import Reply, Route
 
 from ._cards import A2A_PREFIX, CARD_PATH, LEGACY_CARD_PATH
 from ._view import A2aEndpoint
 
 A2A_KEY: Final = web.AppKey("a2a", A2aEndpoint)
+
+
+def _jsonrpc_message(
+    description: str, id_types: list[str], required: list[str], **members: Schema
+) -> Schema:
+    """A JSON-RPC 2.0 message: ``jsonrpc``, an ``id`` of ``id_types`` and ``members``."""
+    return {
+        "type": "object",
+        "description": description,
+        "required": ["jsonrpc", "id", *required],
+        "properties": {"jsonrpc": {"const": "2.0"}, "id": {"type": id_types}, **members},
+    }
+
+
 AGENT_PATH: Final = A2A_PREFIX + "/{agent}"
-AGENT = {
-    "name": "agent",
-    "in": "path",
-    "required": True,
-    "description": "An agent's name.",
-    "schema": {"type": "string"},
-}
+AGENT = path_parameter("agent", "An agent's name.")
 CARD: Final[Schema] = {
     "type": "object",
     "description": "An A2A agent card (A2A 1.0; agent.json: 0.3's shape).",
     "required": ["name", "skills"],
 }
-JSONRPC_REQUEST: Final[Schema] = {
-    "type": "object",
-    "description": "One A2A JSON-RPC 2.0 request: 1.0 methods (SendMessage, ...) or 0.3's"
-    " (message/send, ...).",
-    "required": ["jsonrpc", "id", "method"],
-    "properties": {
-        "jsonrpc": {"const": "2.0"},
-        "id": {"type": ["string", "integer"]},
-        "method": {"type": "string"},
-        "params": {"type": "object"},
-    },
-}
+JSONRPC_REQUEST: Final = _jsonrpc_message(
+    "One A2A JSON-RPC 2.0 request: 1.0 methods (SendMessage, ...) or 0.3's (message/send, ...).",
+    ["string", "integer"],
+    ["method"],
+    method={"type": "string"},
+    params={"type": "object"},
+)
 JSONRPC_RESPONSE: Final[Schema] = {
     "type": "object",
     "description": "A JSON-RPC 2.0 response: a result, or an error with an A2A code.",
     "required": ["jsonrpc", "id"],
 }
-JSONRPC_ERROR: Final[Schema] = {
-    "type": "object",
-    "description": "A JSON-RPC 2.0 error; before the request is read ``id`` is null and"
-    " ``data`` holds the API's ``{type, code}``.",
-    "required": ["jsonrpc", "id", "error"],
-    "properties": {
-        "jsonrpc": {"const": "2.0"},
-        "id": {"type": ["string", "integer", "null"]},
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": {"type": "integer"}, "message": {"type": "string"}, "data": {}},
-        },
+JSONRPC_ERROR: Final = _jsonrpc_message(
+    "A JSON-RPC 2.0 error; before the request is read ``id`` is null and ``data`` holds the"
+    " API's ``{type, code}``.",
+    ["string", "integer", "null"],
+    ["error"],
+    error={
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {"code": {"type": "integer"}, "message": {"type": "string"}, "data": {}},
     },
-}
+)
 SSE_EVENT: Final[Schema] = {
     "type": "object",
     "description": "`data:` a JSON-RPC response: the task, then status and artifact updates.",

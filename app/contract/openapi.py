@@ -55,6 +55,17 @@ def ref(name: str) -> Schema:
     return {"$ref": REF_TEMPLATE.format(model=name)}
 
 
+def path_parameter(name: str, description: str, **schema: Any) -> Schema:
+    """The path parameter ``{name}``: a string, with ``schema``'s further keywords."""
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
 def body_schema(body: Body) -> Schema:
     if isinstance(body, tuple):
         return {"anyOf": [ref(model.__name__) for model in body]}

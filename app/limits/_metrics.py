@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from app.observability.metrics import Declare
+from app.observability import catalogue
 
 from ._model import LIMIT_NAMES
 
@@ -14,36 +14,12 @@ OPERATIONS = ("hit", "reserve", "charge", "ping")
 
 class LimitMetrics:
     def __init__(self, registry: CollectorRegistry, agents: list[str]) -> None:
-        declare = Declare(registry)
-        self.rejections = declare.counter(
-            "agentsmcp_ratelimit_rejections_total",
-            "Requests refused with 429 by the named limit (agent is empty for the request limit).",
-            ("limit", "agent"),
-        )
-        self.tokens_charged = declare.counter(
-            "agentsmcp_ratelimit_tokens_charged_total",
-            "Tokens charged to budgets, from the providers' reported usage.",
-            ("agent",),
-        )
-        self.store_errors = declare.counter(
-            "agentsmcp_ratelimit_store_errors_total",
-            "Failed or timed-out calls to the shared limits store, by operation.",
-            ("operation",),
-        )
-        self.fallbacks = declare.counter(
-            "agentsmcp_ratelimit_store_fallbacks_total",
-            "Times the shared store became unreachable and the failure policy took over.",
-        )
-        self.degraded = declare.counter(
-            "agentsmcp_ratelimit_degraded_total",
-            "Limit decisions made without the shared store, by failure policy.",
-            ("policy",),
-        )
-        self.store_up = declare.gauge(
-            "agentsmcp_ratelimit_store_up",
-            "1 while the limits store answers (always 1 for the in-process store), 0 while the "
-            "shared store does not.",
-        )
+        self.rejections = catalogue.RATELIMIT_REJECTIONS.on(registry)
+        self.tokens_charged = catalogue.RATELIMIT_TOKENS_CHARGED.on(registry)
+        self.store_errors = catalogue.RATELIMIT_STORE_ERRORS.on(registry)
+        self.fallbacks = catalogue.RATELIMIT_STORE_FALLBACKS.on(registry)
+        self.degraded = catalogue.RATELIMIT_DEGRADED.on(registry)
+        self.store_up = catalogue.RATELIMIT_STORE_UP.on(registry)
         self.store_up.set(1)
         # Children bound once: the hot path does no label lookups.
         self._rejections = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -32,41 +33,32 @@ LISTEN_SECONDS: Final = 1.0
 STOP_SECONDS: Final = 2.0
 
 
+@dataclasses.dataclass(eq=False, slots=True)
 class StoreRelay:
     """Publishes keys on ``channel`` and hands the other replicas' keys to ``handle``
     (True: it acted on one). ``field`` names the key in the JSON message; ``name`` the relay in
     logs."""
 
-    def __init__(
-        self,
-        client: aioredis.Redis,
-        channel: str,
-        handle: Callable[[str], bool],
-        *,
-        field: str,
-        name: str,
-        timeout: float,
-        retry_interval: float,
-    ) -> None:
-        self._client = client
-        self._channel = channel
-        self._handle = handle
-        self._field = field
-        self._name = name
-        self._timeout = timeout
-        self._retry_interval = retry_interval
-        # Skips this replica's own messages: it already found nothing to act on.
-        self._origin = secrets.token_hex(8)
-        self.subscribed = asyncio.Event()
+    client: aioredis.Redis
+    channel: str
+    handle: Callable[[str], bool]
+    _: dataclasses.KW_ONLY
+    field: str
+    name: str
+    timeout: float
+    retry_interval: float
+    # Skips this replica's own messages: it already found nothing to act on.
+    origin: str = dataclasses.field(init=False, default_factory=lambda: secrets.token_hex(8))
+    subscribed: asyncio.Event = dataclasses.field(init=False, default_factory=asyncio.Event)
 
     async def publish(self, key: str) -> bool:
         """Hand ``key`` to the other replicas; False if the store failed."""
-        payload = json.dumps({"origin": self._origin, self._field: key})
+        payload = json.dumps({"origin": self.origin, self.field: key})
         try:
-            async with asyncio.timeout(self._timeout):
-                await self._client.publish(self._channel, payload)
+            async with asyncio.timeout(self.timeout):
+                await self.client.publish(self.channel, payload)
         except STORE_ERRORS as exc:
-            log.warning(f"{self._name}: publish failed", error_type=type(exc).__name__)
+            log.warning(f"{self.name}: publish failed", error_type=type(exc).__name__)
             return False
         return True
 
@@ -74,22 +66,22 @@ class StoreRelay:
         """Hand a relayed message's key to ``handle``, unless it is this replica's own."""
         try:
             message = json.loads(data)
-            origin, key = message["origin"], message[self._field]
+            origin, key = message["origin"], message[self.field]
         except (ValueError, TypeError, KeyError):
             return False
-        if origin == self._origin or not isinstance(key, str):
+        if origin == self.origin or not isinstance(key, str):
             return False
-        return self._handle(key)
+        return self.handle(key)
 
     async def listen(self) -> None:
         """Receive relayed messages until cancelled, reconnecting after store failures."""
         failing = False
         while True:
             try:
-                async with self._client.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    async with asyncio.timeout(self._timeout):
-                        await pubsub.subscribe(self._channel)
-                    log.info(f"{self._name}: listening", channel=self._channel)
+                async with self.client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    async with asyncio.timeout(self.timeout):
+                        await pubsub.subscribe(self.channel)
+                    log.info(f"{self.name}: listening", channel=self.channel)
                     failing = False
                     self.subscribed.set()
                     while True:
@@ -100,15 +92,15 @@ class StoreRelay:
                 self.subscribed.clear()
                 if not failing:
                     log.warning(
-                        f"{self._name}: store unreachable, retrying",
+                        f"{self.name}: store unreachable, retrying",
                         error_type=type(exc).__name__,
                     )
                     failing = True
             except Exception:
                 # A bug must not end relaying for the life of the process.
                 self.subscribed.clear()
-                log.exception(f"{self._name}: unexpected error, retrying")
-            await asyncio.sleep(self._retry_interval)
+                log.exception(f"{self.name}: unexpected error, retrying")
+            await asyncio.sleep(self.retry_interval)
 
 
 @contextlib.asynccontextmanager

@@ -8,7 +8,7 @@ from typing import Final, Literal
 
 from prometheus_client import CollectorRegistry
 
-from app.observability.metrics import Declare
+from app.observability import catalogue
 
 OTHER: Final = "other"
 METHODS: Final = frozenset(
@@ -25,7 +25,6 @@ METHODS: Final = frozenset(
         "notifications/cancelled",
     }
 )
-PROGRESS_GAP_BUCKETS: Final = (0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0)
 
 RequestOutcome = Literal["ok", "error", "rejected"]
 # How an MCP tools/call (an agent run) ended.
@@ -36,37 +35,12 @@ CANCEL_REASONS: Final = ("notification", "disconnect", "relayed")
 
 class McpMetrics:
     def __init__(self, registry: CollectorRegistry, tools: Iterable[str]) -> None:
-        declare = Declare(registry)
         self._tools = frozenset(tools)
-        self.requests_total = declare.counter(
-            "agentsmcp_mcp_requests_total",
-            "MCP messages by JSON-RPC method and outcome (ok; error: a JSON-RPC error answer;"
-            " rejected: refused before it was served, e.g. bad headers, auth, overload).",
-            ("method", "outcome"),
-        )
-        self.tool_calls_total = declare.counter(
-            "agentsmcp_mcp_tool_calls_total",
-            "MCP tools/call by tool and outcome (ok; tool_error: an isError result such as a"
-            " provider failure, timeout or spent budget; cancelled; error: a JSON-RPC error).",
-            ("tool", "outcome"),
-        )
-        self.tool_call_duration = declare.histogram(
-            "agentsmcp_mcp_tool_call_duration_seconds",
-            "Duration of MCP tool calls that ran an agent.",
-            ("tool",),
-        )
-        self.progress_gap = declare.histogram(
-            "agentsmcp_mcp_progress_gap_seconds",
-            "Seconds between consecutive progress notifications of one MCP tool call.",
-            buckets=PROGRESS_GAP_BUCKETS,
-        )
-        self.cancellations_total = declare.counter(
-            "agentsmcp_mcp_cancellations_total",
-            "MCP tool calls cancelled, by reason (notification: notifications/cancelled;"
-            " disconnect: the client closed the connection; relayed: notifications/cancelled"
-            " received by another replica and relayed through the shared store).",
-            ("reason",),
-        )
+        self.requests_total = catalogue.MCP_REQUESTS.on(registry)
+        self.tool_calls_total = catalogue.MCP_TOOL_CALLS.on(registry)
+        self.tool_call_duration = catalogue.MCP_TOOL_CALL_DURATION.on(registry)
+        self.progress_gap = catalogue.MCP_PROGRESS_GAP.on(registry)
+        self.cancellations_total = catalogue.MCP_CANCELLATIONS.on(registry)
         # Series that alerts divide by exist from the start.
         for reason in CANCEL_REASONS:
             self.cancellations_total.labels(reason)

@@ -7,7 +7,6 @@ import time
 from aiohttp import web
 
 from app.core import (
-    ADMISSION_KEY,
     RUNNER_KEY,
     Agent,
     AgentRunner,
@@ -20,6 +19,7 @@ from app.core import (
 )
 from app.core.gate import OPENAI
 from app.core.wire import usage_json
+from app.http.admission import admission_first
 from app.http.responses import (
     AGENT_HEADER,
     complete_run,
@@ -41,13 +41,8 @@ async def list_models(request: web.Request) -> web.Response:
     return json_response(bodies.model_list(registry, visible_agents(request)))
 
 
+@admission_first
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    # Admission first: under overload the refusal must cost as little as possible.
-    with request.app[ADMISSION_KEY].admit():
-        return await _chat_completions(request)
-
-
-async def _chat_completions(request: web.Request) -> web.StreamResponse:
     parsed = parse_chat_completion(await read_json(request))
     runner = request.app[RUNNER_KEY]
     with audited(request, OPENAI, parsed.agent) as audit:

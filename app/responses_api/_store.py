@@ -16,9 +16,9 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol, TypeVar
 
 import redis.asyncio as aioredis
 import structlog
@@ -31,6 +31,7 @@ from app.providers import ChatMessage, ToolCall
 from app.shared_state import CONFIG_KEY
 
 log = structlog.get_logger("agentsmcp.responses")
+T = TypeVar("T")
 
 # OpenAI keeps responses for 30 days; a replica's memory and a shared store keep them a day.
 TTL_SECONDS: Final = 24 * 3600
@@ -82,32 +83,25 @@ def _key(subject: str, response_id: str) -> str:
     return f"responses:{digest}:{response_id}"
 
 
+@dataclass(eq=False, kw_only=True, slots=True)
 class MemoryResponseStore:
     """The newest records of this process, at most :data:`MAX_ENTRIES` and :data:`MAX_BYTES`,
     each for :data:`TTL_SECONDS`."""
 
-    def __init__(
-        self,
-        *,
-        ttl: float = TTL_SECONDS,
-        max_entries: int = MAX_ENTRIES,
-        max_bytes: int = MAX_BYTES,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._ttl = ttl
-        self._max_entries = max_entries
-        self._max_bytes = max_bytes
-        self._clock = clock
-        self._records: OrderedDict[str, tuple[float, str]] = OrderedDict()
-        self._bytes = 0
+    ttl: float = TTL_SECONDS
+    max_entries: int = MAX_ENTRIES
+    max_bytes: int = MAX_BYTES
+    clock: Callable[[], float] = time.monotonic
+    _records: OrderedDict[str, tuple[float, str]] = field(init=False, default_factory=OrderedDict)
+    _bytes: int = field(init=False, default=0)
 
     async def save(self, subject: str, record: StoredResponse) -> None:
         key = _key(subject, record.response["id"])
         text = record.encode()
         self._drop(key)
-        self._records[key] = (self._clock() + self._ttl, text)
+        self._records[key] = (self.clock() + self.ttl, text)
         self._bytes += len(text)
-        while len(self._records) > self._max_entries or self._bytes > self._max_bytes:
+        while len(self._records) > self.max_entries or self._bytes > self.max_bytes:
             self._drop(next(iter(self._records)))
 
     async def load(self, subject: str, response_id: str) -> StoredResponse | None:
@@ -115,7 +109,7 @@ class MemoryResponseStore:
         entry = self._records.get(key)
         if entry is None:
             return None
-        if entry[0] <= self._clock():
+        if entry[0] <= self.clock():
             self._drop(key)
             return None
         return StoredResponse.decode(entry[1])
@@ -159,22 +153,22 @@ class RedisResponseStore:
             log.warning("response store: save failed", error_type=type(exc).__name__)
 
     async def load(self, subject: str, response_id: str) -> StoredResponse | None:
-        try:
-            async with asyncio.timeout(self._timeout):
-                text = await self._client.get(self._prefix + _key(subject, response_id))
-        except STORE_ERRORS as exc:
-            log.warning("response store: load failed", error_type=type(exc).__name__)
-            raise ResponseStoreUnavailableError() from None
+        key = self._prefix + _key(subject, response_id)
+        text = await self._read("load", self._client.get(key))
         return None if text is None else StoredResponse.decode(text)
 
     async def delete(self, subject: str, response_id: str) -> bool:
+        key = self._prefix + _key(subject, response_id)
+        return bool(await self._read("delete", self._client.delete(key)))
+
+    async def _read(self, operation: str, call: Awaitable[T]) -> T:
+        """``call`` within the store's timeout; a failure is logged and answered with a 503."""
         try:
             async with asyncio.timeout(self._timeout):
-                removed = await self._client.delete(self._prefix + _key(subject, response_id))
+                return await call
         except STORE_ERRORS as exc:
-            log.warning("response store: delete failed", error_type=type(exc).__name__)
+            log.warning(f"response store: {operation} failed", error_type=type(exc).__name__)
             raise ResponseStoreUnavailableError() from None
-        return bool(removed)
 
     async def aclose(self) -> None:
         with contextlib.suppress(*STORE_ERRORS):

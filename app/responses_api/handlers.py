@@ -10,7 +10,6 @@ from aiohttp import web
 
 from app.contract import errors
 from app.core import (
-    ADMISSION_KEY,
     RUNNER_KEY,
     Agent,
     AgentRunner,
@@ -23,6 +22,7 @@ from app.core import (
 )
 from app.core.gate import RESPONSES
 from app.errors import APIError, NotFoundError
+from app.http.admission import admission_first
 from app.http.responses import (
     AGENT_HEADER,
     as_api_error,
@@ -55,13 +55,8 @@ def _subject(request: web.Request) -> str:
     return request.get(SUBJECT_KEY) or ""
 
 
+@admission_first
 async def create_response(request: web.Request) -> web.StreamResponse:
-    # Admission first: under overload the refusal must cost as little as possible.
-    with request.app[ADMISSION_KEY].admit():
-        return await _create_response(request)
-
-
-async def _create_response(request: web.Request) -> web.StreamResponse:
     call = parse_response_create(await read_json(request))
     runner = request.app[RUNNER_KEY]
     with audited(request, RESPONSES, call.request.model) as audit:

@@ -8,7 +8,7 @@ from aiohttp.typedefs import Handler
 from pydantic import BaseModel
 
 from app.config import AppConfig
-from app.contract.openapi import JSON, SSE
+from app.contract.openapi import JSON, SSE, path_parameter
 from app.contract.routes import Reply, Route, agent_run_route
 from app.http.responses import ANSWERED_BY
 
@@ -16,13 +16,7 @@ from . import handlers
 from .models import Response, ResponseCreateRequest, ResponseDeleted, ResponseStreamEvent
 
 STORED_PATH = "/v1/responses/{response_id}"
-RESPONSE_ID = {
-    "name": "response_id",
-    "in": "path",
-    "required": True,
-    "description": "A stored response's id (resp_...).",
-    "schema": {"type": "string"},
-}
+RESPONSE_ID = path_parameter("response_id", "A stored response's id (resp_...).")
 # An unknown or another subject's id, and the shared store unreachable.
 STORED_ERRORS = frozenset({404, 503})
 

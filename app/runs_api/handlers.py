@@ -11,7 +11,6 @@ from typing import Any
 from aiohttp import web
 
 from app.core import (
-    ADMISSION_KEY,
     RUNNER_KEY,
     Agent,
     AgentRunner,
@@ -28,6 +27,7 @@ from app.core import (
 )
 from app.core.gate import RUNS
 from app.errors import APIError
+from app.http.admission import admission_first
 from app.http.responses import (
     AGENT_HEADER,
     ServerShuttingDownError,
@@ -49,12 +49,8 @@ async def list_agents(request: web.Request) -> web.Response:
     return json_response(bodies.agent_list(visible_agents(request)))
 
 
+@admission_first
 async def create_run(request: web.Request) -> web.StreamResponse:
-    with request.app[ADMISSION_KEY].admit():
-        return await _create_run(request)
-
-
-async def _create_run(request: web.Request) -> web.StreamResponse:
     runner = request.app[RUNNER_KEY]
     name = request.match_info["name"]
     with audited(request, RUNS, name) as audit:

@@ -5,19 +5,13 @@ from __future__ import annotations
 from aiohttp import hdrs
 
 from app.config import AppConfig
-from app.contract.openapi import JSON, SSE
+from app.contract.openapi import JSON, SSE, path_parameter
 from app.contract.routes import Reply, Route, agent_run_route
 
 from . import handlers
 from .models import AgentList, Run, RunRequest, RunStreamEvent
 
-AGENT_NAME = {
-    "name": "name",
-    "in": "path",
-    "required": True,
-    "description": "Agent name (GET /v1/agents).",
-    "schema": {"type": "string", "examples": ["coding"]},
-}
+AGENT_NAME = path_parameter("name", "Agent name (GET /v1/agents).", examples=["coding"])
 
 
 def runs_routes(config: AppConfig) -> tuple[Route, ...]:
