@@ -10,7 +10,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 from pydantic import BaseModel
 
-from app import health
+from app import health_views
 from app.config import AppConfig, OidcSettings
 from app.contract.openapi import JSON, RETRY_AFTER_HEADER
 from app.contract.paths import (
@@ -69,12 +69,12 @@ def metrics_route(*, served: bool = True) -> Route:
 def _health_routes() -> tuple[Route, ...]:
     ready = "Readiness: 503 while starting or draining."
     return (
-        _probe(HEALTH_PATH, health.health, "Process health and version.", Health),
-        _probe(LIVE_PATH, health.live, "Liveness: the event loop runs.", Live),
+        _probe(HEALTH_PATH, health_views.health, "Process health and version.", Health),
+        _probe(LIVE_PATH, health_views.live, "Liveness: the event loop runs.", Live),
         Route(
             hdrs.METH_GET,
             READY_PATH,
-            health.ready,
+            health_views.ready,
             "get_health_ready",
             ready,
             {

@@ -28,10 +28,10 @@ import signal
 import structlog
 from aiohttp import web
 
+from app.app_keys import STATE_KEY
 from app.config import AppConfig
 from app.parser_errors import AppRunner
 from app.server import create_metrics_app
-from app.shared_state import STATE_KEY
 
 # Time streams get, after the deadline event is set, to write a final event before cancellation.
 STREAM_ABORT_GRACE_SECONDS = 2.0

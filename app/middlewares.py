@@ -25,6 +25,15 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 from pydantic import SecretStr
 
+from app.app_keys import (
+    ERROR_RENDERERS_KEY,
+    LIMIT_OVERRIDE_KEY,
+    METRICS_KEY,
+    PRINCIPAL_KEY,
+    REQUEST_ID_KEY,
+    STATE_KEY,
+    SUBJECT_KEY,
+)
 from app.auth import TokenVerifier, bearer_token
 from app.config import MIN_PRODUCTION_SECRET_BYTES, AppConfig
 from app.contract.routes import PathPolicies
@@ -40,15 +49,6 @@ from app.observability import tracing
 from app.observability.metrics import UNMATCHED_ROUTE
 from app.oidc import OIDC_VERIFIER_KEY
 from app.secret_files import RotatingSecret
-from app.shared_state import (
-    ERROR_RENDERERS_KEY,
-    LIMIT_OVERRIDE_KEY,
-    METRICS_KEY,
-    PRINCIPAL_KEY,
-    REQUEST_ID_KEY,
-    STATE_KEY,
-    SUBJECT_KEY,
-)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 SERVER_NAME = "agentsmcp"

@@ -22,11 +22,11 @@ from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
+from app.app_keys import CONFIG_KEY, METRICS_KEY
 from app.contract import errors
 from app.errors import APIError, BadRequestError, InternalServerError
 from app.middlewares import REQUEST_ID_HEADER, SERVER_NAME
 from app.observability.metrics import OTHER_METHOD, UNMATCHED_ROUTE, Metrics
-from app.shared_state import CONFIG_KEY, METRICS_KEY
 
 log = structlog.get_logger("agentsmcp.parser_errors")
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from app.app_keys import CONFIG_KEY
 from app.contract import errors
 from app.errors import (
     JSON_CONTENT_TYPE,
@@ -16,7 +17,6 @@ from app.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
-from app.shared_state import CONFIG_KEY
 
 
 async def read_json(request: web.Request) -> Any:

@@ -9,6 +9,13 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from app.a2a_api import setup_a2a
+from app.app_keys import (
+    CONFIG_KEY,
+    ERROR_RENDERERS_KEY,
+    METRICS_KEY,
+    SHUTDOWN_DEADLINE_KEY,
+    STATE_KEY,
+)
 from app.config import AppConfig
 from app.contract.routes import Route, register
 from app.core import agent_runner_ctx, setup_core
@@ -23,14 +30,7 @@ from app.oidc import setup_oidc
 from app.openapi import render_document
 from app.responses_api import setup_responses
 from app.routes import path_policies, route_table
-from app.shared_state import (
-    CONFIG_KEY,
-    ERROR_RENDERERS_KEY,
-    METRICS_KEY,
-    SHUTDOWN_DEADLINE_KEY,
-    STATE_KEY,
-)
-from app.state import ServerState
+from app.server_state import ServerState
 
 # Response headers a browser script may read on a cross-origin response.
 CORS_EXPOSED_HEADERS = (

@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from app.app_keys import CONFIG_KEY, ERROR_RENDERERS_KEY, METRICS_KEY
 from app.config import AppConfig
 from app.core import ADMISSION_KEY, RUNNER_KEY
 from app.limits import shared_store_client
-from app.shared_state import CONFIG_KEY, ERROR_RENDERERS_KEY, METRICS_KEY
 
 from ._relay import cancel_relay
 from ._store import MemoryTaskStore, RedisTaskStore, TaskStore

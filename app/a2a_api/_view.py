@@ -20,6 +20,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from app.app_keys import SUBJECT_KEY
 from app.config import AppConfig
 from app.core import Agent, AuditRecord, admitted, agent_for, visible_agents
 from app.core.gate import A2A
@@ -28,7 +29,6 @@ from app.http.sse import open_stream
 from app.limits import account_for
 from app.limits.relay import StoreRelay
 from app.request_body import read_json
-from app.shared_state import SUBJECT_KEY
 
 from ._cards import Cards, card_response
 from ._metrics import A2aMetrics

@@ -16,9 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
+from app.app_keys import PRINCIPAL_KEY
 from app.auth import Principal
 from app.config import AccessRule
-from app.shared_state import PRINCIPAL_KEY
 
 from .errors import unknown_agent
 from .registry import Agent, AgentRegistry

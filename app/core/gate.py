@@ -22,8 +22,8 @@ from typing import Final
 
 from aiohttp import hdrs, web
 
+from app.app_keys import REQUEST_ID_KEY
 from app.errors import APIError
-from app.shared_state import REQUEST_ID_KEY
 
 from .access import caller
 from .audit import AuditRecord

@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator, Mapping
 import structlog
 from aiohttp import web
 
+from app.app_keys import CONFIG_KEY, METRICS_KEY
 from app.config import PROVIDER_KEY_ENV, AppConfig, ConfigError, ProviderName
 from app.providers import ChatProvider, build_providers, deprecated_models, missing_keys
 from app.secret_files import RotatingSecret
-from app.shared_state import CONFIG_KEY, METRICS_KEY
 from app.tools import TOOL_METRICS_KEY, ToolMetrics, ToolServers
 
 from .admission import Admission

@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
+from app.app_keys import REQUEST_ID_KEY
 from app.middlewares import REQUEST_ID_HEADER
-from app.shared_state import REQUEST_ID_KEY
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 

@@ -16,8 +16,8 @@ import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
 
+from app.app_keys import CONFIG_KEY, METRICS_KEY
 from app.config import AppConfig
-from app.shared_state import CONFIG_KEY, METRICS_KEY
 
 from ._keys import LIMITS_KEY, QUOTA_KEY
 from ._limits import BudgetAccount, Limits, Quota

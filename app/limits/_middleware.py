@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from app.app_keys import LIMIT_OVERRIDE_KEY, METRICS_KEY, SUBJECT_KEY
 from app.config import AppConfig
 from app.contract.routes import PathPolicies
-from app.shared_state import LIMIT_OVERRIDE_KEY, METRICS_KEY, SUBJECT_KEY
 
 from ._keys import LIMITS_KEY, QUOTA_KEY
 from ._limits import request_limit_exceeded

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from app.app_keys import CONFIG_KEY, ERROR_RENDERERS_KEY, METRICS_KEY
 from app.config import AppConfig
-from app.shared_state import CONFIG_KEY, ERROR_RENDERERS_KEY, METRICS_KEY
 
 from ._metrics import McpMetrics
 from ._protocol import (

@@ -20,6 +20,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from app.app_keys import SHUTDOWN_DEADLINE_KEY, SUBJECT_KEY
 from app.core import (
     ADMISSION_KEY,
     NO_MAX_TOKENS,
@@ -44,7 +45,6 @@ from app.limits import account_for
 from app.middlewares import CLIENT_CLOSED_REQUEST
 from app.observability import tracing
 from app.providers import ChatParams
-from app.shared_state import SHUTDOWN_DEADLINE_KEY, SUBJECT_KEY
 
 from ._jsonrpc import (
     INTERNAL_ERROR,

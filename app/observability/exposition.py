@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
-from app.shared_state import METRICS_KEY
+from app.app_keys import METRICS_KEY
 
 
 async def metrics(request: web.Request) -> web.Response:

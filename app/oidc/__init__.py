@@ -17,9 +17,9 @@ import aiohttp
 from aiohttp import web
 
 from app import __version__
+from app.app_keys import METRICS_KEY
 from app.auth import Challenge
 from app.config import AppConfig
-from app.shared_state import METRICS_KEY
 
 from ._keys import IdentityProviderUnavailable
 from ._verifier import OidcVerifier

@@ -6,6 +6,7 @@ import time
 
 from aiohttp import web
 
+from app.app_keys import SHUTDOWN_DEADLINE_KEY
 from app.core import (
     RUNNER_KEY,
     Agent,
@@ -29,7 +30,6 @@ from app.http.responses import (
 )
 from app.limits import account_for
 from app.request_body import read_json
-from app.shared_state import SHUTDOWN_DEADLINE_KEY
 
 from . import bodies
 from ._chunks import DONE, ChunkRenderer, error_data

@@ -24,11 +24,11 @@ import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
 
+from app.app_keys import CONFIG_KEY
 from app.contract import errors
 from app.errors import ServiceUnavailableError
 from app.limits import STORE_ERRORS, shared_store_client
 from app.providers import ChatMessage, ToolCall
-from app.shared_state import CONFIG_KEY
 
 log = structlog.get_logger("agentsmcp.responses")
 T = TypeVar("T")

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from app.app_keys import SHUTDOWN_DEADLINE_KEY, SUBJECT_KEY
 from app.contract import errors
 from app.core import (
     RUNNER_KEY,
@@ -35,7 +36,6 @@ from app.http.wire import InvalidFieldError, quoted
 from app.limits import account_for
 from app.providers import ChatMessage
 from app.request_body import read_json
-from app.shared_state import SHUTDOWN_DEADLINE_KEY, SUBJECT_KEY
 
 from ._events import ResponseEvents
 from ._output import ResponseDraft, outcome, output_items, output_messages

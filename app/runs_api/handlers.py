@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from app.app_keys import SHUTDOWN_DEADLINE_KEY
 from app.core import (
     RUNNER_KEY,
     Agent,
@@ -39,7 +40,6 @@ from app.http.sse import dumps, event, open_stream
 from app.limits import account_for
 from app.providers import ChatMessage
 from app.request_body import read_json
-from app.shared_state import SHUTDOWN_DEADLINE_KEY
 
 from . import bodies
 from .requests import parse_run

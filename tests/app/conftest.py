@@ -66,7 +66,7 @@ async def boom(request: web.Request) -> web.Response:
 
 
 async def whoami(request: web.Request) -> web.Response:
-    from app.shared_state import SUBJECT_KEY
+    from app.app_keys import SUBJECT_KEY
 
     return web.json_response({"subject": request.get(SUBJECT_KEY)})
 

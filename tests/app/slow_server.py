@@ -10,11 +10,11 @@ import sys
 
 from aiohttp import web
 
+from app.app_keys import SHUTDOWN_DEADLINE_KEY
 from app.config import load_config
 from app.lifecycle import serve
 from app.observability.logging import configure_logging
 from app.server import create_app
-from app.shared_state import SHUTDOWN_DEADLINE_KEY
 
 
 async def slow(request: web.Request) -> web.Response:

@@ -21,9 +21,9 @@ import structlog
 from aiohttp import web
 from mcp.shared.exceptions import McpError
 
+from app.app_keys import METRICS_KEY
 from app.core import AUDIT_LOGGER
 from app.server import create_app
-from app.shared_state import METRICS_KEY
 from tests.app.conftest import make_token
 from tests.app.mcp.conftest import mcp_session
 from tests.fakes import FakeServer

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 
 from app import __version__
-from app.shared_state import STATE_KEY
+from app.app_keys import STATE_KEY
 from tests.app.conftest import ClientFactory, make_config
 
 

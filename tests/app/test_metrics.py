@@ -94,7 +94,7 @@ async def test_metrics_disabled_means_404(make_client: ClientFactory) -> None:
 def test_each_app_gets_its_own_registry() -> None:
     first = create_app(make_config())
     second = create_app(make_config())
-    from app.shared_state import METRICS_KEY
+    from app.app_keys import METRICS_KEY
 
     assert first[METRICS_KEY].registry is not second[METRICS_KEY].registry
     shared = CollectorRegistry()

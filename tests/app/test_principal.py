@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
+from app.app_keys import PRINCIPAL_KEY, SUBJECT_KEY
 from app.auth import Principal
 from app.server import create_app
-from app.shared_state import PRINCIPAL_KEY, SUBJECT_KEY
 from tests.app.conftest import bearer, make_config, make_token
 
 

@@ -67,7 +67,7 @@ async def test_probes_and_scrapes_are_never_rate_limited(
 
 
 async def test_readiness_is_503_not_429_while_draining(make_client: ClientFactory) -> None:
-    from app.shared_state import STATE_KEY
+    from app.app_keys import STATE_KEY
 
     config = make_config(rate_limit={"enabled": True, "requests_per_minute": 1, "burst": 1})
     client = await make_client(config)

@@ -493,10 +493,10 @@ def test_metrics_and_openapi_are_not_routed_publicly() -> None:
 def _metric_names() -> set[str]:
     """Every metric the server's application factory registers, and the limiter's (registered
     when the app starts, in ``app.limits.limits_ctx``)."""
+    from app.app_keys import METRICS_KEY
     from app.config import parse_config
     from app.limits import LimitMetrics
     from app.server import create_app
-    from app.shared_state import METRICS_KEY
 
     registry = create_app(parse_config({"jwt_secret_key": "x" * 40}))[METRICS_KEY].registry
     LimitMetrics(registry, [])

@@ -12,10 +12,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from app.app_keys import METRICS_KEY
 from app.config import AppConfig
 from app.core import estimate_tokens
 from app.server import create_app
-from app.shared_state import METRICS_KEY
 from tests.app.conftest import bearer, make_token
 from tests.fakes import Behavior, FakeServer
 from tests.fakes.appconfig import DEFAULT_AGENTS, agent_config

@@ -351,7 +351,7 @@ async def test_stream_error_event_is_json(
 async def test_shutdown_deadline_ends_streams_with_a_final_error(
     make_agent_client: AgentClientFactory, fake: FakeServer, route: str
 ) -> None:
-    from app.shared_state import SHUTDOWN_DEADLINE_KEY
+    from app.app_keys import SHUTDOWN_DEADLINE_KEY
 
     client = await make_agent_client()
     fake.openai.default = Behavior(chunks=("tok",) * 100, chunk_delay=0.1)
@@ -376,7 +376,7 @@ async def test_shutdown_deadline_ends_streams_with_a_final_error(
 async def test_shutdown_deadline_ends_a_waiting_request_with_503(
     make_agent_client: AgentClientFactory, fake: FakeServer
 ) -> None:
-    from app.shared_state import SHUTDOWN_DEADLINE_KEY
+    from app.app_keys import SHUTDOWN_DEADLINE_KEY
 
     client = await make_agent_client()
     fake.openai.default = Behavior(header_delay=10)

@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 import structlog.testing
 
+from app.app_keys import METRICS_KEY, SHUTDOWN_DEADLINE_KEY
 from app.mcp import SESSION_HEADER, McpEndpoint
-from app.shared_state import METRICS_KEY, SHUTDOWN_DEADLINE_KEY
 from tests.app.conftest import bearer, make_token
 from tests.fakes import Behavior, FakeServer
 from tests.sse import sse_events

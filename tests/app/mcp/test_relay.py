@@ -17,9 +17,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from app.app_keys import METRICS_KEY
 from app.mcp import MCP_KEY
 from app.server import create_app
-from app.shared_state import METRICS_KEY
 from tests.app.conftest import make_token
 from tests.fakes import Behavior, FakeServer
 from tests.redis_server import RedisServer, running_redis

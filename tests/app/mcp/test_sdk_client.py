@@ -11,8 +11,8 @@ import pytest
 from mcp import types
 from mcp.shared.exceptions import McpError
 
+from app.app_keys import METRICS_KEY
 from app.mcp import SESSION_HEADER
-from app.shared_state import METRICS_KEY
 from tests.fakes import Behavior, FakeServer
 
 from .conftest import Server, eventually, mcp_session

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import structlog
 
+from app.app_keys import METRICS_KEY
 from app.observability.logging import configure_logging
-from app.shared_state import METRICS_KEY
 from tests.app.conftest import bearer, make_token
 from tests.fakes import Behavior, FakeServer, ScriptedCall
 from tests.fakes.appconfig import ANTHROPIC_KEY, OPENAI_KEY

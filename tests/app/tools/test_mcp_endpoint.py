@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.shared_state import METRICS_KEY
+from app.app_keys import METRICS_KEY
 from tests.app.mcp.conftest import mcp_session
 from tests.fakes import Behavior, FakeServer, ScriptedCall
 

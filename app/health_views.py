@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from app.app_keys import STATE_KEY
 from app.config import deployed_version
-from app.shared_state import STATE_KEY
 
 
 async def health(request: web.Request) -> web.Response:

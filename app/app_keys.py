@@ -11,7 +11,7 @@ from app.auth import Principal
 from app.config import AppConfig, LimitOverride
 from app.errors import APIError
 from app.observability.metrics import Metrics
-from app.state import ServerState
+from app.server_state import ServerState
 
 CONFIG_KEY = web.AppKey("config", AppConfig)
 METRICS_KEY = web.AppKey("metrics", Metrics)
