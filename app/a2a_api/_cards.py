@@ -2,6 +2,11 @@
 each agent's at ``/a2a/<agent>/.well-known/agent-card.json``, in A2A 1.0's shape; the same at
 ``agent.json`` in 0.3's shape for clients that still read it. Public and cacheable: an ETag
 (a digest of the card) answers ``If-None-Match`` with 304.
+
+An agent's card advertises the authenticated extended card (1.0: ``capabilities.extendedAgentCard``;
+0.3: ``supportsAuthenticatedExtendedCard``): ``GetExtendedAgentCard`` on the agent's endpoint
+answers the same card to a caller who may use the agent, guarded or not. The server's card has
+no extended card (no endpoint of its own answers one), so it advertises none.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ class Cards:
             "description": "Every agent of this agentsmcp server; each has its own card at"
             f" {A2A_PREFIX}/<agent>{CARD_PATH}.",
             "supportedInterfaces": [self._interface(base, name) for name in names],
-            **self._common(),
+            **self._common(extended=False),
             "skills": [self._skill(name, self._agents[name]) for name in names],
         }
 
@@ -62,7 +67,7 @@ class Cards:
             "name": name,
             "description": settings.description or f"The agent {name}.",
             "supportedInterfaces": [self._interface(base, name)],
-            **self._common(),
+            **self._common(extended=True),
             "skills": [self._skill(name, settings)],
         }
 
@@ -80,8 +85,12 @@ class Cards:
             for key, value in card.items()
             if key not in ("supportedInterfaces", "securitySchemes", "securityRequirements")
         }
+        capabilities = dict(card["capabilities"])
+        extended = capabilities.pop("extendedAgentCard")
         return {
             **legacy,
+            "capabilities": capabilities,
+            "supportsAuthenticatedExtendedCard": extended,
             "url": agent_url(base, target),
             "protocolVersion": V03_CARD_VERSION,
             "preferredTransport": "JSONRPC",
@@ -96,7 +105,7 @@ class Cards:
             "protocolVersion": V1,
         }
 
-    def _common(self) -> dict[str, Any]:
+    def _common(self, *, extended: bool) -> dict[str, Any]:
         schemes: dict[str, Any] = {}
         requirements: list[dict[str, Any]] = []
         if self._auth:
@@ -116,7 +125,11 @@ class Cards:
         return {
             "provider": {"organization": SERVER_NAME, "url": "https://github.com/agentsmcp"},
             "version": self._version,
-            "capabilities": {"streaming": True, "pushNotifications": False},
+            "capabilities": {
+                "streaming": True,
+                "pushNotifications": False,
+                "extendedAgentCard": extended,
+            },
             "securitySchemes": schemes,
             "securityRequirements": requirements,
             "defaultInputModes": list(TEXT_MODES),

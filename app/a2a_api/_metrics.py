@@ -25,6 +25,7 @@ METHODS: Final = frozenset(
         "tasks/get",
         "tasks/cancel",
         "tasks/resubscribe",
+        "agent/getAuthenticatedExtendedCard",
     }
 )
 

@@ -5,8 +5,10 @@ Streams are SSE: the task first, then its status and artifact updates, ending on
 
 Access (docs/security.md): a caller that may not use the agent is answered as for an unknown
 agent, whatever the method; the cards (public, read without a token) show only the agents
-without rules. A message (SendMessage, SendStreamingMessage) is one audited invocation: its
-audit event is logged when its task ends, with the task's outcome.
+without rules, so a caller finds a guarded agent it may use through the authenticated extended
+card (``GetExtendedAgentCard``; 0.3: ``agent/getAuthenticatedExtendedCard``). A message
+(SendMessage, SendStreamingMessage) is one audited invocation: its audit event is logged when
+its task ends, with the task's outcome.
 """
 
 from __future__ import annotations
@@ -114,11 +116,13 @@ class A2aEndpoint:
             "ListTasks": (self._list, V1),
             "CancelTask": (self._cancel, V1),
             "SubscribeToTask": (self._subscribe, V1),
+            "GetExtendedAgentCard": (self._extended_card, V1),
             "message/send": (self._send, V03),
             "message/stream": (self._stream, V03),
             "tasks/get": (self._get, V03),
             "tasks/cancel": (self._cancel, V03),
             "tasks/resubscribe": (self._subscribe, V03),
+            "agent/getAuthenticatedExtendedCard": (self._extended_card, V03),
         }
 
     # Cards.
@@ -291,6 +295,16 @@ class A2aEndpoint:
             task = task.moved("canceled", "The task was canceled.")
             await service.store.save(call.subject, task)
         return json_response(result_message(call.id, call.render.task(task)))
+
+    async def _extended_card(self, call: A2aCall) -> web.StreamResponse:
+        """The agent's card in the call's wire version; a caller who may not use the agent was
+        refused before, as for an unknown agent."""
+        base, name = self.cards.base_url(call.request), call.agent.name
+        if call.render.version == V1:
+            card = self.cards.agent(base, name)
+        else:
+            card = self.cards.legacy(base, name, (name,))
+        return json_response(result_message(call.id, card))
 
     async def _task(self, call: A2aCall, task_id: str) -> Task:
         task = await self._service().store.load(call.subject, task_id)
