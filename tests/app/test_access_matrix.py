@@ -403,6 +403,54 @@ async def test_a2a_task_methods_on_a_forbidden_agent_look_unknown(
     assert json.loads(got.body)["result"]["status"]["state"] == "TASK_STATE_COMPLETED"
 
 
+@pytest.mark.parametrize(
+    ("method", "version", "card_path"),
+    [
+        ("GetExtendedAgentCard", A2A_VERSION, CARD_PATHS[0]),
+        ("agent/getAuthenticatedExtendedCard", {}, CARD_PATHS[1]),
+    ],
+)
+async def test_a2a_extended_card_shows_exactly_the_agents_the_caller_may_use(
+    fake: FakeServer,
+    provider: OidcProvider,
+    setup: Setup,
+    method: str,
+    version: dict[str, str],
+    card_path: str,
+) -> None:
+    """Every caller x every agent: the authenticated extended card is the agent's full card
+    (as the public card would be without rules) for an agent the caller may use, guarded or
+    not, and an unknown agent's refusal otherwise; only the refusals are audited."""
+    oidc = {"oidc": {"issuer": provider.issuer, "audience": RESOURCE}}
+    open_cards = agent_config(fake, agents=dict.fromkeys(AGENTS, AGENT), auth=oidc)
+    async with serve(create_app(open_cards)) as open_url:
+        expected = {
+            agent: (await _get(f"{open_url}/a2a/{agent}{card_path}", None)).body.replace(
+                open_url, setup.url
+            )
+            for agent in AGENTS
+        }
+    refusals: list[tuple[str, str]] = []
+    with structlog.testing.capture_logs() as logs:
+        for caller, allowed in sorted(ALLOWED.items()):
+            for agent in AGENTS:
+                body = {"jsonrpc": "2.0", "id": 7, "method": method, "params": {}}
+                url, token = f"{setup.url}/a2a/{agent}", setup.tokens[caller]
+                answer = await _post(url, token, body, version)
+                if agent in allowed:
+                    assert answer.status == 200, (caller, agent, answer.body)
+                    assert json.loads(answer.body)["result"] == json.loads(expected[agent])
+                    continue
+                other = f"{setup.url}/a2a/{UNKNOWN[agent]}"
+                _same_refusal(answer, await _post(other, token, body, version), agent)
+                assert answer.status == 404
+                refusals += [(agent, "forbidden"), (UNKNOWN[agent], "unknown_agent")]
+    audits = [event for event in logs if event.get("logger") == AUDIT_LOGGER]
+    assert [(e["front_door"], e["agent"], e["reason"]) for e in audits] == [
+        ("a2a", agent, reason) for agent, reason in refusals
+    ]
+
+
 async def test_a2a_stream_is_audited_once_with_its_outcome(setup: Setup) -> None:
     with structlog.testing.capture_logs() as logs:
         answer = await a2a_call(
