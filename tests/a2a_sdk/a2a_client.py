@@ -10,10 +10,11 @@ import sys
 from typing import Any
 
 import httpx
-from a2a.client import A2ACardResolver, ClientConfig, create_client
+from a2a.client import A2ACardResolver, ClientConfig, create_client, minimal_agent_card
 from a2a.types import (
     AgentCard,
     CancelTaskRequest,
+    GetExtendedAgentCardRequest,
     GetTaskRequest,
     ListTasksRequest,
     Message,
@@ -73,6 +74,30 @@ class Session:
 
     async def send(self, step: dict[str, Any]) -> dict[str, Any]:
         client = await self.client(step.get("streaming", False), step.get("version", "1.0"))
+        return await self.deliver(client, step)
+
+    async def extended(self, step: dict[str, Any]) -> dict[str, Any]:
+        """An agent addressed by its URL alone (its public card may be refused): the SDK's
+        minimal card, the authenticated extended card, then (``text``) a message through the
+        client that now holds that card."""
+        card = minimal_agent_card(f"{self.base}/a2a/{step['agent']}", ["JSONRPC"])
+        if step.get("version"):
+            card.supported_interfaces[0].protocol_version = step["version"]
+        config = ClientConfig(streaming=False, httpx_client=self.http)
+        client = await create_client(card, client_config=config)
+        extended = await client.get_extended_agent_card(GetExtendedAgentCardRequest())
+        report: dict[str, Any] = {
+            "name": extended.name,
+            "skills": [skill.id for skill in extended.skills],
+            "interfaces": [MessageToDict(i) for i in extended.supported_interfaces],
+            "extended": extended.capabilities.extended_agent_card,
+            "schemes": sorted(extended.security_schemes),
+        }
+        if "text" in step:
+            report["sent"] = await self.deliver(client, step)
+        return report
+
+    async def deliver(self, client: Any, step: dict[str, Any]) -> dict[str, Any]:
         message = Message(
             role=Role.ROLE_USER, message_id=step["message_id"], parts=[Part(text=step["text"])]
         )

@@ -1,6 +1,7 @@
 """The official a2a-sdk 1.3.0 client (``.venv-a2a``, ``make a2a-sdk``) against the server: it
 discovers the cards, sends messages streaming and not, gets, lists and cancels tasks, follows a
-conversation through contextId, and talks 0.3 through the SDK's compatibility transport.
+conversation through contextId, talks 0.3 through the SDK's compatibility transport, and finds
+an agent with access rules (no public card) through the authenticated extended card.
 A missing SDK skips, and CI=true turns a skip into a failure."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 from tests.app.conftest import make_token
 from tests.fakes import Behavior, FakeServer
-from tests.fakes.appconfig import agent_config
+from tests.fakes.appconfig import DEFAULT_AGENTS, agent_config
 from tests.reliability.conftest import LiveServer, serve_app
 
 HERE = Path(__file__).resolve().parent
@@ -138,3 +139,66 @@ async def test_another_subjects_task_is_not_found(server: LiveServer) -> None:
     steps = [{"op": "error", "do": "get", "name": "theirs", "task": alices}]
     report = await run_client(server.url, steps, subject="bob")
     assert report["theirs"]["error"] == "TaskNotFoundError", report
+
+
+# coding-claude is guarded: only alice may use it, so it has no public card.
+GUARDED = {
+    **DEFAULT_AGENTS,
+    "coding-claude": {**DEFAULT_AGENTS["coding-claude"], "access": [{"subjects": ["alice"]}]},
+}
+
+
+@pytest.fixture
+async def guarded_server(fake: FakeServer) -> AsyncIterator[LiveServer]:
+    async with serve_app(agent_config(fake, agents=GUARDED, max_retries=0)) as live:
+        yield live
+
+
+def extended(name: str, agent: str, **options: Any) -> dict[str, Any]:
+    return {"op": "extended", "name": name, "agent": agent, "message_id": f"m-{name}", **options}
+
+
+async def test_a_caller_allowed_a_guarded_agent_gets_its_extended_card(
+    guarded_server: LiveServer,
+) -> None:
+    steps = [
+        {"op": "discover", "name": "public"},
+        extended("card", "coding-claude", text="hi"),
+        extended("card03", "coding-claude", version="0.3"),
+    ]
+    report = await run_client(guarded_server.url, steps)
+    assert report["public"]["server_skills"] == ["coding"]
+    card = report["card"]
+    assert (card["name"], card["skills"], card["extended"]) == (
+        "coding-claude",
+        ["coding-claude"],
+        True,
+    )
+    assert card["interfaces"] == [
+        {
+            "url": f"{guarded_server.url}/a2a/coding-claude",
+            "protocolBinding": "JSONRPC",
+            "protocolVersion": "1.0",
+        }
+    ]
+    assert card["schemes"] == ["bearer"]
+    assert card["sent"]["state"] == "TASK_STATE_COMPLETED"
+    assert card["sent"]["answer"] == "Hello, world!"
+    assert (report["card03"]["name"], report["card03"]["extended"]) == ("coding-claude", True)
+
+
+async def test_a_forbidden_caller_gets_the_unknown_agent_answer(
+    guarded_server: LiveServer,
+) -> None:
+    steps = [
+        {"op": "error", "do": "extended", "name": "guarded", "agent": "coding-claude"},
+        {"op": "error", "do": "extended", "name": "unknown", "agent": "coding-claudx"},
+    ]
+    report = await run_client(guarded_server.url, steps, subject="bob")
+    guarded, unknown = report["guarded"], report["unknown"]
+    assert guarded["error"] is not None, report
+    assert "404" in guarded["message"]
+    assert guarded["error"] == unknown["error"]
+    assert guarded["message"].replace("coding-claude", "@") == unknown["message"].replace(
+        "coding-claudx", "@"
+    )
