@@ -25,10 +25,10 @@ from app.config import AppConfig
 from app.core import Agent, AuditRecord, admitted, agent_for, visible_agents
 from app.core.gate import A2A
 from app.errors import APIError
+from app.http.jsonrpc import read_message
 from app.http.sse import open_stream
 from app.limits import account_for
 from app.limits.relay import StoreRelay
-from app.request_body import read_json
 
 from ._cards import Cards, card_response
 from ._metrics import A2aMetrics
@@ -37,7 +37,6 @@ from ._tasks import STOP_SECONDS, TaskService, task_key
 from ._wire import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
-    PARSE_ERROR,
     SERVER_ERROR,
     SUPPORTED_VERSIONS,
     TASK_NOT_CANCELABLE,
@@ -158,7 +157,7 @@ class A2aEndpoint:
         request_id: Any = None
         try:
             agent, audit = admitted(request, A2A, request.match_info["agent"])
-            document = await _read(request)
+            document = await read_message(request, A2aError)
             request_id, method, params = _envelope(document)
             version = _version(request)
             if version is None:
@@ -328,14 +327,6 @@ def _changes(render: Renderer, previous: Task | None, current: Task) -> list[dic
     if (current.state, current.status_text) != (previous.state, previous.status_text):
         events.append(render.status_update(current))
     return events
-
-
-async def _read(request: web.Request) -> Any:
-    try:
-        return await read_json(request)
-    except APIError as exc:
-        code = PARSE_ERROR if exc.status == 400 else INVALID_REQUEST
-        raise A2aError(code, exc.message, status=exc.status) from None
 
 
 def _envelope(document: Any) -> tuple[Any, str, Any]:
