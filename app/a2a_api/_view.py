@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 import structlog
@@ -62,26 +63,21 @@ Call = Callable[["A2aCall"], Awaitable[web.StreamResponse]]
 RENDERERS: Final = {V1: Renderer(V1), V03: Renderer(V03)}
 
 
+@dataclass(frozen=True, slots=True)
 class A2aCall:
-    """One JSON-RPC request to one agent."""
+    """One JSON-RPC request to one agent, answered in the wire version of ``render``."""
 
-    def __init__(
-        self,
-        request: web.Request,
-        agent: Agent,
-        audit: AuditRecord,
-        request_id: Any,
-        params: Any,
-        version: str,
-    ) -> None:
-        self.request = request
-        self.agent = agent
-        # Logged by the task a message starts; the other methods are no invocation.
-        self.audit = audit
-        self.id = request_id
-        self.params = params
-        self.render = RENDERERS[version]
-        self.subject: str = request.get(SUBJECT_KEY) or ""
+    request: web.Request
+    agent: Agent
+    # Logged by the task a message starts; the other methods are no invocation.
+    audit: AuditRecord
+    id: Any
+    params: Any
+    render: Renderer
+
+    @property
+    def subject(self) -> str:
+        return self.request.get(SUBJECT_KEY) or ""
 
 
 def json_response(payload: Any, status: int = 200) -> web.Response:
@@ -167,7 +163,9 @@ class A2aEndpoint:
                     data={"supported": list(SUPPORTED_VERSIONS)},
                 )
             call, wire = self._method(method)
-            response = await call(A2aCall(request, agent, audit, request_id, params, wire))
+            response = await call(
+                A2aCall(request, agent, audit, request_id, params, RENDERERS[wire])
+            )
         except A2aError as exc:
             self.metrics.request(method, request.match_info.get("agent"), "error")
             return json_response(error_message(request_id, exc), exc.status)

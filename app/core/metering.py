@@ -16,6 +16,7 @@ import math
 import sys
 import time
 from collections.abc import AsyncGenerator, Iterator, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
@@ -328,25 +329,16 @@ class Metering:
             instruments.completion_tokens.inc(usage.completion_tokens)
 
 
+@dataclass(slots=True)
 class Reservation:
     """``async with``: the tokens a model call may use, set aside on entry and settled on exit
     (a class rather than an async generator: it is on every call's path)."""
 
-    __slots__ = ("_account", "_agent", "_messages", "_metering", "_options")
-
-    def __init__(
-        self,
-        metering: Metering,
-        account: TokenAccount | None,
-        agent: Agent,
-        messages: Sequence[ChatMessage],
-        options: RunOptions,
-    ) -> None:
-        self._metering = metering
-        self._account = account
-        self._agent = agent
-        self._messages = messages
-        self._options = options
+    _metering: Metering
+    _account: TokenAccount | None
+    _agent: Agent
+    _messages: Sequence[ChatMessage]
+    _options: RunOptions
 
     async def __aenter__(self) -> None:
         if self._account is not None:
