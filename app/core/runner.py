@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Sequence
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -23,7 +23,7 @@ from app.observability import tracing
 from app.providers import ChatMessage, StreamEnd, ToolCallDelta
 
 from ._loop import ToolRun
-from ._tracing import RunSpan, invoke_span
+from ._tracing import RunSpan, SpannedRun, invoke_span
 from .access import AgentAccess
 from .errors import UpstreamError
 from .metering import Metering
@@ -214,7 +214,7 @@ def _loops(agent: Agent, options: RunOptions) -> bool:
     return agent.settings.type == TOOLS_AGENT_TYPE and not options.tools
 
 
-class RunStream:
+class RunStream(SpannedRun[str | ToolCallDelta | RunResult]):
     """Text and tool-call deltas of a streaming run. ``agent`` is the agent answering (it
     changes if the primary fails before its first delta and a fallback takes over); ``result``
     is set once the stream has ended successfully (its ``text`` is empty: the deltas are the
@@ -242,9 +242,6 @@ class RunStream:
         self._items = self._attempt()
         self._span = RunSpan.start(agent, options.conversation_id)
 
-    def __aiter__(self) -> Self:
-        return self
-
     async def __anext__(self) -> str | ToolCallDelta:
         # Fallback is handled here rather than in a generator around the attempts: one
         # generator less for every delta to pass through.
@@ -269,17 +266,6 @@ class RunStream:
             else:
                 self._delivered = True
                 return item
-
-    async def aclose(self) -> None:
-        await self._items.aclose()
-        if self._span is not None:
-            self._span.end(None)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     def _attempt(self) -> AsyncGenerator[str | ToolCallDelta | RunResult, None]:
         return self._runner._stream_once(self.agent, self._messages, self._options, self.account)
