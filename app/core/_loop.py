@@ -180,16 +180,14 @@ class ToolRun(SpannedRun[RunEvent]):
     ) -> AsyncGenerator[str | StreamEnd, None]:
         """One model call: its text, then a StreamEnd with the assembled tool calls."""
         metering, agent, account, options = self._metering, self.agent, self.account, self._options
-        async with metering.reserved(account, agent, messages, options):
+        async with metering.reserved(account, agent, messages, options) as reserved:
             if not self._streaming:
-                text, end = await metering.complete(
-                    agent, provider, messages, options, account, deadline
-                )
+                text, end = await metering.complete(reserved, provider, deadline)
                 if text:
                     yield text
                 yield end
                 return
-            call = metering.stream(agent, provider, messages, options, account, deadline)
+            call = metering.stream(reserved, provider, deadline)
             async with contextlib.aclosing(call) as items:
                 async for item in items:
                     # Tool-call deltas are left out: the loop runs the assembled calls.

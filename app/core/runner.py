@@ -127,12 +127,10 @@ class AgentRunner:
         """One agent's attempt at a plain single-call run."""
         metering = self.metering
         provider = metering.provider(agent)
-        async with metering.reserved(account, agent, messages, options):
+        async with metering.reserved(account, agent, messages, options) as reserved:
             deadline = asyncio.get_running_loop().time() + agent.settings.timeout
             with metering.attempt(agent) as attempt:
-                text, end = await metering.complete(
-                    agent, provider, messages, options, account, deadline
-                )
+                text, end = await metering.complete(reserved, provider, deadline)
                 return _result(agent, text, end, attempt.elapsed())
 
     async def _stream_once(
@@ -147,18 +145,10 @@ class AgentRunner:
         assembled)."""
         metering = self.metering
         provider = metering.provider(agent)
-        async with metering.reserved(account, agent, messages, options):
+        async with metering.reserved(account, agent, messages, options) as reserved:
             deadline = asyncio.get_running_loop().time() + agent.settings.timeout
             with metering.attempt(agent) as attempt:
-                call = metering.stream(
-                    agent,
-                    provider,
-                    messages,
-                    options,
-                    account,
-                    deadline,
-                    ttft_since=attempt.started,
-                )
+                call = metering.stream(reserved, provider, deadline, ttft_since=attempt.started)
                 async with contextlib.aclosing(call) as items:
                     async for item in items:
                         if isinstance(item, StreamEnd):
