@@ -1,13 +1,16 @@
 """The JSON-RPC 2.0 plumbing both JSON-RPC front doors (MCP, A2A) share: the standard error
-codes, an error answered with an HTTP status, the result and error messages, and the request
-body read as one JSON document whose failure is a JSON-RPC error."""
+codes, an error answered with an HTTP status, the result and error messages, the request body
+read as one JSON document whose failure is a JSON-RPC error, and the endpoint mounted on the app
+so that errors raised before its view are JSON-RPC errors too."""
 
 from __future__ import annotations
 
-from typing import Any, Final, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Final, Protocol, TypeVar
 
 from aiohttp import web
 
+from app.app_keys import ERROR_RENDERERS_KEY
 from app.errors import APIError
 from app.request_body import read_json
 
@@ -65,3 +68,24 @@ async def read_message(request: web.Request, fault: type[Fault]) -> Any:
     except APIError as exc:
         code = PARSE_ERROR if exc.status == 400 else INVALID_REQUEST
         raise fault(code, exc.message, status=exc.status) from None
+
+
+class JsonRpcEndpoint(Protocol):
+    def render_error(self, exc: APIError) -> web.Response: ...
+
+
+Endpoint = TypeVar("Endpoint", bound=JsonRpcEndpoint)
+
+
+def mount_endpoint(
+    app: web.Application,
+    key: web.AppKey[Endpoint],
+    endpoint: Endpoint,
+    path: str,
+    cleanup: Callable[[web.Application], AsyncIterator[None]],
+) -> None:
+    """``endpoint`` kept in ``app[key]``, rendering the errors raised before its view (auth,
+    limits, body size) on ``path``, with ``cleanup`` run around the app's life."""
+    app[key] = endpoint
+    app[ERROR_RENDERERS_KEY][path] = endpoint.render_error
+    app.cleanup_ctx.append(cleanup)
