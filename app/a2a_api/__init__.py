@@ -12,9 +12,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from app.app_keys import CONFIG_KEY, ERROR_RENDERERS_KEY, METRICS_KEY
+from app.app_keys import CONFIG_KEY, METRICS_KEY
 from app.config import AppConfig
 from app.core import ADMISSION_KEY, RUNNER_KEY
+from app.http.jsonrpc import mount_endpoint
 from app.limits import shared_store_client
 
 from ._relay import cancel_relay
@@ -31,9 +32,7 @@ def setup_a2a(app: web.Application, config: AppConfig) -> None:
     if not config.a2a.enabled:
         return
     endpoint = A2aEndpoint(config, app[METRICS_KEY].registry)
-    app[A2A_KEY] = endpoint
-    app[ERROR_RENDERERS_KEY][AGENT_PATH] = endpoint.render_error
-    app.cleanup_ctx.append(_tasks_ctx)
+    mount_endpoint(app, A2A_KEY, endpoint, AGENT_PATH, _tasks_ctx)
 
 
 def _task_store(config: AppConfig) -> TaskStore:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 import structlog
@@ -27,10 +28,10 @@ from app.config import AppConfig
 from app.core import Agent, AuditRecord, admitted, agent_for, visible_agents
 from app.core.gate import A2A
 from app.errors import APIError
+from app.http.jsonrpc import read_message
 from app.http.sse import open_stream
 from app.limits import account_for
 from app.limits.relay import StoreRelay
-from app.request_body import read_json
 
 from ._cards import Cards, card_response
 from ._metrics import A2aMetrics
@@ -39,7 +40,6 @@ from ._tasks import STOP_SECONDS, TaskService, task_key
 from ._wire import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
-    PARSE_ERROR,
     SERVER_ERROR,
     SUPPORTED_VERSIONS,
     TASK_NOT_CANCELABLE,
@@ -65,26 +65,21 @@ Call = Callable[["A2aCall"], Awaitable[web.StreamResponse]]
 RENDERERS: Final = {V1: Renderer(V1), V03: Renderer(V03)}
 
 
+@dataclass(frozen=True, slots=True)
 class A2aCall:
-    """One JSON-RPC request to one agent."""
+    """One JSON-RPC request to one agent, answered in the wire version of ``render``."""
 
-    def __init__(
-        self,
-        request: web.Request,
-        agent: Agent,
-        audit: AuditRecord,
-        request_id: Any,
-        params: Any,
-        version: str,
-    ) -> None:
-        self.request = request
-        self.agent = agent
-        # Logged by the task a message starts; the other methods are no invocation.
-        self.audit = audit
-        self.id = request_id
-        self.params = params
-        self.render = RENDERERS[version]
-        self.subject: str = request.get(SUBJECT_KEY) or ""
+    request: web.Request
+    agent: Agent
+    # Logged by the task a message starts; the other methods are no invocation.
+    audit: AuditRecord
+    id: Any
+    params: Any
+    render: Renderer
+
+    @property
+    def subject(self) -> str:
+        return self.request.get(SUBJECT_KEY) or ""
 
 
 def json_response(payload: Any, status: int = 200) -> web.Response:
@@ -162,7 +157,7 @@ class A2aEndpoint:
         request_id: Any = None
         try:
             agent, audit = admitted(request, A2A, request.match_info["agent"])
-            document = await _read(request)
+            document = await read_message(request, A2aError)
             request_id, method, params = _envelope(document)
             version = _version(request)
             if version is None:
@@ -172,7 +167,9 @@ class A2aEndpoint:
                     data={"supported": list(SUPPORTED_VERSIONS)},
                 )
             call, wire = self._method(method)
-            response = await call(A2aCall(request, agent, audit, request_id, params, wire))
+            response = await call(
+                A2aCall(request, agent, audit, request_id, params, RENDERERS[wire])
+            )
         except A2aError as exc:
             self.metrics.request(method, request.match_info.get("agent"), "error")
             return json_response(error_message(request_id, exc), exc.status)
@@ -342,14 +339,6 @@ def _changes(render: Renderer, previous: Task | None, current: Task) -> list[dic
     if (current.state, current.status_text) != (previous.state, previous.status_text):
         events.append(render.status_update(current))
     return events
-
-
-async def _read(request: web.Request) -> Any:
-    try:
-        return await read_json(request)
-    except APIError as exc:
-        code = PARSE_ERROR if exc.status == 400 else INVALID_REQUEST
-        raise A2aError(code, exc.message, status=exc.status) from None
 
 
 def _envelope(document: Any) -> tuple[Any, str, Any]:

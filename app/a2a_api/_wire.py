@@ -14,19 +14,22 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-PARSE_ERROR: Final = -32700
-INVALID_REQUEST: Final = -32600
-METHOD_NOT_FOUND: Final = -32601
-INVALID_PARAMS: Final = -32602
-INTERNAL_ERROR: Final = -32603
+from app.http.jsonrpc import INTERNAL_ERROR as INTERNAL_ERROR
+from app.http.jsonrpc import INVALID_PARAMS as INVALID_PARAMS
+from app.http.jsonrpc import INVALID_REQUEST as INVALID_REQUEST
+from app.http.jsonrpc import METHOD_NOT_FOUND as METHOD_NOT_FOUND
+from app.http.jsonrpc import PARSE_ERROR as PARSE_ERROR
+from app.http.jsonrpc import SERVER_ERROR as SERVER_ERROR
+from app.http.jsonrpc import JsonRpcFault
+from app.http.jsonrpc import error_message as error_message
+from app.http.jsonrpc import result_message as result_message
+
 # A2A's own codes (specification section 9/10).
 TASK_NOT_FOUND: Final = -32001
 TASK_NOT_CANCELABLE: Final = -32002
 UNSUPPORTED_OPERATION: Final = -32004
 CONTENT_TYPE_NOT_SUPPORTED: Final = -32005
 VERSION_NOT_SUPPORTED: Final = -32009
-# Implementation-defined server errors (-32000 to -32099): errors of the API before a task.
-SERVER_ERROR: Final = -32000
 
 VERSION_HEADER: Final = "A2A-Version"
 V1: Final = "1.0"
@@ -52,30 +55,9 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class A2aError(Exception):
-    """A JSON-RPC error answered with HTTP ``status`` (200 unless the error precedes the
+class A2aError(JsonRpcFault):
+    """A JSON-RPC error of A2A answered with HTTP ``status`` (200 unless the error precedes the
     message: a body that is not JSON-RPC, an unknown agent)."""
-
-    def __init__(self, code: int, message: str, *, status: int = 200, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.data = data
-
-    def error_object(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.data is not None:
-            error["data"] = self.data
-        return error
-
-
-def error_message(request_id: str | int | None, error: A2aError) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "error": error.error_object()}
-
-
-def result_message(request_id: str | int | None, result: Any) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
 
 @dataclass(frozen=True, slots=True)

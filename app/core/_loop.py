@@ -15,7 +15,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncGenerator, Sequence
-from typing import Any, Self
+from typing import Any
 
 import structlog
 
@@ -23,7 +23,7 @@ from app.observability import tracing
 from app.providers import ChatMessage, ChatProvider, StreamEnd, ToolCall, Usage
 from app.tools import Toolbox, ToolCallOutcome, ToolServerError, ToolServers, metric_tool
 
-from ._tracing import RunSpan, tool_span
+from ._tracing import RunSpan, SpannedRun, tool_span
 from .errors import timeout_error
 from .metering import Metering
 from .registry import Agent
@@ -44,7 +44,7 @@ log = structlog.get_logger("agentsmcp.agents")
 MAX_STEPS_CODE = "max_steps_exceeded"
 
 
-class ToolRun:
+class ToolRun(SpannedRun[RunEvent]):
     """A run of a tools agent: text deltas (``str``) and tool-call events, streamed or not.
     ``steps`` grows as the run goes; ``result`` is set once it ended (with ``limit`` set when a
     limit ended it). Always close it (``async with`` or :meth:`aclose`)."""
@@ -69,27 +69,13 @@ class ToolRun:
         self._messages = list(messages)
         self._options = options
         self._streaming = streaming
-        self._events = self._run()
+        self._items = self._run()
         self._span = RunSpan.start(agent, options.conversation_id)
-
-    def __aiter__(self) -> Self:
-        return self
 
     async def __anext__(self) -> RunEvent:
         if self._span is None:
-            return await self._events.__anext__()
-        return await self._span.around(self._events.__anext__())
-
-    async def aclose(self) -> None:
-        await self._events.aclose()
-        if self._span is not None:
-            self._span.end(None)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+            return await self._items.__anext__()
+        return await self._span.around(self._items.__anext__())
 
     async def _run(self) -> AsyncGenerator[RunEvent, None]:
         agent, settings = self.agent, self.agent.settings
@@ -194,16 +180,14 @@ class ToolRun:
     ) -> AsyncGenerator[str | StreamEnd, None]:
         """One model call: its text, then a StreamEnd with the assembled tool calls."""
         metering, agent, account, options = self._metering, self.agent, self.account, self._options
-        async with metering.reserved(account, agent, messages, options):
+        async with metering.reserved(account, agent, messages, options) as reserved:
             if not self._streaming:
-                text, end = await metering.complete(
-                    agent, provider, messages, options, account, deadline
-                )
+                text, end = await metering.complete(reserved, provider, deadline)
                 if text:
                     yield text
                 yield end
                 return
-            call = metering.stream(agent, provider, messages, options, account, deadline)
+            call = metering.stream(reserved, provider, deadline)
             async with contextlib.aclosing(call) as items:
                 async for item in items:
                     # Tool-call deltas are left out: the loop runs the assembled calls.

@@ -6,8 +6,8 @@ tool call. Every front door inherits them. Each builder returns None when tracin
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import AsyncGenerator, Awaitable, Sequence
+from typing import TYPE_CHECKING, Generic, Self, TypeVar
 
 from app.observability import tracing
 from app.providers import ChatMessage, StreamEnd
@@ -105,6 +105,31 @@ class RunSpan:
         span, self._span = self._span, None
         if span is not None:
             tracing.end_span(span, None if exc is None else tracing.error_type(exc))
+
+
+Item = TypeVar("Item")
+
+
+class SpannedRun(Generic[Item]):
+    """A run's items under its span: closing the run (``async with`` or :meth:`aclose`) closes
+    its generator, and with it the upstream request, and ends the span."""
+
+    _items: AsyncGenerator[Item, None]
+    _span: RunSpan | None
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def aclose(self) -> None:
+        await self._items.aclose()
+        if self._span is not None:
+            self._span.end(None)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 def invoke_span(agent: Agent, conversation_id: str | None) -> Span | None:

@@ -16,6 +16,7 @@ import math
 import sys
 import time
 from collections.abc import AsyncGenerator, Iterator, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
@@ -190,15 +191,10 @@ class Metering:
         return Reservation(self, account, agent, messages, options)
 
     async def complete(
-        self,
-        agent: Agent,
-        provider: ChatProvider,
-        messages: Sequence[ChatMessage],
-        options: RunOptions,
-        account: TokenAccount | None,
-        deadline: float,
+        self, reserved: Reservation, provider: ChatProvider, deadline: float
     ) -> tuple[str, StreamEnd]:
-        """One plain (not streamed) model call: its text and its end."""
+        """One plain (not streamed) model call of ``reserved``: its text and its end."""
+        agent, messages, options, account = reserved.fields()
         settings = agent.settings
         params = options.params_for(settings)
         span = chat_span(agent, messages, streaming=False)
@@ -225,18 +221,16 @@ class Metering:
 
     async def stream(
         self,
-        agent: Agent,
+        reserved: Reservation,
         provider: ChatProvider,
-        messages: Sequence[ChatMessage],
-        options: RunOptions,
-        account: TokenAccount | None,
         deadline: float,
         *,
         ttft_since: float | None = None,
     ) -> AsyncGenerator[CallItem, None]:
-        """One streamed model call: its text and tool-call deltas, then its
+        """One streamed model call of ``reserved``: its text and tool-call deltas, then its
         :class:`StreamEnd`. With ``ttft_since``, the first delta's delay since then is the time
         to first token."""
+        agent, messages, options, account = reserved.fields()
         settings = agent.settings
         params = options.params_for(settings)
         # Charged so far, the provider's latest usage report, and the characters delivered.
@@ -328,33 +322,30 @@ class Metering:
             instruments.completion_tokens.inc(usage.completion_tokens)
 
 
+@dataclass(slots=True)
 class Reservation:
     """``async with``: the tokens a model call may use, set aside on entry and settled on exit
     (a class rather than an async generator: it is on every call's path)."""
 
-    __slots__ = ("_account", "_agent", "_messages", "_metering", "_options")
+    metering: Metering
+    account: TokenAccount | None
+    agent: Agent
+    messages: Sequence[ChatMessage]
+    options: RunOptions
 
-    def __init__(
+    def fields(
         self,
-        metering: Metering,
-        account: TokenAccount | None,
-        agent: Agent,
-        messages: Sequence[ChatMessage],
-        options: RunOptions,
-    ) -> None:
-        self._metering = metering
-        self._account = account
-        self._agent = agent
-        self._messages = messages
-        self._options = options
+    ) -> tuple[Agent, Sequence[ChatMessage], RunOptions, TokenAccount | None]:
+        return self.agent, self.messages, self.options, self.account
 
-    async def __aenter__(self) -> None:
-        if self._account is not None:
-            await self._metering.admit(self._account, self._agent, self._messages, self._options)
+    async def __aenter__(self) -> Self:
+        if self.account is not None:
+            await self.metering.admit(self.account, self.agent, self.messages, self.options)
+        return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._account is not None:
-            await self._account.settle(self._agent.name)
+        if self.account is not None:
+            await self.account.settle(self.agent.name)
 
 
 async def _charge(account: TokenAccount | None, agent: Agent, charged: int, usage: Usage) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Sequence
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -23,7 +23,7 @@ from app.observability import tracing
 from app.providers import ChatMessage, StreamEnd, ToolCallDelta
 
 from ._loop import ToolRun
-from ._tracing import RunSpan, invoke_span
+from ._tracing import RunSpan, SpannedRun, invoke_span
 from .access import AgentAccess
 from .errors import UpstreamError
 from .metering import Metering
@@ -127,12 +127,10 @@ class AgentRunner:
         """One agent's attempt at a plain single-call run."""
         metering = self.metering
         provider = metering.provider(agent)
-        async with metering.reserved(account, agent, messages, options):
+        async with metering.reserved(account, agent, messages, options) as reserved:
             deadline = asyncio.get_running_loop().time() + agent.settings.timeout
             with metering.attempt(agent) as attempt:
-                text, end = await metering.complete(
-                    agent, provider, messages, options, account, deadline
-                )
+                text, end = await metering.complete(reserved, provider, deadline)
                 return _result(agent, text, end, attempt.elapsed())
 
     async def _stream_once(
@@ -147,18 +145,10 @@ class AgentRunner:
         assembled)."""
         metering = self.metering
         provider = metering.provider(agent)
-        async with metering.reserved(account, agent, messages, options):
+        async with metering.reserved(account, agent, messages, options) as reserved:
             deadline = asyncio.get_running_loop().time() + agent.settings.timeout
             with metering.attempt(agent) as attempt:
-                call = metering.stream(
-                    agent,
-                    provider,
-                    messages,
-                    options,
-                    account,
-                    deadline,
-                    ttft_since=attempt.started,
-                )
+                call = metering.stream(reserved, provider, deadline, ttft_since=attempt.started)
                 async with contextlib.aclosing(call) as items:
                     async for item in items:
                         if isinstance(item, StreamEnd):
@@ -214,7 +204,7 @@ def _loops(agent: Agent, options: RunOptions) -> bool:
     return agent.settings.type == TOOLS_AGENT_TYPE and not options.tools
 
 
-class RunStream:
+class RunStream(SpannedRun[str | ToolCallDelta | RunResult]):
     """Text and tool-call deltas of a streaming run. ``agent`` is the agent answering (it
     changes if the primary fails before its first delta and a fallback takes over); ``result``
     is set once the stream has ended successfully (its ``text`` is empty: the deltas are the
@@ -242,9 +232,6 @@ class RunStream:
         self._items = self._attempt()
         self._span = RunSpan.start(agent, options.conversation_id)
 
-    def __aiter__(self) -> Self:
-        return self
-
     async def __anext__(self) -> str | ToolCallDelta:
         # Fallback is handled here rather than in a generator around the attempts: one
         # generator less for every delta to pass through.
@@ -269,17 +256,6 @@ class RunStream:
             else:
                 self._delivered = True
                 return item
-
-    async def aclose(self) -> None:
-        await self._items.aclose()
-        if self._span is not None:
-            self._span.end(None)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     def _attempt(self) -> AsyncGenerator[str | ToolCallDelta | RunResult, None]:
         return self._runner._stream_once(self.agent, self._messages, self._options, self.account)

@@ -1,12 +1,11 @@
-"""What the HTTP front doors answer the same way: JSON bodies, the answering agent's header, a run
-to completion, a run's stream relayed as server-sent events, and a stream ended by shutdown or a
-bug."""
+"""What the HTTP front doors answer the same way: JSON bodies, the answering agent's header, a
+run's stream relayed as server-sent events, and a stream ended by shutdown or a bug."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -15,17 +14,12 @@ from aiohttp import web
 
 from app.contract import errors
 from app.core import (
-    Agent,
-    AgentRunner,
     ConnectionWatch,
-    RunOptions,
-    RunResult,
     RunStream,
-    TokenAccount,
     ToolRun,
 )
 from app.errors import APIError, InternalServerError
-from app.providers import ChatMessage, ToolCallDelta
+from app.providers import ToolCallDelta
 
 from .sse import dumps, open_stream
 
@@ -56,22 +50,6 @@ def as_api_error(exc: Exception) -> APIError:
         return exc
     log.exception("agent stream failed", error_type=type(exc).__name__)
     return InternalServerError()
-
-
-async def complete_run(
-    runner: AgentRunner,
-    agent: Agent,
-    messages: Sequence[ChatMessage],
-    options: RunOptions,
-    watch: ConnectionWatch,
-    account: TokenAccount | None,
-) -> RunResult:
-    try:
-        return await runner.complete(agent, messages, options, account)
-    except asyncio.CancelledError:
-        if watch.absorb_shutdown():
-            raise ServerShuttingDownError() from None
-        raise
 
 
 class StreamRenderer(Protocol):

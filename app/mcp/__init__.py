@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from app.app_keys import CONFIG_KEY, ERROR_RENDERERS_KEY, METRICS_KEY
+from app.app_keys import CONFIG_KEY, METRICS_KEY
 from app.config import AppConfig
+from app.http.jsonrpc import mount_endpoint
 
 from ._metrics import McpMetrics
 from ._protocol import (
@@ -61,9 +62,7 @@ def setup_mcp(app: web.Application, config: AppConfig) -> None:
     if not config.mcp.enabled:
         return
     endpoint = McpEndpoint(config, app[METRICS_KEY].registry)
-    app[MCP_KEY] = endpoint
-    app[ERROR_RENDERERS_KEY][MCP_PATH] = endpoint.render_error
-    app.cleanup_ctx.append(_cancel_relay_ctx)
+    mount_endpoint(app, MCP_KEY, endpoint, MCP_PATH, _cancel_relay_ctx)
 
 
 async def _cancel_relay_ctx(app: web.Application) -> AsyncIterator[None]:

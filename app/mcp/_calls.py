@@ -203,20 +203,14 @@ def _actionable(exc: APIError) -> str:
     return message
 
 
+@dataclass(frozen=True, slots=True)
 class ToolCallHandler:
     """Serves one ``tools/call`` request."""
 
-    def __init__(
-        self,
-        catalogue: ToolCatalogue,
-        metrics: McpMetrics,
-        inflight: InFlight,
-        settings: CallSettings,
-    ) -> None:
-        self._catalogue = catalogue
-        self._metrics = metrics
-        self._inflight = inflight
-        self._settings = settings
+    _catalogue: ToolCatalogue
+    _metrics: McpMetrics
+    _inflight: InFlight
+    _settings: CallSettings
 
     def tool(self, request: web.Request, name: str, audit: AuditRecord) -> Tool:
         """The tool ``name`` if the caller may use its agent; an unknown tool and a forbidden

@@ -12,13 +12,16 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-PARSE_ERROR: Final = -32700
-INVALID_REQUEST: Final = -32600
-METHOD_NOT_FOUND: Final = -32601
-INVALID_PARAMS: Final = -32602
-INTERNAL_ERROR: Final = -32603
-# Implementation-defined server errors (-32000 to -32099).
-SERVER_ERROR: Final = -32000
+from app.http.jsonrpc import INTERNAL_ERROR as INTERNAL_ERROR
+from app.http.jsonrpc import INVALID_PARAMS as INVALID_PARAMS
+from app.http.jsonrpc import INVALID_REQUEST as INVALID_REQUEST
+from app.http.jsonrpc import METHOD_NOT_FOUND as METHOD_NOT_FOUND
+from app.http.jsonrpc import PARSE_ERROR as PARSE_ERROR
+from app.http.jsonrpc import SERVER_ERROR as SERVER_ERROR
+from app.http.jsonrpc import JsonRpcFault
+from app.http.jsonrpc import error_message as error_message
+from app.http.jsonrpc import result_message as result_message
+
 # MCP 2026-07-28: a required header is missing or disagrees with the body.
 HEADER_MISMATCH: Final = -32020
 # MCP 2026-07-28: the requested protocol version is not supported (data: supported, requested).
@@ -35,38 +38,8 @@ def dumps(value: Any) -> str:
     return _dumps(value)
 
 
-class McpError(Exception):
-    """A JSON-RPC error answered with HTTP ``status``. ``id`` is the request's, when known."""
-
-    def __init__(
-        self,
-        code: int,
-        message: str,
-        *,
-        status: int = 200,
-        data: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.data = data
-        self.headers = headers or {}
-
-    def error_object(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.data is not None:
-            error["data"] = self.data
-        return error
-
-
-def error_message(request_id: RequestId | None, error: McpError) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "error": error.error_object()}
-
-
-def result_message(request_id: RequestId, result: dict[str, Any]) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "result": result}
+class McpError(JsonRpcFault):
+    """A JSON-RPC error of the MCP transport answered with HTTP ``status``."""
 
 
 def notification_message(method: str, params: dict[str, Any]) -> dict[str, Any]:

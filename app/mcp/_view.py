@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, StrictStr
 from app.config import AppConfig, deployed_version
 from app.core import visible_agents
 from app.errors import APIError
+from app.http.jsonrpc import read_message
 from app.observability import tracing
-from app.request_body import read_json
 
 from ._calls import (
     CallSettings,
@@ -38,7 +38,6 @@ from ._jsonrpc import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
-    PARSE_ERROR,
     SERVER_ERROR,
     JsonRpcClientResponse,
     JsonRpcRequest,
@@ -132,7 +131,7 @@ class McpEndpoint:
     async def post(self, request: web.Request) -> web.StreamResponse:
         try:
             self._origin(request)
-            message = parse_message(await _read(request))
+            message = parse_message(await read_message(request, McpError))
         except McpError as exc:
             self.metrics.request(None, "rejected")
             return _error(None, exc)
@@ -276,14 +275,6 @@ class McpEndpoint:
         if params.cursor is not None:
             # Every list fits in one page: no cursor was ever handed out.
             raise McpError(INVALID_PARAMS, "Invalid cursor: this server returns one page.")
-
-
-async def _read(request: web.Request) -> Any:
-    try:
-        return await read_json(request)
-    except APIError as exc:
-        code = PARSE_ERROR if exc.status == 400 else INVALID_REQUEST
-        raise McpError(code, exc.message, status=exc.status) from None
 
 
 def _error(request_id: RequestId | None, exc: McpError) -> web.Response:

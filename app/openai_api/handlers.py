@@ -6,29 +6,12 @@ import time
 
 from aiohttp import web
 
-from app.app_keys import SHUTDOWN_DEADLINE_KEY
-from app.core import (
-    RUNNER_KEY,
-    Agent,
-    AgentRunner,
-    AuditRecord,
-    ConnectionWatch,
-    TokenAccount,
-    agent_for,
-    audited,
-    visible_agents,
-)
+from app.core import RUNNER_KEY, visible_agents
 from app.core.gate import OPENAI
 from app.core.wire import usage_json
 from app.http.admission import admission_first
-from app.http.responses import (
-    AGENT_HEADER,
-    complete_run,
-    end_stream,
-    json_response,
-    relay_stream,
-)
-from app.limits import account_for
+from app.http.agent_run import AgentRun, audited_agent, watched_run
+from app.http.responses import AGENT_HEADER, end_stream, json_response, relay_stream
 from app.request_body import read_json
 
 from . import bodies
@@ -44,33 +27,20 @@ async def list_models(request: web.Request) -> web.Response:
 @admission_first
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     parsed = parse_chat_completion(await read_json(request))
-    runner = request.app[RUNNER_KEY]
-    with audited(request, OPENAI, parsed.agent) as audit:
-        agent = agent_for(request, parsed.agent)
-        account = account_for(request)
-        with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
-            if parsed.stream:
-                return await _stream_chat_completion(
-                    request, runner, agent, parsed, watch, account, audit
-                )
-            result = await complete_run(
-                runner, agent, parsed.messages, parsed.options, watch, account
-            )
-        audit.finished(result)
+    with (
+        audited_agent(request, OPENAI, parsed.agent) as (audit, agent),
+        watched_run(request, audit, agent) as run,
+    ):
+        if parsed.stream:
+            return await _stream_chat_completion(run, parsed)
+        result = await run.complete(parsed.messages, parsed.options)
     return json_response(bodies.chat_completion(result), headers={AGENT_HEADER: result.agent.name})
 
 
-async def _stream_chat_completion(
-    request: web.Request,
-    runner: AgentRunner,
-    agent: Agent,
-    parsed: ChatCompletionCall,
-    watch: ConnectionWatch,
-    account: TokenAccount | None,
-    audit: AuditRecord,
-) -> web.StreamResponse:
-    stream = runner.stream(agent, parsed.messages, parsed.options, account)
-    relayed = await relay_stream(request, stream, watch, _renderer)
+async def _stream_chat_completion(run: AgentRun, parsed: ChatCompletionCall) -> web.StreamResponse:
+    audit = run.audit
+    stream = run.stream(parsed.messages, parsed.options)
+    relayed = await relay_stream(run.request, stream, run.watch, _renderer)
     if relayed.client_gone:
         audit.failed("client_disconnected")
         return relayed.response

@@ -8,32 +8,21 @@ from typing import Any
 
 from aiohttp import web
 
-from app.app_keys import SHUTDOWN_DEADLINE_KEY, SUBJECT_KEY
+from app.app_keys import SUBJECT_KEY
 from app.contract import errors
-from app.core import (
-    RUNNER_KEY,
-    Agent,
-    AgentRunner,
-    AuditRecord,
-    ConnectionWatch,
-    RunResult,
-    TokenAccount,
-    agent_for,
-    audited,
-)
+from app.core import RunResult
 from app.core.gate import RESPONSES
 from app.errors import APIError, NotFoundError
 from app.http.admission import admission_first
+from app.http.agent_run import AgentRun, audited_agent, watched_run
 from app.http.responses import (
     AGENT_HEADER,
     as_api_error,
-    complete_run,
     end_stream,
     json_response,
     relay_stream,
 )
 from app.http.wire import InvalidFieldError, quoted
-from app.limits import account_for
 from app.providers import ChatMessage
 from app.request_body import read_json
 
@@ -58,20 +47,14 @@ def _subject(request: web.Request) -> str:
 @admission_first
 async def create_response(request: web.Request) -> web.StreamResponse:
     call = parse_response_create(await read_json(request))
-    runner = request.app[RUNNER_KEY]
-    with audited(request, RESPONSES, call.request.model) as audit:
-        agent = agent_for(request, call.request.model)
+    with audited_agent(request, RESPONSES, call.request.model) as (audit, agent):
         conversation = [*await _previous(request, call), *call.input]
         check_conversation(conversation)
         messages = _with_instructions(call, conversation)
-        account = account_for(request)
-        with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
+        with watched_run(request, audit, agent) as run:
             if call.request.stream:
-                return await _stream_response(
-                    request, runner, agent, call, messages, conversation, watch, account, audit
-                )
-            result = await complete_run(runner, agent, messages, call.options, watch, account)
-        audit.finished(result)
+                return await _stream_response(run, call, messages, conversation)
+            result = await run.complete(messages, call.options)
     draft = ResponseDraft(call, result.agent.name)
     status, incomplete = outcome(result)
     output = output_items(result.text, result.tool_calls, status)
@@ -131,19 +114,15 @@ def _not_found(request: web.Request) -> ResponseNotFoundError:
 
 
 async def _stream_response(
-    request: web.Request,
-    runner: AgentRunner,
-    agent: Agent,
+    run: AgentRun,
     call: ResponsesCall,
     messages: list[ChatMessage],
     conversation: list[ChatMessage],
-    watch: ConnectionWatch,
-    account: TokenAccount | None,
-    audit: AuditRecord,
 ) -> web.StreamResponse:
-    stream = runner.stream(agent, messages, call.options, account)
+    request, audit = run.request, run.audit
+    stream = run.stream(messages, call.options)
     relayed = await relay_stream(
-        request, stream, watch, lambda name: ResponseEvents(ResponseDraft(call, name))
+        request, stream, run.watch, lambda name: ResponseEvents(ResponseDraft(call, name))
     )
     if relayed.client_gone:
         audit.failed("client_disconnected")

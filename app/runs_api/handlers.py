@@ -10,34 +10,13 @@ from typing import Any
 
 from aiohttp import web
 
-from app.app_keys import SHUTDOWN_DEADLINE_KEY
-from app.core import (
-    RUNNER_KEY,
-    Agent,
-    AgentRunner,
-    AuditRecord,
-    ConnectionWatch,
-    RunOptions,
-    TokenAccount,
-    ToolCallFinished,
-    ToolCallStarted,
-    ToolRun,
-    agent_for,
-    audited,
-    visible_agents,
-)
+from app.core import RunOptions, ToolCallFinished, ToolCallStarted, ToolRun, visible_agents
 from app.core.gate import RUNS
 from app.errors import APIError
 from app.http.admission import admission_first
-from app.http.responses import (
-    AGENT_HEADER,
-    ServerShuttingDownError,
-    as_api_error,
-    complete_run,
-    json_response,
-)
+from app.http.agent_run import AgentRun, audited_agent, watched_run
+from app.http.responses import AGENT_HEADER, ServerShuttingDownError, as_api_error, json_response
 from app.http.sse import dumps, event, open_stream
-from app.limits import account_for
 from app.providers import ChatMessage
 from app.request_body import read_json
 
@@ -51,24 +30,19 @@ async def list_agents(request: web.Request) -> web.Response:
 
 @admission_first
 async def create_run(request: web.Request) -> web.StreamResponse:
-    runner = request.app[RUNNER_KEY]
-    name = request.match_info["name"]
-    with audited(request, RUNS, name) as audit:
-        agent = agent_for(request, name)
+    with audited_agent(request, RUNS, request.match_info["name"]) as (audit, agent):
         parsed = parse_run(await read_json(request))
         run_id = f"run_{uuid.uuid4().hex}"
-        account = account_for(request)
-        with ConnectionWatch(request, request.app[SHUTDOWN_DEADLINE_KEY]) as watch:
+        with watched_run(request, audit, agent) as run:
             if parsed.stream:
-                if account is not None:
+                if run.account is not None:
                     # Before the stream opens, so a spent budget is a plain 429, not a failed run.
-                    await runner.metering.admit(account, agent, parsed.messages, RunOptions())
-                run = _StreamedRun(run_id, parsed.messages, parsed.metadata, audit)
-                return await _stream_run(request, runner, agent, run, watch, account)
-            result = await complete_run(
-                runner, agent, parsed.messages, RunOptions(), watch, account
-            )
-        audit.finished(result)
+                    await run.runner.metering.admit(
+                        run.account, agent, parsed.messages, RunOptions()
+                    )
+                streamed = _StreamedRun(run_id, parsed.messages, parsed.metadata)
+                return await _stream_run(run, streamed)
+            result = await run.complete(parsed.messages, RunOptions())
     return json_response(
         bodies.run(run_id, result, result.text, parsed.metadata),
         headers={AGENT_HEADER: result.agent.name},
@@ -77,28 +51,20 @@ async def create_run(request: web.Request) -> web.StreamResponse:
 
 @dataclass(frozen=True, slots=True)
 class _StreamedRun:
-    """What a streamed run needs besides its agent: its id, input, metadata and audit record."""
+    """What a streamed run needs besides its agent: its id, input and metadata."""
 
     run_id: str
     messages: list[ChatMessage]
     metadata: dict[str, Any]
-    audit: AuditRecord
 
 
-async def _stream_run(
-    request: web.Request,
-    runner: AgentRunner,
-    agent: Agent,
-    run: _StreamedRun,
-    watch: ConnectionWatch,
-    account: TokenAccount | None,
-) -> web.StreamResponse:
-    run_id, messages, metadata = run.run_id, run.messages, run.metadata
-    response = await open_stream(request, {})
-    await response.write(event("run.started", bodies.run_started(run_id, agent, metadata)))
+async def _stream_run(run: AgentRun, streamed: _StreamedRun) -> web.StreamResponse:
+    run_id, metadata = streamed.run_id, streamed.metadata
+    response = await open_stream(run.request, {})
+    await response.write(event("run.started", bodies.run_started(run_id, run.agent, metadata)))
     prefix = f'event: run.delta\ndata: {{"id":"{run_id}","delta":'.encode()
     output: list[str] = []
-    stream = runner.stream(agent, messages, RunOptions(), account)
+    stream = run.stream(streamed.messages, RunOptions())
     failure: APIError | None = None
     try:
         async with stream:
@@ -111,7 +77,7 @@ async def _stream_run(
                 elif isinstance(item, ToolCallFinished):
                     await response.write(event("run.tool_result", bodies.tool_result(run_id, item)))
     except asyncio.CancelledError:
-        if not watch.absorb_shutdown():
+        if not run.watch.absorb_shutdown():
             raise
         failure = ServerShuttingDownError()
     except ConnectionError:
