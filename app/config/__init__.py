@@ -17,11 +17,17 @@ from app.config._checks import (
     mcp_tool_name,
 )
 from app.config._environment import (
+    CAPTURE_CONTENT_ENV,
     COMMIT_ENV,
     ENV_OVERRIDES,
     ENV_VARS,
+    OTEL_ENV_VARS,
+    OTEL_SDK_DISABLED_ENV,
+    OTEL_TRACES_EXPORTER_ENV,
     PROVIDER_KEY_ENV,
     SECRET_ENV,
+    TRACES_ENDPOINT_ENVS,
+    TRACES_PROTOCOL_ENVS,
     deployed_version,
     tool_server_token_env,
 )
@@ -47,13 +53,19 @@ from app.config._schema import (
 
 __all__ = [
     "ANTHROPIC_API_VERSION",
+    "CAPTURE_CONTENT_ENV",
     "COMMIT_ENV",
     "ENV_OVERRIDES",
     "ENV_VARS",
     "MIN_PRODUCTION_SECRET_BYTES",
+    "OTEL_ENV_VARS",
+    "OTEL_SDK_DISABLED_ENV",
+    "OTEL_TRACES_EXPORTER_ENV",
     "PROVIDER_KEY_ENV",
     "SECRET_ENV",
     "TOOLS_AGENT_TYPE",
+    "TRACES_ENDPOINT_ENVS",
+    "TRACES_PROTOCOL_ENVS",
     "A2aSettings",
     "AccessRule",
     "AgentMcpSettings",

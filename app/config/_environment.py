@@ -42,6 +42,30 @@ SECRET_ENV: dict[str, str] = {
 # AppConfig fields only the environment sets: the YAML file must not carry them.
 ENVIRONMENT_ONLY_FIELDS = (*SECRET_ENV.values(), "secret_files", "tool_server_tokens")
 
+# The standard OpenTelemetry variables (app/observability/tracing.py): an endpoint turns tracing
+# on; the SDK itself reads the service name, resource attributes and sampler.
+TRACES_ENDPOINT_ENVS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+TRACES_PROTOCOL_ENVS = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+OTEL_SDK_DISABLED_ENV = "OTEL_SDK_DISABLED"
+OTEL_TRACES_EXPORTER_ENV = "OTEL_TRACES_EXPORTER"
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+OTEL_SDK_ENVS = (
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+)
+OTEL_ENV_VARS: frozenset[str] = frozenset(
+    {
+        *TRACES_ENDPOINT_ENVS,
+        *TRACES_PROTOCOL_ENVS,
+        OTEL_SDK_DISABLED_ENV,
+        OTEL_TRACES_EXPORTER_ENV,
+        CAPTURE_CONTENT_ENV,
+        *OTEL_SDK_ENVS,
+    }
+)
+
 # Every environment variable the server reads; the Pulumi Deployment is checked against it.
 ENV_VARS: frozenset[str] = frozenset(
     {
@@ -52,6 +76,7 @@ ENV_VARS: frozenset[str] = frozenset(
         *ENV_OVERRIDES,
         *SECRET_ENV,
         *(name + FILE_SUFFIX for name in SECRET_ENV),
+        *OTEL_ENV_VARS,
     }
 )
 

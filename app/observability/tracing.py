@@ -18,16 +18,20 @@ from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from app.config import ConfigError
+from app.config import (
+    CAPTURE_CONTENT_ENV,
+    OTEL_SDK_DISABLED_ENV,
+    OTEL_TRACES_EXPORTER_ENV,
+    TRACES_ENDPOINT_ENVS,
+    TRACES_PROTOCOL_ENVS,
+    ConfigError,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Span, Tracer
 
-ENDPOINT_ENVS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
-PROTOCOL_ENVS = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
-CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 HTTP_PROTOBUF = "http/protobuf"
 DEFAULT_SERVICE_NAME = "agentsmcp"
 TRACER_NAME = "agentsmcp"
@@ -60,11 +64,11 @@ _state = _State()
 
 def requested(environ: Mapping[str, str]) -> bool:
     """Whether ``environ`` turns tracing on."""
-    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+    if environ.get(OTEL_SDK_DISABLED_ENV, "").strip().lower() == "true":
         return False
-    if environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() == "none":
+    if environ.get(OTEL_TRACES_EXPORTER_ENV, "otlp").strip().lower() == "none":
         return False
-    return any(environ.get(name) for name in ENDPOINT_ENVS)
+    return any(environ.get(name) for name in TRACES_ENDPOINT_ENVS)
 
 
 def configure(environ: Mapping[str, str] | None = None) -> bool:
@@ -74,7 +78,9 @@ def configure(environ: Mapping[str, str] | None = None) -> bool:
     shutdown()
     if not requested(environ):
         return False
-    protocol = next((environ[name] for name in PROTOCOL_ENVS if environ.get(name)), HTTP_PROTOBUF)
+    protocol = next(
+        (environ[name] for name in TRACES_PROTOCOL_ENVS if environ.get(name)), HTTP_PROTOBUF
+    )
     if protocol.strip() != HTTP_PROTOBUF:
         raise TracingConfigError(
             f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: traces are exported"
