@@ -76,7 +76,9 @@ async def probe(port: int, result: Probe, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):
+            # Reset: the connect landed in the listen backlog as the server closed its listener;
+            # it was never accepted, so it is refused as far as a client can tell.
             if result.refused_at is None:
                 result.refused_at = time.monotonic()
         else:
