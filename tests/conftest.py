@@ -1,13 +1,17 @@
-"""Fixtures shared by every test package: the fake upstreams and a valid bearer header."""
+"""Fixtures shared by every test package: the fake upstreams, a valid bearer header and a real
+redis-server per test (skipped without it; CI=true turns a skip into a failure)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.app.conftest import bearer, make_token
 from tests.fakes import FakeServer
+from tests.redis_server import RedisServer, running_redis
 
 
 @pytest.fixture
@@ -20,3 +24,11 @@ async def fake() -> AsyncIterator[FakeServer]:
 @pytest.fixture
 def auth() -> dict[str, str]:
     return bearer(make_token())
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed: run scripts/system-deps.sh")
+    with running_redis(tmp_path) as server:
+        yield server

@@ -4,12 +4,8 @@ and an unreachable store is a JSON-RPC error with 503, never a 500."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -17,20 +13,12 @@ from app.server import create_app
 from tests.app.conftest import bearer, make_token
 from tests.fakes import FakeServer
 from tests.fakes.appconfig import agent_config
-from tests.redis_server import RedisServer, running_redis
+from tests.redis_server import RedisServer
 
 from .conftest import message, rpc
 
 Client = TestClient[web.Request, web.Application]
 AUTH = bearer(make_token())
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed: run scripts/system-deps.sh")
-    with running_redis(tmp_path) as server:
-        yield server
 
 
 async def start(aiohttp_client: Any, fake: FakeServer, redis: RedisServer) -> Client:

@@ -7,14 +7,10 @@ Two app instances on loopback share one redis-server and nothing else: a call ru
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
 
 from app.app_keys import METRICS_KEY
@@ -22,20 +18,12 @@ from app.mcp import MCP_KEY
 from app.server import create_app
 from tests.app.conftest import make_token
 from tests.fakes import Behavior, FakeServer
-from tests.redis_server import RedisServer, running_redis
+from tests.redis_server import RedisServer
 
 from .conftest import Server, ServerFactory, eventually, mcp_config
 from .test_http import headers, read_message, request
 
 HANDSHAKE = {"MCP-Protocol-Version": "2025-11-25"}
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed: run scripts/system-deps.sh")
-    with running_redis(tmp_path) as server:
-        yield server
 
 
 def shared_store(redis: RedisServer, **redis_settings: Any) -> dict[str, Any]:
