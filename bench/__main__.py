@@ -38,6 +38,7 @@ from bench.processes import (
     cpu_seconds,
     fake_upstream,
     minimal_proxy,
+    reset_fake,
     rss_bytes,
 )
 
@@ -192,14 +193,6 @@ def server_counters(server: Process) -> dict[str, float]:
         if name in totals:
             totals[name] += float(line.rsplit(" ", 1)[1])
     return totals
-
-
-def reset_fake(upstream: Process) -> None:
-    """The fake records every request; clear it between runs so its memory stays flat."""
-    url = f"{upstream.base_url}/_fake/reset"
-    prepared = urllib.request.Request(url, method="POST")  # noqa: S310 (loopback http URL)
-    with urllib.request.urlopen(prepared, timeout=10):  # noqa: S310
-        pass
 
 
 def cpu_busy_percent(seconds: float = 1.0) -> dict[str, float]:

@@ -103,8 +103,11 @@ def run_wrk(request: HttpRequest, connections: int, duration: float, cpu: int) -
     }
 
 
-def run_stream(request: HttpRequest, concurrency: int, duration: float, cpu: int) -> dict[str, Any]:
-    """One streaming run; returns rps and p50/p99 of time to first byte and of total time."""
+def run_stream(
+    request: HttpRequest, concurrency: int, duration: float, cpu: int, ramp: float = 0.0
+) -> dict[str, Any]:
+    """One streaming run; returns rps and p50/p99 of time to first byte, of total time and of
+    the gap between chunks (bench/stream_client.py)."""
     assert request.body_file is not None
     assert request.terminator is not None
     assert request.token_marker is not None
@@ -112,7 +115,7 @@ def run_stream(request: HttpRequest, concurrency: int, duration: float, cpu: int
     command += ["--url", request.url, "--body-file", str(request.body_file)]
     command += ["--terminator", request.terminator, "--token-marker", request.token_marker]
     command += ["--concurrency", str(concurrency)]
-    command += ["--duration", f"{duration:g}"]
+    command += ["--duration", f"{duration:g}", "--ramp", f"{ramp:g}"]
     for name, value in request.headers:
         command += ["--header", f"{name}: {value}"]
     completed = subprocess.run(

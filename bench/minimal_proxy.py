@@ -60,7 +60,8 @@ def create_app(upstream_url: str) -> web.Application:
     app[UPSTREAM_URL] = upstream_url.rstrip("/")
 
     async def upstream_session(app: web.Application) -> AsyncIterator[None]:
-        async with aiohttp.ClientSession() as session:
+        # No pool limit (aiohttp's default is 100 connections): streams in flight are not capped.
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             app[UPSTREAM_SESSION] = session
             yield
 

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -52,6 +53,14 @@ def cpu_seconds(pid: int) -> float:
     # Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def reset_fake(upstream: Process) -> None:
+    """The fake records every request; clear it between runs so its memory stays flat."""
+    url = f"{upstream.base_url}/_fake/reset"
+    prepared = urllib.request.Request(url, method="POST")  # noqa: S310 (loopback http URL)
+    with urllib.request.urlopen(prepared, timeout=10):  # noqa: S310
+        pass
 
 
 @dataclass

@@ -38,6 +38,11 @@ class ScriptedCall:
         return [self.arguments[i : i + size] for i in range(0, len(self.arguments), size)]
 
 
+def numbered_chunks(count: int) -> tuple[str, ...]:
+    """``count`` text chunks of a few characters each, like a model's token deltas."""
+    return tuple(f"tok{index} " for index in range(count))
+
+
 @dataclass
 class Behavior:
     """What the fake does for one upstream request.

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ._base import Behavior, FakeUpstream
+from ._base import Behavior, FakeUpstream, numbered_chunks
 from .anthropic import FakeAnthropic
 from .openai import FakeOpenAI
 
@@ -84,9 +84,12 @@ class FakeServer:
     Anthropic SDK. Handler cancellation is on, so a client that drops a connection is recorded.
     """
 
-    def __init__(self, port: int = 0, chunk_delay: float = 0.0) -> None:
-        self.openai = FakeOpenAI(default=Behavior(chunk_delay=chunk_delay))
-        self.anthropic = FakeAnthropic(default=Behavior(chunk_delay=chunk_delay))
+    def __init__(self, port: int = 0, chunk_delay: float = 0.0, chunks: int | None = None) -> None:
+        default = Behavior(chunk_delay=chunk_delay)
+        if chunks is not None:
+            default = Behavior(chunk_delay=chunk_delay, chunks=numbered_chunks(chunks))
+        self.openai = FakeOpenAI(default=default)
+        self.anthropic = FakeAnthropic(default=default)
         self._port = port
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -107,7 +110,8 @@ class FakeServer:
         app = build_app({"openai": self.openai, "anthropic": self.anthropic})
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
+        # A benchmark opens thousands of connections at once: aiohttp's default backlog is 128.
+        site = web.TCPSite(self._runner, "127.0.0.1", self._port, backlog=4096)
         await site.start()
         self.port = self._runner.addresses[0][1]
 
