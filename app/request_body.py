@@ -30,12 +30,7 @@ async def read_json(request: web.Request) -> Any:
     length = request.content_length
     if length is not None and length > max_bytes:
         raise PayloadTooLargeError(f"The request body is larger than {max_bytes} bytes.")
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLargeError(f"The request body is larger than {max_bytes} bytes.") from None
-    if len(raw) > max_bytes:
-        raise PayloadTooLargeError(f"The request body is larger than {max_bytes} bytes.")
+    raw = await _read_body(request, max_bytes)
     if not raw.strip():
         raise BadRequestError("The request body is empty; a JSON document is required.")
     try:
@@ -62,6 +57,20 @@ async def read_json(request: web.Request) -> Any:
             f"The request body is not valid JSON: {_json_problem(exc)}", code=errors.INVALID_JSON
         ) from None
     return document
+
+
+async def _read_body(request: web.Request, max_bytes: int) -> bytearray:
+    """The whole body, read as ``request.read()`` does but not kept on the request: that copy
+    would live as long as the request, a stream's whole length (bench/FINDINGS.md, section 13)."""
+    payload = request.content
+    # As request.read(): compressed bodies decompress in larger chunks.
+    payload.set_read_chunk_size(max_bytes)
+    body = bytearray()
+    while chunk := await payload.readany():
+        body.extend(chunk)
+        if len(body) > max_bytes:
+            raise PayloadTooLargeError(f"The request body is larger than {max_bytes} bytes.")
+    return body
 
 
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")

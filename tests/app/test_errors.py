@@ -4,7 +4,10 @@ import json
 from typing import Any
 
 import pytest
+from aiohttp import web
 
+from app.request_body import read_json
+from app.server import create_app
 from tests.app.conftest import ClientFactory, bearer, make_config
 
 JSON = {"Content-Type": "application/json"}
@@ -82,6 +85,23 @@ async def test_json_with_charset_is_accepted(make_client: ClientFactory, token: 
     assert response.status == 200
 
 
+async def test_body_is_not_kept_on_the_request(aiohttp_client: Any, token: str) -> None:
+    """A streaming request lives as long as its stream: a copy of the body kept on it would too
+    (bench/FINDINGS.md, section 13)."""
+
+    async def echo_then_read_again(request: web.Request) -> web.Response:
+        document = await read_json(request)
+        return web.json_response({"received": document, "kept": len(await request.read())})
+
+    app = create_app(make_config())
+    app.router.add_post("/test/read-again", echo_then_read_again)
+    client = await aiohttp_client(app)
+    body = json.dumps({"text": "x" * 4096})
+    response = await client.post("/test/read-again", data=body, headers={**JSON, **bearer(token)})
+    assert response.status == 200
+    assert await response.json() == {"received": {"text": "x" * 4096}, "kept": 0}
+
+
 async def test_oversized_body_is_413(make_client: ClientFactory, token: str) -> None:
     client = await make_client(make_config(server={"max_body_bytes": 2048}))
     body = json.dumps({"text": "x" * 4096})
@@ -153,7 +173,6 @@ async def test_404_is_in_error_shape(make_client: ClientFactory, token: str) -> 
 async def test_every_api_error_renders_in_openai_shape(
     aiohttp_client: Any, cls_name: str, status: int
 ) -> None:
-    from aiohttp import web
 
     from app import errors
     from app.server import create_app
