@@ -173,9 +173,7 @@ async def test_404_is_in_error_shape(make_client: ClientFactory, token: str) -> 
 async def test_every_api_error_renders_in_openai_shape(
     aiohttp_client: Any, cls_name: str, status: int
 ) -> None:
-
     from app import errors
-    from app.server import create_app
 
     error_class = getattr(errors, cls_name)
 
