@@ -34,11 +34,14 @@ from bench.memory_probe import FRAMES_ENV, SNAPSHOT_ENV
 from bench.processes import (
     ANTHROPIC_AGENT,
     OPENAI_AGENT,
+    OPENAI_KEY,
+    OPENAI_MODEL,
     REPO_ROOT,
     Process,
     ServerSetup,
     agent_server,
     free_port,
+    minimal_proxy,
     rss_bytes,
 )
 
@@ -59,6 +62,25 @@ def fake_upstream(out: Path, chunk_delay: float, chunks: int) -> Process:
     command = [sys.executable, "-m", "tests.fakes", "--port", str(port)]
     command += ["--chunk-delay", str(chunk_delay), "--chunks", str(chunks)]
     return Process("fake upstream", command, port, out / "upstream.log", "0-1")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The process measured, and the key and model its requests carry."""
+
+    process: Process
+    key: str
+    model: str
+
+
+def start_target(out: Path, upstream: Process, args: argparse.Namespace) -> Target:
+    if args.proxy:
+        proxy = minimal_proxy(out, 0, upstream)
+        proxy.cpu = "0-1"
+        proxy.start()
+        return Target(proxy, OPENAI_KEY, OPENAI_MODEL)
+    server = start_server(out, upstream, args)
+    return Target(server.process, server.token, OPENAI_AGENT)
 
 
 def start_server(out: Path, upstream: Process, args: argparse.Namespace) -> ServerSetup:
@@ -103,11 +125,11 @@ class Streams:
 
 
 async def one_stream(
-    session: aiohttp.ClientSession, url: str, token: str, prompt: str, streams: Streams
+    session: aiohttp.ClientSession, url: str, target: Target, prompt: str, streams: Streams
 ) -> None:
     message = {"role": "user", "content": prompt}
-    body = {"model": OPENAI_AGENT, "messages": [message], "stream": True}
-    headers = {"Authorization": f"Bearer {token}"}
+    body = {"model": target.model, "messages": [message], "stream": True}
+    headers = {"Authorization": f"Bearer {target.key}"}
     tail = b""
     try:
         async with session.post(url, json=body, headers=headers) as response:
@@ -225,7 +247,7 @@ def print_snapshot_report(
 
 
 async def open_streams(
-    base_url: str, token: str, count: int, prompt: str = "Hi"
+    target: Target, count: int, prompt: str = "Hi"
 ) -> tuple[Streams, list[asyncio.Task[None]], aiohttp.ClientSession]:
     """Start ``count`` streams at once and return when all have sent their first byte."""
     session = aiohttp.ClientSession(
@@ -233,9 +255,9 @@ async def open_streams(
         timeout=aiohttp.ClientTimeout(total=STREAM_TIMEOUT_SECONDS),
     )
     streams = Streams(count)
-    url = f"{base_url}/v1/chat/completions"
+    url = f"{target.process.base_url}/v1/chat/completions"
     tasks = [
-        asyncio.create_task(one_stream(session, url, token, prompt, streams)) for _ in range(count)
+        asyncio.create_task(one_stream(session, url, target, prompt, streams)) for _ in range(count)
     ]
     await streams.settled.wait()
     return streams, tasks, session
@@ -250,26 +272,26 @@ async def finish(
         raise RuntimeError(f"{streams.failures} streams failed; first: {streams.first_failure}")
 
 
-async def measure(server: ServerSetup, args: argparse.Namespace) -> None:
-    base_url, pid = server.process.base_url, server.process.pid
+async def measure(target: Target, args: argparse.Namespace) -> None:
+    pid = target.process.pid
     rss_started = rss_bytes(pid)
-    await finish(*await open_streams(base_url, server.token, WARM_UP_STREAMS))
+    await finish(*await open_streams(target, WARM_UP_STREAMS))
     if args.frames:
         os.kill(pid, signal.SIGUSR2)
-        await finish(*await open_streams(base_url, server.token, WARM_UP_STREAMS))
+        await finish(*await open_streams(target, WARM_UP_STREAMS))
     await asyncio.sleep(1.0)
     rss_idle = rss_bytes(pid)
-    idle = await snapshot(server.process, args.out / "idle.tracemalloc") if args.frames else None
+    idle = await snapshot(target.process, args.out / "idle.tracemalloc") if args.frames else None
     prompt = "Hi" + "x" * max(0, args.prompt_bytes - 2)
-    streams, tasks, session = await open_streams(base_url, server.token, args.streams, prompt)
+    streams, tasks, session = await open_streams(target, args.streams, prompt)
     in_flight = streams.started - streams.ended
     rss_busy = rss_bytes(pid)
-    current = await snapshot(server.process, args.out / "busy.tracemalloc") if args.frames else None
+    current = await snapshot(target.process, args.out / "busy.tracemalloc") if args.frames else None
     await finish(streams, tasks, session)
     await asyncio.sleep(1.0)
     rss_after = rss_bytes(pid)
     print(
-        f"{in_flight} streams in flight ({'one agent' if args.one_agent else 'two agents'}, "
+        f"{in_flight} streams in flight ({describe_target(args)}, "
         f"tracemalloc frames {args.frames}): RSS at start {rss_started / 2**20:.1f} MB, idle after "
         f"{WARM_UP_STREAMS} streams {rss_idle / 2**20:.1f} MB, in flight "
         f"{rss_busy / 2**20:.1f} MB, after {rss_after / 2**20:.1f} MB; "
@@ -278,6 +300,12 @@ async def measure(server: ServerSetup, args: argparse.Namespace) -> None:
     )
     if current is not None and idle is not None:
         print_snapshot_report(current, idle, in_flight, args.top)
+
+
+def describe_target(args: argparse.Namespace) -> str:
+    if args.proxy:
+        return "minimal proxy"
+    return "our server, one agent" if args.one_agent else "our server, two agents"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -293,10 +321,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--prompt-bytes", type=int, default=2, help="size of the user message sent (2)"
     )
+    parser.add_argument(
+        "--proxy", action="store_true", help="measure bench.minimal_proxy instead (RSS only)"
+    )
     parser.add_argument("--one-agent", action="store_true", help="an OpenAI agent only")
     parser.add_argument("--top", type=int, default=25, help="allocation sites listed (25)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "bench" / "memory")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.proxy:
+        args.frames = 0
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -307,9 +341,9 @@ def main(argv: list[str] | None = None) -> int:
         upstream = fake_upstream(args.out, args.chunk_delay, args.chunks)
         upstream.start()
         started.append(upstream)
-        server = start_server(args.out, upstream, args)
-        started.append(server.process)
-        asyncio.run(measure(server, args))
+        target = start_target(args.out, upstream, args)
+        started.append(target.process)
+        asyncio.run(measure(target, args))
     except RuntimeError as exc:
         print(f"bench.stream_memory: FAILED: {exc}", file=sys.stderr)
         for process in started:
