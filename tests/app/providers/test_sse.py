@@ -10,6 +10,7 @@ OpenAI SDK's stream class would fail on such an event (empty data is not JSON)."
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 
 import anthropic._streaming
@@ -47,7 +48,7 @@ async def _chunks(parts: list[bytes]) -> AsyncIterator[bytes]:
 
 def _cut(body: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({min(len(body), cut) for cut in cuts} | {0, len(body)})
-    return [body[start:end] for start, end in zip(points, points[1:], strict=False)]
+    return [body[start:end] for start, end in itertools.pairwise(points)]
 
 
 async def _ours(parts: list[bytes]) -> list[tuple[str | None, str]]:
@@ -107,5 +108,5 @@ def test_id_and_retry_alone_dispatch_nothing() -> None:
 
 
 def test_invalid_utf8_is_a_value_error() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(UnicodeDecodeError, match="utf-8"):
         asyncio.run(_ours([b"data: \xff\n\n"]))
