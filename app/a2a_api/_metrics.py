@@ -34,13 +34,10 @@ METHODS: Final = frozenset(
 RequestOutcome = Literal["ok", "error", "rejected"]
 
 
-class A2aMetrics:
+class A2aMetrics(catalogue.A2aMetricSet):
     def __init__(self, registry: CollectorRegistry, agents: Iterable[str]) -> None:
+        super().__init__(registry)
         self._agents = frozenset(agents)
-        self.requests_total = catalogue.A2A_REQUESTS.on(registry)
-        self.tasks_total = catalogue.A2A_TASKS.on(registry)
-        self.task_duration = catalogue.A2A_TASK_DURATION.on(registry)
-        self.cancels_relayed_total = catalogue.A2A_CANCELS_RELAYED.on(registry)
 
     def request(self, method: str | None, agent: str | None, outcome: RequestOutcome) -> None:
         self.requests_total.labels(
