@@ -1,5 +1,5 @@
-"""A2A metrics (names fixed: alerts and dashboards use them). Label values are bounded: the
-methods below or ``other``, the configured agents or ``other``."""
+"""A2A metrics (names fixed: alerts and dashboards use them). Label values are bounded: A2A's
+methods (both versions' names) or ``other``, the configured agents or ``other``."""
 
 from __future__ import annotations
 
@@ -10,24 +10,10 @@ from prometheus_client import CollectorRegistry
 
 from app.observability import catalogue
 
+from . import _wire as wire
+
 OTHER: Final = "other"
-METHODS: Final = frozenset(
-    {
-        "SendMessage",
-        "SendStreamingMessage",
-        "GetTask",
-        "ListTasks",
-        "CancelTask",
-        "SubscribeToTask",
-        "GetExtendedAgentCard",
-        "message/send",
-        "message/stream",
-        "tasks/get",
-        "tasks/cancel",
-        "tasks/resubscribe",
-        "agent/getAuthenticatedExtendedCard",
-    }
-)
+METHODS: Final = frozenset(name for method in wire.METHODS for name in method.names().values())
 
 # ok; error: a JSON-RPC error answer (a bad request, an unknown task); rejected: refused before
 # the method ran (version, auth, limits, overload).
