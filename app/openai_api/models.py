@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, Field, Tag
 
 from app.core.wire import Usage
 from app.http.chat_messages import Messages, ToolName
+from app.http.models import ListObject
 from app.http.tools import FormatMembers, Parameters, ToolChoiceOf, format_discriminator
 from app.http.wire import StrictModel, string_or_array
 from app.providers import FinishReason
@@ -191,9 +192,8 @@ class Model(BaseModel):
     owned_by: str
 
 
-class ModelList(BaseModel):
-    object: Literal["list"]
-    data: list[Model]
+class ModelList(ListObject[Model]):
+    pass
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (ChatCompletionRequest,)
