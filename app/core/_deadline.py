@@ -1,7 +1,7 @@
 """A streamed call's deadline: one timer for the whole call, not one per chunk.
 
 ``asyncio.timeout_at`` around each wait for the next chunk built, scheduled and cancelled a timer
-per chunk (about 4 us each, bench/FINDINGS.md section 13). This timer is set once; it cancels the
+per chunk (about 4 us each, bench/FINDINGS.md section 14). This timer is set once; it cancels the
 task only while the task waits for the upstream, and a wait that starts after it fired fails at
 once. The cancellation is told apart from any other the way ``asyncio.Timeout`` does it
 (``Task.uncancel``), so a client that goes away still cancels the run.

@@ -2,7 +2,7 @@
 
 The SDKs decode a stream line by line in Python and then run each event through their generic
 stream class; that was about 11 us of CPU per event, against under 4 us here (bench/FINDINGS.md,
-section 13). The rules are the SSE specification's, as the SDKs' own decoder applies them:
+section 14). The rules are the SSE specification's, as the SDKs' own decoder applies them:
 lines end in LF, CRLF or CR; a blank line dispatches the event; ``:`` starts a comment; a
 field's value loses one leading space; several ``data`` lines join with LF; an event is
 dispatched only when it has an event name or data, and an unterminated last event is dropped.
