@@ -36,6 +36,10 @@ from app.server import create_metrics_app
 # Time streams get, after the deadline event is set, to write a final event before cancellation.
 STREAM_ABORT_GRACE_SECONDS = 2.0
 
+# Connections the kernel completes while the loop is busy (a reconnect storm after a rollout, a
+# burst of new streams); aiohttp's default of 128 drops the rest's SYNs, which costs them a
+# one-second retransmit. Linux caps it at net.core.somaxconn (4096 by default).
+LISTEN_BACKLOG = 2048
 log = structlog.get_logger("agentsmcp.lifecycle")
 
 
@@ -61,7 +65,7 @@ async def serve(app: web.Application, config: AppConfig) -> None:
     metrics_runner: web.AppRunner | None = None
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.server.host, config.server.port)
+        site = web.TCPSite(runner, config.server.host, config.server.port, backlog=LISTEN_BACKLOG)
         await _start(site, config.server.host, config.server.port)
         if config.metrics.enabled and config.metrics.port is not None:
             # Serves through the drain and stops last, so the final scrape sees the shutdown.

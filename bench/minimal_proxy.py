@@ -78,7 +78,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--upstream", required=True, help="base URL, e.g. http://127.0.0.1:8100")
     args = parser.parse_args(argv)
     web.run_app(
-        create_app(args.upstream), host=args.host, port=args.port, access_log=None, print=None
+        create_app(args.upstream),
+        host=args.host,
+        port=args.port,
+        access_log=None,
+        print=None,
+        backlog=2048,  # as our server's (app/lifecycle.py LISTEN_BACKLOG)
     )
 
 

@@ -136,11 +136,16 @@ class Process:
             self._log = None
 
 
-def fake_upstream(out_dir: Path, cpu: int, chunk_delay: float) -> Process:
+def fake_upstream(
+    out_dir: Path, cpu: int, chunk_delay: float, chunks: int | None = None
+) -> Process:
+    """The fake upstreams; ``chunks`` text chunks per streamed answer (default: the fake's)."""
     port = free_port()
     command = [sys.executable, "-m", "tests.fakes", "--port", str(port)]
     if chunk_delay:
         command += ["--chunk-delay", str(chunk_delay)]
+    if chunks is not None:
+        command += ["--chunks", str(chunks)]
     return Process("fake upstream", command, port, out_dir / "upstream.log", cpu)
 
 

@@ -4,6 +4,9 @@ Starts the fake upstream (tests.fakes) on one CPU, pins itself to another, and m
 non-streaming call back to back in several ways, reporting CPU time per call (best of 3 batches,
 startup objects frozen out of the GC so collections do not blur the numbers). The server cannot
 cost less per request than its SDK call, so this bounds what any server-side fix can reach.
+Then the same for a streamed call of ``STREAM_CHUNKS`` text chunks, read to its end: a bare
+aiohttp session, the SDK's request with our decoder (app/providers/_sse.py, what the adapters
+do), and the SDK's own stream class.
 
     python -m bench.sdk_floor [--calls 3000]
 """
@@ -24,12 +27,14 @@ import aiohttp
 import anthropic
 import openai
 
+from app.providers._sse import server_sent_events
 from bench.processes import ANTHROPIC_KEY, ANTHROPIC_MODEL, OPENAI_KEY, OPENAI_MODEL, fake_upstream
 
 SYSTEM_PROMPT = "You are a concise assistant."
 MESSAGES = [{"role": "user", "content": "Say hello to the benchmark."}]
 WARMUP_CALLS = 200
 BATCHES = 3
+STREAM_CHUNKS = 20
 
 Call = Callable[[], Awaitable[object]]
 
@@ -115,10 +120,84 @@ async def measure(base_url: str, calls: int) -> list[tuple[str, float]]:
                 await cpu_per_call(anthropic_post, calls),
             )
         )
+        results += await streamed(base_url, openai_client, openai_body, calls)
     finally:
         await openai_client.close()
         await anthropic_client.close()
     return results
+
+
+async def streamed(
+    base_url: str, client: openai.AsyncOpenAI, body: dict[str, object], calls: int
+) -> list[tuple[str, float]]:
+    """One streamed completion, read to its end, three ways."""
+    stream_body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+    payload = json.dumps(stream_body).encode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {OPENAI_KEY}"}
+
+    async def sdk_request_our_decoder() -> object:
+        upstream = await client.post(
+            "/chat/completions",
+            body=stream_body,
+            cast_to=object,
+            stream=True,
+            stream_cls=openai.AsyncStream[object],
+        )
+        try:
+            async for _, data in server_sent_events(upstream.response.aiter_bytes()):
+                if not data.startswith("[DONE]"):
+                    json.loads(data)
+        finally:
+            await upstream.close()
+        return None
+
+    async def sdk_stream_class() -> object:
+        upstream = await client.post(
+            "/chat/completions",
+            body=stream_body,
+            cast_to=object,
+            stream=True,
+            stream_cls=openai.AsyncStream[object],
+        )
+        async for _ in upstream:
+            pass
+        return None
+
+    measured = []
+    async with aiohttp.ClientSession() as session:
+        bare = _bare(session, base_url, payload, headers)
+        measured.append(
+            (
+                "streamed: aiohttp ClientSession.post, bytes to the end",
+                await cpu_per_call(bare, calls),
+            )
+        )
+    measured.append(
+        (
+            "streamed: openai SDK client.post(stream=True) + our decoder (app/providers)",
+            await cpu_per_call(sdk_request_our_decoder, calls),
+        )
+    )
+    measured.append(
+        (
+            "streamed: openai SDK client.post(stream=True) + the SDK's AsyncStream",
+            await cpu_per_call(sdk_stream_class, calls),
+        )
+    )
+    return measured
+
+
+def _bare(
+    session: aiohttp.ClientSession, base_url: str, payload: bytes, headers: dict[str, str]
+) -> Call:
+    async def call() -> object:
+        url = f"{base_url}/v1/chat/completions"
+        async with session.post(url, data=payload, headers=headers) as response:
+            async for _ in response.content.iter_any():
+                pass
+        return None
+
+    return call
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -131,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("build") / "bench")
     args = parser.parse_args(argv)
     os.sched_setaffinity(0, {args.client_cpu})
-    upstream = fake_upstream(args.out, args.server_cpu, chunk_delay=0.0)
+    upstream = fake_upstream(args.out, args.server_cpu, chunk_delay=0.0, chunks=STREAM_CHUNKS)
     upstream.start()
     try:
         results = asyncio.run(measure(upstream.base_url, args.calls))

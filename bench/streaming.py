@@ -41,7 +41,7 @@ from bench.processes import (
     Process,
     agent_server,
     cpu_seconds,
-    free_port,
+    fake_upstream,
     minimal_proxy,
     reset_fake,
     rss_bytes,
@@ -52,13 +52,6 @@ DEFAULT_STREAMS = (100, 500, 1000, 2000)
 # Far above any level, so that the bench measures capacity, not shedding.
 BENCH_MAX_INFLIGHT_RUNS = 10_000
 RSS_SAMPLE_SECONDS = 0.2
-
-
-def fake_upstream(out: Path, cpu: int, chunk_delay: float, chunks: int) -> Process:
-    port = free_port()
-    command = [sys.executable, "-m", "tests.fakes", "--port", str(port)]
-    command += ["--chunk-delay", str(chunk_delay), "--chunks", str(chunks)]
-    return Process("fake upstream", command, port, out / "upstream.log", cpu)
 
 
 def write_bodies(directory: Path) -> dict[str, Path]:

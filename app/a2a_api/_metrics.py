@@ -1,5 +1,5 @@
-"""A2A metrics (names fixed: alerts and dashboards use them). Label values are bounded: the
-methods below or ``other``, the configured agents or ``other``."""
+"""A2A metrics (names fixed: alerts and dashboards use them). Label values are bounded: A2A's
+methods (both versions' names) or ``other``, the configured agents or ``other``."""
 
 from __future__ import annotations
 
@@ -10,37 +10,20 @@ from prometheus_client import CollectorRegistry
 
 from app.observability import catalogue
 
+from . import _wire as wire
+
 OTHER: Final = "other"
-METHODS: Final = frozenset(
-    {
-        "SendMessage",
-        "SendStreamingMessage",
-        "GetTask",
-        "ListTasks",
-        "CancelTask",
-        "SubscribeToTask",
-        "GetExtendedAgentCard",
-        "message/send",
-        "message/stream",
-        "tasks/get",
-        "tasks/cancel",
-        "tasks/resubscribe",
-        "agent/getAuthenticatedExtendedCard",
-    }
-)
+METHODS: Final = frozenset(name for method in wire.METHODS for name in method.names().values())
 
 # ok; error: a JSON-RPC error answer (a bad request, an unknown task); rejected: refused before
 # the method ran (version, auth, limits, overload).
 RequestOutcome = Literal["ok", "error", "rejected"]
 
 
-class A2aMetrics:
+class A2aMetrics(catalogue.A2aMetricSet):
     def __init__(self, registry: CollectorRegistry, agents: Iterable[str]) -> None:
+        super().__init__(registry)
         self._agents = frozenset(agents)
-        self.requests_total = catalogue.A2A_REQUESTS.on(registry)
-        self.tasks_total = catalogue.A2A_TASKS.on(registry)
-        self.task_duration = catalogue.A2A_TASK_DURATION.on(registry)
-        self.cancels_relayed_total = catalogue.A2A_CANCELS_RELAYED.on(registry)
 
     def request(self, method: str | None, agent: str | None, outcome: RequestOutcome) -> None:
         self.requests_total.labels(

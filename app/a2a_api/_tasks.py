@@ -83,22 +83,18 @@ class Execution:
             await changed.wait()
 
 
+@dataclass(eq=False)
 class TaskService:
-    def __init__(
-        self,
-        settings: A2aSettings,
-        runner: AgentRunner,
-        admission: Admission,
-        metrics: A2aMetrics,
-        store: TaskStore,
-    ) -> None:
-        self._settings = settings
-        self._runner = runner
-        self._admission = admission
-        self._metrics = metrics
-        self.store = store
-        self.running: dict[str, Execution] = {}
-        self._stopping = False
+    """Starts, follows and cancels A2A tasks: ``running`` holds those executing in this process,
+    ``store`` every task."""
+
+    _settings: A2aSettings
+    _runner: AgentRunner
+    _admission: Admission
+    _metrics: A2aMetrics
+    store: TaskStore
+    running: dict[str, Execution] = field(default_factory=dict, init=False)
+    _stopping: bool = field(default=False, init=False)
 
     async def start(
         self,

@@ -38,9 +38,16 @@ from ._metrics import A2aMetrics
 from ._requests import list_params, send_params, task_params
 from ._tasks import STOP_SECONDS, TaskService, task_key
 from ._wire import (
+    CANCEL_TASK,
+    GET_EXTENDED_CARD,
+    GET_TASK,
     INVALID_REQUEST,
+    LIST_TASKS,
     METHOD_NOT_FOUND,
+    SEND_MESSAGE,
+    SEND_STREAMING_MESSAGE,
     SERVER_ERROR,
+    SUBSCRIBE_TO_TASK,
     SUPPORTED_VERSIONS,
     TASK_NOT_CANCELABLE,
     TASK_NOT_FOUND,
@@ -50,6 +57,7 @@ from ._wire import (
     VERSION_HEADER,
     VERSION_NOT_SUPPORTED,
     A2aError,
+    Method,
     Renderer,
     Task,
     Turn,
@@ -104,20 +112,20 @@ class A2aEndpoint:
         # Set while the app runs (the cleanup context in __init__).
         self.service: TaskService | None = None
         self.relay: StoreRelay | None = None
+        handlers: dict[Method, Call] = {
+            SEND_MESSAGE: self._send,
+            SEND_STREAMING_MESSAGE: self._stream,
+            GET_TASK: self._get,
+            LIST_TASKS: self._list,
+            CANCEL_TASK: self._cancel,
+            SUBSCRIBE_TO_TASK: self._subscribe,
+            GET_EXTENDED_CARD: self._extended_card,
+        }
+        # Method name -> its handler and the wire version the name belongs to.
         self._methods: dict[str, tuple[Call, str]] = {
-            "SendMessage": (self._send, V1),
-            "SendStreamingMessage": (self._stream, V1),
-            "GetTask": (self._get, V1),
-            "ListTasks": (self._list, V1),
-            "CancelTask": (self._cancel, V1),
-            "SubscribeToTask": (self._subscribe, V1),
-            "GetExtendedAgentCard": (self._extended_card, V1),
-            "message/send": (self._send, V03),
-            "message/stream": (self._stream, V03),
-            "tasks/get": (self._get, V03),
-            "tasks/cancel": (self._cancel, V03),
-            "tasks/resubscribe": (self._subscribe, V03),
-            "agent/getAuthenticatedExtendedCard": (self._extended_card, V03),
+            name: (handler, version)
+            for method, handler in handlers.items()
+            for version, name in method.names().items()
         }
 
     # Cards.
@@ -203,8 +211,8 @@ class A2aEndpoint:
             raise
 
     async def _submit(self, call: A2aCall) -> tuple[Task, bool, int | None]:
-        method = "SendMessage" if call.render.version == V1 else "message/send"
-        params = send_params(call.params, method, call.render.version)
+        version = call.render.version
+        params = send_params(call.params, SEND_MESSAGE.name(version), version)
         service = self._service()
         if params.task_id is not None:
             await self._task(call, params.task_id)
@@ -231,7 +239,7 @@ class A2aEndpoint:
         return await self._events(call, task)
 
     async def _subscribe(self, call: A2aCall) -> web.StreamResponse:
-        method = "SubscribeToTask" if call.render.version == V1 else "tasks/resubscribe"
+        method = SUBSCRIBE_TO_TASK.name(call.render.version)
         task = await self._task(call, task_params(call.params, method).id)
         if task.terminal:
             raise A2aError(UNSUPPORTED_OPERATION, f"Task {task.id!r} is already {task.state}.")
@@ -254,12 +262,12 @@ class A2aEndpoint:
         return response
 
     async def _get(self, call: A2aCall) -> web.StreamResponse:
-        params = task_params(call.params, "GetTask" if call.render.version == V1 else "tasks/get")
+        params = task_params(call.params, GET_TASK.name(call.render.version))
         task = await self._task(call, params.id)
         return json_response(result_message(call.id, call.render.task(task, params.history_length)))
 
     async def _list(self, call: A2aCall) -> web.StreamResponse:
-        params = list_params(call.params, "ListTasks")
+        params = list_params(call.params, LIST_TASKS.name(call.render.version))
         tasks = [
             task
             for task in await self._service().store.tasks(call.subject)
@@ -278,7 +286,7 @@ class A2aEndpoint:
         return json_response(result_message(call.id, result))
 
     async def _cancel(self, call: A2aCall) -> web.StreamResponse:
-        method = "CancelTask" if call.render.version == V1 else "tasks/cancel"
+        method = CANCEL_TASK.name(call.render.version)
         task = await self._task(call, task_params(call.params, method).id)
         if task.terminal:
             raise A2aError(TASK_NOT_CANCELABLE, f"Task {task.id!r} is already {task.state}.")

@@ -36,6 +36,39 @@ V1: Final = "1.0"
 V03: Final = "0.3"
 SUPPORTED_VERSIONS: Final = (V1, V03)
 
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """One operation's JSON-RPC method name in 1.0 and in 0.3 (None: the operation is 1.0's)."""
+
+    v1: str
+    v03: str | None = None
+
+    def name(self, version: str) -> str:
+        return self.v03 if version == V03 and self.v03 is not None else self.v1
+
+    def names(self) -> dict[str, str]:
+        """Version -> the name, for each version that has the operation."""
+        return {V1: self.v1} | ({} if self.v03 is None else {V03: self.v03})
+
+
+SEND_MESSAGE: Final = Method("SendMessage", "message/send")
+SEND_STREAMING_MESSAGE: Final = Method("SendStreamingMessage", "message/stream")
+GET_TASK: Final = Method("GetTask", "tasks/get")
+LIST_TASKS: Final = Method("ListTasks")
+CANCEL_TASK: Final = Method("CancelTask", "tasks/cancel")
+SUBSCRIBE_TO_TASK: Final = Method("SubscribeToTask", "tasks/resubscribe")
+GET_EXTENDED_CARD: Final = Method("GetExtendedAgentCard", "agent/getAuthenticatedExtendedCard")
+METHODS: Final = (
+    SEND_MESSAGE,
+    SEND_STREAMING_MESSAGE,
+    GET_TASK,
+    LIST_TASKS,
+    CANCEL_TASK,
+    SUBSCRIBE_TO_TASK,
+    GET_EXTENDED_CARD,
+)
+
 State = Literal["submitted", "working", "completed", "failed", "canceled", "rejected"]
 TERMINAL: Final = frozenset({"completed", "failed", "canceled", "rejected"})
 Role = Literal["user", "agent"]

@@ -30,14 +30,17 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
 # The deployed version (the image's VERSION build arg), shown by agentsmcp_build_info and /health.
 VERSION_ENV = "AGENTSMCP_VERSION"
 
-# Secrets -> AppConfig field.
+# Secrets -> AppConfig field: each sets the field of its own name in lower case.
 SECRET_ENV: dict[str, str] = {
-    "JWT_SECRET_KEY": "jwt_secret_key",
-    "JWT_PREVIOUS_SECRET_KEY": "jwt_previous_secret_key",
-    "OPENAI_API_KEY": "openai_api_key",
-    "ANTHROPIC_API_KEY": "anthropic_api_key",
-    "REDIS_URL": "redis_url",
-    "REDIS_PASSWORD": "redis_password",
+    name: name.lower()
+    for name in (
+        "JWT_SECRET_KEY",
+        "JWT_PREVIOUS_SECRET_KEY",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "REDIS_URL",
+        "REDIS_PASSWORD",
+    )
 }
 # AppConfig fields only the environment sets: the YAML file must not carry them.
 ENVIRONMENT_ONLY_FIELDS = (*SECRET_ENV.values(), "secret_files", "tool_server_tokens")

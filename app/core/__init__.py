@@ -7,6 +7,7 @@ a run and the run's events back; they import the core, never one another. See
 docs/architecture.md.
 """
 
+from . import run_types
 from ._loop import ToolRun
 from .access import AgentAccess, caller
 from .admission import Admission, ServerOverloadedError
@@ -26,18 +27,9 @@ from .keys import ADMISSION_KEY, AGENT_METRICS_KEY, RUNNER_KEY
 from .metering import estimate_tokens
 from .metrics import AgentMetrics
 from .registry import Agent, AgentRegistry
-from .run_types import (
-    NO_MAX_TOKENS,
-    RunEvent,
-    RunLimit,
-    RunOptions,
-    RunResult,
-    Step,
-    TokenAccount,
-    ToolCallFinished,
-    ToolCallRecord,
-    ToolCallStarted,
-)
+
+# The run types are the core's interface: their names are listed once, in run_types.__all__.
+from .run_types import *  # noqa: F403
 from .runner import AgentRunner, RunStream
 from .setup import agent_runner_ctx, refresh_provider_keys, setup_core
 from .watch import ConnectionWatch
@@ -46,7 +38,6 @@ __all__ = [
     "ADMISSION_KEY",
     "AGENT_METRICS_KEY",
     "AUDIT_LOGGER",
-    "NO_MAX_TOKENS",
     "RUNNER_KEY",
     "Admission",
     "Agent",
@@ -59,17 +50,8 @@ __all__ = [
     "ConnectionWatch",
     "ProviderNotConfiguredError",
     "ProviderRequestError",
-    "RunEvent",
-    "RunLimit",
-    "RunOptions",
-    "RunResult",
     "RunStream",
     "ServerOverloadedError",
-    "Step",
-    "TokenAccount",
-    "ToolCallFinished",
-    "ToolCallRecord",
-    "ToolCallStarted",
     "ToolRun",
     "UpstreamAuthError",
     "UpstreamError",
@@ -87,3 +69,4 @@ __all__ = [
     "setup_core",
     "visible_agents",
 ]
+__all__ += run_types.__all__

@@ -35,6 +35,7 @@ from app.providers import (
     Usage,
 )
 
+from ._deadline import CallDeadline
 from ._tracing import chat_ended, chat_span
 from .errors import (
     ProviderNotConfiguredError,
@@ -237,19 +238,19 @@ class Metering:
         charged, reported, delivered = 0, Usage(), 0
         finished = False
         span = chat_span(agent, messages, streaming=True)
+        timer = CallDeadline(deadline)
         try:
             with self._upstream_errors(agent):
                 upstream = provider.stream(settings.model, settings.system_prompt, messages, params)
                 try:
                     while True:
-                        async with asyncio.timeout_at(deadline):
-                            # The upstream request is the chat span's child (never current
-                            # across a yield: the consumer's context is its own).
-                            if span is None:
-                                item = await anext(upstream)
-                            else:
-                                with tracing.current(span):
-                                    item = await anext(upstream)
+                        # The upstream request is the chat span's child (never current across a
+                        # yield: the consumer's context is its own).
+                        if span is None:
+                            item = await timer.next(upstream)
+                        else:
+                            with tracing.current(span):
+                                item = await timer.next(upstream)
                         if type(item) is str or isinstance(item, ToolCallDelta):
                             if ttft_since is not None:
                                 self._ttft(agent, ttft_since)
@@ -276,6 +277,7 @@ class Metering:
                 self.provider_outcome(agent, CANCELLED)
             raise
         finally:
+            timer.close()
             if span is not None:
                 tracing.end_span(span, None if finished else tracing.error_type(sys.exc_info()[1]))
             if not finished and account is not None:

@@ -13,6 +13,19 @@ from app.tools import ToolCallOutcome
 
 from .registry import Agent
 
+__all__ = [
+    "NO_MAX_TOKENS",
+    "RunEvent",
+    "RunLimit",
+    "RunOptions",
+    "RunResult",
+    "Step",
+    "TokenAccount",
+    "ToolCallFinished",
+    "ToolCallRecord",
+    "ToolCallStarted",
+]
+
 # A request's max_tokens when it sets none: no ceiling below the agent's own.
 NO_MAX_TOKENS = 2**63 - 1
 # The chat parameters of a request that sets none: the agent's configuration decides.

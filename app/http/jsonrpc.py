@@ -6,6 +6,7 @@ so that errors raised before its view are JSON-RPC errors too."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, Protocol, TypeVar
 
 from aiohttp import web
@@ -23,25 +24,20 @@ INTERNAL_ERROR: Final = -32603
 SERVER_ERROR: Final = -32000
 
 
+@dataclass(eq=False)
 class JsonRpcFault(Exception):
     """A JSON-RPC error answered with HTTP ``status`` (200 unless the error precedes the
     message: a body that is not JSON-RPC, an unknown agent) and extra ``headers``."""
 
-    def __init__(
-        self,
-        code: int,
-        message: str,
-        *,
-        status: int = 200,
-        data: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.data = data
-        self.headers = headers or {}
+    code: int
+    message: str
+    _: KW_ONLY
+    status: int = 200
+    data: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
 
     def error_object(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}

@@ -1,8 +1,9 @@
-"""Response shapes every HTTP route shares: the error body, and the health probes' answers."""
+"""Response shapes every HTTP route shares: the error body, the health probes' answers, and
+OpenAI's list envelope."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -35,6 +36,16 @@ class Ready(BaseModel):
 class NotReady(BaseModel):
     status: Literal["not_ready"]
     reason: Literal["starting", "draining", "stopping"]
+
+
+Item = TypeVar("Item", bound=BaseModel)
+
+
+# OpenAI's list object, ``{"object": "list", "data": [...]}``: a front door's list model is
+# ``class ItemList(ListObject[Item])``.
+class ListObject(BaseModel, Generic[Item]):
+    object: Literal["list"]
+    data: list[Item]
 
 
 # The models whose JSON schemas the OpenAPI document (app.openapi) describes these with.

@@ -9,9 +9,9 @@ wording where OpenAI words them differently.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
-from pydantic import AfterValidator, Discriminator, Tag
+from pydantic import AfterValidator, BaseModel, Discriminator, Tag
 from pydantic_core import PydanticCustomError
 
 from app.contract import errors
@@ -31,12 +31,27 @@ def _object_schema(value: dict[str, Any] | None) -> dict[str, Any] | None:
 # A function's parameters: a JSON Schema of "type": "object", or none.
 Parameters = Annotated[dict[str, Any] | None, AfterValidator(_object_schema)]
 
-# The tool_choice union's string member; the named-function member is each API's own model.
-ToolModeMember = Annotated[ToolMode, Tag("<mode>")]
-TOOL_CHOICE_DISCRIMINATOR = Discriminator(
-    lambda value: "<mode>" if isinstance(value, str) else "<function>",
-    custom_error_type="invalid_tool_choice",
-    custom_error_message='must be "none", "auto", "required" or a named function',
+NamedFunction = TypeVar("NamedFunction", bound=BaseModel)
+# The tool_choice union: a mode, or a named function in the API's own model (ToolChoiceOf[model]).
+ToolChoiceOf = Annotated[
+    Annotated[ToolMode, Tag("<mode>")] | Annotated[NamedFunction, Tag("<function>")],
+    Discriminator(
+        lambda value: "<mode>" if isinstance(value, str) else "<function>",
+        custom_error_type="invalid_tool_choice",
+        custom_error_message='must be "none", "auto", "required" or a named function',
+    ),
+]
+
+
+TextT = TypeVar("TextT", bound=BaseModel)
+JSONObjectT = TypeVar("JSONObjectT", bound=BaseModel)
+JSONSchemaT = TypeVar("JSONSchemaT", bound=BaseModel)
+# A format union's members, in the API's own models (FormatMembers[text, json_object, json_schema]),
+# tagged as format_discriminator tells them apart.
+FormatMembers = (
+    Annotated[TextT, Tag("<text>")]
+    | Annotated[JSONObjectT, Tag("<json_object>")]
+    | Annotated[JSONSchemaT, Tag("<json_schema>")]
 )
 
 

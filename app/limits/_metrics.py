@@ -12,14 +12,9 @@ NO_AGENT = ""
 OPERATIONS = ("hit", "reserve", "charge", "ping")
 
 
-class LimitMetrics:
+class LimitMetrics(catalogue.LimitMetricSet):
     def __init__(self, registry: CollectorRegistry, agents: list[str]) -> None:
-        self.rejections = catalogue.RATELIMIT_REJECTIONS.on(registry)
-        self.tokens_charged = catalogue.RATELIMIT_TOKENS_CHARGED.on(registry)
-        self.store_errors = catalogue.RATELIMIT_STORE_ERRORS.on(registry)
-        self.fallbacks = catalogue.RATELIMIT_STORE_FALLBACKS.on(registry)
-        self.degraded = catalogue.RATELIMIT_DEGRADED.on(registry)
-        self.store_up = catalogue.RATELIMIT_STORE_UP.on(registry)
+        super().__init__(registry)
         self.store_up.set(1)
         # Children bound once: the hot path does no label lookups.
         self._rejections = {

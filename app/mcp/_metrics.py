@@ -33,14 +33,10 @@ CancelReason = Literal["notification", "disconnect", "relayed"]
 CANCEL_REASONS: Final = ("notification", "disconnect", "relayed")
 
 
-class McpMetrics:
+class McpMetrics(catalogue.McpMetricSet):
     def __init__(self, registry: CollectorRegistry, tools: Iterable[str]) -> None:
+        super().__init__(registry)
         self._tools = frozenset(tools)
-        self.requests_total = catalogue.MCP_REQUESTS.on(registry)
-        self.tool_calls_total = catalogue.MCP_TOOL_CALLS.on(registry)
-        self.tool_call_duration = catalogue.MCP_TOOL_CALL_DURATION.on(registry)
-        self.progress_gap = catalogue.MCP_PROGRESS_GAP.on(registry)
-        self.cancellations_total = catalogue.MCP_CANCELLATIONS.on(registry)
         # Series that alerts divide by exist from the start.
         for reason in CANCEL_REASONS:
             self.cancellations_total.labels(reason)

@@ -17,17 +17,12 @@ OTHER_METHOD = "OTHER"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-class Metrics:
+class Metrics(catalogue.HttpMetricSet):
     """The server's core metrics. Label children are cached so the hot path is two dict lookups."""
 
     def __init__(self, registry: CollectorRegistry, *, commit: str | None = None) -> None:
+        super().__init__(registry)
         self.registry = registry
-        self.requests_total = catalogue.HTTP_REQUESTS.on(registry)
-        self.request_duration = catalogue.HTTP_REQUEST_DURATION.on(registry)
-        self.in_flight = catalogue.HTTP_IN_FLIGHT.on(registry)
-        self.rate_limited_total = catalogue.RATE_LIMITED.on(registry)
-        self.oidc_key_fetches_total = catalogue.OIDC_KEY_FETCHES.on(registry)
-        self.build_info = catalogue.BUILD_INFO.on(registry)
         resolved_commit = commit if commit is not None else os.environ.get(COMMIT_ENV) or "unknown"
         self.build_info.labels(version=deployed_version(), commit=resolved_commit).set(1)
         self._counters: dict[tuple[str, str, int], Counter] = {}

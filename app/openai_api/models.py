@@ -14,12 +14,8 @@ from pydantic import BaseModel, BeforeValidator, Field, Tag
 
 from app.core.wire import Usage
 from app.http.chat_messages import Messages, ToolName
-from app.http.tools import (
-    TOOL_CHOICE_DISCRIMINATOR,
-    Parameters,
-    ToolModeMember,
-    format_discriminator,
-)
+from app.http.models import ListObject
+from app.http.tools import FormatMembers, Parameters, ToolChoiceOf, format_discriminator
 from app.http.wire import StrictModel, string_or_array
 from app.providers import FinishReason
 
@@ -80,9 +76,7 @@ class NamedToolChoice(StrictModel):
     function: FunctionName
 
 
-ToolChoice = Annotated[
-    ToolModeMember | Annotated[NamedToolChoice, Tag("<function>")], TOOL_CHOICE_DISCRIMINATOR
-]
+ToolChoice = ToolChoiceOf[NamedToolChoice]
 
 
 class JSONSchemaSpec(StrictModel):
@@ -106,9 +100,7 @@ class JSONSchemaFormat(StrictModel):
 
 
 ResponseFormat = Annotated[
-    Annotated[TextFormat, Tag("<text>")]
-    | Annotated[JSONObjectFormat, Tag("<json_object>")]
-    | Annotated[JSONSchemaFormat, Tag("<json_schema>")],
+    FormatMembers[TextFormat, JSONObjectFormat, JSONSchemaFormat],
     format_discriminator("invalid_response_format"),
 ]
 
@@ -200,9 +192,8 @@ class Model(BaseModel):
     owned_by: str
 
 
-class ModelList(BaseModel):
-    object: Literal["list"]
-    data: list[Model]
+class ModelList(ListObject[Model]):
+    pass
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (ChatCompletionRequest,)

@@ -13,27 +13,13 @@ then one ``ChatMessage("tool", result, tool_call_id=call.id)`` per call, and cal
 import importlib
 from typing import TYPE_CHECKING
 
+from . import _models
 from ._base import ChatProvider
 from ._clients import build_providers, deprecated_models, missing_keys, used_providers
 from ._errors import ErrorKind, ProviderError
-from ._models import (
-    ChatMessage,
-    ChatParams,
-    Completion,
-    FinishReason,
-    JSONSchemaFormat,
-    NamedToolChoice,
-    ResponseFormat,
-    Role,
-    StreamEnd,
-    StreamItem,
-    Tool,
-    ToolCall,
-    ToolCallAssembler,
-    ToolCallDelta,
-    ToolChoice,
-    Usage,
-)
+
+# The chat model is the package's interface: its names are listed once, in _models.__all__.
+from ._models import *  # noqa: F403
 
 if TYPE_CHECKING:
     from ._anthropic import AnthropicProvider, translate_messages
@@ -58,29 +44,14 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "AnthropicProvider",
-    "ChatMessage",
-    "ChatParams",
     "ChatProvider",
-    "Completion",
     "ErrorKind",
-    "FinishReason",
-    "JSONSchemaFormat",
-    "NamedToolChoice",
     "OpenAIProvider",
     "ProviderError",
-    "ResponseFormat",
-    "Role",
-    "StreamEnd",
-    "StreamItem",
-    "Tool",
-    "ToolCall",
-    "ToolCallAssembler",
-    "ToolCallDelta",
-    "ToolChoice",
-    "Usage",
     "build_providers",
     "deprecated_models",
     "missing_keys",
     "translate_messages",
     "used_providers",
 ]
+__all__ += _models.__all__

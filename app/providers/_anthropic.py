@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -15,7 +16,7 @@ from anthropic.resources.messages.messages import DEPRECATED_MODELS
 from anthropic.types import MessageParam
 
 from ._base import SDKAdapter
-from ._errors import ErrorKind, ProviderError
+from ._errors import ErrorKind, ProviderError, stream_error
 from ._models import (
     ChatMessage,
     ChatParams,
@@ -31,6 +32,7 @@ from ._models import (
     ToolChoice,
     Usage,
 )
+from ._sse import ServerSentEvent
 
 DEFAULT_API_BASE = "https://api.anthropic.com"
 PATH = "/v1/messages"
@@ -296,7 +298,7 @@ class AnthropicProvider(SDKAdapter):
         )
 
     async def _read_stream(
-        self, events: AsyncIterator[Any], model: str
+        self, events: AsyncIterator[ServerSentEvent], model: str
     ) -> AsyncGenerator[StreamItem, None]:
         prompt_tokens = completion_tokens = 0
         stop_reason: str | None = None
@@ -305,7 +307,13 @@ class AnthropicProvider(SDKAdapter):
         # Content block index -> tool call index, and the calls that streamed input so far.
         tool_index: dict[int, int] = {}
         with_input: set[int] = set()
-        async for event in events:
+        async for name, data in events:
+            # As the SDK's stream class reads them: only named events, pings skipped.
+            if name is None or name == "ping" or (not data and name != "error"):
+                continue
+            if name == "error":
+                raise self._error_event(data)
+            event = json.loads(data)
             kind = event["type"]
             if kind == "content_block_delta":
                 delta = event["delta"]
@@ -349,3 +357,10 @@ class AnthropicProvider(SDKAdapter):
         if finished:
             usage_total = Usage(prompt_tokens, completion_tokens)
             yield StreamEnd(finish_reason(stop_reason), usage_total, answered_model)
+
+    def _error_event(self, data: str) -> ProviderError:
+        """An ``error`` event inside a 200 stream, classified by its error type."""
+        body: object = data
+        with contextlib.suppress(ValueError):
+            body = json.loads(data)
+        return stream_error(self.name, body, self._key)

@@ -15,7 +15,6 @@ from ._errors import (
     ProviderError,
     is_timeout,
     status_error,
-    stream_error,
     unfinished_stream_error,
 )
 from ._models import (
@@ -27,6 +26,7 @@ from ._models import (
     ToolCallAssembler,
     ToolCallDelta,
 )
+from ._sse import ServerSentEvent, server_sent_events
 
 
 class ChatProvider(Protocol):
@@ -58,8 +58,9 @@ class SDKAdapter:
 
     Calls go through the SDK's generic ``post`` with a body the adapter builds and
     ``cast_to=object`` (plain dicts back): the SDK still does auth, retries with ``Retry-After``,
-    timeouts, error classes, SSE decoding and the transport, without its per-call request
-    transform and response model construction (their cost is in bench/FINDINGS.md).
+    timeouts, error classes and the transport, without its per-call request transform and
+    response model construction. A stream's body is decoded here (:mod:`._sse`), not by the
+    SDK's stream class: its cost per event was the largest per chunk (bench/FINDINGS.md).
     Subclasses translate bodies and answers; failures are classified here, once.
     """
 
@@ -112,16 +113,13 @@ class SDKAdapter:
         raise NotImplementedError
 
     def _read_stream(
-        self, events: AsyncIterator[Any], model: str
+        self, events: AsyncIterator[ServerSentEvent], model: str
     ) -> AsyncGenerator[StreamItem, None]:
-        """Text and tool-call deltas and usage reports, then a :class:`StreamEnd` (without tool
-        calls: the base assembles them) only if the stream reached its end event."""
+        """Text and tool-call deltas and usage reports from the body's ``events``, then a
+        :class:`StreamEnd` (without tool calls: the base assembles them) only if the stream
+        reached its end event. An error event raises its :class:`ProviderError`, as the SDK's
+        own stream class would have raised it."""
         raise NotImplementedError
-
-    def _stream_error_event(self, exc: Exception) -> ProviderError | None:
-        """An error event inside a 200 stream that the SDK raises as something other than an
-        ``APIStatusError`` with status 200."""
-        return None
 
     async def complete(
         self, model: str, system: str, messages: Sequence[ChatMessage], params: ChatParams
@@ -151,7 +149,8 @@ class SDKAdapter:
             end: StreamEnd | None = None
             calls = ToolCallAssembler()
             try:
-                async with contextlib.aclosing(self._read_stream(upstream, model)) as items:
+                events = server_sent_events(upstream.response.aiter_bytes())
+                async with contextlib.aclosing(self._read_stream(events, model)) as items:
                     async for item in items:
                         if isinstance(item, StreamEnd):
                             end = item
@@ -182,12 +181,7 @@ class SDKAdapter:
                 ErrorKind.CONNECTION, f"connection to {provider} failed", provider=provider
             )
         if isinstance(exc, sdk.APIStatusError):
-            if exc.status_code == 200:
-                return stream_error(provider, exc.body, secret)
             return status_error(provider, exc.status_code, exc.body, exc.response.headers, secret)
-        in_stream = self._stream_error_event(exc)
-        if in_stream is not None:
-            return in_stream
         if isinstance(
             exc,
             json.JSONDecodeError

@@ -11,6 +11,9 @@ from app.observability import tracing
 
 from ._base import ChatProvider, SDKAdapter
 
+# The SDKs' own default (DEFAULT_CONNECTION_LIMITS in both).
+SDK_POOL_CONNECTIONS = 1000
+
 
 def used_providers(config: AppConfig) -> dict[ProviderName, list[str]]:
     """Provider name -> the agents that use it, in config order."""
@@ -45,7 +48,9 @@ def deprecated_models(config: AppConfig) -> list[str]:
     return notes
 
 
-def _build_provider(provider: ProviderName, key: str, settings: ProviderSettings) -> ChatProvider:
+def _build_provider(
+    provider: ProviderName, key: str, settings: ProviderSettings, max_connections: int
+) -> ChatProvider:
     # The SDKs' aiohttp transport (with their pool limits, timeouts and redirect policy): it was
     # faster than the default httpx2 transport in every case bench/transport_compare.py measures.
     # It opens an aiohttp session, so it must be built inside the running loop (cleanup_ctx).
@@ -55,7 +60,11 @@ def _build_provider(provider: ProviderName, key: str, settings: ProviderSettings
         from ._openai import OpenAIProvider as adapter
     else:
         from ._anthropic import AnthropicProvider as adapter
-    http_client = adapter.sdk.DefaultAioHttpClient()
+    # The SDKs' pool stops at 1,000 connections: a second, hidden limit below a larger
+    # server.max_inflight_runs, where streams would queue for a connection (bench.streaming).
+    http_client = adapter.sdk.DefaultAioHttpClient(
+        limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=100)
+    )
     if tracing.enabled():
         http_client._transport = TracedTransport(http_client._transport)
     return adapter(
@@ -107,6 +116,12 @@ class TracedTransport(httpx2.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+def upstream_connections(config: AppConfig) -> int:
+    """Connections each provider's pool may open: one per admitted run, as the SDKs allow at
+    least (a run waits on one model call at a time)."""
+    return max(SDK_POOL_CONNECTIONS, config.server.max_inflight_runs)
+
+
 def build_providers(config: AppConfig) -> dict[ProviderName, ChatProvider]:
     """One client per provider that an agent uses and that has a key."""
     if config.logging.level != "DEBUG":
@@ -118,5 +133,7 @@ def build_providers(config: AppConfig) -> dict[ProviderName, ChatProvider]:
         key = config.provider_key(provider)
         if not key:
             continue
-        providers[provider] = _build_provider(provider, key, config.provider(provider))
+        providers[provider] = _build_provider(
+            provider, key, config.provider(provider), upstream_connections(config)
+        )
     return providers

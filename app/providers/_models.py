@@ -13,6 +13,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+__all__ = [
+    "ChatMessage",
+    "ChatParams",
+    "Completion",
+    "FinishReason",
+    "JSONSchemaFormat",
+    "NamedToolChoice",
+    "ResponseFormat",
+    "Role",
+    "StreamEnd",
+    "StreamItem",
+    "Tool",
+    "ToolCall",
+    "ToolCallAssembler",
+    "ToolCallDelta",
+    "ToolChoice",
+    "Usage",
+]
+
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from types import ModuleType
 from typing import Any, ClassVar
@@ -26,6 +27,7 @@ from ._models import (
     ToolChoice,
     Usage,
 )
+from ._sse import ServerSentEvent
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 PATH = "/chat/completions"
@@ -103,12 +105,22 @@ class OpenAIProvider(SDKAdapter):
         )
 
     async def _read_stream(
-        self, events: AsyncIterator[Any], model: str
+        self, events: AsyncIterator[ServerSentEvent], model: str
     ) -> AsyncGenerator[StreamItem, None]:
         finish: FinishReason | None = None
         usage = Usage()
         answered_model = model
-        async for chunk in events:
+        done = False
+        async for _, data in events:
+            # Read on to the end of the body after [DONE], so the connection is reused.
+            if done or data.startswith("[DONE]"):
+                done = True
+                continue
+            chunk = json.loads(data)
+            if not isinstance(chunk, dict):
+                raise TypeError("a stream event is not a JSON object")
+            if chunk.get("error"):
+                raise self._error_event(chunk["error"])
             choices = chunk.get("choices")
             if choices:
                 choice = choices[0]
@@ -129,12 +141,13 @@ class OpenAIProvider(SDKAdapter):
         if finish is not None:
             yield StreamEnd(finish, usage, answered_model)
 
-    def _stream_error_event(self, exc: Exception) -> ProviderError | None:
-        # The SDK raises an error object inside a 200 stream as a plain APIError.
-        if isinstance(exc, openai.APIError):
-            message = redact(exc.message, self._key)
-            return ProviderError(ErrorKind.OVERLOADED, message, provider=self.name)
-        return None
+    def _error_event(self, error: Any) -> ProviderError:
+        """An error object inside a 200 stream: the SDK's stream class raises it as a plain
+        ``APIError`` with its message, or a generic one."""
+        message = error.get("message") if isinstance(error, dict) else None
+        if not message or not isinstance(message, str):
+            message = "An error occurred during streaming"
+        return ProviderError(ErrorKind.OVERLOADED, redact(message, self._key), provider=self.name)
 
 
 def _tool_call_delta(call: Any) -> ToolCallDelta:

@@ -13,12 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Tag
 
 from app.http.chat_messages import ToolName
-from app.http.tools import (
-    TOOL_CHOICE_DISCRIMINATOR,
-    Parameters,
-    ToolModeMember,
-    format_discriminator,
-)
+from app.http.tools import FormatMembers, Parameters, ToolChoiceOf, format_discriminator
 from app.http.wire import StrictModel, by_type, string_or_array
 
 # OpenAI's limits: tools of one request, metadata pairs and their sizes, the smallest output.
@@ -127,9 +122,7 @@ class NamedFunction(StrictModel):
     name: ToolName
 
 
-ToolChoice = Annotated[
-    ToolModeMember | Annotated[NamedFunction, Tag("<function>")], TOOL_CHOICE_DISCRIMINATOR
-]
+ToolChoice = ToolChoiceOf[NamedFunction]
 
 
 class TextFormatText(StrictModel):
@@ -149,9 +142,7 @@ class TextFormatJSONSchema(StrictModel):
 
 
 TextFormat = Annotated[
-    Annotated[TextFormatText, Tag("<text>")]
-    | Annotated[TextFormatJSONObject, Tag("<json_object>")]
-    | Annotated[TextFormatJSONSchema, Tag("<json_schema>")],
+    FormatMembers[TextFormatText, TextFormatJSONObject, TextFormatJSONSchema],
     format_discriminator("invalid_format"),
 ]
 

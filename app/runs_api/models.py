@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, Tag
 from app.config import ProviderName
 from app.core.wire import Usage
 from app.http.chat_messages import Messages
+from app.http.models import ListObject
 from app.http.wire import StrictModel, string_or_array
 from app.providers import FinishReason
 from app.tools import ToolCallOutcome
@@ -139,9 +140,8 @@ class AgentInfo(BaseModel):
     available: bool
 
 
-class AgentList(BaseModel):
-    object: Literal["list"]
-    data: list[AgentInfo]
+class AgentList(ListObject[AgentInfo]):
+    pass
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (RunRequest,)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from prometheus_client import CollectorRegistry
-
 from app.observability import catalogue
 
 OTHER: Final = "other"
@@ -14,13 +12,7 @@ OTHER: Final = "other"
 ToolCallOutcome = Literal["ok", "error", "timeout", "invalid_arguments", "rejected"]
 
 
-class ToolMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.calls_total = catalogue.TOOL_CALLS.on(registry)
-        self.call_duration = catalogue.TOOL_CALL_DURATION.on(registry)
-        self.run_steps = catalogue.AGENT_RUN_STEPS.on(registry)
-        self.list_refresh_failures = catalogue.TOOL_LIST_REFRESH_FAILURES.on(registry)
-
+class ToolMetrics(catalogue.ToolMetricSet):
     def call(
         self, agent: str, server: str, tool: str, outcome: ToolCallOutcome, duration: float | None
     ) -> None:

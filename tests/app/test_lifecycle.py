@@ -224,3 +224,41 @@ async def test_port_in_use_is_a_clear_error(tmp_path: Path, servers: list[Server
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{first.port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_connections_queue_while_the_loop_is_busy(
+    tmp_path: Path, servers: list[ServerProcess]
+) -> None:
+    # A stopped process stands for a busy event loop: the kernel completes handshakes up to
+    # the listen backlog; beyond it, SYNs are dropped and a client waits for a retransmit.
+    server = ServerProcess("app", tmp_path, drain_seconds=0, shutdown_timeout_seconds=5)
+    servers.append(server)
+    await server.wait_ready()
+    wanted = 600
+    server.signal(signal.SIGSTOP)
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(wanted):
+            sock = socket.socket()
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", server.port))
+            sockets.append(sock)
+        await asyncio.sleep(0.5)
+        connected = sum(
+            1
+            for sock in sockets
+            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 and _established(sock)
+        )
+    finally:
+        server.signal(signal.SIGCONT)
+        for sock in sockets:
+            sock.close()
+    assert connected == wanted
+
+
+def _established(sock: socket.socket) -> bool:
+    try:
+        sock.getpeername()
+    except OSError:
+        return False
+    return True

@@ -131,3 +131,23 @@ def test_redactor_handles_nested_values() -> None:
     assert cleaned["authorization"] == REDACTED
     assert cleaned["text"] == f"prefix {REDACTED} suffix"
     assert cleaned["count"] == 3
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        # Flat events take the one-search path; each secret must still go, value by value.
+        ({"event": "audit", "client": "x sk-abcdefghijkl y"}, {"client": f"x {REDACTED} y"}),
+        ({"event": "audit", "tools": ["ok", "configured-secret-123"]}, {"tools": ["ok", REDACTED]}),
+        ({"event": "x", "token": 42}, {"token": REDACTED}),
+        ({"event": "x", "Token": "short"}, {"Token": REDACTED}),
+        ({"event": "bearer", "next": "abc"}, {"event": "bearer", "next": "abc"}),
+        ({"event": "x", "tools": ["a", 1]}, {"tools": ["a", 1]}),
+        ({"event": "x", "status": 200, "ratio": 0.5, "ok": True, "none": None}, {"status": 200}),
+    ],
+)
+def test_redactor_flat_events(event: dict[str, object], expected: dict[str, object]) -> None:
+    cleaned = Redactor(["configured-secret-123"])(None, "info", dict(event))
+    for key, value in expected.items():
+        assert cleaned[key] == value
+    assert cleaned.keys() == event.keys()

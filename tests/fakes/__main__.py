@@ -1,4 +1,5 @@
-"""``python -m tests.fakes --port N [--chunk-delay S] [--chunks N]``: serve both fake upstreams until stopped."""
+"""``python -m tests.fakes --port N [--chunk-delay S] [--chunks N]``: serve both fake upstreams
+until stopped."""
 
 from __future__ import annotations
 

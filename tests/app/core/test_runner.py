@@ -287,3 +287,21 @@ async def test_cancelled_run_closes_the_upstream_and_counts(
     await fake.openai.wait_disconnect(within=1.0)
     runs = "agentsmcp_agent_runs_total"
     assert harness.metric(runs, agent="coding", provider="openai", outcome="cancelled") == 1
+
+
+async def test_more_streams_than_the_sdks_pool_all_reach_the_upstream(fake: FakeServer) -> None:
+    # The SDKs' own pool stops at 1,000 connections; admission allows more here, so the pool
+    # must not hold the rest back in a queue of its own.
+    streams = 1050
+    harness = await make_harness(fake, server={"max_inflight_runs": streams + 50})
+    fake.openai.default = Behavior(header_delay=1.0)
+    tasks = [asyncio.create_task(harness.stream("coding")) for _ in range(streams)]
+    peak = 0
+    deadline = time.monotonic() + 10
+    while peak < streams and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+        peak = max(peak, fake.openai.inflight)
+    results = await asyncio.gather(*tasks)
+    await harness.close()
+    assert peak == streams
+    assert all(text == "Hello, world!" for text, _ in results)
