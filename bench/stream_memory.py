@@ -40,7 +40,7 @@ from bench.processes import (
     Process,
     ServerSetup,
     agent_server,
-    free_port,
+    fake_upstream,
     minimal_proxy,
     rss_bytes,
 )
@@ -55,13 +55,6 @@ STREAM_TIMEOUT_SECONDS = 600
 LOOP_ENTRY_POINTS = ("app/__main__.py", "bench/memory_probe.py")
 AIOHTTP_SERVER_PREFIX = "aiohttp/web"
 AIOHTTP_CLIENT_PREFIXES = ("aiohttp/client", "aiohttp/connector", "openai/_vendor")
-
-
-def fake_upstream(out: Path, chunk_delay: float, chunks: int) -> Process:
-    port = free_port()
-    command = [sys.executable, "-m", "tests.fakes", "--port", str(port)]
-    command += ["--chunk-delay", str(chunk_delay), "--chunks", str(chunks)]
-    return Process("fake upstream", command, port, out / "upstream.log", "0-1")
 
 
 @dataclass(frozen=True)
@@ -338,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     started: list[Process] = []
     try:
-        upstream = fake_upstream(args.out, args.chunk_delay, args.chunks)
+        upstream = fake_upstream(args.out, 0, args.chunk_delay, args.chunks)
+        upstream.cpu = "0-1"
         upstream.start()
         started.append(upstream)
         target = start_target(args.out, upstream, args)
