@@ -86,13 +86,14 @@ def configure(environ: Mapping[str, str] | None = None) -> bool:
             f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: traces are exported"
             f" over OTLP {HTTP_PROTOBUF} (port 4318 of a collector)."
         )
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
     provider = TracerProvider(resource=_resource())
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    from ._otlp import SpanExporter
+
+    provider.add_span_processor(BatchSpanProcessor(SpanExporter()))
     _state.provider = provider
     _state.tracer = provider.get_tracer(TRACER_NAME)
     _state.propagator = TraceContextTextMapPropagator()

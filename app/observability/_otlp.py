@@ -1,0 +1,210 @@
+"""OTLP ``http/protobuf`` export of ended spans, encoded straight to protobuf bytes.
+
+The official encoder (``opentelemetry-exporter-otlp-proto-common``) builds a protobuf message
+for each span, attribute and value, then serializes them: about 30 us of CPU per span, more than
+the SDK spends starting and ending it (bench/FINDINGS.md, section 12). This writes the same
+``ExportTraceServiceRequest`` bytes from the spans directly (tests/app/tracing/test_otlp.py
+parses both encodings and compares them). The official encoder still does what is rare or done
+once per batch: the resource, the instrumentation scope, spans with events or links and
+attribute values other than scalars and lists of scalars. The official exporter sends the bytes
+(its endpoint, headers, compression, timeout and retries from the environment).
+
+Imported only when tracing is on.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from opentelemetry.exporter.otlp.proto.common._internal import (
+    _encode_instrumentation_scope,
+    _encode_key_value,
+    _encode_resource,
+)
+from opentelemetry.exporter.otlp.proto.common._internal.trace_encoder import _encode_span
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.trace import SpanKind
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+_UINT64 = (1 << 64) - 1
+_fixed64: Callable[[int], bytes] = struct.Struct("<Q").pack
+_fixed32: Callable[[int], bytes] = struct.Struct("<I").pack
+_double: Callable[[float], bytes] = struct.Struct("<d").pack
+_ONE_BYTE = tuple(bytes((n,)) for n in range(128))
+
+# Span.flags (SpanFlags): whether the parent is remote is known, and whether it is.
+_HAS_IS_REMOTE, _IS_REMOTE = 0x100, 0x200
+# Span.kind (field 6): the SDK's SpanKind is the OTLP value minus one.
+_KINDS = {kind: b"\x30" + _ONE_BYTE[kind.value + 1] for kind in SpanKind}
+_BOOLS = {True: b"\x10\x01", False: b"\x10\x00"}
+
+
+def _varint(value: int) -> bytes:
+    if value < 0x80:
+        return _ONE_BYTE[value]
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _field(tag: bytes, payload: bytes) -> bytes:
+    """A length-delimited field (string, bytes, message)."""
+    return tag + _varint(len(payload)) + payload
+
+
+def _scalar(value: object) -> bytes | None:
+    """An ``AnyValue`` of a string, bool, int or float; None for any other value."""
+    kind = type(value)
+    if kind is str:
+        return _field(b"\x0a", value.encode())  # type: ignore[attr-defined]
+    if kind is bool:
+        return _BOOLS[value]  # type: ignore[index]
+    if kind is int:
+        return b"\x18" + _varint(value & _UINT64)  # type: ignore[operator]
+    if kind is float:
+        return b"\x21" + _double(value)  # type: ignore[arg-type]
+    return None
+
+
+def _any_value(value: object) -> bytes | None:
+    """``AnyValue`` of a scalar or a tuple of scalars (the SDK stores sequences as tuples);
+    None for anything else, left to the official encoder."""
+    if type(value) is not tuple:
+        return _scalar(value)
+    items = []
+    for item in value:
+        encoded = _scalar(item)
+        if encoded is None:
+            return None
+        items.append(_field(b"\x0a", encoded))
+    return _field(b"\x2a", b"".join(items))
+
+
+def _key_value(key: str, value: object) -> bytes:
+    """One ``KeyValue`` as a span's attribute (field 9)."""
+    encoded = _any_value(value)
+    if encoded is None:
+        return _field(b"\x4a", _encode_key_value(key, value).SerializeToString())
+    return _field(b"\x4a", _field(b"\x0a", key.encode()) + _field(b"\x12", encoded))
+
+
+# Most attributes repeat from span to span (operation, agent, model, route...). ``typed``
+# keeps True, 1 and 1.0 apart; tuples are not cached (their items' types are not compared).
+_cached_key_value = lru_cache(maxsize=4096, typed=True)(_key_value)
+
+
+def _attribute(key: str, value: object) -> bytes:
+    return _key_value(key, value) if type(value) is tuple else _cached_key_value(key, value)
+
+
+def _status(span: ReadableSpan) -> bytes:
+    status = span.status
+    parts = b""
+    if status.description:
+        parts = _field(b"\x12", status.description.encode())
+    code = status.status_code.value
+    if code:
+        parts += b"\x18" + _ONE_BYTE[code]
+    return _field(b"\x7a", parts)
+
+
+def _count(tag: bytes, count: int) -> bytes:
+    return tag + _varint(count) if count else b""
+
+
+def encode_span(span: ReadableSpan) -> bytes:
+    """One ``Span`` message (without its field tag)."""
+    if span.events or span.links:
+        # Neither is recorded by this server.
+        return bytes(_encode_span(span).SerializeToString())
+    context = span.context
+    assert context is not None
+    assert span.start_time is not None
+    assert span.end_time is not None
+    parts = [
+        b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
+        b"\x12\x08" + context.span_id.to_bytes(8, "big"),
+    ]
+    if context.trace_state:
+        state = ",".join(f"{key}={value}" for key, value in context.trace_state.items())
+        parts.append(_field(b"\x1a", state.encode()))
+    parent = span.parent
+    flags = _HAS_IS_REMOTE
+    if parent is not None:
+        parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
+        if parent.is_remote:
+            flags |= _IS_REMOTE
+    if span.name:
+        parts.append(_field(b"\x2a", span.name.encode()))
+    parts.append(_KINDS[span.kind])
+    parts.append(b"\x39" + _fixed64(span.start_time) + b"\x41" + _fixed64(span.end_time))
+    parts.extend(_attribute(key, value) for key, value in (span.attributes or {}).items())
+    parts.append(_count(b"\x50", span.dropped_attributes))
+    parts.append(_count(b"\x60", span.dropped_events))
+    parts.append(_count(b"\x70", span.dropped_links))
+    parts.append(_status(span))
+    parts.append(b"\x85\x01" + _fixed32(flags))
+    return b"".join(parts)
+
+
+_Scopes = dict[int, tuple["InstrumentationScope | None", list[bytes]]]
+
+
+def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
+    """An ``ExportTraceServiceRequest``: the spans grouped by resource, then by scope."""
+    groups: dict[int, tuple[Resource, _Scopes]] = {}
+    for span in spans:
+        resource, scope = span.resource, span.instrumentation_scope
+        scopes = groups.setdefault(id(resource), (resource, {}))[1]
+        scopes.setdefault(id(scope), (scope, []))[1].append(_field(b"\x12", encode_span(span)))
+    return b"".join(
+        _field(b"\x0a", _resource_spans(resource, scopes)) for resource, scopes in groups.values()
+    )
+
+
+def _resource_spans(resource: Resource, scopes: _Scopes) -> bytes:
+    parts = [_field(b"\x0a", _encode_resource(resource).SerializeToString())]
+    for scope, encoded_spans in scopes.values():
+        # The official encoder takes None for "no scope".
+        encoded_scope = _encode_instrumentation_scope(scope)  # type: ignore[arg-type]
+        scope_spans = [_field(b"\x0a", encoded_scope.SerializeToString())]
+        scope_spans.extend(encoded_spans)
+        if scope is not None and scope.schema_url:
+            scope_spans.append(_field(b"\x1a", scope.schema_url.encode()))
+        parts.append(_field(b"\x12", b"".join(scope_spans)))
+    if resource.schema_url:
+        parts.append(_field(b"\x1a", resource.schema_url.encode()))
+    return b"".join(parts)
+
+
+class SpanExporter(OTLPSpanExporter):
+    """The official OTLP http/protobuf exporter, its spans encoded by :func:`encode_spans`;
+    anything unusual (an encoding failure, an oversized batch, after shutdown) goes the
+    official way."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            data = encode_spans(spans)
+        except Exception:  # The official encoder reports it.
+            return super().export(spans)
+        if self._shutdown or 0 < self._max_request_size < len(data):
+            return super().export(spans)
+        with self._metrics.export_operation(len(spans)) as result:
+            sent = self._client.export(data)
+            if not sent.success:
+                result.error = sent.error
+                if sent.status_code is not None:
+                    result.error_attrs = {"http.response.status_code": sent.status_code}
+                return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
