@@ -7,7 +7,9 @@ the SDK spends starting and ending it (bench/FINDINGS.md, section 12). This writ
 parses both encodings and compares them). The official encoder still does what is rare or done
 once per batch: the resource, the instrumentation scope, spans with events or links and
 attribute values other than scalars and lists of scalars. The official exporter sends the bytes
-(its endpoint, headers, compression, timeout and retries from the environment).
+(its endpoint, headers, compression, timeout and retries from the environment). The span's
+fields are read from the SDK's attributes, not its properties (which copy); the SDK is pinned
+(app/requirements.txt), and should a batch fail to encode, the official exporter takes it.
 
 Imported only when tracing is on.
 """
@@ -15,10 +17,11 @@ Imported only when tracing is on.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.exporter.otlp.proto.common._internal import (
     _encode_instrumentation_scope,
     _encode_key_value,
@@ -27,7 +30,7 @@ from opentelemetry.exporter.otlp.proto.common._internal import (
 from opentelemetry.exporter.otlp.proto.common._internal.trace_encoder import _encode_span
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
@@ -44,6 +47,7 @@ _ONE_BYTE = tuple(bytes((n,)) for n in range(128))
 _HAS_IS_REMOTE, _IS_REMOTE = 0x100, 0x200
 # Span.kind (field 6): the SDK's SpanKind is the OTLP value minus one.
 _KINDS = {kind: b"\x30" + _ONE_BYTE[kind.value + 1] for kind in SpanKind}
+_NO_STATUS = b"\x7a\x00"  # Span.status (field 15), empty: the SDK always has one.
 _BOOLS = {True: b"\x10\x01", False: b"\x10\x00"}
 
 
@@ -104,12 +108,10 @@ def _key_value(key: str, value: object) -> bytes:
 _cached_key_value = lru_cache(maxsize=4096, typed=True)(_key_value)
 
 
-def _attribute(key: str, value: object) -> bytes:
-    return _key_value(key, value) if type(value) is tuple else _cached_key_value(key, value)
-
-
 def _status(span: ReadableSpan) -> bytes:
-    status = span.status
+    status = span._status
+    if status.status_code is StatusCode.UNSET and not status.description:
+        return _NO_STATUS
     parts = b""
     if status.description:
         parts = _field(b"\x12", status.description.encode())
@@ -123,15 +125,22 @@ def _count(tag: bytes, count: int) -> bytes:
     return tag + _varint(count) if count else b""
 
 
+def _attributes(span: ReadableSpan) -> Iterable[tuple[str, object]]:
+    attributes = span._attributes  # the span's own, immutable once ended
+    if type(attributes) is BoundedAttributes:
+        # Its dict: BoundedAttributes.items() goes through a lock and a lookup per key.
+        return attributes._dict.items()
+    return (attributes or {}).items()
+
+
 def encode_span(span: ReadableSpan) -> bytes:
     """One ``Span`` message (without its field tag)."""
-    if span.events or span.links:
+    if span._events or span._links:  # len() of the lists, not tuple copies
         # Neither is recorded by this server.
         return bytes(_encode_span(span).SerializeToString())
-    context = span.context
+    context = span._context  # properties cost a call each
+    parent = span._parent
     assert context is not None
-    assert span.start_time is not None
-    assert span.end_time is not None
     parts = [
         b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
         b"\x12\x08" + context.span_id.to_bytes(8, "big"),
@@ -139,20 +148,23 @@ def encode_span(span: ReadableSpan) -> bytes:
     if context.trace_state:
         state = ",".join(f"{key}={value}" for key, value in context.trace_state.items())
         parts.append(_field(b"\x1a", state.encode()))
-    parent = span.parent
     flags = _HAS_IS_REMOTE
     if parent is not None:
         parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
         if parent.is_remote:
             flags |= _IS_REMOTE
-    if span.name:
-        parts.append(_field(b"\x2a", span.name.encode()))
-    parts.append(_KINDS[span.kind])
-    parts.append(b"\x39" + _fixed64(span.start_time) + b"\x41" + _fixed64(span.end_time))
-    parts.extend(_attribute(key, value) for key, value in (span.attributes or {}).items())
-    parts.append(_count(b"\x50", span.dropped_attributes))
-    parts.append(_count(b"\x60", span.dropped_events))
-    parts.append(_count(b"\x70", span.dropped_links))
+    if span._name:
+        parts.append(_field(b"\x2a", span._name.encode()))
+    parts.append(_KINDS[span._kind])
+    parts.append(b"\x39" + _fixed64(span._start_time) + b"\x41" + _fixed64(span._end_time))  # type: ignore[arg-type]
+    for key, value in _attributes(span):
+        parts.append(
+            _key_value(key, value) if type(value) is tuple else _cached_key_value(key, value)
+        )
+    if span.dropped_attributes or span.dropped_events or span.dropped_links:
+        parts.append(_count(b"\x50", span.dropped_attributes))
+        parts.append(_count(b"\x60", span.dropped_events))
+        parts.append(_count(b"\x70", span.dropped_links))
     parts.append(_status(span))
     parts.append(b"\x85\x01" + _fixed32(flags))
     return b"".join(parts)
