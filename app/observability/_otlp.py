@@ -41,6 +41,8 @@ _UINT64 = (1 << 64) - 1
 _fixed64: Callable[[int], bytes] = struct.Struct("<Q").pack
 _fixed32: Callable[[int], bytes] = struct.Struct("<I").pack
 _double: Callable[[float], bytes] = struct.Struct("<d").pack
+# Span.start_time_unix_nano and end_time_unix_nano (fields 7 and 8, fixed64) with their tags.
+_times: Callable[[bytes, int, bytes, int], bytes] = struct.Struct("<cQcQ").pack
 _ONE_BYTE = tuple(bytes((n,)) for n in range(128))
 
 # Span.flags (SpanFlags): whether the parent is remote is known, and whether it is.
@@ -133,6 +135,12 @@ def _attributes(span: ReadableSpan) -> Iterable[tuple[str, object]]:
     return (attributes or {}).items()
 
 
+@lru_cache(maxsize=1024)
+def _name_and_kind(name: str, kind: SpanKind) -> bytes:
+    # Few distinct names: routes, models, agents, tools.
+    return (_field(b"\x2a", name.encode()) if name else b"") + _KINDS[kind]
+
+
 def encode_span(span: ReadableSpan) -> bytes:
     """One ``Span`` message (without its field tag)."""
     if span._events or span._links:  # len() of the lists, not tuple copies
@@ -141,10 +149,8 @@ def encode_span(span: ReadableSpan) -> bytes:
     context = span._context  # properties cost a call each
     parent = span._parent
     assert context is not None
-    parts = [
-        b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
-        b"\x12\x08" + context.span_id.to_bytes(8, "big"),
-    ]
+    parts = [b"\x0a\x10" + context.trace_id.to_bytes(16, "big") + b"\x12\x08"]
+    parts.append(context.span_id.to_bytes(8, "big"))
     if context.trace_state:
         state = ",".join(f"{key}={value}" for key, value in context.trace_state.items())
         parts.append(_field(b"\x1a", state.encode()))
@@ -153,14 +159,11 @@ def encode_span(span: ReadableSpan) -> bytes:
         parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
         if parent.is_remote:
             flags |= _IS_REMOTE
-    if span._name:
-        parts.append(_field(b"\x2a", span._name.encode()))
-    parts.append(_KINDS[span._kind])
-    parts.append(b"\x39" + _fixed64(span._start_time) + b"\x41" + _fixed64(span._end_time))  # type: ignore[arg-type]
+    parts.append(_name_and_kind(span._name, span._kind))
+    parts.append(_times(b"\x39", span._start_time, b"\x41", span._end_time))  # type: ignore[arg-type]
+    cached = _cached_key_value
     for key, value in _attributes(span):
-        parts.append(
-            _key_value(key, value) if type(value) is tuple else _cached_key_value(key, value)
-        )
+        parts.append(_key_value(key, value) if type(value) is tuple else cached(key, value))
     if span.dropped_attributes or span.dropped_events or span.dropped_links:
         parts.append(_count(b"\x50", span.dropped_attributes))
         parts.append(_count(b"\x60", span.dropped_events))
