@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 _UINT64 = (1 << 64) - 1
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _fixed64: Callable[[int], bytes] = struct.Struct("<Q").pack
 _fixed32: Callable[[int], bytes] = struct.Struct("<I").pack
 _double: Callable[[float], bytes] = struct.Struct("<d").pack
@@ -70,16 +71,15 @@ def _field(tag: bytes, payload: bytes) -> bytes:
 
 
 def _scalar(value: object) -> bytes | None:
-    """An ``AnyValue`` of a string, bool, int or float; None for any other value."""
-    kind = type(value)
-    if kind is str:
-        return _field(b"\x0a", value.encode())  # type: ignore[attr-defined]
-    if kind is bool:
-        return _BOOLS[value]  # type: ignore[index]
-    if kind is int:
-        return b"\x18" + _varint(value & _UINT64)  # type: ignore[operator]
-    if kind is float:
-        return b"\x21" + _double(value)  # type: ignore[arg-type]
+    """An ``AnyValue`` of a string, bool, int64 or float; None for any other value."""
+    if type(value) is str:
+        return _field(b"\x0a", value.encode())
+    if type(value) is bool:
+        return _BOOLS[value]
+    if type(value) is int and _INT64_MIN <= value <= _INT64_MAX:
+        return b"\x18" + _varint(value & _UINT64)
+    if type(value) is float:
+        return b"\x21" + _double(value)
     return None
 
 

@@ -164,3 +164,21 @@ def test_the_exporter_sends_our_encoding(collector: tuple[str, list[bytes]]) -> 
     assert exporter.export(spans) is SpanExportResult.SUCCESS
     exporter.shutdown()  # type: ignore[no-untyped-call]
     assert bodies == [encode_spans(spans)]
+
+
+def test_a_batch_ours_cannot_encode_goes_the_official_way(
+    collector: tuple[str, list[bytes]],
+) -> None:
+    endpoint, bodies = collector
+
+    def record(provider: TracerProvider) -> None:
+        span = provider.get_tracer("agentsmcp").start_span("a")
+        span.set_attribute("fine", 1)
+        span.set_attribute("beyond.int64", 2**64)  # the official encoder drops it, and logs
+        span.end()
+
+    spans = ended_spans(record)
+    exporter = SpanExporter(endpoint=endpoint)
+    assert exporter.export(spans) is SpanExportResult.SUCCESS
+    exporter.shutdown()  # type: ignore[no-untyped-call]
+    assert bodies == [official(spans).SerializePartialToString()]
