@@ -105,9 +105,11 @@ def _key_value(key: str, value: object) -> bytes:
     return _field(b"\x4a", _field(b"\x0a", key.encode()) + _field(b"\x12", encoded))
 
 
-# Most attributes repeat from span to span (operation, agent, model, route...). ``typed``
-# keeps True, 1 and 1.0 apart; tuples are not cached (their items' types are not compared).
+# Most attributes repeat from span to span (operation, agent, model, route...). Only these
+# types are cached: ``typed`` keeps True and 1 apart, but a cache would take -0.0 for 0.0 and
+# compares neither the types of a tuple's items.
 _cached_key_value = lru_cache(maxsize=4096, typed=True)(_key_value)
+_CACHED_TYPES = frozenset({str, bool, int})
 
 
 def _status(span: ReadableSpan) -> bytes:
@@ -161,9 +163,9 @@ def encode_span(span: ReadableSpan) -> bytes:
             flags |= _IS_REMOTE
     parts.append(_name_and_kind(span._name, span._kind))
     parts.append(_times(b"\x39", span._start_time, b"\x41", span._end_time))  # type: ignore[arg-type]
-    cached = _cached_key_value
+    cached, cached_types = _cached_key_value, _CACHED_TYPES
     for key, value in _attributes(span):
-        parts.append(_key_value(key, value) if type(value) is tuple else cached(key, value))
+        parts.append(cached(key, value) if type(value) in cached_types else _key_value(key, value))
     if span.dropped_attributes or span.dropped_events or span.dropped_links:
         parts.append(_count(b"\x50", span.dropped_attributes))
         parts.append(_count(b"\x60", span.dropped_events))

@@ -92,10 +92,12 @@ def test_attributes_of_every_kind_and_span_kinds() -> None:
         for kind in SpanKind:
             with tracer.start_as_current_span(f"span {kind.name}", kind=kind) as span:
                 span.set_attributes(ATTRIBUTES)
-                # The same key with an int, a bool and a float of equal value: never mixed up
+                # The same key with values equal in Python but not in OTLP: never mixed up
                 # by the cache.
                 same = {SpanKind.INTERNAL: 1, SpanKind.SERVER: True}.get(kind, 1.0)
                 span.set_attribute("same", same)
+                span.set_attribute("zero", -0.0 if kind is SpanKind.CLIENT else 0.0)
+                span.set_attribute("ones", (True,) if kind is SpanKind.CLIENT else (1,))
 
     assert_same_encoding(ended_spans(record))
 
