@@ -20,7 +20,7 @@ AGENTS_VENV ?= .venv-agents
 A2A_VENV ?= .venv-a2a
 
 .DEFAULT_GOAL := help
-.PHONY: system-deps node-deps help venv lint typecheck unit test serve token deploy deploy-cluster local-cluster smoke render validate bench bench-overload clean tools mcp-clients agents-sdk a2a-sdk
+.PHONY: system-deps node-deps help venv lint typecheck unit test serve token deploy deploy-cluster local-cluster smoke render validate bench bench-overload bench-streaming clean tools mcp-clients agents-sdk a2a-sdk
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -128,11 +128,15 @@ render: venv  ## Render every app and cluster stack offline (Pulumi mocks) into 
 		$(BIN)/python -m tools.render_manifests --project cluster --stack $$stack --out $(MANIFESTS)/cluster-$$stack; \
 	done
 
-bench: venv system-deps  ## Gateway benchmark, then the overload, limits-store and tracing-cost scenarios (BENCH_ARGS="--quick" for a smoke run)
+bench: venv system-deps  ## Gateway benchmark, then the overload, limits-store, tracing-cost and streaming-capacity scenarios (BENCH_ARGS="--quick" for a smoke run)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.overload $(OVERLOAD_ARGS)
 	$(BIN)/python -m bench.limits $(BENCH_ARGS)
 	$(BIN)/python -m bench.tracing $(BENCH_ARGS)
+	$(BIN)/python -m bench.streaming $(BENCH_ARGS)
+
+bench-streaming: venv  ## Only the streaming-capacity scenario: 100 to 2,000 paced streams in flight (STREAMING_ARGS)
+	$(BIN)/python -m bench.streaming $(STREAMING_ARGS)
 
 bench-overload: venv  ## Only the overload-shedding scenario and the worker measurement (bench/overload.py)
 	$(BIN)/python -m bench.overload $(OVERLOAD_ARGS)

@@ -238,19 +238,21 @@ class Metering:
         charged, reported, delivered = 0, Usage(), 0
         finished = False
         span = chat_span(agent, messages, streaming=True)
+        # Current while the upstream request is sent (for the first item): the request is the
+        # chat span's child. Never current across a yield: the consumer's context is its own.
+        sending = span
         timer = CallDeadline(deadline)
         try:
             with self._upstream_errors(agent):
                 upstream = provider.stream(settings.model, settings.system_prompt, messages, params)
                 try:
                     while True:
-                        # The upstream request is the chat span's child (never current across a
-                        # yield: the consumer's context is its own).
-                        if span is None:
+                        if sending is None:
                             item = await timer.next(upstream)
                         else:
-                            with tracing.current(span):
+                            with tracing.current(sending):
                                 item = await timer.next(upstream)
+                            sending = None
                         if type(item) is str or isinstance(item, ToolCallDelta):
                             if ttft_since is not None:
                                 self._ttft(agent, ttft_since)

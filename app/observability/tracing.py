@@ -14,8 +14,8 @@ Message content (prompts, completions, tool arguments) is recorded only with
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from app.config import (
@@ -30,7 +30,7 @@ from app.config import (
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.trace import Span, Tracer
+    from opentelemetry.trace import Span, SpanKind, Tracer
 
 HTTP_PROTOBUF = "http/protobuf"
 DEFAULT_SERVICE_NAME = "agentsmcp"
@@ -50,13 +50,44 @@ class TracingConfigError(ConfigError):
 
 
 class _State:
-    __slots__ = ("capture_content", "propagator", "provider", "tracer")
+    """The tracer and what the helpers call, bound once when tracing is configured (an import
+    statement or an enum lookup per call costs more than the call)."""
+
+    __slots__ = (
+        "attach",
+        "capture_content",
+        "current_span",
+        "detach",
+        "kinds",
+        "propagator",
+        "provider",
+        "set_span",
+        "tracer",
+    )
 
     def __init__(self) -> None:
         self.tracer: Tracer | None = None
         self.provider: TracerProvider | None = None
         self.propagator: Any = None
         self.capture_content = False
+        self.kinds: dict[str, SpanKind] = {}
+        self.current_span: Callable[..., Span] = _unset
+        self.set_span: Callable[[Span], Context] = _unset
+        self.attach: Callable[[Context], object] = _unset
+        self.detach: Callable[[Any], None] = _unset
+
+    def bind_api(self) -> None:
+        from opentelemetry import context, trace
+
+        self.kinds = {kind.name: kind for kind in trace.SpanKind}
+        self.current_span = trace.get_current_span
+        self.set_span = trace.set_span_in_context
+        self.attach = context.attach
+        self.detach = context.detach
+
+
+def _unset(*args: object) -> Any:
+    raise RuntimeError("tracing is not configured")
 
 
 _state = _State()
@@ -86,16 +117,18 @@ def configure(environ: Mapping[str, str] | None = None) -> bool:
             f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: traces are exported"
             f" over OTLP {HTTP_PROTOBUF} (port 4318 of a collector)."
         )
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
     provider = TracerProvider(resource=_resource())
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    from ._otlp import SpanExporter
+
+    provider.add_span_processor(BatchSpanProcessor(SpanExporter()))
     _state.provider = provider
     _state.tracer = provider.get_tracer(TRACER_NAME)
     _state.propagator = TraceContextTextMapPropagator()
+    _state.bind_api()
     _state.capture_content = environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() == "true"
     return True
 
@@ -146,39 +179,45 @@ def start_span(
     tracer = _state.tracer
     if tracer is None:
         return None
-    from opentelemetry import trace
-
     if parent is None:
-        current = trace.get_current_span()
-        if current.get_span_context().is_valid and not current.is_recording():
+        current = _state.current_span()
+        if not current.is_recording() and current.get_span_context().is_valid:
             return None
-    return tracer.start_span(name, parent, trace.SpanKind[kind], attributes)
+    return tracer.start_span(name, parent, _state.kinds[kind], attributes)
 
 
 def attach(span: Span) -> object:
     """Make ``span`` the current one; :func:`detach` the token in the same task."""
-    from opentelemetry import context, trace
-
-    return context.attach(trace.set_span_in_context(span))
+    return _state.attach(_state.set_span(span))
 
 
 def detach(token: object) -> None:
-    from opentelemetry import context
-
-    context.detach(token)  # type: ignore[arg-type]
+    _state.detach(token)
 
 
-@contextmanager
-def current(span: Span | None) -> Iterator[None]:
+class _Current:
+    """``span`` current for a ``with`` block (a class: cheaper than a generator's context
+    manager, and entered per streamed item)."""
+
+    __slots__ = ("_span", "_token")
+
+    def __init__(self, span: Span) -> None:
+        self._span = span
+        self._token: object = None
+
+    def __enter__(self) -> None:
+        self._token = _state.attach(_state.set_span(self._span))
+
+    def __exit__(self, *exc_info: object) -> None:
+        _state.detach(self._token)
+
+
+_NOT_TRACED = nullcontext()
+
+
+def current(span: Span | None) -> AbstractContextManager[None]:
     """``span`` as the current span for the block (nothing when it is None)."""
-    if span is None:
-        yield
-        return
-    token = attach(span)
-    try:
-        yield
-    finally:
-        detach(token)
+    return _NOT_TRACED if span is None else _Current(span)
 
 
 def error_type(exc: BaseException | None) -> str:
@@ -209,9 +248,7 @@ def record_error(error: str) -> None:
     """``error.type`` on the current span (a refusal or failure its operation answered)."""
     if _state.tracer is None:
         return
-    from opentelemetry import trace
-
-    span = trace.get_current_span()
+    span = _state.current_span()
     if span.is_recording():
         span.set_attribute("error.type", error)
 
@@ -222,26 +259,23 @@ def extract(carrier: Mapping[str, Any]) -> Context | None:
     propagator = _state.propagator
     if propagator is None or not isinstance(carrier.get("traceparent"), str):
         return None
-    from opentelemetry import trace
-
     context: Context = propagator.extract({k: v for k, v in carrier.items() if isinstance(v, str)})
-    return context if trace.get_current_span(context).get_span_context().is_valid else None
+    return context if _state.current_span(context).get_span_context().is_valid else None
 
 
-def inject(carrier: MutableMapping[str, str]) -> None:
-    """Add the current span's ``traceparent`` (and ``tracestate``) to ``carrier``."""
+def inject(carrier: MutableMapping[str, str], span: Span | None = None) -> None:
+    """Add the ``traceparent`` (and ``tracestate``) of ``span``, the current span by default,
+    to ``carrier``."""
     propagator = _state.propagator
     if propagator is not None:
-        propagator.inject(carrier)
+        propagator.inject(carrier, None if span is None else _state.set_span(span))
 
 
 def current_ids() -> tuple[str, str] | None:
     """The current span's trace and span IDs (hex), or None outside a sampled span."""
     if _state.tracer is None:
         return None
-    from opentelemetry import trace
-
-    context = trace.get_current_span().get_span_context()
+    context = _state.current_span().get_span_context()
     if not context.is_valid or not context.trace_flags.sampled:
         return None
     return format(context.trace_id, "032x"), format(context.span_id, "016x")

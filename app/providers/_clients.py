@@ -99,10 +99,7 @@ class TracedTransport(httpx2.AsyncBaseTransport):
         )
         if span is None:
             return await self._inner.handle_async_request(request)
-        with tracing.current(span):
-            carrier: dict[str, str] = {}
-            tracing.inject(carrier)
-            request.headers.update(carrier)
+        tracing.inject(request.headers, span)
         try:
             response = await self._inner.handle_async_request(request)
         except BaseException as exc:
