@@ -11,8 +11,8 @@ the connections, and reports per target:
 - the p99 gap between two chunks of one stream (a saturated target delivers late, then in a
   burst);
 - CPU microseconds per streamed text chunk, from the target's own CPU time;
-- the target's RSS at its peak during the run, and that peak over the idle RSS per 1,000
-  streams.
+- the target's RSS at its peak during the run, and that peak over its RSS before any load, per
+  1,000 streams.
 
 ``--slo-ms`` (250) is the service level that sizes ``server.max_inflight_runs``: the largest
 number of streams in flight per CPU at which our TTFB p99 and gap p99 both stay under it.
@@ -109,9 +109,14 @@ class PeakRss:
 
 
 def measure(
-    process: Process, request: HttpRequest, streams: int, args: argparse.Namespace
+    process: Process,
+    request: HttpRequest,
+    streams: int,
+    args: argparse.Namespace,
+    idle: int,
 ) -> dict[str, Any]:
-    idle = rss_bytes(process.pid)
+    """One run at ``streams`` in flight; ``idle``: the target's RSS before any load (RSS does
+    not go down after a peak, so a later level's start is no baseline)."""
     cpu_before = cpu_seconds(process.pid)
     with PeakRss(process.pid) as rss:
         result = run_stream(request, streams, args.duration, args.client_cpu, args.ramp)
@@ -223,11 +228,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run_levels(
     upstream: Process, targets: dict[str, tuple[Process, HttpRequest]], args: argparse.Namespace
 ) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    idle = {target: rss_bytes(process.pid) for target, (process, _) in targets.items()}
     runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for level in args.streams:
         for _ in range(args.runs):
             for target, (process, request) in targets.items():
-                result = measure(process, request, level, args)
+                result = measure(process, request, level, args, idle[target])
                 reset_fake(upstream)
                 runs.setdefault((target, level), []).append(result)
                 print(

@@ -37,8 +37,9 @@ class ServerSettings(StrictModel):
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
     drain_seconds: float = Field(5.0, ge=0, le=300)
     shutdown_timeout_seconds: float = Field(25.0, ge=0, le=3600)
-    # Agent requests in flight per process; more get a fast 503 (app/admission.py).
-    max_inflight_runs: int = Field(256, ge=1, le=100_000)
+    # Agent requests in flight per process; more get a fast 503 (app/core/admission.py). The
+    # default is the streams one CPU serves within the latency SLO (docs/operations.md, "Sizing").
+    max_inflight_runs: int = Field(300, ge=1, le=100_000)
     secrets_refresh_seconds: float = Field(10.0, ge=1, le=3600)
 
     @field_validator("cors_origins")

@@ -73,7 +73,7 @@ def test_the_trigger_is_in_flight_requests_per_pod_below_the_limit() -> None:
     assert metadata["query"] == (
         'sum(agentsmcp_agent_requests_in_flight{namespace="agentsmcp-prod",job="agentsmcp"})'
     )
-    # prod's serverConfig.server.max_inflight_runs is 256: half of it per pod by default.
+    # prod's serverConfig.server.max_inflight_runs is 300: half of it per pod by default.
     limit = stack_config("prod")["agentsmcp:serverConfig"]["server"]["max_inflight_runs"]
     assert metadata["threshold"] == str(limit // 2)
     # Not on CPU alone, but still on CPU and memory as the HPA would.
