@@ -55,6 +55,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def print_failure(tool: str, exc: Exception, started: list[Process]) -> None:
+    """A bench run that failed: the reason, then the end of each started process's log."""
+    print(f"{tool}: FAILED: {exc}", file=sys.stderr)
+    for process in started:
+        print(f"--- {process.name} log tail ---\n{process.log_tail()}", file=sys.stderr)
+
+
 def reset_fake(upstream: Process) -> None:
     """The fake records every request; clear it between runs so its memory stays flat."""
     url = f"{upstream.base_url}/_fake/reset"

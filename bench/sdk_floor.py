@@ -135,14 +135,17 @@ async def streamed(
     payload = json.dumps(stream_body).encode()
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {OPENAI_KEY}"}
 
-    async def sdk_request_our_decoder() -> object:
-        upstream = await client.post(
+    async def sdk_stream() -> openai.AsyncStream[object]:
+        return await client.post(
             "/chat/completions",
             body=stream_body,
             cast_to=object,
             stream=True,
             stream_cls=openai.AsyncStream[object],
         )
+
+    async def sdk_request_our_decoder() -> object:
+        upstream = await sdk_stream()
         try:
             async for _, data in server_sent_events(upstream.response.aiter_bytes()):
                 if not data.startswith("[DONE]"):
@@ -152,13 +155,7 @@ async def streamed(
         return None
 
     async def sdk_stream_class() -> object:
-        upstream = await client.post(
-            "/chat/completions",
-            body=stream_body,
-            cast_to=object,
-            stream=True,
-            stream_cls=openai.AsyncStream[object],
-        )
+        upstream = await sdk_stream()
         async for _ in upstream:
             pass
         return None

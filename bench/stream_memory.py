@@ -42,6 +42,7 @@ from bench.processes import (
     agent_server,
     fake_upstream,
     minimal_proxy,
+    print_failure,
     rss_bytes,
 )
 
@@ -339,9 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         started.append(target.process)
         asyncio.run(measure(target, args))
     except RuntimeError as exc:
-        print(f"bench.stream_memory: FAILED: {exc}", file=sys.stderr)
-        for process in started:
-            print(f"--- {process.name} log tail ---\n{process.log_tail()}", file=sys.stderr)
+        print_failure("bench.stream_memory", exc, started)
         return 1
     finally:
         for process in reversed(started):

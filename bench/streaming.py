@@ -43,6 +43,7 @@ from bench.processes import (
     cpu_seconds,
     fake_upstream,
     minimal_proxy,
+    print_failure,
     reset_fake,
     rss_bytes,
 )
@@ -327,9 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench.streaming: {args.streams} streams in flight", flush=True)
         runs = run_levels(upstream, targets, args)
     except (LoadError, RuntimeError) as exc:
-        print(f"bench.streaming: FAILED: {exc}", file=sys.stderr)
-        for process in started:
-            print(f"--- {process.name} log tail ---\n{process.log_tail()}", file=sys.stderr)
+        print_failure("bench.streaming", exc, started)
         return 1
     finally:
         for process in reversed(started):
