@@ -27,7 +27,7 @@ from ._models import (
     ToolChoice,
     Usage,
 )
-from ._sse import ServerSentEvent
+from ._sse import ServerSentEvent, drain
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 PATH = "/chat/completions"
@@ -110,12 +110,10 @@ class OpenAIProvider(SDKAdapter):
         finish: FinishReason | None = None
         usage = Usage()
         answered_model = model
-        done = False
         async for _, data in events:
-            # Read on to the end of the body after [DONE], so the connection is reused.
-            if done or data.startswith("[DONE]"):
-                done = True
-                continue
+            if data.startswith("[DONE]"):
+                await drain(events)
+                break
             chunk = json.loads(data)
             if not isinstance(chunk, dict):
                 raise TypeError("a stream event is not a JSON object")

@@ -11,12 +11,18 @@ dispatched only when it has an event name or data, and an unterminated last even
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+
+import httpx2
 
 # The SDKs' clients send the request; the adapters read their answer through this.
 ServerSentEvent = tuple[str | None, str]
 
 _FAST_PREFIX = b"data: "
+# How long the rest of a body after its last event may take (the OpenAI SDK's drain timeout).
+DRAIN_SECONDS = 0.1
 
 
 async def server_sent_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEvent]:
@@ -60,3 +66,13 @@ def _parse(block: str) -> ServerSentEvent | None:
     if event is None and not data:
         return None
     return event, "\n".join(data)
+
+
+async def drain(events: AsyncIterator[ServerSentEvent]) -> None:
+    """Read what follows a stream's last event (its end), so that the connection can be reused,
+    for at most :data:`DRAIN_SECONDS`: an upstream that keeps the body open after its end costs
+    the connection, never the answer (as the OpenAI SDK drains after ``[DONE]``)."""
+    with contextlib.suppress(TimeoutError, ValueError, httpx2.TransportError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _ in events:
+                pass

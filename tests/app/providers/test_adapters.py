@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx2
 import openai
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from app.config import ANTHROPIC_API_VERSION
 from app.providers import (
@@ -327,3 +332,36 @@ async def test_sdk_request_timeout(fake: FakeServer, name: str) -> None:
         await provider.complete("m", "", MESSAGES, PARAMS)
     await provider.aclose()
     assert caught.value.kind is ErrorKind.TIMEOUT
+
+
+async def test_an_openai_stream_that_stays_open_after_done_ends_at_done() -> None:
+    # Some OpenAI-compatible servers keep the body open after [DONE]: the answer is complete
+    # there, and waiting for the body's end would hold the run until its deadline.
+    async def never_ending(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        chunk = {"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]}
+        finish = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        for data in (json.dumps(chunk), json.dumps(finish), "[DONE]"):
+            await response.write(f"data: {data}\n\n".encode())
+        await asyncio.sleep(30)
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", never_ending)
+    async with TestServer(app) as server:
+        provider = OpenAIProvider(
+            api_key=OPENAI_KEY,
+            api_base=str(server.make_url("/v1")),
+            max_retries=0,
+            timeout=10,
+            http_client=TRANSPORTS[transport](),
+        )
+        started = time.monotonic()
+        items = [item async for item in provider.stream("m", "", MESSAGES, PARAMS)]
+        elapsed = time.monotonic() - started
+        await provider.aclose()
+    assert items[0] == "hi"
+    assert isinstance(items[-1], StreamEnd)
+    assert items[-1].finish_reason == "stop"
+    assert elapsed < 10  # the server holds the body open for 30 s
