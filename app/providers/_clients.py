@@ -51,7 +51,7 @@ def deprecated_models(config: AppConfig) -> list[str]:
 def _build_provider(
     provider: ProviderName, key: str, settings: ProviderSettings, max_connections: int
 ) -> ChatProvider:
-    # The SDKs' aiohttp transport (with their pool limits, timeouts and redirect policy): it was
+    # The SDKs' aiohttp transport (with their timeouts and redirect policy): it was
     # faster than the default httpx2 transport in every case bench/transport_compare.py measures.
     # It opens an aiohttp session, so it must be built inside the running loop (cleanup_ctx).
     # The SDKs are imported here, only for providers in use (see app/providers/__init__.py).
