@@ -85,8 +85,11 @@ async def probe(port: int, result: Probe, stop: asyncio.Event) -> None:
             if result.refused_at is not None:
                 result.answered_after_refused = True
             writer.write(request)
-            with contextlib.suppress(ConnectionError):
-                reply = await reader.read()
+            # A connect accepted just as the listener closes may never be answered: the probe
+            # must go on to see the refusals that follow, not wait for the process to exit.
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                async with asyncio.timeout(1.0):
+                    reply = await reader.read()
                 head, _, body = reply.partition(b"\r\n\r\n")
                 if head.startswith(b"HTTP/1.1 503") and result.ready_503_at is None:
                     result.ready_503_at = time.monotonic()
