@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 import httpx2
 
-# The SDKs' clients send the request; the adapters read their answer through this.
+# An event's name (None when it has none) and its data.
 ServerSentEvent = tuple[str | None, str]
 
 _FAST_PREFIX = b"data: "
