@@ -31,8 +31,8 @@ from typing import Any
 
 import yaml
 
-from app.limits import Bucket, Budget, MemoryStore, RedisStore
-from app.limits._redis import connect
+from app.limits import Bucket, Budget, MemoryStore
+from app.limits._redis import RedisStore, connect
 from bench.load import HttpRequest, check_once, run_wrk
 from bench.processes import REPO_ROOT, Process, agent_server, cpu_seconds, fake_upstream, free_port
 

@@ -15,17 +15,19 @@ import itertools
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
-import redis.asyncio as aioredis
 import structlog
 
 from app.config import A2aSettings
 from app.contract import errors
 from app.errors import ServiceUnavailableError
-from app.limits import STORE_ERRORS
+from app.limits import store_errors
 
 from ._wire import Task
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 log = structlog.get_logger("agentsmcp.a2a")
 
@@ -157,7 +159,7 @@ class RedisTaskStore:
                     pipe.zremrangebyrank(index, 0, -self._max_per_subject - 1)
                     pipe.expire(index, self._ttl)
                     await pipe.execute()
-        except STORE_ERRORS as exc:
+        except store_errors() as exc:
             log.warning("a2a task store: save failed", error_type=type(exc).__name__)
             raise TaskStoreUnavailableError() from None
 
@@ -166,7 +168,7 @@ class RedisTaskStore:
         try:
             async with asyncio.timeout(self._timeout):
                 text = await self._client.get(key)
-        except STORE_ERRORS as exc:
+        except store_errors() as exc:
             log.warning("a2a task store: load failed", error_type=type(exc).__name__)
             raise TaskStoreUnavailableError() from None
         return None if text is None else Task.decode(text)
@@ -181,13 +183,13 @@ class RedisTaskStore:
                     if ids
                     else []
                 )
-        except STORE_ERRORS as exc:
+        except store_errors() as exc:
             log.warning("a2a task store: list failed", error_type=type(exc).__name__)
             raise TaskStoreUnavailableError() from None
         return [Task.decode(text) for text in texts if text is not None]
 
     async def aclose(self) -> None:
-        with contextlib.suppress(*STORE_ERRORS):
+        with contextlib.suppress(*store_errors()):
             async with asyncio.timeout(CLOSE_SECONDS):
                 await self._client.aclose()
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
 
@@ -24,14 +24,15 @@ from ._limits import BudgetAccount, Limits, Quota
 from ._metrics import LimitMetrics
 from ._middleware import make_rate_limit_middleware
 from ._model import Bucket, Budget, Decision, Reservation
-from ._redis import RedisStore, connect
-from ._shared import STORE_ERRORS, FailoverStore, StoreUnavailableError
+from ._shared import FailoverStore, StoreUnavailableError, store_errors
 from ._store import LimitStore, MemoryStore
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 __all__ = [
     "LIMITS_KEY",
     "QUOTA_KEY",
-    "STORE_ERRORS",
     "Bucket",
     "Budget",
     "BudgetAccount",
@@ -41,13 +42,13 @@ __all__ = [
     "Limits",
     "MemoryStore",
     "Quota",
-    "RedisStore",
     "Reservation",
     "StoreUnavailableError",
     "account_for",
     "limits_ctx",
     "make_rate_limit_middleware",
     "shared_store_client",
+    "store_errors",
 ]
 
 log = structlog.get_logger("agentsmcp.limits")
@@ -68,6 +69,8 @@ def shared_store_client(config: AppConfig) -> aioredis.Redis | None:
     if not (settings.enabled and settings.backend == "redis"):
         return None
     assert config.redis_url is not None  # the config model requires it for this backend
+    from ._redis import connect  # redis-py is loaded only for this backend
+
     password = config.redis_password.get_secret_value() if config.redis_password else None
     return connect(config.redis_url.get_secret_value(), password, settings.redis.timeout_seconds)
 
@@ -83,6 +86,8 @@ async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
         app[LIMITS_KEY] = Limits(settings, local, local, metrics)
         yield
         return
+    from ._redis import RedisStore
+
     store = FailoverStore(
         RedisStore(client, settings.redis.key_prefix),
         MemoryStore(),
@@ -94,7 +99,7 @@ async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
     # Startup never waits for the store: an unreachable store is logged and handled by policy.
     await store.probe()
     if store.up:
-        with contextlib.suppress(*STORE_ERRORS):
+        with contextlib.suppress(*store_errors()):
             await store.shared.load_scripts()
         log.info("rate-limit store connected", policy=settings.on_store_failure)
     probe = asyncio.create_task(store.run_probe(), name="rate-limit-store-probe")

@@ -11,27 +11,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
 import structlog
-from redis.exceptions import RedisError
 
 from app.contract import errors
 from app.errors import ServiceUnavailableError
 
 from ._metrics import LimitMetrics
 from ._model import Bucket, Budget, Decision, Reservation
-from ._redis import RedisStore
 from ._store import LimitStore, MemoryStore
+
+if TYPE_CHECKING:
+    from ._redis import RedisStore
 
 log = structlog.get_logger("agentsmcp.limits")
 
 T = TypeVar("T")
 PROBE_SECONDS: Final = 5.0
 FAILURES_TO_OPEN: Final = 3
-STORE_ERRORS = (RedisError, OSError, TimeoutError)
+_TRANSPORT_ERRORS: Final = (OSError, TimeoutError)
+
+
+def store_errors() -> tuple[type[Exception], ...]:
+    """What a failed call to the shared store raises. redis-py is imported only with the redis
+    backend (it is about 12 MB of every process's RSS); before that, no call can raise its
+    errors."""
+    redis_exceptions = sys.modules.get("redis.exceptions")
+    if redis_exceptions is None:
+        return _TRANSPORT_ERRORS
+    return (redis_exceptions.RedisError, *_TRANSPORT_ERRORS)
 
 
 class StoreUnavailableError(ServiceUnavailableError):
@@ -80,7 +92,7 @@ class FailoverStore:
             try:
                 async with asyncio.timeout(self.timeout):
                     result = await call(self.shared)
-            except STORE_ERRORS as exc:
+            except store_errors() as exc:
                 self._failed(operation, exc, loop.time())
             else:
                 self._failures = 0
@@ -98,7 +110,7 @@ class FailoverStore:
         try:
             async with asyncio.timeout(self.timeout):
                 await self.shared.ping()
-        except STORE_ERRORS as exc:
+        except store_errors() as exc:
             self._failed("ping", exc, asyncio.get_running_loop().time())
         else:
             self._failures = 0
@@ -144,5 +156,5 @@ class FailoverStore:
         self.metrics.store_up.set(value)
 
     async def aclose(self) -> None:
-        with contextlib.suppress(*STORE_ERRORS):
+        with contextlib.suppress(*store_errors()):
             await self.shared.client.aclose()

@@ -16,14 +16,16 @@ import dataclasses
 import json
 import secrets
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import redis.asyncio as aioredis
 import structlog
 
 from app.config import AppConfig
 
-from . import STORE_ERRORS, shared_store_client
+from . import shared_store_client, store_errors
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 log = structlog.get_logger("agentsmcp.relay")
 
@@ -57,7 +59,7 @@ class StoreRelay:
         try:
             async with asyncio.timeout(self.timeout):
                 await self.client.publish(self.channel, payload)
-        except STORE_ERRORS as exc:
+        except store_errors() as exc:
             log.warning(f"{self.name}: publish failed", error_type=type(exc).__name__)
             return False
         return True
@@ -88,7 +90,7 @@ class StoreRelay:
                         message = await pubsub.get_message(timeout=LISTEN_SECONDS)
                         if message is not None and message.get("type") == "message":
                             self.receive(message["data"])
-            except STORE_ERRORS as exc:
+            except store_errors() as exc:
                 self.subscribed.clear()
                 if not failing:
                     log.warning(
@@ -129,6 +131,6 @@ async def store_relay(
     finally:
         listener.cancel()
         await asyncio.wait({listener}, timeout=STOP_SECONDS)
-        with contextlib.suppress(*STORE_ERRORS):
+        with contextlib.suppress(*store_errors()):
             async with asyncio.timeout(STOP_SECONDS):
                 await client.aclose()

@@ -18,17 +18,19 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
-import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
 
 from app.app_keys import CONFIG_KEY
 from app.contract import errors
 from app.errors import ServiceUnavailableError
-from app.limits import STORE_ERRORS, shared_store_client
+from app.limits import shared_store_client, store_errors
 from app.providers import ChatMessage, ToolCall
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 log = structlog.get_logger("agentsmcp.responses")
 T = TypeVar("T")
@@ -149,7 +151,7 @@ class RedisResponseStore:
                     record.encode(),
                     ex=self._ttl,
                 )
-        except STORE_ERRORS as exc:
+        except store_errors() as exc:
             log.warning("response store: save failed", error_type=type(exc).__name__)
 
     async def load(self, subject: str, response_id: str) -> StoredResponse | None:
@@ -166,12 +168,12 @@ class RedisResponseStore:
         try:
             async with asyncio.timeout(self._timeout):
                 return await call
-        except STORE_ERRORS as exc:
+        except store_errors() as exc:
             log.warning(f"response store: {operation} failed", error_type=type(exc).__name__)
             raise ResponseStoreUnavailableError() from None
 
     async def aclose(self) -> None:
-        with contextlib.suppress(*STORE_ERRORS):
+        with contextlib.suppress(*store_errors()):
             async with asyncio.timeout(CLOSE_SECONDS):
                 await self._client.aclose()
 

@@ -17,12 +17,11 @@ from app.limits import (
     Decision,
     FailoverStore,
     MemoryStore,
-    RedisStore,
     Reservation,
     StoreUnavailableError,
 )
 from app.limits._metrics import LimitMetrics
-from app.limits._redis import connect
+from app.limits._redis import RedisStore, connect
 from tests.redis_server import RedisServer
 
 # Short enough to keep the hung-store test quick, long enough for a loaded CI machine.
