@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.probe import run_python
 
 PROBE = """
 import asyncio
@@ -37,13 +33,4 @@ print(sorted(name for name in sys.modules if name == "redis" or name.startswith(
 
 
 def test_the_memory_backend_never_imports_redis() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert run_python(PROBE).strip() == "[]"

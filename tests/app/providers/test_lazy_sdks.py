@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.probe import run_python
 
 PROBE = """
 import sys
@@ -32,12 +28,4 @@ print("openai" in sys.modules, "anthropic" in sys.modules)
 
 
 def test_an_openai_only_config_never_imports_anthropic() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert result.stdout.split() == ["True", "False"]
+    assert run_python(PROBE).split() == ["True", "False"]
