@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Protocol
 
 import httpx2
 
+from ._body import body_chunks
 from ._errors import (
     ErrorKind,
     ProviderError,
@@ -149,7 +150,7 @@ class SDKAdapter:
             end: StreamEnd | None = None
             calls = ToolCallAssembler()
             try:
-                events = server_sent_events(upstream.response.aiter_bytes())
+                events = server_sent_events(body_chunks(upstream.response))
                 async with contextlib.aclosing(self._read_stream(events, model)) as items:
                     async for item in items:
                         if isinstance(item, StreamEnd):
