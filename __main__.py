@@ -188,6 +188,8 @@ def _autoscaling(app: AppStack, server: AgentServer) -> None:
             namespace_name=app.config.namespace,
             job=server.service_name,
             target_inflight=app.config.keda_target_inflight,
+            keda_installed=app.facts.keda_installed,
+            vpa_installed=app.facts.vpa_installed,
         ),
         app.provider,
     )

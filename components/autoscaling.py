@@ -30,6 +30,10 @@ class AutoscalingArgs:
     namespace_name: str
     job: str
     target_inflight: int
+    # From the cluster stack (ClusterFacts): the custom resources wait on these, so that a
+    # missing add-on fails the program with its one line instead of an unknown kind.
+    keda_installed: pulumi.Input[bool] = True
+    vpa_installed: pulumi.Input[bool] = True
 
 
 def _behavior(policy: ScalingPolicy) -> k8s.autoscaling.v2.HPAScalingRulesArgs:
@@ -98,6 +102,11 @@ def scaled_object_spec(args: AutoscalingArgs, target_name: pulumi.Input[str]) ->
     }
 
 
+def _once(installed: pulumi.Input[bool], name: pulumi.Input[str]) -> pulumi.Output[str]:
+    """``name``, once the add-on check ``installed`` has passed."""
+    return pulumi.Output.all(installed, name).apply(lambda values: values[1])
+
+
 class Autoscaling(KubeComponent[AutoscalingArgs]):
     TYPE = "agentsmcp:index:Autoscaling"
 
@@ -115,7 +124,7 @@ class Autoscaling(KubeComponent[AutoscalingArgs]):
                 api_version="keda.sh/v1alpha1",
                 kind="ScaledObject",
                 metadata=metadata,
-                spec=scaled_object_spec(args, target_name),
+                spec=scaled_object_spec(args, _once(args.keda_installed, target_name)),
                 opts=child_opts(self, provider),
             )
         elif hpa.enabled:
@@ -162,7 +171,7 @@ class Autoscaling(KubeComponent[AutoscalingArgs]):
                     "targetRef": {
                         "apiVersion": "apps/v1",
                         "kind": "Deployment",
-                        "name": target_name,
+                        "name": _once(args.vpa_installed, target_name),
                     },
                     "updatePolicy": {"updateMode": args.vpa.update_mode},
                     "resourcePolicy": {

@@ -35,6 +35,9 @@ CLUSTER_OUTPUTS = (
     VPA_INSTALLED,
     KEDA_INSTALLED,
 )
+# The app settings that need a cluster add-on, as their errors name them.
+KEDA_NEEDED_BY = "agentsmcp:autoscaling.scaler: keda needs KEDA (agentsmcp-cluster:keda)"
+VPA_NEEDED_BY = "agentsmcp:vpa.enabled needs the VPA (agentsmcp-cluster:vpa)"
 DEFAULT_INGRESS_CLASS = "nginx"
 DEFAULT_INGRESS_NAMESPACE = "ingress-nginx"
 DEFAULT_MONITORING_NAMESPACE = "monitoring"
@@ -55,6 +58,11 @@ class ClusterFacts:
     gateway_traffic_namespace: pulumi.Input[str] | None
     monitoring_namespace: pulumi.Input[str]
     release_label: pulumi.Input[str]
+    # Whether KEDA and the VPA run in the cluster, for the resources that need them: True
+    # without a cluster stack (the app config is trusted) or when nothing needs them; from the
+    # cluster stack, an Output that fails with one line when a setting needs a missing one.
+    keda_installed: pulumi.Input[bool] = True
+    vpa_installed: pulumi.Input[bool] = True
 
 
 def cluster_facts(config: StackConfig) -> ClusterFacts:
@@ -99,6 +107,8 @@ def cluster_facts(config: StackConfig) -> ClusterFacts:
     release_label = fact(
         config.monitoring.release_label, PROMETHEUS_RELEASE_LABEL, DEFAULT_RELEASE_LABEL
     )
+    autoscaling = config.autoscaling
+    keda_needed = autoscaling.enabled and autoscaling.scaler == "keda"
     return ClusterFacts(
         ingress_class_name=ingress_class,
         ingress_namespace=ingress_namespace,
@@ -107,7 +117,32 @@ def cluster_facts(config: StackConfig) -> ClusterFacts:
         gateway_traffic_namespace=traffic,
         monitoring_namespace=monitoring_namespace,
         release_label=release_label,
+        keda_installed=_addon(reference, stack, KEDA_INSTALLED, KEDA_NEEDED_BY, keda_needed),
+        vpa_installed=_addon(reference, stack, VPA_INSTALLED, VPA_NEEDED_BY, config.vpa.enabled),
     )
+
+
+def _addon(
+    reference: pulumi.StackReference | None,
+    stack: str | None,
+    output: str,
+    needed_by: str,
+    needed: bool,
+) -> pulumi.Input[bool]:
+    if reference is None or not needed:
+        return True
+    return reference.get_output(output).apply(
+        lambda installed: _installed(stack, output, needed_by, installed)
+    )
+
+
+def _installed(stack: str | None, output: str, needed_by: str, installed: Any) -> bool:
+    if installed is not True:
+        raise ClusterStackError(
+            f"{needed_by}, but agentsmcp:cluster.stack: {stack} exports {output}={installed!r};"
+            " install it there (docs/stack-config.md) or change this stack's setting"
+        )
+    return True
 
 
 def _required(stack: str | None, output: str, value: Any) -> str:

@@ -200,11 +200,13 @@ def run_program(
     config: Mapping[str, Any] | None = None,
     secrets: Mapping[str, Any] | None = None,
     project: Project = APP,
+    cluster_config: Mapping[str, Any] | None = None,
 ) -> ProgramRun:
     """Run ``project``'s ``__main__.py`` for ``stack`` under mocks; return every registration.
 
     ``config`` replaces the stack file's config (keys with the ``agentsmcp:`` prefix); ``secrets``
-    replaces the placeholder secrets (keys without prefix; a missing key stays unset).
+    replaces the placeholder secrets (keys without prefix; a missing key stays unset);
+    ``cluster_config`` is merged over the config of the cluster stack an app stack references.
     """
     settings = dict(stack_config(stack, project.root) if config is None else config)
     placeholders: dict[str, Any] = {
@@ -216,7 +218,11 @@ def run_program(
     for key, value in secret_values.items():
         settings[f"{project.namespace}:{key}"] = value
     wire = {key: _wire_value(value) for key, value in settings.items()}
-    references = _cluster_outputs(settings.get(f"{NAMESPACE}:cluster")) if project == APP else {}
+    references = (
+        _cluster_outputs(settings.get(f"{NAMESPACE}:cluster"), cluster_config or {})
+        if project == APP
+        else {}
+    )
     run = ProgramRun(stack)
     # Each run gets its own event loop: the Pulumi runtime needs one on this thread, and callers
     # (pytest-asyncio, for one) may have left none.
@@ -235,7 +241,7 @@ def run_program(
     return run
 
 
-def _cluster_outputs(cluster: Any) -> dict[str, dict[str, Any]]:
+def _cluster_outputs(cluster: Any, overrides: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """``{reference: outputs}`` for the app's ``cluster.stack``, rendered before the app runs."""
     if isinstance(cluster, str):
         try:
@@ -248,7 +254,8 @@ def _cluster_outputs(cluster: Any) -> dict[str, dict[str, Any]]:
     parts = name.split("/")
     if len(parts) != 3 or parts[1] != CLUSTER.name:
         return {}
-    return {name: clean(run_program(parts[2], project=CLUSTER).outputs)}
+    config = {**stack_config(parts[2], CLUSTER.root), **overrides}
+    return {name: clean(run_program(parts[2], project=CLUSTER, config=config).outputs)}
 
 
 def _run_in_loop(
@@ -366,11 +373,14 @@ def render_stack(
     project: Project = APP,
     config: Mapping[str, Any] | None = None,
     secrets: Mapping[str, Any] | None = None,
+    cluster_config: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Render ``stack`` into ``out``, replacing an earlier render there (and nothing else).
-    ``config`` and ``secrets`` replace the stack file's config and the placeholder secrets, as in
-    :func:`run_program`."""
-    files = render_documents(run_program(stack, project=project, config=config, secrets=secrets))
+    ``config``, ``secrets`` and ``cluster_config`` as in :func:`run_program`."""
+    run = run_program(
+        stack, project=project, config=config, secrets=secrets, cluster_config=cluster_config
+    )
+    files = render_documents(run)
     marker = out / RENDER_MARKER
     if out.exists() and any(out.iterdir()) and not marker.exists():
         raise RenderError(f"{out} is not empty and holds no earlier render; choose another --out")

@@ -177,6 +177,47 @@ def test_an_app_stack_needing_what_its_cluster_stack_lacks_gets_one_line() -> No
     )
 
 
+@pytest.mark.parametrize(
+    ("setting", "line"),
+    [
+        (
+            "autoscaling={'enabled': True, 'scaler': 'keda'}",
+            "agentsmcp:autoscaling.scaler: keda needs KEDA (agentsmcp-cluster:keda), but"
+            " agentsmcp:cluster.stack: organization/agentsmcp-cluster/k3d exports"
+            " kedaInstalled=False",
+        ),
+        (
+            "vpa={'enabled': True}",
+            "agentsmcp:vpa.enabled needs the VPA (agentsmcp-cluster:vpa), but"
+            " agentsmcp:cluster.stack: organization/agentsmcp-cluster/k3d exports"
+            " vpaInstalled=False",
+        ),
+    ],
+)
+def test_an_app_stack_needing_an_add_on_its_cluster_stack_lacks_gets_one_line(
+    setting: str, line: str
+) -> None:
+    """KEDA or the VPA asked for against the k3d cluster stack (neither installed): without
+    the check the program would render a ScaledObject or VPA of a kind the cluster lacks."""
+    code = (
+        "from tools.render_manifests import run_program\n"
+        "from tests.components.conftest import config_with\n"
+        "config = config_with('dev', cluster={'stack': 'organization/agentsmcp-cluster/k3d'},\n"
+        f"    {setting})\n"
+        "run_program('dev', config=config)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=CLUSTER.root.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert line in result.stderr
+
+
 def test_an_otel_collector_is_installed_on_request() -> None:
     config = {
         **stack_config("staging", CLUSTER.root),

@@ -25,13 +25,16 @@ HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 KEDA = {"enabled": True, "scaler": "keda", "minReplicas": 3, "maxReplicas": 12}
+# The prod cluster stack with KEDA installed, as an app stack with scaler keda needs it.
+CLUSTER_WITH_KEDA = {"agentsmcp-cluster:keda": {"enabled": True}}
 
 
 def _keda_run(**keda: Any) -> ProgramRun:
     autoscaling = {**stack_config("prod")["agentsmcp:autoscaling"], **KEDA}
     if keda:
         autoscaling["keda"] = keda
-    return run_program("prod", config=config_with("prod", autoscaling=autoscaling))
+    config = config_with("prod", autoscaling=autoscaling)
+    return run_program("prod", config=config, cluster_config=CLUSTER_WITH_KEDA)
 
 
 def _spec(run: ProgramRun) -> dict[str, Any]:

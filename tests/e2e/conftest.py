@@ -31,6 +31,8 @@ class Variant:
     overrides: dict[str, object]
     sections: dict[str, dict[str, object]] = field(default_factory=dict)
     secrets: dict[str, object] | None = None
+    # Merged over the config of the cluster stack the app stack references.
+    cluster: dict[str, object] = field(default_factory=dict)
 
 
 # The store keys the prod-external-secrets variant reads (one Vault KV secret, three fields).
@@ -61,6 +63,7 @@ VARIANTS: dict[str, Variant] = {
                 "keda": {"fallbackReplicas": 10},
             },
         },
+        cluster={"agentsmcp-cluster:keda": {"enabled": True}},
     ),
     # The app's secrets from a ClusterSecretStore through an ExternalSecret (no stack secrets but
     # the registry password).
@@ -88,7 +91,13 @@ config = stack_config(stack)
 server_config = config["agentsmcp:serverConfig"]
 for name, section in variant["sections"].items():
     server_config[name] = {**server_config.get(name, {}), **section}
-render_stack(stack, out, config={**config, **variant["overrides"]}, secrets=variant["secrets"])
+render_stack(
+    stack,
+    out,
+    config={**config, **variant["overrides"]},
+    secrets=variant["secrets"],
+    cluster_config=variant["cluster"],
+)
 """
 
 
