@@ -22,6 +22,7 @@ from app import __version__, mcp, openai_api, responses_api, runs_api
 from app.config import AppConfig
 from app.contract.openapi import (
     JSON,
+    RATE_LIMIT_HEADERS,
     REF_TEMPLATE,
     Schema,
     body_schema,
@@ -83,6 +84,10 @@ class _Errors:
     def public(self, route: Route) -> bool:
         return not self._auth or self._policies.declared(route.path).public
 
+    def reply_headers(self, route: Route) -> dict[str, Schema]:
+        """What the rate limiter adds to every answer of ``route`` (but a stream's)."""
+        return RATE_LIMIT_HEADERS if route.rate_limited and self._limited else {}
+
     def statuses(self, route: Route) -> set[int]:
         listed_public = self._policies.declared(route.path).public
         statuses = set(ANY_REQUEST_ERRORS | route.errors)
@@ -117,7 +122,10 @@ def _operation(route: Route, errors: _Errors) -> Schema:
             "content": {JSON: {"schema": body_schema(route.body)}},
         }
     responses = {status: _error_response(route, status) for status in errors.statuses(route)}
-    responses |= {status: reply_response(reply) for status, reply in route.replies.items()}
+    limit_headers = errors.reply_headers(route)
+    responses |= {
+        status: reply_response(reply, limit_headers) for status, reply in route.replies.items()
+    }
     operation["responses"] = {str(status): responses[status] for status in sorted(responses)}
     return operation
 

@@ -3,7 +3,7 @@ schemas, the API's error response of a status (its codes from the error catalogu
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -27,7 +27,11 @@ RETRY_AFTER_HEADER: Schema = {
     "schema": {"type": "string"},
 }
 RATE_LIMIT_HEADERS: dict[str, Schema] = {
-    "RateLimit-Limit": {"description": "Bucket size (the burst).", "schema": {"type": "string"}},
+    "RateLimit-Limit": {
+        "description": "Bucket size (the burst); with rate limiting on, on every answer but a"
+        " stream's (its headers leave before the request is counted).",
+        "schema": {"type": "string"},
+    },
     "RateLimit-Remaining": {"description": "Requests left now.", "schema": {"type": "string"}},
     "RateLimit-Reset": {
         "description": "Seconds until the bucket is full.",
@@ -74,10 +78,11 @@ def body_schema(body: Body) -> Schema:
     return dict(body)
 
 
-def reply_response(reply: Reply) -> Schema:
+def reply_response(reply: Reply, added_headers: Mapping[str, Schema] | None = None) -> Schema:
+    """``reply`` as an OpenAPI response; ``added_headers``: those a middleware adds to it."""
     response: Schema = {
         "description": reply.description,
-        "headers": {"X-Request-ID": REQUEST_ID_HEADER, **reply.headers},
+        "headers": {"X-Request-ID": REQUEST_ID_HEADER, **reply.headers, **(added_headers or {})},
     }
     if reply.content:
         response["content"] = {

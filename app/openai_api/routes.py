@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import hdrs
 
 from app.config import AppConfig
-from app.contract.openapi import JSON, RATE_LIMIT_HEADERS, SSE
+from app.contract.openapi import JSON, SSE
 from app.contract.routes import Reply, Route, agent_run_route
 from app.http.responses import ANSWERED_BY
 
@@ -21,7 +21,7 @@ def openai_routes(config: AppConfig) -> tuple[Route, ...]:
             handlers.list_models,
             "get_models",
             "Agents as OpenAI models.",
-            {200: Reply("Model list.", {JSON: ModelList}, RATE_LIMIT_HEADERS)},
+            {200: Reply("Model list.", {JSON: ModelList})},
         ),
         agent_run_route(
             "/v1/chat/completions",

@@ -123,3 +123,40 @@ def test_recently_used_buckets_survive_eviction() -> None:
         limiter.hit_now(f"other-{index}", bucket, 0.0)
         # "busy" keeps hitting, so it is never the least recently used and keeps its state.
         assert not limiter.hit_now("busy", bucket, 0.0).allowed
+
+
+async def test_the_document_lists_the_rate_limit_headers_each_answer_carries(
+    make_client: ClientFactory, token: str
+) -> None:
+    config = make_config(rate_limit={"enabled": True, "requests_per_minute": 600, "burst": 100})
+    client = await make_client(config)
+    document = await (await client.get("/openapi.json")).json()
+    checked = []
+    for path, operations in document["paths"].items():
+        if "{" in path or "200" not in operations.get("get", {}).get("responses", {}):
+            continue
+        response = await client.get(path, headers=bearer(token))
+        assert response.status == 200, path
+        documented = operations["get"]["responses"]["200"]["headers"]
+        sent = {name for name in response.headers if name.startswith("RateLimit-")}
+        assert sent == {name for name in documented if name.startswith("RateLimit-")}, path
+        checked.append((path, bool(sent)))
+    assert ("/v1/agents", True) in checked
+    assert ("/v1/models", True) in checked
+    assert ("/health/live", False) in checked
+
+
+async def test_without_rate_limits_no_rate_limit_headers_are_documented(
+    make_client: ClientFactory,
+) -> None:
+    client = await make_client(make_config(rate_limit={"enabled": False}))
+    document = await (await client.get("/openapi.json")).json()
+    answers = [
+        response
+        for operations in document["paths"].values()
+        for operation in operations.values()
+        for status, response in operation["responses"].items()
+        if status.startswith("2")
+    ]
+    assert answers
+    assert not [name for answer in answers for name in answer["headers"] if "RateLimit" in name]
