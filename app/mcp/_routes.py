@@ -20,6 +20,7 @@ from ._jsonrpc import (
     JsonRpcResult,
     McpStreamEvent,
 )
+from ._protocol import SESSION_HEADER
 from ._view import MCP_PATH, McpEndpoint, method_not_allowed
 
 MCP_KEY: Final = web.AppKey("mcp", McpEndpoint)
@@ -94,7 +95,7 @@ def mcp_routes(config: AppConfig) -> tuple[Route, ...]:
         " SSE stream of progress notifications and keep-alives ending with the response.",
         {JSON: (JsonRpcResult, JsonRpcError), SSE: McpStreamEvent},
         {
-            "Mcp-Session-Id": {
+            SESSION_HEADER: {
                 "description": "Minted on initialize; never required afterwards.",
                 "schema": {"type": "string"},
             }
