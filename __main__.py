@@ -149,6 +149,7 @@ def _secrets(app: AppStack, store: StoreAccess) -> AppSecrets:
                 for name, token in secrets.tool_server_tokens.items()
             },
             external=app.config.external_secrets if app.config.external_secrets.enabled else None,
+            external_secrets_installed=app.facts.external_secrets_installed,
         ),
         app.provider,
     )

@@ -60,6 +60,7 @@ def main() -> None:
         pulumi.export(out.PROMETHEUS_RELEASE_LABEL, monitoring.release)
     pulumi.export(out.VPA_INSTALLED, config.vpa.enabled)
     pulumi.export(out.KEDA_INSTALLED, config.keda.enabled)
+    pulumi.export(out.EXTERNAL_SECRETS_INSTALLED, config.external_secrets.enabled)
     pulumi.export(
         "clusterIssuers",
         sorted(issuer for issuer in ("letsencrypt-prod", "letsencrypt-staging"))

@@ -84,6 +84,14 @@ CHARTS: dict[str, Chart] = {
     "vpa": Chart("vpa", "vpa", "https://charts.fairwinds.com/stable", "4.10.0", "vpa"),
     # The release whose CRDs `make e2e` checks app stacks' ScaledObjects against (e2e/crds.py).
     "keda": Chart("keda", "keda", "https://kedacore.github.io/charts", "2.20.2", "keda"),
+    # The release whose CRDs `make e2e` checks app stacks' ExternalSecrets against (e2e/crds.py).
+    "external_secrets": Chart(
+        "external-secrets",
+        "external-secrets",
+        "https://charts.external-secrets.io",
+        "1.3.2",
+        "external-secrets",
+    ),
     "otel_collector": Chart(
         "otel-collector",
         "opentelemetry-collector",
@@ -201,6 +209,9 @@ def _release_values(config: ClusterConfig) -> dict[str, dict[str, Any] | None]:
         "metrics_server": config.metrics_server.values if config.metrics_server.enabled else None,
         "vpa": config.vpa.values if config.vpa.enabled else None,
         "keda": config.keda.values if config.keda.enabled else None,
+        "external_secrets": config.external_secrets.values
+        if config.external_secrets.enabled
+        else None,
         "otel_collector": config.otel_collector.values if config.otel_collector.enabled else None,
     }
 

@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.cluster_ref import once_installed
 from components.config import AutoscalingSettings, ScalingPolicy, VpaSettings
 from components.kube import APP_NAME, CONTAINER_NAME, KubeComponent, child_opts
 from components.monitoring import inflight_requests_query
@@ -102,11 +103,6 @@ def scaled_object_spec(args: AutoscalingArgs, target_name: pulumi.Input[str]) ->
     }
 
 
-def _once(installed: pulumi.Input[bool], name: pulumi.Input[str]) -> pulumi.Output[str]:
-    """``name``, once the add-on check ``installed`` has passed."""
-    return pulumi.Output.all(installed, name).apply(lambda values: values[1])
-
-
 class Autoscaling(KubeComponent[AutoscalingArgs]):
     TYPE = "agentsmcp:index:Autoscaling"
 
@@ -124,7 +120,7 @@ class Autoscaling(KubeComponent[AutoscalingArgs]):
                 api_version="keda.sh/v1alpha1",
                 kind="ScaledObject",
                 metadata=metadata,
-                spec=scaled_object_spec(args, _once(args.keda_installed, target_name)),
+                spec=scaled_object_spec(args, once_installed(args.keda_installed, target_name)),
                 opts=child_opts(self, provider),
             )
         elif hpa.enabled:
@@ -171,7 +167,7 @@ class Autoscaling(KubeComponent[AutoscalingArgs]):
                     "targetRef": {
                         "apiVersion": "apps/v1",
                         "kind": "Deployment",
-                        "name": _once(args.vpa_installed, target_name),
+                        "name": once_installed(args.vpa_installed, target_name),
                     },
                     "updatePolicy": {"updateMode": args.vpa.update_mode},
                     "resourcePolicy": {

@@ -63,6 +63,8 @@ class ClusterConfig(Model):
     vpa: AddonToggle = AddonToggle()
     # KEDA, for app stacks with autoscaling.scaler keda (in-flight requests per pod).
     keda: AddonToggle = AddonToggle()
+    # The External Secrets Operator, for app stacks with externalSecrets (their stores are yours).
+    external_secrets: AddonToggle = AddonToggle()
     # An OpenTelemetry Collector (Service otel-collector.observability, OTLP on 4317 and 4318)
     # for app stacks' tracing.endpoint; it exports where its values say (debug by default).
     otel_collector: AddonToggle = AddonToggle()

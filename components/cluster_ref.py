@@ -24,6 +24,7 @@ MONITORING_NAMESPACE = "monitoringNamespace"
 PROMETHEUS_RELEASE_LABEL = "prometheusReleaseLabel"
 VPA_INSTALLED = "vpaInstalled"
 KEDA_INSTALLED = "kedaInstalled"
+EXTERNAL_SECRETS_INSTALLED = "externalSecretsInstalled"
 CLUSTER_OUTPUTS = (
     INGRESS_CLASS,
     INGRESS_NAMESPACE,
@@ -34,10 +35,15 @@ CLUSTER_OUTPUTS = (
     PROMETHEUS_RELEASE_LABEL,
     VPA_INSTALLED,
     KEDA_INSTALLED,
+    EXTERNAL_SECRETS_INSTALLED,
 )
 # The app settings that need a cluster add-on, as their errors name them.
 KEDA_NEEDED_BY = "agentsmcp:autoscaling.scaler: keda needs KEDA (agentsmcp-cluster:keda)"
 VPA_NEEDED_BY = "agentsmcp:vpa.enabled needs the VPA (agentsmcp-cluster:vpa)"
+EXTERNAL_SECRETS_NEEDED_BY = (
+    "agentsmcp:externalSecrets.enabled needs the External Secrets Operator"
+    " (agentsmcp-cluster:externalSecrets)"
+)
 DEFAULT_INGRESS_CLASS = "nginx"
 DEFAULT_INGRESS_NAMESPACE = "ingress-nginx"
 DEFAULT_MONITORING_NAMESPACE = "monitoring"
@@ -58,11 +64,12 @@ class ClusterFacts:
     gateway_traffic_namespace: pulumi.Input[str] | None
     monitoring_namespace: pulumi.Input[str]
     release_label: pulumi.Input[str]
-    # Whether KEDA and the VPA run in the cluster, for the resources that need them: True
+    # Whether KEDA, the VPA and ESO run in the cluster, for the resources that need them: True
     # without a cluster stack (the app config is trusted) or when nothing needs them; from the
     # cluster stack, an Output that fails with one line when a setting needs a missing one.
     keda_installed: pulumi.Input[bool] = True
     vpa_installed: pulumi.Input[bool] = True
+    external_secrets_installed: pulumi.Input[bool] = True
 
 
 def cluster_facts(config: StackConfig) -> ClusterFacts:
@@ -119,7 +126,20 @@ def cluster_facts(config: StackConfig) -> ClusterFacts:
         release_label=release_label,
         keda_installed=_addon(reference, stack, KEDA_INSTALLED, KEDA_NEEDED_BY, keda_needed),
         vpa_installed=_addon(reference, stack, VPA_INSTALLED, VPA_NEEDED_BY, config.vpa.enabled),
+        external_secrets_installed=_addon(
+            reference,
+            stack,
+            EXTERNAL_SECRETS_INSTALLED,
+            EXTERNAL_SECRETS_NEEDED_BY,
+            config.external_secrets.enabled,
+        ),
     )
+
+
+def once_installed(installed: pulumi.Input[bool], value: pulumi.Input[str]) -> pulumi.Output[str]:
+    """``value``, once the add-on check ``installed`` (a :class:`ClusterFacts` field) has passed:
+    the resource it is an input of is then never sent to a cluster without the add-on."""
+    return pulumi.Output.all(installed, value).apply(lambda values: values[1])
 
 
 def _addon(

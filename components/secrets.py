@@ -16,6 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.cluster_ref import once_installed
 from components.config import ExternalSecretsSettings, RegistrySettings
 from components.kube import KubeComponent, child_opts
 
@@ -71,6 +72,9 @@ class AppSecretsArgs:
     tool_server_tokens: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     # externalSecrets: the app's Secret comes from a secret store instead of the values above.
     external: ExternalSecretsSettings | None = None
+    # From the cluster stack (ClusterFacts): the ExternalSecret waits on it, so that a missing
+    # operator fails the program with its one line instead of an unknown kind.
+    external_secrets_installed: pulumi.Input[bool] = True
 
 
 class AppSecrets(KubeComponent[AppSecretsArgs]):
@@ -187,7 +191,9 @@ def _external_secret(
         api_version="external-secrets.io/v1",
         kind="ExternalSecret",
         metadata=k8s.meta.v1.ObjectMetaArgs(
-            name=SECRET_NAME, namespace=args.namespace, labels=args.labels
+            name=once_installed(args.external_secrets_installed, SECRET_NAME),
+            namespace=args.namespace,
+            labels=args.labels,
         ),
         spec=external_secret_spec(external, args.labels),
         opts=opts,

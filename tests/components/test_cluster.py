@@ -187,6 +187,13 @@ def test_an_app_stack_needing_what_its_cluster_stack_lacks_gets_one_line() -> No
             " kedaInstalled=False",
         ),
         (
+            "externalSecrets={'enabled': True, 'store': {'name': 'vault'},"
+            " 'dataFrom': ['agentsmcp/dev']}",
+            "agentsmcp:externalSecrets.enabled needs the External Secrets Operator"
+            " (agentsmcp-cluster:externalSecrets), but agentsmcp:cluster.stack:"
+            " organization/agentsmcp-cluster/k3d exports externalSecretsInstalled=False",
+        ),
+        (
             "vpa={'enabled': True}",
             "agentsmcp:vpa.enabled needs the VPA (agentsmcp-cluster:vpa), but"
             " agentsmcp:cluster.stack: organization/agentsmcp-cluster/k3d exports"
@@ -204,7 +211,9 @@ def test_an_app_stack_needing_an_add_on_its_cluster_stack_lacks_gets_one_line(
         "from tests.components.conftest import config_with\n"
         "config = config_with('dev', cluster={'stack': 'organization/agentsmcp-cluster/k3d'},\n"
         f"    {setting})\n"
-        "run_program('dev', config=config)\n"
+        # Stack secrets must be unset with externalSecrets; the placeholders otherwise.
+        "secrets = {} if 'agentsmcp:externalSecrets' in config else None\n"
+        "run_program('dev', config=config, secrets=secrets)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],

@@ -23,11 +23,18 @@ DATA = {
 EXTERNAL = {"enabled": True, "store": {"name": "vault-backend"}, "data": DATA}
 # With externalSecrets only the registry password is a stack secret.
 REGISTRY_ONLY = {"registryPassword": PLACEHOLDER_SECRETS["registryPassword"]}
+# The prod cluster stack with the External Secrets Operator, as externalSecrets needs it.
+CLUSTER_WITH_ESO = {"agentsmcp-cluster:externalSecrets": {"enabled": True}}
 
 
 def _run(external: dict[str, Any] = EXTERNAL, **secrets: Any) -> ProgramRun:
     config = config_with("prod", externalSecrets=external)
-    return run_program("prod", config=config, secrets={**REGISTRY_ONLY, **secrets})
+    return run_program(
+        "prod",
+        config=config,
+        secrets={**REGISTRY_ONLY, **secrets},
+        cluster_config=CLUSTER_WITH_ESO,
+    )
 
 
 def _pod(run: ProgramRun) -> dict[str, Any]:

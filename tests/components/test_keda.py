@@ -18,6 +18,7 @@ import yaml
 from components.stack_file import stack_config
 from tests.components.conftest import config_with, one
 from tests.components.test_config import assert_names, raw
+from tests.components.test_external_secrets import CLUSTER_WITH_ESO
 from tools.render_manifests import CLUSTER, ProgramRun, run_program
 
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
@@ -137,6 +138,18 @@ def _put(config: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         node = node[part]
     node[last] = value
     return config
+
+
+def test_the_cluster_stack_installs_the_external_secrets_operator_on_request() -> None:
+    config = {**stack_config("prod", CLUSTER.root), **CLUSTER_WITH_ESO}
+    run = run_program("prod", project=CLUSTER, config=config)
+    releases = {r.inputs["name"]: r.inputs for r in run.of_type(RELEASE)}
+    release = releases["external-secrets"]
+    assert (release["chart"], release["version"]) == ("external-secrets", "1.3.2")
+    assert release["repositoryOpts"]["repo"] == "https://charts.external-secrets.io"
+    assert release["namespace"] == "external-secrets"
+    assert run.outputs["externalSecretsInstalled"] is True
+    assert run_program("prod", project=CLUSTER).outputs["externalSecretsInstalled"] is False
 
 
 def test_the_cluster_stack_installs_keda_on_request() -> None:

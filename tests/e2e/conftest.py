@@ -79,6 +79,7 @@ VARIANTS: dict[str, Variant] = {
             },
         },
         secrets={"registryPassword": "e2e-registry-password"},
+        cluster={"agentsmcp-cluster:externalSecrets": {"enabled": True}},
     ),
 }
 _RENDER_VARIANT = """
