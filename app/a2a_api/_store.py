@@ -4,6 +4,9 @@ redis``), so that any replica answers GetTask, ListTasks and SubscribeToTask for
 runs. Each subject keeps its newest ``a2a.max_tasks_per_subject`` tasks.
 
 A task is keyed by a digest of its subject and its id: another subject's id is simply not found.
+A final state is final: once a task is saved completed, failed, canceled or rejected, later saves
+of it (a cancel on one replica racing the end of the run on another) keep that state and return
+it, in both stores.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from app.contract import errors
 from app.errors import ServiceUnavailableError
 from app.limits import store_errors
 
-from ._wire import Task
+from ._wire import TERMINAL, Task
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -32,6 +35,23 @@ if TYPE_CHECKING:
 log = structlog.get_logger("agentsmcp.a2a")
 
 CLOSE_SECONDS: Final = 2.0
+# KEYS: the task, the subject's index; ARGV: the task, its creation time, the TTL, its id, the
+# subject's bound. Returns the stored task when it is already final (and saves nothing), else nil.
+_FINAL_STATES: Final = ", ".join(f"{state} = true" for state in sorted(TERMINAL))
+_SAVE: Final = f"""
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local final = {{{_FINAL_STATES}}}
+  if final[cjson.decode(stored)['state']] then
+    return stored
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[5]) - 1)
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return false
+"""
 
 
 class TaskStoreUnavailableError(ServiceUnavailableError):
@@ -44,7 +64,9 @@ def subject_digest(subject: str) -> str:
 
 
 class TaskStore(Protocol):
-    async def save(self, subject: str, task: Task) -> None: ...
+    async def save(self, subject: str, task: Task) -> Task:
+        """Store ``task``; the task as stored: ``task``, or the final state it already had."""
+        ...
 
     async def load(self, subject: str, task_id: str) -> Task | None: ...
 
@@ -76,8 +98,12 @@ class MemoryTaskStore:
     def __len__(self) -> int:
         return self._count
 
-    async def save(self, subject: str, task: Task) -> None:
+    async def save(self, subject: str, task: Task) -> Task:
         digest = subject_digest(subject)
+        stored = self._live(digest)
+        earlier = stored.get(task.id) if stored is not None else None
+        if earlier is not None and earlier[1].terminal:
+            return earlier[1]
         own = self._subjects.pop(digest, None) or OrderedDict()
         self._subjects[digest] = own
         if own.pop(task.id, None) is not None:
@@ -88,6 +114,7 @@ class MemoryTaskStore:
             own.popitem(last=False)
             self._count -= 1
         self._evict()
+        return task
 
     async def load(self, subject: str, task_id: str) -> Task | None:
         own = self._live(subject_digest(subject))
@@ -141,6 +168,7 @@ class RedisTaskStore:
         self._ttl = int(settings.task_ttl_seconds)
         self._max_per_subject = settings.max_tasks_per_subject
         self._timeout = timeout
+        self._save = client.register_script(_SAVE)
 
     def _task_key(self, digest: str, task_id: str) -> str:
         return f"{self._prefix}task:{digest}:{task_id}"
@@ -148,20 +176,23 @@ class RedisTaskStore:
     def _index_key(self, digest: str) -> str:
         return f"{self._prefix}tasks:{digest}"
 
-    async def save(self, subject: str, task: Task) -> None:
+    async def save(self, subject: str, task: Task) -> Task:
         digest = subject_digest(subject)
-        index = self._index_key(digest)
+        keys = [self._task_key(digest, task.id), self._index_key(digest)]
+        args: list[str | float] = [
+            task.encode(),
+            task.created,
+            self._ttl,
+            task.id,
+            self._max_per_subject,
+        ]
         try:
             async with asyncio.timeout(self._timeout):
-                async with self._client.pipeline(transaction=False) as pipe:
-                    pipe.set(self._task_key(digest, task.id), task.encode(), ex=self._ttl)
-                    pipe.zadd(index, {task.id: task.created})
-                    pipe.zremrangebyrank(index, 0, -self._max_per_subject - 1)
-                    pipe.expire(index, self._ttl)
-                    await pipe.execute()
+                final = await self._save(keys=keys, args=args)
         except store_errors() as exc:
             log.warning("a2a task store: save failed", error_type=type(exc).__name__)
             raise TaskStoreUnavailableError() from None
+        return task if final is None else Task.decode(final)
 
     async def load(self, subject: str, task_id: str) -> Task | None:
         key = self._task_key(subject_digest(subject), task_id)

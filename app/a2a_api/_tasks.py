@@ -193,19 +193,24 @@ class TaskService:
 
     async def _change(self, execution: Execution, task: Task) -> Task:
         execution.update(task)
-        await self.store.save(execution.subject, task)
+        stored = await self.store.save(execution.subject, task)
+        if stored is not task:
+            # Canceled on another replica: what followers see here too, until the relayed
+            # cancel ends the run.
+            execution.update(stored)
         return task
 
     async def _final(
         self, execution: Execution, task: Task, started: float, failure: APIError | str | None
     ) -> None:
+        try:
+            # A final state saved first (a cancel on another replica) stays the task's.
+            task = await self.store.save(execution.subject, task)
+        except APIError as exc:
+            log.warning("a2a task: final state not saved", code=exc.code, task_id=task.id)
         execution.update(task)
         self._metrics.task_ended(task.agent, task.state, time.monotonic() - started)
         execution.end_audit(failure)
-        try:
-            await self.store.save(execution.subject, task)
-        except APIError as exc:
-            log.warning("a2a task: final state not saved", code=exc.code, task_id=task.id)
 
     def cancel_here(self, key: str) -> bool:
         execution = self.running.get(key)

@@ -297,8 +297,11 @@ class A2aEndpoint:
         else:
             if self.relay is not None and await self.relay.publish(key):
                 self.metrics.cancels_relayed_total.inc()
-            task = task.moved("canceled", "The task was canceled.")
-            await service.store.save(call.subject, task)
+            canceled = task.moved("canceled", "The task was canceled.")
+            task = await service.store.save(call.subject, canceled)
+            if task is not canceled:
+                # It ended on its replica between the load above and this save.
+                raise A2aError(TASK_NOT_CANCELABLE, f"Task {task.id!r} is already {task.state}.")
         return json_response(result_message(call.id, call.render.task(task)))
 
     async def _extended_card(self, call: A2aCall) -> web.StreamResponse:

@@ -4,16 +4,25 @@ and an unreachable store is a JSON-RPC error with 503, never a 500."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from app.a2a_api import A2A_KEY
+from app.a2a_api._store import MemoryTaskStore, RedisTaskStore, TaskStore
+from app.a2a_api._wire import Task, Turn, new_id, now_iso
+from app.config import A2aSettings
+from app.limits._redis import connect
 from app.server import create_app
 from tests.app.conftest import bearer, make_token
-from tests.fakes import FakeServer
+from tests.fakes import Behavior, FakeServer
 from tests.fakes.appconfig import agent_config
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, running_redis
 
 from .conftest import message, rpc
 
@@ -72,3 +81,63 @@ async def test_unreachable_store_is_a_503_jsonrpc_error(
     for method, params in (("SendMessage", {"message": message("hi")}), ("GetTask", {"id": "x"})):
         body = await rpc(client, method, params, AUTH, status=503)
         assert body["error"]["data"]["code"] == "task_store_unavailable"
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def any_store(request: Any, tmp_path: Path) -> AsyncIterator[TaskStore]:
+    settings = A2aSettings(task_ttl_seconds=600)
+    if request.param == "memory":
+        yield MemoryTaskStore(settings)
+        return
+    with running_redis(tmp_path) as server:
+        client = connect(server.url, server.password, timeout=2.0)
+        store = RedisTaskStore(client, "t:", settings, timeout=2.0)
+        yield store
+        await store.aclose()
+
+
+async def test_a_final_state_is_never_overwritten(any_store: TaskStore) -> None:
+    working = Task(new_id(), "c", "coding", "working", now_iso(), (Turn("user", "x", "m"),))
+    assert await any_store.save("alice", working) is working
+    completed = working.moved("completed")
+    assert await any_store.save("alice", completed) is completed
+    # A cancel on another replica that loaded the task before it completed, and a step update
+    # that arrives late: both find the final state, keep it and get it back.
+    assert await any_store.save("alice", working.moved("canceled")) == completed
+    assert await any_store.save("alice", working.moved("working", "step 2")) == completed
+    assert await any_store.load("alice", working.id) == completed
+    assert [task.id for task in await any_store.tasks("alice")] == [working.id]
+
+
+async def test_a_cancel_that_loses_the_race_with_the_end_says_so(
+    aiohttp_client: Any, fake: FakeServer, redis_server: RedisServer
+) -> None:
+    """CancelTask on the replica that does not run the task, which finishes on the other one
+    between the cancel's read and its write: before, the cancel answered CANCELED and overwrote
+    the answer (the last write won); now the answer stays and the cancel is refused."""
+    one = await start(aiohttp_client, fake, redis_server)
+    other = await start(aiohttp_client, fake, redis_server)
+    fake.openai.script(Behavior(chunk_delay=0.2, chunks=("slow",) * 3))
+    params = {"message": message("slow"), "configuration": {"returnImmediately": True}}
+    task_id = (await rpc(one, "SendMessage", params, AUTH))["result"]["task"]["id"]
+    store = other.app[A2A_KEY].service.store  # type: ignore[union-attr]
+    read = store.load
+
+    async def read_then_wait_for_the_end(subject: str, wanted: str) -> Task | None:
+        stale = await read(subject, wanted)
+        for _ in range(100):
+            current = await read(subject, wanted)
+            if current is not None and current.terminal:
+                break
+            await asyncio.sleep(0.05)
+        return stale
+
+    store.load = read_then_wait_for_the_end  # type: ignore[method-assign]
+    refused = await rpc(other, "CancelTask", {"id": task_id}, AUTH)
+    store.load = read  # type: ignore[method-assign]
+    assert refused["error"]["code"] == -32002
+    assert "already completed" in refused["error"]["message"]
+    for client in (one, other):
+        got = (await rpc(client, "GetTask", {"id": task_id}, AUTH))["result"]
+        assert got["status"]["state"] == "TASK_STATE_COMPLETED"
+        assert got["artifacts"][0]["parts"][0]["text"] == "slow" * 3
