@@ -150,19 +150,20 @@ def test_cluster_config_mistakes_name_the_key(change: dict[str, Any], line: str)
     assert "Traceback" not in str(caught.value)
 
 
-def test_an_app_stack_needing_what_its_cluster_stack_lacks_gets_one_line() -> None:
-    """Gateway exposure against the k3d cluster stack (Traefik, no Gateway): a named error.
-
-    Runs in a child process: a failed program leaves Pulumi's runtime state behind.
-    """
+def _dev_against_k3d(settings: str) -> subprocess.CompletedProcess[str]:
+    """The dev app stack with ``settings`` (config_with keywords) against the k3d cluster stack
+    (Traefik; no Gateway, KEDA, VPA or ESO), in a child process: a failed program leaves
+    Pulumi's runtime state behind."""
     code = (
         "from tools.render_manifests import run_program\n"
         "from tests.components.conftest import config_with\n"
         "config = config_with('dev', cluster={'stack': 'organization/agentsmcp-cluster/k3d'},\n"
-        "    exposure={'mode': 'gateway', 'host': 'agentsmcp.localtest.me'})\n"
-        "run_program('dev', config=config)\n"
+        f"    {settings})\n"
+        # Stack secrets must be unset with externalSecrets; the placeholders otherwise.
+        "secrets = {} if 'agentsmcp:externalSecrets' in config else None\n"
+        "run_program('dev', config=config, secrets=secrets)\n"
     )
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", code],
         cwd=CLUSTER.root.parent,
         capture_output=True,
@@ -170,6 +171,11 @@ def test_an_app_stack_needing_what_its_cluster_stack_lacks_gets_one_line() -> No
         timeout=120,
         check=False,
     )
+
+
+def test_an_app_stack_needing_what_its_cluster_stack_lacks_gets_one_line() -> None:
+    """Gateway exposure against a cluster stack without a Gateway: a named error."""
+    result = _dev_against_k3d("exposure={'mode': 'gateway', 'host': 'agentsmcp.localtest.me'}")
     assert result.returncode != 0
     assert (
         "agentsmcp:cluster.stack: organization/agentsmcp-cluster/k3d exports no 'gatewayName'"
@@ -204,25 +210,9 @@ def test_an_app_stack_needing_what_its_cluster_stack_lacks_gets_one_line() -> No
 def test_an_app_stack_needing_an_add_on_its_cluster_stack_lacks_gets_one_line(
     setting: str, line: str
 ) -> None:
-    """KEDA or the VPA asked for against the k3d cluster stack (neither installed): without
-    the check the program would render a ScaledObject or VPA of a kind the cluster lacks."""
-    code = (
-        "from tools.render_manifests import run_program\n"
-        "from tests.components.conftest import config_with\n"
-        "config = config_with('dev', cluster={'stack': 'organization/agentsmcp-cluster/k3d'},\n"
-        f"    {setting})\n"
-        # Stack secrets must be unset with externalSecrets; the placeholders otherwise.
-        "secrets = {} if 'agentsmcp:externalSecrets' in config else None\n"
-        "run_program('dev', config=config, secrets=secrets)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=CLUSTER.root.parent,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """KEDA, the VPA or ESO asked for against a cluster stack without it: without the check
+    the program would send a ScaledObject, VPA or ExternalSecret of a kind the cluster lacks."""
+    result = _dev_against_k3d(setting)
     assert result.returncode != 0
     assert line in result.stderr
 

@@ -50,9 +50,14 @@ def each_transport(request: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_provider(
-    fake: FakeServer, name: str, max_retries: int = 2, timeout: float = 5
+    fake: FakeServer,
+    name: str,
+    max_retries: int = 2,
+    timeout: float = 5,
+    on_transport: str | None = None,
 ) -> ChatProvider:
-    client = TRANSPORTS[transport]()
+    """The adapter of provider ``name`` on ``on_transport`` (the test's, by default)."""
+    client = TRANSPORTS[on_transport or transport]()
     if name == "openai":
         return OpenAIProvider(
             api_key=OPENAI_KEY,

@@ -20,20 +20,12 @@ from aiohttp import web
 from aiohttp.client_proto import ResponseHandler
 from aiohttp.test_utils import TestServer
 
-from app.providers import (
-    AnthropicProvider,
-    ChatMessage,
-    ChatParams,
-    ChatProvider,
-    ErrorKind,
-    OpenAIProvider,
-    ProviderError,
-)
+from app.providers import ChatMessage, ChatParams, ErrorKind, OpenAIProvider, ProviderError
 from app.providers._body import CHECKS_PER_PERIOD, aiohttp_source, body_chunks
 from tests.fakes import Behavior, FakeServer
 from tests.fakes.appconfig import ANTHROPIC_KEY, OPENAI_KEY
 
-from .test_adapters import TRANSPORTS, upstream
+from .test_adapters import TRANSPORTS, make_provider, upstream
 
 MESSAGES = [ChatMessage("user", "Write hello world")]
 PARAMS = ChatParams(max_tokens=64)
@@ -41,17 +33,6 @@ SDKS: dict[str, tuple[ModuleType, str, str]] = {
     "openai": (openai, OPENAI_KEY, "/chat/completions"),
     "anthropic": (anthropic, ANTHROPIC_KEY, "/v1/messages"),
 }
-
-
-def make_provider(fake: FakeServer, name: str, transport: str, timeout: float) -> ChatProvider:
-    adapter = OpenAIProvider if name == "openai" else AnthropicProvider
-    return adapter(
-        api_key=SDKS[name][1],
-        api_base=fake.openai_url if name == "openai" else fake.anthropic_url,
-        max_retries=0,
-        timeout=timeout,
-        http_client=TRANSPORTS[transport](),
-    )
 
 
 def sdk_client(name: str, fake: FakeServer, **options: Any) -> Any:
@@ -134,7 +115,7 @@ async def test_a_stream_that_stalls_fails_on_the_read_timeout_not_earlier(
 ) -> None:
     timeout = 0.4
     upstream(fake, name).script(Behavior(chunks=("a", "b"), chunk_delay=2.0))
-    provider = make_provider(fake, name, transport, timeout)
+    provider = make_provider(fake, name, 0, timeout, on_transport=transport)
     started = time.monotonic()
     with pytest.raises(ProviderError) as caught:
         async for _ in provider.stream("m", "", MESSAGES, PARAMS):
@@ -153,7 +134,7 @@ async def test_a_slow_reader_of_a_steady_stream_does_not_time_out(
     # The upstream sends every 0.1 s; the reader stops for longer than the timeout. aiohttp
     # counts the bytes that arrive, not the reads: no timeout.
     upstream(fake, name).script(Behavior(chunks=("a",) * 12, chunk_delay=0.1))
-    provider = make_provider(fake, name, transport, 0.4)
+    provider = make_provider(fake, name, 0, 0.4, on_transport=transport)
     text: list[str] = []
     async for item in provider.stream("m", "", MESSAGES, PARAMS):
         if isinstance(item, str):
