@@ -4,7 +4,7 @@ carries it.
 Two costs per received packet go away (bench/FINDINGS.md, section 14): httpx2's byte-stream
 layers above aiohttp's payload, and aiohttp's read timeout (the SDK's ``timeout``, aiohttp's
 ``sock_read``), which aiohttp re-arms on every packet: a timer cancelled and another scheduled,
-about 3 us per paced chunk. :class:`ReadTimeout` keeps that timeout with one timer per stream
+about 3 us per paced chunk. :class:`BodyReadTimeout` keeps that timeout with one timer per stream
 that looks for progress a few times per period; it fires no earlier than aiohttp's would, and at
 most a quarter period later. Errors are mapped by the transport's own function, so a stream read
 here fails with the same httpx2 exceptions as through httpx2. A compressed body, or another
@@ -54,7 +54,7 @@ def aiohttp_source(response: httpx2.Response) -> tuple[aiohttp.ClientResponse, E
 async def _read(
     aiohttp_response: aiohttp.ClientResponse, map_errors: ErrorMapping
 ) -> AsyncIterator[bytes]:
-    timeout = ReadTimeout.take_over(aiohttp_response)
+    timeout = BodyReadTimeout.take_over(aiohttp_response)
     try:
         with map_errors():
             async for chunk in aiohttp_response.content.iter_any():
@@ -64,7 +64,7 @@ async def _read(
             timeout.close()
 
 
-class ReadTimeout:
+class BodyReadTimeout:
     """aiohttp's read timeout of one response body, checked by one timer: the body fails as
     aiohttp fails it once no byte has arrived for the timeout, except while reading is paused
     (by backpressure: then it is not the peer's delay, and aiohttp stops the clock too)."""
@@ -72,7 +72,7 @@ class ReadTimeout:
     __slots__ = ("_content", "_handle", "_loop", "_period", "_progress", "_protocol", "_seen")
 
     @classmethod
-    def take_over(cls, aiohttp_response: aiohttp.ClientResponse) -> ReadTimeout | None:
+    def take_over(cls, aiohttp_response: aiohttp.ClientResponse) -> BodyReadTimeout | None:
         connection = aiohttp_response.connection
         protocol = connection.protocol if connection is not None else None
         seconds = protocol.read_timeout if protocol is not None else None

@@ -96,7 +96,7 @@ async def test_the_default_httpx2_transport_is_read_through_httpx2(
 
 
 def test_the_aiohttp_internals_the_read_timeout_relies_on() -> None:
-    # ReadTimeout reads and calls these: a new aiohttp without them must fail here first.
+    # BodyReadTimeout reads and calls these: a new aiohttp without them must fail here first.
     protocol = ResponseHandler(asyncio.new_event_loop())
     assert protocol._reading_paused is False
     assert protocol._buffer_paused is False
