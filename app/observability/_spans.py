@@ -102,7 +102,8 @@ class SpanTracer(trace.Tracer):
         self.emit = emit
         self.encode = encode
         # None: no limit.
-        self.max_attributes: int = limits.max_span_attributes or sys.maxsize
+        limit = limits.max_span_attributes
+        self.max_attributes: int = sys.maxsize if limit is None else limit
         self.max_length: int | None = limits.max_span_attribute_length
         self.children_sampled = samples_local_children(sampler)
 
@@ -271,19 +272,29 @@ class RecordingSpan(trace.Span):
         return self._end_time is None
 
     def set_attribute(self, key: str, value: types.AttributeValue) -> None:
+        # As the SDK's BoundedAttributes: an invalid key is dropped, the value cleaned (a
+        # sequence becomes a tuple, a string is cut to the length limit), a key set again
+        # moves to the end, and a full span drops its oldest attribute.
         if self._end_time is not None:
             _logger.warning("Setting attribute on ended span.")
             return
-        attributes = self._attributes
-        if type(value) not in _PLAIN or self._tracer.max_length is not None:
-            cleaned = _cleaned(key, value, self._tracer.max_length)
-            if cleaned is None:
-                return
-            value = cleaned
-        if key in attributes or len(attributes) < self._tracer.max_attributes:
-            attributes[key] = value
-        else:
+        if not key or not isinstance(key, str):
+            _logger.warning("invalid key `%s`. must be non-empty string.", key)
             self._dropped_attributes += 1
+            return
+        tracer = self._tracer
+        if type(value) not in _PLAIN or tracer.max_length is not None:
+            value = _clean_attribute_value(value, tracer.max_length)
+        attributes = self._attributes
+        if key in attributes:
+            del attributes[key]
+        elif len(attributes) >= tracer.max_attributes:
+            self._dropped_attributes += 1
+            if not attributes:  # a limit of 0
+                return
+            _logger.warning("Attributes dict is full. Dropping the oldest key-value pair.")
+            del attributes[next(iter(attributes))]
+        attributes[key] = value
 
     def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
         for key, value in attributes.items():
@@ -291,11 +302,11 @@ class RecordingSpan(trace.Span):
 
     def _set_initial(self, attributes: Mapping[str, types.AttributeValue]) -> None:
         """The attributes given at the start: taken as they are when all are plain values
-        within the limits (the usual case), else one by one."""
+        under plain keys within the limits (the usual case), else one by one."""
         tracer = self._tracer
         if tracer.max_length is None and len(attributes) <= tracer.max_attributes:
-            for value in attributes.values():
-                if type(value) not in _PLAIN:
+            for key, value in attributes.items():
+                if type(value) not in _PLAIN or type(key) is not str or not key:
                     break
             else:
                 self._attributes = dict(attributes)
@@ -422,16 +433,6 @@ class RecordingSpan(trace.Span):
             end_time=self._end_time,
             instrumentation_scope=tracer.scope,
         )
-
-
-def _cleaned(key: str, value: Any, max_length: int | None) -> types.AttributeValue | None:
-    """``value`` as the SDK records it (a list as a tuple, strings cut to ``max_length``), or
-    None for a key or value it refuses."""
-    if not key or not isinstance(key, str):
-        _logger.warning("invalid key `%s`. must be non-empty string.", key)
-        return None
-    cleaned: types.AttributeValue | None = _clean_attribute_value(value, max_length)
-    return cleaned
 
 
 class CurrentSpan:

@@ -124,6 +124,16 @@ def test_the_exporter_sends_our_encoding(collector: Collector) -> None:
     assert exporter.export(tracer.encoded) is SpanExportResult.FAILURE  # after shutdown
 
 
+def test_a_batch_over_the_exporters_size_limit_is_dropped(collector: Collector) -> None:
+    tracer = KeptTracer()
+    tracer.start_span("a").end()
+    official = OTLPSpanExporter(endpoint=collector.endpoint, max_request_size=10)
+    exporter = SpanExporter(RESOURCE, SCOPE, official)
+    assert exporter.export(tracer.encoded) is SpanExportResult.FAILURE
+    exporter.shutdown()
+    assert collector.bodies == []
+
+
 def test_a_span_ours_cannot_encode_goes_the_official_way() -> None:
     tracer = KeptTracer()
     span = tracer.start_span("a")
