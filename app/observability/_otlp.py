@@ -111,10 +111,15 @@ def _key_value(key: str, value: object) -> bytes:
     return _field(b"\x4a", _field(b"\x0a", key.encode()) + _field(b"\x12", encoded))
 
 
-# Most attributes repeat from span to span (operation, agent, model, route...): their
-# encodings are kept by (key, value), one cache per type (True == 1, and a cache would take
-# -0.0 for 0.0 and compare neither the types of a tuple's items: floats and tuples are not kept).
-_ATTRIBUTE_CACHES: dict[type, dict[tuple[str, object], bytes]] = {str: {}, int: {}, bool: {}}
+# Most attributes repeat from span to span (operation, agent, model, route, finish reasons...):
+# their encodings are kept by (key, value), one cache per type (True == 1 == 1.0, and -0.0 ==
+# 0.0: floats are not kept), tuples only of strings (so that no other tuple equals one kept).
+_ATTRIBUTE_CACHES: dict[type, dict[tuple[str, object], bytes]] = {
+    str: {},
+    int: {},
+    bool: {},
+    tuple: {},
+}
 # Few distinct span names: routes, models, agents, tools.
 _NAMES: dict[str, tuple[SpanKind, bytes]] = {}
 _CACHE_SIZE = 4096
@@ -122,6 +127,9 @@ _CACHE_SIZE = 4096
 
 def _remember(cache: dict[tuple[str, object], bytes], item: tuple[str, object]) -> bytes:
     encoded = _key_value(*item)
+    value = item[1]
+    if type(value) is tuple and not all(type(part) is str for part in value):
+        return encoded
     if len(cache) >= _CACHE_SIZE:
         cache.clear()
     cache[item] = encoded

@@ -49,6 +49,7 @@ from opentelemetry.trace import (
     Status,
     StatusCode,
     TraceFlags,
+    TraceState,
 )
 from opentelemetry.util import types
 
@@ -76,10 +77,19 @@ def samples_local_children(sampler: Sampler) -> bool:
     )
 
 
-def _random_id(bits: int, getrandbits: Callable[[int], int] = random.getrandbits) -> int:
-    while not (value := getrandbits(bits)):
+def _random_id(bits: int) -> int:
+    while not (value := _getrandbits(bits)):
         pass
     return value
+
+
+_getrandbits = random.getrandbits
+_SAMPLED = TraceFlags.SAMPLED
+
+
+def _span_context(fields: tuple[int, int, bool, TraceFlags, TraceState, bool]) -> SpanContext:
+    """A SpanContext of valid IDs, as its constructor makes it without its checks."""
+    return tuple.__new__(SpanContext, fields)
 
 
 class SpanTracer(trace.Tracer):
@@ -138,15 +148,12 @@ class SpanTracer(trace.Tracer):
     ) -> trace.Span:
         """A span under ``parent``: the span context of ``context``, which the caller found."""
         initial: types.Attributes
-        if (
-            self.children_sampled
-            and parent.is_valid
-            and not parent.is_remote
-            and parent.trace_flags.sampled
-        ):
+        # A SpanContext is a tuple: trace ID, span ID, remote, flags, state, valid (its
+        # properties cost a call each).
+        if self.children_sampled and parent[5] and not parent[2] and parent[3] & _SAMPLED:
             # What every standard sampler decides for a local sampled parent: no call needed.
-            flags, state = parent.trace_flags, parent.trace_state
-            span_context = SpanContext(parent.trace_id, _random_id(64), False, flags, state)
+            span_id = _getrandbits(64) or _random_id(64)
+            span_context = _span_context((parent[0], span_id, False, parent[3], parent[4], True))
             initial = attributes
         else:
             span_context, initial = self._decide(parent, context, name, kind, attributes, links)
@@ -223,6 +230,7 @@ class RecordingSpan(trace.Span):
         "_dropped_attributes",
         "_end_time",
         "_events",
+        "_hex_ids",
         "_kind",
         "_links",
         "_name",
@@ -257,12 +265,21 @@ class RecordingSpan(trace.Span):
         self._end_time: int | None = None
         self._record_exception = True
         self._set_status_on_exception = True
+        self._hex_ids: tuple[str, str] | None = None
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(name="{self._name}", context={self._context})'
 
     def get_span_context(self) -> SpanContext:
         return self._context
+
+    def hex_ids(self) -> tuple[str, str] | None:
+        """The trace and span IDs in hex, if sampled (log lines, exemplars: kept for the next)."""
+        ids = self._hex_ids
+        if ids is None and self._context[3] & _SAMPLED:
+            context = self._context
+            ids = self._hex_ids = format(context[0], "032x"), format(context[1], "016x")
+        return ids
 
     @property
     def attributes(self) -> Mapping[str, types.AttributeValue]:
@@ -396,7 +413,7 @@ class RecordingSpan(trace.Span):
             _logger.warning("Calling end() on an ended span.")
             return
         self._end_time = time.time_ns() if end_time is None else end_time
-        if self._context.trace_flags.sampled:
+        if self._context[3] & _SAMPLED:
             self._tracer.ended(self)
 
     def __exit__(

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter as SdkSpanExporter
     from opentelemetry.trace import Span, SpanKind
 
-    from ._spans import SpanTracer
+    from ._spans import RecordingSpan, SpanTracer
 
 HTTP_PROTOBUF = "http/protobuf"
 DEFAULT_SERVICE_NAME = "agentsmcp"
@@ -64,6 +64,7 @@ class _State:
         "kinds",
         "processor",
         "propagator",
+        "recording",
         "set_span",
         "span_of",
         "tracer",
@@ -73,6 +74,7 @@ class _State:
         self.tracer: SpanTracer | None = None
         self.processor: BatchSpanProcessor | None = None
         self.propagator: Any = None
+        self.recording: type[Span] | None = None
         self.capture_content = False
         self.kinds: dict[str, SpanKind] = {}
         self.current_span: Callable[[], Span] = _unset
@@ -84,9 +86,10 @@ class _State:
     def bind_api(self) -> None:
         from opentelemetry import trace
 
-        from ._spans import CurrentSpan
+        from ._spans import CurrentSpan, RecordingSpan
 
         current = CurrentSpan()
+        self.recording = RecordingSpan
         self.kinds = {kind.name: kind for kind in trace.SpanKind}
         self.current_span, self.attach, self.detach = current.get, current.attach, current.detach
         self.set_span = trace.set_span_in_context
@@ -302,7 +305,10 @@ def current_ids() -> tuple[str, str] | None:
     """The current span's trace and span IDs (hex), or None outside a sampled span."""
     if _state.tracer is None:
         return None
-    context = _state.current_span().get_span_context()
+    span = _state.current_span()
+    if type(span) is _state.recording:
+        return cast("RecordingSpan", span).hex_ids()
+    context = span.get_span_context()
     if not context.is_valid or not context.trace_flags.sampled:
         return None
     return format(context.trace_id, "032x"), format(context.span_id, "016x")
