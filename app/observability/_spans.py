@@ -49,7 +49,6 @@ from opentelemetry.trace import (
     Status,
     StatusCode,
     TraceFlags,
-    TraceState,
 )
 from opentelemetry.util import types
 
@@ -85,11 +84,6 @@ def _random_id(bits: int) -> int:
 
 _getrandbits = random.getrandbits
 _SAMPLED = TraceFlags.SAMPLED
-
-
-def _span_context(fields: tuple[int, int, bool, TraceFlags, TraceState, bool]) -> SpanContext:
-    """A SpanContext of valid IDs, as its constructor makes it without its checks."""
-    return tuple.__new__(SpanContext, fields)
 
 
 class SpanTracer(trace.Tracer):
@@ -137,6 +131,24 @@ class SpanTracer(trace.Tracer):
             span._set_status_on_exception = set_status_on_exception
         return span
 
+    def start_under(
+        self,
+        current: trace.Span,
+        name: str,
+        kind: SpanKind,
+        attributes: Mapping[str, types.AttributeValue],
+    ) -> trace.Span | None:
+        """A span under the current span ``current``; None under one that is valid but does not
+        record (the request was not sampled, or the span ended)."""
+        if type(current) is RecordingSpan:
+            if current._end_time is not None:
+                return None
+            return self.start(name, current._context, None, kind, attributes)
+        parent = current.get_span_context()
+        if parent.is_valid and not current.is_recording():
+            return None
+        return self.start(name, parent, None, kind, attributes)
+
     def start(
         self,
         name: str,
@@ -152,16 +164,18 @@ class SpanTracer(trace.Tracer):
         # properties cost a call each).
         if self.children_sampled and parent[5] and not parent[2] and parent[3] & _SAMPLED:
             # What every standard sampler decides for a local sampled parent: no call needed.
+            # As SpanContext() makes it, without its checks: the IDs are valid.
             span_id = _getrandbits(64) or _random_id(64)
-            span_context = _span_context((parent[0], span_id, False, parent[3], parent[4], True))
+            fields = (parent[0], span_id, False, parent[3], parent[4], True)
+            span_context: SpanContext = tuple.__new__(SpanContext, fields)
             initial = attributes
         else:
             span_context, initial = self._decide(parent, context, name, kind, attributes, links)
             if initial is None:
                 return NonRecordingSpan(span_context)
-        span = RecordingSpan(name, span_context, parent if parent.is_valid else None, kind, self)
-        if initial:
-            span._set_initial(initial)
+        span = RecordingSpan(
+            name, span_context, parent if parent[5] else None, kind, self, None, initial
+        )
         if links:
             for link in links:
                 span.add_link(link.context, link.attributes)
@@ -250,6 +264,7 @@ class RecordingSpan(trace.Span):
         kind: SpanKind,
         tracer: SpanTracer,
         start_time: int | None = None,
+        attributes: types.Attributes = None,
     ) -> None:
         self._name = name
         self._context = context
@@ -266,6 +281,8 @@ class RecordingSpan(trace.Span):
         self._record_exception = True
         self._set_status_on_exception = True
         self._hex_ids: tuple[str, str] | None = None
+        if attributes:
+            self._set_initial(attributes)
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(name="{self._name}", context={self._context})'
@@ -274,9 +291,17 @@ class RecordingSpan(trace.Span):
         return self._context
 
     def hex_ids(self) -> tuple[str, str] | None:
-        """The trace and span IDs in hex, if sampled (log lines, exemplars: kept for the next)."""
+        """The trace and span IDs in hex, if sampled (log lines, exemplars)."""
+        return self._formatted_ids() if self._context[3] & _SAMPLED else None
+
+    def traceparent(self) -> str:
+        """The W3C ``traceparent`` header of the span, as the API's propagator writes it."""
+        trace_id, span_id = self._formatted_ids()
+        return f"00-{trace_id}-{span_id}-{self._context[3]:02x}"
+
+    def _formatted_ids(self) -> tuple[str, str]:
         ids = self._hex_ids
-        if ids is None and self._context[3] & _SAMPLED:
+        if ids is None:  # kept for the next log line
             context = self._context
             ids = self._hex_ids = format(context[0], "032x"), format(context[1], "016x")
         return ids

@@ -207,12 +207,8 @@ def start_span(
     if tracer is None:
         return None
     if parent is None:
-        current = _state.current_span()
-        context = current.get_span_context()
-        if context.is_valid and not current.is_recording():
-            return None
-    else:
-        context = _state.span_of(parent).get_span_context()
+        return tracer.start_under(_state.current_span(), name, _state.kinds[kind], attributes)
+    context = _state.span_of(parent).get_span_context()
     return tracer.start(name, context, parent, _state.kinds[kind], attributes)
 
 
@@ -297,8 +293,18 @@ def inject(carrier: MutableMapping[str, str], span: Span | None = None) -> None:
     """Add the ``traceparent`` (and ``tracestate``) of ``span``, the current span by default,
     to ``carrier``."""
     propagator = _state.propagator
-    if propagator is not None:
-        propagator.inject(carrier, None if span is None else _state.set_span(span))
+    if propagator is None:
+        return
+    if span is None:
+        span = _state.current_span()
+    if type(span) is _state.recording:
+        # Our span writes its own header (the propagator's is a context and five calls more).
+        carrier["traceparent"] = cast("RecordingSpan", span).traceparent()
+        state = span.get_span_context().trace_state
+        if state:
+            carrier["tracestate"] = state.to_header()
+    else:
+        propagator.inject(carrier, _state.set_span(span))
 
 
 def current_ids() -> tuple[str, str] | None:

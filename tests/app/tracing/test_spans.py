@@ -327,6 +327,40 @@ def test_detaching_in_another_context_is_logged_not_raised(
     assert "Failed to detach context" in caplog.text
 
 
+class RecordOnly(Sampler):
+    """Records every span without sampling it (not exported, its flags say so)."""
+
+    def should_sample(self, parent_context, trace_id, name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        parent = trace.get_current_span(parent_context).get_span_context()
+        return SamplingResult(Decision.RECORD_ONLY, None, parent.trace_state)
+
+    def get_description(self) -> str:
+        return "RecordOnly"
+
+
+@pytest.mark.parametrize("state", [TraceState(), STATE])
+@pytest.mark.parametrize("sampler", [ALWAYS_ON, RecordOnly()])
+def test_our_spans_propagate_as_the_apis_propagator_does(
+    configured: tuple[Collector, pytest.MonkeyPatch], state: TraceState, sampler: Sampler
+) -> None:
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    assert tracing.configure()
+    tracer = KeptTracer(sampler)
+    span = recording(tracer.start_span("a", remote(True) if state else None))
+    assert span.get_span_context().trace_flags.sampled is (sampler is ALWAYS_ON)
+    expected: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(expected, set_span_in_context(span))
+    ours: dict[str, str] = {}
+    tracing.inject(ours, span)
+    assert ours == expected
+    assert ("tracestate" in ours) is bool(state)
+    with tracing.current(span):
+        current: dict[str, str] = {}
+        tracing.inject(current)
+    assert current == expected
+
+
 def test_a_span_context_is_the_tuple_the_encoder_reads() -> None:
     context = SpanContext(1, 2, True, TraceFlags(1), STATE)
     assert tuple(context)[:5] == (1, 2, True, TraceFlags(1), STATE)
