@@ -235,8 +235,9 @@ class SpanTracer(trace.Tracer):
 
 
 class RecordingSpan(trace.Span):
-    """A sampled span's fields, recorded until :meth:`end`; then encoded and dropped (no
-    cycles: it is freed by its reference count, never by the cyclic GC)."""
+    """A recording span's fields until :meth:`end`; then, if sampled, encoded and queued, and
+    the span itself dropped (no cycles: its reference count frees it, not the cyclic GC). Used
+    from one thread at a time (the event loop), unlike the SDK's span, which takes a lock."""
 
     __slots__ = (
         "_attributes",
