@@ -97,7 +97,8 @@ def test_parent_based_samplers_follow_a_remote_parent(
     sampler: Sampler, remote_sampled: bool, recorded: bool
 ) -> None:
     tracer = KeptTracer(sampler)
-    span = tracer.start_span("server", remote(remote_sampled), SpanKind.SERVER)
+    caller = remote(remote_sampled)
+    span = tracer.start_span("server", caller, SpanKind.SERVER)
     assert span.is_recording() is recorded
     context = span.get_span_context()
     assert context.trace_id == 0x1234
@@ -107,11 +108,9 @@ def test_parent_based_samplers_follow_a_remote_parent(
         assert child.get_span_context().trace_state == STATE
         child.end()
         span.end()
-        assert [s._parent for s in tracer.spans] == [context, remote_parent_of(span)]
-
-
-def remote_parent_of(span: trace.Span) -> SpanContext | None:
-    return recording(span)._parent
+        callers = trace.get_current_span(caller).get_span_context()
+        assert [s._parent for s in tracer.spans] == [context, callers]
+        assert tracer.request() == tracer.official_request()  # the parent is remote
 
 
 def test_a_root_under_parent_based_off_is_not_recorded() -> None:
