@@ -1,27 +1,26 @@
 """OTLP ``http/protobuf`` export of ended spans, encoded straight to protobuf bytes.
 
 The official encoder (``opentelemetry-exporter-otlp-proto-common``) builds a protobuf message
-for each span, attribute and value, then serializes them: about 30 us of CPU per span, more than
-the SDK spends starting and ending it (bench/FINDINGS.md, section 12). This writes the same
-``ExportTraceServiceRequest`` bytes from the spans directly (tests/app/tracing/test_otlp.py
-parses both encodings and compares them). The official encoder still does what is rare or done
-once per batch: the resource, the instrumentation scope, spans with events or links and
-attribute values other than scalars and lists of scalars. The official exporter sends the bytes
-(its endpoint, headers, compression, timeout and retries from the environment). The span's
-fields are read from the SDK's attributes, not its properties (which copy); the SDK is pinned
-(app/requirements.txt), and should a batch fail to encode, the official exporter takes it.
+for each span, attribute and value, then serializes them: about 30 us of CPU per span
+(bench/FINDINGS.md, section 12). :func:`encode_span` writes the same ``Span`` message from our
+span (``_spans.py``) when it ends, in about 2.5 us: the attribute pairs that repeat cached by
+key and typed value, the name and kind cached. tests/app/tracing/test_otlp.py compares it with
+the official encoding of the same span as the SDK's ``ReadableSpan``. The official encoder
+still does what is rare or done once per batch: the resource, the instrumentation scope, spans
+with events or links, attribute values other than scalars and lists of scalars, and any span
+ours fails to encode. The official exporter's client sends the batches (its endpoint, headers,
+compression, timeout and retries from the environment).
 
 Imported only when tracing is on.
 """
 
 from __future__ import annotations
 
+import logging
 import struct
-from collections.abc import Callable, Iterable, Sequence
-from functools import lru_cache
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.exporter.otlp.proto.common._internal import (
     _encode_instrumentation_scope,
     _encode_key_value,
@@ -30,24 +29,31 @@ from opentelemetry.exporter.otlp.proto.common._internal import (
 from opentelemetry.exporter.otlp.proto.common._internal.trace_encoder import _encode_span
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanKind, Status
+
+from ._spans import UNSET_STATUS
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+    from ._spans import RecordingSpan
+
+_logger = logging.getLogger(__name__)
+
 _UINT64 = (1 << 64) - 1
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _fixed64: Callable[[int], bytes] = struct.Struct("<Q").pack
-_fixed32: Callable[[int], bytes] = struct.Struct("<I").pack
 _double: Callable[[float], bytes] = struct.Struct("<d").pack
 # Span.start_time_unix_nano and end_time_unix_nano (fields 7 and 8, fixed64) with their tags.
 _times: Callable[[bytes, int, bytes, int], bytes] = struct.Struct("<cQcQ").pack
 _ONE_BYTE = tuple(bytes((n,)) for n in range(128))
 
-# Span.flags (SpanFlags): whether the parent is remote is known, and whether it is.
+# Span.flags (field 16, SpanFlags): whether the parent is remote is known, and whether it is.
 _HAS_IS_REMOTE, _IS_REMOTE = 0x100, 0x200
+_LOCAL_PARENT_FLAGS = b"\x85\x01" + struct.pack("<I", _HAS_IS_REMOTE)
+_REMOTE_PARENT_FLAGS = b"\x85\x01" + struct.pack("<I", _HAS_IS_REMOTE | _IS_REMOTE)
 # Span.kind (field 6): the SDK's SpanKind is the OTLP value minus one.
 _KINDS = {kind: b"\x30" + _ONE_BYTE[kind.value + 1] for kind in SpanKind}
 _NO_STATUS = b"\x7a\x00"  # Span.status (field 15), empty: the SDK always has one.
@@ -105,16 +111,41 @@ def _key_value(key: str, value: object) -> bytes:
     return _field(b"\x4a", _field(b"\x0a", key.encode()) + _field(b"\x12", encoded))
 
 
-# Most attributes repeat from span to span (operation, agent, model, route...). Only these
-# types are cached: ``typed`` keeps True and 1 apart, but a cache would take -0.0 for 0.0 and
-# compares neither the types of a tuple's items.
-_cached_key_value = lru_cache(maxsize=4096, typed=True)(_key_value)
-_CACHED_TYPES = frozenset({str, bool, int})
+# Most attributes repeat from span to span (operation, agent, model, route, finish reasons...):
+# their encodings are kept by (key, value), one cache per type (True == 1 == 1.0, and -0.0 ==
+# 0.0: floats are not kept), tuples only of strings (so that no other tuple equals one kept).
+_ATTRIBUTE_CACHES: dict[type, dict[tuple[str, object], bytes]] = {
+    str: {},
+    int: {},
+    bool: {},
+    tuple: {},
+}
+# Few distinct span names: routes, models, agents, tools.
+_NAMES: dict[str, tuple[SpanKind, bytes]] = {}
+_CACHE_SIZE = 4096
 
 
-def _status(span: ReadableSpan) -> bytes:
-    status = span._status
-    if status.status_code is StatusCode.UNSET and not status.description:
+def _remember(cache: dict[tuple[str, object], bytes], item: tuple[str, object]) -> bytes:
+    encoded = _key_value(*item)
+    value = item[1]
+    if type(value) is tuple and not all(type(part) is str for part in value):
+        return encoded
+    if len(cache) >= _CACHE_SIZE:
+        cache.clear()
+    cache[item] = encoded
+    return encoded
+
+
+def _name_and_kind(name: str, kind: SpanKind) -> bytes:
+    encoded = (_field(b"\x2a", name.encode()) if name else b"") + _KINDS[kind]
+    if len(_NAMES) >= _CACHE_SIZE:
+        _NAMES.clear()
+    _NAMES[name] = (kind, encoded)
+    return encoded
+
+
+def _status(status: Status) -> bytes:
+    if status is UNSET_STATUS:
         return _NO_STATUS
     parts = b""
     if status.description:
@@ -125,103 +156,94 @@ def _status(span: ReadableSpan) -> bytes:
     return _field(b"\x7a", parts)
 
 
-def _count(tag: bytes, count: int) -> bytes:
-    return tag + _varint(count) if count else b""
-
-
-def _attributes(span: ReadableSpan) -> Iterable[tuple[str, object]]:
-    attributes = span._attributes  # the span's own, immutable once ended
-    if type(attributes) is BoundedAttributes:
-        # Its dict: BoundedAttributes.items() goes through a lock and a lookup per key.
-        return attributes._dict.items()
-    return (attributes or {}).items()
-
-
-@lru_cache(maxsize=1024)
-def _name_and_kind(name: str, kind: SpanKind) -> bytes:
-    # Few distinct names: routes, models, agents, tools.
-    return (_field(b"\x2a", name.encode()) if name else b"") + _KINDS[kind]
-
-
-def encode_span(span: ReadableSpan) -> bytes:
-    """One ``Span`` message (without its field tag)."""
-    if span._events or span._links:  # len() of the lists, not tuple copies
-        # Neither is recorded by this server.
-        return bytes(_encode_span(span).SerializeToString())
-    context = span._context  # properties cost a call each
-    parent = span._parent
-    assert context is not None
-    parts = [b"\x0a\x10" + context.trace_id.to_bytes(16, "big") + b"\x12\x08"]
-    parts.append(context.span_id.to_bytes(8, "big"))
-    if context.trace_state:
-        state = ",".join(f"{key}={value}" for key, value in context.trace_state.items())
+def encode_span(span: RecordingSpan) -> bytes:
+    """One ``Span`` message as a ``ScopeSpans.spans`` field."""
+    if span._events or span._links:  # Neither is recorded by this server.
+        return encode_officially(span.readable())
+    # A SpanContext is a tuple: trace ID, span ID, remote, flags, state (properties cost a call).
+    context, parent = span._context, span._parent
+    parts = [
+        b"\x0a\x10" + context[0].to_bytes(16, "big") + b"\x12\x08" + context[1].to_bytes(8, "big")
+    ]
+    if context[4]:
+        state = ",".join(f"{key}={value}" for key, value in context[4].items())
         parts.append(_field(b"\x1a", state.encode()))
-    flags = _HAS_IS_REMOTE
     if parent is not None:
-        parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
-        if parent.is_remote:
-            flags |= _IS_REMOTE
-    parts.append(_name_and_kind(span._name, span._kind))
-    parts.append(_times(b"\x39", span._start_time, b"\x41", span._end_time))  # type: ignore[arg-type]
-    cached, cached_types = _cached_key_value, _CACHED_TYPES
-    for key, value in _attributes(span):
-        parts.append(cached(key, value) if type(value) in cached_types else _key_value(key, value))
-    if span.dropped_attributes or span.dropped_events or span.dropped_links:
-        parts.append(_count(b"\x50", span.dropped_attributes))
-        parts.append(_count(b"\x60", span.dropped_events))
-        parts.append(_count(b"\x70", span.dropped_links))
-    parts.append(_status(span))
-    parts.append(b"\x85\x01" + _fixed32(flags))
-    return b"".join(parts)
-
-
-_Scopes = dict[int, tuple["InstrumentationScope | None", list[bytes]]]
-
-
-def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
-    """An ``ExportTraceServiceRequest``: the spans grouped by resource, then by scope."""
-    groups: dict[int, tuple[Resource, _Scopes]] = {}
-    for span in spans:
-        resource, scope = span.resource, span.instrumentation_scope
-        scopes = groups.setdefault(id(resource), (resource, {}))[1]
-        scopes.setdefault(id(scope), (scope, []))[1].append(_field(b"\x12", encode_span(span)))
-    return b"".join(
-        _field(b"\x0a", _resource_spans(resource, scopes)) for resource, scopes in groups.values()
+        parts.append(b"\x22\x08" + parent[1].to_bytes(8, "big"))
+    name, kind = span._name, span._kind
+    cached = _NAMES.get(name)
+    parts.append(
+        cached[1] if cached is not None and cached[0] is kind else _name_and_kind(name, kind)
     )
+    parts.append(_times(b"\x39", span._start_time, b"\x41", span._end_time))  # type: ignore[arg-type]
+    caches = _ATTRIBUTE_CACHES
+    for item in span._attributes.items():
+        cache = caches.get(type(item[1]))
+        if cache is None:
+            parts.append(_key_value(*item))
+        else:
+            parts.append(cache.get(item) or _remember(cache, item))
+    if span._dropped_attributes:
+        parts.append(b"\x50" + _varint(span._dropped_attributes))
+    parts.append(_status(span._status))
+    parts.append(_REMOTE_PARENT_FLAGS if parent is not None and parent[2] else _LOCAL_PARENT_FLAGS)
+    return _field(b"\x12", b"".join(parts))
 
 
-def _resource_spans(resource: Resource, scopes: _Scopes) -> bytes:
-    parts = [_field(b"\x0a", _encode_resource(resource).SerializeToString())]
-    for scope, encoded_spans in scopes.values():
-        # The official encoder takes None for "no scope".
-        encoded_scope = _encode_instrumentation_scope(scope)  # type: ignore[arg-type]
-        scope_spans = [_field(b"\x0a", encoded_scope.SerializeToString())]
-        scope_spans.extend(encoded_spans)
-        if scope is not None and scope.schema_url:
-            scope_spans.append(_field(b"\x1a", scope.schema_url.encode()))
-        parts.append(_field(b"\x12", b"".join(scope_spans)))
+def encode_officially(span: ReadableSpan) -> bytes:
+    """``span`` as a ``ScopeSpans.spans`` field by the official encoder."""
+    return _field(b"\x12", _encode_span(span).SerializeToString())
+
+
+def encode_request(
+    resource: Resource, scope: InstrumentationScope, spans: Sequence[bytes]
+) -> bytes:
+    """An ``ExportTraceServiceRequest`` of ``spans`` (:func:`encode_span`) of one tracer."""
+    scope_spans = [_field(b"\x0a", _encode_instrumentation_scope(scope).SerializeToString())]
+    scope_spans.extend(spans)
+    if scope.schema_url:
+        scope_spans.append(_field(b"\x1a", scope.schema_url.encode()))
+    resource_spans = [
+        _field(b"\x0a", _encode_resource(resource).SerializeToString()),
+        _field(b"\x12", b"".join(scope_spans)),
+    ]
     if resource.schema_url:
-        parts.append(_field(b"\x1a", resource.schema_url.encode()))
-    return b"".join(parts)
+        resource_spans.append(_field(b"\x1a", resource.schema_url.encode()))
+    return _field(b"\x0a", b"".join(resource_spans))
 
 
-class SpanExporter(OTLPSpanExporter):
-    """The official OTLP http/protobuf exporter, its spans encoded by :func:`encode_spans`;
-    anything unusual (an encoding failure, an oversized batch, after shutdown) goes the
-    official way."""
+class SpanExporter:
+    """Sends batches of encoded spans (:func:`encode_span`) of one tracer through the official
+    OTLP http/protobuf exporter's client (its endpoint, headers, compression, timeout and
+    retries from the environment), as its ``export`` would; the batch processor's exporter."""
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        try:
-            data = encode_spans(spans)
-        except Exception:  # The official encoder reports it.
-            return super().export(spans)
-        if self._shutdown or 0 < self._max_request_size < len(data):
-            return super().export(spans)
-        with self._metrics.export_operation(len(spans)) as result:
-            sent = self._client.export(data)
+    def __init__(
+        self, resource: Resource, scope: InstrumentationScope, exporter: OTLPSpanExporter
+    ) -> None:
+        self._resource = resource
+        self._scope = scope
+        self._exporter = exporter
+
+    def export(self, spans: Sequence[bytes]) -> SpanExportResult:
+        exporter = self._exporter
+        if exporter._shutdown:
+            _logger.warning("Exporter already shutdown, ignoring batch")
+            return SpanExportResult.FAILURE
+        data = encode_request(self._resource, self._scope, spans)
+        with exporter._metrics.export_operation(len(spans)) as result:
+            if 0 < exporter._max_request_size < len(data):
+                _logger.warning("Dropping a span batch of %d bytes: too large", len(data))
+                return SpanExportResult.FAILURE
+            sent = exporter._client.export(data)
             if not sent.success:
                 result.error = sent.error
                 if sent.status_code is not None:
                     result.error_attrs = {"http.response.status_code": sent.status_code}
                 return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()  # type: ignore[no-untyped-call]
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from app.config import (
     CAPTURE_CONTENT_ENV,
@@ -29,8 +29,11 @@ from app.config import (
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.trace import Span, SpanKind, Tracer
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export import SpanExporter as SdkSpanExporter
+    from opentelemetry.trace import Span, SpanKind
+
+    from ._spans import RecordingSpan, SpanTracer
 
 HTTP_PROTOBUF = "http/protobuf"
 DEFAULT_SERVICE_NAME = "agentsmcp"
@@ -59,31 +62,38 @@ class _State:
         "current_span",
         "detach",
         "kinds",
+        "processor",
         "propagator",
-        "provider",
+        "recording",
         "set_span",
+        "span_of",
         "tracer",
     )
 
     def __init__(self) -> None:
-        self.tracer: Tracer | None = None
-        self.provider: TracerProvider | None = None
+        self.tracer: SpanTracer | None = None
+        self.processor: BatchSpanProcessor | None = None
         self.propagator: Any = None
+        self.recording: type[Span] | None = None
         self.capture_content = False
         self.kinds: dict[str, SpanKind] = {}
-        self.current_span: Callable[..., Span] = _unset
+        self.current_span: Callable[[], Span] = _unset
         self.set_span: Callable[[Span], Context] = _unset
-        self.attach: Callable[[Context], object] = _unset
+        self.span_of: Callable[[Context], Span] = _unset
+        self.attach: Callable[[Span], object] = _unset
         self.detach: Callable[[Any], None] = _unset
 
     def bind_api(self) -> None:
-        from opentelemetry import context, trace
+        from opentelemetry import trace
 
+        from ._spans import CurrentSpan, RecordingSpan
+
+        current = CurrentSpan()
+        self.recording = RecordingSpan
         self.kinds = {kind.name: kind for kind in trace.SpanKind}
-        self.current_span = trace.get_current_span
+        self.current_span, self.attach, self.detach = current.get, current.attach, current.detach
         self.set_span = trace.set_span_in_context
-        self.attach = context.attach
-        self.detach = context.detach
+        self.span_of = trace.get_current_span
 
 
 def _unset(*args: object) -> Any:
@@ -117,20 +127,37 @@ def configure(environ: Mapping[str, str] | None = None) -> bool:
             f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: traces are exported"
             f" over OTLP {HTTP_PROTOBUF} (port 4318 of a collector)."
         )
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    provider = TracerProvider(resource=_resource())
-    from ._otlp import SpanExporter
-
-    provider.add_span_processor(BatchSpanProcessor(SpanExporter()))
-    _state.provider = provider
-    _state.tracer = provider.get_tracer(TRACER_NAME)
+    _state.processor, _state.tracer = _tracer()
     _state.propagator = TraceContextTextMapPropagator()
     _state.bind_api()
     _state.capture_content = environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() == "true"
     return True
+
+
+def _tracer() -> tuple[BatchSpanProcessor, SpanTracer]:
+    """Our tracer (``_spans.py``) with what the SDK builds from the environment: the sampler
+    and span limits of its ``TracerProvider``, the resource, and the batch span processor's
+    queue and thread in front of the OTLP exporter."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+    from ._otlp import SpanExporter, encode_span
+    from ._spans import SpanTracer
+
+    resource = _resource()
+    scope = InstrumentationScope(TRACER_NAME, "")
+    exporter = SpanExporter(resource, scope, OTLPSpanExporter())
+    processor = BatchSpanProcessor(cast("SdkSpanExporter", exporter))
+    # The SDK's queue (bounded; when full, the oldest span is dropped and counted) takes our
+    # encoded spans as they are: its processor would look into a ReadableSpan first.
+    emit = cast("Callable[[bytes], None]", processor._batch_processor.emit)
+    sampler = TracerProvider(shutdown_on_exit=False).sampler
+    tracer = SpanTracer(sampler, SpanLimits(), resource, scope, emit, encode_span)
+    return processor, tracer
 
 
 def _resource() -> Any:
@@ -144,17 +171,17 @@ def _resource() -> Any:
 
 def flush(timeout_millis: int = 10_000) -> bool:
     """Export the spans ended so far (tests, shutdown); whether it finished in time."""
-    provider = _state.provider
-    return provider.force_flush(timeout_millis) if provider is not None else True
+    processor = _state.processor
+    return processor.force_flush(timeout_millis) if processor is not None else True
 
 
 def shutdown() -> None:
     """Export what is left and stop tracing (blocking: at most the exporter's timeout)."""
-    provider = _state.provider
-    _state.tracer = _state.provider = _state.propagator = None
+    processor = _state.processor
+    _state.tracer = _state.processor = _state.propagator = None
     _state.capture_content = False
-    if provider is not None:
-        provider.shutdown()
+    if processor is not None:
+        processor.shutdown()  # type: ignore[no-untyped-call]
 
 
 def enabled() -> bool:
@@ -180,15 +207,14 @@ def start_span(
     if tracer is None:
         return None
     if parent is None:
-        current = _state.current_span()
-        if not current.is_recording() and current.get_span_context().is_valid:
-            return None
-    return tracer.start_span(name, parent, _state.kinds[kind], attributes)
+        return tracer.start_under(_state.current_span(), name, _state.kinds[kind], attributes)
+    context = _state.span_of(parent).get_span_context()
+    return tracer.start(name, context, parent, _state.kinds[kind], attributes)
 
 
 def attach(span: Span) -> object:
     """Make ``span`` the current one; :func:`detach` the token in the same task."""
-    return _state.attach(_state.set_span(span))
+    return _state.attach(span)
 
 
 def detach(token: object) -> None:
@@ -206,7 +232,7 @@ class _Current:
         self._token: object = None
 
     def __enter__(self) -> None:
-        self._token = _state.attach(_state.set_span(self._span))
+        self._token = _state.attach(self._span)
 
     def __exit__(self, *exc_info: object) -> None:
         _state.detach(self._token)
@@ -260,22 +286,35 @@ def extract(carrier: Mapping[str, Any]) -> Context | None:
     if propagator is None or not isinstance(carrier.get("traceparent"), str):
         return None
     context: Context = propagator.extract({k: v for k, v in carrier.items() if isinstance(v, str)})
-    return context if _state.current_span(context).get_span_context().is_valid else None
+    return context if _state.span_of(context).get_span_context().is_valid else None
 
 
 def inject(carrier: MutableMapping[str, str], span: Span | None = None) -> None:
     """Add the ``traceparent`` (and ``tracestate``) of ``span``, the current span by default,
     to ``carrier``."""
     propagator = _state.propagator
-    if propagator is not None:
-        propagator.inject(carrier, None if span is None else _state.set_span(span))
+    if propagator is None:
+        return
+    if span is None:
+        span = _state.current_span()
+    if type(span) is _state.recording:
+        # Our span writes its own header (the propagator's is a context and five calls more).
+        carrier["traceparent"] = cast("RecordingSpan", span).traceparent()
+        state = span.get_span_context().trace_state
+        if state:
+            carrier["tracestate"] = state.to_header()
+    else:
+        propagator.inject(carrier, _state.set_span(span))
 
 
 def current_ids() -> tuple[str, str] | None:
     """The current span's trace and span IDs (hex), or None outside a sampled span."""
     if _state.tracer is None:
         return None
-    context = _state.current_span().get_span_context()
+    span = _state.current_span()
+    if type(span) is _state.recording:
+        return cast("RecordingSpan", span).hex_ids()
+    context = span.get_span_context()
     if not context.is_valid or not context.trace_flags.sampled:
         return None
     return format(context.trace_id, "032x"), format(context.span_id, "016x")

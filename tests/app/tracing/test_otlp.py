@@ -1,19 +1,15 @@
-"""Our OTLP span encoding against the official one: parsed back, the two requests are equal."""
+"""Our OTLP span encoding against the official one: our spans, also converted to the SDK's
+``ReadableSpan`` and encoded officially; parsed back, the two requests are equal."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as official
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
-from opentelemetry.sdk.trace.export import SpanExporter as BaseExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import SpanLimits
+from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (
     Link,
     NonRecordingSpan,
@@ -25,7 +21,10 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
-from app.observability._otlp import SpanExporter, encode_spans
+from app.observability._otlp import SpanExporter, encode_request
+
+from .conftest import Collector
+from .spans import RESOURCE, SCOPE, KeptTracer, assert_same_encoding
 
 REMOTE_PARENT = SpanContext(
     0x0AF7651916CD43DD8448EB211C80319C,
@@ -34,33 +33,6 @@ REMOTE_PARENT = SpanContext(
     trace_flags=TraceFlags(TraceFlags.SAMPLED),
     trace_state=TraceState([("vendor", "a1"), ("other", "b-2")]),
 )
-
-
-class Kept(BaseExporter):
-    def __init__(self) -> None:
-        self.spans: list[ReadableSpan] = []
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        self.spans.extend(spans)
-        return SpanExportResult.SUCCESS
-
-
-def ended_spans(
-    record: Callable[[TracerProvider], None], limits: SpanLimits | None = None
-) -> list[ReadableSpan]:
-    kept = Kept()
-    resource = Resource({"service.name": "agentsmcp-test", "k8s.pod.uid": "p-1"}, "https://s/1")
-    provider = TracerProvider(resource=resource, span_limits=limits)
-    provider.add_span_processor(SimpleSpanProcessor(kept))
-    record(provider)
-    provider.shutdown()
-    return kept.spans
-
-
-def assert_same_encoding(spans: Sequence[ReadableSpan]) -> None:
-    expected = ExportTraceServiceRequest.FromString(official(spans).SerializeToString())
-    assert ExportTraceServiceRequest.FromString(encode_spans(spans)) == expected
-    assert expected.resource_spans[0].scope_spans[0].spans, "nothing was compared"
 
 
 ATTRIBUTES: dict[str, Any] = {
@@ -87,100 +59,87 @@ ATTRIBUTES: dict[str, Any] = {
 
 
 def test_attributes_of_every_kind_and_span_kinds() -> None:
-    def record(provider: TracerProvider) -> None:
-        tracer = provider.get_tracer("agentsmcp")
+    tracer = KeptTracer()
+    for _ in range(2):  # the second time from the caches
         for kind in SpanKind:
             with tracer.start_as_current_span(f"span {kind.name}", kind=kind) as span:
                 span.set_attributes(ATTRIBUTES)
                 # The same key with values equal in Python but not in OTLP: never mixed up
-                # by the cache.
+                # by the caches.
                 same = {SpanKind.INTERNAL: 1, SpanKind.SERVER: True}.get(kind, 1.0)
                 span.set_attribute("same", same)
                 span.set_attribute("zero", -0.0 if kind is SpanKind.CLIENT else 0.0)
                 span.set_attribute("ones", (True,) if kind is SpanKind.CLIENT else (1,))
+            # Given at the start, and the same name with another kind.
+            tracer.start_span("same name", kind=kind, attributes=ATTRIBUTES).end()
 
-    assert_same_encoding(ended_spans(record))
+    assert_same_encoding(tracer)
 
 
 def test_status_parents_and_trace_state() -> None:
-    def record(provider: TracerProvider) -> None:
-        tracer = provider.get_tracer("agentsmcp")
-        remote = set_span_in_context(NonRecordingSpan(REMOTE_PARENT))
-        with tracer.start_as_current_span("server", context=remote, kind=SpanKind.SERVER):
-            with tracer.start_as_current_span("failed") as failed:
-                failed.set_status(StatusCode.ERROR, "upstream said no")
-            with tracer.start_as_current_span("error without text") as bare:
-                bare.set_status(StatusCode.ERROR)
-            with tracer.start_as_current_span("ok") as ok:
-                ok.set_status(StatusCode.OK)
-        tracer.start_span("").end()
-
-    spans = ended_spans(record)
-    assert_same_encoding(spans)
+    tracer = KeptTracer()
+    remote = set_span_in_context(NonRecordingSpan(REMOTE_PARENT))
+    with tracer.start_as_current_span("server", context=remote, kind=SpanKind.SERVER):
+        with tracer.start_as_current_span("failed") as failed:
+            failed.set_status(StatusCode.ERROR, "upstream said no")
+        with tracer.start_as_current_span("error without text") as bare:
+            bare.set_status(StatusCode.ERROR)
+        with tracer.start_as_current_span("ok") as ok:
+            ok.set_status(StatusCode.OK)
+    tracer.start_span("").end()
+    assert_same_encoding(tracer)
 
 
 def test_events_links_dropped_counts_and_scopes() -> None:
-    def record(provider: TracerProvider) -> None:
-        tracer = provider.get_tracer("agentsmcp")
-        scoped = provider.get_tracer("other", "1.2.3", "https://schema/1", {"scope.attr": "v"})
-        with tracer.start_as_current_span("with event") as span:
-            span.add_event("something", {"n": 1})
-        tracer.start_span("with link", links=[Link(REMOTE_PARENT, {"l": True})]).end()
-        with scoped.start_as_current_span("too many attributes") as span:
-            span.set_attributes({f"a{i}": i for i in range(5)})
-        with pytest.raises(ValueError, match="recorded"), tracer.start_as_current_span("exception"):
-            raise ValueError("recorded as an event")
-
-    spans = ended_spans(record, SpanLimits(max_span_attributes=3))
-    assert any(span.dropped_attributes for span in spans)
-    assert_same_encoding(spans)
+    scope = InstrumentationScope("other", "1.2.3", "https://schema/1", {"scope.attr": "v"})
+    tracer = KeptTracer(limits=SpanLimits(max_span_attributes=3), scope=scope)
+    with tracer.start_as_current_span("with event") as span:
+        span.add_event("something", {"n": 1})
+    tracer.start_span("with link", links=[Link(REMOTE_PARENT, {"l": True})]).end()
+    with tracer.start_as_current_span("too many attributes") as span:
+        span.set_attributes({f"a{i}": i for i in range(5)})
+    tracer.start_span("too many at the start", attributes={f"a{i}": i for i in range(5)}).end()
+    with pytest.raises(ValueError, match="recorded"), tracer.start_as_current_span("exception"):
+        raise ValueError("recorded as an event")
+    assert all(span.readable().dropped_attributes == 2 for span in tracer.spans[2:4])
+    assert_same_encoding(tracer)
 
 
-@pytest.fixture
-def collector() -> Iterator[tuple[str, list[bytes]]]:
-    """A local OTLP endpoint keeping every body it receives."""
-    bodies: list[bytes] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/v1/traces", bodies
-    server.shutdown()
-    thread.join()
+def test_the_comparison_sees_a_difference() -> None:
+    tracer = KeptTracer()
+    span = tracer.start_span("a", attributes={"k": "v"})
+    span.end()
+    assert tracer.request() == tracer.official_request()
+    span._attributes["k"] = "changed after it was encoded"
+    assert tracer.request() != tracer.official_request()
 
 
-def test_the_exporter_sends_our_encoding(collector: tuple[str, list[bytes]]) -> None:
-    endpoint, bodies = collector
-    spans = ended_spans(lambda provider: provider.get_tracer("agentsmcp").start_span("a").end())
-    exporter = SpanExporter(endpoint=endpoint)
-    assert exporter.export(spans) is SpanExportResult.SUCCESS
-    exporter.shutdown()  # type: ignore[no-untyped-call]
-    assert bodies == [encode_spans(spans)]
+def test_the_exporter_sends_our_encoding(collector: Collector) -> None:
+    tracer = KeptTracer()
+    tracer.start_span("a").end()
+    exporter = SpanExporter(RESOURCE, SCOPE, OTLPSpanExporter(endpoint=collector.endpoint))
+    assert exporter.export(tracer.encoded) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    assert collector.bodies == [encode_request(RESOURCE, SCOPE, tracer.encoded)]
+    assert exporter.export(tracer.encoded) is SpanExportResult.FAILURE  # after shutdown
 
 
-def test_a_batch_ours_cannot_encode_goes_the_official_way(
-    collector: tuple[str, list[bytes]],
-) -> None:
-    endpoint, bodies = collector
+def test_a_batch_over_the_exporters_size_limit_is_dropped(collector: Collector) -> None:
+    tracer = KeptTracer()
+    tracer.start_span("a").end()
+    official = OTLPSpanExporter(endpoint=collector.endpoint, max_request_size=10)
+    exporter = SpanExporter(RESOURCE, SCOPE, official)
+    assert exporter.export(tracer.encoded) is SpanExportResult.FAILURE
+    exporter.shutdown()
+    assert collector.bodies == []
 
-    def record(provider: TracerProvider) -> None:
-        span = provider.get_tracer("agentsmcp").start_span("a")
-        span.set_attribute("fine", 1)
-        span.set_attribute("beyond.int64", 2**64)  # the official encoder drops it, and logs
-        span.end()
 
-    spans = ended_spans(record)
-    exporter = SpanExporter(endpoint=endpoint)
-    assert exporter.export(spans) is SpanExportResult.SUCCESS
-    exporter.shutdown()  # type: ignore[no-untyped-call]
-    assert bodies == [official(spans).SerializePartialToString()]
+def test_a_span_ours_cannot_encode_goes_the_official_way() -> None:
+    tracer = KeptTracer()
+    span = tracer.start_span("a")
+    span.set_attribute("fine", 1)
+    span.set_attribute("beyond.int64", 2**64)  # the official encoder drops it, and logs
+    span.end()
+    sent = tracer.request().resource_spans[0].scope_spans[0].spans[0]
+    assert [attribute.key for attribute in sent.attributes] == ["fine"]
+    assert tracer.request() == tracer.official_request()
