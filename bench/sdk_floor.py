@@ -5,7 +5,8 @@ non-streaming call back to back in several ways, reporting CPU time per call (be
 startup objects frozen out of the GC so collections do not blur the numbers). The server cannot
 cost less per request than its SDK call, so this bounds what any server-side fix can reach.
 Then the same for a streamed call of ``STREAM_CHUNKS`` text chunks, read to its end: a bare
-aiohttp session, the SDK's request with our decoder (app/providers/_sse.py, what the adapters
+aiohttp session, the SDK's request with our decoder (app/providers/_sse.py), the same through
+our client (its requests built from templates, app/providers/_templates.py: what the adapters
 do), and the SDK's own stream class.
 
     python -m bench.sdk_floor [--calls 3000]
@@ -27,6 +28,8 @@ import aiohttp
 import anthropic
 import openai
 
+from app.providers._anthropic import AsyncAnthropic as OurAnthropic
+from app.providers._openai import AsyncOpenAI as OurOpenAI
 from app.providers._sse import server_sent_events
 from bench.processes import ANTHROPIC_KEY, ANTHROPIC_MODEL, OPENAI_KEY, OPENAI_MODEL, fake_upstream
 
@@ -87,6 +90,15 @@ async def measure(base_url: str, calls: int) -> list[tuple[str, float]]:
     anthropic_client = anthropic.AsyncAnthropic(
         api_key=ANTHROPIC_KEY, base_url=base_url, http_client=anthropic.DefaultAioHttpClient()
     )
+    our_openai = OurOpenAI(
+        api_key=OPENAI_KEY, base_url=f"{base_url}/v1", http_client=openai.DefaultAioHttpClient()
+    )
+    our_anthropic = OurAnthropic(
+        api_key=ANTHROPIC_KEY,
+        base_url=base_url,
+        http_client=anthropic.DefaultAioHttpClient(),
+        open_telemetry=False,
+    )
     try:
 
         async def openai_post() -> object:
@@ -101,6 +113,12 @@ async def measure(base_url: str, calls: int) -> list[tuple[str, float]]:
 
         async def anthropic_post() -> object:
             return await anthropic_client.post("/v1/messages", body=anthropic_body, cast_to=object)
+
+        async def our_openai_post() -> object:
+            return await our_openai.post_json("/chat/completions", openai_body)
+
+        async def our_anthropic_post() -> object:
+            return await our_anthropic.post_json("/v1/messages", anthropic_body)
 
         results.append(
             (
@@ -120,17 +138,33 @@ async def measure(base_url: str, calls: int) -> list[tuple[str, float]]:
                 await cpu_per_call(anthropic_post, calls),
             )
         )
-        results += await streamed(base_url, openai_client, openai_body, calls)
+        results.append(
+            (
+                "our openai client (app/providers, requests from templates).post_json",
+                await cpu_per_call(our_openai_post, calls),
+            )
+        )
+        results.append(
+            (
+                "our anthropic client (app/providers, requests from templates).post_json",
+                await cpu_per_call(our_anthropic_post, calls),
+            )
+        )
+        results += await streamed(base_url, openai_client, our_openai, openai_body, calls)
     finally:
-        await openai_client.close()
-        await anthropic_client.close()
+        for client in (openai_client, anthropic_client, our_openai, our_anthropic):
+            await client.close()
     return results
 
 
 async def streamed(
-    base_url: str, client: openai.AsyncOpenAI, body: dict[str, object], calls: int
+    base_url: str,
+    client: openai.AsyncOpenAI,
+    ours: OurOpenAI,
+    body: dict[str, object],
+    calls: int,
 ) -> list[tuple[str, float]]:
-    """One streamed completion, read to its end, three ways."""
+    """One streamed completion, read to its end, four ways."""
     stream_body = {**body, "stream": True, "stream_options": {"include_usage": True}}
     payload = json.dumps(stream_body).encode()
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {OPENAI_KEY}"}
@@ -144,15 +178,24 @@ async def streamed(
             stream_cls=openai.AsyncStream[object],
         )
 
-    async def sdk_request_our_decoder() -> object:
-        upstream = await sdk_stream()
-        try:
-            async for _, data in server_sent_events(upstream.response.aiter_bytes()):
-                if not data.startswith("[DONE]"):
-                    json.loads(data)
-        finally:
-            await upstream.close()
-        return None
+    async def our_client_stream() -> openai.AsyncStream[object]:
+        stream: openai.AsyncStream[object] = await ours.post_json(
+            "/chat/completions", stream_body, stream_cls=openai.AsyncStream[object]
+        )
+        return stream
+
+    def with_our_decoder(start: Callable[[], Awaitable[openai.AsyncStream[object]]]) -> Call:
+        async def call() -> object:
+            upstream = await start()
+            try:
+                async for _, data in server_sent_events(upstream.response.aiter_bytes()):
+                    if not data.startswith("[DONE]"):
+                        json.loads(data)
+            finally:
+                await upstream.close()
+            return None
+
+        return call
 
     async def sdk_stream_class() -> object:
         upstream = await sdk_stream()
@@ -171,8 +214,14 @@ async def streamed(
         )
     measured.append(
         (
-            "streamed: openai SDK client.post(stream=True) + our decoder (app/providers)",
-            await cpu_per_call(sdk_request_our_decoder, calls),
+            "streamed: openai SDK client.post(stream=True) + our decoder (app/providers/_sse.py)",
+            await cpu_per_call(with_our_decoder(sdk_stream), calls),
+        )
+    )
+    measured.append(
+        (
+            "streamed: our openai client post_json(stream) + our decoder (what app/providers does)",
+            await cpu_per_call(with_our_decoder(our_client_stream), calls),
         )
     )
     measured.append(
