@@ -2,8 +2,8 @@
 section 14).
 
 Both SDKs build every request from scratch: they merge their default headers, parse the base
-URL and the path again, and have httpx2 normalise every header twice, about 150 us per request,
-a quarter of what a streamed call costs over a bare aiohttp one. For the requests the adapters
+URL and the path again, and have httpx2 normalise every header twice: about 150 us per request,
+a fifth of what a streamed call cost over a bare aiohttp one. For the requests the adapters
 send (a JSON body posted to a fixed path, without per-call headers, query, files or timeout)
 all but the body, its length and the retry count stay the same while the client's settings do.
 So the SDK builds the first such request itself, and later ones copy it with their own body.
