@@ -1,11 +1,14 @@
 """The CPU floor of one upstream call: a bare aiohttp session against the official SDKs.
 
 Starts the fake upstream (tests.fakes) on one CPU, pins itself to another, and makes the same
-non-streaming call back to back in several ways, reporting CPU time per call (best of 3 batches,
-startup objects frozen out of the GC so collections do not blur the numbers). The server cannot
-cost less per request than its SDK call, so this bounds what any server-side fix can reach.
+non-streaming call back to back in several ways, reporting CPU time per call (best of 3
+batches; the ways take turns batch by batch, so other work on a shared machine weighs on all of
+them alike; startup objects frozen out of the GC so collections do not blur the numbers). The
+server cannot cost less per request than its SDK call, so this bounds what any server-side fix
+can reach.
 Then the same for a streamed call of ``STREAM_CHUNKS`` text chunks, read to its end: a bare
-aiohttp session, the SDK's request with our decoder (app/providers/_sse.py, what the adapters
+aiohttp session, the SDK's request with our decoder (app/providers/_sse.py), the same through
+our client (its requests built from templates, app/providers/_templates.py: what the adapters
 do), and the SDK's own stream class.
 
     python -m bench.sdk_floor [--calls 3000]
@@ -20,13 +23,17 @@ import json
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import anthropic
 import openai
 
+from app.providers._anthropic import AsyncAnthropic as OurAnthropic
+from app.providers._openai import AsyncOpenAI as OurOpenAI
 from app.providers._sse import server_sent_events
 from bench.processes import ANTHROPIC_KEY, ANTHROPIC_MODEL, OPENAI_KEY, OPENAI_MODEL, fake_upstream
 
@@ -35,117 +42,169 @@ MESSAGES = [{"role": "user", "content": "Say hello to the benchmark."}]
 WARMUP_CALLS = 200
 BATCHES = 3
 STREAM_CHUNKS = 20
+OPENAI_BODY = {
+    "model": OPENAI_MODEL,
+    "messages": [{"role": "system", "content": SYSTEM_PROMPT}, *MESSAGES],
+    "max_completion_tokens": 256,
+}
+ANTHROPIC_BODY = {
+    "model": ANTHROPIC_MODEL,
+    "system": SYSTEM_PROMPT,
+    "messages": MESSAGES,
+    "max_tokens": 256,
+}
+STREAM_BODY = {**OPENAI_BODY, "stream": True, "stream_options": {"include_usage": True}}
+OPENAI_HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {OPENAI_KEY}"}
 
 Call = Callable[[], Awaitable[object]]
 
 
-async def cpu_per_call(call: Call, calls: int) -> float:
-    for _ in range(WARMUP_CALLS):
-        await call()
+async def cpu_per_call(rows: list[tuple[str, Call]], calls: int) -> list[tuple[str, float]]:
+    """Each row's best batch, in microseconds per call; the rows take turns batch by batch."""
+    for _, call in rows:
+        for _ in range(WARMUP_CALLS):
+            await call()
     gc.collect()
     gc.freeze()
-    best = float("inf")
+    best = {name: float("inf") for name, _ in rows}
     for _ in range(BATCHES):
-        started = time.process_time()
-        for _ in range(calls):
-            await call()
-        best = min(best, (time.process_time() - started) / calls)
-    return best * 1e6
+        for name, call in rows:
+            started = time.process_time()
+            for _ in range(calls):
+                await call()
+            best[name] = min(best[name], (time.process_time() - started) / calls)
+    return [(name, best[name] * 1e6) for name, _ in rows]
 
 
-async def measure(base_url: str, calls: int) -> list[tuple[str, float]]:
-    openai_body = {
-        "model": OPENAI_MODEL,
-        "messages": [{"role": "system", "content": SYSTEM_PROMPT}, *MESSAGES],
-        "max_completion_tokens": 256,
-    }
-    anthropic_body = {
-        "model": ANTHROPIC_MODEL,
-        "system": SYSTEM_PROMPT,
-        "messages": MESSAGES,
-        "max_tokens": 256,
-    }
-    results: list[tuple[str, float]] = []
-    async with aiohttp.ClientSession() as session:
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {OPENAI_KEY}"}
+@asynccontextmanager
+async def clients(base_url: str) -> AsyncIterator[dict[str, Any]]:
+    """An aiohttp session, and each SDK's client and ours, on the aiohttp transport."""
+    async with AsyncExitStack() as stack:
+        opened: dict[str, Any] = {
+            "aiohttp": await stack.enter_async_context(aiohttp.ClientSession()),
+            "openai": openai.AsyncOpenAI(
+                api_key=OPENAI_KEY,
+                base_url=f"{base_url}/v1",
+                http_client=openai.DefaultAioHttpClient(),
+            ),
+            "anthropic": anthropic.AsyncAnthropic(
+                api_key=ANTHROPIC_KEY,
+                base_url=base_url,
+                http_client=anthropic.DefaultAioHttpClient(),
+            ),
+            "our openai": OurOpenAI(
+                api_key=OPENAI_KEY,
+                base_url=f"{base_url}/v1",
+                http_client=openai.DefaultAioHttpClient(),
+            ),
+            "our anthropic": OurAnthropic(
+                api_key=ANTHROPIC_KEY,
+                base_url=base_url,
+                http_client=anthropic.DefaultAioHttpClient(),
+                open_telemetry=False,
+            ),
+        }
+        for name, client in opened.items():
+            if name != "aiohttp":
+                stack.push_async_callback(client.close)
+        yield opened
 
-        async def bare_aiohttp() -> object:
-            payload = json.dumps(openai_body).encode()
-            url = f"{base_url}/v1/chat/completions"
-            async with session.post(url, data=payload, headers=headers) as response:
-                return json.loads(await response.read())
 
-        results.append(
-            (
-                "aiohttp ClientSession.post + json (the minimal proxy's way)",
-                await cpu_per_call(bare_aiohttp, calls),
-            )
+def plain_calls(base_url: str, opened: dict[str, Any]) -> list[tuple[str, Call]]:
+    """One non-streaming completion, each way."""
+    session: aiohttp.ClientSession = opened["aiohttp"]
+    client: openai.AsyncOpenAI = opened["openai"]
+
+    async def bare_aiohttp() -> object:
+        payload = json.dumps(OPENAI_BODY).encode()
+        url = f"{base_url}/v1/chat/completions"
+        async with session.post(url, data=payload, headers=OPENAI_HEADERS) as response:
+            return json.loads(await response.read())
+
+    async def openai_post() -> object:
+        return await client.post("/chat/completions", body=OPENAI_BODY, cast_to=object)
+
+    async def openai_create() -> object:
+        return await client.chat.completions.create(
+            model=OPENAI_MODEL,
+            messages=[{"role": "system", "content": SYSTEM_PROMPT}, *MESSAGES],  # type: ignore[list-item]
+            max_completion_tokens=256,
         )
-    openai_client = openai.AsyncOpenAI(
-        api_key=OPENAI_KEY, base_url=f"{base_url}/v1", http_client=openai.DefaultAioHttpClient()
-    )
-    anthropic_client = anthropic.AsyncAnthropic(
-        api_key=ANTHROPIC_KEY, base_url=base_url, http_client=anthropic.DefaultAioHttpClient()
-    )
-    try:
 
-        async def openai_post() -> object:
-            return await openai_client.post("/chat/completions", body=openai_body, cast_to=object)
+    async def anthropic_post() -> object:
+        return await opened["anthropic"].post("/v1/messages", body=ANTHROPIC_BODY, cast_to=object)
 
-        async def openai_create() -> object:
-            return await openai_client.chat.completions.create(
-                model=OPENAI_MODEL,
-                messages=[{"role": "system", "content": SYSTEM_PROMPT}, *MESSAGES],  # type: ignore[list-item]
-                max_completion_tokens=256,
-            )
+    async def our_openai_post() -> object:
+        return await opened["our openai"].post_json("/chat/completions", OPENAI_BODY)
 
-        async def anthropic_post() -> object:
-            return await anthropic_client.post("/v1/messages", body=anthropic_body, cast_to=object)
+    async def our_anthropic_post() -> object:
+        return await opened["our anthropic"].post_json("/v1/messages", ANTHROPIC_BODY)
 
-        results.append(
-            (
-                "openai SDK client.post(cast_to=object), aiohttp transport",
-                await cpu_per_call(openai_post, calls),
-            )
-        )
-        results.append(
-            (
-                "openai SDK chat.completions.create(), aiohttp transport",
-                await cpu_per_call(openai_create, calls),
-            )
-        )
-        results.append(
-            (
-                "anthropic SDK client.post(cast_to=object), aiohttp transport",
-                await cpu_per_call(anthropic_post, calls),
-            )
-        )
-        results += await streamed(base_url, openai_client, openai_body, calls)
-    finally:
-        await openai_client.close()
-        await anthropic_client.close()
-    return results
+    return [
+        ("aiohttp ClientSession.post + json (the minimal proxy's way)", bare_aiohttp),
+        ("openai SDK client.post(cast_to=object), aiohttp transport", openai_post),
+        ("openai SDK chat.completions.create(), aiohttp transport", openai_create),
+        ("anthropic SDK client.post(cast_to=object), aiohttp transport", anthropic_post),
+        ("our openai client (app/providers, requests from templates).post_json", our_openai_post),
+        (
+            "our anthropic client (app/providers, requests from templates).post_json",
+            our_anthropic_post,
+        ),
+    ]
 
 
-async def streamed(
-    base_url: str, client: openai.AsyncOpenAI, body: dict[str, object], calls: int
-) -> list[tuple[str, float]]:
-    """One streamed completion, read to its end, three ways."""
-    stream_body = {**body, "stream": True, "stream_options": {"include_usage": True}}
-    payload = json.dumps(stream_body).encode()
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {OPENAI_KEY}"}
+def streamed_calls(base_url: str, opened: dict[str, Any]) -> list[tuple[str, Call]]:
+    """One streamed completion, read to its end, four ways."""
+    session: aiohttp.ClientSession = opened["aiohttp"]
+    client: openai.AsyncOpenAI = opened["openai"]
+    ours: OurOpenAI = opened["our openai"]
+    payload = json.dumps(STREAM_BODY).encode()
+
+    async def bare() -> object:
+        url = f"{base_url}/v1/chat/completions"
+        async with session.post(url, data=payload, headers=OPENAI_HEADERS) as response:
+            async for _ in response.content.iter_any():
+                pass
+        return None
 
     async def sdk_stream() -> openai.AsyncStream[object]:
         return await client.post(
             "/chat/completions",
-            body=stream_body,
+            body=STREAM_BODY,
             cast_to=object,
             stream=True,
             stream_cls=openai.AsyncStream[object],
         )
 
-    async def sdk_request_our_decoder() -> object:
+    async def our_client_stream() -> openai.AsyncStream[object]:
+        stream: openai.AsyncStream[object] = await ours.post_json(
+            "/chat/completions", STREAM_BODY, stream_cls=openai.AsyncStream[object]
+        )
+        return stream
+
+    async def sdk_stream_class() -> object:
         upstream = await sdk_stream()
+        async for _ in upstream:
+            pass
+        return None
+
+    return [
+        ("streamed: aiohttp ClientSession.post, bytes to the end", bare),
+        (
+            "streamed: openai SDK client.post(stream=True) + our decoder (app/providers/_sse.py)",
+            with_our_decoder(sdk_stream),
+        ),
+        (
+            "streamed: our openai client post_json(stream) + our decoder (what app/providers does)",
+            with_our_decoder(our_client_stream),
+        ),
+        ("streamed: openai SDK client.post(stream=True) + the SDK's AsyncStream", sdk_stream_class),
+    ]
+
+
+def with_our_decoder(start: Callable[[], Awaitable[openai.AsyncStream[object]]]) -> Call:
+    async def call() -> object:
+        upstream = await start()
         try:
             async for _, data in server_sent_events(upstream.response.aiter_bytes()):
                 if not data.startswith("[DONE]"):
@@ -154,47 +213,13 @@ async def streamed(
             await upstream.close()
         return None
 
-    async def sdk_stream_class() -> object:
-        upstream = await sdk_stream()
-        async for _ in upstream:
-            pass
-        return None
-
-    measured = []
-    async with aiohttp.ClientSession() as session:
-        bare = _bare(session, base_url, payload, headers)
-        measured.append(
-            (
-                "streamed: aiohttp ClientSession.post, bytes to the end",
-                await cpu_per_call(bare, calls),
-            )
-        )
-    measured.append(
-        (
-            "streamed: openai SDK client.post(stream=True) + our decoder (app/providers)",
-            await cpu_per_call(sdk_request_our_decoder, calls),
-        )
-    )
-    measured.append(
-        (
-            "streamed: openai SDK client.post(stream=True) + the SDK's AsyncStream",
-            await cpu_per_call(sdk_stream_class, calls),
-        )
-    )
-    return measured
-
-
-def _bare(
-    session: aiohttp.ClientSession, base_url: str, payload: bytes, headers: dict[str, str]
-) -> Call:
-    async def call() -> object:
-        url = f"{base_url}/v1/chat/completions"
-        async with session.post(url, data=payload, headers=headers) as response:
-            async for _ in response.content.iter_any():
-                pass
-        return None
-
     return call
+
+
+async def measure(base_url: str, calls: int) -> list[tuple[str, float]]:
+    async with clients(base_url) as opened:
+        rows = plain_calls(base_url, opened) + streamed_calls(base_url, opened)
+        return await cpu_per_call(rows, calls)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,6 +12,10 @@ from typing import Any, ClassVar, cast
 
 import anthropic
 from anthropic import transform_schema
+from anthropic._base_client import log as sdk_log
+from anthropic._models import FinalRequestOptions
+from anthropic._utils import strip_not_given
+from anthropic._utils._json import openapi_dumps
 from anthropic.resources.messages.messages import DEPRECATED_MODELS
 from anthropic.types import MessageParam
 
@@ -33,6 +37,7 @@ from ._models import (
     Usage,
 )
 from ._sse import ServerSentEvent
+from ._templates import SDKParts, TemplatedRequests, header_items
 
 DEFAULT_API_BASE = "https://api.anthropic.com"
 PATH = "/v1/messages"
@@ -230,10 +235,31 @@ def _arguments(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+class AsyncAnthropic(TemplatedRequests, anthropic.AsyncAnthropic):
+    """``anthropic.AsyncAnthropic`` building the adapter's requests from templates
+    (:mod:`._templates`). Named as the SDK's class: the SDK sends its client's class name in
+    the User-Agent."""
+
+    sdk_parts = SDKParts(
+        FinalRequestOptions, anthropic.NotGiven, openapi_dumps, strip_not_given, sdk_log
+    )
+
+    def template_inputs(self, options: Any) -> tuple[object, ...] | None:
+        if self.default_query:
+            return None
+        return (
+            header_items(self.default_headers),
+            header_items(self._custom_headers),
+            self._token_cache,
+            self.base_url,
+            self.timeout,
+        )
+
+
 class AnthropicProvider(SDKAdapter):
     name = "anthropic"
     sdk: ClassVar[ModuleType] = anthropic
-    client_class = "AsyncAnthropic"
+    client_class = AsyncAnthropic
     client_options: ClassVar[dict[str, Any]] = {"open_telemetry": False}
     default_api_base = DEFAULT_API_BASE
     path = PATH

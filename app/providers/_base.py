@@ -57,10 +57,11 @@ class SDKAdapter:
     """An official SDK client (OpenAI's or Anthropic's: both are generated alike, with the same
     client options, error classes and stream class) behind :class:`ChatProvider`.
 
-    Calls go through the SDK's generic ``post`` with a body the adapter builds and
-    ``cast_to=object`` (plain dicts back): the SDK still does auth, retries with ``Retry-After``,
-    timeouts, error classes and the transport, without its per-call request transform and
-    response model construction. A stream's body is decoded here (:mod:`._sse`), not by the
+    Calls go through the SDK's generic ``post`` (:meth:`._templates.TemplatedRequests.post_json`,
+    the request built from a template) with a body the adapter builds and ``cast_to=object``
+    (plain dicts back): the SDK still does auth, retries with ``Retry-After``, timeouts, error
+    classes and the transport, without its per-call request transform and response model
+    construction. A stream's body is decoded here (:mod:`._sse`), not by the
     SDK's stream class: its cost per event was the largest per chunk (bench/FINDINGS.md).
     Subclasses translate bodies and answers; failures are classified here, once.
     """
@@ -68,7 +69,8 @@ class SDKAdapter:
     name: str
     # The SDK module, passed by the subclass so that each SDK is imported only when used.
     sdk: ClassVar[ModuleType]
-    client_class: ClassVar[str]
+    # The SDK's async client class (a subclass building requests from templates, ._templates).
+    client_class: ClassVar[type]
     client_options: ClassVar[dict[str, Any]] = {}
     default_api_base: ClassVar[str]
     path: ClassVar[str]
@@ -87,7 +89,7 @@ class SDKAdapter:
         http_client: httpx2.AsyncClient | None = None,
     ) -> None:
         self._key = api_key
-        self._client: Any = getattr(self.sdk, self.client_class)(
+        self._client: Any = self.client_class(
             api_key=api_key,
             base_url=api_base or self.default_api_base,
             max_retries=max_retries,
@@ -127,7 +129,7 @@ class SDKAdapter:
     ) -> Completion:
         body = self._body(model, system, messages, params)
         try:
-            data = await self._client.post(self.path, body=body, cast_to=object)
+            data = await self._client.post_json(self.path, body)
             return self._completion(data, model)
         except Exception as exc:
             raise self._error(exc) from exc
@@ -137,12 +139,8 @@ class SDKAdapter:
     ) -> AsyncGenerator[StreamItem, None]:
         body = {**self._body(model, system, messages, params), **self.stream_fields}
         try:
-            upstream = await self._client.post(
-                self.path,
-                body=body,
-                cast_to=object,
-                stream=True,
-                stream_cls=self.sdk.AsyncStream[object],
+            upstream = await self._client.post_json(
+                self.path, body, stream_cls=self.sdk.AsyncStream[object]
             )
         except Exception as exc:
             raise self._error(exc) from exc

@@ -8,6 +8,10 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 import openai
+from openai._base_client import log as sdk_log
+from openai._models import FinalRequestOptions
+from openai._utils import strip_not_given
+from openai._utils._json import openapi_dumps
 
 from ._base import SDKAdapter
 from ._errors import ErrorKind, ProviderError, redact
@@ -28,6 +32,7 @@ from ._models import (
     Usage,
 )
 from ._sse import ServerSentEvent, drain
+from ._templates import SDKParts, TemplatedRequests, header_items
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 PATH = "/chat/completions"
@@ -41,10 +46,32 @@ _FINISH: dict[str, FinishReason] = {
 }
 
 
+class AsyncOpenAI(TemplatedRequests, openai.AsyncOpenAI):
+    """``openai.AsyncOpenAI`` building the adapter's requests from templates (:mod:`._templates`).
+    Named as the SDK's class: the SDK sends its client's class name in the User-Agent."""
+
+    sdk_parts = SDKParts(
+        FinalRequestOptions, openai.NotGiven, openapi_dumps, strip_not_given, sdk_log
+    )
+
+    def template_inputs(self, options: Any) -> tuple[object, ...] | None:
+        security = options.security
+        if self.default_query or self._auth_query(security):
+            return None
+        return (
+            security,
+            header_items(self._auth_headers(security)),
+            header_items(self.default_headers),
+            self._provider_runtime,
+            self.base_url,
+            self.timeout,
+        )
+
+
 class OpenAIProvider(SDKAdapter):
     name = "openai"
     sdk: ClassVar[ModuleType] = openai
-    client_class = "AsyncOpenAI"
+    client_class = AsyncOpenAI
     default_api_base = DEFAULT_API_BASE
     path = PATH
     # Usage is always asked for: token metrics need it even when the caller does not.
