@@ -46,6 +46,17 @@ LISTEN_BACKLOG = 2048
 # section 2).
 GC_YOUNG_THRESHOLD = 10_000
 
+
+def _settle_gc() -> None:
+    """Everything alive once the server has started (mostly the SDKs' pydantic classes) lives as
+    long as the process: frozen, full collections never walk it again, which otherwise paused
+    serving under load; then the young generation's threshold for serving (bench/FINDINGS.md,
+    section 2)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
 log = structlog.get_logger("agentsmcp.lifecycle")
 
 
@@ -83,12 +94,7 @@ async def serve(app: web.Application, config: AppConfig) -> None:
             await _start(metrics_site, config.server.host, config.metrics.port)
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal, signum)
-        # Everything alive now (mostly the SDKs' pydantic classes) lives as long as the process;
-        # freezing it keeps full collections from walking it again, which otherwise paused
-        # serving under load (bench/FINDINGS.md, section 2).
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        _settle_gc()
         log.info(
             "server started",
             host=config.server.host,

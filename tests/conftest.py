@@ -3,6 +3,7 @@ redis-server per test (skipped without it; CI=true turns a skip into a failure).
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +20,15 @@ async def fake() -> AsyncIterator[FakeServer]:
     """Fake OpenAI and Anthropic upstreams on a loopback port (tests/fakes)."""
     async with FakeServer() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def logging_levels_restored() -> Iterator[None]:
+    """The root logger's level as each test found it: an app configured at DEBUG (a test of its
+    debug logging) must not turn the SDKs' debug logging on for the tests after it."""
+    level = logging.root.level
+    yield
+    logging.root.setLevel(level)
 
 
 @pytest.fixture

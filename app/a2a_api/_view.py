@@ -299,8 +299,9 @@ class A2aEndpoint:
                 self.metrics.cancels_relayed_total.inc()
             canceled = task.moved("canceled", "The task was canceled.")
             task = await service.store.save(call.subject, canceled)
-            if task is not canceled:
-                # It ended on its replica between the load above and this save.
+            if task.state != "canceled":
+                # It ended on its replica between the load above and this save (a replica
+                # that stopped it on the relayed cancel saved it canceled itself: that stands).
                 raise A2aError(TASK_NOT_CANCELABLE, f"Task {task.id!r} is already {task.state}.")
         return json_response(result_message(call.id, call.render.task(task)))
 

@@ -195,6 +195,15 @@ def encode_officially(span: ReadableSpan) -> bytes:
     return _field(b"\x12", _encode_span(span).SerializeToString())
 
 
+def encode_any(span: RecordingSpan) -> bytes:
+    """:func:`encode_span`, or the official encoder for a value ours does not encode (it drops
+    such a value)."""
+    try:
+        return encode_span(span)
+    except Exception:
+        return encode_officially(span.readable())
+
+
 def encode_request(
     resource: Resource, scope: InstrumentationScope, spans: Sequence[bytes]
 ) -> bytes:

@@ -225,13 +225,7 @@ class SpanTracer(trace.Tracer):
 
     def ended(self, span: RecordingSpan) -> None:
         """Queue a sampled span that ended for export, as its OTLP bytes."""
-        try:
-            data = self.encode(span)
-        except Exception:  # A value ours does not encode: the official encoder drops it.
-            from ._otlp import encode_officially
-
-            data = encode_officially(span.readable())
-        self.emit(data)
+        self.emit(self.encode(span))
 
 
 class RecordingSpan(trace.Span):

@@ -145,7 +145,7 @@ def _tracer() -> tuple[BatchSpanProcessor, SpanTracer]:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-    from ._otlp import SpanExporter, encode_span
+    from ._otlp import SpanExporter, encode_any
     from ._spans import SpanTracer
 
     resource = _resource()
@@ -156,7 +156,7 @@ def _tracer() -> tuple[BatchSpanProcessor, SpanTracer]:
     # encoded spans as they are: its processor would look into a ReadableSpan first.
     emit = cast("Callable[[bytes], None]", processor._batch_processor.emit)
     sampler = TracerProvider(shutdown_on_exit=False).sampler
-    tracer = SpanTracer(sampler, SpanLimits(), resource, scope, emit, encode_span)
+    tracer = SpanTracer(sampler, SpanLimits(), resource, scope, emit, encode_any)
     return processor, tracer
 
 

@@ -141,3 +141,28 @@ async def test_a_cancel_that_loses_the_race_with_the_end_says_so(
         got = (await rpc(client, "GetTask", {"id": task_id}, AUTH))["result"]
         assert got["status"]["state"] == "TASK_STATE_COMPLETED"
         assert got["artifacts"][0]["parts"][0]["text"] == "slow" * 3
+
+
+async def test_a_cancel_the_running_replica_saved_first_is_answered_canceled(
+    aiohttp_client: Any, fake: FakeServer, redis_server: RedisServer
+) -> None:
+    """The replica running the task stops it on the relayed cancel and saves it canceled before
+    the replica that took the CancelTask saves it: the caller still gets the canceled task."""
+    one = await start(aiohttp_client, fake, redis_server)
+    other = await start(aiohttp_client, fake, redis_server)
+    fake.openai.script(Behavior(chunk_delay=0.5, chunks=("slow",) * 10))
+    params = {"message": message("slow"), "configuration": {"returnImmediately": True}}
+    task_id = (await rpc(one, "SendMessage", params, AUTH))["result"]["task"]["id"]
+    store = other.app[A2A_KEY].service.store  # type: ignore[union-attr]
+    read = store.load
+
+    async def read_then_cancel_first(subject: str, wanted: str) -> Task | None:
+        stale = await read(subject, wanted)
+        assert stale is not None
+        await store.save(subject, stale.moved("canceled", "The task was canceled."))
+        return stale
+
+    store.load = read_then_cancel_first  # type: ignore[method-assign]
+    answer = await rpc(other, "CancelTask", {"id": task_id}, AUTH)
+    store.load = read  # type: ignore[method-assign]
+    assert answer["result"]["status"]["state"] == "TASK_STATE_CANCELED"

@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace import SpanLimits
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Sampler
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from app.observability._otlp import encode_request, encode_span
+from app.observability._otlp import encode_any, encode_request
 from app.observability._spans import RecordingSpan, SpanTracer
 
 RESOURCE = Resource({"service.name": "agentsmcp-test", "k8s.pod.uid": "p-1"}, "https://s/1")
@@ -30,7 +30,7 @@ class KeptTracer(SpanTracer):
         self.spans: list[RecordingSpan] = []
         self.encoded: list[bytes] = []
         limits = SpanLimits() if limits is None else limits
-        super().__init__(sampler, limits, RESOURCE, scope, self.encoded.append, encode_span)
+        super().__init__(sampler, limits, RESOURCE, scope, self.encoded.append, encode_any)
 
     def ended(self, span: RecordingSpan) -> None:
         self.spans.append(span)
