@@ -5,7 +5,7 @@ and an unreachable store is a JSON-RPC error with 503, never a 500."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,32 +109,58 @@ async def test_a_final_state_is_never_overwritten(any_store: TaskStore) -> None:
     assert [task.id for task in await any_store.tasks("alice")] == [working.id]
 
 
+Step = Callable[[TaskStore, str, Task], Awaitable[None]]
+
+
+async def slow_task_on_one_of_two(
+    aiohttp_client: Any, fake: FakeServer, redis: RedisServer, delay: float, chunks: int
+) -> tuple[Client, Client, str]:
+    """Two apps sharing ``redis``; a task running on the first, streaming ``chunks`` chunks
+    ``delay`` seconds apart: the apps and the task's id."""
+    one = await start(aiohttp_client, fake, redis)
+    other = await start(aiohttp_client, fake, redis)
+    fake.openai.script(Behavior(chunk_delay=delay, chunks=("slow",) * chunks))
+    params = {"message": message("slow"), "configuration": {"returnImmediately": True}}
+    task_id = (await rpc(one, "SendMessage", params, AUTH))["result"]["task"]["id"]
+    return one, other, task_id
+
+
+async def cancel_with_a_step_between(client: Client, task_id: str, step: Step) -> Any:
+    """CancelTask on ``client``, with ``step(store, subject, task as read)`` run between the
+    cancel's read of the task and its save: the answer."""
+    store = client.app[A2A_KEY].service.store  # type: ignore[union-attr]
+    read = store.load
+
+    async def read_then_step(subject: str, wanted: str) -> Task | None:
+        store.load = read  # type: ignore[method-assign]
+        stale = await read(subject, wanted)
+        assert stale is not None
+        await step(store, subject, stale)
+        return stale
+
+    store.load = read_then_step  # type: ignore[method-assign]
+    try:
+        return await rpc(client, "CancelTask", {"id": task_id}, AUTH)
+    finally:
+        store.load = read  # type: ignore[method-assign]
+
+
 async def test_a_cancel_that_loses_the_race_with_the_end_says_so(
     aiohttp_client: Any, fake: FakeServer, redis_server: RedisServer
 ) -> None:
     """CancelTask on the replica that does not run the task, which finishes on the other one
     between the cancel's read and its write: before, the cancel answered CANCELED and overwrote
     the answer (the last write won); now the answer stays and the cancel is refused."""
-    one = await start(aiohttp_client, fake, redis_server)
-    other = await start(aiohttp_client, fake, redis_server)
-    fake.openai.script(Behavior(chunk_delay=0.2, chunks=("slow",) * 3))
-    params = {"message": message("slow"), "configuration": {"returnImmediately": True}}
-    task_id = (await rpc(one, "SendMessage", params, AUTH))["result"]["task"]["id"]
-    store = other.app[A2A_KEY].service.store  # type: ignore[union-attr]
-    read = store.load
+    one, other, task_id = await slow_task_on_one_of_two(aiohttp_client, fake, redis_server, 0.2, 3)
 
-    async def read_then_wait_for_the_end(subject: str, wanted: str) -> Task | None:
-        stale = await read(subject, wanted)
+    async def wait_for_the_end(store: TaskStore, subject: str, stale: Task) -> None:
         for _ in range(100):
-            current = await read(subject, wanted)
+            current = await store.load(subject, stale.id)
             if current is not None and current.terminal:
-                break
+                return
             await asyncio.sleep(0.05)
-        return stale
 
-    store.load = read_then_wait_for_the_end  # type: ignore[method-assign]
-    refused = await rpc(other, "CancelTask", {"id": task_id}, AUTH)
-    store.load = read  # type: ignore[method-assign]
+    refused = await cancel_with_a_step_between(other, task_id, wait_for_the_end)
     assert refused["error"]["code"] == -32002
     assert "already completed" in refused["error"]["message"]
     for client in (one, other):
@@ -148,21 +174,10 @@ async def test_a_cancel_the_running_replica_saved_first_is_answered_canceled(
 ) -> None:
     """The replica running the task stops it on the relayed cancel and saves it canceled before
     the replica that took the CancelTask saves it: the caller still gets the canceled task."""
-    one = await start(aiohttp_client, fake, redis_server)
-    other = await start(aiohttp_client, fake, redis_server)
-    fake.openai.script(Behavior(chunk_delay=0.5, chunks=("slow",) * 10))
-    params = {"message": message("slow"), "configuration": {"returnImmediately": True}}
-    task_id = (await rpc(one, "SendMessage", params, AUTH))["result"]["task"]["id"]
-    store = other.app[A2A_KEY].service.store  # type: ignore[union-attr]
-    read = store.load
+    _, other, task_id = await slow_task_on_one_of_two(aiohttp_client, fake, redis_server, 0.5, 10)
 
-    async def read_then_cancel_first(subject: str, wanted: str) -> Task | None:
-        stale = await read(subject, wanted)
-        assert stale is not None
+    async def cancel_first(store: TaskStore, subject: str, stale: Task) -> None:
         await store.save(subject, stale.moved("canceled", "The task was canceled."))
-        return stale
 
-    store.load = read_then_cancel_first  # type: ignore[method-assign]
-    answer = await rpc(other, "CancelTask", {"id": task_id}, AUTH)
-    store.load = read  # type: ignore[method-assign]
+    answer = await cancel_with_a_step_between(other, task_id, cancel_first)
     assert answer["result"]["status"]["state"] == "TASK_STATE_CANCELED"
