@@ -30,6 +30,7 @@ from typing import Any
 
 import aiohttp
 import anthropic
+import httpx2
 import openai
 
 from app.providers._anthropic import AsyncAnthropic as OurAnthropic
@@ -176,11 +177,14 @@ def streamed_calls(base_url: str, opened: dict[str, Any]) -> list[tuple[str, Cal
             stream_cls=openai.AsyncStream[object],
         )
 
-    async def our_client_stream() -> openai.AsyncStream[object]:
-        stream: openai.AsyncStream[object] = await ours.post_json(
-            "/chat/completions", STREAM_BODY, stream_cls=openai.AsyncStream[object]
+    async def sdk_stream_response() -> httpx2.Response:
+        return (await sdk_stream()).response
+
+    async def our_client_stream() -> httpx2.Response:
+        response: httpx2.Response = await ours.post_json(
+            "/chat/completions", STREAM_BODY, stream=True
         )
-        return stream
+        return response
 
     async def sdk_stream_class() -> object:
         upstream = await sdk_stream()
@@ -192,7 +196,7 @@ def streamed_calls(base_url: str, opened: dict[str, Any]) -> list[tuple[str, Cal
         ("streamed: aiohttp ClientSession.post, bytes to the end", bare),
         (
             "streamed: openai SDK client.post(stream=True) + our decoder (app/providers/_sse.py)",
-            with_our_decoder(sdk_stream),
+            with_our_decoder(sdk_stream_response),
         ),
         (
             "streamed: our openai client post_json(stream) + our decoder (what app/providers does)",
@@ -202,15 +206,15 @@ def streamed_calls(base_url: str, opened: dict[str, Any]) -> list[tuple[str, Cal
     ]
 
 
-def with_our_decoder(start: Callable[[], Awaitable[openai.AsyncStream[object]]]) -> Call:
+def with_our_decoder(start: Callable[[], Awaitable[httpx2.Response]]) -> Call:
     async def call() -> object:
         upstream = await start()
         try:
-            async for _, data in server_sent_events(upstream.response.aiter_bytes()):
+            async for _, data in server_sent_events(upstream.aiter_bytes()):
                 if not data.startswith("[DONE]"):
                     json.loads(data)
         finally:
-            await upstream.close()
+            await upstream.aclose()
         return None
 
     return call

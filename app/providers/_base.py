@@ -139,16 +139,14 @@ class SDKAdapter:
     ) -> AsyncGenerator[StreamItem, None]:
         body = {**self._body(model, system, messages, params), **self.stream_fields}
         try:
-            upstream = await self._client.post_json(
-                self.path, body, stream_cls=self.sdk.AsyncStream[object]
-            )
+            upstream: httpx2.Response = await self._client.post_json(self.path, body, stream=True)
         except Exception as exc:
             raise self._error(exc) from exc
         try:
             end: StreamEnd | None = None
             calls = ToolCallAssembler()
             try:
-                events = server_sent_events(body_chunks(upstream.response))
+                events = server_sent_events(body_chunks(upstream))
                 async with contextlib.aclosing(self._read_stream(events, model)) as items:
                     async for item in items:
                         if isinstance(item, StreamEnd):
@@ -160,11 +158,11 @@ class SDKAdapter:
             except Exception as exc:
                 raise self._error(exc) from exc
             if end is None:
-                content_type = upstream.response.headers.get("content-type")
+                content_type = upstream.headers.get("content-type")
                 raise unfinished_stream_error(self.name, content_type, self.stream_end)
             yield StreamEnd(end.finish_reason, end.usage, end.model, calls.calls())
         finally:
-            await upstream.close()
+            await upstream.aclose()
 
     def _error(self, exc: Exception) -> ProviderError:
         """Map an SDK (or transport) exception to a :class:`ProviderError`; re-raise a bug."""

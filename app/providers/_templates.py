@@ -25,6 +25,8 @@ import httpx2
 
 # The one header that changes from one attempt of a request to the next.
 RETRY_COUNT = "x-stainless-retry-count"
+# What the request loop gets as an idempotency key while the client sends none.
+UNSENT_IDEMPOTENCY_KEY = "unsent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +107,13 @@ class TemplatedRequests:
         ``options``, or None if it is not a request a template can build."""
         raise NotImplementedError
 
-    async def post_json(self, path: str, body: dict[str, Any], stream_cls: Any = None) -> Any:
-        """``post(path, body=body, cast_to=object, stream=..., stream_cls=stream_cls)``: the same
-        options, copied from ones the SDK constructed for ``path`` (pydantic's construct, which
-        deep-copies every default, was about 25 us per request)."""
+    async def post_json(self, path: str, body: dict[str, Any], *, stream: bool = False) -> Any:
+        """``post(path, body=body, cast_to=object)``: the answer as plain JSON; with ``stream``,
+        ``post(path, body=body, cast_to=httpx2.Response, stream=True)``: the SDK's own raw
+        response, its body unread (the adapters decode it; the SDK's ``AsyncAPIResponse`` and
+        stream object around it were 2% of a streamed run's CPU). The options are copied from
+        ones the SDK constructed for ``path`` (pydantic's construct, which deep-copies every
+        default, was about 25 us per request)."""
         options = self._post_options.get(path)
         if options is None:
             options = self.sdk_parts.options_class.construct(
@@ -117,11 +122,19 @@ class TemplatedRequests:
             self._post_options[path] = options
         json_data = self.sdk_parts.strip_not_given(body)
         return await cast(Any, self).request(
-            object,
+            httpx2.Response if stream else object,
             options.model_copy(update={"json_data": json_data}),
-            stream=stream_cls is not None,
-            stream_cls=stream_cls,
+            stream=stream,
         )
+
+    def _idempotency_key(self) -> str:
+        # The request loop makes a key (a uuid4) for every request but a GET, and only
+        # _build_headers reads it, to send under _idempotency_header, which neither SDK sets:
+        # 2% of a streamed run's CPU for nothing (bench/FINDINGS.md, section 14).
+        if self._idempotency_header is None:
+            return UNSENT_IDEMPOTENCY_KEY
+        key: str = cast(Any, super())._idempotency_key()
+        return key
 
     def _build_request(self, options: Any, *, retries_taken: int = 0) -> httpx2.Request:
         inputs = self._inputs(options)

@@ -86,6 +86,39 @@ BUILDING: dict[str, list[Callable[..., Any]]] = {
         httpx2.Cookies.set_cookie_header,
     ],
 }
+# The request loop's hooks our clients replace where they would change nothing (the OpenAI
+# auth hooks for a plain key, the idempotency key neither SDK sends), and the loop itself, which
+# decides what the hooks get and returns a stream's raw response for cast_to=httpx2.Response.
+HOOKS: dict[str, list[Callable[..., Any]]] = {
+    "openai": [
+        openai_base.AsyncAPIClient.request,
+        openai_base.AsyncAPIClient._process_response,
+        openai_base.AsyncAPIClient._prepare_options,
+        openai_base.AsyncAPIClient._prepare_request,
+        openai_base.AsyncAPIClient._send_request,
+        openai_base.BaseClient.custom_auth.fget,  # type: ignore[attr-defined]
+        openai_base.BaseClient._idempotency_key,
+        openai.AsyncOpenAI._prepare_options,
+        openai.AsyncOpenAI._prepare_request,
+        openai.AsyncOpenAI._send_request,
+        openai.AsyncOpenAI._send_with_auth_retry,
+        openai.AsyncOpenAI.custom_auth.fget,  # type: ignore[attr-defined]
+        openai_auth.async_prepare_options,
+        openai_auth.async_prepare_request,
+        openai_auth.async_send_request,
+        openai_auth.async_send_with_auth_retry,
+        openai_auth.asynccustom_auth,
+    ],
+    "anthropic": [
+        anthropic_base.AsyncAPIClient.request,
+        anthropic_base.AsyncAPIClient._process_response,
+        anthropic_base.BaseClient._idempotency_key,
+    ],
+}
+HOOK_DIGESTS = {
+    "openai": "ef03b431b2c93b9aee1b3c1286933260ffbccaebff38e487255458e1bfbceb20",
+    "anthropic": "c0733104b831cbf6394c2a1eff2b0ec328c6ae49915855d1e12dc23e6f9da58b",
+}
 SOURCE_DIGESTS = {
     "openai": "6e73c387e42d75c10d4df55faf2d0f715b10df89ba2cb137f3a6212ae4d68261",
     "anthropic": "192171883ea6a18b5d3b18b65509dcbd74ed1c771f1bc811e3bfe734b55d85db",
@@ -177,3 +210,13 @@ def test_the_request_building_code_is_the_code_the_templates_were_checked_agains
     for function in BUILDING[name]:
         digest.update(inspect.getsource(function).encode())
     assert digest.hexdigest() == SOURCE_DIGESTS[name], CHANGED
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_the_request_loop_and_hooks_are_the_code_our_overrides_were_checked_against(
+    name: str,
+) -> None:
+    digest = hashlib.sha256()
+    for function in HOOKS[name]:
+        digest.update(inspect.getsource(function).encode())
+    assert digest.hexdigest() == HOOK_DIGESTS[name], CHANGED

@@ -6,6 +6,7 @@ the SDK; and ``post_json`` hands the SDK's request loop the options ``post`` wou
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -288,26 +289,23 @@ async def test_post_json_passes_the_options_post_constructs(
     name: str, stream: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = make_client(name, BASE_URLS[0], 30.0)
-    _, sdk, path = SDKS[name]
+    _, _, path = SDKS[name]
     calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
     async def request(*args: Any, **kwargs: Any) -> None:
         calls.append((args, kwargs))
 
     monkeypatch.setattr(client, "request", request)
-    stream_cls = sdk.AsyncStream[object] if stream else None
+    # A stream is the SDK's raw response, which post returns for that cast_to.
+    cast_to = httpx2.Response if stream else object
     try:
         for body in BODIES:
-            if stream:
-                await client.post(
-                    path, body=body, cast_to=object, stream=True, stream_cls=stream_cls
-                )
-            else:
-                await client.post(path, body=body, cast_to=object)
-            await client.post_json(path, body, stream_cls=stream_cls)
+            await client.post(path, body=body, cast_to=cast_to, stream=stream)
+            await client.post_json(path, body, stream=stream)
             (theirs_args, theirs_kwargs), (ours_args, ours_kwargs) = calls[-2:]
-            assert ours_kwargs == theirs_kwargs == {"stream": stream, "stream_cls": stream_cls}
-            assert ours_args[0] is theirs_args[0] is object
+            assert ours_kwargs == {"stream": stream}
+            assert theirs_kwargs == {"stream": stream, "stream_cls": None}
+            assert ours_args[0] is theirs_args[0] is cast_to
             ours, theirs = ours_args[1], theirs_args[1]
             assert type(ours) is type(theirs)
             assert comparable(ours) == comparable(theirs)
@@ -332,12 +330,10 @@ def provider_name(request: Any) -> str:
 def post_json_by_post(client: Any) -> Callable[..., Any]:
     """``post_json`` as the adapters called the SDK before: its ``post``."""
 
-    async def post_json(path: str, body: Any, stream_cls: Any = None) -> Any:
-        if stream_cls is None:
+    async def post_json(path: str, body: Any, *, stream: bool = False) -> Any:
+        if not stream:
             return await client.post(path, body=body, cast_to=object)
-        return await client.post(
-            path, body=body, cast_to=object, stream=True, stream_cls=stream_cls
-        )
+        return await client.post(path, body=body, cast_to=httpx2.Response, stream=True)
 
     return post_json
 
@@ -395,3 +391,49 @@ async def test_the_upstream_sees_the_same_requests_with_retries(
         method="post", url=path, json_data={}, content=None, files=None
     )
     assert comparable(options) == comparable(constructed)
+
+
+async def test_an_idempotency_key_is_made_per_request_when_the_client_sends_one(
+    both: tuple[Any, Any], fake: FakeServer, provider_name: str
+) -> None:
+    """Neither SDK sends one, so ours makes no key (a uuid4 per request); a client that
+    does send one gets the SDK's: one per request, the same on its retries."""
+    upstream = fake.openai if provider_name == "openai" else fake.anthropic
+    for provider in both:
+        upstream.reset()
+        upstream.script(Behavior(), Behavior(status=429, retry_after_ms=5), Behavior())
+        await provider.complete("m", "System.", MESSAGES, PARAMS)
+        assert "idempotency-key" not in upstream.headers[-1]
+        provider._client._idempotency_header = "Idempotency-Key"
+        await provider.complete("m", "System.", MESSAGES, PARAMS)
+        await provider.complete("m", "System.", MESSAGES, PARAMS)
+        keys = [headers.get("idempotency-key") for headers in list(upstream.headers)[1:]]
+        assert keys[0] == keys[1] != keys[2]
+        prefix = "stainless-python-retry-"
+        assert all(uuid.UUID(str(key).removeprefix(prefix)).version == 4 for key in keys)
+
+
+async def test_an_api_key_provider_is_asked_for_every_request(fake: FakeServer) -> None:
+    """Our OpenAI client skips the SDK's auth hooks only for a plain key: a key provider (or
+    a workload identity, or a provider runtime) goes through them."""
+    keys = iter(["sk-a", "sk-b"])
+
+    async def key() -> str:
+        return next(keys)
+
+    client = AsyncOpenAI(
+        api_key=key,
+        base_url=fake.openai_url,
+        max_retries=0,
+        http_client=openai.DefaultAioHttpClient(),
+    )
+    try:
+        body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+        await client.post_json("/chat/completions", body)
+        upstream = await client.post_json(
+            "/chat/completions", {**body, "stream": True}, stream=True
+        )
+        await upstream.aclose()
+    finally:
+        await client.close()
+    assert [h["authorization"] for h in fake.openai.headers] == ["Bearer sk-a", "Bearer sk-b"]
