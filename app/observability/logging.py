@@ -10,7 +10,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -48,6 +48,11 @@ _PATTERNS = (
     r"(?i:bearer)\s+[A-Za-z0-9._~+/=\-]+",
     r"(?i:basic)\s+[A-Za-z0-9+/=]{8,}",
 )
+# What every match of a pattern holds: a case-sensitive literal, or a word the pattern matches
+# in any case (casefolded: re.IGNORECASE also matches the long s, U+017F, for "s").
+_PATTERN_LITERALS = ("sk-",)
+_PATTERN_WORDS = ("bearer", "basic")
+_PLAIN_KEYS_KEPT = 1024
 # Configured secrets shorter than this are not searched for: they would redact ordinary words.
 MIN_SECRET_LENGTH = 8
 _MAX_DEPTH = 8
@@ -60,6 +65,11 @@ class Redactor:
         usable = {secret for secret in secrets if len(secret) >= MIN_SECRET_LENGTH}
         literal = sorted(usable, key=len, reverse=True)
         self._pattern = re.compile("|".join([*map(re.escape, literal), *_PATTERNS]))
+        # Text that the pattern can match holds one of these (its case-sensitive literals, and
+        # the case-insensitive words in casefolded text): a test in C, several times faster.
+        self._literals = (*literal, *_PATTERN_LITERALS)
+        # Event keys seen that are not sensitive in any case (keys are few: the code's).
+        self._plain_keys: set[str] = set()
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
         if self._nothing_to_redact(event_dict):
@@ -69,8 +79,8 @@ class Redactor:
         return event_dict
 
     def _nothing_to_redact(self, event_dict: EventDict) -> bool:
-        """The common event, flat and clean, in one pattern search instead of one per value (an
-        access or audit line cost about 8 us less). Anything else takes the full walk."""
+        """The common event, flat and clean, in one search instead of one per value (an access
+        or audit line cost about 8 us less). Anything else takes the full walk."""
         texts: list[str] = []
         for key, value in event_dict.items():
             kind = type(value)
@@ -82,10 +92,27 @@ class Redactor:
                 texts.extend(value)
             elif not (value is None or kind is int or kind is float or kind is bool):
                 return False
-            if value and isinstance(key, str) and key.lower() in SENSITIVE_KEYS:
+            if value and not self._plain_key(key):
                 return False
         # NUL joins them: no pattern matches it, so no match spans two values.
-        return self._pattern.search("\0".join(texts)) is None
+        text = "\0".join(texts)
+        if not self._may_match(text):
+            return True
+        return self._pattern.search(text) is None
+
+    def _plain_key(self, key: object) -> bool:
+        if key in self._plain_keys:
+            return True
+        plain = not (isinstance(key, str) and key.lower() in SENSITIVE_KEYS)
+        if plain and len(self._plain_keys) < _PLAIN_KEYS_KEPT:
+            self._plain_keys.add(cast(str, key))
+        return plain
+
+    def _may_match(self, text: str) -> bool:
+        if any(literal in text for literal in self._literals):
+            return True
+        folded = text.casefold()
+        return any(word in folded for word in _PATTERN_WORDS)
 
     def _clean(self, key: object, value: Any, depth: int) -> Any:
         if isinstance(key, str) and key.lower() in SENSITIVE_KEYS and value:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import random
 from collections.abc import Iterator
 
 import pytest
@@ -151,3 +152,38 @@ def test_redactor_flat_events(event: dict[str, object], expected: dict[str, obje
     for key, value in expected.items():
         assert cleaned[key] == value
     assert cleaned.keys() == event.keys()
+
+
+QUICK_TEST_TEXTS = [
+    "x sk-abcdef1 y",
+    "Bearer a.b.c",
+    "BEARER\u2003token",
+    # re.IGNORECASE matches the long s for "s": the quick test must see it too.
+    "ba\u017fic dXNlcjpwYXNzd29yZA==",
+    "prefix configured-secret-123 suffix",
+]
+
+
+@pytest.mark.parametrize("text", QUICK_TEST_TEXTS)
+def test_the_quick_test_passes_every_text_the_pattern_matches(text: str) -> None:
+    redactor = Redactor(["configured-secret-123"])
+    assert redactor._pattern.search(text)
+    assert redactor._may_match(text)
+    assert redactor(None, "info", {"event": "x", "value": text})["value"] != text
+
+
+def test_the_quick_test_never_skips_a_match() -> None:
+    """Random text around the patterns' words, in random case: whatever the pattern matches,
+    the quick test lets through (a pattern added without its literal fails here)."""
+    redactor = Redactor(["configured-secret-123"])
+    rng = random.Random(7)
+    pieces = ["sk-", "Sk-", "bearer", "basic", "ba\u017fic", "configured-secret-123", " ", "\t"]
+    pieces += ["abcdefgh", "dXNlcjpw", "=", "-", ".", "\u212a", "x"]
+    matched = 0
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+        text = "".join(c.upper() if rng.random() < 0.3 else c for c in text)
+        if redactor._pattern.search(text):
+            matched += 1
+            assert redactor._may_match(text), text
+    assert matched > 100
