@@ -36,7 +36,7 @@ from ._models import (
     ToolChoice,
     Usage,
 )
-from ._sse import ServerSentEvent
+from ._sse import ServerSentEvent, event_json
 from ._templates import SDKParts, TemplatedRequests, header_items
 
 DEFAULT_API_BASE = "https://api.anthropic.com"
@@ -339,7 +339,7 @@ class AnthropicProvider(SDKAdapter):
                 continue
             if name == "error":
                 raise self._error_event(data)
-            event = json.loads(data)
+            event = event_json(data)
             kind = event["type"]
             if kind == "content_block_delta":
                 delta = event["delta"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from types import ModuleType
 from typing import Any, ClassVar
@@ -32,7 +31,7 @@ from ._models import (
     ToolChoice,
     Usage,
 )
-from ._sse import ServerSentEvent, drain
+from ._sse import ServerSentEvent, drain, event_json
 from ._templates import SDKParts, TemplatedRequests, header_items
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
@@ -174,7 +173,7 @@ class OpenAIProvider(SDKAdapter):
             if data.startswith("[DONE]"):
                 await drain(events)
                 break
-            chunk = json.loads(data)
+            chunk = event_json(data)
             if not isinstance(chunk, dict):
                 raise TypeError("a stream event is not a JSON object")
             if chunk.get("error"):

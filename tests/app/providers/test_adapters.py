@@ -370,3 +370,22 @@ async def test_an_openai_stream_that_stays_open_after_done_ends_at_done() -> Non
     assert isinstance(items[-1], StreamEnd)
     assert items[-1].finish_reason == "stop"
     assert elapsed < 10  # the server holds the body open for 30 s
+
+
+@pytest.mark.parametrize("value", ["NaN", '"\\ud800"'])
+@pytest.mark.parametrize("name", ["openai", "anthropic"])
+async def test_an_event_with_nan_or_a_lone_surrogate_is_malformed(
+    fake: FakeServer, name: str, value: str
+) -> None:
+    """The events' JSON parser refuses what Python's json would pass on to the client."""
+    provider = make_provider(fake, name)
+    event = ("message_delta" if name == "anthropic" else None, f'{{"type": "x", "v": {value}}}')
+
+    async def events() -> AsyncIterator[tuple[str | None, str]]:
+        yield event
+
+    with pytest.raises(json.JSONDecodeError) as raised:
+        async for _ in provider._read_stream(events(), "m"):
+            pass
+    await provider.aclose()
+    assert provider._error(raised.value).kind is ErrorKind.BAD_RESPONSE
