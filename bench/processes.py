@@ -104,7 +104,12 @@ class Process:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_until_listening()
+        try:
+            self._wait_until_listening()
+        except BaseException:
+            # Not left running: an orphaned server would share the CPUs of every later run.
+            self.stop()
+            raise
 
     def _wait_until_listening(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
