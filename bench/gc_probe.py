@@ -26,6 +26,7 @@ _collection_started: dict[int, tuple[float, float]] = {}
 full_collections: list[tuple[float, float]] = []
 cpu_by_generation = [0.0, 0.0, 0.0]
 collections_by_generation = [0, 0, 0]
+collected_by_generation = [0, 0, 0]
 # The process's CPU time when the server froze its startup objects (None before).
 serving_since: list[float] = []
 
@@ -42,6 +43,7 @@ def _on_gc(phase: str, info: dict[str, Any]) -> None:
     if serving_since:
         cpu_by_generation[generation] += cpu - cpu_started
         collections_by_generation[generation] += 1
+        collected_by_generation[generation] += info["collected"]
     if generation == 2:
         full_collections.append((round(now - STARTED, 2), round((now - started) * 1000, 1)))
 
@@ -52,9 +54,9 @@ def _report() -> None:
     spent = sum(cpu_by_generation)
     share = spent / max(time.process_time() - (serving_since or [0.0])[0], 1e-9)
     per_generation = ", ".join(
-        f"gen{generation} {count} in {cpu * 1000:.0f} ms"
-        for generation, (count, cpu) in enumerate(
-            zip(collections_by_generation, cpu_by_generation, strict=True)
+        f"gen{generation} {count} in {cpu * 1000:.0f} ms ({collected} objects freed)"
+        for generation, (count, cpu, collected) in enumerate(
+            zip(collections_by_generation, cpu_by_generation, collected_by_generation, strict=True)
         )
     )
     print(
@@ -80,6 +82,8 @@ def main() -> int:
 
     if threshold := os.environ.get("GC_PROBE_YOUNG_THRESHOLD"):
         lifecycle.GC_YOUNG_THRESHOLD = int(threshold)
+    if older := os.environ.get("GC_PROBE_OLDER_THRESHOLDS"):
+        lifecycle.GC_OLDER_THRESHOLDS = tuple(int(each) for each in older.split(","))
     return serve_main()
 
 
