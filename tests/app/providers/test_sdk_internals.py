@@ -202,21 +202,22 @@ async def test_the_settings_template_inputs_read_are_where_they_were(name: str) 
         await client.close()
 
 
+def source_digest(functions: list[Callable[..., Any]]) -> str:
+    digest = hashlib.sha256()
+    for function in functions:
+        digest.update(inspect.getsource(function).encode())
+    return digest.hexdigest()
+
+
 @pytest.mark.parametrize("name", BUILDING)
 def test_the_request_building_code_is_the_code_the_templates_were_checked_against(
     name: str,
 ) -> None:
-    digest = hashlib.sha256()
-    for function in BUILDING[name]:
-        digest.update(inspect.getsource(function).encode())
-    assert digest.hexdigest() == SOURCE_DIGESTS[name], CHANGED
+    assert source_digest(BUILDING[name]) == SOURCE_DIGESTS[name], CHANGED
 
 
 @pytest.mark.parametrize("name", HOOKS)
 def test_the_request_loop_and_hooks_are_the_code_our_overrides_were_checked_against(
     name: str,
 ) -> None:
-    digest = hashlib.sha256()
-    for function in HOOKS[name]:
-        digest.update(inspect.getsource(function).encode())
-    assert digest.hexdigest() == HOOK_DIGESTS[name], CHANGED
+    assert source_digest(HOOKS[name]) == HOOK_DIGESTS[name], CHANGED
