@@ -10,7 +10,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any, TextIO, cast
+from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -69,7 +69,7 @@ class Redactor:
         # the case-insensitive words in casefolded text): a test in C, several times faster.
         self._literals = (*literal, *_PATTERN_LITERALS)
         # Event keys seen that are not sensitive in any case (keys are few: the code's).
-        self._plain_keys: set[str] = set()
+        self._plain_keys: set[object] = set()
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
         if self._nothing_to_redact(event_dict):
@@ -105,7 +105,7 @@ class Redactor:
             return True
         plain = not (isinstance(key, str) and key.lower() in SENSITIVE_KEYS)
         if plain and len(self._plain_keys) < _PLAIN_KEYS_KEPT:
-            self._plain_keys.add(cast(str, key))
+            self._plain_keys.add(key)
         return plain
 
     def _may_match(self, text: str) -> bool:

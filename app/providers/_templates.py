@@ -111,7 +111,8 @@ class TemplatedRequests:
         """``post(path, body=body, cast_to=object)``: the answer as plain JSON; with ``stream``,
         ``post(path, body=body, cast_to=httpx2.Response, stream=True)``: the SDK's own raw
         response, its body unread (the adapters decode it; the SDK's ``AsyncAPIResponse`` and
-        stream object around it were 2% of a streamed run's CPU). The options are copied from
+        stream object around it were 2% of a streamed run's CPU and held about 30 MB at 1,000
+        streams in flight, bench/FINDINGS.md section 14). The options are copied from
         ones the SDK constructed for ``path`` (pydantic's construct, which deep-copies every
         default, was about 25 us per request)."""
         options = self._post_options.get(path)
