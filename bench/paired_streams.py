@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import processes, report
-from bench.load import run_stream
+from bench.load import HttpRequest, run_stream
 from bench.streaming import BENCH_MAX_INFLIGHT_RUNS, stream_request, write_bodies
 
 CHUNKS = 20
@@ -30,40 +30,34 @@ def start_servers(
     trees: list[Path], out: Path, server_cpu: int, upstream: processes.Process
 ) -> list[processes.ServerSetup]:
     servers = []
-    own_root = processes.REPO_ROOT
-    try:
-        for index, tree in enumerate(trees):
-            # Process.start runs the server from REPO_ROOT: here, from the tree.
-            processes.REPO_ROOT = tree
-            setup = processes.agent_server(
-                out / f"server-{index}",
-                server_cpu,
-                upstream,
-                server_settings={"max_inflight_runs": BENCH_MAX_INFLIGHT_RUNS},
-            )
-            servers.append(setup)
-            setup.process.start()
-    finally:
-        processes.REPO_ROOT = own_root
+    for index, tree in enumerate(trees):
+        setup = processes.agent_server(
+            out / f"server-{index}",
+            server_cpu,
+            upstream,
+            server_settings={"max_inflight_runs": BENCH_MAX_INFLIGHT_RUNS},
+            checkout=tree,
+        )
+        servers.append(setup)
+        setup.process.start()
     return servers
 
 
 def one_round(
-    servers: list[processes.ServerSetup], out: Path, args: argparse.Namespace, seconds: float
+    servers: list[processes.ServerSetup],
+    requests: list[HttpRequest],
+    args: argparse.Namespace,
+    seconds: float,
 ) -> list[dict[str, Any]]:
     """Every server under its own stream client at the same time; each result gets its server's
     CPU microseconds per chunk."""
-    bodies = write_bodies(out / "bodies")
     results: list[dict[str, Any]] = [{} for _ in servers]
 
     def drive(index: int) -> None:
-        setup = servers[index]
-        request = stream_request(
-            report.SERVER, setup.process.base_url, setup.token, bodies[report.SERVER]
-        )
-        before = processes.cpu_seconds(setup.process.pid)
-        result = run_stream(request, args.streams, seconds, args.client_cpu, RAMP_SECONDS)
-        spent = processes.cpu_seconds(setup.process.pid) - before
+        pid = servers[index].process.pid
+        before = processes.cpu_seconds(pid)
+        result = run_stream(requests[index], args.streams, seconds, args.client_cpu, RAMP_SECONDS)
+        spent = processes.cpu_seconds(pid) - before
         result["cpu_us_per_chunk"] = 1e6 * spent / max(1, result["streams_total"] * CHUNKS)
         results[index] = result
 
@@ -90,10 +84,15 @@ def compare(args: argparse.Namespace) -> list[float]:
     servers: list[processes.ServerSetup] = []
     try:
         servers = start_servers(args.tree, out, args.server_cpu, upstream)
-        one_round(servers, out, args, WARM_UP_SECONDS)
+        body = write_bodies(out / "bodies")[report.SERVER]
+        requests = [
+            stream_request(report.SERVER, setup.process.base_url, setup.token, body)
+            for setup in servers
+        ]
+        one_round(servers, requests, args, WARM_UP_SECONDS)
         ratios = []
         for number in range(1, args.rounds + 1):
-            results = one_round(servers, out, args, args.duration)
+            results = one_round(servers, requests, args, args.duration)
             ratio = results[-1]["cpu_us_per_chunk"] / results[0]["cpu_us_per_chunk"]
             ratios.append(ratio)
             lines = "; ".join(describe(t, r) for t, r in zip(args.tree, results, strict=True))

@@ -80,6 +80,8 @@ class Process:
     log_path: Path
     cpu: int | str
     env: dict[str, str] = field(default_factory=dict)
+    # The checkout the command runs in (``python -m app`` runs that checkout's server).
+    cwd: Path = REPO_ROOT
     _popen: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -98,7 +100,7 @@ class Process:
         # taskset execs the command, so the pid we hold is the server's own.
         self._popen = subprocess.Popen(
             ["taskset", "--cpu-list", str(self.cpu), *self.command],
-            cwd=REPO_ROOT,
+            cwd=self.cwd,
             env={**os.environ, **self.env},
             stdin=subprocess.DEVNULL,
             stdout=self._log,
@@ -181,6 +183,7 @@ def agent_server(
     upstream: Process,
     module: str = "app",
     server_settings: dict[str, Any] | None = None,
+    checkout: Path = REPO_ROOT,
 ) -> ServerSetup:
     """Our server as production would run it: auth, rate limits, metrics and JSON logs on.
     ``cpu`` is a taskset CPU list; ``server_settings`` extends the ``server`` section."""
@@ -244,6 +247,12 @@ def agent_server(
         "PYTHONUNBUFFERED": "1",
     }
     process = Process(
-        "agentsmcp", [sys.executable, "-m", module], port, out_dir / "agentsmcp.log", cpu, env
+        "agentsmcp",
+        [sys.executable, "-m", module],
+        port,
+        out_dir / "agentsmcp.log",
+        cpu,
+        env,
+        checkout,
     )
     return ServerSetup(process, token, config_path)
