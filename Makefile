@@ -91,8 +91,13 @@ $(NODE_MODULES): tests/package.json tests/package-lock.json
 
 node-deps: $(NODE_MODULES)  ## npm packages the tests run (tests/package.json, from its package-lock.json)
 
+# pytest-xdist workers for the tests outside tests/container. Those share one built image and run
+# in one process after the rest; xdist's loadgroup mode, which could pin them to one worker,
+# drops all but one of schemathesis's cases (they share a node id).
+PYTEST_WORKERS ?= 2
 unit: venv tools node-deps mcp-clients agents-sdk a2a-sdk jaeger  ## pytest without the e2e tier (CI=true turns any skip into a failure)
-	$(BIN)/python scripts/run-pytest.py -m "not e2e"
+	$(BIN)/python scripts/run-pytest.py -m "not e2e and not container" --numprocesses $(PYTEST_WORKERS)
+	$(BIN)/python scripts/run-pytest.py -m "container"
 
 test: system-deps lint typecheck unit validate  ## Lint, type-check, run every test, then validate the rendered stacks
 
