@@ -28,6 +28,7 @@ import signal
 import structlog
 from aiohttp import web
 
+from app.allocator import fix_malloc_thresholds
 from app.app_keys import STATE_KEY
 from app.config import AppConfig
 from app.parser_errors import AppRunner
@@ -107,6 +108,7 @@ async def serve(app: web.Application, config: AppConfig) -> None:
             metrics_port=config.metrics.port if metrics_runner is not None else None,
             environment=config.environment,
             gc_frozen_objects=gc.get_freeze_count(),
+            malloc_thresholds_fixed=fix_malloc_thresholds(),
         )
         await stop_requested.wait()
 

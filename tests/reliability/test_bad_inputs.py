@@ -440,3 +440,27 @@ async def test_every_hostile_input_gets_its_json_4xx(server: ServerProcess) -> N
     assert '"status": 401' in logs or '"status":401' in logs, "expected access log lines"
     for secret in (*SECRETS, *TOKENS):
         assert secret not in logs
+
+
+# Falling, as a conversation's prompts do; small requests between them allocate above them.
+LARGE_BODY_MIB = (10, 9, 8, 7, 6, 5)
+SMALL_CASES = [case for case in CATALOGUE if case.body is None or len(case.body) < 65536][:10]
+
+
+@pytest.mark.slow
+async def test_large_bodies_do_not_stay_resident(tmp_path: Path) -> None:
+    """glibc's malloc keeps freed large blocks on its heap once its thresholds have grown: without
+    app/allocator.py one 10 MB body left about 20 MB resident. A fresh server for a clean heap."""
+    mb = 1024 * 1024
+    with fake_upstreams(tmp_path) as fakes:
+        config = server_config(fakes, server={"max_body_bytes": MAX_BODY_BYTES})
+        with running_server(config, tmp_path) as server:
+            before = server.rss_bytes()
+            grown: list[float] = []
+            for size in LARGE_BODY_MIB:
+                large = Case(f"{size} MiB messages", 400, BAD, body=chat(messages="m" * size * mb))
+                check(large, await exchange(server.port, large.request()))
+                for case in SMALL_CASES:
+                    check(case, await exchange(server.port, case.request()))
+                grown.append(round((server.rss_bytes() - before) / mb, 1))
+    assert max(grown) < 6, f"RSS growth after each large body, MiB: {grown}"
