@@ -10,7 +10,6 @@ come from the heap and about 20 MB stay resident once they are freed (bench/FIND
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import platform
 
 # mallopt's parameter numbers (glibc's malloc.h).
@@ -27,7 +26,8 @@ def fix_malloc_thresholds() -> bool:
     """Set both thresholds; False where the C library is not glibc (nothing is changed)."""
     if platform.libc_ver()[0] != "glibc":
         return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    # The process's own symbols, glibc's among them (no ldconfig run to find the library).
+    libc = ctypes.CDLL(None)
     mmap_set = int(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
     trim_set = int(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
     return mmap_set == 1 and trim_set == 1

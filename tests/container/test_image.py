@@ -111,6 +111,13 @@ def test_ready_through_published_port(start_server: ServerFactory) -> None:
     status, body = server.get("/health")
     assert status == 200
     assert json.loads(body)["status"] == "ok"
+    # The image's C library and ctypes take the allocator's thresholds (app/allocator.py).
+    started = [
+        json.loads(line)
+        for line in server.container.logs().decode(errors="replace").splitlines()
+        if '"server started"' in line
+    ]
+    assert [line["malloc_thresholds_fixed"] for line in started] == [True], started
 
 
 def test_server_process_is_uid_1000_without_privileges(start_server: ServerFactory) -> None:
