@@ -70,6 +70,7 @@ async def serve(app: web.Application, config: AppConfig) -> None:
     """Run ``app`` on the configured host and port until SIGTERM/SIGINT, then drain and stop."""
     loop = asyncio.get_running_loop()
     state = app[STATE_KEY]
+    malloc_thresholds_fixed = fix_malloc_thresholds()
     stop_requested = asyncio.Event()
     drain_cut_short = asyncio.Event()
 
@@ -108,7 +109,7 @@ async def serve(app: web.Application, config: AppConfig) -> None:
             metrics_port=config.metrics.port if metrics_runner is not None else None,
             environment=config.environment,
             gc_frozen_objects=gc.get_freeze_count(),
-            malloc_thresholds_fixed=fix_malloc_thresholds(),
+            malloc_thresholds_fixed=malloc_thresholds_fixed,
         )
         await stop_requested.wait()
 
