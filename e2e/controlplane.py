@@ -193,7 +193,7 @@ class ControlPlane:
                 tail = (self.workdir / "logs" / f"{name}.log").read_text(errors="replace")[-3000:]
                 raise ControlPlaneError(f"{name} exited with {proc.returncode}:\n{tail}")
 
-    def _wait(self, what: str, ready: Any, timeout: float = START_TIMEOUT) -> None:
+    def wait(self, what: str, ready: Any, timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check_alive()
@@ -247,7 +247,7 @@ class ControlPlane:
                 "--profiling=false", "--v=1",
             ],
         )  # fmt: skip
-        self._wait("the API server's /readyz", self._api_ready)
+        self.wait("the API server's /readyz", self._api_ready)
         kubeconfig = str(self.kubeconfig)
         self._spawn(
             "kube-controller-manager",
@@ -285,7 +285,7 @@ class ControlPlane:
                 f"--server-address=127.0.0.1:{_free_port()}",
             ],
         )  # fmt: skip
-        self._wait("the default ServiceAccount", self._default_sa_ready)
+        self.wait("the default ServiceAccount", self._default_sa_ready)
         nodes = [
             fake_node(f"kwok-node-{i}", NODE_ZONES[i % len(NODE_ZONES)]) for i in range(self.nodes)
         ]
@@ -295,7 +295,7 @@ class ControlPlane:
             "-",
             input=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}),
         )
-        self._wait("Ready nodes", self._nodes_ready)
+        self.wait("Ready nodes", self._nodes_ready)
 
     def _api_ready(self) -> bool:
         result = self.kubectl("get", "--raw", "/readyz", check=False, timeout=10)

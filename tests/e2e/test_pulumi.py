@@ -23,6 +23,8 @@ from e2e.stack import NAMESPACE, E2EStack, create_stack, predict
 E2E_STACKS = ("dev", "prod")
 # What a changed setting must do: the new level reaches the pods' env, nothing else changes.
 CHANGED = ("agentsmcp:serverConfig.logging.level", "WARNING")
+# The HPA controller's sync period (15 s) and kwok making the new pods ready, with room.
+SETTLE_SECONDS = 90.0
 
 
 @pytest.fixture(scope="module", params=E2E_STACKS)
@@ -45,12 +47,31 @@ def deployed(
         assert any(item.startswith(f"{namespace}/") for item in ingress.published) == bool(
             control_plane.get_json("ingress", "-n", namespace)["items"]
         )
+        # up awaited the Deployment's rollout: a pod was available when it returned.
+        deployment = control_plane.get_json("deployment", "agentsmcp", "-n", namespace)
+        assert deployment["status"].get("availableReplicas", 0) >= 1, deployment["status"]
+        control_plane.wait(
+            "the Deployment at its HPA's minimum, every replica available",
+            lambda: _settled(control_plane, namespace),
+            SETTLE_SECONDS,
+        )
         try:
             yield e2e, result
         finally:
             if e2e.stack.export_stack().deployment.get("resources"):
                 e2e.stack.destroy(color="never")
             e2e.stack.workspace.remove_stack(name)
+
+
+def _settled(control_plane: ControlPlane, namespace: str) -> bool:
+    """Whether the Deployment has the replicas its HPA asks for (the program leaves `replicas`
+    to the HPA, so the first up creates one and the HPA raises it at its next sync, up to 15 s
+    later) and all of them are available."""
+    deployment = control_plane.get_json("deployment", "agentsmcp", "-n", namespace)
+    hpas = control_plane.get_json("hpa", "-n", namespace)["items"]
+    floor = max((int(hpa["spec"].get("minReplicas", 1)) for hpa in hpas), default=1)
+    wanted = int(deployment["spec"]["replicas"])
+    return wanted >= floor and deployment["status"].get("availableReplicas") == wanted
 
 
 def _live(cp: ControlPlane, doc: dict[str, Any]) -> dict[str, Any] | None:
