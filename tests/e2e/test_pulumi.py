@@ -47,15 +47,15 @@ def deployed(
         assert any(item.startswith(f"{namespace}/") for item in ingress.published) == bool(
             control_plane.get_json("ingress", "-n", namespace)["items"]
         )
-        # up awaited the Deployment's rollout: a pod was available when it returned.
-        deployment = control_plane.get_json("deployment", "agentsmcp", "-n", namespace)
-        assert deployment["status"].get("availableReplicas", 0) >= 1, deployment["status"]
-        control_plane.wait(
-            "the Deployment at its HPA's minimum, every replica available",
-            lambda: _settled(control_plane, namespace),
-            SETTLE_SECONDS,
-        )
         try:
+            # up awaited the Deployment's rollout: a pod was available when it returned.
+            deployment = control_plane.get_json("deployment", "agentsmcp", "-n", namespace)
+            assert deployment["status"].get("availableReplicas", 0) >= 1, deployment["status"]
+            control_plane.wait(
+                "the Deployment at its HPA's minimum, every replica available",
+                lambda: _settled(control_plane, namespace),
+                SETTLE_SECONDS,
+            )
             yield e2e, result
         finally:
             if e2e.stack.export_stack().deployment.get("resources"):
