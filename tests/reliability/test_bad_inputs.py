@@ -28,8 +28,9 @@ from tests.fakes.appconfig import JWT_SECRET
 from ._process import SECRETS, ServerProcess, fake_upstreams, get, running_server, server_config
 from ._raw import Reply, exchange
 
-MAX_BODY_BYTES = 16 * 1024 * 1024
-TEN_MB = 10 * 1024 * 1024
+MIB = 1024 * 1024
+MAX_BODY_BYTES = 16 * MIB
+TEN_MB = 10 * MIB
 # Error bodies stay small whatever the request held: nothing large is echoed back.
 MAX_ERROR_BODY_BYTES = 4096
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -427,12 +428,11 @@ async def test_every_hostile_input_gets_its_json_4xx(server: ServerProcess) -> N
         rss.append(server.rss_bytes())
     # 10 MB bodies come and go, but nothing of them stays: the whole run adds little, and the
     # second pass (caches and allocator warm) adds almost nothing.
-    mb = 1024 * 1024
-    assert rss[1] - before < 24 * mb, (
-        f"RSS {before / mb:.1f} -> {rss[0] / mb:.1f} -> {rss[1] / mb:.1f} MiB"
+    assert rss[1] - before < 24 * MIB, (
+        f"RSS {before / MIB:.1f} -> {rss[0] / MIB:.1f} -> {rss[1] / MIB:.1f} MiB"
     )
-    assert rss[1] - rss[0] < 8 * mb, (
-        f"RSS {before / mb:.1f} -> {rss[0] / mb:.1f} -> {rss[1] / mb:.1f} MiB"
+    assert rss[1] - rss[0] < 8 * MIB, (
+        f"RSS {before / MIB:.1f} -> {rss[0] / MIB:.1f} -> {rss[1] / MIB:.1f} MiB"
     )
     status, body = get(f"{server.url}/health/ready")
     assert (status, json.loads(body)) == (200, {"status": "ready"})
@@ -451,16 +451,15 @@ SMALL_CASES = [case for case in CATALOGUE if case.body is None or len(case.body)
 async def test_large_bodies_do_not_stay_resident(tmp_path: Path) -> None:
     """glibc's malloc keeps freed large blocks on its heap once its thresholds have grown: without
     app/allocator.py one 10 MB body left about 20 MB resident. A fresh server for a clean heap."""
-    mb = 1024 * 1024
     with fake_upstreams(tmp_path) as fakes:
         config = server_config(fakes, server={"max_body_bytes": MAX_BODY_BYTES})
         with running_server(config, tmp_path) as server:
             before = server.rss_bytes()
             grown: list[float] = []
             for size in LARGE_BODY_MIB:
-                large = Case(f"{size} MiB messages", 400, BAD, body=chat(messages="m" * size * mb))
+                large = Case(f"{size} MiB messages", 400, BAD, body=chat(messages="m" * size * MIB))
                 check(large, await exchange(server.port, large.request()))
                 for case in SMALL_CASES:
                     check(case, await exchange(server.port, case.request()))
-                grown.append(round((server.rss_bytes() - before) / mb, 1))
+                grown.append(round((server.rss_bytes() - before) / MIB, 1))
     assert max(grown) < 6, f"RSS growth after each large body, MiB: {grown}"
