@@ -30,12 +30,9 @@ from aiohttp import web
 
 from app.allocator import fix_malloc_thresholds
 from app.app_keys import STATE_KEY
-from app.config import AppConfig
+from app.config import STREAM_ABORT_GRACE_SECONDS, AppConfig
 from app.parser_errors import AppRunner
 from app.server import create_metrics_app
-
-# Time streams get, after the deadline event is set, to write a final event before cancellation.
-STREAM_ABORT_GRACE_SECONDS = 2.0
 
 # Connections the kernel completes while the loop is busy (a reconnect storm after a rollout, a
 # burst of new streams); aiohttp's default of 128 drops the rest's SYNs, which costs them a

@@ -16,7 +16,7 @@ from app.app_keys import (
     SHUTDOWN_DEADLINE_KEY,
     STATE_KEY,
 )
-from app.config import AppConfig
+from app.config import TRACE_FLUSH_SECONDS, AppConfig
 from app.contract.routes import Route, register
 from app.core import agent_runner_ctx, setup_core
 from app.core_routes import OPENAPI_DOCUMENT_KEY, metrics_route
@@ -111,8 +111,8 @@ def create_metrics_app(app: web.Application) -> web.Application:
 
 
 async def _stop_tracing(app: web.Application) -> None:
-    # The last spans are exported (blocking: the exporter's timeout at most).
-    await asyncio.to_thread(tracing.shutdown)
+    # The last spans are exported, within the part of the pods' grace period set aside for it.
+    await asyncio.to_thread(tracing.shutdown, TRACE_FLUSH_SECONDS)
 
 
 async def _mark_started(app: web.Application) -> None:

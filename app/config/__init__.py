@@ -35,6 +35,9 @@ from app.config._errors import ConfigError
 from app.config._load import load_config, parse_config
 from app.config._model import AppConfig
 from app.config._schema import (
+    SHUTDOWN_TAIL_SECONDS,
+    STREAM_ABORT_GRACE_SECONDS,
+    TRACE_FLUSH_SECONDS,
     A2aSettings,
     AccessRule,
     AgentMcpSettings,
@@ -63,9 +66,12 @@ __all__ = [
     "OTEL_TRACES_EXPORTER_ENV",
     "PROVIDER_KEY_ENV",
     "SECRET_ENV",
+    "SHUTDOWN_TAIL_SECONDS",
+    "STREAM_ABORT_GRACE_SECONDS",
     "TOOLS_AGENT_TYPE",
     "TRACES_ENDPOINT_ENVS",
     "TRACES_PROTOCOL_ENVS",
+    "TRACE_FLUSH_SECONDS",
     "A2aSettings",
     "AccessRule",
     "AgentMcpSettings",

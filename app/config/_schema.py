@@ -30,6 +30,15 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# What the server's shutdown takes after ``shutdown_timeout_seconds``, which the pods'
+# terminationGracePeriodSeconds must cover (components/config/_stack.py): the time streams get
+# to write a final event before they are cancelled, then the export of the last spans, bounded
+# even when the collector does not answer (the exporter's own timeout is 10 s per attempt).
+STREAM_ABORT_GRACE_SECONDS = 2.0
+TRACE_FLUSH_SECONDS = 2.0
+SHUTDOWN_TAIL_SECONDS = STREAM_ABORT_GRACE_SECONDS + TRACE_FLUSH_SECONDS + 1.0
+
+
 class ServerSettings(StrictModel):
     host: str = Field("0.0.0.0", min_length=1)
     port: int = Field(8000, ge=1, le=65535)

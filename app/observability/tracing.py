@@ -13,6 +13,7 @@ Message content (prompts, completions, tool arguments) is recorded only with
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -22,6 +23,7 @@ from app.config import (
     CAPTURE_CONTENT_ENV,
     OTEL_SDK_DISABLED_ENV,
     OTEL_TRACES_EXPORTER_ENV,
+    TRACE_FLUSH_SECONDS,
     TRACES_ENDPOINT_ENVS,
     TRACES_PROTOCOL_ENVS,
     ConfigError,
@@ -42,6 +44,8 @@ TRACER_NAME = "agentsmcp"
 OTHER_ERROR = "_OTHER"
 
 AttributeValue = str | bool | int | float | Sequence[str]
+
+_logger = logging.getLogger(__name__)
 
 
 class TracingConfigError(ConfigError):
@@ -175,13 +179,29 @@ def flush(timeout_millis: int = 10_000) -> bool:
     return processor.force_flush(timeout_millis) if processor is not None else True
 
 
-def shutdown() -> None:
-    """Export what is left and stop tracing (blocking: at most the exporter's timeout)."""
+def shutdown(timeout_seconds: float = TRACE_FLUSH_SECONDS) -> bool:
+    """Export what is left and stop tracing, blocking for ``timeout_seconds`` at most; whether
+    everything was exported (or tracing was off).
+
+    The batch span processor's own ``shutdown()`` waits 30 s, and each export up to the
+    exporter's timeout (10 s): with a collector that does not answer, a pod would outlive its
+    terminationGracePeriodSeconds and be killed. After ``timeout_seconds`` the export thread
+    (a daemon) is left to its request and the exporter is shut down.
+    """
     processor = _state.processor
     _state.tracer = _state.processor = _state.propagator = None
     _state.capture_content = False
-    if processor is not None:
-        processor.shutdown()  # type: ignore[no-untyped-call]
+    if processor is None:
+        return True
+    batches = processor._batch_processor
+    batches.shutdown(timeout_millis=int(timeout_seconds * 1000))
+    if batches._worker_thread.is_alive():
+        _logger.warning(
+            "Spans not exported: the export did not finish within %.1f s of shutdown",
+            timeout_seconds,
+        )
+        return False
+    return True
 
 
 def enabled() -> bool:

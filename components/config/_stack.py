@@ -9,6 +9,7 @@ rate-limit backend) are read from that validated model.
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pydantic.alias_generators import to_camel
 from app.config import (
     ENV_OVERRIDES,
     SECRET_ENV,
+    SHUTDOWN_TAIL_SECONDS,
     AgentSettings,
     AppConfig,
     parse_config,
@@ -278,9 +280,10 @@ class StackConfig(Model):
 
     @property
     def minimum_grace_seconds(self) -> int:
-        """preStop + drain + shutdown timeout, rounded up, plus a 5 s margin for SIGKILL."""
+        """preStop + drain + shutdown timeout + what the server's shutdown takes after that
+        (streams' final events, the last spans' export, exit), rounded up."""
         total = self.pre_stop_seconds + self.drain_seconds + self.shutdown_timeout_seconds
-        return int(-(-total // 1)) + 5
+        return math.ceil(total + SHUTDOWN_TAIL_SECONDS)
 
     @property
     def grace_seconds(self) -> int:
@@ -537,7 +540,8 @@ def _server_cross_checks(config: StackConfig) -> list[str]:
         problems.append(
             f"{_key('terminationGracePeriodSeconds')}: must be at least "
             f"{config.minimum_grace_seconds} (preStopSeconds + {SERVER_CONFIG_KEY}.server."
-            f"drain_seconds + {SERVER_CONFIG_KEY}.server.shutdown_timeout_seconds + 5)"
+            f"drain_seconds + {SERVER_CONFIG_KEY}.server.shutdown_timeout_seconds + "
+            f"{SHUTDOWN_TAIL_SECONDS:g})"
         )
     problems.extend(oidc_egress_problems(config))
     problems.extend(tool_server_egress_problems(config))

@@ -405,7 +405,7 @@ def test_shutdown_and_flush_export_what_ended(configured: tuple[Collector, objec
     assert tracing.flush()
     assert exported_names(collector) == ["a"]
     end("b")
-    tracing.shutdown()
+    assert tracing.shutdown()
     assert exported_names(collector) == ["a", "b"]
     assert not tracing.enabled()
 
