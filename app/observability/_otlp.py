@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from opentelemetry.exporter.otlp.proto.common._internal import (
     _encode_instrumentation_scope,
@@ -221,10 +221,37 @@ def encode_request(
     return _field(b"\x0a", b"".join(resource_spans))
 
 
+# The most span bytes one export request carries. The batch processor counts spans, not bytes:
+# 512 spans with captured prompts can reach hundreds of MB, and the collector's OTLP/HTTP
+# receiver refuses a body over 20 MiB by default (Jaeger v2 and the OpenTelemetry Collector),
+# losing every span of the batch. A larger batch is sent in parts, a span larger than this alone.
+REQUEST_SPAN_BYTES = 4 * 1024 * 1024
+# What became of one request: the collector took it, refused it (or it was over the exporter's
+# size limit), or did not answer (not reached, or not within the exporter's timeout).
+Delivery = Literal["sent", "refused", "unanswered"]
+
+
+def request_parts(spans: Sequence[bytes], limit: int = REQUEST_SPAN_BYTES) -> list[list[bytes]]:
+    """``spans`` in order, cut into runs of at most ``limit`` bytes (a larger span alone)."""
+    parts: list[list[bytes]] = []
+    part: list[bytes] = []
+    size = 0
+    for span in spans:
+        if part and size + len(span) > limit:
+            parts.append(part)
+            part, size = [], 0
+        part.append(span)
+        size += len(span)
+    if part:
+        parts.append(part)
+    return parts
+
+
 class SpanExporter:
     """Sends batches of encoded spans (:func:`encode_span`) of one tracer through the official
     OTLP http/protobuf exporter's client (its endpoint, headers, compression, timeout and
-    retries from the environment), as its ``export`` would; the batch processor's exporter."""
+    retries from the environment), as its ``export`` would, in requests of at most
+    :data:`REQUEST_SPAN_BYTES` of spans; the batch processor's exporter."""
 
     def __init__(
         self, resource: Resource, scope: InstrumentationScope, exporter: OTLPSpanExporter
@@ -234,22 +261,41 @@ class SpanExporter:
         self._exporter = exporter
 
     def export(self, spans: Sequence[bytes]) -> SpanExportResult:
-        exporter = self._exporter
-        if exporter._shutdown:
+        if self._exporter._shutdown:
             _logger.warning("Exporter already shutdown, ignoring batch")
             return SpanExportResult.FAILURE
+        parts = request_parts(spans)
+        outcome = SpanExportResult.SUCCESS
+        for number, part in enumerate(parts):
+            delivery = self._send(part)
+            if delivery == "sent":
+                continue
+            outcome = SpanExportResult.FAILURE
+            if delivery == "unanswered":
+                # Not reached, or no answer within the exporter's timeout: the next part would
+                # wait as long, while the queue fills.
+                left = sum(len(rest) for rest in parts[number + 1 :])
+                if left:
+                    _logger.warning("Dropping %d spans: the collector did not answer", left)
+                break
+        return outcome
+
+    def _send(self, spans: Sequence[bytes]) -> Delivery:
+        """Export ``spans`` in one request."""
+        exporter = self._exporter
         data = encode_request(self._resource, self._scope, spans)
         with exporter._metrics.export_operation(len(spans)) as result:
             if 0 < exporter._max_request_size < len(data):
                 _logger.warning("Dropping a span batch of %d bytes: too large", len(data))
-                return SpanExportResult.FAILURE
+                return "refused"
             sent = exporter._client.export(data)
             if not sent.success:
                 result.error = sent.error
                 if sent.status_code is not None:
                     result.error_attrs = {"http.response.status_code": sent.status_code}
-                return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS
+                    return "refused"
+                return "unanswered"
+        return "sent"
 
     def shutdown(self) -> None:
         self._exporter.shutdown()  # type: ignore[no-untyped-call]

@@ -37,6 +37,9 @@ service:
       level: warn
 extensions:
   jaeger_query:
+    # No self-tracing: it exports to localhost:4317, which nothing serves here, and stopping
+    # then waits 10 s for that export.
+    enable_tracing: false
     storage:
       traces: memstore
     http:

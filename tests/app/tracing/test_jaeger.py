@@ -35,11 +35,13 @@ async def client_for(aiohttp_client: Any, app: web.Application) -> Client:
     return client
 
 
-async def post_chat(client: Client, *, stream: bool = False) -> tuple[str, str, Any]:
+async def post_chat(
+    client: Client, *, stream: bool = False, prompt: str = PROMPT
+) -> tuple[str, str, Any]:
     """A chat completion of agent ``coding`` continuing a new client trace: (trace ID, the
     client's span ID, the response)."""
     trace_id, client_span, traceparent = new_traceparent()
-    body = {"model": "coding", "stream": stream, "messages": [{"role": "user", "content": PROMPT}]}
+    body = {"model": "coding", "stream": stream, "messages": [{"role": "user", "content": prompt}]}
     headers = {**bearer(make_token()), "traceparent": traceparent}
     response = await client.post("/v1/chat/completions", json=body, headers=headers)
     await response.read()
@@ -268,6 +270,26 @@ async def test_content_capture_is_opt_in(
     assert tracing.flush()
     trace = traced.wait_for(trace_id, finished("chat gpt-4o"))
     assert PROMPT in trace.one("chat gpt-4o").tags["gen_ai.input.messages"]
+
+
+async def test_captured_prompts_past_the_collectors_request_limit_all_arrive(
+    traced: Jaeger, fake: FakeServer, aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Jaeger's OTLP/HTTP receiver, like the Collector's, refuses a request body over 20 MiB: 25
+    # prompts of 900 kB exported as one batch would be refused whole (no export before the flush).
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "600000")
+    client = await client_for(aiohttp_client, create_app(agent_config(fake)))
+    prompt = "p" * 900_000
+    trace_ids = []
+    for _ in range(25):
+        trace_id, _, response = await post_chat(client, prompt=prompt)
+        assert response.status == 200
+        trace_ids.append(trace_id)
+    assert tracing.flush()
+    for trace_id in trace_ids:
+        trace = traced.wait_for(trace_id, finished("chat gpt-4o"))
+        assert prompt in trace.one("chat gpt-4o").tags["gen_ai.input.messages"]
 
 
 async def test_a_refusal_is_recorded_on_the_requests_span(

@@ -21,7 +21,12 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
-from app.observability._otlp import SpanExporter, encode_request
+from app.observability._otlp import (
+    REQUEST_SPAN_BYTES,
+    SpanExporter,
+    encode_request,
+    request_parts,
+)
 
 from .conftest import Collector
 from .spans import RESOURCE, SCOPE, KeptTracer, assert_same_encoding
@@ -132,6 +137,62 @@ def test_a_batch_over_the_exporters_size_limit_is_dropped(collector: Collector) 
     assert exporter.export(tracer.encoded) is SpanExportResult.FAILURE
     exporter.shutdown()
     assert collector.bodies == []
+
+
+def test_request_parts_keep_the_order_and_the_limit() -> None:
+    def sizes(spans: list[int], limit: int) -> list[list[int]]:
+        parts = request_parts([b"x" * size for size in spans], limit)
+        return [[len(span) for span in part] for part in parts]
+
+    assert sizes([], 6) == []
+    assert sizes([3, 3, 3], 6) == [[3, 3], [3]]
+    assert sizes([7, 1], 6) == [[7], [1]]
+    assert sizes([1, 7, 1], 6) == [[1], [7], [1]]
+    assert sizes([1, 2, 3], 6) == [[1, 2, 3]]
+
+
+def big_spans(tracer: KeptTracer, count: int, size: int) -> list[bytes]:
+    for index in range(count):
+        tracer.start_span(f"big {index}", attributes={"gen_ai.input.messages": "x" * size}).end()
+    tracer.start_span("small").end()
+    return list(tracer.encoded)
+
+
+def test_a_large_batch_goes_in_requests_of_bounded_size(collector: Collector) -> None:
+    spans = big_spans(KeptTracer(), 5, REQUEST_SPAN_BYTES // 4)
+    exporter = SpanExporter(RESOURCE, SCOPE, OTLPSpanExporter(endpoint=collector.endpoint))
+    assert exporter.export(spans) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    # Three big spans fill a request; the next two and the small one take a second.
+    assert collector.bodies == [
+        encode_request(RESOURCE, SCOPE, spans[:3]),
+        encode_request(RESOURCE, SCOPE, spans[3:]),
+    ]
+
+
+def test_a_refused_part_does_not_take_the_others_with_it(collector: Collector) -> None:
+    spans = big_spans(KeptTracer(), 1, REQUEST_SPAN_BYTES + 2048)
+    limit = REQUEST_SPAN_BYTES + 1024  # the big span's request is over it, the small one's not
+    official = OTLPSpanExporter(endpoint=collector.endpoint, max_request_size=limit)
+    exporter = SpanExporter(RESOURCE, SCOPE, official)
+    assert exporter.export(spans) is SpanExportResult.FAILURE
+    exporter.shutdown()
+    assert collector.bodies == [encode_request(RESOURCE, SCOPE, spans[1:])]
+
+
+def test_no_answer_drops_the_rest_of_the_batch(
+    collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    spans = big_spans(KeptTracer(), 3, REQUEST_SPAN_BYTES // 2)
+    collector.answering.clear()
+    official = OTLPSpanExporter(endpoint=collector.endpoint, timeout=0.5)
+    exporter = SpanExporter(RESOURCE, SCOPE, official)
+    assert exporter.export(spans) is SpanExportResult.FAILURE
+    exporter.shutdown()
+    # Each big span goes alone (two are over the limit with their framing). The first request
+    # waited for the timeout; the other three spans (two big, the small one) were not sent.
+    assert len(collector.bodies) == 1
+    assert "Dropping 3 spans: the collector did not answer" in caplog.text
 
 
 def test_a_span_ours_cannot_encode_goes_the_official_way() -> None:
