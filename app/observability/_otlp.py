@@ -254,13 +254,27 @@ class SpanExporter:
     :data:`REQUEST_SPAN_BYTES` of spans; the batch processor's exporter."""
 
     def __init__(
-        self, resource: Resource, scope: InstrumentationScope, exporter: OTLPSpanExporter
+        self,
+        resource: Resource,
+        scope: InstrumentationScope,
+        exporter: OTLPSpanExporter,
+        taken: Callable[[Sequence[bytes]], None] | None = None,
     ) -> None:
         self._resource = resource
         self._scope = scope
         self._exporter = exporter
+        self._taken = taken
 
     def export(self, spans: Sequence[bytes]) -> SpanExportResult:
+        """Send ``spans``, which the batch processor took off its queue; ``taken`` is told once
+        they are sent or given up."""
+        try:
+            return self._export(spans)
+        finally:
+            if self._taken is not None:
+                self._taken(spans)
+
+    def _export(self, spans: Sequence[bytes]) -> SpanExportResult:
         if self._exporter._shutdown:
             _logger.warning("Exporter already shutdown, ignoring batch")
             return SpanExportResult.FAILURE

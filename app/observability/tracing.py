@@ -150,17 +150,19 @@ def _tracer() -> tuple[BatchSpanProcessor, SpanTracer]:
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
     from ._otlp import SpanExporter, encode_any
+    from ._queue import SpanQueue
     from ._spans import SpanTracer
 
     resource = _resource()
     scope = InstrumentationScope(TRACER_NAME, "")
-    exporter = SpanExporter(resource, scope, OTLPSpanExporter())
+    queue = SpanQueue()
+    exporter = SpanExporter(resource, scope, OTLPSpanExporter(), queue.taken)
     processor = BatchSpanProcessor(cast("SdkSpanExporter", exporter))
-    # The SDK's queue (bounded; when full, the oldest span is dropped and counted) takes our
-    # encoded spans as they are: its processor would look into a ReadableSpan first.
-    emit = cast("Callable[[bytes], None]", processor._batch_processor.emit)
+    # The SDK's queue takes our encoded spans as they are (its processor would look into a
+    # ReadableSpan first), through ours, which bounds it in bytes too.
+    queue.attach(processor._batch_processor)  # type: ignore[arg-type]
     sampler = TracerProvider(shutdown_on_exit=False).sampler
-    tracer = SpanTracer(sampler, SpanLimits(), resource, scope, emit, encode_any)
+    tracer = SpanTracer(sampler, SpanLimits(), resource, scope, queue.put, encode_any)
     return processor, tracer
 
 

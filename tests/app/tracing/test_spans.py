@@ -34,13 +34,14 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
-from app.observability import tracing
+from app.observability import _queue, tracing
 from app.observability._spans import CurrentSpan, RecordingSpan, samples_local_children
 
 from .conftest import Collector
 from .spans import KeptTracer
 
 STATE = TraceState([("vendor", "a1")])
+MIB = 1024 * 1024
 
 
 def remote(sampled: bool) -> context_api.Context:
@@ -457,7 +458,48 @@ def test_a_full_queue_drops_the_oldest_spans(
     with caplog.at_level(logging.WARNING):
         for name in "cdef":
             end(name)
-    assert "Queue full, dropping Span" in caplog.text  # logged once (a duplicate filter)
+    assert caplog.text.count("Queue full, dropping spans") == 1  # at most once per 20 s
     collector.answering.set()
     tracing.shutdown()
     assert exported_names(collector) == ["a", "b", "e", "f"]
+
+
+def end_big(name: str, size: int = MIB) -> None:
+    span = tracing.start_span(name, {"gen_ai.input.messages": "x" * size})
+    assert span is not None
+    span.end()
+
+
+def test_the_queue_holds_its_byte_budget_at_most(
+    configured: tuple[Collector, pytest.MonkeyPatch], caplog: pytest.LogCaptureFixture
+) -> None:
+    collector, env = configured
+    env.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2")
+    env.setattr(_queue, "MAX_QUEUED_SPAN_BYTES", 4 * MIB + MIB // 2)
+    assert tracing.configure()
+    collector.answering.clear()  # the first export waits for its answer
+    end_big("a")
+    end_big("b")  # a full batch: the processor's thread exports it, and holds it: it counts
+    assert collector.received.wait(10)
+    with caplog.at_level(logging.WARNING):
+        for name in "cdef":  # two fit beside a and b; each of the others pushes the oldest out
+            end_big(name)
+    assert caplog.text.count("Queue full, dropping spans") == 1
+    collector.answering.set()
+    tracing.shutdown()
+    assert exported_names(collector) == ["a", "b", "e", "f"]
+
+
+def test_a_span_over_the_byte_budget_is_dropped_alone(
+    configured: tuple[Collector, pytest.MonkeyPatch], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, env = configured
+    env.setattr(_queue, "MAX_QUEUED_SPAN_BYTES", 4 * MIB)
+    assert tracing.configure()
+    end("small")
+    with caplog.at_level(logging.WARNING):
+        end_big("huge", 4 * MIB)
+    end("after")
+    assert f"bytes: over the queue's budget of {4 * MIB}" in caplog.text
+    tracing.shutdown()
+    assert exported_names(configured[0]) == ["small", "after"]
