@@ -91,6 +91,7 @@ def create_app(config: AppConfig, *, registry: CollectorRegistry | None = None) 
     # The OpenID provider's key client (auth.oidc); startup never waits for the provider.
     setup_oidc(app, config, challenge_for(config.auth))
     if traced:
+        tracing.count_drops(app[METRICS_KEY].trace_spans_dropped_total)
         app.on_cleanup.append(_stop_tracing)
     app.on_startup.append(_mark_started)
     app.on_response_prepare.append(set_response_headers)

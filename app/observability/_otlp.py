@@ -259,11 +259,13 @@ class SpanExporter:
         scope: InstrumentationScope,
         exporter: OTLPSpanExporter,
         taken: Callable[[Sequence[bytes]], None] | None = None,
+        dropped: Callable[[str, int], None] | None = None,
     ) -> None:
         self._resource = resource
         self._scope = scope
         self._exporter = exporter
         self._taken = taken
+        self._dropped = dropped
 
     def export(self, spans: Sequence[bytes]) -> SpanExportResult:
         """Send ``spans``, which the batch processor took off its queue; ``taken`` is told once
@@ -285,14 +287,21 @@ class SpanExporter:
             if delivery == "sent":
                 continue
             outcome = SpanExportResult.FAILURE
-            if delivery == "unanswered":
-                # Not reached, or no answer within the exporter's timeout: the next part would
-                # wait as long, while the queue fills.
-                left = sum(len(rest) for rest in parts[number + 1 :])
-                if left:
-                    _logger.warning("Dropping %d spans: the collector did not answer", left)
-                break
+            if delivery == "refused":
+                self._count_dropped(len(part))
+                continue
+            # Not reached, or no answer within the exporter's timeout: the next part would wait
+            # as long, while the queue fills.
+            left = sum(len(rest) for rest in parts[number + 1 :])
+            if left:
+                _logger.warning("Dropping %d spans: the collector did not answer", left)
+            self._count_dropped(len(part) + left)
+            break
         return outcome
+
+    def _count_dropped(self, count: int) -> None:
+        if self._dropped is not None:
+            self._dropped("export_failed", count)
 
     def _send(self, spans: Sequence[bytes]) -> Delivery:
         """Export ``spans`` in one request."""

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from opentelemetry.sdk._shared_internal import BatchProcessor
+    from prometheus_client import Counter
 
 _logger = logging.getLogger(__name__)
 
@@ -35,12 +36,26 @@ MAX_QUEUED_SPAN_BYTES = 64 * 1024 * 1024
 WARNING_INTERVAL_SECONDS = 20.0
 
 
+class Drops:
+    """Spans dropped, counted by reason in the application's metrics once it has them
+    (``agentsmcp_trace_spans_dropped_total``)."""
+
+    def __init__(self) -> None:
+        self.counter: Counter | None = None
+
+    def add(self, reason: str, count: int) -> None:
+        counter = self.counter
+        if counter is not None and count:
+            counter.labels(reason).inc(count)
+
+
 class SpanQueue:
     """The spans' way onto the batch processor's queue (:meth:`put`), within ``max_bytes``."""
 
-    def __init__(self, max_bytes: int | None = None) -> None:
+    def __init__(self, drops: Drops, max_bytes: int | None = None) -> None:
         self.max_bytes = MAX_QUEUED_SPAN_BYTES if max_bytes is None else max_bytes
         self.queued_bytes = 0
+        self._drops = drops
         self._batches: BatchProcessor[bytes] | None = None
         self._lock = threading.Lock()
         self._warned_at = -math.inf
@@ -53,6 +68,7 @@ class SpanQueue:
         assert batches is not None, "attach the batch processor first"
         size = len(span)
         if size > self.max_bytes:
+            self._drops.add("queue_full", 1)
             self._warn("Dropping a span of %d bytes: over the queue's budget of %d", size)
             return
         dropped = 0
@@ -72,6 +88,7 @@ class SpanQueue:
                 self.queued_bytes += size
                 batches.emit(span)
         if dropped:
+            self._drops.add("queue_full", dropped)
             self._warn("Queue full, dropping spans: %d (the budget is %d bytes)", dropped)
 
     def taken(self, spans: Sequence[bytes]) -> None:

@@ -108,6 +108,12 @@ class HttpMetricSet(MetricSet):
     build_info = GaugeMetric(
         "agentsmcp_build_info", "Build of the running server (always 1).", ("version", "commit")
     )
+    trace_spans_dropped_total = CounterMetric(
+        "agentsmcp_trace_spans_dropped",
+        "Spans not exported (tracing on), by reason: queue_full (the span queue's count or byte "
+        "budget) or export_failed (the collector refused them or did not answer).",
+        ("reason",),
+    )
 
 
 class AgentMetricSet(MetricSet):

@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.export import SpanExporter as SdkSpanExporter
     from opentelemetry.trace import Span, SpanKind
+    from prometheus_client import Counter
 
+    from ._queue import Drops
     from ._spans import RecordingSpan, SpanTracer
 
 HTTP_PROTOBUF = "http/protobuf"
@@ -65,6 +67,7 @@ class _State:
         "capture_content",
         "current_span",
         "detach",
+        "drops",
         "kinds",
         "processor",
         "propagator",
@@ -77,6 +80,7 @@ class _State:
     def __init__(self) -> None:
         self.tracer: SpanTracer | None = None
         self.processor: BatchSpanProcessor | None = None
+        self.drops: Drops | None = None
         self.propagator: Any = None
         self.recording: type[Span] | None = None
         self.capture_content = False
@@ -133,17 +137,20 @@ def configure(environ: Mapping[str, str] | None = None) -> bool:
         )
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    _state.processor, _state.tracer = _tracer()
+    from ._queue import Drops
+
+    _state.drops = Drops()
+    _state.processor, _state.tracer = _tracer(_state.drops)
     _state.propagator = TraceContextTextMapPropagator()
     _state.bind_api()
     _state.capture_content = environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() == "true"
     return True
 
 
-def _tracer() -> tuple[BatchSpanProcessor, SpanTracer]:
+def _tracer(drops: Drops) -> tuple[BatchSpanProcessor, SpanTracer]:
     """Our tracer (``_spans.py``) with what the SDK builds from the environment: the sampler
     and span limits of its ``TracerProvider``, the resource, and the batch span processor's
-    queue and thread in front of the OTLP exporter."""
+    queue and thread in front of the OTLP exporter; spans they drop are counted in ``drops``."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace import SpanLimits, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -155,8 +162,8 @@ def _tracer() -> tuple[BatchSpanProcessor, SpanTracer]:
 
     resource = _resource()
     scope = InstrumentationScope(TRACER_NAME, "")
-    queue = SpanQueue()
-    exporter = SpanExporter(resource, scope, OTLPSpanExporter(), queue.taken)
+    queue = SpanQueue(drops)
+    exporter = SpanExporter(resource, scope, OTLPSpanExporter(), queue.taken, drops.add)
     processor = BatchSpanProcessor(cast("SdkSpanExporter", exporter))
     # The SDK's queue takes our encoded spans as they are (its processor would look into a
     # ReadableSpan first), through ours, which bounds it in bytes too.
@@ -191,7 +198,7 @@ def shutdown(timeout_seconds: float = TRACE_FLUSH_SECONDS) -> bool:
     (a daemon) is left to its request and the exporter is shut down.
     """
     processor = _state.processor
-    _state.tracer = _state.processor = _state.propagator = None
+    _state.tracer = _state.processor = _state.propagator = _state.drops = None
     _state.capture_content = False
     if processor is None:
         return True
@@ -204,6 +211,13 @@ def shutdown(timeout_seconds: float = TRACE_FLUSH_SECONDS) -> bool:
         )
         return False
     return True
+
+
+def count_drops(counter: Counter) -> None:
+    """Count the spans dropped from now on (by reason) in ``counter``, the application's
+    ``agentsmcp_trace_spans_dropped_total``; nothing when tracing is off."""
+    if _state.drops is not None:
+        _state.drops.counter = counter
 
 
 def enabled() -> bool:

@@ -5,6 +5,7 @@ timeout, 10 s). It costs spans, not the shutdown's bound nor the server's memory
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import socket
 import time
@@ -78,9 +79,14 @@ async def test_captured_prompts_stay_within_the_queues_byte_budget(tmp_path: Pat
         async with aiohttp.ClientSession() as session:
             for _ in range(300):
                 await chat(session, server, prompt)
-        grown = server.rss_bytes() - before
+            grown = server.rss_bytes() - before
+            metrics = await (await session.get(f"{server.url}/metrics")).text()
         output = server.output()
 
     # The budget, plus the prompts' buffers and the heap's fragments (about 45 MiB here).
     assert grown < MAX_QUEUED_SPAN_BYTES + 96 * MIB, f"RSS grew {grown / MIB:.0f} MiB"
     assert "Queue full, dropping spans" in output
+    (dropped,) = re.findall(
+        r'^agentsmcp_trace_spans_dropped_total\{reason="queue_full"\} (\S+)$', metrics, re.M
+    )
+    assert float(dropped) > 0

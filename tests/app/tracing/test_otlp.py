@@ -174,10 +174,12 @@ def test_a_refused_part_does_not_take_the_others_with_it(collector: Collector) -
     spans = big_spans(KeptTracer(), 1, REQUEST_SPAN_BYTES + 2048)
     limit = REQUEST_SPAN_BYTES + 1024  # the big span's request is over it, the small one's not
     official = OTLPSpanExporter(endpoint=collector.endpoint, max_request_size=limit)
-    exporter = SpanExporter(RESOURCE, SCOPE, official)
+    drops: list[tuple[str, int]] = []
+    exporter = SpanExporter(RESOURCE, SCOPE, official, dropped=lambda *drop: drops.append(drop))
     assert exporter.export(spans) is SpanExportResult.FAILURE
     exporter.shutdown()
     assert collector.bodies == [encode_request(RESOURCE, SCOPE, spans[1:])]
+    assert drops == [("export_failed", 1)]
 
 
 def test_no_answer_drops_the_rest_of_the_batch(
@@ -186,9 +188,11 @@ def test_no_answer_drops_the_rest_of_the_batch(
     spans = big_spans(KeptTracer(), 3, REQUEST_SPAN_BYTES // 2)
     collector.answering.clear()
     official = OTLPSpanExporter(endpoint=collector.endpoint, timeout=0.5)
-    exporter = SpanExporter(RESOURCE, SCOPE, official)
+    drops: list[tuple[str, int]] = []
+    exporter = SpanExporter(RESOURCE, SCOPE, official, dropped=lambda *drop: drops.append(drop))
     assert exporter.export(spans) is SpanExportResult.FAILURE
     exporter.shutdown()
+    assert drops == [("export_failed", 4)]
     # Each big span goes alone (two are over the limit with their framing). The first request
     # waited for the timeout; the other three spans (two big, the small one) were not sent.
     assert len(collector.bodies) == 1

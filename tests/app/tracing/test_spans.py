@@ -5,7 +5,7 @@ export are the SDK's batch span processor's (bounded, flushed on shutdown)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -33,9 +33,11 @@ from opentelemetry.trace import (
     TraceState,
     set_span_in_context,
 )
+from prometheus_client import CollectorRegistry
 
 from app.observability import _queue, tracing
 from app.observability._spans import CurrentSpan, RecordingSpan, samples_local_children
+from app.observability.metrics import Metrics
 
 from .conftest import Collector
 from .spans import KeptTracer
@@ -464,6 +466,14 @@ def test_a_full_queue_drops_the_oldest_spans(
     assert exported_names(collector) == ["a", "b", "e", "f"]
 
 
+def counted_drops() -> Callable[[str], float | None]:
+    """The application metric tracing counts its dropped spans in, read by reason."""
+    registry = CollectorRegistry()
+    tracing.count_drops(Metrics(registry).trace_spans_dropped_total)
+    name = "agentsmcp_trace_spans_dropped_total"
+    return lambda reason: registry.get_sample_value(name, {"reason": reason})
+
+
 def end_big(name: str, size: int = MIB) -> None:
     span = tracing.start_span(name, {"gen_ai.input.messages": "x" * size})
     assert span is not None
@@ -477,6 +487,7 @@ def test_the_queue_holds_its_byte_budget_at_most(
     env.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2")
     env.setattr(_queue, "MAX_QUEUED_SPAN_BYTES", 4 * MIB + MIB // 2)
     assert tracing.configure()
+    dropped = counted_drops()
     collector.answering.clear()  # the first export waits for its answer
     end_big("a")
     end_big("b")  # a full batch: the processor's thread exports it, and holds it: it counts
@@ -485,6 +496,7 @@ def test_the_queue_holds_its_byte_budget_at_most(
         for name in "cdef":  # two fit beside a and b; each of the others pushes the oldest out
             end_big(name)
     assert caplog.text.count("Queue full, dropping spans") == 1
+    assert dropped("queue_full") == 2
     collector.answering.set()
     tracing.shutdown()
     assert exported_names(collector) == ["a", "b", "e", "f"]
@@ -496,10 +508,12 @@ def test_a_span_over_the_byte_budget_is_dropped_alone(
     _, env = configured
     env.setattr(_queue, "MAX_QUEUED_SPAN_BYTES", 4 * MIB)
     assert tracing.configure()
+    dropped = counted_drops()
     end("small")
     with caplog.at_level(logging.WARNING):
         end_big("huge", 4 * MIB)
     end("after")
     assert f"bytes: over the queue's budget of {4 * MIB}" in caplog.text
+    assert dropped("queue_full") == 1
     tracing.shutdown()
     assert exported_names(configured[0]) == ["small", "after"]
