@@ -252,7 +252,8 @@ def _server_alerts(namespace: str, job: str, alerts: AlertSettings) -> list[_Ale
 
 
 def _dependency_alerts(namespace: str, job: str, alerts: AlertSettings) -> list[_Alert]:
-    """What the server depends on: LLM providers, the rate-limit store, the OpenID provider."""
+    """What the server depends on: LLM providers, the rate-limit store, the OpenID provider,
+    the OpenTelemetry collector."""
     sel = _selector(namespace, job)
     upstream_failed = _selector(namespace, job, f'outcome!~"{NON_FAILURE_OUTCOMES}"')
     key_fetch_errors = _selector(namespace, job, 'outcome="error"')
@@ -289,6 +290,14 @@ def _dependency_alerts(namespace: str, job: str, alerts: AlertSettings) -> list[
             " > 0",
             "warning",
             "A server cannot fetch the OpenID provider's signing keys",
+        ),
+        # Tracing on: spans the queue had no room for, or the collector refused or left
+        # unanswered. Requests are not affected; their traces are incomplete or missing.
+        _Alert(
+            "TraceSpansDropped",
+            f"sum by (reason) (increase(agentsmcp_trace_spans_dropped_total{sel}[10m])) > 0",
+            "warning",
+            "Spans are dropped before they reach the OpenTelemetry collector",
         ),
     ]
 
