@@ -53,8 +53,8 @@ class SpanQueue:
     """The spans' way onto the batch processor's queue (:meth:`put`), within ``max_bytes``."""
 
     def __init__(self, drops: Drops, max_bytes: int | None = None) -> None:
-        self.max_bytes = MAX_QUEUED_SPAN_BYTES if max_bytes is None else max_bytes
-        self.queued_bytes = 0
+        self._max_bytes = MAX_QUEUED_SPAN_BYTES if max_bytes is None else max_bytes
+        self._queued_bytes = 0
         self._drops = drops
         self._batches: BatchProcessor[bytes] | None = None
         self._lock = threading.Lock()
@@ -67,25 +67,25 @@ class SpanQueue:
         batches = self._batches
         assert batches is not None, "attach the batch processor first"
         size = len(span)
-        if size > self.max_bytes:
+        if size > self._max_bytes:
             self._drops.add("queue_full", 1)
             self._warn("Dropping a span of %d bytes: over the queue's budget of %d", size)
             return
         dropped = 0
-        room = self.max_bytes - size
+        room = self._max_bytes - size
         with self._lock:
             queue = batches._queue
-            while len(queue) >= batches._max_queue_size or self.queued_bytes > room:
+            while len(queue) >= batches._max_queue_size or self._queued_bytes > room:
                 try:
                     oldest = queue.pop()
                 except IndexError:  # the rest is being exported
                     break
-                self.queued_bytes -= len(oldest)
+                self._queued_bytes -= len(oldest)
                 dropped += 1
-            if self.queued_bytes > room:
+            if self._queued_bytes > room:
                 dropped += 1
             else:
-                self.queued_bytes += size
+                self._queued_bytes += size
                 batches.emit(span)
         if dropped:
             self._drops.add("queue_full", dropped)
@@ -95,10 +95,10 @@ class SpanQueue:
         """``spans``, taken off the queue, were exported or given up."""
         size = sum(map(len, spans))
         with self._lock:
-            self.queued_bytes -= size
+            self._queued_bytes -= size
 
     def _warn(self, message: str, count: int) -> None:
         now = time.monotonic()
         if now - self._warned_at >= WARNING_INTERVAL_SECONDS:
             self._warned_at = now
-            _logger.warning(message, count, self.max_bytes)
+            _logger.warning(message, count, self._max_bytes)
